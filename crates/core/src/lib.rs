@@ -1,0 +1,21 @@
+//! Rounds core: everything a field device needs to record patrol checks, incidents and
+//! student-contact notes with no network at all.
+//!
+//! - [`model`]: domain types and validation (reference data, inputs, vocabularies).
+//! - [`document`]: records as automerge documents with an immutable header.
+//! - [`round`]: pure computation of a round's done / due / late / missed visits.
+//! - [`keyslots`]: per-person key slots that unlock the encrypted store.
+//! - [`store`]: the device's SQLite (SQLCipher) store: one transaction per user action,
+//!   projections for queries, full-text search, and what the sync client needs.
+//!
+//! Nothing here knows about Tauri or HTTP. Time, ids and randomness are passed in.
+
+pub mod document;
+pub mod entropy;
+pub mod error;
+pub mod keyslots;
+pub mod model;
+pub mod round;
+pub mod store;
+
+pub use error::{Error, ErrorKind, Result};

@@ -1,0 +1,824 @@
+//! Domain types and their validation.
+//!
+//! Terms:
+//! - **Reference data**: schools, posts (a guard's assignment at a school, with its post
+//!   orders), checkpoints (places on a round, each with a tag code and a schedule) and people
+//!   with their role and schools. Authored by district admins on the server; read-only here.
+//! - **Shift**: one guard's time at one post, with the append-only list of patrol checks.
+//! - **Incident**: something an officer or guard reports, typed by [`IncidentType`], which maps
+//!   onto the categories schools report.
+//! - **Contact note**: an SRO's note about a contact with a student. Always restricted.
+//!
+//! Every input type has a `validate` method; a refused value names the field and the reason.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::{Error, Result};
+
+/// Defines a closed vocabulary: a `Copy` enum with a stable snake_case code per variant.
+macro_rules! vocabulary {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $code:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $code)] $variant),+
+        }
+
+        impl $name {
+            /// Every value, in display order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The stable code stored in documents and on the wire.
+            pub fn code(self) -> &'static str {
+                match self { $($name::$variant => $code),+ }
+            }
+
+            /// Parses a stable code; `field` names the input for the error.
+            pub fn parse(code: &str, field: &str) -> Result<Self> {
+                match code {
+                    $($code => Ok($name::$variant),)+
+                    other => Err(Error::invalid(
+                        field,
+                        format!("unknown value {other:?}; expected one of: {}",
+                            [$($code),+].join(", ")),
+                    )),
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.code())
+            }
+        }
+    };
+}
+
+vocabulary! {
+    /// What a person does in the district; decides what they may record and see.
+    Role {
+        /// Walks rounds at a post.
+        Guard = "guard",
+        /// School resource officer.
+        Sro = "sro",
+        /// Reviews shifts and incidents at their schools.
+        Supervisor = "supervisor",
+        /// District administrator.
+        Admin = "admin",
+    }
+}
+
+vocabulary! {
+    /// The kind of a record document.
+    DocKind {
+        /// A guard's shift with its patrol checks.
+        Shift = "shift",
+        /// An incident report.
+        Incident = "incident",
+        /// A student-contact note (restricted).
+        ContactNote = "contact_note",
+    }
+}
+
+vocabulary! {
+    /// Handling class, fixed in a document's header.
+    Classification {
+        /// Routine operational data (shifts).
+        Internal = "internal",
+        /// Criminal-justice information (incidents).
+        Confidential = "confidential",
+        /// A student record held by the law-enforcement unit (contact notes).
+        RestrictedLawEnforcement = "restricted_law_enforcement",
+        /// A student record that is part of the school's education record (contact notes
+        /// shared with school staff; FERPA applies).
+        RestrictedEducation = "restricted_education",
+    }
+}
+
+impl Classification {
+    /// Whether this class is one of the restricted student-record classes.
+    pub fn is_restricted(self) -> bool {
+        matches!(
+            self,
+            Classification::RestrictedLawEnforcement | Classification::RestrictedEducation
+        )
+    }
+}
+
+vocabulary! {
+    /// How a checkpoint was identified on a round.
+    CheckMethod {
+        /// An NFC tag was read.
+        Tag = "tag",
+        /// A QR code was scanned.
+        Qr = "qr",
+        /// Picked from the list (tag missing or unreadable).
+        Manual = "manual",
+    }
+}
+
+vocabulary! {
+    /// What the guard found at a checkpoint.
+    CheckResult {
+        /// Nothing to report.
+        AllClear = "all_clear",
+        /// Door or gate found unlocked.
+        Unsecured = "unsecured",
+        /// A safety hazard (spill, blocked exit, broken glass...).
+        Hazard = "hazard",
+        /// Damage or vandalism found.
+        Damage = "damage",
+        /// Something else worth a note.
+        Other = "other",
+    }
+}
+
+vocabulary! {
+    /// Incident taxonomy. Each code maps onto a category schools report (see
+    /// [`IncidentType::reporting_category`]).
+    IncidentType {
+        /// Physical fight or assault.
+        FightAssault = "fight_assault",
+        /// Weapon possession or use.
+        Weapon = "weapon",
+        /// Drugs, alcohol or tobacco/vaping.
+        DrugsAlcohol = "drugs_alcohol",
+        /// Theft or robbery.
+        Theft = "theft",
+        /// Vandalism or property damage.
+        Vandalism = "vandalism",
+        /// Trespass or unauthorized entry.
+        Trespass = "trespass",
+        /// Threat of violence, including threats made online.
+        Threat = "threat",
+        /// Bullying or harassment.
+        BullyingHarassment = "bullying_harassment",
+        /// Medical emergency.
+        Medical = "medical",
+        /// Fire, fire alarm or alarm activation.
+        FireAlarm = "fire_alarm",
+        /// Suspicious person or activity.
+        Suspicious = "suspicious",
+        /// Anything else.
+        Other = "other",
+    }
+}
+
+impl IncidentType {
+    /// The category a school's incident report uses for this type (the school-safety
+    /// categories of state and federal collections such as the CRDC and SSOCS).
+    pub fn reporting_category(self) -> &'static str {
+        match self {
+            IncidentType::FightAssault => "Physical attack or fight",
+            IncidentType::Weapon => "Possession or use of a weapon",
+            IncidentType::DrugsAlcohol => "Drug, alcohol or tobacco offense",
+            IncidentType::Theft => "Theft or robbery",
+            IncidentType::Vandalism => "Vandalism",
+            IncidentType::Trespass => "Trespass",
+            IncidentType::Threat => "Threat of physical attack",
+            IncidentType::BullyingHarassment => "Bullying or harassment",
+            IncidentType::Medical => "Medical (non-criminal)",
+            IncidentType::FireAlarm => "Fire or alarm",
+            IncidentType::Suspicious => "Suspicious person or activity",
+            IncidentType::Other => "Other",
+        }
+    }
+}
+
+vocabulary! {
+    /// Where an incident is in its review cycle.
+    IncidentStatus {
+        /// Being written; only the author's side edits it.
+        Draft = "draft",
+        /// Sent for supervisor review.
+        Submitted = "submitted",
+        /// Approved by a supervisor.
+        Approved = "approved",
+        /// Returned by a supervisor with a comment; editable again.
+        Returned = "returned",
+    }
+}
+
+vocabulary! {
+    /// How a person involved in an incident relates to the school.
+    PersonCategory {
+        /// A student.
+        Student = "student",
+        /// School staff.
+        Staff = "staff",
+        /// A visitor or someone from outside the school.
+        Visitor = "visitor",
+        /// Not known yet.
+        Unknown = "unknown",
+    }
+}
+
+vocabulary! {
+    /// A person's part in an incident.
+    Involvement {
+        /// Harmed or targeted.
+        Victim = "victim",
+        /// Alleged to have done it.
+        Offender = "offender",
+        /// Saw or heard it.
+        Witness = "witness",
+        /// Reported it.
+        Reporter = "reporter",
+        /// Otherwise involved.
+        Other = "other",
+    }
+}
+
+vocabulary! {
+    /// The kind of contact an SRO had with a student.
+    ContactType {
+        /// Mentoring conversation.
+        Mentoring = "mentoring",
+        /// Counseling referral made.
+        CounselingReferral = "counseling_referral",
+        /// A follow-up to an earlier contact.
+        FollowUp = "follow_up",
+        /// Contact with a parent or guardian.
+        ParentContact = "parent_contact",
+        /// Informal conversation.
+        Informal = "informal",
+        /// Anything else.
+        Other = "other",
+    }
+}
+
+vocabulary! {
+    /// Where a student was referred.
+    Referral {
+        /// No referral.
+        None = "none",
+        /// School counselor.
+        Counselor = "counselor",
+        /// Social worker.
+        SocialWorker = "social_worker",
+        /// School nurse or health services.
+        Nurse = "nurse",
+        /// School administration.
+        Administration = "administration",
+        /// A community service or agency.
+        CommunityService = "community_service",
+        /// Mental-health crisis services.
+        MentalHealth = "mental_health",
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Reference data
+// ---------------------------------------------------------------------------------------
+
+/// A school in the district.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct School {
+    /// Stable id.
+    pub id: Uuid,
+    /// Display name.
+    pub name: String,
+}
+
+/// A post: a guard assignment at a school, with its post orders.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Post {
+    /// Stable id.
+    pub id: Uuid,
+    /// The school the post belongs to.
+    pub school_id: Uuid,
+    /// Display name ("North building, night").
+    pub name: String,
+    /// Standing instructions for the guard.
+    pub orders: String,
+}
+
+/// When a checkpoint must be visited during a shift.
+///
+/// Visits are due every `interval_minutes` from the start of the shift (the first one at
+/// `start + first_due_minutes`). A visit within `grace_minutes` of the due time is on time;
+/// a later one, before the next visit is due, is late; none at all is missed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Schedule {
+    /// Minutes after shift start when the first visit is due.
+    pub first_due_minutes: u32,
+    /// Minutes between visits.
+    pub interval_minutes: u32,
+    /// Minutes after the due time that still count as on time.
+    pub grace_minutes: u32,
+}
+
+impl Schedule {
+    /// Checks the schedule makes sense.
+    pub fn validate(&self, field: &str) -> Result<()> {
+        if self.interval_minutes == 0 || self.interval_minutes > 24 * 60 {
+            return Err(Error::invalid(
+                format!("{field}.interval_minutes"),
+                "must be between 1 and 1440 minutes",
+            ));
+        }
+        if self.grace_minutes >= self.interval_minutes {
+            return Err(Error::invalid(
+                format!("{field}.grace_minutes"),
+                "must be shorter than the interval",
+            ));
+        }
+        if self.first_due_minutes > 24 * 60 {
+            return Err(Error::invalid(
+                format!("{field}.first_due_minutes"),
+                "must be at most 1440 minutes",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A place on a post's round.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    /// Stable id.
+    pub id: Uuid,
+    /// The post whose round includes it.
+    pub post_id: Uuid,
+    /// Display name ("Gym east door").
+    pub name: String,
+    /// Code printed on / stored in its tag or QR sticker.
+    pub tag_code: String,
+    /// Position in the round (1, 2, 3...).
+    pub position: u32,
+    /// When it must be visited.
+    pub schedule: Schedule,
+}
+
+/// A person who uses Rounds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Person {
+    /// Stable id.
+    pub id: Uuid,
+    /// Display name.
+    pub name: String,
+    /// What they do.
+    pub role: Role,
+    /// Schools they are assigned to.
+    pub schools: Vec<Uuid>,
+}
+
+/// Everything a device holds about the district, as sent down by the server.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReferenceData {
+    /// Schools this device serves.
+    pub schools: Vec<School>,
+    /// Their posts.
+    pub posts: Vec<Post>,
+    /// The posts' checkpoints.
+    pub checkpoints: Vec<Checkpoint>,
+    /// The people of those schools.
+    pub people: Vec<Person>,
+}
+
+impl ReferenceData {
+    /// Checks every item and that references point at items in the same set.
+    pub fn validate(&self) -> Result<()> {
+        let schools: std::collections::HashSet<Uuid> = self.schools.iter().map(|s| s.id).collect();
+        for (i, s) in self.schools.iter().enumerate() {
+            text(&format!("schools[{i}].name"), &s.name, 1, 200)?;
+        }
+        let mut posts = std::collections::HashSet::new();
+        for (i, p) in self.posts.iter().enumerate() {
+            text(&format!("posts[{i}].name"), &p.name, 1, 200)?;
+            text(&format!("posts[{i}].orders"), &p.orders, 0, 20_000)?;
+            if !schools.contains(&p.school_id) {
+                return Err(Error::invalid(
+                    format!("posts[{i}].school_id"),
+                    "refers to a school that is not in the reference data",
+                ));
+            }
+            posts.insert(p.id);
+        }
+        let mut tags = std::collections::HashSet::new();
+        for (i, c) in self.checkpoints.iter().enumerate() {
+            text(&format!("checkpoints[{i}].name"), &c.name, 1, 200)?;
+            text(&format!("checkpoints[{i}].tag_code"), &c.tag_code, 1, 128)?;
+            c.schedule.validate(&format!("checkpoints[{i}].schedule"))?;
+            if !posts.contains(&c.post_id) {
+                return Err(Error::invalid(
+                    format!("checkpoints[{i}].post_id"),
+                    "refers to a post that is not in the reference data",
+                ));
+            }
+            if !tags.insert((c.post_id, c.tag_code.as_str())) {
+                return Err(Error::invalid(
+                    format!("checkpoints[{i}].tag_code"),
+                    "is used twice on the same post",
+                ));
+            }
+        }
+        for (i, p) in self.people.iter().enumerate() {
+            text(&format!("people[{i}].name"), &p.name, 1, 200)?;
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Field inputs
+// ---------------------------------------------------------------------------------------
+
+/// One patrol check as the guard records it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckInput {
+    /// Id for the check (UUIDv7, made by the caller).
+    pub id: Uuid,
+    /// The checkpoint visited.
+    pub checkpoint_id: Uuid,
+    /// How it was identified.
+    pub method: CheckMethod,
+    /// What was found.
+    pub result: CheckResult,
+    /// Free-text note; required unless the result is all clear.
+    pub note: String,
+    /// Hashes of photos taken (content addresses, lowercase hex SHA-256).
+    pub photos: Vec<String>,
+    /// When the check was made (device time).
+    pub at: DateTime<Utc>,
+}
+
+impl CheckInput {
+    /// Checks the fields that need no store to check.
+    pub fn validate(&self) -> Result<()> {
+        text("check.note", &self.note, 0, 2_000)?;
+        if self.result != CheckResult::AllClear && self.note.trim().is_empty() {
+            return Err(Error::invalid(
+                "check.note",
+                "a note is required when the result is not all clear",
+            ));
+        }
+        photo_refs("check.photos", &self.photos)
+    }
+}
+
+/// A person involved in an incident.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvolvedPerson {
+    /// Id of this entry within the incident (made by the caller).
+    pub id: Uuid,
+    /// Name as recorded.
+    pub name: String,
+    /// Relation to the school.
+    pub category: PersonCategory,
+    /// Part in the incident.
+    pub involvement: Involvement,
+    /// Under 18.
+    pub juvenile: bool,
+    /// District student id or staff id, when known.
+    pub reference: Option<String>,
+}
+
+impl InvolvedPerson {
+    fn validate(&self, field: &str) -> Result<()> {
+        text(&format!("{field}.name"), &self.name, 1, 200)?;
+        if let Some(r) = &self.reference {
+            text(&format!("{field}.reference"), r, 1, 64)?;
+        }
+        if self.category == PersonCategory::Staff && self.juvenile {
+            return Err(Error::invalid(
+                format!("{field}.juvenile"),
+                "staff members cannot be juveniles",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// A new incident as the officer files it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncidentInput {
+    /// Id (UUIDv7, made by the caller).
+    pub id: Uuid,
+    /// The school it happened at.
+    pub school_id: Uuid,
+    /// Its type.
+    pub incident_type: IncidentType,
+    /// Where it happened ("Cafeteria, east side").
+    pub location: String,
+    /// When it happened.
+    pub occurred_at: DateTime<Utc>,
+    /// People involved.
+    pub people: Vec<InvolvedPerson>,
+    /// What happened.
+    pub narrative: String,
+    /// Actions taken.
+    pub actions: String,
+    /// Photo hashes.
+    pub photos: Vec<String>,
+}
+
+impl IncidentInput {
+    /// Checks every field; `now` bounds the occurrence time.
+    pub fn validate(&self, now: DateTime<Utc>) -> Result<()> {
+        text("incident.location", &self.location, 1, 300)?;
+        not_in_future("incident.occurred_at", self.occurred_at, now)?;
+        text("incident.narrative", &self.narrative, 0, 100_000)?;
+        text("incident.actions", &self.actions, 0, 20_000)?;
+        people("incident.people", &self.people)?;
+        photo_refs("incident.photos", &self.photos)
+    }
+}
+
+/// An edit to an incident that is still a draft or was returned. `None` leaves a field as is.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct IncidentEdit {
+    /// New type.
+    pub incident_type: Option<IncidentType>,
+    /// New location.
+    pub location: Option<String>,
+    /// New occurrence time.
+    pub occurred_at: Option<DateTime<Utc>>,
+    /// Text appended to the narrative (merges with concurrent appends elsewhere).
+    pub append_narrative: Option<String>,
+    /// The whole narrative as edited (diffed into the shared text, so concurrent edits merge).
+    pub narrative: Option<String>,
+    /// The whole actions-taken text as edited.
+    pub actions: Option<String>,
+    /// People to add.
+    pub add_people: Vec<InvolvedPerson>,
+    /// Ids of people entries to remove.
+    pub remove_people: Vec<Uuid>,
+    /// Photo hashes to add.
+    pub add_photos: Vec<String>,
+}
+
+impl IncidentEdit {
+    /// Checks every field that is set.
+    pub fn validate(&self, now: DateTime<Utc>) -> Result<()> {
+        if let Some(l) = &self.location {
+            text("incident.location", l, 1, 300)?;
+        }
+        if let Some(t) = self.occurred_at {
+            not_in_future("incident.occurred_at", t, now)?;
+        }
+        if let Some(n) = &self.append_narrative {
+            text("incident.append_narrative", n, 1, 100_000)?;
+        }
+        if let Some(n) = &self.narrative {
+            text("incident.narrative", n, 0, 100_000)?;
+        }
+        if let Some(a) = &self.actions {
+            text("incident.actions", a, 0, 20_000)?;
+        }
+        people("incident.add_people", &self.add_people)?;
+        photo_refs("incident.add_photos", &self.add_photos)
+    }
+}
+
+/// A supervisor's decision on a submitted incident.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReviewDecision {
+    /// Accept the report.
+    Approve,
+    /// Send it back to the author with a comment.
+    Return,
+}
+
+/// A new student-contact note.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NoteInput {
+    /// Id (UUIDv7, made by the caller).
+    pub id: Uuid,
+    /// The school the student attends.
+    pub school_id: Uuid,
+    /// District student id.
+    pub student_ref: String,
+    /// Student's name as recorded.
+    pub student_name: String,
+    /// Kind of contact.
+    pub contact_type: ContactType,
+    /// Why the contact happened.
+    pub reason: String,
+    /// What came of it.
+    pub outcome: String,
+    /// Where the student was referred.
+    pub referral: Referral,
+    /// When to follow up, if at all.
+    pub follow_up_on: Option<NaiveDate>,
+    /// Legal class (one of the restricted classes).
+    pub classification: Classification,
+    /// People the note is explicitly shared with.
+    pub shared_with: Vec<Uuid>,
+    /// When the contact happened.
+    pub contacted_at: DateTime<Utc>,
+}
+
+impl NoteInput {
+    /// Checks every field; `now` bounds the contact time.
+    pub fn validate(&self, now: DateTime<Utc>) -> Result<()> {
+        text("note.student_ref", &self.student_ref, 1, 64)?;
+        text("note.student_name", &self.student_name, 1, 200)?;
+        text("note.reason", &self.reason, 1, 5_000)?;
+        text("note.outcome", &self.outcome, 0, 5_000)?;
+        not_in_future("note.contacted_at", self.contacted_at, now)?;
+        if !self.classification.is_restricted() {
+            return Err(Error::invalid(
+                "note.classification",
+                "a contact note must be restricted_law_enforcement or restricted_education",
+            ));
+        }
+        if let Some(d) = self.follow_up_on
+            && d < self.contacted_at.date_naive()
+        {
+            return Err(Error::invalid(
+                "note.follow_up_on",
+                "is before the contact itself",
+            ));
+        }
+        if self.shared_with.len() > 50 {
+            return Err(Error::invalid("note.shared_with", "at most 50 people"));
+        }
+        Ok(())
+    }
+}
+
+/// An edit to a contact note by its author.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NoteEdit {
+    /// New outcome text.
+    pub outcome: Option<String>,
+    /// New referral.
+    pub referral: Option<Referral>,
+    /// New follow-up date (`Some(None)` clears it).
+    pub follow_up_on: Option<Option<NaiveDate>>,
+    /// People to share with, in addition.
+    pub share_with: Vec<Uuid>,
+}
+
+impl NoteEdit {
+    /// Checks every field that is set.
+    pub fn validate(&self) -> Result<()> {
+        if let Some(o) = &self.outcome {
+            text("note.outcome", o, 0, 5_000)?;
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Field checks
+// ---------------------------------------------------------------------------------------
+
+/// Length (in characters) and content checks for free text.
+pub(crate) fn text(field: &str, value: &str, min: usize, max: usize) -> Result<()> {
+    let len = value.chars().count();
+    if len < min || (min > 0 && value.trim().is_empty()) {
+        return Err(Error::invalid(field, "is required"));
+    }
+    if len > max {
+        return Err(Error::invalid(
+            field,
+            format!("is {len} characters long; at most {max} are allowed"),
+        ));
+    }
+    if value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
+    {
+        return Err(Error::invalid(field, "contains control characters"));
+    }
+    Ok(())
+}
+
+/// Device clocks drift; anything more than this ahead of `now` is refused.
+const CLOCK_SKEW_MINUTES: i64 = 10;
+
+fn not_in_future(field: &str, at: DateTime<Utc>, now: DateTime<Utc>) -> Result<()> {
+    if at > now + chrono::Duration::minutes(CLOCK_SKEW_MINUTES) {
+        return Err(Error::invalid(field, "is in the future"));
+    }
+    if at.timestamp() < 946_684_800 {
+        return Err(Error::invalid(field, "is before the year 2000"));
+    }
+    Ok(())
+}
+
+fn people(field: &str, list: &[InvolvedPerson]) -> Result<()> {
+    if list.len() > 100 {
+        return Err(Error::invalid(field, "at most 100 people per incident"));
+    }
+    for (i, p) in list.iter().enumerate() {
+        p.validate(&format!("{field}[{i}]"))?;
+    }
+    Ok(())
+}
+
+/// Photo references are lowercase hex SHA-256 digests.
+pub(crate) fn photo_refs(field: &str, photos: &[String]) -> Result<()> {
+    if photos.len() > 20 {
+        return Err(Error::invalid(field, "at most 20 photos"));
+    }
+    for (i, p) in photos.iter().enumerate() {
+        if p.len() != 64
+            || !p
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
+            return Err(Error::invalid(
+                format!("{field}[{i}]"),
+                "is not a SHA-256 content hash (64 lowercase hex digits)",
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().expect("test timestamp")
+    }
+
+    #[test]
+    fn vocabulary_codes_round_trip_and_unknown_codes_name_the_field() {
+        for t in IncidentType::ALL {
+            assert_eq!(IncidentType::parse(t.code(), "x").ok(), Some(*t));
+        }
+        let err = IncidentType::parse("riot", "incident.type").expect_err("unknown code");
+        assert!(matches!(err, Error::Invalid { ref field, .. } if field == "incident.type"));
+        assert!(
+            err.to_string().contains("fight_assault"),
+            "lists the allowed codes"
+        );
+    }
+
+    #[test]
+    fn a_problem_check_needs_a_note() {
+        let mut c = CheckInput {
+            id: Uuid::nil(),
+            checkpoint_id: Uuid::nil(),
+            method: CheckMethod::Tag,
+            result: CheckResult::Hazard,
+            note: " ".into(),
+            photos: vec![],
+            at: at("2026-11-30T10:00:00Z"),
+        };
+        assert!(matches!(c.validate(), Err(Error::Invalid { field, .. }) if field == "check.note"));
+        c.result = CheckResult::AllClear;
+        assert!(c.validate().is_ok(), "all clear needs no note");
+    }
+
+    #[test]
+    fn incident_in_the_future_or_with_bad_people_is_refused() {
+        let now = at("2026-11-30T10:00:00Z");
+        let mut i = IncidentInput {
+            id: Uuid::nil(),
+            school_id: Uuid::nil(),
+            incident_type: IncidentType::Threat,
+            location: "Gym".into(),
+            occurred_at: at("2026-11-30T11:00:00Z"),
+            people: vec![],
+            narrative: String::new(),
+            actions: String::new(),
+            photos: vec![],
+        };
+        let e = i.validate(now).expect_err("future");
+        assert!(matches!(e, Error::Invalid { ref field, .. } if field == "incident.occurred_at"));
+        i.occurred_at = now;
+        i.people.push(InvolvedPerson {
+            id: Uuid::nil(),
+            name: "Ms Ray".into(),
+            category: PersonCategory::Staff,
+            involvement: Involvement::Witness,
+            juvenile: true,
+            reference: None,
+        });
+        let e = i.validate(now).expect_err("juvenile staff");
+        assert!(
+            matches!(e, Error::Invalid { ref field, .. } if field == "incident.people[0].juvenile")
+        );
+    }
+
+    #[test]
+    fn schedules_need_a_grace_shorter_than_the_interval() {
+        let s = Schedule {
+            first_due_minutes: 0,
+            interval_minutes: 30,
+            grace_minutes: 30,
+        };
+        assert!(
+            matches!(s.validate("cp"), Err(Error::Invalid { field, .. }) if field == "cp.grace_minutes")
+        );
+    }
+
+    #[test]
+    fn photo_refs_must_be_sha256_hex() {
+        assert!(photo_refs("p", &["ab".into()]).is_err());
+        assert!(photo_refs("p", &["a".repeat(64)]).is_ok());
+        assert!(
+            photo_refs("p", &["A".repeat(64)]).is_err(),
+            "uppercase is refused"
+        );
+    }
+}

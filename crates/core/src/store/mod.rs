@@ -1,0 +1,593 @@
+//! The device's offline store: one SQLCipher-encrypted SQLite file.
+//!
+//! Terms:
+//! - **document**: a record's automerge document (see [`crate::document`]), kept as a
+//!   snapshot plus the changes made since, in `documents` and `changes`.
+//! - **action**: one thing a person does in the app (start a shift, record a check, file an
+//!   incident...). Each action is one SQLite transaction that appends the automerge change,
+//!   updates the projections and counts the change as waiting for sync. When the call returns
+//!   `Ok`, the transaction has committed with `synchronous = FULL`: it survives a killed
+//!   process and a power cut.
+//! - **projection**: query tables (`shifts`, `patrol_checks`, `incidents`, `contact_notes`,
+//!   `search_index`...) derived from the documents; [`Store::rebuild_projections`] recreates
+//!   them from the documents alone.
+//!
+//! Opening: the key slots file beside the database unwraps the database key for the person
+//! unlocking (see [`crate::keyslots`]); the database is opened with it, checked, and migrated
+//! (numbered SQL files from `migrations/device/`, applied in one transaction, version in
+//! `PRAGMA user_version`). A newer schema, a file that is not a database, or a damaged file is
+//! refused and never written to.
+
+mod actions;
+mod projection;
+mod queries;
+mod reference;
+mod sync;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use automerge::{Automerge, Change};
+use chrono::{DateTime, TimeZone, Utc};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
+use uuid::Uuid;
+
+pub use actions::NewShift;
+pub use queries::{
+    IncidentFilter, IncidentRow, IncidentView, NoteRow, NoteView, SearchHit, ShiftView,
+};
+pub use sync::{PendingChange, PendingDocument, SyncBacklog};
+
+use crate::document::{self, Header};
+use crate::entropy::Entropy;
+use crate::error::{Error, Result};
+use crate::keyslots::{self, DbKey, KdfParams, KeySlots, Secret};
+use crate::model::{Classification, DocKind, Role};
+
+/// Migrations, in order. Never edit a shipped one: add the next number.
+const MIGRATIONS: &[&str] = &[include_str!("../../../../migrations/device/0001_init.sql")];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+/// SQLCipher's page size (its default); the file is always a whole number of pages.
+const PAGE_SIZE: u64 = 4096;
+
+/// Documents kept decoded in memory between actions.
+const CACHE_DOCS: usize = 64;
+
+/// An unlocked store, bound to the person who unlocked it.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+    device_id: Uuid,
+    person_id: Uuid,
+    cache: HashMap<Uuid, (Header, Automerge)>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("path", &self.path)
+            .field("device_id", &self.device_id)
+            .field("person_id", &self.person_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Who is setting up a new device store.
+pub struct Setup<'a> {
+    /// The device's id (issued at enrollment).
+    pub device_id: Uuid,
+    /// The first person who may unlock it.
+    pub person_id: Uuid,
+    /// Their passphrase or PIN.
+    pub secret: &'a Secret,
+    /// Argon2id cost for their slot.
+    pub kdf: KdfParams,
+}
+
+impl Store {
+    /// Creates a new store at `path` (and its key slots beside it) and unlocks it for the
+    /// first person. Refuses if a database already exists there.
+    pub fn create(path: &Path, setup: Setup<'_>, entropy: &mut dyn Entropy) -> Result<Store> {
+        if path.exists() {
+            return Err(Error::Conflict(format!(
+                "a store already exists at {}",
+                path.display()
+            )));
+        }
+        let key = DbKey::generate(entropy);
+        let mut slots = KeySlots::new(setup.device_id);
+        slots.add(setup.person_id, setup.secret, &key, setup.kdf, entropy)?;
+        // The key slots are written before the database: a crash in between leaves no
+        // database, and setting up again simply replaces the slots.
+        slots.save(&keyslots::path_for(path))?;
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        Self::finish_open(conn, path, &key, setup.device_id, setup.person_id)
+    }
+
+    /// Unlocks the store at `path` for `person` with their passphrase or PIN.
+    ///
+    /// Errors: [`Error::Locked`] for a wrong secret (or a person with no slot),
+    /// [`Error::LockedOut`] while failed attempts are being delayed, [`Error::Corrupt`] for a
+    /// damaged file or one that is not a Rounds database, [`Error::NewerVersion`] for a store
+    /// from a newer app. In every error case the database file is left as it was.
+    pub fn open(path: &Path, person: Uuid, secret: &Secret, now: DateTime<Utc>) -> Result<Store> {
+        let slots_path = keyslots::path_for(path);
+        let mut slots = KeySlots::load(&slots_path)?;
+        if !path.exists() {
+            return Err(Error::not_found("store", path.display()));
+        }
+        let key = slots.unlock(&slots_path, person, secret, now)?;
+        Self::open_with_key(path, &key, slots.device_id(), person)
+    }
+
+    /// Opens with an already unwrapped key (after [`Store::open`] checked the person).
+    fn open_with_key(path: &Path, key: &DbKey, device_id: Uuid, person: Uuid) -> Result<Store> {
+        check_file_shape(path)?;
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| corrupt(path, e))?;
+        Self::finish_open(conn, path, key, device_id, person)
+    }
+
+    fn finish_open(
+        conn: Connection,
+        path: &Path,
+        key: &DbKey,
+        device_id: Uuid,
+        person: Uuid,
+    ) -> Result<Store> {
+        conn.pragma_update(None, "key", key.pragma_value().as_str())?;
+        // SQLCipher logs HMAC failures to stderr; the error we return says it all.
+        let _ = conn.pragma_update(None, "cipher_log_level", "NONE");
+        // First read: with the right key (guaranteed by the slot's AEAD), a failure here means
+        // the file is not a database or is damaged. Nothing has been written yet.
+        let version: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_schema", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .and_then(|_| conn.query_row("PRAGMA user_version", [], |r| r.get(0)))
+            .map_err(|e| corrupt(path, e))?;
+        if version > SCHEMA_VERSION {
+            return Err(Error::NewerVersion {
+                found: version,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        configure(&conn).map_err(|e| corrupt(path, e))?;
+        check_page_count(&conn, path)?;
+        let mut store = Store {
+            conn,
+            path: path.to_path_buf(),
+            device_id,
+            person_id: person,
+            cache: HashMap::new(),
+        };
+        store.migrate(version)?;
+        Ok(store)
+    }
+
+    fn migrate(&mut self, from: i64) -> Result<()> {
+        if from == SCHEMA_VERSION {
+            return Ok(());
+        }
+        let tx = self.conn.transaction()?;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(from as usize) {
+            tx.execute_batch(sql)
+                .map_err(|e| Error::internal(format!("applying migration {}", i + 1), e))?;
+        }
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Adds (or replaces) a key slot for `person`, authorised by the unlocked person's own
+    /// `current_secret`.
+    pub fn add_person(
+        &self,
+        current_secret: &Secret,
+        person: Uuid,
+        secret: &Secret,
+        kdf: KdfParams,
+        now: DateTime<Utc>,
+        entropy: &mut dyn Entropy,
+    ) -> Result<()> {
+        let slots_path = keyslots::path_for(&self.path);
+        let mut slots = KeySlots::load(&slots_path)?;
+        // The store never keeps the database key: it is unwrapped again from the unlocked
+        // person's own slot, which also proves they are present.
+        let key = slots.unlock(&slots_path, self.person_id, current_secret, now)?;
+        slots.add(person, secret, &key, kdf, entropy)?;
+        slots.save(&slots_path)
+    }
+
+    /// Removes `person`'s key slot: they can no longer unlock this device.
+    pub fn remove_person(&self, person: Uuid) -> Result<()> {
+        let slots_path = keyslots::path_for(&self.path);
+        let mut slots = KeySlots::load(&slots_path)?;
+        slots.remove(person)?;
+        slots.save(&slots_path)
+    }
+
+    /// The device this store belongs to.
+    pub fn device_id(&self) -> Uuid {
+        self.device_id
+    }
+
+    /// The person who unlocked it.
+    pub fn person_id(&self) -> Uuid {
+        self.person_id
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs SQLite's full `PRAGMA integrity_check`. Slow on a big store: for diagnostics and
+    /// tests, not for every open.
+    pub fn integrity_check(&self) -> Result<()> {
+        let result: String = self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .map_err(|e| corrupt(&self.path, e))?;
+        if result == "ok" {
+            Ok(())
+        } else {
+            Err(Error::Corrupt {
+                path: self.path.display().to_string(),
+                detail: result,
+            })
+        }
+    }
+
+    /// Folds the write-ahead log back into the database file and closes the store.
+    pub fn close(self) -> Result<()> {
+        self.conn
+            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE);")
+            .map_err(Error::from)?;
+        self.conn.close().map_err(|(_, e)| Error::from(e))
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Documents
+    // -----------------------------------------------------------------------------------
+
+    /// The header stored for a document.
+    pub fn header(&self, id: Uuid) -> Result<Header> {
+        if let Some((h, _)) = self.cache.get(&id) {
+            return Ok(h.clone());
+        }
+        load_header(&self.conn, id)?.ok_or_else(|| Error::not_found("document", id))
+    }
+
+    /// Takes a document out of the cache or loads it; put it back with [`Store::put_back`]
+    /// once the action committed.
+    fn take_doc(&mut self, id: Uuid) -> Result<(Header, Automerge)> {
+        if let Some(d) = self.cache.remove(&id) {
+            return Ok(d);
+        }
+        let header =
+            load_header(&self.conn, id)?.ok_or_else(|| Error::not_found("document", id))?;
+        let doc = load_doc(&self.conn, id, self.device_id)?;
+        Ok((header, doc))
+    }
+
+    fn put_back(&mut self, header: Header, doc: Automerge) {
+        if self.cache.len() >= CACHE_DOCS {
+            self.cache.clear();
+        }
+        self.cache.insert(header.id, (header, doc));
+    }
+
+    /// A read-only copy of a document (for history views and tests).
+    pub fn document(&mut self, id: Uuid) -> Result<Automerge> {
+        let (h, doc) = self.take_doc(id)?;
+        let copy = doc.clone();
+        self.put_back(h, doc);
+        Ok(copy)
+    }
+
+    /// Runs one action on an existing document: the automerge change, then one SQLite
+    /// transaction that stores it and updates the projections via `project`.
+    fn act<T>(
+        &mut self,
+        id: Uuid,
+        at: DateTime<Utc>,
+        action: &str,
+        check: impl FnOnce(&Store, &Header, &Automerge) -> Result<T>,
+        change: impl FnOnce(&T, &mut automerge::transaction::Transaction<'_>) -> Result<()>,
+        project: impl FnOnce(&rusqlite::Transaction<'_>, &Header, &Automerge, &T) -> Result<()>,
+    ) -> Result<T> {
+        let (header, mut doc) = self.take_doc(id)?;
+        let prepared = match check(self, &header, &doc) {
+            Ok(p) => p,
+            Err(e) => {
+                self.put_back(header, doc);
+                return Err(e);
+            }
+        };
+        if let Err(e) = document::change(&mut doc, at, self.person_id, action, |tx| {
+            change(&prepared, tx)
+        }) {
+            // The automerge transaction rolled back: the document is as it was.
+            self.put_back(header, doc);
+            return Err(e);
+        }
+        // From here on the in-memory document is ahead of the database: on any failure it is
+        // dropped and reloaded from disk next time.
+        let Some(c) = doc.get_last_local_change() else {
+            return Err(Error::internal(
+                action.to_string(),
+                "no change was recorded",
+            ));
+        };
+        let tx = self.conn.transaction()?;
+        store_change(&tx, id, &c, false)?;
+        project(&tx, &header, &doc, &prepared)?;
+        tx.commit()?;
+        self.put_back(header, doc);
+        Ok(prepared)
+    }
+
+    /// Stores a newly created document and its first change, and projects it.
+    fn insert_new(&mut self, header: Header, doc: Automerge) -> Result<()> {
+        let Some(c) = doc.get_last_local_change() else {
+            return Err(Error::internal(
+                "creating a document",
+                "no change was recorded",
+            ));
+        };
+        let tx = self.conn.transaction()?;
+        let inserted = insert_header(&tx, &header)?;
+        if !inserted {
+            return Err(Error::Conflict(format!(
+                "a record with id {} already exists",
+                header.id
+            )));
+        }
+        store_change(&tx, header.id, &c, false)?;
+        projection::project(&tx, &header, &doc)?;
+        tx.commit()?;
+        self.put_back(header, doc);
+        Ok(())
+    }
+
+    /// Replaces a document's stored changes by one snapshot, keeping the changes the server
+    /// has not acknowledged (they are still to be pushed).
+    pub fn compact(&mut self, id: Uuid) -> Result<()> {
+        let (header, doc) = self.take_doc(id)?;
+        let snapshot = doc.save();
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "UPDATE documents SET snapshot = ?2 WHERE id = ?1",
+            params![id.to_string(), snapshot],
+        )?;
+        tx.execute(
+            "DELETE FROM changes WHERE doc_id = ?1 AND acked = 1",
+            params![id.to_string()],
+        )?;
+        tx.commit()?;
+        self.put_back(header, doc);
+        Ok(())
+    }
+
+    /// The unlocked person's role and schools, from the reference data.
+    fn me(&self) -> Result<(Role, Vec<Uuid>)> {
+        reference::person_role(&self.conn, self.person_id)?.ok_or_else(|| {
+            Error::Forbidden(
+                "your account is not on this device yet; sync with the district server first"
+                    .into(),
+            )
+        })
+    }
+
+    fn new_header(
+        &self,
+        id: Uuid,
+        kind: DocKind,
+        school_id: Uuid,
+        now: DateTime<Utc>,
+        classification: Classification,
+    ) -> Header {
+        Header {
+            id,
+            kind,
+            school_id,
+            author_id: self.person_id,
+            device_id: self.device_id,
+            created_at: now,
+            classification,
+        }
+    }
+}
+
+/// WAL, `synchronous = FULL`, foreign keys, a busy timeout. FULL makes each commit fsync the
+/// WAL: a committed action survives a power cut as well as a killed process, and on this
+/// project's reference machine an fsync costs about 0.13 ms (see `docs/performance.md`).
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA busy_timeout = 5000;
+         PRAGMA temp_store = MEMORY;",
+    )
+}
+
+/// Refuses files that cannot be a whole SQLCipher database before SQLite touches them.
+fn check_file_shape(path: &Path) -> Result<()> {
+    let len = std::fs::metadata(path)?.len();
+    if len == 0 || len % PAGE_SIZE != 0 {
+        return Err(Error::Corrupt {
+            path: path.display().to_string(),
+            detail: format!("file size {len} is not a whole number of {PAGE_SIZE}-byte pages"),
+        });
+    }
+    Ok(())
+}
+
+/// With an empty write-ahead log, the database file must hold every page the database
+/// says it has; a shorter file was truncated.
+fn check_page_count(conn: &Connection, path: &Path) -> Result<()> {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let wal_len = std::fs::metadata(PathBuf::from(wal))
+        .map(|m| m.len())
+        .unwrap_or(0);
+    if wal_len > 0 {
+        return Ok(());
+    }
+    let pages: i64 = conn
+        .query_row("PRAGMA page_count", [], |r| r.get(0))
+        .map_err(|e| corrupt(path, e))?;
+    let len = std::fs::metadata(path)?.len();
+    if (pages.max(0) as u64) * PAGE_SIZE > len {
+        return Err(Error::Corrupt {
+            path: path.display().to_string(),
+            detail: format!(
+                "the database has {pages} pages but the file holds only {}; it was truncated",
+                len / PAGE_SIZE
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn corrupt(path: &Path, e: rusqlite::Error) -> Error {
+    Error::Corrupt {
+        path: path.display().to_string(),
+        detail: e.to_string(),
+    }
+}
+
+pub(crate) fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+pub(crate) fn from_ms(v: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(v).single().unwrap_or_default()
+}
+
+pub(crate) fn parse_uuid(s: &str) -> rusqlite::Result<Uuid> {
+    s.parse().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn load_header(conn: &Connection, id: Uuid) -> Result<Option<Header>> {
+    let row = conn
+        .prepare_cached(
+            "SELECT kind, school_id, author_id, device_id, created_at, classification
+             FROM documents WHERE id = ?1",
+        )?
+        .query_row(params![id.to_string()], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, i64>(4)?,
+                r.get::<_, String>(5)?,
+            ))
+        })
+        .optional()?;
+    let Some((kind, school, author, device, created, class)) = row else {
+        return Ok(None);
+    };
+    let bad = |_| Error::Corrupt {
+        path: "documents".into(),
+        detail: format!("header of {id} is unreadable"),
+    };
+    Ok(Some(Header {
+        id,
+        kind: DocKind::parse(&kind, "kind")?,
+        school_id: parse_uuid(&school).map_err(bad)?,
+        author_id: parse_uuid(&author).map_err(bad)?,
+        device_id: parse_uuid(&device).map_err(bad)?,
+        created_at: from_ms(created),
+        classification: Classification::parse(&class, "classification")?,
+    }))
+}
+
+/// Loads a document: its snapshot (if any) plus every stored change.
+fn load_doc(conn: &Connection, id: Uuid, device: Uuid) -> Result<Automerge> {
+    let snapshot: Option<Vec<u8>> = conn
+        .prepare_cached("SELECT snapshot FROM documents WHERE id = ?1")?
+        .query_row(params![id.to_string()], |r| r.get(0))?;
+    let mut doc = match snapshot {
+        Some(bytes) => Automerge::load(&bytes).map_err(|e| Error::Corrupt {
+            path: "documents".into(),
+            detail: format!("snapshot of {id}: {e}"),
+        })?,
+        None => Automerge::new(),
+    }
+    .with_actor(document::actor_for(device));
+    let mut stmt =
+        conn.prepare_cached("SELECT bytes FROM changes WHERE doc_id = ?1 ORDER BY seq")?;
+    let mut changes = Vec::new();
+    let mut rows = stmt.query(params![id.to_string()])?;
+    while let Some(r) = rows.next()? {
+        let bytes: Vec<u8> = r.get(0)?;
+        changes.push(Change::from_bytes(bytes).map_err(|e| Error::Corrupt {
+            path: "changes".into(),
+            detail: format!("change of {id}: {e}"),
+        })?);
+    }
+    doc.apply_changes(changes)?;
+    Ok(doc)
+}
+
+/// Inserts a document's header row; false if it already existed.
+fn insert_header(tx: &rusqlite::Transaction<'_>, h: &Header) -> Result<bool> {
+    let n = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO documents
+            (id, kind, school_id, author_id, device_id, created_at, classification)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?
+        .execute(params![
+            h.id.to_string(),
+            h.kind.code(),
+            h.school_id.to_string(),
+            h.author_id.to_string(),
+            h.device_id.to_string(),
+            ms(h.created_at),
+            h.classification.code(),
+        ])?;
+    Ok(n == 1)
+}
+
+/// Appends one change to a document's log; `acked` when it came from the server. Returns
+/// false when the change was already stored (idempotent).
+fn store_change(
+    tx: &rusqlite::Transaction<'_>,
+    doc: Uuid,
+    c: &Change,
+    acked: bool,
+) -> Result<bool> {
+    let n = tx
+        .prepare_cached(
+            "INSERT OR IGNORE INTO changes (doc_id, hash, bytes, acked) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![
+            doc.to_string(),
+            c.hash().0.as_slice(),
+            c.raw_bytes(),
+            acked
+        ])?;
+    if n == 1 && !acked {
+        tx.prepare_cached("UPDATE documents SET pending = pending + 1 WHERE id = ?1")?
+            .execute(params![doc.to_string()])?;
+    }
+    Ok(n == 1)
+}

@@ -1,0 +1,380 @@
+//! What the app asks the store: the current shift and its round, incidents by status and
+//! date, notes by student and follow-up date, full-text search. All read the projections (and
+//! the reference data), never whole documents, except the detail views.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rusqlite::{OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{Store, from_ms, ms, parse_uuid, reference};
+use crate::document::{self, CheckRecord, Header, IncidentBody, NoteBody};
+use crate::error::{Error, Result};
+use crate::model::*;
+use crate::round::{self, CheckpointRound, RoundSummary};
+
+/// A shift with its round, as the guard sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ShiftView {
+    /// Shift id.
+    pub id: Uuid,
+    /// The post.
+    pub post: Post,
+    /// Start.
+    pub started_at: DateTime<Utc>,
+    /// End, if ended.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Checks recorded, oldest first.
+    pub checks: Vec<CheckRecord>,
+    /// Checkpoints in round order with their visits.
+    pub round: Vec<CheckpointRound>,
+    /// Counts over the round.
+    pub summary: RoundSummary,
+}
+
+/// Which incidents to list.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentFilter {
+    /// Only this status.
+    pub status: Option<IncidentStatus>,
+    /// Occurred at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Occurred before.
+    pub to: Option<DateTime<Utc>>,
+    /// Only those authored by the unlocked person.
+    pub mine: bool,
+    /// At most this many (default 200).
+    pub limit: Option<u32>,
+}
+
+/// An incident in a list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IncidentRow {
+    /// Id.
+    pub id: Uuid,
+    /// School.
+    pub school_id: Uuid,
+    /// Author.
+    pub author_id: Uuid,
+    /// Type.
+    pub incident_type: IncidentType,
+    /// Status.
+    pub status: IncidentStatus,
+    /// Where.
+    pub location: String,
+    /// When.
+    pub occurred_at: DateTime<Utc>,
+}
+
+/// An incident in full.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncidentView {
+    /// Its header.
+    pub header: Header,
+    /// Its body.
+    pub body: IncidentBody,
+}
+
+/// A contact note in a list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoteRow {
+    /// Id.
+    pub id: Uuid,
+    /// Student id.
+    pub student_ref: String,
+    /// Student name.
+    pub student_name: String,
+    /// Kind of contact.
+    pub contact_type: ContactType,
+    /// Referral.
+    pub referral: Referral,
+    /// Follow-up date.
+    pub follow_up_on: Option<NaiveDate>,
+    /// When the contact happened.
+    pub contacted_at: DateTime<Utc>,
+}
+
+/// A contact note in full.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NoteView {
+    /// Its header.
+    pub header: Header,
+    /// Its body.
+    pub body: NoteBody,
+}
+
+/// A full-text search result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SearchHit {
+    /// The document.
+    pub doc_id: Uuid,
+    /// Its kind.
+    pub kind: DocKind,
+    /// A title for the list.
+    pub title: String,
+    /// The matching passage, with matches between `[` and `]`.
+    pub snippet: String,
+}
+
+const NOTE_COLUMNS: &str = "n.id, n.student_ref, n.student_name, n.contact_type, n.referral, \
+                            n.follow_up_on, n.contacted_at";
+
+impl Store {
+    /// The unlocked guard's shift in progress, with its round as of `now`.
+    pub fn current_shift(&self, now: DateTime<Utc>) -> Result<Option<ShiftView>> {
+        let id: Option<String> = self
+            .conn
+            .prepare_cached(
+                "SELECT id FROM shifts WHERE guard_id = ?1 AND ended_at IS NULL
+                 ORDER BY started_at DESC LIMIT 1",
+            )?
+            .query_row(params![self.person_id.to_string()], |r| r.get(0))
+            .optional()?;
+        match id {
+            Some(id) => self.shift(parse_uuid(&id)?, now).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// A shift with its round as of `now`.
+    pub fn shift(&self, id: Uuid, now: DateTime<Utc>) -> Result<ShiftView> {
+        let (post_id, started, ended): (String, i64, Option<i64>) = self
+            .conn
+            .prepare_cached("SELECT post_id, started_at, ended_at FROM shifts WHERE id = ?1")?
+            .query_row(params![id.to_string()], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .optional()?
+            .ok_or_else(|| Error::not_found("shift", id))?;
+        let post_id = parse_uuid(&post_id)?;
+        let post = reference::post(&self.conn, post_id)?.unwrap_or(Post {
+            id: post_id,
+            school_id: Uuid::nil(),
+            name: "(post no longer assigned)".into(),
+            orders: String::new(),
+        });
+        let checks = self
+            .conn
+            .prepare_cached(
+                "SELECT id, checkpoint_id, method, result, note, photos, at, recorded_by
+                 FROM patrol_checks WHERE shift_id = ?1 ORDER BY at, id",
+            )?
+            .query_map(params![id.to_string()], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, i64>(6)?,
+                    r.get::<_, String>(7)?,
+                ))
+            })?
+            .map(|row| {
+                let (id, cp, method, result, note, photos, at, by) = row?;
+                Ok(CheckRecord {
+                    id: parse_uuid(&id)?,
+                    checkpoint_id: parse_uuid(&cp)?,
+                    method: CheckMethod::parse(&method, "method")?,
+                    result: CheckResult::parse(&result, "result")?,
+                    note,
+                    photos: serde_json::from_str(&photos).unwrap_or_default(),
+                    at: from_ms(at),
+                    recorded_by: parse_uuid(&by)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let checkpoints = reference::checkpoints_of(&self.conn, post_id)?;
+        let started_at = from_ms(started);
+        let ended_at = ended.map(from_ms);
+        let round = round::round_status(&checkpoints, &checks, started_at, ended_at, now);
+        let summary = round::summarize(&round);
+        Ok(ShiftView {
+            id,
+            post,
+            started_at,
+            ended_at,
+            checks,
+            round,
+            summary,
+        })
+    }
+
+    /// Incidents, newest first.
+    pub fn incidents(&self, f: &IncidentFilter) -> Result<Vec<IncidentRow>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, school_id, author_id, type, status, location, occurred_at FROM incidents
+             WHERE (?1 IS NULL OR status = ?1)
+               AND (?2 IS NULL OR occurred_at >= ?2)
+               AND (?3 IS NULL OR occurred_at < ?3)
+               AND (?4 IS NULL OR author_id = ?4)
+             ORDER BY occurred_at DESC, id LIMIT ?5",
+        )?;
+        let rows = stmt.query_map(
+            params![
+                f.status.map(|s| s.code()),
+                f.from.map(ms),
+                f.to.map(ms),
+                f.mine.then(|| self.person_id.to_string()),
+                f.limit.unwrap_or(200).min(10_000)
+            ],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, String>(5)?,
+                    r.get::<_, i64>(6)?,
+                ))
+            },
+        )?;
+        rows.map(|row| {
+            let (id, school, author, t, status, location, at) = row?;
+            Ok(IncidentRow {
+                id: parse_uuid(&id)?,
+                school_id: parse_uuid(&school)?,
+                author_id: parse_uuid(&author)?,
+                incident_type: IncidentType::parse(&t, "type")?,
+                status: IncidentStatus::parse(&status, "status")?,
+                location,
+                occurred_at: from_ms(at),
+            })
+        })
+        .collect()
+    }
+
+    /// One incident in full.
+    pub fn incident(&mut self, id: Uuid) -> Result<IncidentView> {
+        let header = self.header(id)?;
+        if header.kind != DocKind::Incident {
+            return Err(Error::not_found("incident", id));
+        }
+        let doc = self.document(id)?;
+        Ok(IncidentView {
+            header,
+            body: document::read_incident(&doc)?,
+        })
+    }
+
+    /// Contact notes about a student that the unlocked person may read, newest first.
+    pub fn notes_for_student(&self, student_ref: &str) -> Result<Vec<NoteRow>> {
+        let sql = format!(
+            "SELECT {NOTE_COLUMNS} FROM contact_notes n
+             JOIN note_readers r ON r.note_id = n.id AND r.person_id = ?1
+             WHERE n.student_ref = ?2 ORDER BY n.contacted_at DESC, n.id"
+        );
+        self.note_rows(&sql, params![self.person_id.to_string(), student_ref])
+    }
+
+    /// Contact notes the unlocked person may read with a follow-up due in `[from, to]`,
+    /// soonest first.
+    pub fn notes_due(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<NoteRow>> {
+        let sql = format!(
+            "SELECT {NOTE_COLUMNS} FROM contact_notes n
+             JOIN note_readers r ON r.note_id = n.id AND r.person_id = ?1
+             WHERE n.follow_up_on BETWEEN ?2 AND ?3 ORDER BY n.follow_up_on, n.id"
+        );
+        self.note_rows(
+            &sql,
+            params![self.person_id.to_string(), from.to_string(), to.to_string()],
+        )
+    }
+
+    fn note_rows(&self, sql: &str, p: impl rusqlite::Params) -> Result<Vec<NoteRow>> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let rows = stmt.query_map(p, |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+                r.get::<_, Option<String>>(5)?,
+                r.get::<_, i64>(6)?,
+            ))
+        })?;
+        rows.map(|row| {
+            let (id, student_ref, student_name, ct, referral, follow, at) = row?;
+            Ok(NoteRow {
+                id: parse_uuid(&id)?,
+                student_ref,
+                student_name,
+                contact_type: ContactType::parse(&ct, "contact_type")?,
+                referral: Referral::parse(&referral, "referral")?,
+                follow_up_on: follow.and_then(|d| d.parse().ok()),
+                contacted_at: from_ms(at),
+            })
+        })
+        .collect()
+    }
+
+    /// One contact note in full, if the unlocked person may read it.
+    pub fn note(&mut self, id: Uuid) -> Result<NoteView> {
+        let header = self.header(id)?;
+        if header.kind != DocKind::ContactNote || !self.may_read_note(id)? {
+            return Err(Error::not_found("contact note", id));
+        }
+        let doc = self.document(id)?;
+        Ok(NoteView {
+            header,
+            body: document::read_note(&doc)?,
+        })
+    }
+
+    fn may_read_note(&self, id: Uuid) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached(
+                "SELECT EXISTS(SELECT 1 FROM note_readers WHERE note_id = ?1 AND person_id = ?2)",
+            )?
+            .query_row(params![id.to_string(), self.person_id.to_string()], |r| {
+                r.get(0)
+            })?)
+    }
+
+    /// Full-text search over incidents and the contact notes the unlocked person may read.
+    /// Every word must match (as a prefix); best matches first.
+    pub fn search(&self, query: &str, limit: u32) -> Result<Vec<SearchHit>> {
+        let terms: Vec<String> = query
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .take(16)
+            .map(|w| format!("\"{w}\"*"))
+            .collect();
+        if terms.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT s.doc_id, s.kind, s.title, snippet(search_index, 3, '[', ']', '…', 12)
+             FROM search_index s
+             WHERE search_index MATCH ?1
+               AND (s.kind <> 'contact_note' OR EXISTS(
+                    SELECT 1 FROM note_readers r WHERE r.note_id = s.doc_id AND r.person_id = ?2))
+             ORDER BY rank LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(
+            params![terms.join(" "), self.person_id.to_string(), limit.min(500)],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, String>(3)?,
+                ))
+            },
+        )?;
+        rows.map(|row| {
+            let (id, kind, title, snippet) = row?;
+            Ok(SearchHit {
+                doc_id: parse_uuid(&id)?,
+                kind: DocKind::parse(&kind, "kind")?,
+                title,
+                snippet,
+            })
+        })
+        .collect()
+    }
+}

@@ -1,0 +1,234 @@
+//! What the sync client needs from the store.
+//!
+//! - [`Store::pending_changes`]: the changes the district server has not acknowledged yet,
+//!   grouped by document with their headers, oldest first and bounded in size.
+//! - [`Store::acknowledge`]: records that the server committed some changes (by hash).
+//!   Acknowledging twice, or a hash the device does not have, changes nothing.
+//! - [`Store::apply_remote`]: stores changes received from elsewhere and updates the
+//!   projections, in one transaction. Already-known changes are skipped, so applying the
+//!   same batch twice is harmless. A batch that would alter a document's header, that is not
+//!   valid automerge, or whose document body does not read back is refused whole.
+//! - [`Store::sync_value`] / [`Store::set_sync_value`]: the client's small persistent state
+//!   (its cursor on the server's change feed, the time of the last successful sync).
+
+use automerge::{Change, ReadDoc};
+use rusqlite::{OptionalExtension, params};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::{Store, insert_header, load_doc, load_header, parse_uuid, projection, store_change};
+use crate::document::{self, Header};
+use crate::error::{Error, Result};
+
+/// One change waiting for the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingChange {
+    /// Its automerge hash.
+    pub hash: [u8; 32],
+    /// Its bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// A document with changes waiting for the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingDocument {
+    /// Its header.
+    pub header: Header,
+    /// Its unacknowledged changes, in the order they were stored (dependencies first).
+    pub changes: Vec<PendingChange>,
+}
+
+/// How much is waiting for sync.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncBacklog {
+    /// Changes the server has not acknowledged.
+    pub changes: u64,
+    /// Documents they belong to.
+    pub documents: u64,
+}
+
+impl Store {
+    /// Unacknowledged changes, oldest first, stopping before `max_bytes` of change bytes (but
+    /// always at least one change, so progress is possible).
+    pub fn pending_changes(&self, max_bytes: usize) -> Result<Vec<PendingDocument>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT doc_id, hash, bytes FROM changes WHERE acked = 0 ORDER BY seq",
+        )?;
+        let mut rows = stmt.query([])?;
+        let mut out: Vec<PendingDocument> = Vec::new();
+        let mut index = std::collections::HashMap::new();
+        let mut total = 0usize;
+        while let Some(r) = rows.next()? {
+            let doc_id: String = r.get(0)?;
+            let hash: Vec<u8> = r.get(1)?;
+            let bytes: Vec<u8> = r.get(2)?;
+            if total > 0 && total + bytes.len() > max_bytes {
+                break;
+            }
+            total += bytes.len();
+            let hash: [u8; 32] = hash
+                .try_into()
+                .map_err(|_| Error::internal("reading changes", "stored hash is not 32 bytes"))?;
+            let id = parse_uuid(&doc_id)?;
+            let slot = match index.get(&id) {
+                Some(&i) => i,
+                None => {
+                    let header = load_header(&self.conn, id)?.ok_or_else(|| {
+                        Error::internal("reading changes", "change without document")
+                    })?;
+                    out.push(PendingDocument {
+                        header,
+                        changes: Vec::new(),
+                    });
+                    index.insert(id, out.len() - 1);
+                    out.len() - 1
+                }
+            };
+            out[slot].changes.push(PendingChange { hash, bytes });
+        }
+        Ok(out)
+    }
+
+    /// Marks changes as committed by the server. Returns how many were newly acknowledged.
+    pub fn acknowledge(&mut self, hashes: &[[u8; 32]]) -> Result<usize> {
+        let tx = self.conn.transaction()?;
+        let mut n = 0;
+        for h in hashes {
+            let doc: Option<String> = tx
+                .prepare_cached(
+                    "UPDATE changes SET acked = 1 WHERE hash = ?1 AND acked = 0 RETURNING doc_id",
+                )?
+                .query_row(params![h.as_slice()], |r| r.get(0))
+                .optional()?;
+            if let Some(doc) = doc {
+                tx.prepare_cached(
+                    "UPDATE documents SET pending = pending - 1 WHERE id = ?1 AND pending > 0",
+                )?
+                .execute(params![doc])?;
+                n += 1;
+            }
+        }
+        tx.commit()?;
+        Ok(n)
+    }
+
+    /// Stores changes to one document received from elsewhere, with the header the sender
+    /// declared. `from_server` marks them as already held by the server (nothing to push);
+    /// changes from another device directly stay pending. Returns how many were new.
+    pub fn apply_remote(
+        &mut self,
+        header: &Header,
+        changes: &[Vec<u8>],
+        from_server: bool,
+    ) -> Result<usize> {
+        let mut parsed = Vec::with_capacity(changes.len());
+        for (i, bytes) in changes.iter().enumerate() {
+            parsed.push(Change::from_bytes(bytes.clone()).map_err(|e| {
+                Error::invalid(
+                    format!("changes[{i}]"),
+                    format!("is not an automerge change: {e}"),
+                )
+            })?);
+        }
+        let known = load_header(&self.conn, header.id)?;
+        if let Some(k) = &known
+            && k != header
+        {
+            return Err(Error::HeaderChanged {
+                doc: header.id,
+                field: first_difference(k, header).to_string(),
+            });
+        }
+        // Work on a copy: the cached document is only replaced once everything committed.
+        let mut doc = match self.cache.remove(&header.id) {
+            Some((_, d)) => d,
+            None if known.is_some() => load_doc(&self.conn, header.id, self.device_id)?,
+            None => automerge::Automerge::new().with_actor(document::actor_for(self.device_id)),
+        };
+        doc.apply_changes(parsed.iter().cloned())
+            .map_err(|e| Error::invalid("changes", format!("cannot be applied: {e}")))?;
+        if doc.get(automerge::ROOT, "header").ok().flatten().is_none() {
+            return Err(Error::invalid(
+                "changes",
+                "depend on earlier changes of this document that were not sent",
+            ));
+        }
+        document::check_header(&doc, header)?;
+        let tx = self.conn.transaction()?;
+        insert_header(&tx, header)?;
+        let mut new = 0;
+        for c in &parsed {
+            new += store_change(&tx, header.id, c, from_server)? as usize;
+        }
+        projection::project(&tx, header, &doc)?;
+        tx.commit()?;
+        self.put_back(header.clone(), doc);
+        Ok(new)
+    }
+
+    /// Every change of a document this device holds, for a peer that has none of them.
+    pub fn all_changes(&mut self, id: Uuid) -> Result<Vec<Vec<u8>>> {
+        let doc = self.document(id)?;
+        Ok(doc
+            .get_changes(&[])
+            .iter()
+            .map(|c| c.raw_bytes().to_vec())
+            .collect())
+    }
+
+    /// Ids of every document on the device.
+    pub fn document_ids(&self) -> Result<Vec<Uuid>> {
+        self.conn
+            .prepare("SELECT id FROM documents ORDER BY id")?
+            .query_map([], |r| r.get::<_, String>(0))?
+            .map(|r| Ok(parse_uuid(&r?)?))
+            .collect()
+    }
+
+    /// How much waits for sync.
+    pub fn backlog(&self) -> Result<SyncBacklog> {
+        Ok(self.conn.query_row(
+            "SELECT coalesce(sum(pending), 0), count(*) FROM documents WHERE pending > 0",
+            [],
+            |r| {
+                Ok(SyncBacklog {
+                    changes: r.get::<_, i64>(0)? as u64,
+                    documents: r.get::<_, i64>(1)? as u64,
+                })
+            },
+        )?)
+    }
+
+    /// A value of the sync client's state.
+    pub fn sync_value(&self, key: &str) -> Result<Option<String>> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT value FROM sync_state WHERE key = ?1")?
+            .query_row(params![key], |r| r.get(0))
+            .optional()?)
+    }
+
+    /// Sets a value of the sync client's state (durably).
+    pub fn set_sync_value(&mut self, key: &str, value: &str) -> Result<()> {
+        self.conn
+            .prepare_cached("INSERT OR REPLACE INTO sync_state (key, value) VALUES (?1, ?2)")?
+            .execute(params![key, value])?;
+        Ok(())
+    }
+}
+
+fn first_difference(a: &Header, b: &Header) -> &'static str {
+    if a.kind != b.kind {
+        "kind"
+    } else if a.school_id != b.school_id {
+        "school"
+    } else if a.author_id != b.author_id {
+        "author"
+    } else if a.device_id != b.device_id {
+        "device"
+    } else if a.created_at != b.created_at {
+        "created_at"
+    } else {
+        "classification"
+    }
+}
