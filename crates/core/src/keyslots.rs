@@ -46,7 +46,7 @@ impl DbKey {
 
     /// The SQLCipher `PRAGMA key` value for a raw key (`x'<hex>'`), which skips SQLCipher's own
     /// PBKDF2: the key is already random and full-strength.
-    pub(crate) fn pragma_value(&self) -> Zeroizing<String> {
+    pub fn pragma_value(&self) -> Zeroizing<String> {
         Zeroizing::new(format!("x'{}'", hex::encode(self.0.as_ref())))
     }
 }

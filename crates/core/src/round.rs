@@ -9,8 +9,8 @@
 //! - with no check yet: `Upcoming` before the window opens, `Due` until `D_k + grace`,
 //!   `Overdue` until the window closes, and `Missed` after (or when the shift ended first).
 //!
-//! Visits are listed up to the end of an ended shift, or up to the next one due for an open
-//! shift.
+//! Visits are listed up to the end of an ended shift; for an open shift, up to and including
+//! the next upcoming one (so the app can say when it is due).
 
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -136,10 +136,8 @@ fn checkpoint_round(
     let mut visits = Vec::new();
     for k in 0..MAX_VISITS {
         let due = first + interval * (k as i32);
-        match ended_at {
-            Some(end) if due >= end => break,
-            None if k > 0 && due - grace > now => break,
-            _ => {}
+        if ended_at.is_some_and(|end| due >= end) {
+            break;
         }
         let open = if k == 0 {
             started_at.min(due - grace)
@@ -164,6 +162,10 @@ fn checkpoint_round(
             check_id: hit.map(|c| c.id),
             checked_at: hit.map(|c| c.at),
         });
+        if status == VisitStatus::Upcoming {
+            // The next visit is listed; later ones are not yet interesting.
+            break;
+        }
     }
     let status = visits
         .iter()
@@ -238,42 +240,42 @@ mod tests {
                 vec![],
                 None,
                 "08:05",
-                vec![Due],
+                vec![Due, Upcoming],
             ),
             (
                 "overdue after the grace",
                 vec![],
                 None,
                 "08:20",
-                vec![Overdue],
+                vec![Overdue, Upcoming],
             ),
             (
                 "missed once the next window opens",
                 vec![],
                 None,
                 "08:55",
-                vec![Missed, Due],
+                vec![Missed, Due, Upcoming],
             ),
             (
                 "on time within grace",
                 vec![check(1, "08:09")],
                 None,
                 "08:30",
-                vec![Done],
+                vec![Done, Upcoming],
             ),
             (
                 "late after grace",
                 vec![check(1, "08:30")],
                 None,
                 "08:40",
-                vec![Late],
+                vec![Late, Upcoming],
             ),
             (
                 "a slightly early check counts for the next visit",
                 vec![check(1, "08:02"), check(2, "08:55")],
                 None,
                 "09:05",
-                vec![Done, Done],
+                vec![Done, Done, Upcoming],
             ),
             (
                 "the next visit shows as upcoming before its window",

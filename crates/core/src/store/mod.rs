@@ -34,7 +34,7 @@ use uuid::Uuid;
 
 pub use actions::NewShift;
 pub use queries::{
-    IncidentFilter, IncidentRow, IncidentView, NoteRow, NoteView, SearchHit, ShiftView,
+    IncidentFilter, IncidentRow, IncidentView, NoteRow, NoteView, SearchHit, ShiftRow, ShiftView,
 };
 pub use sync::{PendingChange, PendingDocument, SyncBacklog};
 

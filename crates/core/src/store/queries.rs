@@ -32,6 +32,23 @@ pub struct ShiftView {
     pub summary: RoundSummary,
 }
 
+/// A shift in a list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShiftRow {
+    /// Id.
+    pub id: Uuid,
+    /// Post.
+    pub post_id: Uuid,
+    /// Guard.
+    pub guard_id: Uuid,
+    /// Start.
+    pub started_at: DateTime<Utc>,
+    /// End, if ended.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// Checks recorded.
+    pub check_count: u32,
+}
+
 /// Which incidents to list.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct IncidentFilter {
@@ -134,6 +151,25 @@ impl Store {
             Some(id) => self.shift(parse_uuid(&id)?, now).map(Some),
             None => Ok(None),
         }
+    }
+
+    /// Shifts on this device, newest first.
+    pub fn shifts(&self, limit: u32) -> Result<Vec<ShiftRow>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, post_id, guard_id, started_at, ended_at, check_count FROM shifts
+             ORDER BY started_at DESC, id LIMIT ?1",
+        )?;
+        let rows = stmt.query_map(params![limit], |r| {
+            Ok(ShiftRow {
+                id: parse_uuid(&r.get::<_, String>(0)?)?,
+                post_id: parse_uuid(&r.get::<_, String>(1)?)?,
+                guard_id: parse_uuid(&r.get::<_, String>(2)?)?,
+                started_at: from_ms(r.get(3)?),
+                ended_at: r.get::<_, Option<i64>>(4)?.map(from_ms),
+                check_count: r.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
     }
 
     /// A shift with its round as of `now`.

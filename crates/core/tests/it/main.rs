@@ -1,0 +1,11 @@
+//! Integration tests of the device store on real SQLite (SQLCipher) files in temporary
+//! folders. Modules mirror the features.
+
+mod actions;
+mod bad_inputs;
+mod convergence;
+mod crash;
+mod merge;
+mod projections;
+mod queries;
+mod support;
