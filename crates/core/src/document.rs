@@ -616,8 +616,8 @@ fn wrong(field: &str) -> Error {
     )
 }
 
-fn scalar<'a, R: ReadDoc>(
-    doc: &'a R,
+fn scalar<R: ReadDoc>(
+    doc: &R,
     o: &ObjId,
     key: impl Into<automerge::Prop>,
     field: &str,

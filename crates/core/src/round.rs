@@ -233,8 +233,15 @@ mod tests {
 
     #[test]
     fn visits_move_from_due_to_overdue_to_missed_with_the_clock() {
-        // (checks, shift end, now, expected visits)
-        let cases: Vec<(&str, Vec<CheckRecord>, Option<&str>, &str, Vec<VisitStatus>)> = vec![
+        /// (name, checks, shift end, now, expected visits)
+        type Case = (
+            &'static str,
+            Vec<CheckRecord>,
+            Option<&'static str>,
+            &'static str,
+            Vec<VisitStatus>,
+        );
+        let cases: Vec<Case> = vec![
             (
                 "first visit is due at the start",
                 vec![],

@@ -329,7 +329,8 @@ fn damaged_foreign_and_newer_files_are_refused_and_left_as_they_were() {
     let healthy = std::fs::read(&path).expect("read");
     let keys = std::fs::read(keyslots::path_for(&path)).expect("keys");
 
-    let cases: Vec<(&str, Box<dyn Fn(&Path)>, ErrorKind)> = vec![
+    type Damage<'a> = Box<dyn Fn(&Path) + 'a>;
+    let cases: Vec<(&str, Damage, ErrorKind)> = vec![
         (
             "truncated at a page boundary",
             Box::new(|p: &Path| {

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs every check CI runs: formatting, clippy, all tests (unit, integration, the crash kill
+# loop, the convergence property test) and the benchmarks in their quick mode.
+#
+# Deeper settings for the long suites (run before resolving an issue):
+#   ROUNDS_DEEP=1 PROPTEST_CASES=2000 scripts/test.sh     # 500 kills, 2000 property cases
+#   cargo bench -p rounds-core --bench store              # full-size benchmark
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+# A target folder outside the clone lets later runs on the same machine reuse builds.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rounds-target}"
+
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
+# --all-targets runs the bench binaries too, in their quick test mode.
+cargo test --workspace --all-targets
+cargo test --workspace --doc
