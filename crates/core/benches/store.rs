@@ -194,7 +194,7 @@ fn check(serial: u128, n: usize, start: DateTime<Utc>) -> CheckInput {
     CheckInput {
         id: id(K_CHECK, serial),
         checkpoint_id: checkpoint(n),
-        method: if n % 7 == 0 {
+        method: if n.is_multiple_of(7) {
             CheckMethod::Manual
         } else {
             CheckMethod::Tag
@@ -385,6 +385,136 @@ fn bare_insert(conn: &mut Connection, doc: &str, bytes: &[u8]) {
     tx.commit().unwrap();
 }
 
+/// The store's schema, for [`SqlReplica`].
+const SCHEMA: &str = include_str!("../../../migrations/device/0001_init.sql");
+
+/// A diagnostic, not a target: the SQL that `record_check` runs (as of schema 1: two checks,
+/// then one transaction that appends the change, counts it pending, adds the check's row and
+/// bumps the shift's count), on the store's schema with the same key and durability, without
+/// automerge. Kept in step with `store/actions.rs` and `store/projection.rs` by hand.
+struct SqlReplica {
+    conn: Connection,
+    shift: String,
+    doc_rows: u64,
+}
+
+impl SqlReplica {
+    fn new(path: &Path, key: &str) -> Self {
+        let conn = Connection::open(path).unwrap();
+        conn.pragma_update(None, "key", key).unwrap();
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             PRAGMA synchronous = FULL;
+             PRAGMA foreign_keys = ON;
+             PRAGMA busy_timeout = 5000;
+             PRAGMA temp_store = MEMORY;",
+        )
+        .unwrap();
+        conn.execute_batch(SCHEMA).unwrap();
+        for i in 0..CHECKPOINTS {
+            conn.execute(
+                "INSERT INTO ref_checkpoints VALUES (?1, ?2, ?3, ?4, ?5, 0, 60, 10)",
+                params![
+                    checkpoint(i).to_string(),
+                    post().to_string(),
+                    format!("Checkpoint {i}"),
+                    format!("TAG-{i:03}"),
+                    i as i64
+                ],
+            )
+            .unwrap();
+        }
+        let mut r = SqlReplica {
+            conn,
+            shift: String::new(),
+            doc_rows: 0,
+        };
+        r.new_shift();
+        r
+    }
+
+    fn new_shift(&mut self) {
+        self.doc_rows += 1;
+        self.shift = id(K_SHIFT, 2_000_000 + u128::from(self.doc_rows)).to_string();
+        self.conn
+            .execute(
+                "INSERT INTO documents (id, kind, school_id, author_id, device_id, created_at,
+                    classification) VALUES (?1, 'shift', ?2, ?3, ?4, 0, 'internal')",
+                params![
+                    self.shift,
+                    school().to_string(),
+                    guard(0).to_string(),
+                    device().to_string()
+                ],
+            )
+            .unwrap();
+        self.conn
+            .execute(
+                "INSERT INTO shifts VALUES (?1, ?2, ?3, ?4, 0, NULL, 0)",
+                params![
+                    self.shift,
+                    school().to_string(),
+                    post().to_string(),
+                    guard(0).to_string()
+                ],
+            )
+            .unwrap();
+    }
+
+    fn record(&mut self, c: &CheckInput, hash: &[u8; 32], bytes: &[u8]) {
+        let post_id: String = self
+            .conn
+            .prepare_cached("SELECT post_id FROM shifts WHERE id = ?1 AND ended_at IS NULL")
+            .unwrap()
+            .query_row(params![self.shift], |r| r.get(0))
+            .unwrap();
+        let known: bool = self
+            .conn
+            .prepare_cached(
+                "SELECT EXISTS(SELECT 1 FROM ref_checkpoints WHERE id = ?1 AND post_id = ?2)",
+            )
+            .unwrap()
+            .query_row(params![c.checkpoint_id.to_string(), post_id], |r| r.get(0))
+            .unwrap();
+        assert!(known);
+        let tx = self.conn.transaction().unwrap();
+        tx.prepare_cached(
+            "INSERT OR IGNORE INTO changes (doc_id, hash, bytes, acked) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .unwrap()
+        .execute(params![self.shift, hash.as_slice(), bytes, false])
+        .unwrap();
+        tx.prepare_cached("UPDATE documents SET pending = pending + 1 WHERE id = ?1")
+            .unwrap()
+            .execute(params![self.shift])
+            .unwrap();
+        let photos = serde_json::to_string(&c.photos).unwrap();
+        tx.prepare_cached(
+            "INSERT OR IGNORE INTO patrol_checks
+                (id, shift_id, checkpoint_id, method, result, note, photos, at, recorded_by)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )
+        .unwrap()
+        .execute(params![
+            c.id.to_string(),
+            self.shift,
+            c.checkpoint_id.to_string(),
+            c.method.code(),
+            c.result.code(),
+            c.note,
+            photos,
+            c.at.timestamp_millis(),
+            guard(0).to_string()
+        ])
+        .unwrap();
+        tx.prepare_cached("UPDATE shifts SET check_count = check_count + 1 WHERE id = ?1")
+            .unwrap()
+            .execute(params![self.shift])
+            .unwrap();
+        tx.commit().unwrap();
+    }
+}
+
 /// A guard walking rounds: checks in turn, a new shift every `shift_len` checks (a real shift
 /// holds 20-240). Ending and starting shifts happens here, outside the timed calls.
 struct Walk {
@@ -463,9 +593,23 @@ fn bench_record_check(s: &Settings, report: &mut Report) {
     let key = format!("x'{}'", "5a".repeat(32));
     let mut enc = bare_db(&dir.path().join("bare-encrypted.db"), Some(&key));
     let mut plain = bare_db(&dir.path().join("bare-plain.db"), None);
-    for _ in 0..WARM_UP {
+    let mut replica = SqlReplica::new(&dir.path().join("replica.db"), &key);
+    let mut hashes = SeededEntropy::new(99);
+    let mut replica_check = |replica: &mut SqlReplica, c: &CheckInput, pos: usize| {
+        if pos == 0 {
+            replica.new_shift();
+        }
+        let mut hash = [0u8; 32];
+        rounds_core::entropy::Entropy::fill(&mut hashes, &mut hash);
+        let t = Instant::now();
+        replica.record(c, &hash, &sample);
+        t.elapsed()
+    };
+    for i in 0..WARM_UP {
         bare_insert(&mut enc, &doc_text, &sample);
         bare_insert(&mut plain, &doc_text, &sample);
+        let c = check(3_000_000 + i as u128, i + 1, base);
+        replica_check(&mut replica, &c, i + 1);
     }
     let mut fsync_file = std::fs::File::create(dir.path().join("fsync.bin")).unwrap();
     let page = vec![0x5au8; 4096];
@@ -475,8 +619,12 @@ fn bench_record_check(s: &Settings, report: &mut Report) {
     let mut t_enc = Vec::with_capacity(s.checks);
     let mut t_plain = Vec::with_capacity(s.checks);
     let mut t_fsync = Vec::with_capacity(s.checks);
+    let mut t_replica = Vec::with_capacity(s.checks);
+    // Position of each timed check in its shift (the shift document grows).
+    let mut pos = Vec::with_capacity(s.checks);
     for _ in 0..s.checks {
         let (sh, c) = walk.next(&mut store);
+        pos.push(walk.in_shift - 1);
         let t = Instant::now();
         store.record_check(sh, &c).unwrap();
         t_store.push(t.elapsed());
@@ -489,6 +637,10 @@ fn bench_record_check(s: &Settings, report: &mut Report) {
         bare_insert(&mut plain, &doc_text, &sample);
         t_plain.push(t.elapsed());
 
+        let mut c2 = c.clone();
+        c2.id = id(K_CHECK, 3_100_000 + walk.serial);
+        t_replica.push(replica_check(&mut replica, &c2, walk.in_shift - 1));
+
         let t = Instant::now();
         fsync_file.write_all(&page).unwrap();
         fsync_file.sync_data().unwrap();
@@ -497,6 +649,10 @@ fn bench_record_check(s: &Settings, report: &mut Report) {
 
     // The automerge part alone, in memory: the same change on a document of the same size.
     let mut t_am = Vec::with_capacity(s.checks);
+    let mut t_am_change = Vec::with_capacity(s.checks);
+    let mut t_am_last = Vec::with_capacity(s.checks);
+    let mut t_am_read = Vec::with_capacity(s.checks);
+    let mut am_pos = Vec::with_capacity(s.checks);
     let person = guard(0);
     let mut doc = Automerge::new();
     for i in 0..WARM_UP + s.checks {
@@ -515,12 +671,18 @@ fn bench_record_check(s: &Settings, report: &mut Report) {
             document::append_check(tx, &c, person)
         })
         .unwrap();
+        let t1 = Instant::now();
         let change = doc.get_last_local_change().unwrap();
+        let t2 = Instant::now();
         let rec = document::read_last_check(&doc).unwrap();
-        let elapsed = t.elapsed();
+        let t3 = Instant::now();
         assert!(rec.is_some() && !change.raw_bytes().is_empty());
         if i >= WARM_UP {
-            t_am.push(elapsed);
+            t_am.push(t3 - t);
+            t_am_change.push(t1 - t);
+            t_am_last.push(t2 - t1);
+            t_am_read.push(t3 - t2);
+            am_pos.push(n);
         }
     }
 
@@ -563,12 +725,52 @@ fn bench_record_check(s: &Settings, report: &mut Report) {
         ratio <= 3.0,
     );
     report.info("bare plain SQLite insert, WAL+FULL", summary(&sp));
+    report.info(
+        "record_check's SQL alone (replica)",
+        summary(&stats(&t_replica)),
+    );
     report.info("fsync (4 KiB append + fdatasync)", summary(&sf));
     report.info(
         "automerge part alone (in memory)",
         format!(
             "{} (validate, change, get_last_local_change, read_last_check)",
             summary(&sa)
+        ),
+    );
+    report.info(
+        "  of which",
+        format!(
+            "validate+change {}, get_last_local_change {}, read_last_check {} (medians)",
+            ms(stats(&t_am_change).median),
+            ms(stats(&t_am_last).median),
+            ms(stats(&t_am_read).median)
+        ),
+    );
+    let quarter = (s.shift_len / 4).max(1);
+    let by_pos = |t: &[Duration], p: &[usize], early: bool| {
+        let v: Vec<Duration> = t
+            .iter()
+            .zip(p)
+            .filter(|(_, n)| {
+                if early {
+                    **n < quarter
+                } else {
+                    **n >= s.shift_len - quarter
+                }
+            })
+            .map(|(d, _)| *d)
+            .collect();
+        ms(stats(&v).median)
+    };
+    report.info(
+        "by check position in its shift",
+        format!(
+            "record_check median {} for checks 1-{quarter}, {} for the last {quarter}; \
+             automerge part {} vs {}",
+            by_pos(&t_store, &pos, true),
+            by_pos(&t_store, &pos, false),
+            by_pos(&t_am, &am_pos, true),
+            by_pos(&t_am, &am_pos, false)
         ),
     );
     report.info(
@@ -896,6 +1098,10 @@ fn bench_large_store(s: &Settings, report: &mut Report) {
         }
     }
     let t_shifts = t.elapsed();
+    progress("large store: rebuild_projections with the shifts only");
+    let t = Instant::now();
+    let n_shift_docs = store.rebuild_projections().unwrap();
+    let t_rebuild_shifts = t.elapsed();
     let mut g = Gen(SeededEntropy::new(2026));
     let span = (now - base).num_minutes() - 240;
     let t = Instant::now();
@@ -977,9 +1183,9 @@ fn bench_large_store(s: &Settings, report: &mut Report) {
     report.info(
         "  of which the KDF (Argon2id 32 MiB, t=2)",
         format!(
-            "median {} (KeySlots::load + unlock); open without it ~{}",
+            "median {} (KeySlots::load + unlock); open minus KDF {:+.2} ms",
             ms(sk.median),
-            ms(so.median.saturating_sub(sk.median))
+            (so.median.as_secs_f64() - sk.median.as_secs_f64()) * 1e3
         ),
     );
 
@@ -1089,6 +1295,13 @@ fn bench_large_store(s: &Settings, report: &mut Report) {
         format!("{} for {docs} documents", ms(t_rebuild)),
         "<= 30 s",
         t_rebuild <= Duration::from_secs(30),
+    );
+    report.info(
+        "  rebuild with the shifts only",
+        format!(
+            "{} for {n_shift_docs} documents (before the incidents were added)",
+            ms(t_rebuild_shifts)
+        ),
     );
     store.close().unwrap();
 }

@@ -5,11 +5,14 @@
 //! - [`document`]: records as automerge documents with an immutable header.
 //! - [`round`]: pure computation of a round's done / due / late / missed visits.
 //! - [`keyslots`]: per-person key slots that unlock the encrypted store.
+//! - [`client`]: the sync client (push, pull, fetch over a [`client::Transport`]).
+//! - [`wire`]: header conversions for the sync protocol.
 //! - [`store`]: the device's SQLite (SQLCipher) store: one transaction per user action,
 //!   projections for queries, full-text search, and what the sync client needs.
 //!
 //! Nothing here knows about Tauri or HTTP. Time, ids and randomness are passed in.
 
+pub mod client;
 pub mod document;
 pub mod entropy;
 pub mod error;
@@ -17,5 +20,6 @@ pub mod keyslots;
 pub mod model;
 pub mod round;
 pub mod store;
+pub mod wire;
 
 pub use error::{Error, ErrorKind, Result};

@@ -668,8 +668,9 @@ impl NoteEdit {
 // Field checks
 // ---------------------------------------------------------------------------------------
 
-/// Length (in characters) and content checks for free text.
-pub(crate) fn text(field: &str, value: &str, min: usize, max: usize) -> Result<()> {
+/// Length (in characters) and content checks for free text: `min..=max` characters, not
+/// blank when required, no control characters but newlines and tabs.
+pub fn text(field: &str, value: &str, min: usize, max: usize) -> Result<()> {
     let len = value.chars().count();
     if len < min || (min > 0 && value.trim().is_empty()) {
         return Err(Error::invalid(field, "is required"));

@@ -36,7 +36,7 @@ pub use actions::NewShift;
 pub use queries::{
     IncidentFilter, IncidentRow, IncidentView, NoteRow, NoteView, SearchHit, ShiftRow, ShiftView,
 };
-pub use sync::{PendingChange, PendingDocument, SyncBacklog};
+pub use sync::{Applied, PendingChange, PendingDocument, SyncBacklog};
 
 use crate::document::{self, Header};
 use crate::entropy::Entropy;

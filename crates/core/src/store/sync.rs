@@ -38,6 +38,15 @@ pub struct PendingDocument {
     pub changes: Vec<PendingChange>,
 }
 
+/// What [`Store::apply_remote`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Applied {
+    /// Changes that were new to this device.
+    pub new: usize,
+    /// False when the changes depend on changes this device lacks; nothing was stored.
+    pub complete: bool,
+}
+
 /// How much is waiting for sync.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncBacklog {
@@ -51,6 +60,17 @@ impl Store {
     /// Unacknowledged changes, oldest first, stopping before `max_bytes` of change bytes (but
     /// always at least one change, so progress is possible).
     pub fn pending_changes(&self, max_bytes: usize) -> Result<Vec<PendingDocument>> {
+        self.pending_changes_except(max_bytes, &[])
+    }
+
+    /// [`Store::pending_changes`] leaving out some documents (ones the server refused in this
+    /// sync, so the rest still moves).
+    pub fn pending_changes_except(
+        &self,
+        max_bytes: usize,
+        skip: &[Uuid],
+    ) -> Result<Vec<PendingDocument>> {
+        let skip: std::collections::HashSet<String> = skip.iter().map(Uuid::to_string).collect();
         let mut stmt = self.conn.prepare_cached(
             "SELECT doc_id, hash, bytes FROM changes WHERE acked = 0 ORDER BY seq",
         )?;
@@ -60,6 +80,9 @@ impl Store {
         let mut total = 0usize;
         while let Some(r) = rows.next()? {
             let doc_id: String = r.get(0)?;
+            if skip.contains(&doc_id) {
+                continue;
+            }
             let hash: Vec<u8> = r.get(1)?;
             let bytes: Vec<u8> = r.get(2)?;
             if total > 0 && total + bytes.len() > max_bytes {
@@ -114,13 +137,17 @@ impl Store {
 
     /// Stores changes to one document received from elsewhere, with the header the sender
     /// declared. `from_server` marks them as already held by the server (nothing to push);
-    /// changes from another device directly stay pending. Returns how many were new.
+    /// changes from another device directly stay pending.
+    ///
+    /// If the changes depend on changes this device does not have (a document seen for the
+    /// first time from the middle of its history), nothing is stored and the outcome says so:
+    /// the caller fetches the whole document and applies that instead.
     pub fn apply_remote(
         &mut self,
         header: &Header,
         changes: &[Vec<u8>],
         from_server: bool,
-    ) -> Result<usize> {
+    ) -> Result<Applied> {
         let mut parsed = Vec::with_capacity(changes.len());
         for (i, bytes) in changes.iter().enumerate() {
             parsed.push(Change::from_bytes(bytes.clone()).map_err(|e| {
@@ -147,11 +174,13 @@ impl Store {
         };
         doc.apply_changes(parsed.iter().cloned())
             .map_err(|e| Error::invalid("changes", format!("cannot be applied: {e}")))?;
-        if doc.get(automerge::ROOT, "header").ok().flatten().is_none() {
-            return Err(Error::invalid(
-                "changes",
-                "depend on earlier changes of this document that were not sent",
-            ));
+        if !doc.get_missing_deps(&[]).is_empty()
+            || doc.get(automerge::ROOT, "header").ok().flatten().is_none()
+        {
+            return Ok(Applied {
+                new: 0,
+                complete: false,
+            });
         }
         document::check_header(&doc, header)?;
         let tx = self.conn.transaction()?;
@@ -163,7 +192,18 @@ impl Store {
         projection::project(&tx, header, &doc)?;
         tx.commit()?;
         self.put_back(header.clone(), doc);
-        Ok(new)
+        Ok(Applied {
+            new,
+            complete: true,
+        })
+    }
+
+    /// The heads of a document on this device (empty if the device does not have it).
+    pub fn heads(&mut self, id: Uuid) -> Result<Vec<[u8; 32]>> {
+        if load_header(&self.conn, id)?.is_none() {
+            return Ok(Vec::new());
+        }
+        Ok(self.document(id)?.get_heads().iter().map(|h| h.0).collect())
     }
 
     /// Every change of a document this device holds, for a peer that has none of them.

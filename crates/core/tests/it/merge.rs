@@ -73,10 +73,10 @@ fn applying_the_same_changes_twice_changes_nothing() {
     a.create_incident(&incident(9, "x"), at(1)).expect("create");
     let h = a.header(Uuid::from_u128(9)).expect("header");
     let changes = a.all_changes(Uuid::from_u128(9)).expect("changes");
-    assert_eq!(b.apply_remote(&h, &changes, true).expect("first"), 1);
+    assert_eq!(b.apply_remote(&h, &changes, true).expect("first").new, 1);
     let before = b.projection_dump().expect("dump");
     assert_eq!(
-        b.apply_remote(&h, &changes, true).expect("again"),
+        b.apply_remote(&h, &changes, true).expect("again").new,
         0,
         "nothing new the second time"
     );

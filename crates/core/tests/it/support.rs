@@ -200,6 +200,11 @@ pub fn merge_into(from: &mut Store, to: &mut Store) {
     for id in from.document_ids().expect("ids") {
         let header = from.header(id).expect("header");
         let changes = from.all_changes(id).expect("changes");
-        to.apply_remote(&header, &changes, false).expect("merge");
+        assert!(
+            to.apply_remote(&header, &changes, false)
+                .expect("merge")
+                .complete,
+            "a whole document always applies"
+        );
     }
 }

@@ -1,0 +1,476 @@
+//! The sync client: moves a device store's changes to the district server and back.
+//!
+//! [`sync_now`] runs one sync over any [`Transport`]: push every unacknowledged change in
+//! bounded pages (acknowledging exactly what the server says it committed), then pull the
+//! change feed from the persisted cursor in bounded pages, fetching whole documents when a
+//! pulled change depends on history the device never saw. The cursor is saved only after a
+//! page is applied, and applying is idempotent, so a sync cut off anywhere resumes where it
+//! stopped and a request that is lost, repeated or answered twice changes nothing.
+//!
+//! [`HttpTransport`] is the real transport (reqwest, blocking: the store is synchronous and the
+//! app calls sync from a worker thread). Tests wrap it to inject faults.
+
+use chrono::{DateTime, Utc};
+use rounds_protocol::{
+    DocChanges, FetchRequest, FetchResponse, PAGE_BYTES, PullResponse, PushRequest, PushResponse,
+    RejectKind, Rejection,
+};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::error::Error;
+use crate::model::ReferenceData;
+use crate::store::Store;
+use crate::wire;
+
+/// Keys of the sync state kept in the store.
+mod key {
+    pub const CURSOR: &str = "cursor";
+    pub const REFERENCE: &str = "reference_version";
+    pub const LAST_SUCCESS: &str = "last_success";
+    pub const LAST_ERROR: &str = "last_error";
+}
+
+/// What went wrong talking to the server, as the app explains it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(tag = "kind", content = "detail", rename_all = "snake_case")]
+pub enum SyncProblem {
+    /// The server could not be reached (or the connection dropped).
+    #[error(
+        "No connection to the district server. Everything is saved on this device and will sync later."
+    )]
+    NoConnection(String),
+    /// The session is unknown or expired.
+    #[error("Sign in again to sync.")]
+    SignInAgain(String),
+    /// The device was revoked by an administrator.
+    #[error(
+        "This device was revoked by the district. Nothing more will sync; ask your supervisor."
+    )]
+    Revoked,
+    /// The server refused a request as malformed (a bug, or a version mismatch).
+    #[error("The district server refused the request: {0}")]
+    Refused(String),
+    /// The server failed.
+    #[error("The district server had a problem. Sync will try again.")]
+    Server(String),
+    /// The device store failed.
+    #[error("This device could not save what it received: {0}")]
+    Store(String),
+}
+
+impl From<Error> for SyncProblem {
+    fn from(e: Error) -> Self {
+        SyncProblem::Store(e.to_string())
+    }
+}
+
+/// How requests reach the server. Every call may fail; none may be assumed to have reached
+/// the server or not.
+pub trait Transport {
+    /// `POST /v1/sync/push`.
+    fn push(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem>;
+    /// `GET /v1/sync/pull`; `None` for "nothing new".
+    fn pull(
+        &mut self,
+        after: u64,
+        reference: u64,
+        max: u32,
+    ) -> Result<Option<Vec<u8>>, SyncProblem>;
+    /// `POST /v1/sync/fetch`.
+    fn fetch(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem>;
+}
+
+/// What one sync moved.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncReport {
+    /// Changes the server confirmed.
+    pub pushed: usize,
+    /// Documents the server refused, and why.
+    pub rejected: Vec<(Uuid, String)>,
+    /// New changes received.
+    pub pulled: usize,
+    /// Documents received in full because the device lacked their history.
+    pub fetched: usize,
+    /// Documents received that this device could not store, and why.
+    pub failed: Vec<(Uuid, String)>,
+    /// Whether reference data (posts, checkpoints, people) was refreshed.
+    pub reference_updated: bool,
+    /// Requests made.
+    pub requests: usize,
+}
+
+/// What the app shows about sync.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SyncStatus {
+    /// Last sync that finished.
+    pub last_success: Option<DateTime<Utc>>,
+    /// Changes waiting for the server.
+    pub waiting_changes: u64,
+    /// Records they belong to.
+    pub waiting_records: u64,
+    /// Why the last sync failed, if it did.
+    pub last_error: Option<SyncProblem>,
+    /// The same in words for the screen.
+    pub last_error_text: Option<String>,
+}
+
+fn decode<T: serde::de::DeserializeOwned>(b: &[u8]) -> Result<T, SyncProblem> {
+    rounds_protocol::decode(b).map_err(|e| SyncProblem::Refused(format!("unreadable answer: {e}")))
+}
+
+fn value(store: &Store, k: &str) -> Result<u64, SyncProblem> {
+    Ok(store
+        .sync_value(k)?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0))
+}
+
+/// Runs one complete sync. On failure the problem is recorded for [`status`] and returned;
+/// whatever was confirmed before the failure stays confirmed.
+pub fn sync_now(
+    store: &mut Store,
+    t: &mut dyn Transport,
+    now: DateTime<Utc>,
+) -> Result<SyncReport, SyncProblem> {
+    let mut report = SyncReport::default();
+    let result = push_all(store, t, &mut report).and_then(|()| pull_all(store, t, &mut report));
+    match &result {
+        Ok(()) => {
+            store.set_sync_value(key::LAST_SUCCESS, &now.to_rfc3339())?;
+            store.set_sync_value(key::LAST_ERROR, "")?;
+        }
+        Err(p) => {
+            let json = serde_json::to_string(p).unwrap_or_default();
+            store.set_sync_value(key::LAST_ERROR, &json)?;
+        }
+    }
+    result.map(|()| report)
+}
+
+fn push_all(
+    store: &mut Store,
+    t: &mut dyn Transport,
+    report: &mut SyncReport,
+) -> Result<(), SyncProblem> {
+    let mut refused: Vec<Uuid> = Vec::new();
+    loop {
+        let pending = store.pending_changes_except(PAGE_BYTES as usize, &refused)?;
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let req = PushRequest {
+            docs: pending
+                .iter()
+                .map(|d| DocChanges {
+                    header: wire::header_to_wire(&d.header),
+                    changes: d
+                        .changes
+                        .iter()
+                        .map(|c| serde_bytes::ByteBuf::from(c.bytes.clone()))
+                        .collect(),
+                })
+                .collect(),
+        };
+        report.requests += 1;
+        let resp: PushResponse = decode(&t.push(rounds_protocol::encode(&req))?)?;
+        // Only what the server says it committed, and only hashes this device sent.
+        report.pushed += store.acknowledge(&resp.committed)?;
+        for Rejection { doc, kind, message } in resp.rejected {
+            if kind != RejectKind::MissingDependencies || !refused.contains(&doc) {
+                refused.push(doc);
+                report.rejected.push((doc, message));
+            }
+        }
+        let still: usize = store
+            .pending_changes_except(PAGE_BYTES as usize, &refused)?
+            .iter()
+            .map(|d| d.changes.len())
+            .sum();
+        let sent: usize = pending.iter().map(|d| d.changes.len()).sum();
+        if still >= sent
+            && resp.committed.is_empty()
+            && pending.iter().all(|d| refused.contains(&d.header.id))
+        {
+            return Ok(());
+        }
+    }
+}
+
+fn pull_all(
+    store: &mut Store,
+    t: &mut dyn Transport,
+    report: &mut SyncReport,
+) -> Result<(), SyncProblem> {
+    loop {
+        let cursor = value(store, key::CURSOR)?;
+        let reference = value(store, key::REFERENCE)?;
+        report.requests += 1;
+        let Some(body) = t.pull(cursor, reference, PAGE_BYTES)? else {
+            return Ok(());
+        };
+        let page: PullResponse = decode(&body)?;
+        if let Some(r) = &page.reference {
+            let data: ReferenceData = serde_json::from_slice(r)
+                .map_err(|e| SyncProblem::Refused(format!("unreadable reference data: {e}")))?;
+            store.replace_reference_data(&data)?;
+            store.set_sync_value(key::REFERENCE, &page.reference_version.to_string())?;
+            report.reference_updated = true;
+        }
+        let mut incomplete = Vec::new();
+        for d in &page.docs {
+            apply(store, d, report, &mut incomplete)?;
+        }
+        if !incomplete.is_empty() {
+            fetch_whole(store, t, &incomplete, report)?;
+        }
+        // Only now is the page done: a cut-off before this line repeats the page, harmlessly.
+        store.set_sync_value(key::CURSOR, &page.cursor.to_string())?;
+        if !page.more {
+            return Ok(());
+        }
+    }
+}
+
+fn apply(
+    store: &mut Store,
+    d: &DocChanges,
+    report: &mut SyncReport,
+    incomplete: &mut Vec<Uuid>,
+) -> Result<(), SyncProblem> {
+    let header = match wire::header_from_wire(&d.header) {
+        Ok(h) => h,
+        Err(e) => {
+            report.failed.push((d.header.id, e.to_string()));
+            return Ok(());
+        }
+    };
+    let changes: Vec<Vec<u8>> = d.changes.iter().map(|c| c.to_vec()).collect();
+    match store.apply_remote(&header, &changes, true) {
+        Ok(a) if a.complete => report.pulled += a.new,
+        Ok(_) => incomplete.push(header.id),
+        Err(e @ (Error::Invalid { .. } | Error::HeaderChanged { .. } | Error::Forbidden(_))) => {
+            report.failed.push((header.id, e.to_string()));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(())
+}
+
+fn fetch_whole(
+    store: &mut Store,
+    t: &mut dyn Transport,
+    ids: &[Uuid],
+    report: &mut SyncReport,
+) -> Result<(), SyncProblem> {
+    for chunk in ids.chunks(200) {
+        let mut docs = Vec::with_capacity(chunk.len());
+        for id in chunk {
+            docs.push((*id, store.heads(*id)?));
+        }
+        report.requests += 1;
+        let resp: FetchResponse =
+            decode(&t.fetch(rounds_protocol::encode(&FetchRequest { docs }))?)?;
+        for d in &resp.docs {
+            let mut still = Vec::new();
+            apply(store, d, report, &mut still)?;
+            if still.is_empty() {
+                report.fetched += 1;
+            } else {
+                report
+                    .failed
+                    .push((d.header.id, "the server sent an incomplete history".into()));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What the app shows: last success, what waits, the last problem in words.
+pub fn status(store: &Store) -> Result<SyncStatus, Error> {
+    let backlog = store.backlog()?;
+    let last_success = store
+        .sync_value(key::LAST_SUCCESS)?
+        .and_then(|v| DateTime::parse_from_rfc3339(&v).ok())
+        .map(|t| t.with_timezone(&Utc));
+    let last_error: Option<SyncProblem> = store
+        .sync_value(key::LAST_ERROR)?
+        .filter(|v| !v.is_empty())
+        .and_then(|v| serde_json::from_str(&v).ok());
+    Ok(SyncStatus {
+        last_success,
+        waiting_changes: backlog.changes,
+        waiting_records: backlog.documents,
+        last_error_text: last_error.as_ref().map(ToString::to_string),
+        last_error,
+    })
+}
+
+// ---------------------------------------------------------------------------------------
+// HTTP
+// ---------------------------------------------------------------------------------------
+
+/// The real transport: HTTP(S) to the district server with a session token.
+pub struct HttpTransport {
+    base: String,
+    token: String,
+    client: reqwest::blocking::Client,
+}
+
+impl std::fmt::Debug for HttpTransport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpTransport")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+fn client() -> Result<reqwest::blocking::Client, SyncProblem> {
+    reqwest::blocking::Client::builder()
+        .connect_timeout(std::time::Duration::from_secs(10))
+        .timeout(std::time::Duration::from_secs(120))
+        .build()
+        .map_err(|e| SyncProblem::NoConnection(e.to_string()))
+}
+
+fn problem_from_response(r: reqwest::blocking::Response) -> SyncProblem {
+    #[derive(Deserialize)]
+    struct Body {
+        kind: String,
+        message: String,
+    }
+    let status = r.status();
+    let body: Option<Body> = r.json().ok();
+    let message = body
+        .as_ref()
+        .map(|b| b.message.clone())
+        .unwrap_or_else(|| status.to_string());
+    match (status.as_u16(), body.as_ref().map(|b| b.kind.as_str())) {
+        (401, _) => SyncProblem::SignInAgain(message),
+        (403, Some("revoked")) => SyncProblem::Revoked,
+        (500..=599, _) => SyncProblem::Server(message),
+        _ => SyncProblem::Refused(message),
+    }
+}
+
+fn send(
+    req: reqwest::blocking::RequestBuilder,
+) -> Result<reqwest::blocking::Response, SyncProblem> {
+    let r = req
+        .send()
+        .map_err(|e| SyncProblem::NoConnection(e.to_string()))?;
+    if r.status().is_success() {
+        Ok(r)
+    } else {
+        Err(problem_from_response(r))
+    }
+}
+
+fn bytes(r: reqwest::blocking::Response) -> Result<Vec<u8>, SyncProblem> {
+    r.bytes()
+        .map(|b| b.to_vec())
+        .map_err(|e| SyncProblem::NoConnection(e.to_string()))
+}
+
+impl HttpTransport {
+    /// A transport to `base` (e.g. `https://rounds.district.example`) with a session token.
+    pub fn new(base: &str, token: &str) -> Result<Self, SyncProblem> {
+        Ok(HttpTransport {
+            base: base.trim_end_matches('/').to_string(),
+            token: token.to_string(),
+            client: client()?,
+        })
+    }
+
+    fn post(&self, path: &str, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
+        bytes(send(
+            self.client
+                .post(format!("{}{path}", self.base))
+                .bearer_auth(&self.token)
+                .header("content-type", "application/x-rounds")
+                .body(body),
+        )?)
+    }
+}
+
+impl Transport for HttpTransport {
+    fn push(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
+        self.post("/v1/sync/push", body)
+    }
+
+    fn pull(
+        &mut self,
+        after: u64,
+        reference: u64,
+        max: u32,
+    ) -> Result<Option<Vec<u8>>, SyncProblem> {
+        let r = send(
+            self.client
+                .get(format!(
+                    "{}/v1/sync/pull?after={after}&ref={reference}&max={max}",
+                    self.base
+                ))
+                .bearer_auth(&self.token),
+        )?;
+        if r.status() == reqwest::StatusCode::NO_CONTENT {
+            return Ok(None);
+        }
+        bytes(r).map(Some)
+    }
+
+    fn fetch(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
+        self.post("/v1/sync/fetch", body)
+    }
+}
+
+/// What enrolling a device returns.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Enrollment {
+    /// The device id the server assigned.
+    pub device_id: Uuid,
+    /// The device's credential (keep it in the encrypted store).
+    pub device_secret: String,
+}
+
+/// Enrolls this device with a one-time code from an administrator.
+pub fn enroll(base: &str, code: &str, name: &str) -> Result<Enrollment, SyncProblem> {
+    let r = send(
+        client()?
+            .post(format!("{}/v1/enroll", base.trim_end_matches('/')))
+            .json(&serde_json::json!({ "code": code, "name": name })),
+    )?;
+    r.json().map_err(|e| SyncProblem::Refused(e.to_string()))
+}
+
+/// What signing in returns.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Session {
+    /// Bearer token.
+    pub token: String,
+    /// The person.
+    pub person_id: Uuid,
+    /// Their role.
+    pub role: crate::model::Role,
+    /// When it expires.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Signs a person in on an enrolled device.
+pub fn sign_in(
+    base: &str,
+    username: &str,
+    password: &str,
+    device: &Enrollment,
+) -> Result<Session, SyncProblem> {
+    let r = send(
+        client()?
+            .post(format!("{}/v1/sessions", base.trim_end_matches('/')))
+            .json(&serde_json::json!({
+                "username": username,
+                "password": password,
+                "device_id": device.device_id,
+                "device_secret": device.device_secret,
+            })),
+    )?;
+    r.json().map_err(|e| SyncProblem::Refused(e.to_string()))
+}

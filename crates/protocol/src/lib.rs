@@ -1,0 +1,269 @@
+//! The sync wire format between field devices and the district server.
+//!
+//! Every sync body is `MAGIC` (4 bytes, `RNDS`), the protocol version (u16, little endian),
+//! then one message encoded with postcard (compact, varint-based serde). A body with another
+//! magic, another version, trailing bytes, or a message that does not decode is refused by
+//! [`decode`] with a [`DecodeError`] that says which.
+//!
+//! One sync is a short exchange:
+//! 1. `POST /v1/sync/push` with a [`PushRequest`]: pages of changes the server has not
+//!    acknowledged, grouped by document with the document's header. The [`PushResponse`]
+//!    lists the hashes the server has durably committed (including ones it already had) and the
+//!    documents it refused, with why.
+//! 2. `GET /v1/sync/pull?after=<cursor>&ref=<reference version>`: the changes after the
+//!    device's cursor on the server's change feed that the device's person may see, as a
+//!    [`PullResponse`], bounded in size, with the next cursor. With nothing new the server
+//!    answers `204 No Content`, so "anything new?" costs one tiny request.
+//! 3. `POST /v1/sync/fetch` with a [`FetchRequest`]: whole documents (or what the device
+//!    lacks of them, by heads) when a pulled change depends on changes the device never saw
+//!    (a note newly shared with this person, a device joining late).
+//!
+//! Every request may be lost, repeated or cut off: pushes are idempotent (a change is keyed by
+//! its hash), pulls are keyed by the cursor the device persisted, and nothing is marked synced
+//! on the device before the server's response says it is committed.
+
+#![forbid(unsafe_code)]
+
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use uuid::Uuid;
+
+/// The first four bytes of every sync body.
+pub const MAGIC: [u8; 4] = *b"RNDS";
+
+/// The protocol version this build speaks.
+pub const VERSION: u16 = 1;
+
+/// Largest sync body either side sends or accepts (8 MiB).
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+
+/// Largest page of changes a device asks for or pushes in one request (2 MiB): small enough for
+/// a weak connection, big enough that a normal day is one or two requests.
+pub const PAGE_BYTES: u32 = 2 * 1024 * 1024;
+
+/// An automerge change hash.
+pub type Hash = [u8; 32];
+
+/// A record's immutable header, as it travels.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WireHeader {
+    /// Document id.
+    pub id: Uuid,
+    /// `shift`, `incident` or `contact_note`.
+    pub kind: String,
+    /// School.
+    pub school: Uuid,
+    /// Author (person id).
+    pub author: Uuid,
+    /// Device it was created on.
+    pub device: Uuid,
+    /// Creation time, milliseconds since the Unix epoch.
+    pub created_at_ms: i64,
+    /// Handling class code.
+    pub classification: String,
+}
+
+/// Changes of one document.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DocChanges {
+    /// The document's header.
+    pub header: WireHeader,
+    /// Automerge change bytes, dependencies first.
+    pub changes: Vec<serde_bytes::ByteBuf>,
+}
+
+/// Device → server: changes the server may lack.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushRequest {
+    /// Documents with their changes.
+    pub docs: Vec<DocChanges>,
+}
+
+/// Why the server refused a document in a push.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RejectKind {
+    /// The person may not write this document.
+    Forbidden,
+    /// The changes would alter the document's header.
+    HeaderChanged,
+    /// The changes are not valid (not automerge, or the body does not read back).
+    Invalid,
+    /// The changes depend on changes the server does not have; push those first.
+    MissingDependencies,
+}
+
+/// A document the server refused, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rejection {
+    /// The document.
+    pub doc: Uuid,
+    /// Why, as a kind the client branches on.
+    pub kind: RejectKind,
+    /// Why, in words.
+    pub message: String,
+}
+
+/// Server → device: what was committed.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PushResponse {
+    /// Hashes now durably stored on the server (new or already there).
+    pub committed: Vec<Hash>,
+    /// Documents refused.
+    pub rejected: Vec<Rejection>,
+}
+
+/// Server → device: changes after the cursor.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PullResponse {
+    /// Documents with the changes the device may lack.
+    pub docs: Vec<DocChanges>,
+    /// The cursor to ask from next time.
+    pub cursor: u64,
+    /// Whether more is waiting (ask again at once).
+    pub more: bool,
+    /// The device's reference data (JSON), when it changed since the version the device has.
+    pub reference: Option<serde_bytes::ByteBuf>,
+    /// The version of that reference data.
+    pub reference_version: u64,
+}
+
+/// Device → server: documents wanted in full, or from the given heads on.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchRequest {
+    /// Documents and the heads the device already has (empty: everything).
+    pub docs: Vec<(Uuid, Vec<Hash>)>,
+}
+
+/// Server → device: the documents asked for (those the person may see).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FetchResponse {
+    /// Documents with their changes.
+    pub docs: Vec<DocChanges>,
+}
+
+/// Why a body was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// Shorter than the envelope.
+    #[error("the body is too short to be a Rounds sync message")]
+    Truncated,
+    /// Not a Rounds sync body.
+    #[error("the body is not a Rounds sync message")]
+    BadMagic,
+    /// Another protocol version.
+    #[error("protocol version {found} is not supported (this side speaks {VERSION})")]
+    WrongVersion {
+        /// The version found.
+        found: u16,
+    },
+    /// Larger than [`MAX_BODY_BYTES`].
+    #[error("the body is {0} bytes; at most {MAX_BODY_BYTES} are accepted")]
+    TooLarge(usize),
+    /// The message itself does not decode.
+    #[error("the message is malformed: {0}")]
+    Malformed(String),
+}
+
+/// Encodes a message with the envelope.
+pub fn encode<T: Serialize>(msg: &T) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
+    out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(&VERSION.to_le_bytes());
+    // Encoding into a Vec only fails for serde features these messages do not use.
+    #[allow(clippy::expect_used)]
+    postcard::to_extend(msg, out).expect("postcard encodes every protocol message")
+}
+
+/// Decodes a body: envelope, version, message, and nothing after it.
+pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, DecodeError> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(DecodeError::TooLarge(body.len()));
+    }
+    if body.len() < 6 {
+        return Err(DecodeError::Truncated);
+    }
+    if body[..4] != MAGIC {
+        return Err(DecodeError::BadMagic);
+    }
+    let found = u16::from_le_bytes([body[4], body[5]]);
+    if found != VERSION {
+        return Err(DecodeError::WrongVersion { found });
+    }
+    let (msg, rest) = postcard::take_from_bytes::<T>(&body[6..])
+        .map_err(|e| DecodeError::Malformed(e.to_string()))?;
+    if !rest.is_empty() {
+        return Err(DecodeError::Malformed(format!(
+            "{} bytes after the message",
+            rest.len()
+        )));
+    }
+    Ok(msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header() -> WireHeader {
+        WireHeader {
+            id: Uuid::from_u128(1),
+            kind: "incident".into(),
+            school: Uuid::from_u128(2),
+            author: Uuid::from_u128(3),
+            device: Uuid::from_u128(4),
+            created_at_ms: 1_764_489_600_000,
+            classification: "confidential".into(),
+        }
+    }
+
+    #[test]
+    fn messages_round_trip() {
+        let push = PushRequest {
+            docs: vec![DocChanges {
+                header: header(),
+                changes: vec![serde_bytes::ByteBuf::from(vec![1, 2, 3])],
+            }],
+        };
+        assert_eq!(decode::<PushRequest>(&encode(&push)), Ok(push));
+    }
+
+    #[test]
+    fn an_empty_pull_response_is_tiny() {
+        let body = encode(&PullResponse {
+            cursor: 123_456,
+            ..Default::default()
+        });
+        assert!(body.len() < 16, "{} bytes", body.len());
+    }
+
+    #[test]
+    fn bad_bodies_say_what_is_wrong() {
+        let good = encode(&PushRequest::default());
+        assert_eq!(
+            decode::<PushRequest>(&good[..3]),
+            Err(DecodeError::Truncated)
+        );
+        assert_eq!(
+            decode::<PushRequest>(b"HTTP/1.1 200"),
+            Err(DecodeError::BadMagic)
+        );
+        let mut v2 = good.clone();
+        v2[4] = 2;
+        assert_eq!(
+            decode::<PushRequest>(&v2),
+            Err(DecodeError::WrongVersion { found: 2 })
+        );
+        let mut trailing = good.clone();
+        trailing.push(0);
+        assert!(matches!(
+            decode::<PushRequest>(&trailing),
+            Err(DecodeError::Malformed(_))
+        ));
+        // A length prefix promising far more than the body holds does not allocate it.
+        let mut huge = good[..6].to_vec();
+        huge.extend_from_slice(&[0xFF, 0xFF, 0xFF, 0xFF, 0x0F]);
+        assert!(matches!(
+            decode::<PushRequest>(&huge),
+            Err(DecodeError::Malformed(_))
+        ));
+    }
+}

@@ -1,0 +1,95 @@
+//! The server's one error type: each variant documents its HTTP status, and every response
+//! body is `{"kind": ..., "message": ...}`. Internal failures are logged and answered with a
+//! generic message.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+
+use crate::storage::StorageError;
+
+/// An API error.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the request is malformed or a value is invalid.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 401 `sign_in`: no credential, an unknown or expired one; sign in again.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 403 `revoked`: this device was revoked.
+    #[error("this device was revoked")]
+    Revoked,
+    /// 403: the signed-in person may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404: no such thing (or not visible to this person).
+    #[error("{0}")]
+    NotFound(String),
+    /// 409: conflicts with what is stored.
+    #[error("{0}")]
+    Conflict(String),
+    /// 413: the body is larger than allowed.
+    #[error("the request body is too large")]
+    TooLarge,
+    /// 500: a bug or a failing disk; details are in the server log only.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    fn parts(&self) -> (StatusCode, &'static str) {
+        match self {
+            ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "invalid"),
+            ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "sign_in"),
+            ApiError::Revoked => (StatusCode::FORBIDDEN, "revoked"),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, kind) = self.parts();
+        if let ApiError::Internal(detail) = &self {
+            tracing::error!(%detail, "internal error");
+        }
+        let body = serde_json::json!({ "kind": kind, "message": self.to_string() });
+        (status, Json(body)).into_response()
+    }
+}
+
+impl From<StorageError> for ApiError {
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::Conflict(m) => ApiError::Conflict(m),
+            StorageError::Backend(e) => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<rounds_core::Error> for ApiError {
+    fn from(e: rounds_core::Error) -> Self {
+        use rounds_core::ErrorKind::*;
+        match e.kind() {
+            Invalid => ApiError::BadRequest(e.to_string()),
+            NotFound => ApiError::NotFound(e.to_string()),
+            Conflict => ApiError::Conflict(e.to_string()),
+            Forbidden => ApiError::Forbidden(e.to_string()),
+            _ => ApiError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<tokio::task::JoinError> for ApiError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        ApiError::Internal(e.to_string())
+    }
+}
+
+/// Result alias for handlers.
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,293 @@
+//! `rounds-server`: the district server, and its administration command line.
+
+#![allow(
+    clippy::print_stdout,
+    clippy::disallowed_methods,
+    reason = "a command-line edge program"
+)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::Utc;
+use clap::{Parser, Subcommand};
+use rounds_core::entropy::OsEntropy;
+use rounds_core::model::{Checkpoint, Post, Role, Schedule, School};
+use rounds_server::admin::{self, PersonInput};
+use rounds_server::storage::{SqliteStorage, Storage};
+use rounds_server::{AppState, seed};
+use uuid::Uuid;
+
+#[derive(Parser)]
+#[command(name = "rounds-server", about = "Rounds district server")]
+struct Cli {
+    /// Folder holding the server's database.
+    #[arg(
+        long,
+        env = "ROUNDS_DATA",
+        default_value = "rounds-data",
+        global = true
+    )]
+    data: PathBuf,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (the default).
+    Serve {
+        /// Address to listen on.
+        #[arg(long, env = "ROUNDS_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Load the demo district first.
+        #[arg(long)]
+        seed_demo: bool,
+    },
+    /// Administer the district directly on the data folder.
+    Admin {
+        #[command(subcommand)]
+        what: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Load the demo district (schools, posts, checkpoints, a person of every role).
+    SeedDemo,
+    /// Add or rename a school.
+    School {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        id: Option<Uuid>,
+    },
+    /// Add or change a post.
+    Post {
+        #[arg(long)]
+        school: Uuid,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "")]
+        orders: String,
+        #[arg(long)]
+        id: Option<Uuid>,
+    },
+    /// Add or change a checkpoint.
+    Checkpoint {
+        #[arg(long)]
+        post: Uuid,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        tag: String,
+        #[arg(long)]
+        position: u32,
+        #[arg(long, default_value_t = 60)]
+        interval_minutes: u32,
+        #[arg(long, default_value_t = 10)]
+        grace_minutes: u32,
+        #[arg(long, default_value_t = 0)]
+        first_due_minutes: u32,
+        #[arg(long)]
+        id: Option<Uuid>,
+    },
+    /// Add or change a person.
+    Person {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        name: String,
+        /// guard, sro, supervisor or admin.
+        #[arg(long)]
+        role: String,
+        /// A school id (repeat for several).
+        #[arg(long = "school")]
+        schools: Vec<Uuid>,
+        #[arg(long)]
+        password: Option<String>,
+        #[arg(long)]
+        id: Option<Uuid>,
+    },
+    /// Issue a one-time device enrollment code.
+    EnrollCode {
+        #[arg(long, default_value_t = 24)]
+        hours: i64,
+    },
+    /// List enrolled devices.
+    Devices,
+    /// Revoke a device.
+    Revoke { device: Uuid },
+    /// Show the reference data.
+    Reference,
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    let storage = Arc::new(SqliteStorage::open(&cli.data)?);
+    match cli.command.unwrap_or(Command::Serve {
+        listen: "127.0.0.1:8080".parse()?,
+        seed_demo: false,
+    }) {
+        Command::Serve { listen, seed_demo } => {
+            if seed_demo {
+                seed::demo_district(storage.as_ref(), &mut OsEntropy)?;
+            }
+            let rt = tokio::runtime::Runtime::new()?;
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind(listen).await?;
+                let addr = listener.local_addr()?;
+                let docs = storage.document_count()?;
+                tracing::info!(%addr, data = %cli.data.display(), documents = docs, "rounds-server listening");
+                // Scripts read this line to find the port when listening on port 0.
+                println!("listening on http://{addr}");
+                rounds_server::serve(listener, AppState::new(storage), shutdown()).await?;
+                tracing::info!("stopped");
+                Ok::<_, Box<dyn std::error::Error>>(())
+            })?;
+        }
+        Command::Admin { what } => admin_command(storage.as_ref(), what)?,
+    }
+    Ok(())
+}
+
+async fn shutdown() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+    tracing::info!("shutting down: finishing requests in flight");
+}
+
+fn admin_command(st: &dyn Storage, what: AdminCommand) -> Result<(), Box<dyn std::error::Error>> {
+    let id = |i: Option<Uuid>| i.unwrap_or_else(Uuid::now_v7);
+    match what {
+        AdminCommand::SeedDemo => {
+            seed::demo_district(st, &mut OsEntropy)?;
+            println!("demo district loaded (see the README for its people and passwords)");
+        }
+        AdminCommand::School { name, id: i } => {
+            let s = School { id: id(i), name };
+            admin::put_school(st, &s)?;
+            println!("school {}", s.id);
+        }
+        AdminCommand::Post {
+            school,
+            name,
+            orders,
+            id: i,
+        } => {
+            let p = Post {
+                id: id(i),
+                school_id: school,
+                name,
+                orders,
+            };
+            admin::put_post(st, &p)?;
+            println!("post {}", p.id);
+        }
+        AdminCommand::Checkpoint {
+            post,
+            name,
+            tag,
+            position,
+            interval_minutes,
+            grace_minutes,
+            first_due_minutes,
+            id: i,
+        } => {
+            let c = Checkpoint {
+                id: id(i),
+                post_id: post,
+                name,
+                tag_code: tag,
+                position,
+                schedule: Schedule {
+                    first_due_minutes,
+                    interval_minutes,
+                    grace_minutes,
+                },
+            };
+            admin::put_checkpoint(st, &c)?;
+            println!("checkpoint {}", c.id);
+        }
+        AdminCommand::Person {
+            username,
+            name,
+            role,
+            schools,
+            password,
+            id: i,
+        } => {
+            let p = PersonInput {
+                id: id(i),
+                username,
+                name,
+                role: Role::parse(&role, "role")?,
+                schools,
+                password,
+                active: true,
+            };
+            admin::put_person(st, &p, &mut OsEntropy)?;
+            println!("person {}", p.id);
+        }
+        AdminCommand::EnrollCode { hours } => {
+            let admin_id = st
+                .people()?
+                .into_iter()
+                .find(|p| p.role == Role::Admin)
+                .map(|p| p.id)
+                .unwrap_or_default();
+            let c = admin::issue_code(st, admin_id, Utc::now(), hours, &mut OsEntropy)?;
+            println!(
+                "{}  (valid until {})",
+                c.code,
+                c.expires_at.format("%Y-%m-%d %H:%M UTC")
+            );
+        }
+        AdminCommand::Devices => {
+            for d in st.devices()? {
+                let state = d.revoked_at.map_or("active".to_string(), |t| {
+                    format!("revoked {}", t.format("%Y-%m-%d %H:%M"))
+                });
+                println!(
+                    "{}  {:<30} enrolled {}  {state}",
+                    d.id,
+                    d.name,
+                    d.enrolled_at.format("%Y-%m-%d %H:%M")
+                );
+            }
+        }
+        AdminCommand::Revoke { device } => {
+            admin::revoke(st, device, Utc::now())?;
+            println!("device {device} revoked");
+        }
+        AdminCommand::Reference => {
+            let all = rounds_server::access::Viewer {
+                person: Uuid::nil(),
+                role: Role::Admin,
+                schools: vec![],
+            };
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&st.reference_for(&all)?)?
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,248 @@
+//! Server storage behind a narrow trait.
+//!
+//! The trait speaks in domain terms (headers, change bytes, projections, people, devices) and
+//! carries no SQLite types, so a PostgreSQL backend can implement it later; the SQL in
+//! `migrations/server/` is kept portable for that. [`SqliteStorage`] is the embedded backend.
+//!
+//! Concurrency: every document row has a `version`. A push loads a document with its version,
+//! applies and validates the new changes outside any lock, and commits with
+//! [`Storage::commit`], which fails with [`CommitOutcome::Stale`] if another commit got there
+//! first; the caller then reloads and tries again (optimistic concurrency, which works the same
+//! across several server processes on one PostgreSQL database).
+
+mod sqlite;
+
+use chrono::{DateTime, Utc};
+use rounds_core::document::Header;
+use rounds_core::model::{Checkpoint, Post, ReferenceData, Role, School};
+use uuid::Uuid;
+
+pub use sqlite::SqliteStorage;
+
+use crate::access::Viewer;
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// A uniqueness or reference constraint refused the write.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The backend failed.
+    #[error("storage backend: {0}")]
+    Backend(#[from] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// Storage result.
+pub type Result<T> = std::result::Result<T, StorageError>;
+
+/// A person as the server knows them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonRecord {
+    /// Id.
+    pub id: Uuid,
+    /// Sign-in name.
+    pub username: String,
+    /// Display name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// Schools.
+    pub schools: Vec<Uuid>,
+    /// Argon2id hash of their password (see `auth`).
+    pub password_hash: String,
+    /// Whether they may sign in.
+    pub active: bool,
+}
+
+/// An enrolled device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceRecord {
+    /// Id.
+    pub id: Uuid,
+    /// Name given at enrollment ("Adams post phone 2").
+    pub name: String,
+    /// Hash of its credential.
+    pub secret_hash: String,
+    /// When it enrolled.
+    pub enrolled_at: DateTime<Utc>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A signed-in session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionRecord {
+    /// The person.
+    pub person_id: Uuid,
+    /// The device (none for console and admin sessions).
+    pub device_id: Option<Uuid>,
+    /// When it stops working.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A document as stored: header, version, every change, readers.
+#[derive(Debug, Clone)]
+pub struct StoredDoc {
+    /// Header.
+    pub header: Header,
+    /// Commit version (for optimistic concurrency).
+    pub version: i64,
+    /// Every change's bytes, in feed order.
+    pub changes: Vec<Vec<u8>>,
+    /// For contact notes: author and people shared with.
+    pub readers: Vec<Uuid>,
+}
+
+/// A patrol check row of the server's projection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckRow {
+    /// Check id.
+    pub id: Uuid,
+    /// Checkpoint.
+    pub checkpoint_id: Uuid,
+    /// Result code.
+    pub result: String,
+    /// Note.
+    pub note: String,
+    /// Time.
+    pub at: DateTime<Utc>,
+}
+
+/// What a commit writes into the projections.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Projection {
+    /// A shift and its checks.
+    Shift {
+        /// Post.
+        post_id: Uuid,
+        /// Start.
+        started_at: DateTime<Utc>,
+        /// End.
+        ended_at: Option<DateTime<Utc>>,
+        /// Checks.
+        checks: Vec<CheckRow>,
+    },
+    /// An incident.
+    Incident {
+        /// Type code.
+        incident_type: String,
+        /// Status code.
+        status: String,
+        /// Location.
+        location: String,
+        /// When it happened.
+        occurred_at: DateTime<Utc>,
+        /// When it was submitted.
+        submitted_at: Option<DateTime<Utc>>,
+    },
+    /// A contact note: only who may read it.
+    Note {
+        /// Author and people shared with.
+        readers: Vec<Uuid>,
+    },
+}
+
+/// One commit: new changes of one document and the projection after them.
+#[derive(Debug, Clone)]
+pub struct Commit {
+    /// The document's header.
+    pub header: Header,
+    /// The version loaded (`None`: the document is new).
+    pub expected_version: Option<i64>,
+    /// New changes (hash, bytes), dependencies first.
+    pub changes: Vec<([u8; 32], Vec<u8>)>,
+    /// The projection after them.
+    pub projection: Projection,
+}
+
+/// Whether a commit went through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CommitOutcome {
+    /// Durably stored.
+    Committed,
+    /// Someone else committed first; reload and retry.
+    Stale,
+}
+
+/// A change in the feed, with its document's header.
+#[derive(Debug, Clone)]
+pub struct FeedItem {
+    /// Feed position.
+    pub seq: u64,
+    /// The document.
+    pub header: Header,
+    /// The change.
+    pub bytes: Vec<u8>,
+}
+
+/// A page of the feed as one person may see it.
+#[derive(Debug, Clone, Default)]
+pub struct FeedPage {
+    /// Visible changes after the cursor, in feed order.
+    pub items: Vec<FeedItem>,
+    /// Where the next page starts (past invisible changes too).
+    pub cursor: u64,
+    /// Whether more visible changes wait.
+    pub more: bool,
+}
+
+/// What the server stores.
+pub trait Storage: Send + Sync + 'static {
+    /// Bumped on every change to reference data.
+    fn reference_version(&self) -> Result<u64>;
+    /// The reference data a person's devices need: their schools (all, for admins), those
+    /// schools' posts and checkpoints, and the people assigned to them (no credentials).
+    fn reference_for(&self, v: &Viewer) -> Result<ReferenceData>;
+    /// Adds or replaces a school.
+    fn put_school(&self, s: &School) -> Result<()>;
+    /// Adds or replaces a post.
+    fn put_post(&self, p: &Post) -> Result<()>;
+    /// Adds or replaces a checkpoint.
+    fn put_checkpoint(&self, c: &Checkpoint) -> Result<()>;
+    /// Adds or replaces a person (and their school assignments).
+    fn put_person(&self, p: &PersonRecord) -> Result<()>;
+    /// A person by id.
+    fn person(&self, id: Uuid) -> Result<Option<PersonRecord>>;
+    /// A person by sign-in name.
+    fn person_by_username(&self, username: &str) -> Result<Option<PersonRecord>>;
+    /// Every person.
+    fn people(&self) -> Result<Vec<PersonRecord>>;
+    /// Stores a one-time enrollment code (its hash).
+    fn add_enrollment_code(
+        &self,
+        code_hash: &str,
+        created_by: Uuid,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()>;
+    /// Uses a code once: if it exists, is unused and unexpired, marks it used and stores the
+    /// device, atomically. False otherwise.
+    fn redeem_enrollment_code(
+        &self,
+        code_hash: &str,
+        now: DateTime<Utc>,
+        device: &DeviceRecord,
+    ) -> Result<bool>;
+    /// A device.
+    fn device(&self, id: Uuid) -> Result<Option<DeviceRecord>>;
+    /// Every device.
+    fn devices(&self) -> Result<Vec<DeviceRecord>>;
+    /// Revokes a device; false if unknown.
+    fn revoke_device(&self, id: Uuid, now: DateTime<Utc>) -> Result<bool>;
+    /// Stores a session (its token's hash).
+    fn add_session(&self, token_hash: &str, s: &SessionRecord, now: DateTime<Utc>) -> Result<()>;
+    /// A session by its token's hash.
+    fn session(&self, token_hash: &str) -> Result<Option<SessionRecord>>;
+    /// A document's header and readers, without its changes.
+    fn header(&self, id: Uuid) -> Result<Option<(Header, Vec<Uuid>)>>;
+    /// A whole document.
+    fn document(&self, id: Uuid) -> Result<Option<StoredDoc>>;
+    /// Commits new changes of one document with its projection, durably, in one transaction.
+    fn commit(&self, c: &Commit) -> Result<CommitOutcome>;
+    /// Visible changes after `after`, at most about `max_bytes` of them.
+    fn feed(&self, v: &Viewer, after: u64, max_bytes: usize) -> Result<FeedPage>;
+    /// The last feed position.
+    fn max_seq(&self) -> Result<u64>;
+    /// How many documents are stored.
+    fn document_count(&self) -> Result<u64>;
+}

@@ -1,0 +1,660 @@
+//! The embedded SQLite backend: one file in the data folder, nothing to install.
+//!
+//! One writer connection (SQLite has one writer at a time anyway) and a few reader
+//! connections; WAL lets readers work while a commit is in progress. `synchronous = FULL`:
+//! when the server says a change is committed, it survives a power cut.
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use chrono::{DateTime, TimeZone, Utc};
+use rounds_core::document::Header;
+use rounds_core::model::{
+    Checkpoint, Classification, DocKind, Person, Post, ReferenceData, Role, Schedule, School,
+};
+use rusqlite::{Connection, OptionalExtension, params};
+use uuid::Uuid;
+
+use super::*;
+
+const MIGRATIONS: &[&str] = &[include_str!("../../../../migrations/server/0001_init.sql")];
+const READERS: usize = 4;
+
+/// SQLite-backed storage.
+pub struct SqliteStorage {
+    writer: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+}
+
+fn backend(e: impl std::error::Error + Send + Sync + 'static) -> StorageError {
+    StorageError::Backend(Box::new(e))
+}
+
+impl From<rusqlite::Error> for StorageError {
+    fn from(e: rusqlite::Error) -> Self {
+        match e.sqlite_error_code() {
+            Some(rusqlite::ErrorCode::ConstraintViolation) => StorageError::Conflict(e.to_string()),
+            _ => backend(e),
+        }
+    }
+}
+
+fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+fn time(v: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(v).single().unwrap_or_default()
+}
+
+fn id(s: &str) -> rusqlite::Result<Uuid> {
+    s.parse().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn parse_code<T>(r: std::result::Result<T, rounds_core::Error>) -> rusqlite::Result<T> {
+    r.map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+fn open(path: &Path) -> Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;
+         PRAGMA busy_timeout = 10000;",
+    )?;
+    Ok(conn)
+}
+
+impl SqliteStorage {
+    /// Opens (creating and migrating if needed) `rounds.db` in `dir`.
+    pub fn open(dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(dir).map_err(backend)?;
+        let path = dir.join("rounds.db");
+        let mut writer = open(&path)?;
+        let version: i64 = writer.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let supported = MIGRATIONS.len() as i64;
+        if version > supported {
+            return Err(StorageError::Conflict(format!(
+                "the database was written by a newer server (schema {version}, this build knows up to {supported})"
+            )));
+        }
+        if version < supported {
+            let tx = writer.transaction()?;
+            for sql in &MIGRATIONS[version as usize..] {
+                tx.execute_batch(sql)?;
+            }
+            tx.pragma_update(None, "user_version", supported)?;
+            tx.commit()?;
+        }
+        let readers = (0..READERS)
+            .map(|_| open(&path).map(Mutex::new))
+            .collect::<Result<_>>()?;
+        Ok(SqliteStorage {
+            writer: Mutex::new(writer),
+            readers,
+            next_reader: AtomicUsize::new(0),
+        })
+    }
+
+    fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % READERS;
+        let conn = self.readers[i]
+            .lock()
+            .map_err(|_| StorageError::Conflict("reader poisoned".into()))?;
+        f(&conn)
+    }
+
+    fn write<T>(&self, f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = self
+            .writer
+            .lock()
+            .map_err(|_| StorageError::Conflict("writer poisoned".into()))?;
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let out = f(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+}
+
+fn bump_reference(tx: &rusqlite::Transaction<'_>) -> Result<()> {
+    tx.execute(
+        "UPDATE reference_version SET version = version + 1 WHERE only_row = 1",
+        [],
+    )?;
+    Ok(())
+}
+
+fn schools_of(conn: &Connection, person: Uuid) -> Result<Vec<Uuid>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT school_id FROM person_schools WHERE person_id = ?1 ORDER BY school_id",
+    )?;
+    let rows = stmt.query_map(params![person.to_string()], |r| id(&r.get::<_, String>(0)?))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+fn person_row(conn: &Connection, r: &rusqlite::Row<'_>) -> Result<PersonRecord> {
+    let pid = id(&r.get::<_, String>(0)?)?;
+    Ok(PersonRecord {
+        id: pid,
+        username: r.get(1)?,
+        name: r.get(2)?,
+        role: parse_code(Role::parse(&r.get::<_, String>(3)?, "role"))?,
+        password_hash: r.get(4)?,
+        active: r.get::<_, i64>(5)? != 0,
+        schools: schools_of(conn, pid)?,
+    })
+}
+
+const PERSON_COLS: &str = "id, username, name, role, password_hash, active";
+const HEADER_COLS: &str =
+    "d.id, d.kind, d.school_id, d.author_id, d.device_id, d.created_at, d.classification";
+
+fn header_row(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Header> {
+    Ok(Header {
+        id: id(&r.get::<_, String>(at)?)?,
+        kind: parse_code(DocKind::parse(&r.get::<_, String>(at + 1)?, "kind"))?,
+        school_id: id(&r.get::<_, String>(at + 2)?)?,
+        author_id: id(&r.get::<_, String>(at + 3)?)?,
+        device_id: id(&r.get::<_, String>(at + 4)?)?,
+        created_at: time(r.get(at + 5)?),
+        classification: parse_code(Classification::parse(
+            &r.get::<_, String>(at + 6)?,
+            "classification",
+        ))?,
+    })
+}
+
+fn readers_of(conn: &Connection, doc: Uuid) -> Result<Vec<Uuid>> {
+    let mut stmt = conn
+        .prepare_cached("SELECT person_id FROM doc_readers WHERE doc_id = ?1 ORDER BY person_id")?;
+    let rows = stmt.query_map(params![doc.to_string()], |r| id(&r.get::<_, String>(0)?))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// The visibility rules of `access::may_read`, in SQL. Parameters: ?3 person, ?4 role.
+const VISIBLE: &str = "(
+    (d.kind = 'shift' AND (
+        ?4 = 'admin'
+        OR (?4 = 'guard' AND d.author_id = ?3)
+        OR (?4 = 'supervisor' AND d.school_id IN (SELECT school_id FROM person_schools WHERE person_id = ?3))))
+    OR (d.kind = 'incident' AND (
+        ?4 = 'admin'
+        OR d.school_id IN (SELECT school_id FROM person_schools WHERE person_id = ?3)))
+    OR (d.kind = 'contact_note' AND ?4 IN ('sro', 'supervisor')
+        AND EXISTS (SELECT 1 FROM doc_readers r WHERE r.doc_id = d.id AND r.person_id = ?3))
+)";
+
+impl Storage for SqliteStorage {
+    fn reference_version(&self) -> Result<u64> {
+        self.read(|c| {
+            Ok(
+                c.query_row("SELECT version FROM reference_version", [], |r| {
+                    r.get::<_, i64>(0)
+                })? as u64,
+            )
+        })
+    }
+
+    fn reference_for(&self, v: &Viewer) -> Result<ReferenceData> {
+        self.read(|c| {
+            let all = v.role == Role::Admin;
+            let mut schools = Vec::new();
+            let mut stmt = c.prepare_cached("SELECT id, name FROM schools ORDER BY name, id")?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                let s = School { id: id(&r.get::<_, String>(0)?)?, name: r.get(1)? };
+                if all || v.schools.contains(&s.id) {
+                    schools.push(s);
+                }
+            }
+            let ids: Vec<Uuid> = schools.iter().map(|s| s.id).collect();
+            let mut posts = Vec::new();
+            let mut stmt = c.prepare_cached("SELECT id, school_id, name, orders FROM posts ORDER BY name, id")?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                let p = Post {
+                    id: id(&r.get::<_, String>(0)?)?,
+                    school_id: id(&r.get::<_, String>(1)?)?,
+                    name: r.get(2)?,
+                    orders: r.get(3)?,
+                };
+                if ids.contains(&p.school_id) {
+                    posts.push(p);
+                }
+            }
+            let post_ids: Vec<Uuid> = posts.iter().map(|p| p.id).collect();
+            let mut checkpoints = Vec::new();
+            let mut stmt = c.prepare_cached(
+                "SELECT id, post_id, name, tag_code, position, first_due_minutes, interval_minutes, grace_minutes
+                 FROM checkpoints ORDER BY post_id, position, id",
+            )?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                let cp = Checkpoint {
+                    id: id(&r.get::<_, String>(0)?)?,
+                    post_id: id(&r.get::<_, String>(1)?)?,
+                    name: r.get(2)?,
+                    tag_code: r.get(3)?,
+                    position: r.get(4)?,
+                    schedule: Schedule {
+                        first_due_minutes: r.get(5)?,
+                        interval_minutes: r.get(6)?,
+                        grace_minutes: r.get(7)?,
+                    },
+                };
+                if post_ids.contains(&cp.post_id) {
+                    checkpoints.push(cp);
+                }
+            }
+            let mut people = Vec::new();
+            let mut stmt = c.prepare_cached(&format!("SELECT {PERSON_COLS} FROM people WHERE active = 1 ORDER BY name, id"))?;
+            let mut rows = stmt.query([])?;
+            while let Some(r) = rows.next()? {
+                let p = person_row(c, r)?;
+                if all || p.schools.iter().any(|s| ids.contains(s)) {
+                    people.push(Person {
+                        id: p.id,
+                        name: p.name,
+                        role: p.role,
+                        schools: p.schools.into_iter().filter(|s| ids.contains(s)).collect(),
+                    });
+                }
+            }
+            Ok(ReferenceData { schools, posts, checkpoints, people })
+        })
+    }
+
+    fn put_school(&self, s: &School) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO schools (id, name) VALUES (?1, ?2) ON CONFLICT (id) DO UPDATE SET name = excluded.name",
+                params![s.id.to_string(), s.name],
+            )?;
+            bump_reference(tx)
+        })
+    }
+
+    fn put_post(&self, p: &Post) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO posts (id, school_id, name, orders) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (id) DO UPDATE SET school_id = excluded.school_id, name = excluded.name, orders = excluded.orders",
+                params![p.id.to_string(), p.school_id.to_string(), p.name, p.orders],
+            )?;
+            bump_reference(tx)
+        })
+    }
+
+    fn put_checkpoint(&self, c: &Checkpoint) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO checkpoints (id, post_id, name, tag_code, position, first_due_minutes, interval_minutes, grace_minutes)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (id) DO UPDATE SET post_id = excluded.post_id, name = excluded.name, tag_code = excluded.tag_code,
+                    position = excluded.position, first_due_minutes = excluded.first_due_minutes,
+                    interval_minutes = excluded.interval_minutes, grace_minutes = excluded.grace_minutes",
+                params![
+                    c.id.to_string(),
+                    c.post_id.to_string(),
+                    c.name,
+                    c.tag_code,
+                    c.position,
+                    c.schedule.first_due_minutes,
+                    c.schedule.interval_minutes,
+                    c.schedule.grace_minutes
+                ],
+            )?;
+            bump_reference(tx)
+        })
+    }
+
+    fn put_person(&self, p: &PersonRecord) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO people (id, username, name, role, password_hash, active) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (id) DO UPDATE SET username = excluded.username, name = excluded.name, role = excluded.role,
+                    password_hash = excluded.password_hash, active = excluded.active",
+                params![p.id.to_string(), p.username, p.name, p.role.code(), p.password_hash, p.active as i64],
+            )?;
+            tx.execute("DELETE FROM person_schools WHERE person_id = ?1", params![p.id.to_string()])?;
+            for s in &p.schools {
+                tx.execute(
+                    "INSERT INTO person_schools (person_id, school_id) VALUES (?1, ?2)",
+                    params![p.id.to_string(), s.to_string()],
+                )?;
+            }
+            bump_reference(tx)
+        })
+    }
+
+    fn person(&self, pid: Uuid) -> Result<Option<PersonRecord>> {
+        self.read(|c| {
+            let mut stmt =
+                c.prepare_cached(&format!("SELECT {PERSON_COLS} FROM people WHERE id = ?1"))?;
+            let mut rows = stmt.query(params![pid.to_string()])?;
+            match rows.next()? {
+                Some(r) => Ok(Some(person_row(c, r)?)),
+                None => Ok(None),
+            }
+        })
+    }
+
+    fn person_by_username(&self, username: &str) -> Result<Option<PersonRecord>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {PERSON_COLS} FROM people WHERE username = ?1"
+            ))?;
+            let mut rows = stmt.query(params![username])?;
+            match rows.next()? {
+                Some(r) => Ok(Some(person_row(c, r)?)),
+                None => Ok(None),
+            }
+        })
+    }
+
+    fn people(&self) -> Result<Vec<PersonRecord>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(&format!(
+                "SELECT {PERSON_COLS} FROM people ORDER BY name, id"
+            ))?;
+            let mut rows = stmt.query([])?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                out.push(person_row(c, r)?);
+            }
+            Ok(out)
+        })
+    }
+
+    fn add_enrollment_code(
+        &self,
+        code_hash: &str,
+        created_by: Uuid,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO enrollment_codes (code_hash, created_by, created_at, expires_at) VALUES (?1, ?2, ?3, ?4)",
+                params![code_hash, created_by.to_string(), ms(now), ms(expires_at)],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn redeem_enrollment_code(
+        &self,
+        code_hash: &str,
+        now: DateTime<Utc>,
+        d: &DeviceRecord,
+    ) -> Result<bool> {
+        self.write(|tx| {
+            let n = tx.execute(
+                "UPDATE enrollment_codes SET used_at = ?2, device_id = ?3
+                 WHERE code_hash = ?1 AND used_at IS NULL AND expires_at > ?2",
+                params![code_hash, ms(now), d.id.to_string()],
+            )?;
+            if n != 1 {
+                return Ok(false);
+            }
+            tx.execute(
+                "INSERT INTO devices (id, name, secret_hash, enrolled_at) VALUES (?1, ?2, ?3, ?4)",
+                params![d.id.to_string(), d.name, d.secret_hash, ms(d.enrolled_at)],
+            )?;
+            Ok(true)
+        })
+    }
+
+    fn device(&self, did: Uuid) -> Result<Option<DeviceRecord>> {
+        self.read(|c| {
+            Ok(c.prepare_cached(
+                "SELECT name, secret_hash, enrolled_at, revoked_at FROM devices WHERE id = ?1",
+            )?
+            .query_row(params![did.to_string()], |r| {
+                Ok(DeviceRecord {
+                    id: did,
+                    name: r.get(0)?,
+                    secret_hash: r.get(1)?,
+                    enrolled_at: time(r.get(2)?),
+                    revoked_at: r.get::<_, Option<i64>>(3)?.map(time),
+                })
+            })
+            .optional()?)
+        })
+    }
+
+    fn devices(&self) -> Result<Vec<DeviceRecord>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached("SELECT id, name, secret_hash, enrolled_at, revoked_at FROM devices ORDER BY enrolled_at, id")?;
+            let rows = stmt.query_map([], |r| {
+                Ok(DeviceRecord {
+                    id: id(&r.get::<_, String>(0)?)?,
+                    name: r.get(1)?,
+                    secret_hash: r.get(2)?,
+                    enrolled_at: time(r.get(3)?),
+                    revoked_at: r.get::<_, Option<i64>>(4)?.map(time),
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<_>>()?)
+        })
+    }
+
+    fn revoke_device(&self, did: Uuid, now: DateTime<Utc>) -> Result<bool> {
+        self.write(|tx| {
+            let n = tx.execute(
+                "UPDATE devices SET revoked_at = coalesce(revoked_at, ?2) WHERE id = ?1",
+                params![did.to_string(), ms(now)],
+            )?;
+            tx.execute(
+                "DELETE FROM sessions WHERE device_id = ?1",
+                params![did.to_string()],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    fn add_session(&self, token_hash: &str, s: &SessionRecord, now: DateTime<Utc>) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO sessions (token_hash, person_id, device_id, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![token_hash, s.person_id.to_string(), s.device_id.map(|d| d.to_string()), ms(now), ms(s.expires_at)],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn session(&self, token_hash: &str) -> Result<Option<SessionRecord>> {
+        self.read(|c| {
+            Ok(c.prepare_cached(
+                "SELECT person_id, device_id, expires_at FROM sessions WHERE token_hash = ?1",
+            )?
+            .query_row(params![token_hash], |r| {
+                Ok(SessionRecord {
+                    person_id: id(&r.get::<_, String>(0)?)?,
+                    device_id: r.get::<_, Option<String>>(1)?.map(|d| id(&d)).transpose()?,
+                    expires_at: time(r.get(2)?),
+                })
+            })
+            .optional()?)
+        })
+    }
+
+    fn header(&self, doc: Uuid) -> Result<Option<(Header, Vec<Uuid>)>> {
+        self.read(|c| {
+            let h = c
+                .prepare_cached(&format!(
+                    "SELECT {HEADER_COLS} FROM documents d WHERE d.id = ?1"
+                ))?
+                .query_row(params![doc.to_string()], |r| header_row(r, 0))
+                .optional()?;
+            match h {
+                Some(h) => Ok(Some((h, readers_of(c, doc)?))),
+                None => Ok(None),
+            }
+        })
+    }
+
+    fn document(&self, doc: Uuid) -> Result<Option<StoredDoc>> {
+        self.read(|c| {
+            let row = c
+                .prepare_cached(&format!(
+                    "SELECT {HEADER_COLS}, d.version FROM documents d WHERE d.id = ?1"
+                ))?
+                .query_row(params![doc.to_string()], |r| {
+                    Ok((header_row(r, 0)?, r.get::<_, i64>(7)?))
+                })
+                .optional()?;
+            let Some((header, version)) = row else {
+                return Ok(None);
+            };
+            let mut stmt =
+                c.prepare_cached("SELECT bytes FROM changes WHERE doc_id = ?1 ORDER BY seq")?;
+            let changes = stmt
+                .query_map(params![doc.to_string()], |r| r.get::<_, Vec<u8>>(0))?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(Some(StoredDoc {
+                header,
+                version,
+                changes,
+                readers: readers_of(c, doc)?,
+            }))
+        })
+    }
+
+    fn commit(&self, cm: &Commit) -> Result<CommitOutcome> {
+        self.write(|tx| {
+            let h = &cm.header;
+            let doc = h.id.to_string();
+            match cm.expected_version {
+                None => {
+                    let n = tx.execute(
+                        "INSERT INTO documents (id, kind, school_id, author_id, device_id, created_at, classification, version)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1) ON CONFLICT (id) DO NOTHING",
+                        params![doc, h.kind.code(), h.school_id.to_string(), h.author_id.to_string(),
+                            h.device_id.to_string(), ms(h.created_at), h.classification.code()],
+                    )?;
+                    if n != 1 {
+                        return Ok(CommitOutcome::Stale);
+                    }
+                }
+                Some(v) => {
+                    let n = tx.execute(
+                        "UPDATE documents SET version = version + 1 WHERE id = ?1 AND version = ?2",
+                        params![doc, v],
+                    )?;
+                    if n != 1 {
+                        return Ok(CommitOutcome::Stale);
+                    }
+                }
+            }
+            {
+                let mut ins = tx.prepare_cached(
+                    "INSERT INTO changes (doc_id, hash, bytes) VALUES (?1, ?2, ?3) ON CONFLICT (hash) DO NOTHING",
+                )?;
+                for (hash, bytes) in &cm.changes {
+                    ins.execute(params![doc, hash.as_slice(), bytes])?;
+                }
+            }
+            match &cm.projection {
+                Projection::Shift { post_id, started_at, ended_at, checks } => {
+                    tx.execute(
+                        "INSERT INTO shifts (id, school_id, post_id, guard_id, started_at, ended_at, check_count)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                         ON CONFLICT (id) DO UPDATE SET ended_at = excluded.ended_at, check_count = excluded.check_count",
+                        params![doc, h.school_id.to_string(), post_id.to_string(), h.author_id.to_string(),
+                            ms(*started_at), ended_at.map(ms), checks.len() as i64],
+                    )?;
+                    let mut ins = tx.prepare_cached(
+                        "INSERT INTO patrol_checks (id, shift_id, checkpoint_id, result, note, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                         ON CONFLICT (id) DO NOTHING",
+                    )?;
+                    for c in checks {
+                        ins.execute(params![c.id.to_string(), doc, c.checkpoint_id.to_string(), c.result, c.note, ms(c.at)])?;
+                    }
+                }
+                Projection::Incident { incident_type, status, location, occurred_at, submitted_at } => {
+                    tx.execute(
+                        "INSERT INTO incidents (id, school_id, author_id, type, status, location, occurred_at, submitted_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                         ON CONFLICT (id) DO UPDATE SET type = excluded.type, status = excluded.status,
+                            location = excluded.location, occurred_at = excluded.occurred_at, submitted_at = excluded.submitted_at",
+                        params![doc, h.school_id.to_string(), h.author_id.to_string(), incident_type, status, location,
+                            ms(*occurred_at), submitted_at.map(ms)],
+                    )?;
+                }
+                Projection::Note { readers } => {
+                    tx.execute("DELETE FROM doc_readers WHERE doc_id = ?1", params![doc])?;
+                    for p in readers {
+                        tx.execute(
+                            "INSERT INTO doc_readers (doc_id, person_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                            params![doc, p.to_string()],
+                        )?;
+                    }
+                }
+            }
+            Ok(CommitOutcome::Committed)
+        })
+    }
+
+    fn feed(&self, v: &Viewer, after: u64, max_bytes: usize) -> Result<FeedPage> {
+        self.read(|c| {
+            // One read transaction: the maximum and the page come from the same snapshot.
+            c.execute_batch("BEGIN")?;
+            let result = (|| {
+                let max: i64 = c.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| r.get(0))?;
+                let mut stmt = c.prepare_cached(&format!(
+                    "SELECT c.seq, c.bytes, {HEADER_COLS} FROM changes c JOIN documents d ON d.id = c.doc_id
+                     WHERE c.seq > ?1 AND c.seq <= ?2 AND {VISIBLE} ORDER BY c.seq LIMIT 2000"
+                ))?;
+                let mut page = FeedPage { items: Vec::new(), cursor: max.max(after as i64) as u64, more: false };
+                let mut bytes = 0usize;
+                let mut from = after as i64;
+                loop {
+                    let mut rows = stmt.query(params![from, max, v.person.to_string(), v.role.code()])?;
+                    let mut n = 0;
+                    while let Some(r) = rows.next()? {
+                        n += 1;
+                        let seq: i64 = r.get(0)?;
+                        let b: Vec<u8> = r.get(1)?;
+                        if !page.items.is_empty() && bytes + b.len() > max_bytes {
+                            page.more = true;
+                            page.cursor = page.items.last().map_or(after, |i| i.seq);
+                            return Ok(page);
+                        }
+                        bytes += b.len();
+                        from = seq;
+                        page.items.push(FeedItem { seq: seq as u64, header: header_row(r, 2)?, bytes: b });
+                    }
+                    if n < 2000 {
+                        return Ok(page);
+                    }
+                }
+            })();
+            c.execute_batch("COMMIT")?;
+            result
+        })
+    }
+
+    fn max_seq(&self) -> Result<u64> {
+        self.read(|c| {
+            Ok(
+                c.query_row("SELECT coalesce(max(seq), 0) FROM changes", [], |r| {
+                    r.get::<_, i64>(0)
+                })? as u64,
+            )
+        })
+    }
+
+    fn document_count(&self) -> Result<u64> {
+        self.read(|c| {
+            Ok(c.query_row("SELECT count(*) FROM documents", [], |r| r.get::<_, i64>(0))? as u64)
+        })
+    }
+}

@@ -1,0 +1,391 @@
+//! Sync: push, pull and fetch (see `rounds_protocol` for the exchange).
+//!
+//! Every decision about a document is made from its header (and, for contact notes, its
+//! readers) before its changes are loaded or sent. A push is processed document by document:
+//! refused documents are reported and the rest still commit, so one bad record never blocks a
+//! guard's whole shift from reaching the district.
+
+use std::collections::HashMap;
+
+use automerge::{Automerge, Change, ChangeHash, ReadDoc};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use rounds_core::document::{self, Header};
+use rounds_core::model::DocKind;
+use rounds_core::wire;
+use rounds_protocol::{
+    DecodeError, DocChanges, FetchRequest, FetchResponse, PullResponse, PushRequest, PushResponse,
+    RejectKind, Rejection,
+};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::access::{self, Viewer};
+use crate::auth::DeviceSession;
+use crate::error::{ApiError, ApiResult};
+use crate::storage::{CheckRow, Commit, CommitOutcome, Projection, Storage};
+
+/// Most documents in one push or fetch request.
+pub const MAX_DOCS_PER_REQUEST: usize = 2_000;
+
+fn body(b: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
+    b.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge
+        } else {
+            ApiError::BadRequest(e.body_text())
+        }
+    })
+}
+
+fn decode<T: serde::de::DeserializeOwned>(b: &[u8]) -> ApiResult<T> {
+    rounds_protocol::decode(b).map_err(|e| match e {
+        DecodeError::TooLarge(_) => ApiError::TooLarge,
+        e => ApiError::BadRequest(e.to_string()),
+    })
+}
+
+fn binary(bytes: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, "application/x-rounds")], bytes).into_response()
+}
+
+/// `POST /v1/sync/push`.
+pub async fn push(
+    State(state): State<AppState>,
+    session: DeviceSession,
+    b: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let b = body(b)?;
+    let req: PushRequest = decode(&b)?;
+    if req.docs.len() > MAX_DOCS_PER_REQUEST {
+        return Err(ApiError::BadRequest(format!(
+            "at most {MAX_DOCS_PER_REQUEST} documents per push"
+        )));
+    }
+    let storage = state.storage.clone();
+    let resp = tokio::task::spawn_blocking(move || process_push(storage.as_ref(), &session, req))
+        .await??;
+    Ok(binary(rounds_protocol::encode(&resp)))
+}
+
+/// Applies a push; pure of HTTP so tests and benchmarks can call it.
+pub fn process_push(
+    storage: &dyn Storage,
+    session: &DeviceSession,
+    req: PushRequest,
+) -> ApiResult<PushResponse> {
+    let viewer = session.viewer();
+    let mut resp = PushResponse::default();
+    for doc in req.docs {
+        let id = doc.header.id;
+        match push_doc(storage, &viewer, session.device_id, doc)? {
+            Ok(hashes) => resp.committed.extend(hashes),
+            Err((kind, message)) => {
+                tracing::info!(doc = %id, ?kind, %message, person = %viewer.person, "push refused");
+                resp.rejected.push(Rejection {
+                    doc: id,
+                    kind,
+                    message,
+                });
+            }
+        }
+    }
+    Ok(resp)
+}
+
+type Refusal = (RejectKind, String);
+
+fn push_doc(
+    storage: &dyn Storage,
+    viewer: &Viewer,
+    device: Uuid,
+    doc: DocChanges,
+) -> ApiResult<Result<Vec<[u8; 32]>, Refusal>> {
+    let header = match wire::header_from_wire(&doc.header) {
+        Ok(h) => h,
+        Err(e) => return Ok(Err((RejectKind::Invalid, e.to_string()))),
+    };
+    let mut changes = Vec::with_capacity(doc.changes.len());
+    for (i, bytes) in doc.changes.into_iter().enumerate() {
+        match Change::from_bytes(bytes.into_vec()) {
+            Ok(c) => changes.push(c),
+            Err(e) => {
+                return Ok(Err((
+                    RejectKind::Invalid,
+                    format!("change {i} is not an automerge change: {e}"),
+                )));
+            }
+        }
+    }
+    let hashes: Vec<[u8; 32]> = changes.iter().map(|c| c.hash().0).collect();
+    let actor = document::actor_for(device);
+    // Optimistic concurrency: reload and retry if another commit to this document won.
+    for _ in 0..16 {
+        let stored = storage.document(header.id)?;
+        let (mut am, expected_version) = match &stored {
+            Some(s) => {
+                if s.header != header {
+                    return Ok(Err((
+                        RejectKind::HeaderChanged,
+                        "the header differs from the stored one".into(),
+                    )));
+                }
+                if !access::may_write(viewer, &s.header, &s.readers) {
+                    return Ok(Err((
+                        RejectKind::Forbidden,
+                        "you may not change this record".into(),
+                    )));
+                }
+                let mut am = Automerge::new();
+                let mut old = Vec::with_capacity(s.changes.len());
+                for b in &s.changes {
+                    old.push(
+                        Change::from_bytes(b.clone())
+                            .map_err(|e| ApiError::Internal(e.to_string()))?,
+                    );
+                }
+                am.apply_changes(old)
+                    .map_err(|e| ApiError::Internal(e.to_string()))?;
+                (am, Some(s.version))
+            }
+            None => {
+                if let Err(why) = access::may_create(viewer, &header, device) {
+                    return Ok(Err((RejectKind::Forbidden, why.into())));
+                }
+                (Automerge::new(), None)
+            }
+        };
+        let new: Vec<Change> = changes
+            .iter()
+            .filter(|c| am.get_change_meta_by_hash(&c.hash()).is_none())
+            .cloned()
+            .collect();
+        if new.is_empty() {
+            return Ok(Ok(hashes));
+        }
+        if new.iter().any(|c| c.actor_id() != &actor) {
+            return Ok(Err((
+                RejectKind::Forbidden,
+                "changes must be made on the device that sends them".into(),
+            )));
+        }
+        let new_bytes: Vec<([u8; 32], Vec<u8>)> = new
+            .iter()
+            .map(|c| (c.hash().0, c.raw_bytes().to_vec()))
+            .collect();
+        if let Err(e) = am.apply_changes(new) {
+            return Ok(Err((
+                RejectKind::Invalid,
+                format!("the changes cannot be applied: {e}"),
+            )));
+        }
+        if !am.get_missing_deps(&[]).is_empty() {
+            return Ok(Err((
+                RejectKind::MissingDependencies,
+                "the changes depend on changes the server does not have".into(),
+            )));
+        }
+        if let Err(e) = document::check_header(&am, &header) {
+            return Ok(Err((RejectKind::HeaderChanged, e.to_string())));
+        }
+        let projection = match project(&header, &am) {
+            Ok(p) => p,
+            Err(e) => return Ok(Err((RejectKind::Invalid, e.to_string()))),
+        };
+        let commit = Commit {
+            header: header.clone(),
+            expected_version,
+            changes: new_bytes,
+            projection,
+        };
+        match storage.commit(&commit)? {
+            CommitOutcome::Committed => return Ok(Ok(hashes)),
+            CommitOutcome::Stale => continue,
+        }
+    }
+    Err(ApiError::Conflict(
+        "the record is being changed by many devices at once; try again".into(),
+    ))
+}
+
+/// The server's projection of a document (also validates that its body reads as its kind).
+pub fn project(h: &Header, am: &Automerge) -> rounds_core::Result<Projection> {
+    Ok(match h.kind {
+        DocKind::Shift => {
+            let b = document::read_shift(am)?;
+            Projection::Shift {
+                post_id: b.post_id,
+                started_at: b.started_at,
+                ended_at: b.ended_at,
+                checks: b
+                    .checks
+                    .into_iter()
+                    .map(|c| CheckRow {
+                        id: c.id,
+                        checkpoint_id: c.checkpoint_id,
+                        result: c.result.code().to_string(),
+                        note: c.note,
+                        at: c.at,
+                    })
+                    .collect(),
+            }
+        }
+        DocKind::Incident => {
+            let b = document::read_incident(am)?;
+            Projection::Incident {
+                incident_type: b.incident_type.code().to_string(),
+                status: b.status.code().to_string(),
+                location: b.location,
+                occurred_at: b.occurred_at,
+                submitted_at: b.submitted_at,
+            }
+        }
+        DocKind::ContactNote => {
+            let b = document::read_note(am)?;
+            let mut readers = vec![h.author_id];
+            readers.extend(b.shared_with);
+            Projection::Note { readers }
+        }
+    })
+}
+
+/// Query of `GET /v1/sync/pull`.
+#[derive(Debug, Deserialize)]
+pub struct PullQuery {
+    /// The device's cursor.
+    #[serde(default)]
+    pub after: u64,
+    /// The reference-data version the device holds.
+    #[serde(default, rename = "ref")]
+    pub reference: u64,
+    /// Page size in bytes (default and maximum: `PAGE_BYTES`).
+    pub max: Option<u64>,
+}
+
+/// `GET /v1/sync/pull?after=&ref=&max=`.
+pub async fn pull(
+    State(state): State<AppState>,
+    session: DeviceSession,
+    q: Result<Query<PullQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Response> {
+    let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let max = match q.max {
+        None => rounds_protocol::PAGE_BYTES as usize,
+        Some(m) if (1024..=u64::from(rounds_protocol::PAGE_BYTES)).contains(&m) => m as usize,
+        Some(m) => {
+            return Err(ApiError::BadRequest(format!(
+                "max={m}: the page size must be between 1024 and {} bytes",
+                rounds_protocol::PAGE_BYTES
+            )));
+        }
+    };
+    let storage = state.storage.clone();
+    let resp = tokio::task::spawn_blocking(move || -> ApiResult<Option<PullResponse>> {
+        let viewer = session.viewer();
+        let page = storage.feed(&viewer, q.after, max)?;
+        let version = storage.reference_version()?;
+        if page.items.is_empty() && page.cursor == q.after && version == q.reference {
+            return Ok(None);
+        }
+        let reference = if version != q.reference {
+            let data = storage.reference_for(&viewer)?;
+            Some(serde_bytes::ByteBuf::from(
+                serde_json::to_vec(&data).map_err(|e| ApiError::Internal(e.to_string()))?,
+            ))
+        } else {
+            None
+        };
+        let mut docs: Vec<DocChanges> = Vec::new();
+        let mut index: HashMap<Uuid, usize> = HashMap::new();
+        for item in page.items {
+            let i = *index.entry(item.header.id).or_insert_with(|| {
+                docs.push(DocChanges {
+                    header: wire::header_to_wire(&item.header),
+                    changes: Vec::new(),
+                });
+                docs.len() - 1
+            });
+            docs[i].changes.push(serde_bytes::ByteBuf::from(item.bytes));
+        }
+        Ok(Some(PullResponse {
+            docs,
+            cursor: page.cursor,
+            more: page.more,
+            reference,
+            reference_version: version,
+        }))
+    })
+    .await??;
+    Ok(match resp {
+        None => StatusCode::NO_CONTENT.into_response(),
+        Some(r) => binary(rounds_protocol::encode(&r)),
+    })
+}
+
+/// `POST /v1/sync/fetch`: whole documents, or what follows the given heads.
+pub async fn fetch(
+    State(state): State<AppState>,
+    session: DeviceSession,
+    b: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let b = body(b)?;
+    let req: FetchRequest = decode(&b)?;
+    if req.docs.len() > MAX_DOCS_PER_REQUEST {
+        return Err(ApiError::BadRequest(format!(
+            "at most {MAX_DOCS_PER_REQUEST} documents per fetch"
+        )));
+    }
+    let storage = state.storage.clone();
+    let resp = tokio::task::spawn_blocking(move || -> ApiResult<FetchResponse> {
+        let viewer = session.viewer();
+        let mut out = FetchResponse::default();
+        let mut size = 0usize;
+        for (id, heads) in req.docs {
+            // Decide from the header alone; invisible and unknown documents look the same.
+            let Some((header, readers)) = storage.header(id)? else {
+                continue;
+            };
+            if !access::may_read(&viewer, &header, &readers) {
+                continue;
+            }
+            let Some(stored) = storage.document(id)? else {
+                continue;
+            };
+            let mut am = Automerge::new();
+            let changes: Vec<Change> = stored
+                .changes
+                .into_iter()
+                .map(Change::from_bytes)
+                .collect::<Result<_, _>>()
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+            am.apply_changes(changes)
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+            // Heads the server does not know are ignored: the device then gets everything.
+            let heads: Vec<ChangeHash> = heads
+                .into_iter()
+                .map(ChangeHash)
+                .filter(|h| am.get_change_meta_by_hash(h).is_some())
+                .collect();
+            let wanted: Vec<serde_bytes::ByteBuf> = am
+                .get_changes(&heads)
+                .iter()
+                .map(|c| serde_bytes::ByteBuf::from(c.raw_bytes().to_vec()))
+                .collect();
+            size += wanted.iter().map(|c| c.len()).sum::<usize>();
+            out.docs.push(DocChanges {
+                header: wire::header_to_wire(&header),
+                changes: wanted,
+            });
+            if size > rounds_protocol::PAGE_BYTES as usize {
+                break;
+            }
+        }
+        Ok(out)
+    })
+    .await??;
+    Ok(binary(rounds_protocol::encode(&resp)))
+}
