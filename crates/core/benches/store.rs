@@ -376,8 +376,8 @@ fn bare_db(path: &Path, key: Option<&str>) -> Connection {
     conn
 }
 
-fn bare_insert(conn: &mut Connection, doc: &str, bytes: &[u8]) {
-    let tx = conn.transaction().unwrap();
+fn bare_insert(conn: &Connection, doc: &str, bytes: &[u8]) {
+    let tx = conn.unchecked_transaction().unwrap();
     tx.prepare_cached("INSERT INTO changes (doc, bytes) VALUES (?1, ?2)")
         .unwrap()
         .execute(params![doc, bytes])
@@ -461,7 +461,7 @@ impl SqlReplica {
             .unwrap();
     }
 
-    fn record(&mut self, c: &CheckInput, hash: &[u8; 32], bytes: &[u8]) {
+    fn record(&self, c: &CheckInput, hash: &[u8; 32], bytes: &[u8]) {
         let post_id: String = self
             .conn
             .prepare_cached("SELECT post_id FROM shifts WHERE id = ?1 AND ended_at IS NULL")
@@ -477,7 +477,7 @@ impl SqlReplica {
             .query_row(params![c.checkpoint_id.to_string(), post_id], |r| r.get(0))
             .unwrap();
         assert!(known);
-        let tx = self.conn.transaction().unwrap();
+        let tx = self.conn.unchecked_transaction().unwrap();
         tx.prepare_cached(
             "INSERT OR IGNORE INTO changes (doc_id, hash, bytes, acked) VALUES (?1, ?2, ?3, ?4)",
         )
@@ -513,6 +513,22 @@ impl SqlReplica {
             .unwrap();
         tx.commit().unwrap();
     }
+}
+
+/// Pages written per commit (WAL frames): autocheckpoint off, 100 commits, then the length of
+/// the WAL. Untimed.
+fn wal_frames(conn: &Connection, mut commit: impl FnMut()) -> f64 {
+    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA wal_autocheckpoint = 0;")
+        .unwrap();
+    for _ in 0..100 {
+        commit();
+    }
+    let log: i64 = conn
+        .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get(1))
+        .unwrap();
+    conn.execute_batch("PRAGMA wal_autocheckpoint = 1000;")
+        .unwrap();
+    log as f64 / 100.0
 }
 
 /// A guard walking rounds: checks in turn, a new shift every `shift_len` checks (a real shift
@@ -591,8 +607,8 @@ fn bench_record_check(s: &Settings, report: &mut Report) {
     let doc_text = walk.shift.to_string();
 
     let key = format!("x'{}'", "5a".repeat(32));
-    let mut enc = bare_db(&dir.path().join("bare-encrypted.db"), Some(&key));
-    let mut plain = bare_db(&dir.path().join("bare-plain.db"), None);
+    let enc = bare_db(&dir.path().join("bare-encrypted.db"), Some(&key));
+    let plain = bare_db(&dir.path().join("bare-plain.db"), None);
     let mut replica = SqlReplica::new(&dir.path().join("replica.db"), &key);
     let mut hashes = SeededEntropy::new(99);
     let mut replica_check = |replica: &mut SqlReplica, c: &CheckInput, pos: usize| {
@@ -606,8 +622,8 @@ fn bench_record_check(s: &Settings, report: &mut Report) {
         t.elapsed()
     };
     for i in 0..WARM_UP {
-        bare_insert(&mut enc, &doc_text, &sample);
-        bare_insert(&mut plain, &doc_text, &sample);
+        bare_insert(&enc, &doc_text, &sample);
+        bare_insert(&plain, &doc_text, &sample);
         let c = check(3_000_000 + i as u128, i + 1, base);
         replica_check(&mut replica, &c, i + 1);
     }
@@ -630,11 +646,11 @@ fn bench_record_check(s: &Settings, report: &mut Report) {
         t_store.push(t.elapsed());
 
         let t = Instant::now();
-        bare_insert(&mut enc, &doc_text, &sample);
+        bare_insert(&enc, &doc_text, &sample);
         t_enc.push(t.elapsed());
 
         let t = Instant::now();
-        bare_insert(&mut plain, &doc_text, &sample);
+        bare_insert(&plain, &doc_text, &sample);
         t_plain.push(t.elapsed());
 
         let mut c2 = c.clone();
@@ -695,6 +711,17 @@ fn bench_record_check(s: &Settings, report: &mut Report) {
     sizes.sort_unstable();
     let median_size = sizes[sizes.len() / 2];
 
+    // Pages written per commit (WAL frames), untimed.
+    let bare_frames = wal_frames(&enc, || bare_insert(&enc, &doc_text, &sample));
+    let mut hashes = SeededEntropy::new(98);
+    let mut serial = 4_000_000u128;
+    let replica_frames = wal_frames(&replica.conn, || {
+        serial += 1;
+        let mut hash = [0u8; 32];
+        rounds_core::entropy::Entropy::fill(&mut hashes, &mut hash);
+        replica.record(&check(serial, 1, base), &hash, &sample);
+    });
+
     let st = stats(&t_store);
     let se = stats(&t_enc);
     let sp = stats(&t_plain);
@@ -728,6 +755,10 @@ fn bench_record_check(s: &Settings, report: &mut Report) {
     report.info(
         "record_check's SQL alone (replica)",
         summary(&stats(&t_replica)),
+    );
+    report.info(
+        "pages written per commit (WAL frames)",
+        format!("record_check's SQL {replica_frames:.1}, bare insert {bare_frames:.1}"),
     );
     report.info("fsync (4 KiB append + fdatasync)", summary(&sf));
     report.info(

@@ -271,6 +271,13 @@ fn fetch_whole(
         report.requests += 1;
         let resp: FetchResponse =
             decode(&t.fetch(rounds_protocol::encode(&FetchRequest { docs }))?)?;
+        for id in chunk {
+            if !resp.docs.iter().any(|d| d.header.id == *id) {
+                report
+                    .failed
+                    .push((*id, "no longer available to this person".into()));
+            }
+        }
         for d in &resp.docs {
             let mut still = Vec::new();
             apply(store, d, report, &mut still)?;
@@ -419,7 +426,22 @@ impl Transport for HttpTransport {
     }
 
     fn fetch(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
-        self.post("/v1/sync/fetch", body)
+        let r = self
+            .client
+            .post(format!("{}/v1/sync/fetch", self.base))
+            .bearer_auth(&self.token)
+            .header("content-type", "application/x-rounds")
+            .body(body)
+            .send()
+            .map_err(|e| SyncProblem::NoConnection(e.to_string()))?;
+        if r.status() == reqwest::StatusCode::NOT_FOUND {
+            // None of the documents is (any longer) visible to this person.
+            return Ok(rounds_protocol::encode(&FetchResponse::default()));
+        }
+        if !r.status().is_success() {
+            return Err(problem_from_response(r));
+        }
+        bytes(r)
     }
 }
 

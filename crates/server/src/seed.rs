@@ -49,7 +49,7 @@ pub mod ids {
 
     /// Checkpoint `n` of a post (`post`'s last byte picks the range).
     pub fn checkpoint(post: Uuid, n: u32) -> Uuid {
-        Uuid::from_u128(post.as_u128() * 0x100 + u128::from(n))
+        Uuid::from_u128(post.as_u128() + 0x1_0000 * u128::from(n))
     }
 }
 

@@ -66,10 +66,31 @@ pub async fn push(
             "at most {MAX_DOCS_PER_REQUEST} documents per push"
         )));
     }
+    check_well_formed(&req)?;
     let storage = state.storage.clone();
     let resp = tokio::task::spawn_blocking(move || process_push(storage.as_ref(), &session, req))
         .await??;
     Ok(binary(rounds_protocol::encode(&resp)))
+}
+
+/// Malformed input (unknown codes in a header, bytes that are not automerge changes) is a
+/// client bug: the whole request is refused with 400 before anything is stored.
+fn check_well_formed(req: &PushRequest) -> ApiResult<()> {
+    for (i, d) in req.docs.iter().enumerate() {
+        wire::header_from_wire(&d.header)
+            .map_err(|e| ApiError::BadRequest(format!("docs[{i}]: {e}")))?;
+        if d.changes.is_empty() {
+            return Err(ApiError::BadRequest(format!("docs[{i}]: no changes")));
+        }
+        for (j, c) in d.changes.iter().enumerate() {
+            Change::from_bytes(c.to_vec()).map_err(|e| {
+                ApiError::BadRequest(format!(
+                    "docs[{i}].changes[{j}]: not an automerge change: {e}"
+                ))
+            })?;
+        }
+    }
+    Ok(())
 }
 
 /// Applies a push; pure of HTTP so tests and benchmarks can call it.
@@ -387,5 +408,11 @@ pub async fn fetch(
         Ok(out)
     })
     .await??;
+    if resp.docs.is_empty() {
+        // Unknown and invisible documents look the same.
+        return Err(ApiError::NotFound(
+            "none of the requested records is available to you".into(),
+        ));
+    }
     Ok(binary(rounds_protocol::encode(&resp)))
 }

@@ -452,10 +452,7 @@ impl Storage for SqliteStorage {
                 "UPDATE devices SET revoked_at = coalesce(revoked_at, ?2) WHERE id = ?1",
                 params![did.to_string(), ms(now)],
             )?;
-            tx.execute(
-                "DELETE FROM sessions WHERE device_id = ?1",
-                params![did.to_string()],
-            )?;
+            // Sessions stay: the device's next request finds the device revoked and is told so.
             Ok(n == 1)
         })
     }

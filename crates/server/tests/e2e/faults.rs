@@ -1,0 +1,364 @@
+//! A model-based property test: 2–5 devices, random actions, random syncs through a transport
+//! that drops, duplicates, delays and cuts off requests and responses (also after the server
+//! committed). After a final clean sync every device that may see a document holds the same
+//! state as the server, and every change a device was told is synced is on the server.
+//!
+//! `PROPTEST_CASES` sets the number of cases (CI: 6; deep runs: hundreds).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use automerge::{Automerge, Change};
+use proptest::prelude::*;
+use rounds_core::client::{HttpTransport, SyncProblem, Transport};
+use rounds_core::entropy::SeededEntropy;
+use rounds_core::model::*;
+use rounds_server::access;
+use rounds_server::seed::ids;
+use rounds_server::storage::Storage;
+use uuid::Uuid;
+
+use crate::support::*;
+
+#[derive(Debug, Clone, Copy)]
+enum Fault {
+    None,
+    DropRequest,
+    DropResponse,
+    Duplicate,
+    Delay,
+    CutOff,
+}
+
+struct Faulty {
+    inner: HttpTransport,
+    rng: SeededEntropy,
+    rate: u64,
+}
+
+impl Faulty {
+    fn fault(&mut self) -> Fault {
+        if self.rng.next_u64() % 100 >= self.rate {
+            return Fault::None;
+        }
+        match self.rng.next_u64() % 5 {
+            0 => Fault::DropRequest,
+            1 => Fault::DropResponse,
+            2 => Fault::Duplicate,
+            3 => Fault::Delay,
+            _ => Fault::CutOff,
+        }
+    }
+
+    fn lost() -> SyncProblem {
+        SyncProblem::NoConnection("injected fault".into())
+    }
+
+    fn post(&mut self, body: Vec<u8>, push: bool) -> Result<Vec<u8>, SyncProblem> {
+        let send = |t: &mut HttpTransport, b: Vec<u8>| if push { t.push(b) } else { t.fetch(b) };
+        match self.fault() {
+            Fault::None => send(&mut self.inner, body),
+            Fault::DropRequest => Err(Self::lost()),
+            Fault::DropResponse => {
+                let _ = send(&mut self.inner, body);
+                Err(Self::lost())
+            }
+            Fault::Duplicate => {
+                let _ = send(&mut self.inner, body.clone());
+                send(&mut self.inner, body)
+            }
+            Fault::Delay => {
+                std::thread::sleep(std::time::Duration::from_millis(self.rng.next_u64() % 15));
+                send(&mut self.inner, body)
+            }
+            Fault::CutOff => {
+                let half = body.len() / 2;
+                let _ = send(&mut self.inner, body[..half].to_vec());
+                Err(Self::lost())
+            }
+        }
+    }
+}
+
+impl Transport for Faulty {
+    fn push(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
+        self.post(body, true)
+    }
+    fn fetch(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
+        self.post(body, false)
+    }
+    fn pull(&mut self, a: u64, r: u64, _m: u32) -> Result<Option<Vec<u8>>, SyncProblem> {
+        // Small pages so that paging and resuming are exercised too.
+        match self.fault() {
+            Fault::None | Fault::Delay => self.inner.pull(a, r, 4096),
+            Fault::DropRequest => Err(Self::lost()),
+            Fault::DropResponse | Fault::CutOff => {
+                let _ = self.inner.pull(a, r, 4096);
+                Err(Self::lost())
+            }
+            Fault::Duplicate => {
+                let _ = self.inner.pull(a, r, 4096);
+                self.inner.pull(a, r, 4096)
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Act {
+    /// Device `d` does its role's next thing (seeded by `n`).
+    Work { d: usize, n: u8 },
+    /// Device `d` syncs through the faulty transport.
+    Sync { d: usize, seed: u64 },
+}
+
+fn acts(devices: usize) -> impl Strategy<Value = Vec<Act>> {
+    proptest::collection::vec(
+        prop_oneof![
+            3 => (0..devices, any::<u8>()).prop_map(|(d, n)| Act::Work { d, n }),
+            2 => (0..devices, any::<u64>()).prop_map(|(d, seed)| Act::Sync { d, seed }),
+        ],
+        1..40,
+    )
+}
+
+/// Hashes of the changes a device still has to push.
+fn pending(d: &Device) -> BTreeSet<[u8; 32]> {
+    d.store
+        .pending_changes(usize::MAX)
+        .expect("pending")
+        .into_iter()
+        .flat_map(|p| p.changes.into_iter().map(|c| c.hash))
+        .collect()
+}
+
+fn work(d: &mut Device, n: u8, next: &mut u128, known_incidents: &[Uuid]) {
+    *next += 1;
+    let id = *next;
+    let role = d.session.role;
+    let minute = i64::from(n);
+    match role {
+        Role::Guard => {
+            let post = if d.session.person_id == ids::GUARD_LINCOLN {
+                ids::LINCOLN_MAIN
+            } else {
+                ids::ADAMS_CAMPUS
+            };
+            match d.store.current_shift(at(minute)).expect("current") {
+                Some(s) if n % 7 == 0 => d.store.end_shift(s.id, at(minute + 1)).expect("end"),
+                Some(s) => d
+                    .store
+                    .record_check(
+                        s.id,
+                        &CheckInput {
+                            id: Uuid::from_u128(id),
+                            checkpoint_id: ids::checkpoint(post, 1 + u32::from(n % 3)),
+                            method: CheckMethod::Tag,
+                            result: CheckResult::AllClear,
+                            note: String::new(),
+                            photos: vec![],
+                            at: at(minute),
+                        },
+                    )
+                    .expect("check"),
+                None => d
+                    .store
+                    .start_shift(&rounds_core::store::NewShift {
+                        id: Uuid::from_u128(id),
+                        post_id: post,
+                        started_at: at(0),
+                    })
+                    .expect("start"),
+            }
+        }
+        Role::Sro | Role::Supervisor => {
+            let school = if d.session.person_id == ids::SRO_OMAR {
+                ids::BAKER
+            } else {
+                ids::LINCOLN
+            };
+            let mine: Vec<Uuid> = known_incidents
+                .iter()
+                .copied()
+                .filter(|i| d.store.document_ids().expect("ids").contains(i))
+                .collect();
+            if n % 3 == 0 && !mine.is_empty() {
+                let target = mine[usize::from(n) % mine.len()];
+                let _ = d.store.edit_incident(
+                    target,
+                    &IncidentEdit {
+                        append_narrative: Some(format!("note {id}")),
+                        ..Default::default()
+                    },
+                    at(minute),
+                );
+            } else if n % 5 == 1 && role == Role::Sro {
+                let shared = if n % 2 == 0 {
+                    vec![ids::SUPERVISOR]
+                } else {
+                    vec![]
+                };
+                note_at(d, id, school, shared);
+            } else {
+                incident_at(d, id, school, "Seen on the round.");
+            }
+        }
+        Role::Admin => {}
+    }
+}
+
+fn server_heads(server: &TestServer, id: Uuid) -> Vec<[u8; 32]> {
+    let stored = server.storage.document(id).expect("doc").expect("stored");
+    let mut am = Automerge::new();
+    am.apply_changes(
+        stored
+            .changes
+            .into_iter()
+            .map(|b| Change::from_bytes(b).expect("change")),
+    )
+    .expect("apply");
+    let mut h: Vec<[u8; 32]> = am.get_heads().iter().map(|h| h.0).collect();
+    h.sort();
+    h
+}
+
+fn run(n: usize, script: Vec<Act>) -> Result<(), TestCaseError> {
+    let server = TestServer::start();
+    let people = [&GIA, &OLGA, &SUPERVISOR, &GUS, &OMAR];
+    let mut devices: Vec<Device> = people[..n]
+        .iter()
+        .map(|p| Device::enroll(&server, p))
+        .collect();
+    for d in &mut devices {
+        d.sync().expect("reference data");
+    }
+    let mut next = 10_000u128;
+    let mut incidents: Vec<Uuid> = Vec::new();
+    let mut confirmed: BTreeMap<[u8; 32], usize> = BTreeMap::new();
+    for act in script {
+        match act {
+            Act::Work { d, n } => {
+                work(&mut devices[d], n, &mut next, &incidents);
+                incidents = server_and_device_incidents(&devices);
+            }
+            Act::Sync { d, seed } => {
+                let before = pending(&devices[d]);
+                let mut t = Faulty {
+                    inner: devices[d].transport(),
+                    rng: SeededEntropy::new(seed),
+                    rate: 40,
+                };
+                let _ = devices[d].sync_with(&mut t);
+                let after = pending(&devices[d]);
+                for h in before.difference(&after) {
+                    confirmed.insert(*h, d);
+                }
+            }
+        }
+    }
+    // Final clean syncs: everyone pushes, then everyone pulls what the others pushed.
+    for _ in 0..2 {
+        for d in &mut devices {
+            let before = pending(d);
+            d.sync().expect("clean sync");
+            let after = pending(d);
+            prop_assert!(after.is_empty(), "a clean sync pushes everything");
+            for h in before.difference(&after) {
+                confirmed.insert(*h, 0);
+            }
+        }
+    }
+    // Every change a device was told is synced is on the server.
+    let mut on_server = BTreeSet::new();
+    for d in &devices {
+        for id in d.store.document_ids().expect("ids") {
+            if let Some(s) = server.storage.document(id).expect("doc") {
+                for b in s.changes {
+                    on_server.insert(Change::from_bytes(b).expect("change").hash().0);
+                }
+            }
+        }
+    }
+    for h in confirmed.keys() {
+        prop_assert!(
+            on_server.contains(h),
+            "a confirmed change is missing on the server"
+        );
+    }
+    // Every device that may see a document holds the server's state of it; no other does.
+    let everything = server_doc_ids(&devices);
+    for d in &mut devices {
+        let person = server
+            .storage
+            .person(d.session.person_id)
+            .expect("p")
+            .expect("person");
+        let viewer = rounds_server::auth::viewer(&person);
+        let held: BTreeSet<Uuid> = d.store.document_ids().expect("ids").into_iter().collect();
+        for id in &held {
+            let (h, readers) = server
+                .storage
+                .header(*id)
+                .expect("h")
+                .expect("every held document reached the server");
+            prop_assert!(
+                access::may_read(&viewer, &h, &readers) || h.device_id == d.enrollment.device_id,
+                "{} holds a document it may not see",
+                person.username
+            );
+            let mut mine = d.store.heads(*id).expect("heads");
+            mine.sort();
+            prop_assert_eq!(
+                mine,
+                server_heads(&server, *id),
+                "{} has the server's state of {}",
+                person.username,
+                id
+            );
+        }
+        // And nothing visible is missing.
+        for &other in &everything {
+            let (h, readers) = server.storage.header(other).expect("h").expect("stored");
+            if access::may_read(&viewer, &h, &readers) {
+                prop_assert!(held.contains(&other), "{} lacks {}", person.username, other);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn server_and_device_incidents(devices: &[Device]) -> Vec<Uuid> {
+    let mut out = BTreeSet::new();
+    for d in devices {
+        for id in d.store.document_ids().expect("ids") {
+            if d.store.header(id).expect("h").kind == DocKind::Incident {
+                out.insert(id);
+            }
+        }
+    }
+    out.into_iter().collect()
+}
+
+fn server_doc_ids(devices: &[Device]) -> BTreeSet<Uuid> {
+    devices
+        .iter()
+        .flat_map(|d| d.store.document_ids().expect("ids"))
+        .collect()
+}
+
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(6)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn devices_converge_with_the_server_through_faults(
+        (n, script) in (2usize..=5).prop_flat_map(|n| (Just(n), acts(n)))
+    ) {
+        run(n, script)?;
+    }
+}

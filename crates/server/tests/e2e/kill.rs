@@ -1,0 +1,203 @@
+//! The server process is killed with SIGKILL at random points while several devices sync, and
+//! restarted on the same data folder: nothing it acknowledged is lost, and the devices recover
+//! by themselves. `ROUNDS_DEEP=1` kills it 200 times instead of 30.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use automerge::Change;
+use rounds_core::client::{self, HttpTransport};
+use rounds_core::entropy::SeededEntropy;
+use rounds_server::seed::ids;
+use rounds_server::storage::{SqliteStorage, Storage};
+
+use crate::support::*;
+
+const BIN: &str = env!("CARGO_BIN_EXE_rounds-server");
+
+fn start(data: &std::path::Path) -> (Child, String) {
+    let mut child = Command::new(BIN)
+        .args([
+            "--data",
+            data.to_str().expect("path"),
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start rounds-server");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read");
+    let base = line
+        .trim()
+        .strip_prefix("listening on ")
+        .expect("the server says where it listens")
+        .to_string();
+    (child, base)
+}
+
+fn admin(data: &std::path::Path, args: &[&str]) -> String {
+    let out = Command::new(BIN)
+        .args(["--data", data.to_str().expect("path"), "admin"])
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("admin");
+    assert!(
+        out.status.success(),
+        "admin {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf8")
+}
+
+#[test]
+fn nothing_acknowledged_is_lost_when_the_server_is_killed() {
+    let kills = if std::env::var("ROUNDS_DEEP").is_ok() {
+        200
+    } else {
+        30
+    };
+    let data = tempfile::tempdir().expect("tempdir");
+    admin(data.path(), &["seed-demo"]);
+    let (mut server, base) = start(data.path());
+    let base = Arc::new(Mutex::new(base));
+    let who = [&GIA, &GUS, &OLGA, &OMAR];
+    let mut devices = Vec::new();
+    for w in who {
+        let code = admin(data.path(), &["enroll-code"]);
+        let code = code.split_whitespace().next().expect("code").to_string();
+        let mut d = Device::enroll_at(&base.lock().expect("base"), &code, w);
+        d.sync().expect("first sync");
+        devices.push(d);
+    }
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let workers: Vec<_> = devices
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut d)| {
+            let (stop, base) = (stop.clone(), base.clone());
+            std::thread::spawn(move || {
+                let mut confirmed = BTreeSet::new();
+                let mut n = 0u128;
+                let shift = if d.session.role == rounds_core::model::Role::Guard {
+                    let post = if i == 0 {
+                        ids::LINCOLN_MAIN
+                    } else {
+                        ids::ADAMS_CAMPUS
+                    };
+                    Some((shift_with_checks(&mut d, 1_000 + i as u128, post, 1), post))
+                } else {
+                    None
+                };
+                while !stop.load(Ordering::Relaxed) {
+                    n += 1;
+                    match shift {
+                        Some((s, post)) => {
+                            let c = rounds_core::model::CheckInput {
+                                id: uuid::Uuid::from_u128((i as u128 + 1) << 64 | n),
+                                checkpoint_id: ids::checkpoint(post, 1),
+                                method: rounds_core::model::CheckMethod::Tag,
+                                result: rounds_core::model::CheckResult::AllClear,
+                                note: String::new(),
+                                photos: vec![],
+                                at: at(1),
+                            };
+                            d.store.record_check(s, &c).expect("record");
+                        }
+                        None => {
+                            let school = if d.session.person_id == ids::SRO_OMAR {
+                                ids::BAKER
+                            } else {
+                                ids::LINCOLN
+                            };
+                            incident_at(
+                                &mut d,
+                                (i as u128 + 1) << 64 | n,
+                                school,
+                                "During the kill test.",
+                            );
+                        }
+                    }
+                    let before: BTreeSet<[u8; 32]> = pending(&d);
+                    let url = base.lock().expect("base").clone();
+                    let mut t = HttpTransport::new(&url, &d.session.token).expect("transport");
+                    let _ = client::sync_now(&mut d.store, &mut t, at(600));
+                    let after = pending(&d);
+                    confirmed.extend(before.difference(&after).copied());
+                    std::thread::sleep(Duration::from_millis(3));
+                }
+                (d, confirmed)
+            })
+        })
+        .collect();
+
+    let mut rng = SeededEntropy::new(0x5EED);
+    for _ in 0..kills {
+        std::thread::sleep(Duration::from_millis(30 + rng.next_u64() % 250));
+        server.kill().expect("SIGKILL");
+        server.wait().expect("reap");
+        let (s, b) = start(data.path());
+        server = s;
+        *base.lock().expect("base") = b;
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    stop.store(true, Ordering::Relaxed);
+    let mut all_confirmed = BTreeSet::new();
+    let mut finished = Vec::new();
+    for w in workers {
+        let (mut d, confirmed) = w.join().expect("worker");
+        // The devices recover by themselves: a plain sync now succeeds and empties the queue.
+        d.base = base.lock().expect("base").clone();
+        d.sync().expect("a device syncs again after the restarts");
+        assert!(pending(&d).is_empty(), "nothing left waiting");
+        all_confirmed.extend(confirmed);
+        finished.push(d);
+    }
+    server.kill().expect("stop");
+    server.wait().expect("reap");
+
+    let storage = SqliteStorage::open(data.path()).expect("reopen the server's database");
+    let mut stored = BTreeSet::new();
+    for d in &finished {
+        for id in d.store.document_ids().expect("ids") {
+            if let Some(doc) = storage.document(id).expect("doc") {
+                stored.extend(
+                    doc.changes
+                        .into_iter()
+                        .map(|b| Change::from_bytes(b).expect("change").hash().0),
+                );
+            }
+        }
+    }
+    assert!(
+        all_confirmed.len() > 30,
+        "the devices did sync during the kills ({})",
+        all_confirmed.len()
+    );
+    let lost: Vec<_> = all_confirmed.difference(&stored).collect();
+    assert!(
+        lost.is_empty(),
+        "{} acknowledged changes were lost",
+        lost.len()
+    );
+}
+
+fn pending(d: &Device) -> BTreeSet<[u8; 32]> {
+    d.store
+        .pending_changes(usize::MAX)
+        .expect("pending")
+        .into_iter()
+        .flat_map(|p| p.changes.into_iter().map(|c| c.hash))
+        .collect()
+}

@@ -1,0 +1,9 @@
+//! End-to-end tests: a real district server on 127.0.0.1:0 (in-process, or the real binary for
+//! the kill test), real HTTP, and device stores on real files in temporary folders.
+
+mod authz;
+mod bad_input;
+mod faults;
+mod kill;
+mod support;
+mod sync;

@@ -1,0 +1,282 @@
+//! A test server and simulated devices.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use rounds_core::client::{
+    self, Enrollment, HttpTransport, Session, SyncProblem, SyncReport, Transport,
+};
+use rounds_core::entropy::SeededEntropy;
+use rounds_core::keyslots::{KdfParams, Secret};
+use rounds_core::model::*;
+use rounds_core::store::{NewShift, Setup, Store};
+use rounds_server::seed::ids;
+use rounds_server::storage::{SqliteStorage, Storage};
+use rounds_server::{AppState, admin, seed};
+use uuid::Uuid;
+
+/// A district server with the demo district, on a loopback port, in this process.
+pub struct TestServer {
+    pub base: String,
+    pub storage: Arc<SqliteStorage>,
+    _dir: tempfile::TempDir,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TestServer {
+    pub fn start() -> TestServer {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let storage = Arc::new(SqliteStorage::open(dir.path()).expect("storage"));
+        seed::demo_district(storage.as_ref(), &mut SeededEntropy::new(1)).expect("seed");
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let st: Arc<dyn Storage> = storage.clone();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("rt");
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind");
+                addr_tx
+                    .send(listener.local_addr().expect("addr"))
+                    .expect("send addr");
+                rounds_server::serve(listener, AppState::new(st), async {
+                    let _ = rx.await;
+                })
+                .await
+                .expect("serve");
+            });
+        });
+        let addr = addr_rx.recv().expect("server address");
+        TestServer {
+            base: format!("http://{addr}"),
+            storage,
+            _dir: dir,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        }
+    }
+
+    /// A fresh one-time enrollment code.
+    pub fn code(&self) -> String {
+        admin::issue_code(
+            self.storage.as_ref(),
+            ids::ADMIN,
+            now(),
+            1,
+            &mut SeededEntropy::new(rand_seed()),
+        )
+        .expect("code")
+        .code
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn rand_seed() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(1000);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+pub fn now() -> DateTime<Utc> {
+    #[allow(
+        clippy::disallowed_methods,
+        reason = "enrollment codes expire against the server's real clock"
+    )]
+    Utc::now()
+}
+
+/// A fixed working day for device actions.
+pub fn at(minutes: i64) -> DateTime<Utc> {
+    "2026-11-30T08:00:00Z"
+        .parse::<DateTime<Utc>>()
+        .expect("time")
+        + Duration::minutes(minutes)
+}
+
+pub struct Login {
+    pub username: &'static str,
+    pub password: &'static str,
+}
+
+pub const ADMIN: Login = Login {
+    username: "admin",
+    password: "admin-pass-1",
+};
+pub const SUPERVISOR: Login = Login {
+    username: "sam.super",
+    password: "super-pass-1",
+};
+pub const GIA: Login = Login {
+    username: "gia.guard",
+    password: "guard-pass-1",
+};
+pub const GUS: Login = Login {
+    username: "gus.guard",
+    password: "guard-pass-2",
+};
+pub const OLGA: Login = Login {
+    username: "olga.sro",
+    password: "sro-pass-1",
+};
+pub const OMAR: Login = Login {
+    username: "omar.sro",
+    password: "sro-pass-2",
+};
+
+/// An enrolled device with its own store, signed in as one person.
+pub struct Device {
+    pub store: Store,
+    pub enrollment: Enrollment,
+    pub session: Session,
+    pub base: String,
+    _path: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Device {
+    /// Enrolls a new device, creates its store and signs `who` in. No sync yet.
+    pub fn enroll(server: &TestServer, who: &Login) -> Device {
+        Self::enroll_at(&server.base, &server.code(), who)
+    }
+
+    pub fn enroll_at(base: &str, code: &str, who: &Login) -> Device {
+        let enrollment =
+            client::enroll(base, code, &format!("{} phone", who.username)).expect("enroll");
+        let session =
+            client::sign_in(base, who.username, who.password, &enrollment).expect("sign in");
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("device.db");
+        let store = Store::create(
+            &path,
+            Setup {
+                device_id: enrollment.device_id,
+                person_id: session.person_id,
+                secret: &Secret::new("246810"),
+                kdf: KdfParams::FOR_TESTS,
+            },
+            &mut SeededEntropy::new(rand_seed()),
+        )
+        .expect("store");
+        Device {
+            store,
+            enrollment,
+            session,
+            base: base.to_string(),
+            _path: path,
+            _dir: dir,
+        }
+    }
+
+    pub fn transport(&self) -> HttpTransport {
+        HttpTransport::new(&self.base, &self.session.token).expect("transport")
+    }
+
+    pub fn sync(&mut self) -> Result<SyncReport, SyncProblem> {
+        let mut t = self.transport();
+        client::sync_now(&mut self.store, &mut t, at(600))
+    }
+
+    pub fn sync_with(&mut self, t: &mut dyn Transport) -> Result<SyncReport, SyncProblem> {
+        client::sync_now(&mut self.store, t, at(600))
+    }
+
+    /// Kinds of the documents in the device's database file, read with SQL.
+    pub fn kinds_on_disk(&self) -> Vec<String> {
+        let mut kinds: Vec<String> = self
+            .store
+            .document_ids()
+            .expect("ids")
+            .into_iter()
+            .map(|id| {
+                self.store
+                    .header(id)
+                    .expect("header")
+                    .kind
+                    .code()
+                    .to_string()
+            })
+            .collect();
+        kinds.sort();
+        kinds
+    }
+}
+
+pub fn shift_with_checks(d: &mut Device, shift: u128, post: Uuid, n: u32) -> Uuid {
+    let id = Uuid::from_u128(shift);
+    d.store
+        .start_shift(&NewShift {
+            id,
+            post_id: post,
+            started_at: at(0),
+        })
+        .expect("start shift");
+    for i in 0..n {
+        d.store
+            .record_check(
+                id,
+                &CheckInput {
+                    id: Uuid::from_u128(shift * 10_000 + u128::from(i)),
+                    checkpoint_id: ids::checkpoint(post, 1 + i % 3),
+                    method: CheckMethod::Tag,
+                    result: CheckResult::AllClear,
+                    note: String::new(),
+                    photos: vec![],
+                    at: at(i64::from(i)),
+                },
+            )
+            .expect("check");
+    }
+    id
+}
+
+pub fn incident_at(d: &mut Device, id: u128, school: Uuid, text: &str) -> Uuid {
+    let i = IncidentInput {
+        id: Uuid::from_u128(id),
+        school_id: school,
+        incident_type: IncidentType::Trespass,
+        location: "North gate".into(),
+        occurred_at: at(5),
+        people: vec![],
+        narrative: text.into(),
+        actions: String::new(),
+        photos: vec![],
+    };
+    d.store.create_incident(&i, at(6)).expect("incident");
+    i.id
+}
+
+pub fn note_at(d: &mut Device, id: u128, school: Uuid, shared_with: Vec<Uuid>) -> Uuid {
+    let n = NoteInput {
+        id: Uuid::from_u128(id),
+        school_id: school,
+        student_ref: "S-77".into(),
+        student_name: "Student Seventy".into(),
+        contact_type: ContactType::Mentoring,
+        reason: "Check-in about attendance".into(),
+        outcome: "Will meet again".into(),
+        referral: Referral::None,
+        follow_up_on: None,
+        classification: Classification::RestrictedLawEnforcement,
+        shared_with,
+        contacted_at: at(7),
+    };
+    d.store.write_note(&n, at(8)).expect("note");
+    n.id
+}

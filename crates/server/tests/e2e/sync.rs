@@ -1,0 +1,297 @@
+//! Records made offline reach the district and the devices that may see them.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use rounds_core::client::{self, HttpTransport, SyncProblem, Transport};
+use rounds_core::model::*;
+use rounds_server::seed::ids;
+use rounds_server::storage::Storage;
+use uuid::Uuid;
+
+use crate::support::*;
+
+#[test]
+fn a_shift_recorded_offline_reaches_the_supervisor() {
+    let server = TestServer::start();
+    let mut gia = Device::enroll(&server, &GIA);
+    let r = gia.sync().expect("first sync brings the reference data");
+    assert!(r.reference_updated);
+    assert_eq!(
+        gia.store.checkpoints(ids::LINCOLN_MAIN).expect("cps").len(),
+        6,
+        "the post's checkpoints arrived"
+    );
+
+    let shift = shift_with_checks(&mut gia, 1, ids::LINCOLN_MAIN, 10);
+    let before = client::status(&gia.store).expect("status");
+    assert_eq!(before.waiting_changes, 11, "start + 10 checks wait to sync");
+    let r = gia.sync().expect("sync");
+    assert_eq!(r.pushed, 11);
+    let after = client::status(&gia.store).expect("status");
+    assert_eq!(after.waiting_changes, 0);
+    assert!(after.last_success.is_some() && after.last_error.is_none());
+
+    let mut sam = Device::enroll(&server, &SUPERVISOR);
+    sam.sync().expect("supervisor sync");
+    let v = sam
+        .store
+        .shift(shift, at(30))
+        .expect("the supervisor's device has the shift");
+    assert_eq!(v.checks.len(), 10);
+}
+
+#[test]
+fn two_people_edit_one_incident_offline_and_the_server_merges_both() {
+    let server = TestServer::start();
+    let mut olga = Device::enroll(&server, &OLGA);
+    let mut gia = Device::enroll(&server, &GIA);
+    olga.sync().expect("sync");
+    gia.sync().expect("sync");
+    let id = incident_at(&mut olga, 5, ids::LINCOLN, "Man climbing the north fence.");
+    olga.sync().expect("push");
+    gia.sync().expect("pull");
+    let append = |text: &str| IncidentEdit {
+        append_narrative: Some(text.into()),
+        ..Default::default()
+    };
+    olga.store
+        .edit_incident(id, &append("Officer spoke with him."), at(10))
+        .expect("olga");
+    gia.store
+        .edit_incident(id, &append("Guard saw him leave by car."), at(11))
+        .expect("gia");
+    olga.sync().expect("sync");
+    gia.sync().expect("sync");
+    olga.sync().expect("sync");
+    let a = olga.store.incident(id).expect("a").body;
+    let b = gia.store.incident(id).expect("b").body;
+    assert_eq!(a, b, "both devices hold the same incident");
+    assert!(
+        a.narrative.contains("Officer spoke with him.")
+            && a.narrative.contains("Guard saw him leave by car.")
+    );
+}
+
+#[test]
+fn a_note_shared_later_reaches_its_new_reader_whole() {
+    let server = TestServer::start();
+    let mut olga = Device::enroll(&server, &OLGA);
+    let mut sam = Device::enroll(&server, &SUPERVISOR);
+    olga.sync().expect("sync");
+    let note = note_at(&mut olga, 9, ids::LINCOLN, vec![]);
+    olga.sync().expect("push");
+    sam.sync().expect("pull");
+    assert!(
+        !sam.store.document_ids().expect("ids").contains(&note),
+        "not shared yet"
+    );
+    olga.store
+        .edit_note(
+            note,
+            &NoteEdit {
+                share_with: vec![ids::SUPERVISOR],
+                ..Default::default()
+            },
+            at(20),
+        )
+        .expect("share");
+    olga.sync().expect("push the share");
+    let r = sam.sync().expect("pull");
+    assert_eq!(r.fetched, 1, "the note's earlier history was fetched whole");
+    let v = sam
+        .store
+        .note(note)
+        .expect("the supervisor may read it now");
+    assert_eq!(v.body.reason, "Check-in about attendance");
+}
+
+/// Forwards one TCP connection to the server and counts the bytes both ways.
+fn counting_proxy(target: &str) -> (String, Arc<AtomicUsize>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let target = target.trim_start_matches("http://").to_string();
+    let count = Arc::new(AtomicUsize::new(0));
+    let c = count.clone();
+    std::thread::spawn(move || {
+        for client in listener.incoming().take(1) {
+            let mut client = client.expect("accept");
+            let mut upstream = TcpStream::connect(&target).expect("connect");
+            let (mut c2, mut u2) = (
+                client.try_clone().expect("clone"),
+                upstream.try_clone().expect("clone"),
+            );
+            let c_up = c.clone();
+            let t = std::thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = c2.read(&mut buf) {
+                    if n == 0 || u2.write_all(&buf[..n]).is_err() {
+                        break;
+                    }
+                    c_up.fetch_add(n, Ordering::SeqCst);
+                }
+                let _ = u2.shutdown(std::net::Shutdown::Write);
+            });
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = upstream.read(&mut buf) {
+                if n == 0 || client.write_all(&buf[..n]).is_err() {
+                    break;
+                }
+                c.fetch_add(n, Ordering::SeqCst);
+            }
+            let _ = client.shutdown(std::net::Shutdown::Write);
+            let _ = t.join();
+        }
+    });
+    (format!("http://{addr}"), count)
+}
+
+#[test]
+fn anything_new_with_nothing_new_is_one_request_under_300_bytes() {
+    let server = TestServer::start();
+    let mut olga = Device::enroll(&server, &OLGA);
+    olga.sync().expect("reference data");
+    for i in 0..50 {
+        incident_at(&mut olga, 100 + i, ids::LINCOLN, "Routine.");
+    }
+    olga.sync().expect("sync everything");
+    let cursor: u64 = olga
+        .store
+        .sync_value("cursor")
+        .expect("c")
+        .and_then(|v| v.parse().ok())
+        .expect("cursor");
+    let reference: u64 = olga
+        .store
+        .sync_value("reference_version")
+        .expect("r")
+        .and_then(|v| v.parse().ok())
+        .expect("ref");
+    let (proxy, count) = counting_proxy(&server.base);
+    let mut t = HttpTransport::new(&proxy, &olga.session.token).expect("transport");
+    let answer = t
+        .pull(cursor, reference, rounds_protocol::PAGE_BYTES)
+        .expect("pull");
+    assert!(answer.is_none(), "nothing new");
+    // Let the proxy finish counting the response.
+    drop(t);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let bytes = count.load(Ordering::SeqCst);
+    assert!(
+        bytes < 300,
+        "{bytes} bytes on the wire for 'anything new?' with 50 documents on the device"
+    );
+    assert!(bytes > 100, "the proxy saw the exchange ({bytes} bytes)");
+}
+
+/// A transport that delivers each push twice and loses the first answer, like a retry after a
+/// response lost on the way back.
+struct Stutter(HttpTransport);
+
+impl Transport for Stutter {
+    fn push(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
+        let _lost = self.0.push(body.clone())?;
+        self.0.push(body)
+    }
+    fn pull(&mut self, a: u64, r: u64, m: u32) -> Result<Option<Vec<u8>>, SyncProblem> {
+        let _ = self.0.pull(a, r, m)?;
+        self.0.pull(a, r, m)
+    }
+    fn fetch(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
+        self.0.fetch(body)
+    }
+}
+
+#[test]
+fn repeated_requests_and_lost_answers_duplicate_nothing() {
+    let server = TestServer::start();
+    let mut gia = Device::enroll(&server, &GIA);
+    gia.sync().expect("sync");
+    shift_with_checks(&mut gia, 3, ids::LINCOLN_MAIN, 20);
+    let mut t = Stutter(gia.transport());
+    let r = gia.sync_with(&mut t).expect("sync");
+    assert_eq!(r.pushed, 21);
+    let max = server.storage.max_seq().expect("seq");
+    assert_eq!(
+        max, 21,
+        "each change stored once although every push arrived twice"
+    );
+    // A sync after a lost answer pushes nothing new and changes nothing.
+    gia.sync().expect("again");
+    assert_eq!(server.storage.max_seq().expect("seq"), 21);
+    assert_eq!(
+        client::status(&gia.store).expect("status").waiting_changes,
+        0
+    );
+}
+
+/// A transport that asks for the smallest pages and fails after `budget` requests.
+struct SmallPagesThenCut {
+    inner: HttpTransport,
+    budget: usize,
+}
+
+impl Transport for SmallPagesThenCut {
+    fn push(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
+        self.inner.push(body)
+    }
+    fn pull(&mut self, a: u64, r: u64, _m: u32) -> Result<Option<Vec<u8>>, SyncProblem> {
+        if self.budget == 0 {
+            return Err(SyncProblem::NoConnection("cut off by the test".into()));
+        }
+        self.budget -= 1;
+        self.inner.pull(a, r, 1024)
+    }
+    fn fetch(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
+        self.inner.fetch(body)
+    }
+}
+
+#[test]
+fn a_pull_cut_off_midway_resumes_where_it_stopped() {
+    let server = TestServer::start();
+    let mut olga = Device::enroll(&server, &OLGA);
+    olga.sync().expect("sync");
+    let mut made = Vec::new();
+    for i in 0..120 {
+        made.push(incident_at(
+            &mut olga,
+            1000 + i,
+            ids::ADAMS,
+            &"A long narrative. ".repeat(20),
+        ));
+    }
+    olga.sync().expect("push");
+    let mut sam = Device::enroll(&server, &SUPERVISOR);
+    let mut t = SmallPagesThenCut {
+        inner: sam.transport(),
+        budget: 5,
+    };
+    let err = sam.sync_with(&mut t).expect_err("cut off");
+    assert!(matches!(err, SyncProblem::NoConnection(_)));
+    let partial = sam.store.document_ids().expect("ids").len();
+    assert!(
+        partial > 0 && partial < 120,
+        "some pages arrived before the cut ({partial})"
+    );
+    let status = client::status(&sam.store).expect("status");
+    assert_eq!(
+        status.last_error_text.as_deref(),
+        Some(
+            "No connection to the district server. Everything is saved on this device and will sync later."
+        )
+    );
+    let mut t = SmallPagesThenCut {
+        inner: sam.transport(),
+        budget: usize::MAX,
+    };
+    sam.sync_with(&mut t).expect("resume");
+    let mut have = sam.store.document_ids().expect("ids");
+    have.sort();
+    made.sort();
+    assert_eq!(have, made, "every incident arrived exactly once");
+    let _: Vec<Uuid> = have;
+    let _ = IncidentStatus::Draft;
+}
