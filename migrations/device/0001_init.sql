@@ -3,7 +3,9 @@
 
 -- Every record document: its immutable header, its last compacted snapshot, and counters.
 CREATE TABLE documents (
-    id             TEXT PRIMARY KEY,
+    -- local number of the document (stable: it keys the full-text index)
+    doc_seq        INTEGER PRIMARY KEY,
+    id             TEXT NOT NULL UNIQUE,
     kind           TEXT NOT NULL,
     school_id      TEXT NOT NULL,
     author_id      TEXT NOT NULL,
@@ -11,11 +13,8 @@ CREATE TABLE documents (
     created_at     INTEGER NOT NULL,
     classification TEXT NOT NULL,
     -- automerge save() at the last compaction; NULL until the first one
-    snapshot       BLOB,
-    -- changes not yet acknowledged by the district server
-    pending        INTEGER NOT NULL DEFAULT 0
+    snapshot       BLOB
 ) STRICT;
-CREATE INDEX documents_pending ON documents(pending) WHERE pending > 0;
 
 -- The automerge changes of each document since its snapshot, plus every change the server has
 -- not yet acknowledged. Loading a document = snapshot + these rows.
@@ -28,7 +27,7 @@ CREATE TABLE changes (
     UNIQUE (doc_id, hash)
 ) STRICT;
 CREATE INDEX changes_by_doc ON changes(doc_id, seq);
-CREATE INDEX changes_unacked ON changes(seq) WHERE acked = 0;
+CREATE INDEX changes_unacked ON changes(doc_id) WHERE acked = 0;
 
 -- Small key/value state of the sync client (cursor on the server's change feed, times).
 CREATE TABLE sync_state (
@@ -76,8 +75,7 @@ CREATE TABLE shifts (
     post_id     TEXT NOT NULL,
     guard_id    TEXT NOT NULL,
     started_at  INTEGER NOT NULL,
-    ended_at    INTEGER,
-    check_count INTEGER NOT NULL
+    ended_at    INTEGER
 ) STRICT;
 CREATE INDEX shifts_by_guard ON shifts(guard_id, ended_at, started_at);
 
@@ -134,9 +132,10 @@ CREATE TABLE note_readers (
     PRIMARY KEY (note_id, person_id)
 ) STRICT;
 
--- Full-text search over incident narratives, actions, supplements and contact notes.
+-- Full-text search over incident narratives, actions, supplements and contact notes. The
+-- rowid of an entry is its document's `doc_seq`, so replacing an entry is a lookup,
+-- not a scan.
 CREATE VIRTUAL TABLE search_index USING fts5(
-    doc_id UNINDEXED,
     kind UNINDEXED,
     title,
     body,

@@ -7,7 +7,9 @@
 //! - the body, whose shape depends on the kind (see [`ShiftBody`], [`IncidentBody`],
 //!   [`NoteBody`]). Lists that only grow (patrol checks, supplements, photos) are automerge
 //!   lists of maps; free text that several officers may edit offline (an incident's narrative
-//!   and actions) is automerge text, so concurrent edits merge character by character.
+//!   and actions) is automerge text, so concurrent edits merge character by character. A patrol
+//!   check never changes once recorded, so each is one JSON string in the shift's `checks` list
+//!   (one automerge operation instead of ten: recording a check stays fast).
 //!
 //! This module only builds and reads documents; it knows nothing of SQLite. Each write function
 //! runs inside an automerge transaction whose commit carries the action's time and a small
@@ -209,19 +211,54 @@ pub fn init_shift(
     Ok(())
 }
 
+/// A check as stored in the shift's `checks` list: one JSON string per check. A check never
+/// changes once recorded, so it needs no per-field automerge history; one scalar is a single
+/// operation, which keeps recording a check fast (see `docs/performance.md`).
+#[derive(Serialize, Deserialize)]
+struct StoredCheck {
+    id: Uuid,
+    cp: Uuid,
+    m: CheckMethod,
+    r: CheckResult,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    n: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    p: Vec<String>,
+    at: i64,
+    by: Uuid,
+}
+
+/// The record a check input becomes.
+pub fn check_record(check: &CheckInput, by: Uuid) -> CheckRecord {
+    CheckRecord {
+        id: check.id,
+        checkpoint_id: check.checkpoint_id,
+        method: check.method,
+        result: check.result,
+        note: check.note.clone(),
+        photos: check.photos.clone(),
+        at: check.at,
+        recorded_by: by,
+    }
+}
+
 /// Appends a patrol check.
 pub fn append_check(tx: &mut Transaction<'_>, check: &CheckInput, by: Uuid) -> Result<()> {
     let checks = obj(tx, &ROOT, "checks", "checks")?;
     let len = tx.length(&checks);
-    let c = tx.insert_object(&checks, len, ObjType::Map)?;
-    tx.put(&c, "id", check.id.to_string())?;
-    tx.put(&c, "checkpoint", check.checkpoint_id.to_string())?;
-    tx.put(&c, "method", check.method.code())?;
-    tx.put(&c, "result", check.result.code())?;
-    tx.put(&c, "note", check.note.as_str())?;
-    put_string_list(tx, &c, "photos", &check.photos)?;
-    tx.put(&c, "at", ts(check.at))?;
-    tx.put(&c, "by", by.to_string())?;
+    let stored = StoredCheck {
+        id: check.id,
+        cp: check.checkpoint_id,
+        m: check.method,
+        r: check.result,
+        n: check.note.clone(),
+        p: check.photos.clone(),
+        at: check.at.timestamp_millis(),
+        by,
+    };
+    let json =
+        serde_json::to_string(&stored).map_err(|e| Error::internal("encoding a check", e))?;
+    tx.insert(&checks, len, json)?;
     Ok(())
 }
 
@@ -236,9 +273,7 @@ pub fn read_shift(doc: &Automerge) -> Result<ShiftBody> {
     let checks_obj = obj(doc, &ROOT, "checks", "checks")?;
     let mut checks = Vec::with_capacity(doc.length(&checks_obj));
     for i in 0..doc.length(&checks_obj) {
-        let field = format!("checks[{i}]");
-        let c = obj(doc, &checks_obj, i, &field)?;
-        checks.push(read_check(doc, &c, &field)?);
+        checks.push(read_check(doc, &checks_obj, i)?);
     }
     Ok(ShiftBody {
         post_id: uuid(doc, &ROOT, "post", "post")?,
@@ -248,29 +283,26 @@ pub fn read_shift(doc: &Automerge) -> Result<ShiftBody> {
     })
 }
 
-/// Reads the last check of a shift (the one just appended) without reading the others.
-pub fn read_last_check(doc: &Automerge) -> Result<Option<CheckRecord>> {
-    let checks = obj(doc, &ROOT, "checks", "checks")?;
-    let len = doc.length(&checks);
-    if len == 0 {
-        return Ok(None);
-    }
-    let field = format!("checks[{}]", len - 1);
-    let c = obj(doc, &checks, len - 1, &field)?;
-    read_check(doc, &c, &field).map(Some)
-}
-
-fn read_check(doc: &Automerge, c: &ObjId, field: &str) -> Result<CheckRecord> {
-    let f = |k: &str| format!("{field}.{k}");
+fn read_check<R: ReadDoc>(doc: &R, list: &ObjId, i: usize) -> Result<CheckRecord> {
+    let field = format!("checks[{i}]");
+    let json = match scalar(doc, list, i, &field)? {
+        ScalarValue::Str(s) => s,
+        _ => return Err(wrong(&field)),
+    };
+    let c: StoredCheck = serde_json::from_str(&json)
+        .map_err(|e| Error::invalid(format!("document.{field}"), format!("is not a check: {e}")))?;
     Ok(CheckRecord {
-        id: uuid(doc, c, "id", &f("id"))?,
-        checkpoint_id: uuid(doc, c, "checkpoint", &f("checkpoint"))?,
-        method: CheckMethod::parse(&string(doc, c, "method", &f("method"))?, &f("method"))?,
-        result: CheckResult::parse(&string(doc, c, "result", &f("result"))?, &f("result"))?,
-        note: string(doc, c, "note", &f("note"))?,
-        photos: string_list(doc, c, "photos", &f("photos"))?,
-        at: time(doc, c, "at", &f("at"))?,
-        recorded_by: uuid(doc, c, "by", &f("by"))?,
+        id: c.id,
+        checkpoint_id: c.cp,
+        method: c.m,
+        result: c.r,
+        note: c.n,
+        photos: c.p,
+        at: Utc
+            .timestamp_millis_opt(c.at)
+            .single()
+            .ok_or_else(|| wrong(&format!("{field}.at")))?,
+        recorded_by: c.by,
     })
 }
 

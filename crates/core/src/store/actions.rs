@@ -100,11 +100,7 @@ impl Store {
                 Ok(())
             },
             |_, tx| document::append_check(tx, check, person),
-            |tx, h, doc, _| {
-                let c = document::read_last_check(doc)?
-                    .ok_or_else(|| Error::internal("record_check", "check not in document"))?;
-                projection::project_check(tx, h, &c)
-            },
+            |tx, h, _, _| projection::project_check(tx, h, &document::check_record(check, person)),
         )
     }
 

@@ -585,9 +585,5 @@ fn store_change(
             c.raw_bytes(),
             acked
         ])?;
-    if n == 1 && !acked {
-        tx.prepare_cached("UPDATE documents SET pending = pending + 1 WHERE id = ?1")?
-            .execute(params![doc.to_string()])?;
-    }
     Ok(n == 1)
 }

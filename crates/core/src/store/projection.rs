@@ -21,14 +21,13 @@ pub(super) fn project(tx: &Transaction<'_>, h: &Header, doc: &Automerge) -> Resu
             let body = document::read_shift(doc)?;
             tx.prepare_cached("DELETE FROM patrol_checks WHERE shift_id = ?1")?
                 .execute(params![id])?;
-            let mut count = 0i64;
             for c in &body.checks {
-                count += insert_check(tx, h, c)? as i64;
+                insert_check(tx, h, c)?;
             }
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO shifts
-                    (id, school_id, post_id, guard_id, started_at, ended_at, check_count)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                    (id, school_id, post_id, guard_id, started_at, ended_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?
             .execute(params![
                 id,
@@ -37,7 +36,6 @@ pub(super) fn project(tx: &Transaction<'_>, h: &Header, doc: &Automerge) -> Resu
                 h.author_id.to_string(),
                 ms(body.started_at),
                 body.ended_at.map(ms),
-                count
             ])?;
         }
         DocKind::Incident => {
@@ -120,10 +118,7 @@ pub(super) fn project(tx: &Transaction<'_>, h: &Header, doc: &Automerge) -> Resu
 
 /// Adds the row of a check just appended to a shift (the fast path of recording a check).
 pub(super) fn project_check(tx: &Transaction<'_>, h: &Header, c: &CheckRecord) -> Result<()> {
-    if insert_check(tx, h, c)? {
-        tx.prepare_cached("UPDATE shifts SET check_count = check_count + 1 WHERE id = ?1")?
-            .execute(params![h.id.to_string()])?;
-    }
+    insert_check(tx, h, c)?;
     Ok(())
 }
 
@@ -151,12 +146,15 @@ fn insert_check(tx: &Transaction<'_>, h: &Header, c: &CheckRecord) -> Result<boo
 }
 
 fn index(tx: &Transaction<'_>, id: &str, kind: &str, title: &str, body: &str) -> Result<()> {
-    tx.prepare_cached("DELETE FROM search_index WHERE doc_id = ?1")?
-        .execute(params![id])?;
+    let seq: i64 = tx
+        .prepare_cached("SELECT doc_seq FROM documents WHERE id = ?1")?
+        .query_row(params![id], |r| r.get(0))?;
+    tx.prepare_cached("DELETE FROM search_index WHERE rowid = ?1")?
+        .execute(params![seq])?;
     tx.prepare_cached(
-        "INSERT INTO search_index (doc_id, kind, title, body) VALUES (?1, ?2, ?3, ?4)",
+        "INSERT INTO search_index (rowid, kind, title, body) VALUES (?1, ?2, ?3, ?4)",
     )?
-    .execute(params![id, kind, title, body])?;
+    .execute(params![seq, kind, title, body])?;
     Ok(())
 }
 
@@ -172,7 +170,8 @@ const TABLES: &[(&str, &str)] = &[
     ),
     (
         "search_index",
-        "SELECT doc_id, kind, title, body FROM search_index ORDER BY doc_id",
+        "SELECT d.id, s.kind, s.title, s.body FROM search_index s
+         JOIN documents d ON d.doc_seq = s.rowid ORDER BY d.id",
     ),
 ];
 

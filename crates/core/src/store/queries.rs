@@ -156,7 +156,8 @@ impl Store {
     /// Shifts on this device, newest first.
     pub fn shifts(&self, limit: u32) -> Result<Vec<ShiftRow>> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT id, post_id, guard_id, started_at, ended_at, check_count FROM shifts
+            "SELECT id, post_id, guard_id, started_at, ended_at,
+                    (SELECT count(*) FROM patrol_checks c WHERE c.shift_id = s.id) FROM shifts s
              ORDER BY started_at DESC, id LIMIT ?1",
         )?;
         let rows = stmt.query_map(params![limit], |r| {
@@ -384,11 +385,11 @@ impl Store {
             return Ok(Vec::new());
         }
         let mut stmt = self.conn.prepare_cached(
-            "SELECT s.doc_id, s.kind, s.title, snippet(search_index, 3, '[', ']', '…', 12)
-             FROM search_index s
+            "SELECT d.id, s.kind, s.title, snippet(search_index, 2, '[', ']', '…', 12)
+             FROM search_index s JOIN documents d ON d.doc_seq = s.rowid
              WHERE search_index MATCH ?1
                AND (s.kind <> 'contact_note' OR EXISTS(
-                    SELECT 1 FROM note_readers r WHERE r.note_id = s.doc_id AND r.person_id = ?2))
+                    SELECT 1 FROM note_readers r WHERE r.note_id = d.id AND r.person_id = ?2))
              ORDER BY rank LIMIT ?3",
         )?;
         let rows = stmt.query_map(

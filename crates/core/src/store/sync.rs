@@ -117,19 +117,9 @@ impl Store {
         let tx = self.conn.transaction()?;
         let mut n = 0;
         for h in hashes {
-            let doc: Option<String> = tx
-                .prepare_cached(
-                    "UPDATE changes SET acked = 1 WHERE hash = ?1 AND acked = 0 RETURNING doc_id",
-                )?
-                .query_row(params![h.as_slice()], |r| r.get(0))
-                .optional()?;
-            if let Some(doc) = doc {
-                tx.prepare_cached(
-                    "UPDATE documents SET pending = pending - 1 WHERE id = ?1 AND pending > 0",
-                )?
-                .execute(params![doc])?;
-                n += 1;
-            }
+            n += tx
+                .prepare_cached("UPDATE changes SET acked = 1 WHERE hash = ?1 AND acked = 0")?
+                .execute(params![h.as_slice()])?;
         }
         tx.commit()?;
         Ok(n)
@@ -228,7 +218,7 @@ impl Store {
     /// How much waits for sync.
     pub fn backlog(&self) -> Result<SyncBacklog> {
         Ok(self.conn.query_row(
-            "SELECT coalesce(sum(pending), 0), count(*) FROM documents WHERE pending > 0",
+            "SELECT count(*), count(DISTINCT doc_id) FROM changes WHERE acked = 0",
             [],
             |r| {
                 Ok(SyncBacklog {
