@@ -26,8 +26,9 @@ CREATE TABLE changes (
     acked   INTEGER NOT NULL DEFAULT 0,
     UNIQUE (doc_id, hash)
 ) STRICT;
-CREATE INDEX changes_by_doc ON changes(doc_id, seq);
-CREATE INDEX changes_unacked ON changes(doc_id) WHERE acked = 0;
+-- (doc_id, hash) also serves loading a document's changes; only unacknowledged ones are
+-- indexed by order, so recording a change touches few pages.
+CREATE INDEX changes_unacked ON changes(seq) WHERE acked = 0;
 
 -- Small key/value state of the sync client (cursor on the server's change feed, times).
 CREATE TABLE sync_state (
@@ -79,8 +80,9 @@ CREATE TABLE shifts (
 ) STRICT;
 CREATE INDEX shifts_by_guard ON shifts(guard_id, ended_at, started_at);
 
+-- Clustered by shift: a shift's checks sit together, and a new check is one B-tree insert.
 CREATE TABLE patrol_checks (
-    id            TEXT PRIMARY KEY,
+    id            TEXT NOT NULL,
     shift_id      TEXT NOT NULL,
     checkpoint_id TEXT NOT NULL,
     method        TEXT NOT NULL,
@@ -88,9 +90,9 @@ CREATE TABLE patrol_checks (
     note          TEXT NOT NULL,
     photos        TEXT NOT NULL,
     at            INTEGER NOT NULL,
-    recorded_by   TEXT NOT NULL
-) STRICT;
-CREATE INDEX patrol_checks_by_shift ON patrol_checks(shift_id, at);
+    recorded_by   TEXT NOT NULL,
+    PRIMARY KEY (shift_id, id)
+) STRICT, WITHOUT ROWID;
 
 CREATE TABLE incidents (
     id               TEXT PRIMARY KEY,
