@@ -93,9 +93,8 @@ pub fn put_school(st: &dyn Storage, s: &School) -> ApiResult<()> {
 pub fn put_post(st: &dyn Storage, p: &Post) -> ApiResult<()> {
     text("post.name", &p.name, 200)?;
     rounds_core::model::text("post.orders", &p.orders, 0, 20_000)?;
-    Ok(st
-        .put_post(p)
-        .map_err(|_| ApiError::BadRequest("post.school_id: no such school".into()))?)
+    st.put_post(p)
+        .map_err(|_| ApiError::BadRequest("post.school_id: no such school".into()))
 }
 
 /// Adds or replaces a checkpoint.

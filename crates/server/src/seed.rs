@@ -132,7 +132,9 @@ pub fn demo_district(st: &dyn Storage, entropy: &mut dyn Entropy) -> ApiResult<(
             )?;
         }
     }
-    let people: [(Uuid, &str, &str, Role, &[Uuid], &str); 6] = [
+    /// (id, username, name, role, schools, password)
+    type Seeded<'a> = (Uuid, &'a str, &'a str, Role, &'a [Uuid], &'a str);
+    let people: [Seeded; 6] = [
         (
             ADMIN,
             "admin",

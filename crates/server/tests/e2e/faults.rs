@@ -144,7 +144,9 @@ fn work(d: &mut Device, n: u8, next: &mut u128, known_incidents: &[Uuid]) {
                 ids::ADAMS_CAMPUS
             };
             match d.store.current_shift(at(minute)).expect("current") {
-                Some(s) if n % 7 == 0 => d.store.end_shift(s.id, at(minute + 1)).expect("end"),
+                Some(s) if n.is_multiple_of(7) => {
+                    d.store.end_shift(s.id, at(minute + 1)).expect("end")
+                }
                 Some(s) => d
                     .store
                     .record_check(
@@ -181,7 +183,7 @@ fn work(d: &mut Device, n: u8, next: &mut u128, known_incidents: &[Uuid]) {
                 .copied()
                 .filter(|i| d.store.document_ids().expect("ids").contains(i))
                 .collect();
-            if n % 3 == 0 && !mine.is_empty() {
+            if n.is_multiple_of(3) && !mine.is_empty() {
                 let target = mine[usize::from(n) % mine.len()];
                 let _ = d.store.edit_incident(
                     target,
@@ -192,7 +194,7 @@ fn work(d: &mut Device, n: u8, next: &mut u128, known_incidents: &[Uuid]) {
                     at(minute),
                 );
             } else if n % 5 == 1 && role == Role::Sro {
-                let shared = if n % 2 == 0 {
+                let shared = if n.is_multiple_of(2) {
                     vec![ids::SUPERVISOR]
                 } else {
                     vec![]
