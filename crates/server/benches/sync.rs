@@ -1,0 +1,463 @@
+//! Server benchmarks: the shift-change surge, a supervisor pulling a district, and start-up
+//! time with many documents. A report, not a gate: it prints each figure next to its target.
+//!
+//! `cargo bench -p rounds-server --bench sync` runs the deep setting (the sizes);
+//! under `cargo test` (no `--bench` flag) or with `ROUNDS_BENCH=quick` it runs small sizes so
+//! CI exercises the code. Sections can be picked by name: `-- surge`, `-- pull`, `-- startup`.
+//! The server under test is the real `rounds-server` binary on a loopback port; its CPU time
+//! and peak memory are read from `/proc`.
+
+#![allow(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    clippy::unwrap_used,
+    clippy::disallowed_methods,
+    missing_docs,
+    reason = "a benchmark program: prints its report and reads the real clock"
+)]
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use automerge::{Automerge, Change};
+use chrono::{DateTime, TimeZone, Utc};
+use rounds_core::client::{self, HttpTransport};
+use rounds_core::document::{self, Header};
+use rounds_core::entropy::SeededEntropy;
+use rounds_core::keyslots::{KdfParams, Secret};
+use rounds_core::model::*;
+use rounds_core::store::{Setup, Store};
+use rounds_protocol::{DocChanges, PushRequest, PushResponse};
+use rounds_server::admin::{self, PersonInput};
+use rounds_server::auth;
+use rounds_server::seed::{self, ids};
+use rounds_server::storage::{Commit, DeviceRecord, SessionRecord, SqliteStorage, Storage};
+use uuid::Uuid;
+
+const BIN: &str = env!("CARGO_BIN_EXE_rounds-server");
+
+struct Sizes {
+    devices: usize,
+    concurrency: usize,
+    checks: usize,
+    incidents: usize,
+    district_docs: usize,
+    startup_docs: usize,
+}
+
+const DEEP: Sizes =
+    Sizes { devices: 1000, concurrency: 50, checks: 200, incidents: 10, district_docs: 11_000, startup_docs: 100_000 };
+const QUICK: Sizes =
+    Sizes { devices: 20, concurrency: 5, checks: 50, incidents: 3, district_docs: 300, startup_docs: 1_000 };
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 30, 8, 0, 0).unwrap()
+}
+
+fn line(name: &str, target: &str, verdict: &str, figure: &str) {
+    println!("{name:<44} {target:<10} {verdict:<6} {figure}");
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "PASS" } else { "FAIL" }
+}
+
+/// The server binary on a loopback port.
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Server {
+    fn start(data: &Path) -> (Server, Duration) {
+        let t = Instant::now();
+        let mut child = Command::new(BIN)
+            .args(["--data", data.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut l = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut l).unwrap();
+        let base = l.trim().strip_prefix("listening on ").unwrap().to_string();
+        let http = reqwest::blocking::Client::new();
+        while !http.get(format!("{base}/health")).send().is_ok_and(|r| r.status().is_success()) {
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        (Server { child, base }, t.elapsed())
+    }
+
+    /// User + system CPU time of the server process so far.
+    fn cpu(&self) -> Duration {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap();
+        let after = &stat[stat.rfind(')').unwrap() + 2..];
+        let f: Vec<&str> = after.split_whitespace().collect();
+        let ticks: u64 = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
+        Duration::from_millis(ticks * 10) // CLK_TCK = 100 on Linux
+    }
+
+    /// Peak resident memory (VmHWM) in MiB.
+    fn peak_mib(&self) -> f64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let kb: f64 = status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .unwrap()
+            .parse()
+            .unwrap();
+        kb / 1024.0
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn header(id: Uuid, kind: DocKind, school: Uuid, author: Uuid, device: Uuid) -> Header {
+    Header {
+        id,
+        kind,
+        school_id: school,
+        author_id: author,
+        device_id: device,
+        created_at: t0(),
+        classification: match kind {
+            DocKind::Shift => Classification::Internal,
+            DocKind::Incident => Classification::Confidential,
+            DocKind::ContactNote => Classification::RestrictedLawEnforcement,
+        },
+    }
+}
+
+const WORDS: &[&str] = &[
+    "student", "hallway", "door", "unlocked", "gym", "fight", "parking", "visitor", "backpack", "vape",
+    "window", "broken", "cafeteria", "stairwell", "alarm", "library", "teacher", "bus", "gate", "camera",
+];
+
+fn incident_doc(n: u64, school: Uuid, author: Uuid, device: Uuid) -> (Header, Automerge) {
+    let h = header(Uuid::from_u128(0x1_0000_0000 + u128::from(n)), DocKind::Incident, school, author, device);
+    let mut rng = SeededEntropy::new(n);
+    let narrative: Vec<&str> = (0..40).map(|_| WORDS[(rng.next_u64() % WORDS.len() as u64) as usize]).collect();
+    let input = IncidentInput {
+        id: h.id,
+        school_id: school,
+        incident_type: IncidentType::ALL[(n % 12) as usize],
+        location: "Main building".into(),
+        occurred_at: t0(),
+        people: vec![],
+        narrative: narrative.join(" "),
+        actions: "Reported to the office.".into(),
+        photos: vec![],
+    };
+    let am = document::create(&h, author, "create_incident", |tx| document::init_incident(tx, &input, t0())).unwrap();
+    (h, am)
+}
+
+fn shift_doc(n: u64, school: Uuid, post: Uuid, author: Uuid, device: Uuid, checks: usize) -> (Header, Automerge) {
+    let h = header(Uuid::from_u128(0x2_0000_0000 + u128::from(n)), DocKind::Shift, school, author, device);
+    let mut am =
+        document::create(&h, author, "start_shift", |tx| document::init_shift(tx, post, t0())).unwrap();
+    for i in 0..checks {
+        let c = CheckInput {
+            id: Uuid::from_u128((u128::from(n) << 32) | i as u128),
+            checkpoint_id: ids::checkpoint(post, 1 + (i % 4) as u32),
+            method: CheckMethod::Tag,
+            result: CheckResult::AllClear,
+            note: String::new(),
+            photos: vec![],
+            at: t0() + chrono::Duration::minutes(i as i64),
+        };
+        document::change(&mut am, c.at, author, "record_check", |tx| document::append_check(tx, &c, author)).unwrap();
+    }
+    (h, am)
+}
+
+fn changes_of(am: &Automerge) -> Vec<Vec<u8>> {
+    am.get_changes(&[]).iter().map(|c| c.raw_bytes().to_vec()).collect()
+}
+
+fn store_directly(st: &dyn Storage, h: &Header, am: &Automerge) {
+    let changes = am.get_changes(&[]).iter().map(|c| (c.hash().0, c.raw_bytes().to_vec())).collect();
+    let projection = rounds_server::sync::project(h, am).unwrap();
+    st.commit(&Commit { header: h.clone(), expected_version: None, changes, projection }).unwrap();
+}
+
+/// An enrolled device with a session, made directly in storage (no HTTP, no Argon2 per device).
+fn device_session(st: &dyn Storage, person: Uuid, n: u64) -> (Uuid, String) {
+    let device = Uuid::from_u128(0xDE00_0000 + u128::from(n));
+    let code = format!("code-{n}");
+    st.add_enrollment_code(&auth::token_hash(&code), ids::ADMIN, t0(), Utc::now() + chrono::Duration::days(1)).unwrap();
+    let ok = st
+        .redeem_enrollment_code(
+            &auth::token_hash(&code),
+            Utc::now(),
+            &DeviceRecord { id: device, name: format!("bench {n}"), secret_hash: String::new(), enrolled_at: t0(), revoked_at: None },
+        )
+        .unwrap();
+    assert!(ok);
+    let token = format!("bench-token-{n}");
+    st.add_session(
+        &auth::token_hash(&token),
+        &SessionRecord { person_id: person, device_id: Some(device), expires_at: Utc::now() + chrono::Duration::days(1) },
+        Utc::now(),
+    )
+    .unwrap();
+    (device, token)
+}
+
+fn surge(s: &Sizes) {
+    eprintln!("surge: preparing {} devices", s.devices);
+    let data = tempfile::tempdir().unwrap();
+    let st = SqliteStorage::open(data.path()).unwrap();
+    seed::demo_district(&st, &mut SeededEntropy::new(1)).unwrap();
+    // 100 guards at Lincoln (or fewer), each with several devices.
+    let guards = (s.devices / 10).max(1);
+    let mut people = Vec::new();
+    for g in 0..guards {
+        let id = Uuid::from_u128(0x6000_0000 + g as u128);
+        admin::put_person(
+            &st,
+            &PersonInput {
+                id,
+                username: format!("guard{g}"),
+                name: format!("Guard {g}"),
+                role: Role::Guard,
+                schools: vec![ids::LINCOLN],
+                password: Some("bench-password".into()),
+                active: true,
+            },
+            &mut SeededEntropy::new(g as u64),
+        )
+        .unwrap();
+        people.push(id);
+    }
+    let mut pushes = Vec::with_capacity(s.devices);
+    for d in 0..s.devices {
+        let person = people[d % guards];
+        let (device, token) = device_session(&st, person, d as u64);
+        let mut docs = Vec::new();
+        let (h, am) = shift_doc(d as u64, ids::LINCOLN, ids::LINCOLN_MAIN, person, device, s.checks);
+        docs.push((h, changes_of(&am)));
+        for i in 0..s.incidents {
+            let (h, am) = incident_doc((d * 100 + i) as u64, ids::LINCOLN, person, device);
+            docs.push((h, changes_of(&am)));
+        }
+        pushes.push((token, docs));
+    }
+    drop(st);
+    let total_changes: usize = pushes.iter().map(|(_, d)| d.iter().map(|(_, c)| c.len()).sum::<usize>()).sum();
+    let total_bytes: usize =
+        pushes.iter().map(|(_, d)| d.iter().map(|(_, c)| c.iter().map(Vec::len).sum::<usize>()).sum::<usize>()).sum();
+
+    // The floor: automerge alone applying the same changes in-process (parsing included).
+    let floor_start = Instant::now();
+    for (_, docs) in &pushes {
+        for (_, changes) in docs {
+            let mut am = Automerge::new();
+            am.apply_changes(changes.iter().map(|b| Change::from_bytes(b.clone()).unwrap())).unwrap();
+            std::hint::black_box(am.get_heads());
+        }
+    }
+    let floor = floor_start.elapsed();
+
+    let (server, _) = Server::start(data.path());
+    let cpu_before = server.cpu();
+    let queue = Arc::new(Mutex::new(pushes));
+    let base = server.base.clone();
+    let wall = Instant::now();
+    let committed = Arc::new(Mutex::new(0usize));
+    let workers: Vec<_> = (0..s.concurrency)
+        .map(|_| {
+            let (queue, base, committed) = (queue.clone(), base.clone(), committed.clone());
+            std::thread::spawn(move || {
+                let http = reqwest::blocking::Client::new();
+                loop {
+                    let Some((token, docs)) = queue.lock().unwrap().pop() else { break };
+                    let req = PushRequest {
+                        docs: docs
+                            .iter()
+                            .map(|(h, c)| DocChanges {
+                                header: rounds_core::wire::header_to_wire(h),
+                                changes: c.iter().cloned().map(serde_bytes::ByteBuf::from).collect(),
+                            })
+                            .collect(),
+                    };
+                    let r = http
+                        .post(format!("{base}/v1/sync/push"))
+                        .bearer_auth(&token)
+                        .body(rounds_protocol::encode(&req))
+                        .send()
+                        .unwrap();
+                    assert!(r.status().is_success(), "{}", r.status());
+                    let resp: PushResponse = rounds_protocol::decode(&r.bytes().unwrap()).unwrap();
+                    assert!(resp.rejected.is_empty(), "{:?}", resp.rejected);
+                    *committed.lock().unwrap() += resp.committed.len();
+                }
+            })
+        })
+        .collect();
+    for w in workers {
+        w.join().unwrap();
+    }
+    let wall = wall.elapsed();
+    let cpu = server.cpu() - cpu_before;
+    let peak = server.peak_mib();
+    let committed = *committed.lock().unwrap();
+    assert_eq!(committed, total_changes, "every change committed");
+    let ratio = cpu.as_secs_f64() / floor.as_secs_f64();
+    line(
+        "surge: server CPU / automerge floor",
+        "<= 2x",
+        verdict(ratio <= 2.0),
+        &format!("{ratio:.2}x (server {:.2} s CPU, floor {:.2} s)", cpu.as_secs_f64(), floor.as_secs_f64()),
+    );
+    line("surge: peak server memory", "<= 300 MB", verdict(peak <= 300.0), &format!("{peak:.0} MiB"));
+    line(
+        "surge: shape",
+        "",
+        "info",
+        &format!(
+            "{} devices, {} at a time, {} changes ({:.1} MiB), wall {:.2} s, {:.0} changes/s",
+            s.devices,
+            s.concurrency,
+            total_changes,
+            total_bytes as f64 / 1048576.0,
+            wall.as_secs_f64(),
+            total_changes as f64 / wall.as_secs_f64()
+        ),
+    );
+}
+
+fn supervisor_store(dir: &Path, token_person: Uuid, device: Uuid) -> Store {
+    Store::create(
+        &dir.join("supervisor.db"),
+        Setup { device_id: device, person_id: token_person, secret: &Secret::new("246810"), kdf: KdfParams::FOR_TESTS },
+        &mut SeededEntropy::new(9),
+    )
+    .unwrap()
+}
+
+fn pull(s: &Sizes) {
+    eprintln!("pull: preparing a district of {} documents", s.district_docs);
+    let data = tempfile::tempdir().unwrap();
+    let st = SqliteStorage::open(data.path()).unwrap();
+    seed::demo_district(&st, &mut SeededEntropy::new(1)).unwrap();
+    let author_device = Uuid::from_u128(0xAAAA);
+    let shifts = s.district_docs / 11;
+    let mut incidents = Vec::new();
+    for n in 0..s.district_docs - shifts {
+        let school = if n % 2 == 0 { ids::LINCOLN } else { ids::ADAMS };
+        let (h, am) = incident_doc(n as u64, school, ids::SRO_OLGA, author_device);
+        store_directly(&st, &h, &am);
+        incidents.push((h, am));
+    }
+    for n in 0..shifts {
+        let (h, am) = shift_doc(n as u64, ids::LINCOLN, ids::LINCOLN_MAIN, ids::GUARD_LINCOLN, author_device, 40);
+        store_directly(&st, &h, &am);
+    }
+    let (device, token) = device_session(&st, ids::SUPERVISOR, 1);
+    drop(st);
+    let (server, _) = Server::start(data.path());
+    let dir = tempfile::tempdir().unwrap();
+    let mut store = supervisor_store(dir.path(), ids::SUPERVISOR, device);
+    let mut t = HttpTransport::new(&server.base, &token).unwrap();
+    let start = Instant::now();
+    let r = client::sync_now(&mut store, &mut t, t0()).unwrap();
+    let first = start.elapsed();
+    assert_eq!(store.document_ids().unwrap().len(), s.district_docs, "the whole district arrived");
+    line(
+        "pull: district into an empty store",
+        "<= 10 s",
+        verdict(first.as_secs_f64() <= 10.0),
+        &format!("{:.2} s for {} documents ({} changes, {} requests)", first.as_secs_f64(), s.district_docs, r.pulled, r.requests),
+    );
+
+    // 5% of the documents change elsewhere (an officer appends to the narrative).
+    let st = SqliteStorage::open(data.path()).unwrap();
+    let changed = s.district_docs / 20;
+    for (h, am) in incidents.iter_mut().take(changed) {
+        let version = st.document(h.id).unwrap().unwrap().version;
+        let edit = IncidentEdit { append_narrative: Some("Follow-up: parent contacted.".into()), ..Default::default() };
+        document::change(am, t0(), ids::SRO_OLGA, "edit_incident", |tx| document::edit_incident(tx, &edit)).unwrap();
+        let c = am.get_last_local_change().unwrap();
+        let projection = rounds_server::sync::project(h, am).unwrap();
+        st.commit(&Commit {
+            header: h.clone(),
+            expected_version: Some(version),
+            changes: vec![(c.hash().0, c.raw_bytes().to_vec())],
+            projection,
+        })
+        .unwrap();
+    }
+    drop(st);
+    let start = Instant::now();
+    let r = client::sync_now(&mut store, &mut t, t0()).unwrap();
+    let again = start.elapsed();
+    assert_eq!(r.pulled, changed, "exactly the changed documents' new changes arrived");
+    line(
+        "pull: again after 5% changed",
+        "<= 1 s",
+        verdict(again.as_secs_f64() <= 1.0),
+        &format!("{:.3} s for {} changed documents ({} requests)", again.as_secs_f64(), changed, r.requests),
+    );
+    drop(server);
+}
+
+fn startup(s: &Sizes) {
+    eprintln!("startup: preparing a server with {} documents", s.startup_docs);
+    let data = tempfile::tempdir().unwrap();
+    let st = SqliteStorage::open(data.path()).unwrap();
+    seed::demo_district(&st, &mut SeededEntropy::new(1)).unwrap();
+    for n in 0..s.startup_docs {
+        let (h, am) = incident_doc(n as u64, ids::LINCOLN, ids::SRO_OLGA, Uuid::from_u128(0xAAAA));
+        store_directly(&st, &h, &am);
+    }
+    drop(st);
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        let (server, ready) = Server::start(data.path());
+        times.push(ready);
+        drop(server);
+    }
+    times.sort();
+    let median = times[times.len() / 2];
+    line(
+        "startup: ready to serve",
+        "<= 1 s",
+        verdict(median.as_secs_f64() <= 1.0),
+        &format!("median {:.0} ms over 5 starts with {} documents (spawn to first /health)", median.as_secs_f64() * 1e3, s.startup_docs),
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let deep = match std::env::var("ROUNDS_BENCH").as_deref() {
+        Ok("quick") => false,
+        Ok("deep") => true,
+        _ => args.iter().any(|a| a == "--bench"),
+    };
+    let sizes = if deep { DEEP } else { QUICK };
+    let pick: Vec<&String> = args.iter().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let wants = |name: &str| pick.is_empty() || pick.iter().any(|p| p.as_str() == name);
+    println!("rounds-server benchmarks ({} setting)", if deep { "deep" } else { "quick" });
+    println!("{:<44} {:<10} {:<6} figure", "measure", "target", "");
+    let start = Instant::now();
+    if wants("surge") {
+        surge(&sizes);
+    }
+    if wants("pull") {
+        pull(&sizes);
+    }
+    if wants("startup") {
+        startup(&sizes);
+    }
+    println!("total run time {:.1} s", start.elapsed().as_secs_f64());
+}
