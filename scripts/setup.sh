@@ -9,6 +9,7 @@ command -v cc >/dev/null || missing+=(build-essential)
 command -v make >/dev/null || missing+=(make)
 perl -MFindBin -MIPC::Cmd -e1 2>/dev/null || missing+=(perl)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
+command -v curl >/dev/null || missing+=(curl)
 
 if ((${#missing[@]})); then
     echo "Installing: ${missing[*]}"

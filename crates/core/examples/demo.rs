@@ -1,9 +1,12 @@
-//! A small demo of the device store: sets up an encrypted store with a demo district, walks
-//! a guard's round (a few checks, one problem), files an incident, and prints the shift the
-//! way the app's round screen will show it.
+//! A small demo of a guard's phone: sets up an encrypted device store, walks a guard's round
+//! (a few checks, one problem) and prints the shift the way the app's round screen will show
+//! it.
 //!
-//! `cargo run -p rounds-core --example demo [DATA_DIR]` (default `./demo-data`). Run it again
-//! to unlock the same store and add a new shift to it.
+//! `cargo run -p rounds-core --example demo [DATA_DIR] [--server URL --code CODE]`
+//! (default `./demo-data`). With `--server`, the phone enrolls with the district server using
+//! the one-time code, signs Gia Guard in, takes its posts and checkpoints from the server and
+//! syncs the shift to it; without, it works alone with a built-in district. Run it again to
+//! unlock the same store and walk another round.
 
 #![allow(
     clippy::print_stdout,
@@ -14,6 +17,7 @@
 use std::path::PathBuf;
 
 use chrono::{Duration, Utc};
+use rounds_core::client::{self, Enrollment, HttpTransport, Session};
 use rounds_core::entropy::OsEntropy;
 use rounds_core::keyslots::{KdfParams, Secret};
 use rounds_core::model::*;
@@ -75,12 +79,56 @@ fn district() -> ReferenceData {
     }
 }
 
+/// Command-line options.
+struct Options {
+    dir: PathBuf,
+    server: Option<String>,
+    code: Option<String>,
+}
+
+fn options() -> Options {
+    let mut o = Options {
+        dir: PathBuf::from("demo-data"),
+        server: None,
+        code: None,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--server" => o.server = args.next(),
+            "--code" => o.code = args.next(),
+            other => o.dir = PathBuf::from(other),
+        }
+    }
+    o
+}
+
+fn sync(store: &mut Store, server: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let Some(session) = store.sync_value("session")? else {
+        println!("This store was set up without a server; delete its folder to enroll it.");
+        return Ok(());
+    };
+    let session: Session = serde_json::from_str(&session)?;
+    let mut t = HttpTransport::new(server, &session.token)?;
+    match client::sync_now(store, &mut t, Utc::now()) {
+        Ok(r) => println!(
+            "Synced with {server}: {} changes sent, {} received{}.",
+            r.pushed,
+            r.pulled,
+            if r.reference_updated {
+                ", posts and checkpoints updated"
+            } else {
+                ""
+            }
+        ),
+        Err(problem) => println!("Sync did not finish: {problem}"),
+    }
+    Ok(())
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = PathBuf::from(
-        std::env::args()
-            .nth(1)
-            .unwrap_or_else(|| "demo-data".into()),
-    );
+    let opts = options();
+    let dir = opts.dir.clone();
     std::fs::create_dir_all(&dir)?;
     let path = dir.join("device.db");
     let now = Utc::now();
@@ -88,8 +136,37 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut store = if path.exists() {
         println!("Unlocking {} as Gia Guard (PIN {PIN})", path.display());
         Store::open(&path, GUARD, &secret, now)?
-    } else {
+    } else if let Some(server) = &opts.server {
+        let code = opts
+            .code
+            .as_deref()
+            .ok_or("--server needs --code (an enrollment code)")?;
+        let enrollment: Enrollment = client::enroll(server, code, "Demo post phone")?;
+        let session = client::sign_in(server, "gia.guard", "guard-pass-1", &enrollment)?;
+        println!(
+            "Enrolled with {server} as device {}; Gia Guard signed in.",
+            enrollment.device_id
+        );
         println!("Setting up a new encrypted store at {}", path.display());
+        let mut s = Store::create(
+            &path,
+            Setup {
+                device_id: enrollment.device_id,
+                person_id: session.person_id,
+                secret: &secret,
+                kdf: KdfParams::DEFAULT,
+            },
+            &mut OsEntropy,
+        )?;
+        s.set_sync_value("device", &serde_json::to_string(&enrollment)?)?;
+        s.set_sync_value("session", &serde_json::to_string(&session)?)?;
+        sync(&mut s, server)?;
+        s
+    } else {
+        println!(
+            "Setting up a new encrypted store at {} (no server: a built-in district)",
+            path.display()
+        );
         let mut s = Store::create(
             &path,
             Setup {
@@ -195,6 +272,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             c.result,
             c.note
         );
+    }
+    if let Some(server) = &opts.server {
+        sync(&mut store, server)?;
     }
     let backlog = store.backlog()?;
     println!(

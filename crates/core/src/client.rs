@@ -217,10 +217,7 @@ fn pull_all(
             store.set_sync_value(key::REFERENCE, &page.reference_version.to_string())?;
             report.reference_updated = true;
         }
-        let mut incomplete = Vec::new();
-        for d in &page.docs {
-            apply(store, d, report, &mut incomplete)?;
-        }
+        let incomplete = apply_batch(store, &page.docs, report)?;
         if !incomplete.is_empty() {
             fetch_whole(store, t, &incomplete, report)?;
         }
@@ -232,29 +229,35 @@ fn pull_all(
     }
 }
 
-fn apply(
+/// Applies a batch of documents in one store transaction; returns the ids that need their
+/// whole history fetched.
+fn apply_batch(
     store: &mut Store,
-    d: &DocChanges,
+    docs: &[DocChanges],
     report: &mut SyncReport,
-    incomplete: &mut Vec<Uuid>,
-) -> Result<(), SyncProblem> {
-    let header = match wire::header_from_wire(&d.header) {
-        Ok(h) => h,
-        Err(e) => {
-            report.failed.push((d.header.id, e.to_string()));
-            return Ok(());
+) -> Result<Vec<Uuid>, SyncProblem> {
+    let mut batch = Vec::with_capacity(docs.len());
+    for d in docs {
+        match wire::header_from_wire(&d.header) {
+            Ok(h) => batch.push((h, d.changes.iter().map(|c| c.to_vec()).collect())),
+            Err(e) => report.failed.push((d.header.id, e.to_string())),
         }
-    };
-    let changes: Vec<Vec<u8>> = d.changes.iter().map(|c| c.to_vec()).collect();
-    match store.apply_remote(&header, &changes, true) {
-        Ok(a) if a.complete => report.pulled += a.new,
-        Ok(_) => incomplete.push(header.id),
-        Err(e @ (Error::Invalid { .. } | Error::HeaderChanged { .. } | Error::Forbidden(_))) => {
-            report.failed.push((header.id, e.to_string()));
-        }
-        Err(e) => return Err(e.into()),
     }
-    Ok(())
+    let mut incomplete = Vec::new();
+    let results = store.apply_remote_many(&batch, true)?;
+    for ((header, _), r) in batch.iter().zip(results) {
+        match r {
+            Ok(a) if a.complete => report.pulled += a.new,
+            Ok(_) => incomplete.push(header.id),
+            Err(
+                e @ (Error::Invalid { .. } | Error::HeaderChanged { .. } | Error::Forbidden(_)),
+            ) => {
+                report.failed.push((header.id, e.to_string()));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(incomplete)
 }
 
 fn fetch_whole(
@@ -278,17 +281,15 @@ fn fetch_whole(
                     .push((*id, "no longer available to this person".into()));
             }
         }
-        for d in &resp.docs {
-            let mut still = Vec::new();
-            apply(store, d, report, &mut still)?;
-            if still.is_empty() {
-                report.fetched += 1;
-            } else {
-                report
-                    .failed
-                    .push((d.header.id, "the server sent an incomplete history".into()));
-            }
+        let failed_before = report.failed.len();
+        let still = apply_batch(store, &resp.docs, report)?;
+        for id in &still {
+            report
+                .failed
+                .push((*id, "the server sent an incomplete history".into()));
         }
+        report.fetched +=
+            resp.docs.len() - still.len() - (report.failed.len() - failed_before - still.len());
     }
     Ok(())
 }

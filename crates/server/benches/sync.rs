@@ -48,10 +48,22 @@ struct Sizes {
     startup_docs: usize,
 }
 
-const DEEP: Sizes =
-    Sizes { devices: 1000, concurrency: 50, checks: 200, incidents: 10, district_docs: 11_000, startup_docs: 100_000 };
-const QUICK: Sizes =
-    Sizes { devices: 20, concurrency: 5, checks: 50, incidents: 3, district_docs: 300, startup_docs: 1_000 };
+const DEEP: Sizes = Sizes {
+    devices: 1000,
+    concurrency: 50,
+    checks: 200,
+    incidents: 10,
+    district_docs: 11_000,
+    startup_docs: 100_000,
+};
+const QUICK: Sizes = Sizes {
+    devices: 20,
+    concurrency: 5,
+    checks: 50,
+    incidents: 3,
+    district_docs: 300,
+    startup_docs: 1_000,
+};
 
 fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 30, 8, 0, 0).unwrap()
@@ -75,17 +87,29 @@ impl Server {
     fn start(data: &Path) -> (Server, Duration) {
         let t = Instant::now();
         let mut child = Command::new(BIN)
-            .args(["--data", data.to_str().unwrap(), "serve", "--listen", "127.0.0.1:0"])
+            .args([
+                "--data",
+                data.to_str().unwrap(),
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+            ])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
         let mut l = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut l).unwrap();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut l)
+            .unwrap();
         let base = l.trim().strip_prefix("listening on ").unwrap().to_string();
         let http = reqwest::blocking::Client::new();
-        while !http.get(format!("{base}/health")).send().is_ok_and(|r| r.status().is_success()) {
+        while !http
+            .get(format!("{base}/health"))
+            .send()
+            .is_ok_and(|r| r.status().is_success())
+        {
             std::thread::sleep(Duration::from_millis(2));
         }
         (Server { child, base }, t.elapsed())
@@ -138,14 +162,40 @@ fn header(id: Uuid, kind: DocKind, school: Uuid, author: Uuid, device: Uuid) -> 
 }
 
 const WORDS: &[&str] = &[
-    "student", "hallway", "door", "unlocked", "gym", "fight", "parking", "visitor", "backpack", "vape",
-    "window", "broken", "cafeteria", "stairwell", "alarm", "library", "teacher", "bus", "gate", "camera",
+    "student",
+    "hallway",
+    "door",
+    "unlocked",
+    "gym",
+    "fight",
+    "parking",
+    "visitor",
+    "backpack",
+    "vape",
+    "window",
+    "broken",
+    "cafeteria",
+    "stairwell",
+    "alarm",
+    "library",
+    "teacher",
+    "bus",
+    "gate",
+    "camera",
 ];
 
 fn incident_doc(n: u64, school: Uuid, author: Uuid, device: Uuid) -> (Header, Automerge) {
-    let h = header(Uuid::from_u128(0x1_0000_0000 + u128::from(n)), DocKind::Incident, school, author, device);
+    let h = header(
+        Uuid::from_u128(0x1_0000_0000 + u128::from(n)),
+        DocKind::Incident,
+        school,
+        author,
+        device,
+    );
     let mut rng = SeededEntropy::new(n);
-    let narrative: Vec<&str> = (0..40).map(|_| WORDS[(rng.next_u64() % WORDS.len() as u64) as usize]).collect();
+    let narrative: Vec<&str> = (0..40)
+        .map(|_| WORDS[(rng.next_u64() % WORDS.len() as u64) as usize])
+        .collect();
     let input = IncidentInput {
         id: h.id,
         school_id: school,
@@ -157,14 +207,32 @@ fn incident_doc(n: u64, school: Uuid, author: Uuid, device: Uuid) -> (Header, Au
         actions: "Reported to the office.".into(),
         photos: vec![],
     };
-    let am = document::create(&h, author, "create_incident", |tx| document::init_incident(tx, &input, t0())).unwrap();
+    let am = document::create(&h, author, "create_incident", |tx| {
+        document::init_incident(tx, &input, t0())
+    })
+    .unwrap();
     (h, am)
 }
 
-fn shift_doc(n: u64, school: Uuid, post: Uuid, author: Uuid, device: Uuid, checks: usize) -> (Header, Automerge) {
-    let h = header(Uuid::from_u128(0x2_0000_0000 + u128::from(n)), DocKind::Shift, school, author, device);
-    let mut am =
-        document::create(&h, author, "start_shift", |tx| document::init_shift(tx, post, t0())).unwrap();
+fn shift_doc(
+    n: u64,
+    school: Uuid,
+    post: Uuid,
+    author: Uuid,
+    device: Uuid,
+    checks: usize,
+) -> (Header, Automerge) {
+    let h = header(
+        Uuid::from_u128(0x2_0000_0000 + u128::from(n)),
+        DocKind::Shift,
+        school,
+        author,
+        device,
+    );
+    let mut am = document::create(&h, author, "start_shift", |tx| {
+        document::init_shift(tx, post, t0())
+    })
+    .unwrap();
     for i in 0..checks {
         let c = CheckInput {
             id: Uuid::from_u128((u128::from(n) << 32) | i as u128),
@@ -175,38 +243,70 @@ fn shift_doc(n: u64, school: Uuid, post: Uuid, author: Uuid, device: Uuid, check
             photos: vec![],
             at: t0() + chrono::Duration::minutes(i as i64),
         };
-        document::change(&mut am, c.at, author, "record_check", |tx| document::append_check(tx, &c, author)).unwrap();
+        document::change(&mut am, c.at, author, "record_check", |tx| {
+            document::append_check(tx, &c, author)
+        })
+        .unwrap();
     }
     (h, am)
 }
 
 fn changes_of(am: &Automerge) -> Vec<Vec<u8>> {
-    am.get_changes(&[]).iter().map(|c| c.raw_bytes().to_vec()).collect()
+    am.get_changes(&[])
+        .iter()
+        .map(|c| c.raw_bytes().to_vec())
+        .collect()
 }
 
 fn store_directly(st: &dyn Storage, h: &Header, am: &Automerge) {
-    let changes = am.get_changes(&[]).iter().map(|c| (c.hash().0, c.raw_bytes().to_vec())).collect();
+    let changes = am
+        .get_changes(&[])
+        .iter()
+        .map(|c| (c.hash().0, c.raw_bytes().to_vec()))
+        .collect();
     let projection = rounds_server::sync::project(h, am).unwrap();
-    st.commit(&Commit { header: h.clone(), expected_version: None, changes, projection }).unwrap();
+    st.commit(&Commit {
+        header: h.clone(),
+        expected_version: None,
+        changes,
+        projection,
+    })
+    .unwrap();
 }
 
 /// An enrolled device with a session, made directly in storage (no HTTP, no Argon2 per device).
 fn device_session(st: &dyn Storage, person: Uuid, n: u64) -> (Uuid, String) {
     let device = Uuid::from_u128(0xDE00_0000 + u128::from(n));
     let code = format!("code-{n}");
-    st.add_enrollment_code(&auth::token_hash(&code), ids::ADMIN, t0(), Utc::now() + chrono::Duration::days(1)).unwrap();
+    st.add_enrollment_code(
+        &auth::token_hash(&code),
+        ids::ADMIN,
+        t0(),
+        Utc::now() + chrono::Duration::days(1),
+    )
+    .unwrap();
     let ok = st
         .redeem_enrollment_code(
             &auth::token_hash(&code),
             Utc::now(),
-            &DeviceRecord { id: device, name: format!("bench {n}"), secret_hash: String::new(), enrolled_at: t0(), revoked_at: None },
+            &DeviceRecord {
+                id: device,
+                name: format!("bench {n}"),
+                secret_hash: String::new(),
+                enrolled_at: t0(),
+                revoked_at: None,
+            },
         )
         .unwrap();
     assert!(ok);
     let token = format!("bench-token-{n}");
     st.add_session(
         &auth::token_hash(&token),
-        &SessionRecord { person_id: person, device_id: Some(device), expires_at: Utc::now() + chrono::Duration::days(1) },
+        &SessionRecord {
+            person_id: person,
+            device_id: Some(device),
+            expires_at: Utc::now() + chrono::Duration::days(1),
+        },
         Utc::now(),
     )
     .unwrap();
@@ -244,7 +344,14 @@ fn surge(s: &Sizes) {
         let person = people[d % guards];
         let (device, token) = device_session(&st, person, d as u64);
         let mut docs = Vec::new();
-        let (h, am) = shift_doc(d as u64, ids::LINCOLN, ids::LINCOLN_MAIN, person, device, s.checks);
+        let (h, am) = shift_doc(
+            d as u64,
+            ids::LINCOLN,
+            ids::LINCOLN_MAIN,
+            person,
+            device,
+            s.checks,
+        );
         docs.push((h, changes_of(&am)));
         for i in 0..s.incidents {
             let (h, am) = incident_doc((d * 100 + i) as u64, ids::LINCOLN, person, device);
@@ -253,16 +360,30 @@ fn surge(s: &Sizes) {
         pushes.push((token, docs));
     }
     drop(st);
-    let total_changes: usize = pushes.iter().map(|(_, d)| d.iter().map(|(_, c)| c.len()).sum::<usize>()).sum();
-    let total_bytes: usize =
-        pushes.iter().map(|(_, d)| d.iter().map(|(_, c)| c.iter().map(Vec::len).sum::<usize>()).sum::<usize>()).sum();
+    let total_changes: usize = pushes
+        .iter()
+        .map(|(_, d)| d.iter().map(|(_, c)| c.len()).sum::<usize>())
+        .sum();
+    let total_bytes: usize = pushes
+        .iter()
+        .map(|(_, d)| {
+            d.iter()
+                .map(|(_, c)| c.iter().map(Vec::len).sum::<usize>())
+                .sum::<usize>()
+        })
+        .sum();
 
     // The floor: automerge alone applying the same changes in-process (parsing included).
     let floor_start = Instant::now();
     for (_, docs) in &pushes {
         for (_, changes) in docs {
             let mut am = Automerge::new();
-            am.apply_changes(changes.iter().map(|b| Change::from_bytes(b.clone()).unwrap())).unwrap();
+            am.apply_changes(
+                changes
+                    .iter()
+                    .map(|b| Change::from_bytes(b.clone()).unwrap()),
+            )
+            .unwrap();
             std::hint::black_box(am.get_heads());
         }
     }
@@ -280,13 +401,19 @@ fn surge(s: &Sizes) {
             std::thread::spawn(move || {
                 let http = reqwest::blocking::Client::new();
                 loop {
-                    let Some((token, docs)) = queue.lock().unwrap().pop() else { break };
+                    let Some((token, docs)) = queue.lock().unwrap().pop() else {
+                        break;
+                    };
                     let req = PushRequest {
                         docs: docs
                             .iter()
                             .map(|(h, c)| DocChanges {
                                 header: rounds_core::wire::header_to_wire(h),
-                                changes: c.iter().cloned().map(serde_bytes::ByteBuf::from).collect(),
+                                changes: c
+                                    .iter()
+                                    .cloned()
+                                    .map(serde_bytes::ByteBuf::from)
+                                    .collect(),
                             })
                             .collect(),
                     };
@@ -317,9 +444,18 @@ fn surge(s: &Sizes) {
         "surge: server CPU / automerge floor",
         "<= 2x",
         verdict(ratio <= 2.0),
-        &format!("{ratio:.2}x (server {:.2} s CPU, floor {:.2} s)", cpu.as_secs_f64(), floor.as_secs_f64()),
+        &format!(
+            "{ratio:.2}x (server {:.2} s CPU, floor {:.2} s)",
+            cpu.as_secs_f64(),
+            floor.as_secs_f64()
+        ),
     );
-    line("surge: peak server memory", "<= 300 MB", verdict(peak <= 300.0), &format!("{peak:.0} MiB"));
+    line(
+        "surge: peak server memory",
+        "<= 300 MB",
+        verdict(peak <= 300.0),
+        &format!("{peak:.0} MiB"),
+    );
     line(
         "surge: shape",
         "",
@@ -339,14 +475,22 @@ fn surge(s: &Sizes) {
 fn supervisor_store(dir: &Path, token_person: Uuid, device: Uuid) -> Store {
     Store::create(
         &dir.join("supervisor.db"),
-        Setup { device_id: device, person_id: token_person, secret: &Secret::new("246810"), kdf: KdfParams::FOR_TESTS },
+        Setup {
+            device_id: device,
+            person_id: token_person,
+            secret: &Secret::new("246810"),
+            kdf: KdfParams::FOR_TESTS,
+        },
         &mut SeededEntropy::new(9),
     )
     .unwrap()
 }
 
 fn pull(s: &Sizes) {
-    eprintln!("pull: preparing a district of {} documents", s.district_docs);
+    eprintln!(
+        "pull: preparing a district of {} documents",
+        s.district_docs
+    );
     let data = tempfile::tempdir().unwrap();
     let st = SqliteStorage::open(data.path()).unwrap();
     seed::demo_district(&st, &mut SeededEntropy::new(1)).unwrap();
@@ -360,7 +504,14 @@ fn pull(s: &Sizes) {
         incidents.push((h, am));
     }
     for n in 0..shifts {
-        let (h, am) = shift_doc(n as u64, ids::LINCOLN, ids::LINCOLN_MAIN, ids::GUARD_LINCOLN, author_device, 40);
+        let (h, am) = shift_doc(
+            n as u64,
+            ids::LINCOLN,
+            ids::LINCOLN_MAIN,
+            ids::GUARD_LINCOLN,
+            author_device,
+            40,
+        );
         store_directly(&st, &h, &am);
     }
     let (device, token) = device_session(&st, ids::SUPERVISOR, 1);
@@ -372,12 +523,22 @@ fn pull(s: &Sizes) {
     let start = Instant::now();
     let r = client::sync_now(&mut store, &mut t, t0()).unwrap();
     let first = start.elapsed();
-    assert_eq!(store.document_ids().unwrap().len(), s.district_docs, "the whole district arrived");
+    assert_eq!(
+        store.document_ids().unwrap().len(),
+        s.district_docs,
+        "the whole district arrived"
+    );
     line(
         "pull: district into an empty store",
         "<= 10 s",
         verdict(first.as_secs_f64() <= 10.0),
-        &format!("{:.2} s for {} documents ({} changes, {} requests)", first.as_secs_f64(), s.district_docs, r.pulled, r.requests),
+        &format!(
+            "{:.2} s for {} documents ({} changes, {} requests)",
+            first.as_secs_f64(),
+            s.district_docs,
+            r.pulled,
+            r.requests
+        ),
     );
 
     // 5% of the documents change elsewhere (an officer appends to the narrative).
@@ -385,8 +546,14 @@ fn pull(s: &Sizes) {
     let changed = s.district_docs / 20;
     for (h, am) in incidents.iter_mut().take(changed) {
         let version = st.document(h.id).unwrap().unwrap().version;
-        let edit = IncidentEdit { append_narrative: Some("Follow-up: parent contacted.".into()), ..Default::default() };
-        document::change(am, t0(), ids::SRO_OLGA, "edit_incident", |tx| document::edit_incident(tx, &edit)).unwrap();
+        let edit = IncidentEdit {
+            append_narrative: Some("Follow-up: parent contacted.".into()),
+            ..Default::default()
+        };
+        document::change(am, t0(), ids::SRO_OLGA, "edit_incident", |tx| {
+            document::edit_incident(tx, &edit)
+        })
+        .unwrap();
         let c = am.get_last_local_change().unwrap();
         let projection = rounds_server::sync::project(h, am).unwrap();
         st.commit(&Commit {
@@ -401,23 +568,39 @@ fn pull(s: &Sizes) {
     let start = Instant::now();
     let r = client::sync_now(&mut store, &mut t, t0()).unwrap();
     let again = start.elapsed();
-    assert_eq!(r.pulled, changed, "exactly the changed documents' new changes arrived");
+    assert_eq!(
+        r.pulled, changed,
+        "exactly the changed documents' new changes arrived"
+    );
     line(
         "pull: again after 5% changed",
         "<= 1 s",
         verdict(again.as_secs_f64() <= 1.0),
-        &format!("{:.3} s for {} changed documents ({} requests)", again.as_secs_f64(), changed, r.requests),
+        &format!(
+            "{:.3} s for {} changed documents ({} requests)",
+            again.as_secs_f64(),
+            changed,
+            r.requests
+        ),
     );
     drop(server);
 }
 
 fn startup(s: &Sizes) {
-    eprintln!("startup: preparing a server with {} documents", s.startup_docs);
+    eprintln!(
+        "startup: preparing a server with {} documents",
+        s.startup_docs
+    );
     let data = tempfile::tempdir().unwrap();
     let st = SqliteStorage::open(data.path()).unwrap();
     seed::demo_district(&st, &mut SeededEntropy::new(1)).unwrap();
     for n in 0..s.startup_docs {
-        let (h, am) = incident_doc(n as u64, ids::LINCOLN, ids::SRO_OLGA, Uuid::from_u128(0xAAAA));
+        let (h, am) = incident_doc(
+            n as u64,
+            ids::LINCOLN,
+            ids::SRO_OLGA,
+            Uuid::from_u128(0xAAAA),
+        );
         store_directly(&st, &h, &am);
     }
     drop(st);
@@ -433,7 +616,11 @@ fn startup(s: &Sizes) {
         "startup: ready to serve",
         "<= 1 s",
         verdict(median.as_secs_f64() <= 1.0),
-        &format!("median {:.0} ms over 5 starts with {} documents (spawn to first /health)", median.as_secs_f64() * 1e3, s.startup_docs),
+        &format!(
+            "median {:.0} ms over 5 starts with {} documents (spawn to first /health)",
+            median.as_secs_f64() * 1e3,
+            s.startup_docs
+        ),
     );
 }
 
@@ -445,9 +632,16 @@ fn main() {
         _ => args.iter().any(|a| a == "--bench"),
     };
     let sizes = if deep { DEEP } else { QUICK };
-    let pick: Vec<&String> = args.iter().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let pick: Vec<&String> = args
+        .iter()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
     let wants = |name: &str| pick.is_empty() || pick.iter().any(|p| p.as_str() == name);
-    println!("rounds-server benchmarks ({} setting)", if deep { "deep" } else { "quick" });
+    println!(
+        "rounds-server benchmarks ({} setting)",
+        if deep { "deep" } else { "quick" }
+    );
     println!("{:<44} {:<10} {:<6} figure", "measure", "target", "");
     let start = Instant::now();
     if wants("surge") {

@@ -66,44 +66,50 @@ pub async fn push(
             "at most {MAX_DOCS_PER_REQUEST} documents per push"
         )));
     }
-    check_well_formed(&req)?;
+    let docs = parse(req)?;
     let storage = state.storage.clone();
-    let resp = tokio::task::spawn_blocking(move || process_push(storage.as_ref(), &session, req))
+    let resp = tokio::task::spawn_blocking(move || process_push(storage.as_ref(), &session, docs))
         .await??;
     Ok(binary(rounds_protocol::encode(&resp)))
 }
 
-/// Malformed input (unknown codes in a header, bytes that are not automerge changes) is a
-/// client bug: the whole request is refused with 400 before anything is stored.
-fn check_well_formed(req: &PushRequest) -> ApiResult<()> {
-    for (i, d) in req.docs.iter().enumerate() {
-        wire::header_from_wire(&d.header)
+/// A push's documents, parsed once.
+pub type ParsedPush = Vec<(Header, Vec<Change>)>;
+
+/// Parses a push. Malformed input (unknown codes in a header, bytes that are not automerge
+/// changes) is a client bug: the whole request is refused with 400 before anything is stored.
+pub fn parse(req: PushRequest) -> ApiResult<ParsedPush> {
+    let mut out = Vec::with_capacity(req.docs.len());
+    for (i, d) in req.docs.into_iter().enumerate() {
+        let header = wire::header_from_wire(&d.header)
             .map_err(|e| ApiError::BadRequest(format!("docs[{i}]: {e}")))?;
         if d.changes.is_empty() {
             return Err(ApiError::BadRequest(format!("docs[{i}]: no changes")));
         }
-        for (j, c) in d.changes.iter().enumerate() {
-            Change::from_bytes(c.to_vec()).map_err(|e| {
+        let mut changes = Vec::with_capacity(d.changes.len());
+        for (j, c) in d.changes.into_iter().enumerate() {
+            changes.push(Change::from_bytes(c.into_vec()).map_err(|e| {
                 ApiError::BadRequest(format!(
                     "docs[{i}].changes[{j}]: not an automerge change: {e}"
                 ))
-            })?;
+            })?);
         }
+        out.push((header, changes));
     }
-    Ok(())
+    Ok(out)
 }
 
 /// Applies a push; pure of HTTP so tests and benchmarks can call it.
 pub fn process_push(
     storage: &dyn Storage,
     session: &DeviceSession,
-    req: PushRequest,
+    docs: ParsedPush,
 ) -> ApiResult<PushResponse> {
     let viewer = session.viewer();
     let mut resp = PushResponse::default();
-    for doc in req.docs {
-        let id = doc.header.id;
-        match push_doc(storage, &viewer, session.device_id, doc)? {
+    for (header, changes) in docs {
+        let id = header.id;
+        match push_doc(storage, &viewer, session.device_id, header, changes)? {
             Ok(hashes) => resp.committed.extend(hashes),
             Err((kind, message)) => {
                 tracing::info!(doc = %id, ?kind, %message, person = %viewer.person, "push refused");
@@ -124,24 +130,9 @@ fn push_doc(
     storage: &dyn Storage,
     viewer: &Viewer,
     device: Uuid,
-    doc: DocChanges,
+    header: Header,
+    changes: Vec<Change>,
 ) -> ApiResult<Result<Vec<[u8; 32]>, Refusal>> {
-    let header = match wire::header_from_wire(&doc.header) {
-        Ok(h) => h,
-        Err(e) => return Ok(Err((RejectKind::Invalid, e.to_string()))),
-    };
-    let mut changes = Vec::with_capacity(doc.changes.len());
-    for (i, bytes) in doc.changes.into_iter().enumerate() {
-        match Change::from_bytes(bytes.into_vec()) {
-            Ok(c) => changes.push(c),
-            Err(e) => {
-                return Ok(Err((
-                    RejectKind::Invalid,
-                    format!("change {i} is not an automerge change: {e}"),
-                )));
-            }
-        }
-    }
     let hashes: Vec<[u8; 32]> = changes.iter().map(|c| c.hash().0).collect();
     let actor = document::actor_for(device);
     // Optimistic concurrency: reload and retry if another commit to this document won.

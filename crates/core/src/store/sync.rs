@@ -138,6 +138,86 @@ impl Store {
         changes: &[Vec<u8>],
         from_server: bool,
     ) -> Result<Applied> {
+        let batch = [(header.clone(), changes.to_vec())];
+        let mut results = self.apply_remote_many(&batch, from_server)?;
+        results.pop().unwrap_or(Ok(Applied {
+            new: 0,
+            complete: false,
+        }))
+    }
+
+    /// [`Store::apply_remote`] for many documents in one transaction (one durable commit for a
+    /// whole page of a pull). Each document succeeds or fails on its own; the outer `Err` is
+    /// for the store itself failing, in which case nothing was stored.
+    pub fn apply_remote_many(
+        &mut self,
+        docs: &[(Header, Vec<Vec<u8>>)],
+        from_server: bool,
+    ) -> Result<Vec<Result<Applied>>> {
+        let mut results: Vec<Result<Applied>> = Vec::with_capacity(docs.len());
+        let mut ready = Vec::new();
+        for (i, (header, changes)) in docs.iter().enumerate() {
+            match self.prepare_remote(header, changes) {
+                Ok(Some((doc, parsed))) => {
+                    results.push(Ok(Applied {
+                        new: 0,
+                        complete: true,
+                    }));
+                    ready.push((i, doc, parsed));
+                }
+                Ok(None) => results.push(Ok(Applied {
+                    new: 0,
+                    complete: false,
+                })),
+                Err(e) => results.push(Err(e)),
+            }
+        }
+        if ready.is_empty() {
+            return Ok(results);
+        }
+        let tx = self.conn.transaction()?;
+        let mut stored = Vec::with_capacity(ready.len());
+        for (i, doc, parsed) in ready {
+            let header = &docs[i].0;
+            tx.execute_batch("SAVEPOINT remote_doc")?;
+            let one = (|| -> Result<usize> {
+                insert_header(&tx, header)?;
+                let mut new = 0;
+                for c in &parsed {
+                    new += store_change(&tx, header.id, c, from_server)? as usize;
+                }
+                projection::project(&tx, header, &doc)?;
+                Ok(new)
+            })();
+            match one {
+                Ok(new) => {
+                    tx.execute_batch("RELEASE remote_doc")?;
+                    results[i] = Ok(Applied {
+                        new,
+                        complete: true,
+                    });
+                    stored.push((header.clone(), doc));
+                }
+                Err(e) => {
+                    tx.execute_batch("ROLLBACK TO remote_doc; RELEASE remote_doc")?;
+                    results[i] = Err(e);
+                }
+            }
+        }
+        tx.commit()?;
+        for (h, doc) in stored {
+            self.put_back(h, doc);
+        }
+        Ok(results)
+    }
+
+    /// Applies changes to a copy of the document in memory and checks them; `None` when they
+    /// depend on changes this device lacks. Writes nothing.
+    fn prepare_remote(
+        &mut self,
+        header: &Header,
+        changes: &[Vec<u8>],
+    ) -> Result<Option<(automerge::Automerge, Vec<Change>)>> {
         let mut parsed = Vec::with_capacity(changes.len());
         for (i, bytes) in changes.iter().enumerate() {
             parsed.push(Change::from_bytes(bytes.clone()).map_err(|e| {
@@ -156,7 +236,7 @@ impl Store {
                 field: first_difference(k, header).to_string(),
             });
         }
-        // Work on a copy: the cached document is only replaced once everything committed.
+        // The cached document is taken out; it goes back only once everything committed.
         let mut doc = match self.cache.remove(&header.id) {
             Some((_, d)) => d,
             None if known.is_some() => load_doc(&self.conn, header.id, self.device_id)?,
@@ -167,25 +247,10 @@ impl Store {
         if !doc.get_missing_deps(&[]).is_empty()
             || doc.get(automerge::ROOT, "header").ok().flatten().is_none()
         {
-            return Ok(Applied {
-                new: 0,
-                complete: false,
-            });
+            return Ok(None);
         }
         document::check_header(&doc, header)?;
-        let tx = self.conn.transaction()?;
-        insert_header(&tx, header)?;
-        let mut new = 0;
-        for c in &parsed {
-            new += store_change(&tx, header.id, c, from_server)? as usize;
-        }
-        projection::project(&tx, header, &doc)?;
-        tx.commit()?;
-        self.put_back(header.clone(), doc);
-        Ok(Applied {
-            new,
-            complete: true,
-        })
+        Ok(Some((doc, parsed)))
     }
 
     /// The heads of a document on this device (empty if the device does not have it).
