@@ -100,6 +100,10 @@ pub fn parse(req: PushRequest) -> ApiResult<ParsedPush> {
 }
 
 /// Applies a push; pure of HTTP so tests and benchmarks can call it.
+///
+/// Every document is checked and applied in memory first; the documents that pass are then
+/// committed together in one storage transaction (one durable write for the whole push).
+/// Documents that lost a race with another commit are reloaded and tried again.
 pub fn process_push(
     storage: &dyn Storage,
     session: &DeviceSession,
@@ -107,120 +111,144 @@ pub fn process_push(
 ) -> ApiResult<PushResponse> {
     let viewer = session.viewer();
     let mut resp = PushResponse::default();
-    for (header, changes) in docs {
-        let id = header.id;
-        match push_doc(storage, &viewer, session.device_id, header, changes)? {
-            Ok(hashes) => resp.committed.extend(hashes),
-            Err((kind, message)) => {
-                tracing::info!(doc = %id, ?kind, %message, person = %viewer.person, "push refused");
-                resp.rejected.push(Rejection {
-                    doc: id,
-                    kind,
-                    message,
-                });
-            }
-        }
-    }
-    Ok(resp)
-}
-
-type Refusal = (RejectKind, String);
-
-fn push_doc(
-    storage: &dyn Storage,
-    viewer: &Viewer,
-    device: Uuid,
-    header: Header,
-    changes: Vec<Change>,
-) -> ApiResult<Result<Vec<[u8; 32]>, Refusal>> {
-    let hashes: Vec<[u8; 32]> = changes.iter().map(|c| c.hash().0).collect();
-    let actor = document::actor_for(device);
-    // Optimistic concurrency: reload and retry if another commit to this document won.
+    let mut todo = docs;
+    // Optimistic concurrency: reload and retry the documents another commit got to first.
     for _ in 0..16 {
-        let stored = storage.document(header.id)?;
-        let (mut am, expected_version) = match &stored {
-            Some(s) => {
-                if s.header != header {
-                    return Ok(Err((
-                        RejectKind::HeaderChanged,
-                        "the header differs from the stored one".into(),
-                    )));
+        let mut commits = Vec::new();
+        let mut waiting = Vec::new();
+        for (header, changes) in todo {
+            match prepare(storage, &viewer, session.device_id, &header, &changes)? {
+                Prepared::Done(hashes) => resp.committed.extend(hashes),
+                Prepared::Refused(kind, message) => {
+                    tracing::info!(doc = %header.id, ?kind, %message, person = %viewer.person, "push refused");
+                    resp.rejected.push(Rejection {
+                        doc: header.id,
+                        kind,
+                        message,
+                    });
                 }
-                if !access::may_write(viewer, &s.header, &s.readers) {
-                    return Ok(Err((
-                        RejectKind::Forbidden,
-                        "you may not change this record".into(),
-                    )));
+                Prepared::Commit(commit, hashes) => {
+                    commits.push(commit);
+                    waiting.push((header, changes, hashes));
                 }
-                let mut am = Automerge::new();
-                let mut old = Vec::with_capacity(s.changes.len());
-                for b in &s.changes {
-                    old.push(
-                        Change::from_bytes(b.clone())
-                            .map_err(|e| ApiError::Internal(e.to_string()))?,
-                    );
-                }
-                am.apply_changes(old)
-                    .map_err(|e| ApiError::Internal(e.to_string()))?;
-                (am, Some(s.version))
             }
-            None => {
-                if let Err(why) = access::may_create(viewer, &header, device) {
-                    return Ok(Err((RejectKind::Forbidden, why.into())));
-                }
-                (Automerge::new(), None)
+        }
+        if commits.is_empty() {
+            return Ok(resp);
+        }
+        todo = Vec::new();
+        for ((header, changes, hashes), outcome) in
+            waiting.into_iter().zip(storage.commit_all(&commits)?)
+        {
+            match outcome {
+                CommitOutcome::Committed => resp.committed.extend(hashes),
+                CommitOutcome::Stale => todo.push((header, changes)),
             }
-        };
-        let new: Vec<Change> = changes
-            .iter()
-            .filter(|c| am.get_change_meta_by_hash(&c.hash()).is_none())
-            .cloned()
-            .collect();
-        if new.is_empty() {
-            return Ok(Ok(hashes));
         }
-        if new.iter().any(|c| c.actor_id() != &actor) {
-            return Ok(Err((
-                RejectKind::Forbidden,
-                "changes must be made on the device that sends them".into(),
-            )));
-        }
-        let new_bytes: Vec<([u8; 32], Vec<u8>)> = new
-            .iter()
-            .map(|c| (c.hash().0, c.raw_bytes().to_vec()))
-            .collect();
-        if let Err(e) = am.apply_changes(new) {
-            return Ok(Err((
-                RejectKind::Invalid,
-                format!("the changes cannot be applied: {e}"),
-            )));
-        }
-        if !am.get_missing_deps(&[]).is_empty() {
-            return Ok(Err((
-                RejectKind::MissingDependencies,
-                "the changes depend on changes the server does not have".into(),
-            )));
-        }
-        if let Err(e) = document::check_header(&am, &header) {
-            return Ok(Err((RejectKind::HeaderChanged, e.to_string())));
-        }
-        let projection = match project(&header, &am) {
-            Ok(p) => p,
-            Err(e) => return Ok(Err((RejectKind::Invalid, e.to_string()))),
-        };
-        let commit = Commit {
-            header: header.clone(),
-            expected_version,
-            changes: new_bytes,
-            projection,
-        };
-        match storage.commit(&commit)? {
-            CommitOutcome::Committed => return Ok(Ok(hashes)),
-            CommitOutcome::Stale => continue,
+        if todo.is_empty() {
+            return Ok(resp);
         }
     }
     Err(ApiError::Conflict(
         "the record is being changed by many devices at once; try again".into(),
+    ))
+}
+
+/// What to do with one pushed document.
+enum Prepared {
+    /// Everything was already stored: these hashes are committed.
+    Done(Vec<[u8; 32]>),
+    /// Refused, and why.
+    Refused(RejectKind, String),
+    /// Commit this; then these hashes are committed.
+    Commit(Commit, Vec<[u8; 32]>),
+}
+
+fn prepare(
+    storage: &dyn Storage,
+    viewer: &Viewer,
+    device: Uuid,
+    header: &Header,
+    changes: &[Change],
+) -> ApiResult<Prepared> {
+    let refuse = |kind, message: &str| Ok(Prepared::Refused(kind, message.to_string()));
+    let hashes: Vec<[u8; 32]> = changes.iter().map(|c| c.hash().0).collect();
+    let stored = storage.document(header.id)?;
+    let (mut am, expected_version) = match &stored {
+        Some(s) => {
+            if s.header != *header {
+                return refuse(
+                    RejectKind::HeaderChanged,
+                    "the header differs from the stored one",
+                );
+            }
+            if !access::may_write(viewer, &s.header, &s.readers) {
+                return refuse(RejectKind::Forbidden, "you may not change this record");
+            }
+            let mut am = Automerge::new();
+            let mut old = Vec::with_capacity(s.changes.len());
+            for b in &s.changes {
+                old.push(
+                    Change::from_bytes(b.clone()).map_err(|e| ApiError::Internal(e.to_string()))?,
+                );
+            }
+            am.apply_changes(old)
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+            (am, Some(s.version))
+        }
+        None => {
+            if let Err(why) = access::may_create(viewer, header, device) {
+                return refuse(RejectKind::Forbidden, why);
+            }
+            (Automerge::new(), None)
+        }
+    };
+    let new: Vec<Change> = changes
+        .iter()
+        .filter(|c| am.get_change_meta_by_hash(&c.hash()).is_none())
+        .cloned()
+        .collect();
+    if new.is_empty() {
+        return Ok(Prepared::Done(hashes));
+    }
+    let actor = document::actor_for(device);
+    if new.iter().any(|c| c.actor_id() != &actor) {
+        return refuse(
+            RejectKind::Forbidden,
+            "changes must be made on the device that sends them",
+        );
+    }
+    let new_bytes: Vec<([u8; 32], Vec<u8>)> = new
+        .iter()
+        .map(|c| (c.hash().0, c.raw_bytes().to_vec()))
+        .collect();
+    if let Err(e) = am.apply_changes(new) {
+        return refuse(
+            RejectKind::Invalid,
+            &format!("the changes cannot be applied: {e}"),
+        );
+    }
+    if !am.get_missing_deps(&[]).is_empty() {
+        return refuse(
+            RejectKind::MissingDependencies,
+            "the changes depend on changes the server does not have",
+        );
+    }
+    if let Err(e) = document::check_header(&am, header) {
+        return refuse(RejectKind::HeaderChanged, &e.to_string());
+    }
+    let projection = match project(header, &am) {
+        Ok(p) => p,
+        Err(e) => return refuse(RejectKind::Invalid, &e.to_string()),
+    };
+    Ok(Prepared::Commit(
+        Commit {
+            header: header.clone(),
+            expected_version,
+            changes: new_bytes,
+            projection,
+        },
+        hashes,
     ))
 }
 

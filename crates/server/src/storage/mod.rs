@@ -238,7 +238,15 @@ pub trait Storage: Send + Sync + 'static {
     /// A whole document.
     fn document(&self, id: Uuid) -> Result<Option<StoredDoc>>;
     /// Commits new changes of one document with its projection, durably, in one transaction.
-    fn commit(&self, c: &Commit) -> Result<CommitOutcome>;
+    fn commit(&self, c: &Commit) -> Result<CommitOutcome> {
+        Ok(self
+            .commit_all(std::slice::from_ref(c))?
+            .pop()
+            .unwrap_or(CommitOutcome::Stale))
+    }
+    /// Commits several documents in one durable transaction; each is `Stale` on its own (and
+    /// then nothing of it is written) if another commit got to it first.
+    fn commit_all(&self, c: &[Commit]) -> Result<Vec<CommitOutcome>>;
     /// Visible changes after `after`, at most about `max_bytes` of them.
     fn feed(&self, v: &Viewer, after: u64, max_bytes: usize) -> Result<FeedPage>;
     /// The last feed position.

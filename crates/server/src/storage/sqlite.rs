@@ -191,6 +191,97 @@ const VISIBLE: &str = "(
         AND EXISTS (SELECT 1 FROM doc_readers r WHERE r.doc_id = d.id AND r.person_id = ?3))
 )";
 
+fn commit_one(tx: &rusqlite::Transaction<'_>, cm: &Commit) -> Result<CommitOutcome> {
+    let h = &cm.header;
+    let doc = h.id.to_string();
+    match cm.expected_version {
+        None => {
+            let n = tx.execute(
+                        "INSERT INTO documents (id, kind, school_id, author_id, device_id, created_at, classification, version)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1) ON CONFLICT (id) DO NOTHING",
+                        params![doc, h.kind.code(), h.school_id.to_string(), h.author_id.to_string(),
+                            h.device_id.to_string(), ms(h.created_at), h.classification.code()],
+                    )?;
+            if n != 1 {
+                return Ok(CommitOutcome::Stale);
+            }
+        }
+        Some(v) => {
+            let n = tx.execute(
+                "UPDATE documents SET version = version + 1 WHERE id = ?1 AND version = ?2",
+                params![doc, v],
+            )?;
+            if n != 1 {
+                return Ok(CommitOutcome::Stale);
+            }
+        }
+    }
+    {
+        let mut ins = tx.prepare_cached(
+                    "INSERT INTO changes (doc_id, hash, bytes) VALUES (?1, ?2, ?3) ON CONFLICT (hash) DO NOTHING",
+                )?;
+        for (hash, bytes) in &cm.changes {
+            ins.execute(params![doc, hash.as_slice(), bytes])?;
+        }
+    }
+    match &cm.projection {
+        Projection::Shift {
+            post_id,
+            started_at,
+            ended_at,
+            checks,
+        } => {
+            tx.execute(
+                        "INSERT INTO shifts (id, school_id, post_id, guard_id, started_at, ended_at, check_count)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                         ON CONFLICT (id) DO UPDATE SET ended_at = excluded.ended_at, check_count = excluded.check_count",
+                        params![doc, h.school_id.to_string(), post_id.to_string(), h.author_id.to_string(),
+                            ms(*started_at), ended_at.map(ms), checks.len() as i64],
+                    )?;
+            let mut ins = tx.prepare_cached(
+                        "INSERT INTO patrol_checks (id, shift_id, checkpoint_id, result, note, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                         ON CONFLICT (id) DO NOTHING",
+                    )?;
+            for c in checks {
+                ins.execute(params![
+                    c.id.to_string(),
+                    doc,
+                    c.checkpoint_id.to_string(),
+                    c.result,
+                    c.note,
+                    ms(c.at)
+                ])?;
+            }
+        }
+        Projection::Incident {
+            incident_type,
+            status,
+            location,
+            occurred_at,
+            submitted_at,
+        } => {
+            tx.execute(
+                        "INSERT INTO incidents (id, school_id, author_id, type, status, location, occurred_at, submitted_at)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                         ON CONFLICT (id) DO UPDATE SET type = excluded.type, status = excluded.status,
+                            location = excluded.location, occurred_at = excluded.occurred_at, submitted_at = excluded.submitted_at",
+                        params![doc, h.school_id.to_string(), h.author_id.to_string(), incident_type, status, location,
+                            ms(*occurred_at), submitted_at.map(ms)],
+                    )?;
+        }
+        Projection::Note { readers } => {
+            tx.execute("DELETE FROM doc_readers WHERE doc_id = ?1", params![doc])?;
+            for p in readers {
+                tx.execute(
+                            "INSERT INTO doc_readers (doc_id, person_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                            params![doc, p.to_string()],
+                        )?;
+            }
+        }
+    }
+    Ok(CommitOutcome::Committed)
+}
+
 impl Storage for SqliteStorage {
     fn reference_version(&self) -> Result<u64> {
         self.read(|c| {
@@ -525,79 +616,8 @@ impl Storage for SqliteStorage {
         })
     }
 
-    fn commit(&self, cm: &Commit) -> Result<CommitOutcome> {
-        self.write(|tx| {
-            let h = &cm.header;
-            let doc = h.id.to_string();
-            match cm.expected_version {
-                None => {
-                    let n = tx.execute(
-                        "INSERT INTO documents (id, kind, school_id, author_id, device_id, created_at, classification, version)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1) ON CONFLICT (id) DO NOTHING",
-                        params![doc, h.kind.code(), h.school_id.to_string(), h.author_id.to_string(),
-                            h.device_id.to_string(), ms(h.created_at), h.classification.code()],
-                    )?;
-                    if n != 1 {
-                        return Ok(CommitOutcome::Stale);
-                    }
-                }
-                Some(v) => {
-                    let n = tx.execute(
-                        "UPDATE documents SET version = version + 1 WHERE id = ?1 AND version = ?2",
-                        params![doc, v],
-                    )?;
-                    if n != 1 {
-                        return Ok(CommitOutcome::Stale);
-                    }
-                }
-            }
-            {
-                let mut ins = tx.prepare_cached(
-                    "INSERT INTO changes (doc_id, hash, bytes) VALUES (?1, ?2, ?3) ON CONFLICT (hash) DO NOTHING",
-                )?;
-                for (hash, bytes) in &cm.changes {
-                    ins.execute(params![doc, hash.as_slice(), bytes])?;
-                }
-            }
-            match &cm.projection {
-                Projection::Shift { post_id, started_at, ended_at, checks } => {
-                    tx.execute(
-                        "INSERT INTO shifts (id, school_id, post_id, guard_id, started_at, ended_at, check_count)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                         ON CONFLICT (id) DO UPDATE SET ended_at = excluded.ended_at, check_count = excluded.check_count",
-                        params![doc, h.school_id.to_string(), post_id.to_string(), h.author_id.to_string(),
-                            ms(*started_at), ended_at.map(ms), checks.len() as i64],
-                    )?;
-                    let mut ins = tx.prepare_cached(
-                        "INSERT INTO patrol_checks (id, shift_id, checkpoint_id, result, note, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                         ON CONFLICT (id) DO NOTHING",
-                    )?;
-                    for c in checks {
-                        ins.execute(params![c.id.to_string(), doc, c.checkpoint_id.to_string(), c.result, c.note, ms(c.at)])?;
-                    }
-                }
-                Projection::Incident { incident_type, status, location, occurred_at, submitted_at } => {
-                    tx.execute(
-                        "INSERT INTO incidents (id, school_id, author_id, type, status, location, occurred_at, submitted_at)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
-                         ON CONFLICT (id) DO UPDATE SET type = excluded.type, status = excluded.status,
-                            location = excluded.location, occurred_at = excluded.occurred_at, submitted_at = excluded.submitted_at",
-                        params![doc, h.school_id.to_string(), h.author_id.to_string(), incident_type, status, location,
-                            ms(*occurred_at), submitted_at.map(ms)],
-                    )?;
-                }
-                Projection::Note { readers } => {
-                    tx.execute("DELETE FROM doc_readers WHERE doc_id = ?1", params![doc])?;
-                    for p in readers {
-                        tx.execute(
-                            "INSERT INTO doc_readers (doc_id, person_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-                            params![doc, p.to_string()],
-                        )?;
-                    }
-                }
-            }
-            Ok(CommitOutcome::Committed)
-        })
+    fn commit_all(&self, commits: &[Commit]) -> Result<Vec<CommitOutcome>> {
+        self.write(|tx| commits.iter().map(|cm| commit_one(tx, cm)).collect())
     }
 
     fn feed(&self, v: &Viewer, after: u64, max_bytes: usize) -> Result<FeedPage> {
