@@ -111,13 +111,26 @@ pub fn process_push(
 ) -> ApiResult<PushResponse> {
     let viewer = session.viewer();
     let mut resp = PushResponse::default();
-    let mut todo = docs;
+    let mut todo: Vec<(Header, Vec<Change>, Vec<[u8; 32]>)> = docs
+        .into_iter()
+        .map(|(h, c)| {
+            let hashes = c.iter().map(|c| c.hash().0).collect();
+            (h, c, hashes)
+        })
+        .collect();
     // Optimistic concurrency: reload and retry the documents another commit got to first.
     for _ in 0..16 {
         let mut commits = Vec::new();
         let mut waiting = Vec::new();
-        for (header, changes) in todo {
-            match prepare(storage, &viewer, session.device_id, &header, &changes)? {
+        for (header, changes, hashes) in todo {
+            match prepare(
+                storage,
+                &viewer,
+                session.device_id,
+                &header,
+                changes,
+                hashes,
+            )? {
                 Prepared::Done(hashes) => resp.committed.extend(hashes),
                 Prepared::Refused(kind, message) => {
                     tracing::info!(doc = %header.id, ?kind, %message, person = %viewer.person, "push refused");
@@ -129,7 +142,7 @@ pub fn process_push(
                 }
                 Prepared::Commit(commit, hashes) => {
                     commits.push(commit);
-                    waiting.push((header, changes, hashes));
+                    waiting.push((header, hashes));
                 }
             }
         }
@@ -137,12 +150,22 @@ pub fn process_push(
             return Ok(resp);
         }
         todo = Vec::new();
-        for ((header, changes, hashes), outcome) in
-            waiting.into_iter().zip(storage.commit_all(&commits)?)
+        let outcomes = storage.commit_all(&commits)?;
+        for (((header, hashes), outcome), commit) in waiting.into_iter().zip(outcomes).zip(commits)
         {
             match outcome {
                 CommitOutcome::Committed => resp.committed.extend(hashes),
-                CommitOutcome::Stale => todo.push((header, changes)),
+                CommitOutcome::Stale => {
+                    // Try again with the changes that were new then (the others are stored).
+                    let again = commit
+                        .changes
+                        .into_iter()
+                        .map(|(_, b)| {
+                            Change::from_bytes(b).map_err(|e| ApiError::Internal(e.to_string()))
+                        })
+                        .collect::<ApiResult<Vec<_>>>()?;
+                    todo.push((header, again, hashes));
+                }
             }
         }
         if todo.is_empty() {
@@ -169,10 +192,10 @@ fn prepare(
     viewer: &Viewer,
     device: Uuid,
     header: &Header,
-    changes: &[Change],
+    changes: Vec<Change>,
+    hashes: Vec<[u8; 32]>,
 ) -> ApiResult<Prepared> {
     let refuse = |kind, message: &str| Ok(Prepared::Refused(kind, message.to_string()));
-    let hashes: Vec<[u8; 32]> = changes.iter().map(|c| c.hash().0).collect();
     let stored = storage.document(header.id)?;
     let (mut am, expected_version) = match &stored {
         Some(s) => {
@@ -204,9 +227,8 @@ fn prepare(
         }
     };
     let new: Vec<Change> = changes
-        .iter()
+        .into_iter()
         .filter(|c| am.get_change_meta_by_hash(&c.hash()).is_none())
-        .cloned()
         .collect();
     if new.is_empty() {
         return Ok(Prepared::Done(hashes));
