@@ -103,13 +103,14 @@ impl Store {
         // The key slots are written before the database: a crash in between leaves no
         // database, and setting up again simply replaces the slots.
         slots.save(&keyslots::path_for(path))?;
-        let conn = Connection::open_with_flags(
+        let conn = keyed_connection(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE
                 | OpenFlags::SQLITE_OPEN_CREATE
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            &key,
         )?;
-        Self::finish_open(conn, path, &key, setup.device_id, setup.person_id)
+        Self::finish_open(conn, path, setup.device_id, setup.person_id)
     }
 
     /// Unlocks the store at `path` for `person` with their passphrase or PIN.
@@ -131,24 +132,15 @@ impl Store {
     /// Opens with an already unwrapped key (after [`Store::open`] checked the person).
     fn open_with_key(path: &Path, key: &DbKey, device_id: Uuid, person: Uuid) -> Result<Store> {
         check_file_shape(path)?;
-        let conn = Connection::open_with_flags(
+        let conn = keyed_connection(
             path,
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| corrupt(path, e))?;
-        Self::finish_open(conn, path, key, device_id, person)
+            key,
+        )?;
+        Self::finish_open(conn, path, device_id, person)
     }
 
-    fn finish_open(
-        conn: Connection,
-        path: &Path,
-        key: &DbKey,
-        device_id: Uuid,
-        person: Uuid,
-    ) -> Result<Store> {
-        conn.pragma_update(None, "key", key.pragma_value().as_str())?;
-        // SQLCipher logs HMAC failures to stderr; the error we return says it all.
-        let _ = conn.pragma_update(None, "cipher_log_level", "NONE");
+    fn finish_open(conn: Connection, path: &Path, device_id: Uuid, person: Uuid) -> Result<Store> {
         // First read: with the right key (guaranteed by the slot's AEAD), a failure here means
         // the file is not a database or is damaged. Nothing has been written yet.
         let version: i64 = conn
@@ -409,6 +401,36 @@ impl Store {
             classification,
         }
     }
+}
+
+/// Opens a connection and gives SQLCipher the key.
+///
+/// Setting a key initialises SQLCipher's crypto provider (OpenSSL). When several threads do it
+/// for the first time at once, OpenSSL 3's lazy initialisation can make `PRAGMA key` fail
+/// ("An error occurred with PRAGMA key or rekey"): seen about once in fifteen runs of the
+/// test suite, which opens many stores in parallel. Keying is therefore serialised
+/// process-wide, and a failed attempt is retried on a fresh connection.
+fn keyed_connection(path: &Path, flags: OpenFlags, key: &DbKey) -> Result<Connection> {
+    static KEYING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _one_at_a_time = KEYING
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut last = None;
+    for _ in 0..3 {
+        let conn = Connection::open_with_flags(path, flags)?;
+        match conn.pragma_update(None, "key", key.pragma_value().as_str()) {
+            Ok(()) => {
+                // SQLCipher logs HMAC failures to stderr; the error we return says it all.
+                let _ = conn.pragma_update(None, "cipher_log_level", "NONE");
+                return Ok(conn);
+            }
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(last.map_or_else(
+        || Error::internal("keying the store", "no attempt"),
+        Error::from,
+    ))
 }
 
 /// WAL, `synchronous = FULL`, foreign keys, a busy timeout. FULL makes each commit fsync the
