@@ -49,9 +49,15 @@ fn an_over_long_varint_decodes_to_the_same_message_as_the_short_one() {
     // Found by the fuzzer: postcard accepts varints with redundant continuation bytes, so two
     // bodies can mean the same message. Harmless (nothing hashes the envelope), and pinned here.
     let long = include_bytes!("fixtures/fuzz-overlong-varint-reencodes-shorter.bin");
-    let msg = decode::<FetchRequest>(long).or_else(|_| decode::<FetchRequest>(&long[..])).ok();
+    let msg = decode::<FetchRequest>(long)
+        .or_else(|_| decode::<FetchRequest>(&long[..]))
+        .ok();
     if let Some(m) = msg {
-        assert_ne!(encode(&m).as_slice(), &long[..], "the canonical encoding is shorter");
+        assert_ne!(
+            encode(&m).as_slice(),
+            &long[..],
+            "the canonical encoding is shorter"
+        );
     }
     all(long);
 }
