@@ -141,7 +141,7 @@ pub fn process_push(
                     });
                 }
                 Prepared::Commit(commit, hashes) => {
-                    commits.push(commit);
+                    commits.push(*commit);
                     waiting.push((header, hashes));
                 }
             }
@@ -184,7 +184,7 @@ enum Prepared {
     /// Refused, and why.
     Refused(RejectKind, String),
     /// Commit this; then these hashes are committed.
-    Commit(Commit, Vec<[u8; 32]>),
+    Commit(Box<Commit>, Vec<[u8; 32]>),
 }
 
 fn prepare(
@@ -264,12 +264,12 @@ fn prepare(
         Err(e) => return refuse(RejectKind::Invalid, &e.to_string()),
     };
     Ok(Prepared::Commit(
-        Commit {
+        Box::new(Commit {
             header: header.clone(),
             expected_version,
             changes: new_bytes,
             projection,
-        },
+        }),
         hashes,
     ))
 }
