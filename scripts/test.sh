@@ -13,6 +13,10 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rounds-target}"
 
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+cargo test --workspace --doc 2>&1 | tee "$log"
 # --all-targets runs the bench binaries too, in their quick test mode.
-cargo test --workspace --all-targets
-cargo test --workspace --doc
+cargo test --workspace --all-targets 2>&1 | tee -a "$log"
+# One closing line over every test binary.
+awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
