@@ -2,7 +2,7 @@
 //!
 //! Pure functions over a post's checkpoints, a shift's checks and the time; no I/O.
 //!
-//! Each checkpoint's [`Schedule`] gives due times `D_k = start + first_due + k * interval`.
+//! Each checkpoint's [`Schedule`](crate::model::Schedule) gives due times `D_k = start + first_due + k * interval`.
 //! Visit *k*'s window runs from `D_k - grace` (from the shift start for the first visit) to
 //! `D_{k+1} - grace`; the first check of that checkpoint inside the window counts for it:
 //! - on time (`Done`) if it is within `grace` of `D_k`, otherwise `Late`;
