@@ -486,7 +486,7 @@ fn bench_record_check(s: &Settings, report: &mut Report) {
     let mut fsync_file = std::fs::File::create(dir.path().join("fsync.bin")).unwrap();
     let page = vec![0x5au8; 4096];
 
-    // Interleaved, so that the machine's ups and downs hit all three alike.
+    // Interleaved, so that the machine's ups and downs hit all of them alike.
     let mut t_store = Vec::with_capacity(s.checks);
     let mut t_enc = Vec::with_capacity(s.checks);
     let mut t_plain = Vec::with_capacity(s.checks);

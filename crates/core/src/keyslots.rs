@@ -83,7 +83,7 @@ pub struct KdfParams {
 }
 
 impl KdfParams {
-    /// What the app uses: 32 MiB, 2 passes, 1 lane (about 60–80 ms on this project's reference
+    /// What the app uses: 32 MiB, 2 passes, 1 lane (about 50–100 ms on this project's reference
     /// machine; see `docs/performance.md`). Above OWASP's minimum for Argon2id (19 MiB, 2).
     pub const DEFAULT: KdfParams = KdfParams {
         memory_kib: 32 * 1024,
