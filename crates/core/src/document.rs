@@ -272,8 +272,10 @@ pub fn end_shift(tx: &mut Transaction<'_>, at: DateTime<Utc>) -> Result<()> {
 pub fn read_shift(doc: &Automerge) -> Result<ShiftBody> {
     let checks_obj = obj(doc, &ROOT, "checks", "checks")?;
     let mut checks = Vec::with_capacity(doc.length(&checks_obj));
-    for i in 0..doc.length(&checks_obj) {
-        checks.push(read_check(doc, &checks_obj, i)?);
+    // One pass over the list (indexing each element would walk it again every time).
+    for (i, item) in doc.list_range(&checks_obj, ..).enumerate() {
+        let value: Value<'static> = item.value.into();
+        checks.push(read_check(value, i)?);
     }
     Ok(ShiftBody {
         post_id: uuid(doc, &ROOT, "post", "post")?,
@@ -283,13 +285,12 @@ pub fn read_shift(doc: &Automerge) -> Result<ShiftBody> {
     })
 }
 
-fn read_check<R: ReadDoc>(doc: &R, list: &ObjId, i: usize) -> Result<CheckRecord> {
+fn read_check(value: Value<'_>, i: usize) -> Result<CheckRecord> {
     let field = format!("checks[{i}]");
-    let json = match scalar(doc, list, i, &field)? {
-        ScalarValue::Str(s) => s,
-        _ => return Err(wrong(&field)),
+    let Some(json) = value.as_str() else {
+        return Err(wrong(&field));
     };
-    let c: StoredCheck = serde_json::from_str(&json)
+    let c: StoredCheck = serde_json::from_str(json)
         .map_err(|e| Error::invalid(format!("document.{field}"), format!("is not a check: {e}")))?;
     Ok(CheckRecord {
         id: c.id,
