@@ -121,16 +121,6 @@ fn acts(devices: usize) -> impl Strategy<Value = Vec<Act>> {
     )
 }
 
-/// Hashes of the changes a device still has to push.
-fn pending(d: &Device) -> BTreeSet<[u8; 32]> {
-    d.store
-        .pending_changes(usize::MAX)
-        .expect("pending")
-        .into_iter()
-        .flat_map(|p| p.changes.into_iter().map(|c| c.hash))
-        .collect()
-}
-
 fn work(d: &mut Device, n: u8, next: &mut u128, known_incidents: &[Uuid]) {
     *next += 1;
     let id = *next;

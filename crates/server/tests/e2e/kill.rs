@@ -192,12 +192,3 @@ fn nothing_acknowledged_is_lost_when_the_server_is_killed() {
         lost.len()
     );
 }
-
-fn pending(d: &Device) -> BTreeSet<[u8; 32]> {
-    d.store
-        .pending_changes(usize::MAX)
-        .expect("pending")
-        .into_iter()
-        .flat_map(|p| p.changes.into_iter().map(|c| c.hash))
-        .collect()
-}

@@ -280,3 +280,13 @@ pub fn note_at(d: &mut Device, id: u128, school: Uuid, shared_with: Vec<Uuid>) -
     d.store.write_note(&n, at(8)).expect("note");
     n.id
 }
+
+/// Hashes of the changes a device still has to push.
+pub fn pending(d: &Device) -> std::collections::BTreeSet<[u8; 32]> {
+    d.store
+        .pending_changes(usize::MAX)
+        .expect("pending")
+        .into_iter()
+        .flat_map(|p| p.changes.into_iter().map(|c| c.hash))
+        .collect()
+}
