@@ -79,10 +79,13 @@ CREATE TABLE documents (
 CREATE INDEX documents_by_school ON documents(school_id, kind);
 
 -- Every change of every document, once. seq is the change feed: monotonic, never reused.
+-- "Once" is kept by the push path (it stores only changes the loaded document lacks, and
+-- commits under the document's version), not by an index on the hash: random 32-byte keys
+-- are the costliest index to keep during a surge.
 CREATE TABLE changes (
     seq    INTEGER PRIMARY KEY AUTOINCREMENT,
     doc_id TEXT NOT NULL REFERENCES documents(id),
-    hash   BLOB NOT NULL UNIQUE,
+    hash   BLOB NOT NULL,
     bytes  BLOB NOT NULL
 );
 CREATE INDEX changes_by_doc ON changes(doc_id, seq);
@@ -107,14 +110,14 @@ CREATE TABLE shifts (
 );
 CREATE INDEX shifts_by_school_day ON shifts(school_id, started_at);
 CREATE TABLE patrol_checks (
-    id            TEXT PRIMARY KEY,
     shift_id      TEXT NOT NULL,
+    id            TEXT NOT NULL,
     checkpoint_id TEXT NOT NULL,
     result        TEXT NOT NULL,
     note          TEXT NOT NULL,
-    at            INTEGER NOT NULL
-);
-CREATE INDEX patrol_checks_by_shift ON patrol_checks(shift_id, at);
+    at            INTEGER NOT NULL,
+    PRIMARY KEY (shift_id, id)
+) WITHOUT ROWID;
 CREATE TABLE incidents (
     id           TEXT PRIMARY KEY,
     school_id    TEXT NOT NULL,

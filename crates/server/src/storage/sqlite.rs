@@ -218,7 +218,7 @@ fn commit_one(tx: &rusqlite::Transaction<'_>, cm: &Commit) -> Result<CommitOutco
     }
     {
         let mut ins = tx.prepare_cached(
-                    "INSERT INTO changes (doc_id, hash, bytes) VALUES (?1, ?2, ?3) ON CONFLICT (hash) DO NOTHING",
+                    "INSERT INTO changes (doc_id, hash, bytes) VALUES (?1, ?2, ?3)",
                 )?;
         for (hash, bytes) in &cm.changes {
             ins.execute(params![doc, hash.as_slice(), bytes])?;
@@ -240,7 +240,7 @@ fn commit_one(tx: &rusqlite::Transaction<'_>, cm: &Commit) -> Result<CommitOutco
                     )?;
             let mut ins = tx.prepare_cached(
                         "INSERT INTO patrol_checks (id, shift_id, checkpoint_id, result, note, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                         ON CONFLICT (id) DO NOTHING",
+                         ON CONFLICT DO NOTHING",
                     )?;
             for c in checks {
                 ins.execute(params![
