@@ -217,9 +217,8 @@ fn commit_one(tx: &rusqlite::Transaction<'_>, cm: &Commit) -> Result<CommitOutco
         }
     }
     {
-        let mut ins = tx.prepare_cached(
-                    "INSERT INTO changes (doc_id, hash, bytes) VALUES (?1, ?2, ?3)",
-                )?;
+        let mut ins =
+            tx.prepare_cached("INSERT INTO changes (doc_id, hash, bytes) VALUES (?1, ?2, ?3)")?;
         for (hash, bytes) in &cm.changes {
             ins.execute(params![doc, hash.as_slice(), bytes])?;
         }
