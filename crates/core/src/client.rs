@@ -13,7 +13,7 @@
 use chrono::{DateTime, Utc};
 use rounds_protocol::{
     DocChanges, FetchRequest, FetchResponse, PAGE_BYTES, PullResponse, PushRequest, PushResponse,
-    RejectKind, Rejection,
+    Rejection,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -161,37 +161,32 @@ fn push_all(
         }
         let req = PushRequest {
             docs: pending
-                .iter()
+                .into_iter()
                 .map(|d| DocChanges {
                     header: wire::header_to_wire(&d.header),
                     changes: d
                         .changes
-                        .iter()
-                        .map(|c| serde_bytes::ByteBuf::from(c.bytes.clone()))
+                        .into_iter()
+                        .map(|c| serde_bytes::ByteBuf::from(c.bytes))
                         .collect(),
                 })
                 .collect(),
         };
         report.requests += 1;
         let resp: PushResponse = decode(&t.push(rounds_protocol::encode(&req))?)?;
-        // Only what the server says it committed, and only hashes this device sent.
-        report.pushed += store.acknowledge(&resp.committed)?;
-        for Rejection { doc, kind, message } in resp.rejected {
-            if kind != RejectKind::MissingDependencies || !refused.contains(&doc) {
+        // Only what the server says it committed counts as synced.
+        let acked = store.acknowledge(&resp.committed)?;
+        report.pushed += acked;
+        let refused_before = refused.len();
+        for Rejection { doc, message, .. } in resp.rejected {
+            if !refused.contains(&doc) {
                 refused.push(doc);
                 report.rejected.push((doc, message));
             }
         }
-        let still: usize = store
-            .pending_changes_except(PAGE_BYTES as usize, &refused)?
-            .iter()
-            .map(|d| d.changes.len())
-            .sum();
-        let sent: usize = pending.iter().map(|d| d.changes.len()).sum();
-        if still >= sent
-            && resp.committed.is_empty()
-            && pending.iter().all(|d| refused.contains(&d.header.id))
-        {
+        // Every round must settle something (changes acknowledged or documents set aside);
+        // an answer that settles nothing would otherwise repeat the same page forever.
+        if acked == 0 && refused.len() == refused_before {
             return Ok(());
         }
     }

@@ -226,9 +226,12 @@ fn prepare(
             (Automerge::new(), None)
         }
     };
+    // New to the server, and each once even if the request lists it twice: nothing but this
+    // filter keeps the change feed free of duplicates.
+    let mut seen = std::collections::HashSet::new();
     let new: Vec<Change> = changes
         .into_iter()
-        .filter(|c| am.get_change_meta_by_hash(&c.hash()).is_none())
+        .filter(|c| am.get_change_meta_by_hash(&c.hash()).is_none() && seen.insert(c.hash()))
         .collect();
     if new.is_empty() {
         return Ok(Prepared::Done(hashes));

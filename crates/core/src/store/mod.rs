@@ -283,10 +283,19 @@ impl Store {
 
     /// A read-only copy of a document (for history views and tests).
     pub fn document(&mut self, id: Uuid) -> Result<Automerge> {
+        self.read_doc(id, |doc| Ok(doc.clone()))
+    }
+
+    /// Reads a document in place (cached or loaded), without copying it.
+    pub(crate) fn read_doc<T>(
+        &mut self,
+        id: Uuid,
+        f: impl FnOnce(&Automerge) -> Result<T>,
+    ) -> Result<T> {
         let (h, doc) = self.take_doc(id)?;
-        let copy = doc.clone();
+        let out = f(&doc);
         self.put_back(h, doc);
-        Ok(copy)
+        out
     }
 
     /// Runs one action on an existing document: the automerge change, then one SQLite

@@ -289,11 +289,8 @@ impl Store {
         if header.kind != DocKind::Incident {
             return Err(Error::not_found("incident", id));
         }
-        let doc = self.document(id)?;
-        Ok(IncidentView {
-            header,
-            body: document::read_incident(&doc)?,
-        })
+        let body = self.read_doc(id, document::read_incident)?;
+        Ok(IncidentView { header, body })
     }
 
     /// Contact notes about a student that the unlocked person may read, newest first.
@@ -354,11 +351,8 @@ impl Store {
         if header.kind != DocKind::ContactNote || !self.may_read_note(id)? {
             return Err(Error::not_found("contact note", id));
         }
-        let doc = self.document(id)?;
-        Ok(NoteView {
-            header,
-            body: document::read_note(&doc)?,
-        })
+        let body = self.read_doc(id, document::read_note)?;
+        Ok(NoteView { header, body })
     }
 
     fn may_read_note(&self, id: Uuid) -> Result<bool> {

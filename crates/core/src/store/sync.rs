@@ -258,17 +258,18 @@ impl Store {
         if load_header(&self.conn, id)?.is_none() {
             return Ok(Vec::new());
         }
-        Ok(self.document(id)?.get_heads().iter().map(|h| h.0).collect())
+        self.read_doc(id, |doc| Ok(doc.get_heads().iter().map(|h| h.0).collect()))
     }
 
     /// Every change of a document this device holds, for a peer that has none of them.
     pub fn all_changes(&mut self, id: Uuid) -> Result<Vec<Vec<u8>>> {
-        let doc = self.document(id)?;
-        Ok(doc
-            .get_changes(&[])
-            .iter()
-            .map(|c| c.raw_bytes().to_vec())
-            .collect())
+        self.read_doc(id, |doc| {
+            Ok(doc
+                .get_changes(&[])
+                .iter()
+                .map(|c| c.raw_bytes().to_vec())
+                .collect())
+        })
     }
 
     /// Ids of every document on the device.

@@ -295,3 +295,37 @@ fn a_pull_cut_off_midway_resumes_where_it_stopped() {
     let _: Vec<Uuid> = have;
     let _ = IncidentStatus::Draft;
 }
+
+#[test]
+fn a_change_listed_twice_in_one_push_is_stored_once() {
+    let server = TestServer::start();
+    let mut olga = Device::enroll(&server, &OLGA);
+    olga.sync().expect("sync");
+    let id = incident_at(&mut olga, 7, ids::LINCOLN, "Listed twice.");
+    let header = rounds_core::wire::header_to_wire(&olga.store.header(id).expect("header"));
+    let changes: Vec<serde_bytes::ByteBuf> = olga
+        .store
+        .all_changes(id)
+        .expect("changes")
+        .into_iter()
+        .map(serde_bytes::ByteBuf::from)
+        .collect();
+    let twice = rounds_protocol::PushRequest {
+        docs: vec![rounds_protocol::DocChanges {
+            header,
+            changes: changes.iter().chain(changes.iter()).cloned().collect(),
+        }],
+    };
+    let r = reqwest::blocking::Client::new()
+        .post(format!("{}/v1/sync/push", server.base))
+        .bearer_auth(&olga.session.token)
+        .body(rounds_protocol::encode(&twice))
+        .send()
+        .expect("push");
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        server.storage.max_seq().expect("seq"),
+        changes.len() as u64,
+        "one feed row per change"
+    );
+}
