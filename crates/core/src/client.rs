@@ -359,9 +359,13 @@ fn problem_from_response(r: reqwest::blocking::Response) -> SyncProblem {
 fn send(
     req: reqwest::blocking::RequestBuilder,
 ) -> Result<reqwest::blocking::Response, SyncProblem> {
-    let r = req
-        .send()
-        .map_err(|e| SyncProblem::NoConnection(e.to_string()))?;
+    checked(
+        req.send()
+            .map_err(|e| SyncProblem::NoConnection(e.to_string()))?,
+    )
+}
+
+fn checked(r: reqwest::blocking::Response) -> Result<reqwest::blocking::Response, SyncProblem> {
     if r.status().is_success() {
         Ok(r)
     } else {
@@ -386,13 +390,15 @@ impl HttpTransport {
     }
 
     fn post(&self, path: &str, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
-        bytes(send(
-            self.client
-                .post(format!("{}{path}", self.base))
-                .bearer_auth(&self.token)
-                .header("content-type", "application/x-rounds")
-                .body(body),
-        )?)
+        bytes(send(self.binary_post(path, body))?)
+    }
+
+    fn binary_post(&self, path: &str, body: Vec<u8>) -> reqwest::blocking::RequestBuilder {
+        self.client
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .header("content-type", "application/x-rounds")
+            .body(body)
     }
 }
 
@@ -423,21 +429,14 @@ impl Transport for HttpTransport {
 
     fn fetch(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
         let r = self
-            .client
-            .post(format!("{}/v1/sync/fetch", self.base))
-            .bearer_auth(&self.token)
-            .header("content-type", "application/x-rounds")
-            .body(body)
+            .binary_post("/v1/sync/fetch", body)
             .send()
             .map_err(|e| SyncProblem::NoConnection(e.to_string()))?;
         if r.status() == reqwest::StatusCode::NOT_FOUND {
             // None of the documents is (any longer) visible to this person.
             return Ok(rounds_protocol::encode(&FetchResponse::default()));
         }
-        if !r.status().is_success() {
-            return Err(problem_from_response(r));
-        }
-        bytes(r)
+        bytes(checked(r)?)
     }
 }
 

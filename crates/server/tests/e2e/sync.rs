@@ -329,3 +329,18 @@ fn a_change_listed_twice_in_one_push_is_stored_once() {
         "one feed row per change"
     );
 }
+
+#[test]
+fn fetching_documents_no_longer_visible_is_an_empty_answer_not_a_failure() {
+    let server = TestServer::start();
+    let olga = Device::enroll(&server, &OLGA);
+    let mut t = olga.transport();
+    let ask = rounds_protocol::FetchRequest {
+        docs: vec![(Uuid::from_u128(4242), vec![])],
+    };
+    let body = t
+        .fetch(rounds_protocol::encode(&ask))
+        .expect("a 404 is not a sync failure");
+    let resp: rounds_protocol::FetchResponse = rounds_protocol::decode(&body).expect("decode");
+    assert!(resp.docs.is_empty());
+}
