@@ -63,6 +63,9 @@ pub struct Store {
     device_id: Uuid,
     person_id: Uuid,
     cache: HashMap<Uuid, (Header, Automerge)>,
+    /// SQLite's `data_version` when the cache was last known to match the database; it
+    /// changes when another connection commits.
+    seen_version: i64,
 }
 
 impl std::fmt::Debug for Store {
@@ -129,6 +132,27 @@ impl Store {
         Self::open_with_key(path, &key, slots.device_id(), person)
     }
 
+    /// Like [`Store::open`], but returns two independent connections to the same store from
+    /// one unlock: the app's screens use one while background sync uses the other, so a slow
+    /// network never holds up a tap. Each connection notices the other's commits (see
+    /// [`Store::take_doc`]) and never works on a stale document.
+    pub fn open_pair(
+        path: &Path,
+        person: Uuid,
+        secret: &Secret,
+        now: DateTime<Utc>,
+    ) -> Result<(Store, Store)> {
+        let slots_path = keyslots::path_for(path);
+        let mut slots = KeySlots::load(&slots_path)?;
+        if !path.exists() {
+            return Err(Error::not_found("store", path.display()));
+        }
+        let key = slots.unlock(&slots_path, person, secret, now)?;
+        let first = Self::open_with_key(path, &key, slots.device_id(), person)?;
+        let second = Self::open_with_key(path, &key, slots.device_id(), person)?;
+        Ok((first, second))
+    }
+
     /// Opens with an already unwrapped key (after [`Store::open`] checked the person).
     fn open_with_key(path: &Path, key: &DbKey, device_id: Uuid, person: Uuid) -> Result<Store> {
         check_file_shape(path)?;
@@ -163,6 +187,7 @@ impl Store {
             device_id,
             person_id: person,
             cache: HashMap::new(),
+            seen_version: 0,
         };
         store.migrate(version)?;
         Ok(store)
@@ -264,7 +289,18 @@ impl Store {
 
     /// Takes a document out of the cache or loads it; put it back with [`Store::put_back`]
     /// once the action committed.
+    ///
+    /// Another connection to the same file (background sync) may have committed changes
+    /// since the cache was filled; SQLite's `data_version` says so, and the cache is then
+    /// dropped rather than trusted.
     fn take_doc(&mut self, id: Uuid) -> Result<(Header, Automerge)> {
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))?;
+        if version != self.seen_version {
+            self.cache.clear();
+            self.seen_version = version;
+        }
         if let Some(d) = self.cache.remove(&id) {
             return Ok(d);
         }

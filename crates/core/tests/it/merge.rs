@@ -134,3 +134,64 @@ fn pending_changes_are_acknowledged_once_and_compaction_keeps_unacknowledged_one
     let page = g.pending_changes(1).expect("page");
     assert_eq!(page.iter().map(|d| d.changes.len()).sum::<usize>(), 1);
 }
+
+#[test]
+fn two_connections_to_one_store_never_work_on_a_stale_document() {
+    // The app's screens and its background sync hold separate connections to one file. An
+    // edit committed through one must be seen by the other's next read and next edit, or the
+    // second edit's projection would silently drop the first.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = db_path(dir.path(), "pair.db");
+    store_for(dir.path(), "pair.db", 1, SRO)
+        .close()
+        .expect("close");
+    let (mut screens, mut sync) =
+        rounds_core::store::Store::open_pair(&path, SRO, &secret_of(SRO), at(1))
+            .expect("open pair");
+    let id = Uuid::from_u128(21);
+    screens
+        .create_incident(&incident(21, "Door propped open."), at(1))
+        .expect("create");
+    // The sync connection loads (and caches) the document, then the screens edit it.
+    assert_eq!(sync.incident(id).expect("read").body.location, "Cafeteria");
+    screens
+        .edit_incident(
+            id,
+            &IncidentEdit {
+                location: Some("Gym".into()),
+                ..Default::default()
+            },
+            at(2),
+        )
+        .expect("edit on screens");
+    assert_eq!(
+        sync.incident(id).expect("read again").body.location,
+        "Gym",
+        "the other connection's commit is seen, not the cached copy"
+    );
+    sync.edit_incident(
+        id,
+        &IncidentEdit {
+            append_narrative: Some(" Closed it.".into()),
+            ..Default::default()
+        },
+        at(3),
+    )
+    .expect("edit on sync");
+    let row = screens
+        .incidents(&rounds_core::store::IncidentFilter::default())
+        .expect("list")
+        .into_iter()
+        .find(|r| r.id == id)
+        .expect("row");
+    assert_eq!(row.location, "Gym", "the projection keeps the first edit");
+    assert!(
+        screens
+            .incident(id)
+            .expect("read")
+            .body
+            .narrative
+            .ends_with("Closed it."),
+        "and the screens see the second"
+    );
+}
