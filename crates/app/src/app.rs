@@ -1,0 +1,549 @@
+//! The app's state machine: not set up → locked ⇄ unlocked, and who is unlocked.
+//!
+//! - **Setup** (first run): the district server's address, a one-time enrollment code from
+//!   an administrator, the person's username and password (checked by the server once), and
+//!   the PIN or passphrase they will unlock with from then on, offline.
+//! - **Locked**: the unlock screen lists the people who have a key slot on this device (a
+//!   shared post phone has several). A wrong PIN and a lockout are distinct errors.
+//! - **Unlocked**: one person's store is open. After [`App::idle_limit`] without a command the
+//!   screens lock themselves; background sync keeps going so that a phone left in a pocket
+//!   still delivers what was saved. Locking on purpose (or switching person) stops sync too.
+//!
+//! Every field command lives in [`crate::records`]; this module owns the lifecycle.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, Utc};
+use rounds_core::client::{self, Enrollment, Session};
+use rounds_core::keyslots::{KdfParams, Secret};
+use rounds_core::model::{Role, School};
+use rounds_core::store::{Setup, Store};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::config::{self, DeviceConfig, Member};
+use crate::env::Env;
+use crate::error::{AppError, Kind, Result};
+use crate::worker::{Kick, SyncWorker, session_key};
+
+/// Screens lock after this long without use, unless configured otherwise.
+pub const DEFAULT_IDLE_LIMIT: Duration = Duration::minutes(5);
+
+/// How long "Sync now" waits for the sync to finish before answering.
+const SYNC_WAIT: StdDuration = StdDuration::from_secs(60);
+
+/// Which screen the app is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// Not enrolled: the first-run screen.
+    Setup,
+    /// Enrolled, nobody unlocked.
+    Locked,
+    /// Someone is unlocked.
+    Unlocked,
+}
+
+/// The unlocked person, as the screens show them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Me {
+    /// Their id.
+    pub id: Uuid,
+    /// Their name.
+    pub name: String,
+    /// Their role.
+    pub role: Role,
+    /// The schools they work at (empty until the first sync).
+    pub schools: Vec<School>,
+}
+
+/// What every screen needs to know about the app.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AppState {
+    /// Which screen.
+    pub stage: Stage,
+    /// The district server, once enrolled.
+    pub server: Option<String>,
+    /// This device's name.
+    pub device_name: Option<String>,
+    /// Who can unlock this device.
+    pub people: Vec<Member>,
+    /// Who is unlocked.
+    pub me: Option<Me>,
+    /// Seconds of inactivity before the screens lock.
+    pub idle_lock_seconds: i64,
+}
+
+/// First-run input.
+#[derive(Debug, Clone, Deserialize)]
+pub struct EnrollArgs {
+    /// The district server's address.
+    pub server: String,
+    /// The one-time code from an administrator.
+    pub code: String,
+    /// A name for this device ("Lincoln post phone 2").
+    pub device_name: String,
+    /// The first person's username.
+    pub username: String,
+    /// Their password (sent to the server once, never stored).
+    pub password: String,
+    /// The PIN or passphrase they will unlock with.
+    pub pin: String,
+}
+
+/// Unlock input.
+#[derive(Debug, Clone, Deserialize)]
+pub struct UnlockArgs {
+    /// Who is unlocking.
+    pub person_id: Uuid,
+    /// Their PIN or passphrase.
+    pub pin: String,
+}
+
+/// Adding another person to a shared device.
+#[derive(Debug, Clone, Deserialize)]
+pub struct AddPersonArgs {
+    /// The unlocked person's own PIN, to authorise it.
+    pub current_pin: String,
+    /// The new person's username.
+    pub username: String,
+    /// Their password (checked by the server).
+    pub password: String,
+    /// Their own PIN for this device.
+    pub pin: String,
+}
+
+/// Signing in again when the session expired.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SignInArgs {
+    /// The unlocked person's password.
+    pub password: String,
+}
+
+pub(crate) struct Unlocked {
+    pub(crate) store: Store,
+    pub(crate) me: Me,
+}
+
+#[derive(Default)]
+pub(crate) struct Inner {
+    config: Option<DeviceConfig>,
+    pub(crate) unlocked: Option<Unlocked>,
+    pub(crate) worker: Option<SyncWorker>,
+    /// An enrollment whose sign-in failed: kept so that a mistyped password does not burn
+    /// the one-time code.
+    pending_enrollment: Option<(String, Enrollment)>,
+    last_used: Option<DateTime<Utc>>,
+}
+
+/// The field app: one per process, shared by every command.
+pub struct App {
+    dir: PathBuf,
+    pub(crate) env: Arc<dyn Env>,
+    idle_limit: Duration,
+    kdf: KdfParams,
+    pub(crate) inner: Mutex<Inner>,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("dir", &self.dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// PINs and passphrases shorter than this are refused.
+const MIN_PIN: usize = 6;
+
+fn check_pin(field: &str, pin: &str) -> Result<()> {
+    if pin.chars().count() < MIN_PIN {
+        return Err(AppError::invalid(
+            field,
+            format!("Use at least {MIN_PIN} digits or characters."),
+        ));
+    }
+    Ok(())
+}
+
+impl App {
+    /// The app over the data folder `dir` (created if missing).
+    pub fn new(dir: &Path, env: Arc<dyn Env>) -> Result<App> {
+        std::fs::create_dir_all(dir).map_err(|e| AppError::internal("creating the data folder", e))?;
+        let config = config::load(dir)?;
+        Ok(App {
+            dir: dir.to_path_buf(),
+            env,
+            idle_limit: DEFAULT_IDLE_LIMIT,
+            kdf: KdfParams::DEFAULT,
+            inner: Mutex::new(Inner {
+                config,
+                ..Inner::default()
+            }),
+        })
+    }
+
+    /// Sets how long the screens stay unlocked without use.
+    pub fn with_idle_limit(mut self, limit: Duration) -> App {
+        self.idle_limit = limit;
+        self
+    }
+
+    /// Sets the key-derivation cost for new PINs (tests use a cheap one).
+    pub fn with_kdf(mut self, kdf: KdfParams) -> App {
+        self.kdf = kdf;
+        self
+    }
+
+    /// How long the screens stay unlocked without use.
+    pub fn idle_limit(&self) -> Duration {
+        self.idle_limit
+    }
+
+    pub(crate) fn lock_inner(&self) -> MutexGuard<'_, Inner> {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Locks the screens if they have been idle too long. Does not count as use.
+    fn expire(&self, inner: &mut Inner) {
+        let now = self.env.now();
+        if inner.unlocked.is_some()
+            && inner
+                .last_used
+                .is_some_and(|t| now - t >= self.idle_limit)
+        {
+            tracing::info!("locking after inactivity");
+            inner.unlocked = None;
+        }
+    }
+
+    /// Runs `f` on the unlocked store, counting as use; [`Kind::Locked`] when nobody is
+    /// unlocked (or the screens just locked themselves).
+    pub(crate) fn with_store<T>(
+        &self,
+        f: impl FnOnce(&mut Unlocked, DateTime<Utc>) -> Result<T>,
+    ) -> Result<T> {
+        let mut inner = self.lock_inner();
+        self.expire(&mut inner);
+        let now = self.env.now();
+        if inner.config.is_none() {
+            return Err(AppError::new(Kind::NotSetUp, "This device is not set up yet."));
+        }
+        inner.last_used = Some(now);
+        let unlocked = inner.unlocked.as_mut().ok_or_else(AppError::locked)?;
+        f(unlocked, now)
+    }
+
+    /// Like [`App::with_store`] for a command that saved something: sync is kicked.
+    pub(crate) fn saving<T>(
+        &self,
+        f: impl FnOnce(&mut Unlocked, DateTime<Utc>) -> Result<T>,
+    ) -> Result<T> {
+        let out = self.with_store(f)?;
+        if let Some(w) = &self.lock_inner().worker {
+            w.kick(Kick::Auto);
+        }
+        Ok(out)
+    }
+
+    /// Where the app stands. Polled by the screens; does not count as use.
+    pub fn state(&self) -> Result<AppState> {
+        let mut inner = self.lock_inner();
+        self.expire(&mut inner);
+        Ok(self.state_of(&inner))
+    }
+
+    fn state_of(&self, inner: &Inner) -> AppState {
+        let stage = match (&inner.config, &inner.unlocked) {
+            (None, _) => Stage::Setup,
+            (Some(_), None) => Stage::Locked,
+            (Some(_), Some(_)) => Stage::Unlocked,
+        };
+        AppState {
+            stage,
+            server: inner.config.as_ref().map(|c| c.server.clone()),
+            device_name: inner.config.as_ref().map(|c| c.device_name.clone()),
+            people: inner
+                .config
+                .as_ref()
+                .map(|c| c.people.clone())
+                .unwrap_or_default(),
+            me: inner.unlocked.as_ref().map(|u| u.me.clone()),
+            idle_lock_seconds: self.idle_limit.num_seconds(),
+        }
+    }
+
+    /// First run: enroll the device, sign the first person in, create the encrypted store,
+    /// and sync once so posts and checkpoints are on the device.
+    pub fn enroll(&self, a: EnrollArgs) -> Result<AppState> {
+        let server = a.server.trim().trim_end_matches('/').to_string();
+        if !(server.starts_with("http://") || server.starts_with("https://")) {
+            return Err(AppError::invalid(
+                "server",
+                "Enter the server's address, starting with https://",
+            ));
+        }
+        for (field, v) in [
+            ("code", &a.code),
+            ("device_name", &a.device_name),
+            ("username", &a.username),
+            ("password", &a.password),
+        ] {
+            if v.trim().is_empty() {
+                return Err(AppError::invalid(field, "This is required."));
+            }
+        }
+        check_pin("pin", &a.pin)?;
+        let mut inner = self.lock_inner();
+        if inner.config.is_some() {
+            return Err(AppError::new(
+                Kind::Conflict,
+                "This device is already set up.",
+            ));
+        }
+        let enrollment = match inner.pending_enrollment.take() {
+            Some((s, e)) if s == server => e,
+            _ => client::enroll(&server, a.code.trim(), a.device_name.trim())?,
+        };
+        let session = match client::sign_in(&server, a.username.trim(), &a.password, &enrollment)
+        {
+            Ok(s) => s,
+            Err(e) => {
+                inner.pending_enrollment = Some((server, enrollment));
+                return Err(e.into());
+            }
+        };
+        let path = config::db_path(&self.dir);
+        // A store left by an enrollment that crashed before `app.json` was written.
+        if path.exists() {
+            for p in [path.clone(), rounds_core::keyslots::path_for(&path)] {
+                let _ = std::fs::remove_file(p);
+            }
+        }
+        let secret = Secret::new(a.pin.as_str());
+        let mut store = Store::create(
+            &path,
+            Setup {
+                device_id: enrollment.device_id,
+                person_id: session.person_id,
+                secret: &secret,
+                kdf: self.kdf,
+            },
+            self.env.entropy().as_mut(),
+        )?;
+        store.set_sync_value("device", &json(&enrollment)?)?;
+        store.set_sync_value(&session_key(session.person_id), &json(&session)?)?;
+        store.close()?;
+        let config = DeviceConfig {
+            server,
+            device_name: a.device_name.trim().to_string(),
+            device_id: enrollment.device_id,
+            people: vec![Member {
+                id: session.person_id,
+                username: a.username.trim().to_string(),
+                name: a.username.trim().to_string(),
+                role: session.role,
+            }],
+        };
+        config::save(&self.dir, &config)?;
+        inner.config = Some(config);
+        self.open(&mut inner, session.person_id, &secret)?;
+        // The first sync brings the posts, checkpoints and names; wait for it so the home
+        // screen is complete. Offline, the person is told and can still go on.
+        if let Some(w) = &inner.worker {
+            drop(w.handle().sync_and_wait(SYNC_WAIT));
+        }
+        self.refresh_me(&mut inner)?;
+        Ok(self.state_of(&inner))
+    }
+
+    /// Unlocks the device for one of its people, offline.
+    pub fn unlock(&self, a: UnlockArgs) -> Result<AppState> {
+        let mut inner = self.lock_inner();
+        let Some(config) = &inner.config else {
+            return Err(AppError::new(Kind::NotSetUp, "This device is not set up yet."));
+        };
+        if !config.people.iter().any(|p| p.id == a.person_id) {
+            return Err(AppError::new(
+                Kind::NotFound,
+                "That person cannot unlock this device.",
+            ));
+        }
+        inner.unlocked = None;
+        inner.worker = None;
+        self.open(&mut inner, a.person_id, &Secret::new(a.pin.as_str()))?;
+        self.refresh_me(&mut inner)?;
+        Ok(self.state_of(&inner))
+    }
+
+    fn open(&self, inner: &mut Inner, person: Uuid, secret: &Secret) -> Result<()> {
+        let now = self.env.now();
+        let (store, sync_store) =
+            Store::open_pair(&config::db_path(&self.dir), person, secret, now)?;
+        let config = inner
+            .config
+            .as_ref()
+            .ok_or_else(|| AppError::new(Kind::NotSetUp, "This device is not set up yet."))?;
+        let member = config.people.iter().find(|p| p.id == person);
+        let me = Me {
+            id: person,
+            name: member.map(|m| m.name.clone()).unwrap_or_default(),
+            role: member.map(|m| m.role).unwrap_or(Role::Guard),
+            schools: vec![],
+        };
+        inner.worker = Some(SyncWorker::start(
+            sync_store,
+            config.server.clone(),
+            Arc::clone(&self.env),
+        ));
+        inner.unlocked = Some(Unlocked { store, me });
+        inner.last_used = Some(now);
+        Ok(())
+    }
+
+    /// Reads the unlocked person's name, role and schools from the reference data, and
+    /// keeps the names on the unlock screen current.
+    fn refresh_me(&self, inner: &mut Inner) -> Result<()> {
+        let Some(u) = inner.unlocked.as_mut() else {
+            return Ok(());
+        };
+        let reference = u.store.reference_data()?;
+        if let Some(p) = reference.people.iter().find(|p| p.id == u.me.id) {
+            u.me.name = p.name.clone();
+            u.me.role = p.role;
+            u.me.schools = reference
+                .schools
+                .iter()
+                .filter(|s| p.schools.contains(&s.id))
+                .cloned()
+                .collect();
+        }
+        let me = u.me.clone();
+        if let Some(config) = inner.config.as_mut()
+            && let Some(m) = config.people.iter_mut().find(|m| m.id == me.id)
+            && !me.name.is_empty()
+            && (m.name != me.name || m.role != me.role)
+        {
+            m.name = me.name.clone();
+            m.role = me.role;
+            config::save(&self.dir, config)?;
+        }
+        Ok(())
+    }
+
+    /// Locks the screens and stops background sync.
+    pub fn lock(&self) -> Result<AppState> {
+        let mut inner = self.lock_inner();
+        inner.unlocked = None;
+        inner.worker = None;
+        Ok(self.state_of(&inner))
+    }
+
+    /// Adds another person to a shared device: they sign in once (online) and choose their
+    /// own PIN; the unlocked person authorises it with theirs.
+    pub fn add_person(&self, a: AddPersonArgs) -> Result<AppState> {
+        check_pin("pin", &a.pin)?;
+        let mut inner = self.lock_inner();
+        self.expire(&mut inner);
+        let config = inner
+            .config
+            .clone()
+            .ok_or_else(|| AppError::new(Kind::NotSetUp, "This device is not set up yet."))?;
+        let now = self.env.now();
+        let u = inner.unlocked.as_mut().ok_or_else(AppError::locked)?;
+        let enrollment: Enrollment = u
+            .store
+            .sync_value("device")?
+            .and_then(|v| serde_json::from_str(&v).ok())
+            .ok_or_else(|| AppError::internal("reading the device credential", "missing"))?;
+        let session = client::sign_in(&config.server, a.username.trim(), &a.password, &enrollment)?;
+        u.store.add_person(
+            &Secret::new(a.current_pin.as_str()),
+            session.person_id,
+            &Secret::new(a.pin.as_str()),
+            self.kdf,
+            now,
+            self.env.entropy().as_mut(),
+        )?;
+        u.store
+            .set_sync_value(&session_key(session.person_id), &json(&session)?)?;
+        let name = u
+            .store
+            .reference_data()?
+            .people
+            .into_iter()
+            .find(|p| p.id == session.person_id)
+            .map(|p| p.name)
+            .unwrap_or_else(|| a.username.trim().to_string());
+        let mut config = config;
+        config.people.retain(|p| p.id != session.person_id);
+        config.people.push(Member {
+            id: session.person_id,
+            username: a.username.trim().to_string(),
+            name,
+            role: session.role,
+        });
+        config::save(&self.dir, &config)?;
+        inner.config = Some(config);
+        inner.last_used = Some(now);
+        Ok(self.state_of(&inner))
+    }
+
+    /// Signs the unlocked person in again after their session expired, then syncs.
+    pub fn sign_in_again(&self, a: SignInArgs) -> Result<crate::records::SyncInfo> {
+        let server = self
+            .lock_inner()
+            .config
+            .as_ref()
+            .map(|c| c.server.clone())
+            .ok_or_else(|| AppError::new(Kind::NotSetUp, "This device is not set up yet."))?;
+        let (enrollment, username) = self.with_store(|u, _| {
+            let e: Enrollment = u
+                .store
+                .sync_value("device")?
+                .and_then(|v| serde_json::from_str(&v).ok())
+                .ok_or_else(|| AppError::internal("reading the device credential", "missing"))?;
+            Ok((e, u.me.id))
+        })?;
+        let username = self
+            .lock_inner()
+            .config
+            .as_ref()
+            .and_then(|c| c.people.iter().find(|p| p.id == username))
+            .map(|m| m.username.clone())
+            .ok_or_else(|| AppError::internal("finding your username", "missing"))?;
+        let session: Session = client::sign_in(&server, &username, &a.password, &enrollment)?;
+        self.with_store(|u, _| {
+            u.store
+                .set_sync_value(&session_key(session.person_id), &json(&session)?)
+                .map_err(AppError::from)
+        })?;
+        self.sync_now()
+    }
+
+    /// Syncs now and waits for the outcome (at most a minute).
+    pub fn sync_now(&self) -> Result<crate::records::SyncInfo> {
+        let handle = {
+            let inner = self.lock_inner();
+            if inner.unlocked.is_none() {
+                return Err(AppError::locked());
+            }
+            inner.worker.as_ref().map(SyncWorker::handle)
+        };
+        // Wait without holding the app's lock, so the screens stay usable meanwhile.
+        let outcome = handle.and_then(|h| h.sync_and_wait(SYNC_WAIT));
+        if matches!(outcome, Some(Ok(ref r)) if r.reference_updated) {
+            let mut inner = self.lock_inner();
+            self.refresh_me(&mut inner)?;
+        }
+        self.sync_info()
+    }
+}
+
+fn json<T: Serialize>(v: &T) -> Result<String> {
+    serde_json::to_string(v).map_err(|e| AppError::internal("saving a credential", e))
+}

@@ -1,0 +1,85 @@
+//! Commands by name, for the test bridge: `dispatch(app, "record_check", json)`.
+//!
+//! The Tauri shell does not use this: it declares each command on its own so that
+//! capabilities can grant them one by one. [`COMMANDS`] is the list both must agree on; a
+//! test in `src-tauri` checks that its `build.rs` declares exactly these.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::App;
+use crate::error::{AppError, Result};
+
+fn args<T: DeserializeOwned>(v: Value) -> Result<T> {
+    // `null` (no body) reads as an empty object, so commands without arguments accept both.
+    let v = if v.is_null() {
+        Value::Object(Default::default())
+    } else {
+        v
+    };
+    serde_json::from_value(v).map_err(|e| AppError::invalid("args", format!("{e}")))
+}
+
+fn out<T: Serialize>(r: Result<T>) -> Result<Value> {
+    r.and_then(|v| serde_json::to_value(v).map_err(|e| AppError::internal("answering", e)))
+}
+
+macro_rules! commands {
+    ($( $name:ident $(($arg:ty))? ),+ $(,)?) => {
+        /// Every command the UI may call.
+        pub const COMMANDS: &[&str] = &[$(stringify!($name)),+];
+
+        /// Runs the command `name` with JSON arguments.
+        pub fn dispatch(app: &App, name: &str, v: Value) -> Result<Value> {
+            match name {
+                $(stringify!($name) => commands!(@call app, $name, v $(, $arg)?),)+
+                other => Err(AppError::new(
+                    crate::error::Kind::NotFound,
+                    format!("There is no command {other:?}."),
+                )),
+            }
+        }
+    };
+    (@call $app:ident, $name:ident, $v:ident) => {{
+        let _ = $v;
+        out($app.$name())
+    }};
+    (@call $app:ident, $name:ident, $v:ident, $arg:ty) => {
+        out($app.$name(args::<$arg>($v)?))
+    };
+}
+
+use crate::app::{AddPersonArgs, EnrollArgs, SignInArgs, UnlockArgs};
+use crate::records::{
+    EditIncidentArgs, FileIncidentArgs, IdArgs, IncidentsArgs, NotesArgs, RecordCheckArgs,
+    SearchArgs, StartShiftArgs, SupplementArgs, WriteNoteArgs,
+};
+
+commands! {
+    state,
+    enroll(EnrollArgs),
+    unlock(UnlockArgs),
+    lock,
+    add_person(AddPersonArgs),
+    sign_in_again(SignInArgs),
+    sync_now,
+    sync_info,
+    home,
+    start_shift(StartShiftArgs),
+    record_check(RecordCheckArgs),
+    end_shift(IdArgs),
+    shift(IdArgs),
+    shifts,
+    file_incident(FileIncidentArgs),
+    edit_incident(EditIncidentArgs),
+    submit_incident(IdArgs),
+    add_supplement(SupplementArgs),
+    incidents(IncidentsArgs),
+    incident(IdArgs),
+    write_note(WriteNoteArgs),
+    notes(NotesArgs),
+    note(IdArgs),
+    search(SearchArgs),
+    colleagues,
+}

@@ -1,0 +1,627 @@
+//! The field commands: what guards and officers do, each a thin call into the core store.
+//!
+//! Every command takes one argument struct (what the UI sends as JSON) and returns what the
+//! screen shows next, so a tap needs one round trip. Ids and times come from the app's
+//! [`crate::env::Env`]; "now" defaults apply here, not in the UI, so a phone's web view and
+//! the store agree on the clock.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use rounds_core::client;
+use rounds_core::model::{
+    CheckInput, CheckMethod, CheckResult, Classification, ContactType, IncidentEdit,
+    IncidentInput, IncidentStatus, IncidentType, InvolvedPerson, Involvement, NoteEdit,
+    NoteInput, PersonCategory, Post, Referral, Role, School,
+};
+use rounds_core::store::{
+    IncidentFilter, IncidentRow, IncidentView, NewShift, NoteRow, NoteView, SearchHit, ShiftRow,
+    ShiftView,
+};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::app::{App, Me};
+use crate::error::{AppError, Kind, Result};
+
+/// The status line every screen shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SyncInfo {
+    /// Everything the app said was saved is on the device (always true: a save that did not
+    /// reach the disk is an error, not a success).
+    pub saved_on_device: bool,
+    /// Changes waiting for the server.
+    pub waiting_changes: u64,
+    /// Records they belong to.
+    pub waiting_records: u64,
+    /// Last sync that finished.
+    pub last_success: Option<DateTime<Utc>>,
+    /// A sync is running now.
+    pub syncing: bool,
+    /// When the next automatic attempt is due.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// Why the last attempt failed, if it did.
+    pub problem: Option<Problem>,
+}
+
+/// A sync problem as the status line shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Problem {
+    /// What the UI offers: `sign_in_again` shows a password box, `revoked` a notice.
+    pub kind: Kind,
+    /// In plain words.
+    pub message: String,
+}
+
+/// The home screen.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Home {
+    /// Who is unlocked.
+    pub me: Me,
+    /// The posts at their schools (for starting a shift).
+    pub posts: Vec<Post>,
+    /// Their shift in progress.
+    pub shift: Option<ShiftView>,
+    /// Incidents waiting for them: drafts and returned reports.
+    pub open_incidents: Vec<IncidentRow>,
+    /// Sync status.
+    pub sync: SyncInfo,
+}
+
+/// Start a shift.
+#[derive(Debug, Clone, Deserialize)]
+pub struct StartShiftArgs {
+    /// The post.
+    pub post_id: Uuid,
+}
+
+/// A shift by id.
+#[derive(Debug, Clone, Deserialize)]
+pub struct IdArgs {
+    /// The record.
+    pub id: Uuid,
+}
+
+/// Record a check: name the checkpoint by id (picked from the list) or by its tag code
+/// (typed or scanned).
+#[derive(Debug, Clone, Deserialize)]
+pub struct RecordCheckArgs {
+    /// The shift.
+    pub shift_id: Uuid,
+    /// The checkpoint, when picked from the list.
+    #[serde(default)]
+    pub checkpoint_id: Option<Uuid>,
+    /// Its tag code, when scanned or typed.
+    #[serde(default)]
+    pub tag_code: Option<String>,
+    /// How it was identified (defaults: `tag` with a tag code, `manual` when picked).
+    #[serde(default)]
+    pub method: Option<CheckMethod>,
+    /// What was found.
+    pub result: CheckResult,
+    /// Note (required unless all clear).
+    #[serde(default)]
+    pub note: String,
+    /// Photo hashes (from `add_photo`).
+    #[serde(default)]
+    pub photos: Vec<String>,
+}
+
+/// A person involved, as the form sends it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PersonArgs {
+    /// Name.
+    pub name: String,
+    /// Student, staff...
+    pub category: PersonCategory,
+    /// Victim, offender...
+    pub involvement: Involvement,
+    /// Under 18.
+    #[serde(default)]
+    pub juvenile: bool,
+    /// Student or staff id.
+    #[serde(default)]
+    pub reference: Option<String>,
+}
+
+/// File an incident.
+#[derive(Debug, Clone, Deserialize)]
+pub struct FileIncidentArgs {
+    /// School (defaults to the person's first).
+    #[serde(default)]
+    pub school_id: Option<Uuid>,
+    /// Type.
+    pub incident_type: IncidentType,
+    /// Where.
+    pub location: String,
+    /// When (defaults to now).
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+    /// Who.
+    #[serde(default)]
+    pub people: Vec<PersonArgs>,
+    /// What happened.
+    #[serde(default)]
+    pub narrative: String,
+    /// Actions taken.
+    #[serde(default)]
+    pub actions: String,
+    /// Photo hashes.
+    #[serde(default)]
+    pub photos: Vec<String>,
+    /// Submit for review now (otherwise it stays a draft).
+    #[serde(default)]
+    pub submit: bool,
+}
+
+/// Edit a draft or returned incident.
+#[derive(Debug, Clone, Deserialize)]
+pub struct EditIncidentArgs {
+    /// The incident.
+    pub id: Uuid,
+    /// New type.
+    #[serde(default)]
+    pub incident_type: Option<IncidentType>,
+    /// New location.
+    #[serde(default)]
+    pub location: Option<String>,
+    /// New time.
+    #[serde(default)]
+    pub occurred_at: Option<DateTime<Utc>>,
+    /// The narrative as edited.
+    #[serde(default)]
+    pub narrative: Option<String>,
+    /// The actions as edited.
+    #[serde(default)]
+    pub actions: Option<String>,
+    /// People to add.
+    #[serde(default)]
+    pub add_people: Vec<PersonArgs>,
+    /// People entries to remove.
+    #[serde(default)]
+    pub remove_people: Vec<Uuid>,
+    /// Photos to add.
+    #[serde(default)]
+    pub add_photos: Vec<String>,
+}
+
+/// A supplement to a submitted incident.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SupplementArgs {
+    /// The incident.
+    pub id: Uuid,
+    /// What is added.
+    pub text: String,
+}
+
+/// Which incidents to list.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct IncidentsArgs {
+    /// Only this status.
+    #[serde(default)]
+    pub status: Option<IncidentStatus>,
+    /// Only the person's own.
+    #[serde(default)]
+    pub mine: bool,
+    /// At most this many (up to 10,000).
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+/// Write a student-contact note.
+#[derive(Debug, Clone, Deserialize)]
+pub struct WriteNoteArgs {
+    /// School (defaults to the person's first).
+    #[serde(default)]
+    pub school_id: Option<Uuid>,
+    /// District student id.
+    pub student_ref: String,
+    /// Student's name.
+    pub student_name: String,
+    /// Kind of contact.
+    pub contact_type: ContactType,
+    /// Why.
+    pub reason: String,
+    /// What came of it.
+    #[serde(default)]
+    pub outcome: String,
+    /// Referral.
+    #[serde(default = "no_referral")]
+    pub referral: Referral,
+    /// Follow-up date.
+    #[serde(default)]
+    pub follow_up_on: Option<NaiveDate>,
+    /// Legal class (defaults to a law-enforcement record).
+    #[serde(default)]
+    pub classification: Option<Classification>,
+    /// People to share it with.
+    #[serde(default)]
+    pub shared_with: Vec<Uuid>,
+    /// When (defaults to now).
+    #[serde(default)]
+    pub contacted_at: Option<DateTime<Utc>>,
+}
+
+fn no_referral() -> Referral {
+    Referral::None
+}
+
+/// Which notes to list.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct NotesArgs {
+    /// One student's notes; otherwise follow-ups due in the coming `days`.
+    #[serde(default)]
+    pub student_ref: Option<String>,
+    /// Follow-ups due within this many days (default 14), overdue ones included.
+    #[serde(default)]
+    pub days: Option<u32>,
+}
+
+/// A search.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SearchArgs {
+    /// Words to find.
+    pub query: String,
+}
+
+/// A photo from the camera or the gallery.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PhotoArgs {
+    /// JPEG, PNG or WebP bytes, base64.
+    pub data_base64: String,
+}
+
+/// What `add_photo` returns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PhotoRef {
+    /// The photo's content address (SHA-256, hex): put it in a check or incident.
+    pub hash: String,
+}
+
+/// The people of the person's schools, for sharing notes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Colleague {
+    /// Id.
+    pub id: Uuid,
+    /// Name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+}
+
+fn school_of(me: &Me, asked: Option<Uuid>) -> Result<Uuid> {
+    match asked {
+        Some(s) => Ok(s),
+        None => me.schools.first().map(|s: &School| s.id).ok_or_else(|| {
+            AppError::new(
+                Kind::Forbidden,
+                "Your schools are not on this device yet. Sync with the district server first.",
+            )
+        }),
+    }
+}
+
+impl App {
+    /// The sync status line.
+    pub fn sync_info(&self) -> Result<SyncInfo> {
+        let inner = self.lock_inner();
+        let u = inner.unlocked.as_ref().ok_or_else(AppError::locked)?;
+        let status = client::status(&u.store)?;
+        let worker = inner.worker.as_ref().map(|w| w.state()).unwrap_or_default();
+        let problem = match &worker.last {
+            Some(Err(p)) => Some(p.clone()),
+            Some(Ok(_)) => None,
+            None => status.last_error.clone(),
+        }
+        .map(|p| {
+            let e = AppError::from(p);
+            Problem {
+                kind: e.kind,
+                message: e.message,
+            }
+        });
+        Ok(SyncInfo {
+            saved_on_device: true,
+            waiting_changes: status.waiting_changes,
+            waiting_records: status.waiting_records,
+            last_success: status.last_success,
+            syncing: worker.running,
+            next_attempt_at: worker.next_at,
+            problem,
+        })
+    }
+
+    /// The home screen.
+    pub fn home(&self) -> Result<Home> {
+        let (me, posts, shift, open_incidents) = self.with_store(|u, now| {
+            let reference = u.store.reference_data()?;
+            let schools: Vec<Uuid> = u.me.schools.iter().map(|s| s.id).collect();
+            let posts = reference
+                .posts
+                .into_iter()
+                .filter(|p| schools.contains(&p.school_id))
+                .collect();
+            let shift = if u.me.role == Role::Guard {
+                u.store.current_shift(now)?
+            } else {
+                None
+            };
+            let mut open = Vec::new();
+            for status in [IncidentStatus::Returned, IncidentStatus::Draft] {
+                open.extend(u.store.incidents(&IncidentFilter {
+                    status: Some(status),
+                    mine: true,
+                    limit: Some(50),
+                    ..IncidentFilter::default()
+                })?);
+            }
+            Ok((u.me.clone(), posts, shift, open))
+        })?;
+        Ok(Home {
+            me,
+            posts,
+            shift,
+            open_incidents,
+            sync: self.sync_info()?,
+        })
+    }
+
+    /// Starts a shift at a post.
+    pub fn start_shift(&self, a: StartShiftArgs) -> Result<ShiftView> {
+        let id = self.env.new_id();
+        self.saving(|u, now| {
+            u.store.start_shift(&NewShift {
+                id,
+                post_id: a.post_id,
+                started_at: now,
+            })?;
+            Ok(u.store.shift(id, now)?)
+        })
+    }
+
+    /// Records a check and returns the round as it now stands.
+    pub fn record_check(&self, a: RecordCheckArgs) -> Result<ShiftView> {
+        let id = self.env.new_id();
+        self.saving(|u, now| {
+            let (checkpoint_id, default_method) = match (a.checkpoint_id, &a.tag_code) {
+                (Some(c), _) => (c, CheckMethod::Manual),
+                (None, Some(tag)) => {
+                    let post = u.store.shift(a.shift_id, now)?.post.id;
+                    let tag = tag.trim();
+                    let cp = u.store.checkpoint_by_tag(post, tag).map_err(|e| match e {
+                        rounds_core::error::Error::NotFound { .. } => AppError::invalid(
+                            "tag_code",
+                            format!("No checkpoint on this round has the tag {tag:?}."),
+                        ),
+                        e => e.into(),
+                    })?;
+                    (cp.id, CheckMethod::Tag)
+                }
+                (None, None) => {
+                    return Err(AppError::invalid(
+                        "checkpoint_id",
+                        "Pick a checkpoint or scan its tag.",
+                    ));
+                }
+            };
+            u.store.record_check(
+                a.shift_id,
+                &CheckInput {
+                    id,
+                    checkpoint_id,
+                    method: a.method.unwrap_or(default_method),
+                    result: a.result,
+                    note: a.note,
+                    photos: a.photos,
+                    at: now,
+                },
+            )?;
+            Ok(u.store.shift(a.shift_id, now)?)
+        })
+    }
+
+    /// Ends a shift; returns it with its final summary.
+    pub fn end_shift(&self, a: IdArgs) -> Result<ShiftView> {
+        self.saving(|u, now| {
+            u.store.end_shift(a.id, now)?;
+            let view = u.store.shift(a.id, now)?;
+            // A finished shift never changes again on this device: fold its changes.
+            if let Err(e) = u.store.compact(a.id) {
+                tracing::warn!(%e, "compacting a finished shift");
+            }
+            Ok(view)
+        })
+    }
+
+    /// One shift with its round.
+    pub fn shift(&self, a: IdArgs) -> Result<ShiftView> {
+        self.with_store(|u, now| Ok(u.store.shift(a.id, now)?))
+    }
+
+    /// Recent shifts.
+    pub fn shifts(&self) -> Result<Vec<ShiftRow>> {
+        self.with_store(|u, _| Ok(u.store.shifts(200)?))
+    }
+
+    /// Files an incident, as a draft or submitted at once.
+    pub fn file_incident(&self, a: FileIncidentArgs) -> Result<IncidentView> {
+        let id = self.env.new_id();
+        let people: Vec<InvolvedPerson> = a
+            .people
+            .into_iter()
+            .map(|p| self.involved(p))
+            .collect();
+        self.saving(|u, now| {
+            let school_id = school_of(&u.me, a.school_id)?;
+            u.store.create_incident(
+                &IncidentInput {
+                    id,
+                    school_id,
+                    incident_type: a.incident_type,
+                    location: a.location,
+                    occurred_at: a.occurred_at.unwrap_or(now),
+                    people,
+                    narrative: a.narrative,
+                    actions: a.actions,
+                    photos: a.photos,
+                },
+                now,
+            )?;
+            if a.submit {
+                u.store.submit_incident(id, now)?;
+            }
+            Ok(u.store.incident(id)?)
+        })
+    }
+
+    fn involved(&self, p: PersonArgs) -> InvolvedPerson {
+        InvolvedPerson {
+            id: self.env.new_id(),
+            name: p.name,
+            category: p.category,
+            involvement: p.involvement,
+            juvenile: p.juvenile,
+            reference: p.reference.filter(|r| !r.trim().is_empty()),
+        }
+    }
+
+    /// Edits a draft or returned incident.
+    pub fn edit_incident(&self, a: EditIncidentArgs) -> Result<IncidentView> {
+        let add_people = a
+            .add_people
+            .into_iter()
+            .map(|p| self.involved(p))
+            .collect();
+        self.saving(|u, now| {
+            u.store.edit_incident(
+                a.id,
+                &IncidentEdit {
+                    incident_type: a.incident_type,
+                    location: a.location,
+                    occurred_at: a.occurred_at,
+                    append_narrative: None,
+                    narrative: a.narrative,
+                    actions: a.actions,
+                    add_people,
+                    remove_people: a.remove_people,
+                    add_photos: a.add_photos,
+                },
+                now,
+            )?;
+            Ok(u.store.incident(a.id)?)
+        })
+    }
+
+    /// Submits a draft (or returned) incident for review.
+    pub fn submit_incident(&self, a: IdArgs) -> Result<IncidentView> {
+        self.saving(|u, now| {
+            u.store.submit_incident(a.id, now)?;
+            Ok(u.store.incident(a.id)?)
+        })
+    }
+
+    /// Adds a supplement to a submitted incident.
+    pub fn add_supplement(&self, a: SupplementArgs) -> Result<IncidentView> {
+        let sid = self.env.new_id();
+        self.saving(|u, now| {
+            u.store.add_supplement(a.id, sid, &a.text, now)?;
+            Ok(u.store.incident(a.id)?)
+        })
+    }
+
+    /// Lists incidents, newest first.
+    pub fn incidents(&self, a: IncidentsArgs) -> Result<Vec<IncidentRow>> {
+        self.with_store(|u, _| {
+            Ok(u.store.incidents(&IncidentFilter {
+                status: a.status,
+                mine: a.mine,
+                limit: a.limit,
+                ..IncidentFilter::default()
+            })?)
+        })
+    }
+
+    /// One incident in full.
+    pub fn incident(&self, a: IdArgs) -> Result<IncidentView> {
+        self.with_store(|u, _| Ok(u.store.incident(a.id)?))
+    }
+
+    /// Writes a student-contact note.
+    pub fn write_note(&self, a: WriteNoteArgs) -> Result<NoteView> {
+        let id = self.env.new_id();
+        self.saving(|u, now| {
+            let school_id = school_of(&u.me, a.school_id)?;
+            u.store.write_note(
+                &NoteInput {
+                    id,
+                    school_id,
+                    student_ref: a.student_ref.trim().to_string(),
+                    student_name: a.student_name,
+                    contact_type: a.contact_type,
+                    reason: a.reason,
+                    outcome: a.outcome,
+                    referral: a.referral,
+                    follow_up_on: a.follow_up_on,
+                    classification: a
+                        .classification
+                        .unwrap_or(Classification::RestrictedLawEnforcement),
+                    shared_with: a.shared_with,
+                    contacted_at: a.contacted_at.unwrap_or(now),
+                },
+                now,
+            )?;
+            Ok(u.store.note(id)?)
+        })
+    }
+
+    /// Changes a note's outcome, referral or follow-up date.
+    pub fn edit_note(&self, id: Uuid, e: NoteEdit) -> Result<NoteView> {
+        self.saving(|u, now| {
+            u.store.edit_note(id, &e, now)?;
+            Ok(u.store.note(id)?)
+        })
+    }
+
+    /// Notes for a student, or follow-ups coming due.
+    pub fn notes(&self, a: NotesArgs) -> Result<Vec<NoteRow>> {
+        self.with_store(|u, now| {
+            Ok(match a.student_ref.as_deref().map(str::trim) {
+                Some(s) if !s.is_empty() => u.store.notes_for_student(s)?,
+                _ => {
+                    let today = now.date_naive();
+                    let to = today + chrono::Duration::days(i64::from(a.days.unwrap_or(14)));
+                    u.store.notes_due(
+                        NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or(today),
+                        to,
+                    )?
+                }
+            })
+        })
+    }
+
+    /// One note in full.
+    pub fn note(&self, a: IdArgs) -> Result<NoteView> {
+        self.with_store(|u, _| Ok(u.store.note(a.id)?))
+    }
+
+    /// Searches narratives, locations, notes.
+    pub fn search(&self, a: SearchArgs) -> Result<Vec<SearchHit>> {
+        self.with_store(|u, _| Ok(u.store.search(&a.query, 100)?))
+    }
+
+    /// The people of the person's schools.
+    pub fn colleagues(&self) -> Result<Vec<Colleague>> {
+        self.with_store(|u, _| {
+            let schools: Vec<Uuid> = u.me.schools.iter().map(|s| s.id).collect();
+            Ok(u.store
+                .reference_data()?
+                .people
+                .into_iter()
+                .filter(|p| p.id != u.me.id && p.schools.iter().any(|s| schools.contains(s)))
+                .map(|p| Colleague {
+                    id: p.id,
+                    name: p.name,
+                    role: p.role,
+                })
+                .collect())
+        })
+    }
+}
