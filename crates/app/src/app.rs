@@ -144,6 +144,7 @@ pub struct App {
     pub(crate) env: Arc<dyn Env>,
     idle_limit: Duration,
     kdf: KdfParams,
+    background_sync: bool,
     pub(crate) inner: Mutex<Inner>,
 }
 
@@ -171,13 +172,15 @@ fn check_pin(field: &str, pin: &str) -> Result<()> {
 impl App {
     /// The app over the data folder `dir` (created if missing).
     pub fn new(dir: &Path, env: Arc<dyn Env>) -> Result<App> {
-        std::fs::create_dir_all(dir).map_err(|e| AppError::internal("creating the data folder", e))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| AppError::internal("creating the data folder", e))?;
         let config = config::load(dir)?;
         Ok(App {
             dir: dir.to_path_buf(),
             env,
             idle_limit: DEFAULT_IDLE_LIMIT,
             kdf: KdfParams::DEFAULT,
+            background_sync: true,
             inner: Mutex::new(Inner {
                 config,
                 ..Inner::default()
@@ -197,6 +200,12 @@ impl App {
         self
     }
 
+    /// Turns background sync off (for tools that fill a store offline; the app always syncs).
+    pub fn without_background_sync(mut self) -> App {
+        self.background_sync = false;
+        self
+    }
+
     /// How long the screens stay unlocked without use.
     pub fn idle_limit(&self) -> Duration {
         self.idle_limit
@@ -211,11 +220,7 @@ impl App {
     /// Locks the screens if they have been idle too long. Does not count as use.
     fn expire(&self, inner: &mut Inner) {
         let now = self.env.now();
-        if inner.unlocked.is_some()
-            && inner
-                .last_used
-                .is_some_and(|t| now - t >= self.idle_limit)
-        {
+        if inner.unlocked.is_some() && inner.last_used.is_some_and(|t| now - t >= self.idle_limit) {
             tracing::info!("locking after inactivity");
             inner.unlocked = None;
         }
@@ -231,7 +236,10 @@ impl App {
         self.expire(&mut inner);
         let now = self.env.now();
         if inner.config.is_none() {
-            return Err(AppError::new(Kind::NotSetUp, "This device is not set up yet."));
+            return Err(AppError::new(
+                Kind::NotSetUp,
+                "This device is not set up yet.",
+            ));
         }
         inner.last_used = Some(now);
         let unlocked = inner.unlocked.as_mut().ok_or_else(AppError::locked)?;
@@ -248,6 +256,13 @@ impl App {
             w.kick(Kick::Auto);
         }
         Ok(out)
+    }
+
+    /// The person is still at the screen (typing a long narrative, say): counts as use, so
+    /// the screens do not lock under them. [`Kind::Locked`] if they already have.
+    pub fn still_here(&self) -> Result<AppState> {
+        self.with_store(|_, _| Ok(()))?;
+        self.state()
     }
 
     /// Where the app stands. Polled by the screens; does not count as use.
@@ -309,8 +324,7 @@ impl App {
             Some((s, e)) if s == server => e,
             _ => client::enroll(&server, a.code.trim(), a.device_name.trim())?,
         };
-        let session = match client::sign_in(&server, a.username.trim(), &a.password, &enrollment)
-        {
+        let session = match client::sign_in(&server, a.username.trim(), &a.password, &enrollment) {
             Ok(s) => s,
             Err(e) => {
                 inner.pending_enrollment = Some((server, enrollment));
@@ -365,7 +379,10 @@ impl App {
     pub fn unlock(&self, a: UnlockArgs) -> Result<AppState> {
         let mut inner = self.lock_inner();
         let Some(config) = &inner.config else {
-            return Err(AppError::new(Kind::NotSetUp, "This device is not set up yet."));
+            return Err(AppError::new(
+                Kind::NotSetUp,
+                "This device is not set up yet.",
+            ));
         };
         if !config.people.iter().any(|p| p.id == a.person_id) {
             return Err(AppError::new(
@@ -395,11 +412,9 @@ impl App {
             role: member.map(|m| m.role).unwrap_or(Role::Guard),
             schools: vec![],
         };
-        inner.worker = Some(SyncWorker::start(
-            sync_store,
-            config.server.clone(),
-            Arc::clone(&self.env),
-        ));
+        inner.worker = self
+            .background_sync
+            .then(|| SyncWorker::start(sync_store, config.server.clone(), Arc::clone(&self.env)));
         inner.unlocked = Some(Unlocked { store, me });
         inner.last_used = Some(now);
         Ok(())

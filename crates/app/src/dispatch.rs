@@ -58,6 +58,7 @@ use crate::records::{
 
 commands! {
     state,
+    still_here,
     enroll(EnrollArgs),
     unlock(UnlockArgs),
     lock,

@@ -107,13 +107,12 @@ impl From<CoreError> for AppError {
                 message: format!("{}: {reason}", field_label(&field)),
                 ..AppError::invalid(&field, "")
             },
-            CoreError::NotFound { what, .. } => {
-                AppError::new(Kind::NotFound, format!("That {what} is not on this device."))
-            }
+            CoreError::NotFound { what, .. } => AppError::new(
+                Kind::NotFound,
+                format!("That {what} is not on this device."),
+            ),
             CoreError::Conflict(m) => AppError::new(Kind::Conflict, capitalise(&m)),
-            CoreError::Forbidden(m) => {
-                AppError::new(Kind::Forbidden, format!("Not allowed: {m}."))
-            }
+            CoreError::Forbidden(m) => AppError::new(Kind::Forbidden, format!("Not allowed: {m}.")),
             CoreError::HeaderChanged { .. } => AppError::new(
                 Kind::Forbidden,
                 "Not allowed: that change would alter who or where a record belongs to.",

@@ -8,9 +8,9 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use rounds_core::client;
 use rounds_core::model::{
-    CheckInput, CheckMethod, CheckResult, Classification, ContactType, IncidentEdit,
-    IncidentInput, IncidentStatus, IncidentType, InvolvedPerson, Involvement, NoteEdit,
-    NoteInput, PersonCategory, Post, Referral, Role, School,
+    CheckInput, CheckMethod, CheckResult, Classification, ContactType, IncidentEdit, IncidentInput,
+    IncidentStatus, IncidentType, InvolvedPerson, Involvement, NoteEdit, NoteInput, PersonCategory,
+    Post, Referral, Role, School,
 };
 use rounds_core::store::{
     IncidentFilter, IncidentRow, IncidentView, NewShift, NoteRow, NoteView, SearchHit, ShiftRow,
@@ -201,9 +201,23 @@ pub struct IncidentsArgs {
     /// Only the person's own.
     #[serde(default)]
     pub mine: bool,
-    /// At most this many (up to 10,000).
+    /// At most this many (default 100, up to 10,000).
     #[serde(default)]
     pub limit: Option<u32>,
+    /// Skip this many first.
+    #[serde(default)]
+    pub offset: Option<u32>,
+}
+
+/// A page of a list, with the length of the whole list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Page<T> {
+    /// Rows in the whole list.
+    pub total: u64,
+    /// Position of the first row of this page.
+    pub offset: u32,
+    /// This page's rows.
+    pub rows: Vec<T>,
 }
 
 /// Write a student-contact note.
@@ -444,11 +458,7 @@ impl App {
     /// Files an incident, as a draft or submitted at once.
     pub fn file_incident(&self, a: FileIncidentArgs) -> Result<IncidentView> {
         let id = self.env.new_id();
-        let people: Vec<InvolvedPerson> = a
-            .people
-            .into_iter()
-            .map(|p| self.involved(p))
-            .collect();
+        let people: Vec<InvolvedPerson> = a.people.into_iter().map(|p| self.involved(p)).collect();
         self.saving(|u, now| {
             let school_id = school_of(&u.me, a.school_id)?;
             u.store.create_incident(
@@ -485,11 +495,7 @@ impl App {
 
     /// Edits a draft or returned incident.
     pub fn edit_incident(&self, a: EditIncidentArgs) -> Result<IncidentView> {
-        let add_people = a
-            .add_people
-            .into_iter()
-            .map(|p| self.involved(p))
-            .collect();
+        let add_people = a.add_people.into_iter().map(|p| self.involved(p)).collect();
         self.saving(|u, now| {
             u.store.edit_incident(
                 a.id,
@@ -527,15 +533,22 @@ impl App {
         })
     }
 
-    /// Lists incidents, newest first.
-    pub fn incidents(&self, a: IncidentsArgs) -> Result<Vec<IncidentRow>> {
+    /// Lists incidents, newest first, a page at a time: a list of 10,000 opens with its first
+    /// page and loads the others as they scroll into view.
+    pub fn incidents(&self, a: IncidentsArgs) -> Result<Page<IncidentRow>> {
         self.with_store(|u, _| {
-            Ok(u.store.incidents(&IncidentFilter {
+            let filter = IncidentFilter {
                 status: a.status,
                 mine: a.mine,
-                limit: a.limit,
+                limit: Some(a.limit.unwrap_or(100)),
+                offset: a.offset,
                 ..IncidentFilter::default()
-            })?)
+            };
+            Ok(Page {
+                total: u.store.count_incidents(&filter)?,
+                offset: a.offset.unwrap_or(0),
+                rows: u.store.incidents(&filter)?,
+            })
         })
     }
 
@@ -588,10 +601,8 @@ impl App {
                 _ => {
                     let today = now.date_naive();
                     let to = today + chrono::Duration::days(i64::from(a.days.unwrap_or(14)));
-                    u.store.notes_due(
-                        NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or(today),
-                        to,
-                    )?
+                    u.store
+                        .notes_due(NaiveDate::from_ymd_opt(2000, 1, 1).unwrap_or(today), to)?
                 }
             })
         })

@@ -155,7 +155,11 @@ impl SyncHandle {
             .wake
             .wait_timeout_while(s, timeout, |s| s.rounds < target && !s.stop)
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if s.rounds >= target { s.last.clone() } else { None }
+        if s.rounds >= target {
+            s.last.clone()
+        } else {
+            None
+        }
     }
 
     /// What the worker is doing.

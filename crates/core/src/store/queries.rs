@@ -60,8 +60,10 @@ pub struct IncidentFilter {
     pub to: Option<DateTime<Utc>>,
     /// Only those authored by the unlocked person.
     pub mine: bool,
-    /// At most this many (default 200).
+    /// At most this many (default 200, at most 10,000).
     pub limit: Option<u32>,
+    /// Skip this many first (for a list that loads page by page).
+    pub offset: Option<u32>,
 }
 
 /// An incident in a list.
@@ -132,6 +134,13 @@ pub struct SearchHit {
     /// The matching passage, with matches between `[` and `]`.
     pub snippet: String,
 }
+
+/// The filter of [`Store::incidents`] and [`Store::count_incidents`]: status, from, to,
+/// author as `?1`..`?4`.
+const INCIDENT_WHERE: &str = "(?1 IS NULL OR status = ?1)
+               AND (?2 IS NULL OR occurred_at >= ?2)
+               AND (?3 IS NULL OR occurred_at < ?3)
+               AND (?4 IS NULL OR author_id = ?4)";
 
 const NOTE_COLUMNS: &str = "n.id, n.student_ref, n.student_name, n.contact_type, n.referral, \
                             n.follow_up_on, n.contacted_at";
@@ -238,23 +247,40 @@ impl Store {
         })
     }
 
+    /// How many incidents match `f` (its limit and offset aside).
+    pub fn count_incidents(&self, f: &IncidentFilter) -> Result<u64> {
+        let n: i64 = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT count(*) FROM incidents WHERE {INCIDENT_WHERE}"
+            ))?
+            .query_row(
+                params![
+                    f.status.map(|s| s.code()),
+                    f.from.map(ms),
+                    f.to.map(ms),
+                    f.mine.then(|| self.person_id.to_string()),
+                ],
+                |r| r.get(0),
+            )?;
+        Ok(n.max(0) as u64)
+    }
+
     /// Incidents, newest first.
     pub fn incidents(&self, f: &IncidentFilter) -> Result<Vec<IncidentRow>> {
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT id, school_id, author_id, type, status, location, occurred_at FROM incidents
-             WHERE (?1 IS NULL OR status = ?1)
-               AND (?2 IS NULL OR occurred_at >= ?2)
-               AND (?3 IS NULL OR occurred_at < ?3)
-               AND (?4 IS NULL OR author_id = ?4)
-             ORDER BY occurred_at DESC, id LIMIT ?5",
-        )?;
+             WHERE {INCIDENT_WHERE}
+             ORDER BY occurred_at DESC, id LIMIT ?5 OFFSET ?6"
+        ))?;
         let rows = stmt.query_map(
             params![
                 f.status.map(|s| s.code()),
                 f.from.map(ms),
                 f.to.map(ms),
                 f.mine.then(|| self.person_id.to_string()),
-                f.limit.unwrap_or(200).min(10_000)
+                f.limit.unwrap_or(200).min(10_000),
+                f.offset.unwrap_or(0),
             ],
             |r| {
                 Ok((

@@ -1,0 +1,418 @@
+//! The app's commands against a real district server on loopback and real store files:
+//! the journeys the screens make, without the screens.
+
+#![allow(
+    clippy::disallowed_methods,
+    clippy::unwrap_used,
+    reason = "tests: a movable real clock, and unwraps that fail the test loudly"
+)]
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Duration, Utc};
+use rounds_app::app::{AddPersonArgs, EnrollArgs, Stage, UnlockArgs};
+use rounds_app::env::Env;
+use rounds_app::records::{FileIncidentArgs, IncidentsArgs, RecordCheckArgs, StartShiftArgs};
+use rounds_app::{App, Kind, dispatch};
+use rounds_core::entropy::{Entropy, SeededEntropy};
+use rounds_core::keyslots::KdfParams;
+use rounds_core::model::{CheckResult, IncidentType};
+use rounds_server::seed::ids;
+use rounds_server::storage::{SqliteStorage, Storage};
+use rounds_server::{AppState, admin, seed};
+use uuid::Uuid;
+
+/// The real clock, which a test can move forward.
+struct TestEnv {
+    ahead: Mutex<Duration>,
+}
+
+impl TestEnv {
+    fn new() -> Arc<TestEnv> {
+        Arc::new(TestEnv {
+            ahead: Mutex::new(Duration::zero()),
+        })
+    }
+
+    fn advance(&self, by: Duration) {
+        *self.ahead.lock().unwrap() += by;
+    }
+}
+
+impl Env for TestEnv {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now() + *self.ahead.lock().unwrap()
+    }
+    fn new_id(&self) -> Uuid {
+        Uuid::now_v7()
+    }
+    fn entropy(&self) -> Box<dyn Entropy> {
+        Box::new(SeededEntropy::new(Utc::now().timestamp_micros() as u64))
+    }
+}
+
+/// A district server with the demo district on a loopback port, stopped on drop.
+struct Server {
+    base: String,
+    storage: Arc<SqliteStorage>,
+    _dir: tempfile::TempDir,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Server {
+    fn start() -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = Arc::new(SqliteStorage::open(dir.path()).unwrap());
+        seed::demo_district(storage.as_ref(), &mut SeededEntropy::new(1)).unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let st: Arc<dyn Storage> = storage.clone();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                addr_tx.send(listener.local_addr().unwrap()).unwrap();
+                rounds_server::serve(listener, AppState::new(st), async {
+                    let _ = stopped.await;
+                })
+                .await
+                .unwrap();
+            });
+        });
+        Server {
+            base: format!("http://{}", addr_rx.recv().unwrap()),
+            storage,
+            _dir: dir,
+            stop: Some(stop),
+        }
+    }
+
+    fn code(&self) -> String {
+        admin::issue_code(
+            self.storage.as_ref(),
+            ids::ADMIN,
+            Utc::now(),
+            1,
+            &mut SeededEntropy::new(Utc::now().timestamp_micros() as u64),
+        )
+        .unwrap()
+        .code
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+    }
+}
+
+fn app(dir: &Path, env: &Arc<TestEnv>) -> App {
+    App::new(dir, env.clone())
+        .unwrap()
+        .with_kdf(KdfParams::FOR_TESTS)
+}
+
+fn enroll(app: &App, server: &Server, username: &str, password: &str, pin: &str) {
+    let state = app
+        .enroll(EnrollArgs {
+            server: server.base.clone(),
+            code: server.code(),
+            device_name: "Test phone".into(),
+            username: username.into(),
+            password: password.into(),
+            pin: pin.into(),
+        })
+        .unwrap();
+    assert_eq!(state.stage, Stage::Unlocked);
+}
+
+#[test]
+fn a_guard_enrolls_walks_a_round_and_a_supervisor_sees_it_after_sync() {
+    let server = Server::start();
+    let env = TestEnv::new();
+    let dir = tempfile::tempdir().unwrap();
+    let guard = app(dir.path(), &env);
+    enroll(&guard, &server, "gia.guard", "guard-pass-1", "246810");
+
+    let home = guard.home().unwrap();
+    assert_eq!(
+        home.me.name, "Gia Guard",
+        "the first sync brought the names"
+    );
+    let post = home
+        .posts
+        .first()
+        .expect("the guard's posts are on the phone")
+        .id;
+    let shift = guard.start_shift(StartShiftArgs { post_id: post }).unwrap();
+    let first = shift.round[0].checkpoint_id;
+    let tag = shift.round[1].tag_code.to_lowercase();
+    let after = guard
+        .record_check(RecordCheckArgs {
+            shift_id: shift.id,
+            checkpoint_id: Some(first),
+            tag_code: None,
+            method: None,
+            result: CheckResult::AllClear,
+            note: String::new(),
+            photos: vec![],
+        })
+        .unwrap();
+    assert_eq!(
+        after.checks.len(),
+        1,
+        "the check is in the round it returns"
+    );
+    let refused = guard
+        .record_check(RecordCheckArgs {
+            shift_id: shift.id,
+            checkpoint_id: None,
+            tag_code: Some("NO-SUCH-TAG".into()),
+            method: None,
+            result: CheckResult::AllClear,
+            note: String::new(),
+            photos: vec![],
+        })
+        .unwrap_err();
+    assert_eq!(refused.kind, Kind::Invalid);
+    assert_eq!(refused.field.as_deref(), Some("tag_code"));
+    let by_tag = guard
+        .record_check(RecordCheckArgs {
+            shift_id: shift.id,
+            checkpoint_id: None,
+            tag_code: Some(format!("  {tag} ")),
+            method: None,
+            result: CheckResult::AllClear,
+            note: String::new(),
+            photos: vec![],
+        })
+        .expect("a tag is found however it was typed");
+    assert_eq!(by_tag.checks.len(), 2);
+    guard
+        .file_incident(FileIncidentArgs {
+            school_id: None,
+            incident_type: IncidentType::Trespass,
+            location: "North lot".into(),
+            occurred_at: None,
+            people: vec![],
+            narrative: "Adult without a badge.".into(),
+            actions: String::new(),
+            photos: vec![],
+            submit: true,
+        })
+        .unwrap();
+    let info = guard.sync_now().unwrap();
+    assert_eq!(
+        info.waiting_changes, 0,
+        "sync now sends everything: {info:?}"
+    );
+    assert!(info.problem.is_none() && info.last_success.is_some());
+
+    let sup_dir = tempfile::tempdir().unwrap();
+    let supervisor = app(sup_dir.path(), &env);
+    enroll(&supervisor, &server, "sam.super", "super-pass-1", "135790");
+    let shifts = supervisor.shifts().unwrap();
+    assert!(
+        shifts
+            .iter()
+            .any(|s| s.id == shift.id && s.check_count == 2),
+        "the supervisor's phone has the guard's shift from the server: {shifts:?}"
+    );
+    let incidents = supervisor.incidents(IncidentsArgs::default()).unwrap();
+    assert_eq!(incidents.total, 1);
+    assert_eq!(incidents.rows[0].location, "North lot");
+}
+
+#[test]
+fn wrong_pins_are_refused_then_delayed_and_the_right_one_unlocks_offline() {
+    let server = Server::start();
+    let env = TestEnv::new();
+    let dir = tempfile::tempdir().unwrap();
+    let phone = app(dir.path(), &env);
+    enroll(&phone, &server, "olga.sro", "sro-pass-1", "975310");
+    let me = phone.state().unwrap().me.unwrap().id;
+    phone.lock().unwrap();
+    drop(server); // No server from here on: unlocking never needs it.
+
+    let again = app(dir.path(), &env);
+    assert_eq!(again.state().unwrap().stage, Stage::Locked);
+    let wrong = |pin: &str| {
+        again
+            .unlock(UnlockArgs {
+                person_id: me,
+                pin: pin.into(),
+            })
+            .unwrap_err()
+    };
+    for _ in 0..3 {
+        let e = wrong("000000");
+        assert_eq!(e.kind, Kind::WrongPin);
+        assert!(e.retry_at.is_none(), "the first three mistakes are free");
+    }
+    let fourth = wrong("000000");
+    assert_eq!(fourth.kind, Kind::WrongPin);
+    let retry = fourth.retry_at.expect("then attempts are delayed");
+    let early = wrong("975310");
+    assert_eq!(
+        early.kind,
+        Kind::LockedOut,
+        "during the delay even the right PIN is not checked"
+    );
+    env.advance(retry - env.now() + Duration::seconds(1));
+    let state = again
+        .unlock(UnlockArgs {
+            person_id: me,
+            pin: "975310".into(),
+        })
+        .unwrap();
+    assert_eq!(state.stage, Stage::Unlocked);
+    assert_eq!(state.me.unwrap().id, me);
+}
+
+#[test]
+fn the_screens_lock_after_inactivity_but_not_while_someone_is_typing() {
+    let server = Server::start();
+    let env = TestEnv::new();
+    let dir = tempfile::tempdir().unwrap();
+    let phone = app(dir.path(), &env).with_idle_limit(Duration::minutes(5));
+    enroll(&phone, &server, "gia.guard", "guard-pass-1", "246810");
+    env.advance(Duration::minutes(4));
+    phone.still_here().expect("typing counts as use");
+    env.advance(Duration::minutes(4));
+    assert_eq!(
+        phone.state().unwrap().stage,
+        Stage::Unlocked,
+        "eight minutes in, but only four since the last use"
+    );
+    env.advance(Duration::minutes(2));
+    assert_eq!(phone.state().unwrap().stage, Stage::Locked);
+    assert_eq!(phone.home().unwrap_err().kind, Kind::Locked);
+}
+
+#[test]
+fn a_shared_post_phone_unlocks_for_each_person_with_their_own_pin() {
+    let server = Server::start();
+    let env = TestEnv::new();
+    let dir = tempfile::tempdir().unwrap();
+    let phone = app(dir.path(), &env);
+    enroll(&phone, &server, "gia.guard", "guard-pass-1", "246810");
+    let state = phone
+        .add_person(AddPersonArgs {
+            current_pin: "246810".into(),
+            username: "gus.guard".into(),
+            password: "guard-pass-2".into(),
+            pin: "864200".into(),
+        })
+        .unwrap();
+    assert_eq!(state.people.len(), 2);
+    let gus = state.people[1].id;
+    phone.lock().unwrap();
+    let wrong = phone
+        .unlock(UnlockArgs {
+            person_id: gus,
+            pin: "246810".into(),
+        })
+        .unwrap_err();
+    assert_eq!(
+        wrong.kind,
+        Kind::WrongPin,
+        "Gia's PIN does not open Gus's slot"
+    );
+    let s = phone
+        .unlock(UnlockArgs {
+            person_id: gus,
+            pin: "864200".into(),
+        })
+        .unwrap();
+    assert_eq!(s.me.unwrap().id, gus);
+    let info = phone.sync_now().unwrap();
+    assert!(
+        info.problem.is_none(),
+        "Gus syncs with his own session: {info:?}"
+    );
+}
+
+#[test]
+fn a_mistyped_password_at_setup_does_not_burn_the_enrollment_code() {
+    let server = Server::start();
+    let env = TestEnv::new();
+    let dir = tempfile::tempdir().unwrap();
+    let phone = app(dir.path(), &env);
+    let code = server.code();
+    let args = |password: &str| EnrollArgs {
+        server: server.base.clone(),
+        code: code.clone(),
+        device_name: "Test phone".into(),
+        username: "gia.guard".into(),
+        password: password.into(),
+        pin: "246810".into(),
+    };
+    let e = phone.enroll(args("wrong-password")).unwrap_err();
+    assert_eq!(e.kind, Kind::SignInAgain);
+    assert_eq!(
+        phone.state().unwrap().stage,
+        Stage::Setup,
+        "nothing was set up"
+    );
+    let s = phone.enroll(args("guard-pass-1")).unwrap();
+    assert_eq!(s.stage, Stage::Unlocked, "the same code still works");
+}
+
+#[test]
+fn commands_refuse_bad_arguments_with_a_clear_error_and_change_nothing() {
+    let server = Server::start();
+    let env = TestEnv::new();
+    let dir = tempfile::tempdir().unwrap();
+    let phone = app(dir.path(), &env);
+    let e = dispatch::dispatch(&phone, "home", serde_json::Value::Null).unwrap_err();
+    assert_eq!(e.kind, Kind::NotSetUp);
+    let e = phone
+        .enroll(EnrollArgs {
+            server: "rounds.example".into(),
+            code: "x".into(),
+            device_name: "x".into(),
+            username: "x".into(),
+            password: "x".into(),
+            pin: "246810".into(),
+        })
+        .unwrap_err();
+    assert_eq!(e.field.as_deref(), Some("server"));
+    enroll(&phone, &server, "gia.guard", "guard-pass-1", "246810");
+    let before = phone.sync_info().unwrap();
+    for (command, args) in [
+        (
+            "record_check",
+            serde_json::json!({ "shift_id": "not-a-uuid", "result": "all_clear" }),
+        ),
+        ("start_shift", serde_json::json!({ "post_id": 42 })),
+        (
+            "file_incident",
+            serde_json::json!({ "incident_type": "alien_landing", "location": "x" }),
+        ),
+        (
+            "file_incident",
+            serde_json::json!({ "incident_type": "other", "location": "" }),
+        ),
+        ("start_shift", serde_json::json!({ "post_id": Uuid::nil() })),
+        ("no_such_command", serde_json::json!({})),
+    ] {
+        let e = dispatch::dispatch(&phone, command, args.clone()).unwrap_err();
+        assert!(
+            matches!(e.kind, Kind::Invalid | Kind::NotFound | Kind::Forbidden),
+            "{command} {args}: {e:?}"
+        );
+        assert!(!e.message.is_empty());
+    }
+    assert_eq!(
+        phone.sync_info().unwrap().waiting_changes,
+        before.waiting_changes,
+        "nothing was saved"
+    );
+}
