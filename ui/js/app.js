@@ -153,6 +153,8 @@ async function act(button, box, fn) {
 // ---------------------------------------------------------------------------------------
 
 function paintStatus(info) {
+  // An answer that arrives after the app locked must not bring the status line back.
+  if (appState?.stage !== 'unlocked') return;
   const line = L.syncLine(info);
   statusBar.hidden = false;
   document.getElementById('saved-text').textContent = line.saved;

@@ -301,6 +301,15 @@ pub struct Colleague {
     pub role: Role,
 }
 
+/// A tag code as compared: no whitespace, upper case (ui/js/logic.js `cleanTag` does the
+/// same for the screen).
+fn clean_tag(tag: &str) -> String {
+    tag.chars()
+        .filter(|c| !c.is_whitespace())
+        .flat_map(char::to_uppercase)
+        .collect()
+}
+
 fn school_of(me: &Me, asked: Option<Uuid>) -> Result<Uuid> {
     match asked {
         Some(s) => Ok(s),
@@ -398,15 +407,21 @@ impl App {
             let (checkpoint_id, default_method) = match (a.checkpoint_id, &a.tag_code) {
                 (Some(c), _) => (c, CheckMethod::Manual),
                 (None, Some(tag)) => {
+                    // Tags are matched however they were typed or scanned: case and spaces
+                    // aside.
                     let post = u.store.shift(a.shift_id, now)?.post.id;
-                    let tag = tag.trim();
-                    let cp = u.store.checkpoint_by_tag(post, tag).map_err(|e| match e {
-                        rounds_core::error::Error::NotFound { .. } => AppError::invalid(
-                            "tag_code",
-                            format!("No checkpoint on this round has the tag {tag:?}."),
-                        ),
-                        e => e.into(),
-                    })?;
+                    let wanted = clean_tag(tag);
+                    let cp = u
+                        .store
+                        .checkpoints(post)?
+                        .into_iter()
+                        .find(|c| clean_tag(&c.tag_code) == wanted)
+                        .ok_or_else(|| {
+                            AppError::invalid(
+                                "tag_code",
+                                format!("No checkpoint on this round has the tag {wanted:?}."),
+                            )
+                        })?;
                     (cp.id, CheckMethod::Tag)
                 }
                 (None, None) => {

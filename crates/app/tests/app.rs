@@ -251,14 +251,23 @@ fn wrong_pins_are_refused_then_delayed_and_the_right_one_unlocks_offline() {
             })
             .unwrap_err()
     };
-    for _ in 0..3 {
+    for attempt in 1..=3 {
         let e = wrong("000000");
         assert_eq!(e.kind, Kind::WrongPin);
-        assert!(e.retry_at.is_none(), "the first three mistakes are free");
+        assert_eq!(
+            e.retry_at.is_some(),
+            attempt == 3,
+            "three attempts are free; after the third the next one waits"
+        );
     }
-    let fourth = wrong("000000");
-    assert_eq!(fourth.kind, Kind::WrongPin);
-    let retry = fourth.retry_at.expect("then attempts are delayed");
+    let retry = again
+        .unlock(UnlockArgs {
+            person_id: me,
+            pin: "000000".into(),
+        })
+        .unwrap_err()
+        .retry_at
+        .expect("the wait is told");
     let early = wrong("975310");
     assert_eq!(
         early.kind,
