@@ -713,17 +713,20 @@ fn people(field: &str, list: &[InvolvedPerson]) -> Result<()> {
     Ok(())
 }
 
+/// Whether `s` is a photo's content address: its SHA-256 as 64 lowercase hex digits.
+pub fn is_photo_hash(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 /// Photo references are lowercase hex SHA-256 digests.
 pub(crate) fn photo_refs(field: &str, photos: &[String]) -> Result<()> {
     if photos.len() > 20 {
         return Err(Error::invalid(field, "at most 20 photos"));
     }
     for (i, p) in photos.iter().enumerate() {
-        if p.len() != 64
-            || !p
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        {
+        if !is_photo_hash(p) {
             return Err(Error::invalid(
                 format!("{field}[{i}]"),
                 "is not a SHA-256 content hash (64 lowercase hex digits)",

@@ -21,6 +21,12 @@
 //! Every request may be lost, repeated or cut off: pushes are idempotent (a change is keyed by
 //! its hash), pulls are keyed by the cursor the device persisted, and nothing is marked synced
 //! on the device before the server's response says it is committed.
+//!
+//! Photos travel apart from the documents, as raw bytes addressed by their SHA-256 (the hex
+//! string the documents reference): `GET /v1/photos/{hash}/status` answers a [`PhotoStatus`]
+//! (JSON), and `PUT /v1/photos/{hash}?offset=N&total=T` appends one chunk of at most
+//! [`MAX_PHOTO_CHUNK`] bytes at `offset`, which must be what the server already holds. The
+//! server keeps the photo only when its SHA-256 is the hash. See `docs/sync.md`.
 
 #![forbid(unsafe_code)]
 
@@ -39,6 +45,24 @@ pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
 /// Largest page of changes a device asks for or pushes in one request (2 MiB): small enough for
 /// a weak connection, big enough that a normal day is one or two requests.
 pub const PAGE_BYTES: u32 = 2 * 1024 * 1024;
+
+/// Largest photo a device keeps or uploads, and the server accepts (15 MiB).
+pub const MAX_PHOTO_BYTES: u64 = 15 * 1024 * 1024;
+
+/// Largest chunk of a photo in one upload request (1 MiB).
+pub const MAX_PHOTO_CHUNK: usize = 1024 * 1024;
+
+/// The chunk size devices upload in (256 KiB): on a weak connection a cut-off loses little.
+pub const PHOTO_CHUNK: usize = 256 * 1024;
+
+/// Server → device (JSON): how much of a photo the server holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhotoStatus {
+    /// Bytes received so far (the whole size once complete): the next chunk starts here.
+    pub received: u64,
+    /// Whether the server holds the whole photo and checked its hash.
+    pub complete: bool,
+}
 
 /// An automerge change hash.
 pub type Hash = [u8; 32];

@@ -19,6 +19,7 @@
 //! refused and never written to.
 
 mod actions;
+mod photos;
 mod projection;
 mod queries;
 mod reference;
@@ -45,7 +46,10 @@ use crate::keyslots::{self, DbKey, KdfParams, KeySlots, Secret};
 use crate::model::{Classification, DocKind, Role};
 
 /// Migrations, in order. Never edit a shipped one: add the next number.
-const MIGRATIONS: &[&str] = &[include_str!("../../../../migrations/device/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../../../migrations/device/0001_init.sql"),
+    include_str!("../../../../migrations/device/0002_photos.sql"),
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;

@@ -6,6 +6,7 @@ mod bad_inputs;
 mod convergence;
 mod crash;
 mod merge;
+mod photos;
 mod projections;
 mod queries;
 mod support;
