@@ -29,6 +29,10 @@ pub enum ApiError {
     /// 409: conflicts with what is stored.
     #[error("{0}")]
     Conflict(String),
+    /// 422 `invalid`: the request is well formed but what it carries is wrong (a photo whose
+    /// bytes do not have its hash).
+    #[error("{0}")]
+    Unprocessable(String),
     /// 413: the body is larger than allowed.
     #[error("the request body is too large")]
     TooLarge,
@@ -46,6 +50,7 @@ impl ApiError {
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            ApiError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
             ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }

@@ -11,12 +11,15 @@
 //! - `POST /v1/sessions` `{username, password, device_id?, device_secret?}` → `{token, ...}`
 //! - `POST /v1/sync/push`, `GET /v1/sync/pull`, `POST /v1/sync/fetch` (binary, see
 //!   `rounds_protocol`)
+//! - `PUT /v1/photos/{hash}?offset=&total=` (raw bytes), `GET /v1/photos/{hash}/status`
+//!   (see [`photos`])
 //! - `/v1/admin/...`: reference data, people, enrollment codes, devices (administrators)
 
 pub mod access;
 pub mod admin;
 pub mod auth;
 pub mod error;
+pub mod photos;
 pub mod seed;
 pub mod storage;
 pub mod sync;
@@ -89,6 +92,11 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/sync/push", post(sync::push))
         .route("/v1/sync/pull", get(sync::pull))
         .route("/v1/sync/fetch", post(sync::fetch))
+        .route(
+            "/v1/photos/{hash}",
+            put(photos::put).layer(DefaultBodyLimit::max(rounds_protocol::MAX_PHOTO_CHUNK)),
+        )
+        .route("/v1/photos/{hash}/status", get(photos::status))
         .route("/v1/admin/reference", get(admin::get_reference))
         .route("/v1/admin/schools", put(admin::http_put_school))
         .route("/v1/admin/posts", put(admin::http_put_post))

@@ -12,6 +12,8 @@
 
 mod sqlite;
 
+use std::path::PathBuf;
+
 use chrono::{DateTime, Utc};
 use rounds_core::document::Header;
 use rounds_core::model::{Checkpoint, Post, ReferenceData, Role, School};
@@ -186,6 +188,21 @@ pub struct FeedPage {
     pub more: bool,
 }
 
+/// A complete photo: its hash was checked, and who uploaded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhotoRecord {
+    /// SHA-256 of the photo, 64 lowercase hex digits.
+    pub hash: String,
+    /// Its size.
+    pub bytes: u64,
+    /// The device that uploaded it.
+    pub device_id: Uuid,
+    /// The person signed in on that device.
+    pub person_id: Uuid,
+    /// When the upload completed.
+    pub uploaded_at: DateTime<Utc>,
+}
+
 /// What the server stores.
 pub trait Storage: Send + Sync + 'static {
     /// Bumped on every change to reference data.
@@ -253,4 +270,12 @@ pub trait Storage: Send + Sync + 'static {
     fn max_seq(&self) -> Result<u64>;
     /// How many documents are stored.
     fn document_count(&self) -> Result<u64>;
+    /// The folder holding photo files (`photos/` in the data folder; see `crate::photos`).
+    /// Photos are files, not rows: a 15 MiB photo never passes through the database. Several
+    /// server processes on one database must share this folder.
+    fn photo_dir(&self) -> PathBuf;
+    /// Records a complete photo; a photo already recorded keeps its first record.
+    fn record_photo(&self, p: &PhotoRecord) -> Result<()>;
+    /// A complete photo's record.
+    fn photo(&self, hash: &str) -> Result<Option<PhotoRecord>>;
 }

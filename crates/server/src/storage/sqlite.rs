@@ -4,7 +4,7 @@
 //! connections; WAL lets readers work while a commit is in progress. `synchronous = FULL`:
 //! when the server says a change is committed, it survives a power cut.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -18,7 +18,10 @@ use uuid::Uuid;
 
 use super::*;
 
-const MIGRATIONS: &[&str] = &[include_str!("../../../../migrations/server/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../../../migrations/server/0001_init.sql"),
+    include_str!("../../../../migrations/server/0002_photos.sql"),
+];
 const READERS: usize = 4;
 
 /// SQLite-backed storage.
@@ -26,6 +29,7 @@ pub struct SqliteStorage {
     writer: Mutex<Connection>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
+    photos: PathBuf,
 }
 
 fn backend(e: impl std::error::Error + Send + Sync + 'static) -> StorageError {
@@ -100,6 +104,7 @@ impl SqliteStorage {
             writer: Mutex::new(writer),
             readers,
             next_reader: AtomicUsize::new(0),
+            photos: dir.join("photos"),
         })
     }
 
@@ -282,6 +287,45 @@ fn commit_one(tx: &rusqlite::Transaction<'_>, cm: &Commit) -> Result<CommitOutco
 }
 
 impl Storage for SqliteStorage {
+    fn photo_dir(&self) -> PathBuf {
+        self.photos.clone()
+    }
+
+    fn record_photo(&self, p: &PhotoRecord) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "INSERT INTO photos (hash, bytes, device_id, person_id, uploaded_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (hash) DO NOTHING",
+                params![
+                    p.hash,
+                    p.bytes as i64,
+                    p.device_id.to_string(),
+                    p.person_id.to_string(),
+                    ms(p.uploaded_at)
+                ],
+            )?;
+            Ok(())
+        })
+    }
+
+    fn photo(&self, hash: &str) -> Result<Option<PhotoRecord>> {
+        self.read(|c| {
+            Ok(c.prepare_cached(
+                "SELECT bytes, device_id, person_id, uploaded_at FROM photos WHERE hash = ?1",
+            )?
+            .query_row(params![hash], |r| {
+                Ok(PhotoRecord {
+                    hash: hash.to_string(),
+                    bytes: r.get::<_, i64>(0)?.max(0) as u64,
+                    device_id: id(&r.get::<_, String>(1)?)?,
+                    person_id: id(&r.get::<_, String>(2)?)?,
+                    uploaded_at: time(r.get(3)?),
+                })
+            })
+            .optional()?)
+        })
+    }
+
     fn reference_version(&self) -> Result<u64> {
         self.read(|c| {
             Ok(
