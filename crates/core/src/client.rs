@@ -7,13 +7,21 @@
 //! page is applied, and applying is idempotent, so a sync cut off anywhere resumes where it
 //! stopped and a request that is lost, repeated or answered twice changes nothing.
 //!
+//! Photos go last ([`upload_photos`]): for each photo the device holds that the server has not
+//! confirmed, the client asks how many bytes the server already has, sends the rest in
+//! chunks of [`PHOTO_CHUNK`] bytes from there, and marks the photo uploaded once the server
+//! says it holds it whole (the server checks the SHA-256). A sync cut off mid-photo resumes
+//! from the server's count, so no chunk the server acknowledged is sent again. A photo the
+//! server refuses (its bytes do not match its hash) or that the device cannot read is reported
+//! in [`SyncReport::photos_failed`] and does not stop the others.
+//!
 //! [`HttpTransport`] is the real transport (reqwest, blocking: the store is synchronous and the
 //! app calls sync from a worker thread). Tests wrap it to inject faults.
 
 use chrono::{DateTime, Utc};
 use rounds_protocol::{
-    DocChanges, FetchRequest, FetchResponse, PAGE_BYTES, PullResponse, PushRequest, PushResponse,
-    Rejection,
+    DocChanges, FetchRequest, FetchResponse, PAGE_BYTES, PHOTO_CHUNK, PhotoStatus, PullResponse,
+    PushRequest, PushResponse, Rejection,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -79,6 +87,19 @@ pub trait Transport {
     ) -> Result<Option<Vec<u8>>, SyncProblem>;
     /// `POST /v1/sync/fetch`.
     fn fetch(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem>;
+    /// `GET /v1/photos/{hash}/status`: how much of a photo the server holds.
+    fn photo_status(&mut self, hash: &str) -> Result<PhotoStatus, SyncProblem>;
+    /// `PUT /v1/photos/{hash}?offset=&total=`: one chunk of a photo of `total` bytes, starting
+    /// at `offset`. Answers what the server holds afterwards. When the server holds a different
+    /// number of bytes than `offset` (409), that is answered too, as `Ok`, so the caller
+    /// carries on from the server's count.
+    fn photo_put(
+        &mut self,
+        hash: &str,
+        offset: u64,
+        total: u64,
+        chunk: Vec<u8>,
+    ) -> Result<PhotoStatus, SyncProblem>;
 }
 
 /// What one sync moved.
@@ -98,6 +119,11 @@ pub struct SyncReport {
     pub reference_updated: bool,
     /// Requests made.
     pub requests: usize,
+    /// Photos the server now holds whole (hash checked) that it had not confirmed before.
+    pub photos_uploaded: usize,
+    /// Photos that could not be uploaded (refused by the server, or unreadable on this
+    /// device), by hash, and why. They stay waiting.
+    pub photos_failed: Vec<(String, String)>,
 }
 
 /// What the app shows about sync.
@@ -109,6 +135,8 @@ pub struct SyncStatus {
     pub waiting_changes: u64,
     /// Records they belong to.
     pub waiting_records: u64,
+    /// Photos the server has not confirmed yet.
+    pub waiting_photos: u64,
     /// Why the last sync failed, if it did.
     pub last_error: Option<SyncProblem>,
     /// The same in words for the screen.
@@ -134,7 +162,9 @@ pub fn sync_now(
     now: DateTime<Utc>,
 ) -> Result<SyncReport, SyncProblem> {
     let mut report = SyncReport::default();
-    let result = push_all(store, t, &mut report).and_then(|()| pull_all(store, t, &mut report));
+    let result = push_all(store, t, &mut report)
+        .and_then(|()| pull_all(store, t, &mut report))
+        .and_then(|()| upload_photos(store, t, &mut report));
     match &result {
         Ok(()) => {
             store.set_sync_value(key::LAST_SUCCESS, &now.to_rfc3339())?;
@@ -289,6 +319,92 @@ fn fetch_whole(
     Ok(())
 }
 
+/// Why one photo did not upload.
+enum PhotoFailure {
+    /// This photo only: the others still go.
+    Photo(String),
+    /// The whole sync stops (no connection, signed out, revoked, the store failed).
+    Sync(SyncProblem),
+}
+
+impl From<SyncProblem> for PhotoFailure {
+    fn from(p: SyncProblem) -> Self {
+        match p {
+            // A refusal is about this photo's request (its bytes, its hash).
+            SyncProblem::Refused(why) => PhotoFailure::Photo(why),
+            p => PhotoFailure::Sync(p),
+        }
+    }
+}
+
+/// Uploads every photo the server has not confirmed, oldest first.
+pub fn upload_photos(
+    store: &mut Store,
+    t: &mut dyn Transport,
+    report: &mut SyncReport,
+) -> Result<(), SyncProblem> {
+    for (hash, _) in store.pending_photos()? {
+        match upload_photo(store, t, &hash, report) {
+            Ok(()) => {
+                store.mark_photo_uploaded(&hash)?;
+                report.photos_uploaded += 1;
+            }
+            Err(PhotoFailure::Photo(why)) => report.photos_failed.push((hash, why)),
+            Err(PhotoFailure::Sync(p)) => return Err(p),
+        }
+    }
+    Ok(())
+}
+
+/// Sends one photo from wherever the server's copy stops; `Ok` once the server holds it whole.
+fn upload_photo(
+    store: &Store,
+    t: &mut dyn Transport,
+    hash: &str,
+    report: &mut SyncReport,
+) -> Result<(), PhotoFailure> {
+    report.requests += 1;
+    let mut held = t.photo_status(hash)?;
+    if held.complete {
+        return Ok(());
+    }
+    let plain = match store.photo_bytes(hash) {
+        Ok(b) => b,
+        Err(e @ (Error::Corrupt { .. } | Error::NotFound { .. } | Error::Invalid { .. })) => {
+            return Err(PhotoFailure::Photo(e.to_string()));
+        }
+        Err(e) => return Err(PhotoFailure::Sync(e.into())),
+    };
+    let total = plain.len() as u64;
+    // Answers that move nothing forward (another upload of the same photo racing this one,
+    // or a server bug) are tolerated a few times, never forever.
+    let mut stalls = 0;
+    while !held.complete {
+        let Some(offset) = usize::try_from(held.received)
+            .ok()
+            .filter(|o| *o < plain.len())
+        else {
+            return Err(PhotoFailure::Photo(format!(
+                "the server holds {} bytes of a {total}-byte photo but not the whole photo",
+                held.received
+            )));
+        };
+        let end = plain.len().min(offset + PHOTO_CHUNK);
+        report.requests += 1;
+        let next = t.photo_put(hash, offset as u64, total, plain[offset..end].to_vec())?;
+        if !next.complete && next.received <= held.received {
+            stalls += 1;
+            if stalls > 3 {
+                return Err(PhotoFailure::Photo(
+                    "the server accepted none of the photo's bytes".into(),
+                ));
+            }
+        }
+        held = next;
+    }
+    Ok(())
+}
+
 /// What the app shows: last success, what waits, the last problem in words.
 pub fn status(store: &Store) -> Result<SyncStatus, Error> {
     let backlog = store.backlog()?;
@@ -304,6 +420,7 @@ pub fn status(store: &Store) -> Result<SyncStatus, Error> {
         last_success,
         waiting_changes: backlog.changes,
         waiting_records: backlog.documents,
+        waiting_photos: store.pending_photo_count()?,
         last_error_text: last_error.as_ref().map(ToString::to_string),
         last_error,
     })
@@ -438,6 +555,62 @@ impl Transport for HttpTransport {
         }
         bytes(checked(r)?)
     }
+
+    fn photo_status(&mut self, hash: &str) -> Result<PhotoStatus, SyncProblem> {
+        let r = send(
+            self.client
+                .get(format!("{}/v1/photos/{hash}/status", self.base))
+                .bearer_auth(&self.token),
+        )?;
+        photo_status_from(&bytes(r)?)
+    }
+
+    fn photo_put(
+        &mut self,
+        hash: &str,
+        offset: u64,
+        total: u64,
+        chunk: Vec<u8>,
+    ) -> Result<PhotoStatus, SyncProblem> {
+        let r = self
+            .client
+            .put(format!(
+                "{}/v1/photos/{hash}?offset={offset}&total={total}",
+                self.base
+            ))
+            .bearer_auth(&self.token)
+            .header("content-type", "application/octet-stream")
+            .body(chunk)
+            .send()
+            .map_err(|e| SyncProblem::NoConnection(e.to_string()))?;
+        photo_answer(r)
+    }
+}
+
+fn photo_status_from(body: &[u8]) -> Result<PhotoStatus, SyncProblem> {
+    serde_json::from_slice(body)
+        .map_err(|e| SyncProblem::Refused(format!("unreadable answer about a photo: {e}")))
+}
+
+/// The answer to a photo chunk: what the server holds, also when it refused the chunk's
+/// offset with 409 (see [`Transport::photo_put`]).
+fn photo_answer(r: reqwest::blocking::Response) -> Result<PhotoStatus, SyncProblem> {
+    if r.status() == reqwest::StatusCode::CONFLICT {
+        // The server holds another number of bytes (a chunk was lost, or acknowledged and its
+        // answer lost): the answer says how many, and the upload carries on from there.
+        #[derive(Deserialize)]
+        struct Held {
+            received: u64,
+        }
+        let body = bytes(r)?;
+        return serde_json::from_slice::<Held>(&body)
+            .map(|h| PhotoStatus {
+                received: h.received,
+                complete: false,
+            })
+            .map_err(|e| SyncProblem::Refused(format!("unreadable answer about a photo: {e}")));
+    }
+    photo_status_from(&bytes(checked(r)?)?)
 }
 
 /// What enrolling a device returns.

@@ -1,7 +1,8 @@
 //! A model-based property test: 2–5 devices, random actions, random syncs through a transport
 //! that drops, duplicates, delays and cuts off requests and responses (also after the server
-//! committed). After a final clean sync every device that may see a document holds the same
-//! state as the server, and every change a device was told is synced is on the server.
+//! committed; a cut-off photo chunk arrives half). After a final clean sync every device that
+//! may see a document holds the same state as the server, every change a device was told is
+//! synced is on the server, and every photo a guard took is on the server, whole.
 //!
 //! `PROPTEST_CASES` sets the number of cases (CI: 6; deep runs: hundreds).
 
@@ -12,6 +13,7 @@ use proptest::prelude::*;
 use rounds_core::client::{HttpTransport, SyncProblem, Transport};
 use rounds_core::entropy::SeededEntropy;
 use rounds_core::model::*;
+use rounds_protocol::PhotoStatus;
 use rounds_server::access;
 use rounds_server::seed::ids;
 use rounds_server::storage::Storage;
@@ -80,6 +82,49 @@ impl Faulty {
 }
 
 impl Transport for Faulty {
+    fn photo_status(&mut self, hash: &str) -> Result<PhotoStatus, SyncProblem> {
+        match self.fault() {
+            Fault::None | Fault::Delay | Fault::Duplicate => self.inner.photo_status(hash),
+            Fault::DropRequest => Err(Self::lost()),
+            Fault::DropResponse | Fault::CutOff => {
+                let _ = self.inner.photo_status(hash);
+                Err(Self::lost())
+            }
+        }
+    }
+    fn photo_put(
+        &mut self,
+        hash: &str,
+        offset: u64,
+        total: u64,
+        chunk: Vec<u8>,
+    ) -> Result<PhotoStatus, SyncProblem> {
+        match self.fault() {
+            Fault::None => self.inner.photo_put(hash, offset, total, chunk),
+            Fault::DropRequest => Err(Self::lost()),
+            Fault::DropResponse => {
+                let _ = self.inner.photo_put(hash, offset, total, chunk);
+                Err(Self::lost())
+            }
+            Fault::Duplicate => {
+                let _ = self.inner.photo_put(hash, offset, total, chunk.clone());
+                self.inner.photo_put(hash, offset, total, chunk)
+            }
+            Fault::Delay => {
+                std::thread::sleep(std::time::Duration::from_millis(self.rng.next_u64() % 15));
+                self.inner.photo_put(hash, offset, total, chunk)
+            }
+            Fault::CutOff => {
+                // The server receives the first half of the chunk as if the connection dropped.
+                let half = chunk.len() / 2;
+                let _ = self
+                    .inner
+                    .photo_put(hash, offset, total, chunk[..half].to_vec());
+                Err(Self::lost())
+            }
+        }
+    }
+
     fn push(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
         self.post(body, true)
     }
@@ -121,7 +166,8 @@ fn acts(devices: usize) -> impl Strategy<Value = Vec<Act>> {
     )
 }
 
-fn work(d: &mut Device, n: u8, next: &mut u128, known_incidents: &[Uuid]) {
+/// Does the device's next thing; returns the hash of a photo it took, if it took one.
+fn work(d: &mut Device, n: u8, next: &mut u128, known_incidents: &[Uuid]) -> Option<String> {
     *next += 1;
     let id = *next;
     let role = d.session.role;
@@ -137,21 +183,30 @@ fn work(d: &mut Device, n: u8, next: &mut u128, known_incidents: &[Uuid]) {
                 Some(s) if n.is_multiple_of(7) => {
                     d.store.end_shift(s.id, at(minute + 1)).expect("end")
                 }
-                Some(s) => d
-                    .store
-                    .record_check(
-                        s.id,
-                        &CheckInput {
-                            id: Uuid::from_u128(id),
-                            checkpoint_id: ids::checkpoint(post, 1 + u32::from(n % 3)),
-                            method: CheckMethod::Tag,
-                            result: CheckResult::AllClear,
-                            note: String::new(),
-                            photos: vec![],
-                            at: at(minute),
-                        },
-                    )
-                    .expect("check"),
+                Some(s) => {
+                    // Every fourth check has a photo of several chunks.
+                    let photo = n.is_multiple_of(4).then(|| {
+                        let bytes = jpeg(id as u64, 300_000 + usize::from(n) * 1_000);
+                        d.store
+                            .add_photo(&bytes, at(minute), &mut SeededEntropy::new(id as u64))
+                            .expect("photo")
+                    });
+                    d.store
+                        .record_check(
+                            s.id,
+                            &CheckInput {
+                                id: Uuid::from_u128(id),
+                                checkpoint_id: ids::checkpoint(post, 1 + u32::from(n % 3)),
+                                method: CheckMethod::Tag,
+                                result: CheckResult::AllClear,
+                                note: String::new(),
+                                photos: photo.iter().cloned().collect(),
+                                at: at(minute),
+                            },
+                        )
+                        .expect("check");
+                    return photo;
+                }
                 None => d
                     .store
                     .start_shift(&rounds_core::store::NewShift {
@@ -196,6 +251,7 @@ fn work(d: &mut Device, n: u8, next: &mut u128, known_incidents: &[Uuid]) {
         }
         Role::Admin => {}
     }
+    None
 }
 
 fn server_heads(server: &TestServer, id: Uuid) -> Vec<[u8; 32]> {
@@ -226,10 +282,11 @@ fn run(n: usize, script: Vec<Act>) -> Result<(), TestCaseError> {
     let mut next = 10_000u128;
     let mut incidents: Vec<Uuid> = Vec::new();
     let mut confirmed: BTreeMap<[u8; 32], usize> = BTreeMap::new();
+    let mut photos: BTreeSet<String> = BTreeSet::new();
     for act in script {
         match act {
             Act::Work { d, n } => {
-                work(&mut devices[d], n, &mut next, &incidents);
+                photos.extend(work(&mut devices[d], n, &mut next, &incidents));
                 incidents = server_and_device_incidents(&devices);
             }
             Act::Sync { d, seed } => {
@@ -275,6 +332,15 @@ fn run(n: usize, script: Vec<Act>) -> Result<(), TestCaseError> {
             on_server.contains(h),
             "a confirmed change is missing on the server"
         );
+    }
+    // Every photo is on the server, whole and checked, and no device still waits on one.
+    for h in &photos {
+        let kept = server_photo(&server, h);
+        prop_assert!(kept.is_some(), "photo {} is on the server", h);
+        prop_assert_eq!(&sha256_hex(&kept.unwrap_or_default()), h);
+    }
+    for d in &devices {
+        prop_assert_eq!(d.store.pending_photo_count().expect("count"), 0);
     }
     // Every device that may see a document holds the server's state of it; no other does.
     let everything = server_doc_ids(&devices);

@@ -5,5 +5,6 @@ mod authz;
 mod bad_input;
 mod faults;
 mod kill;
+mod photos;
 mod support;
 mod sync;

@@ -290,3 +290,22 @@ pub fn pending(d: &Device) -> std::collections::BTreeSet<[u8; 32]> {
         .flat_map(|p| p.changes.into_iter().map(|c| c.hash))
         .collect()
 }
+
+/// A fake JPEG of `len` bytes (the JPEG start-of-image marker, then seeded noise).
+pub fn jpeg(seed: u64, len: usize) -> Vec<u8> {
+    let mut b = vec![0u8; len.max(4)];
+    rounds_core::entropy::Entropy::fill(&mut SeededEntropy::new(seed), &mut b);
+    b[..4].copy_from_slice(&[0xFF, 0xD8, 0xFF, 0xE0]);
+    b
+}
+
+/// Lowercase hex SHA-256.
+pub fn sha256_hex(b: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(b))
+}
+
+/// The server's complete copy of a photo, if it holds one.
+pub fn server_photo(server: &TestServer, hash: &str) -> Option<Vec<u8>> {
+    std::fs::read(server.storage.photo_dir().join(hash)).ok()
+}

@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rounds_core::client::{self, HttpTransport, SyncProblem, Transport};
 use rounds_core::model::*;
+use rounds_protocol::PhotoStatus;
 use rounds_server::seed::ids;
 use rounds_server::storage::Storage;
 use uuid::Uuid;
@@ -202,6 +203,19 @@ impl Transport for Stutter {
     fn fetch(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
         self.0.fetch(body)
     }
+    fn photo_status(&mut self, hash: &str) -> Result<PhotoStatus, SyncProblem> {
+        self.0.photo_status(hash)
+    }
+    fn photo_put(
+        &mut self,
+        hash: &str,
+        offset: u64,
+        total: u64,
+        chunk: Vec<u8>,
+    ) -> Result<PhotoStatus, SyncProblem> {
+        let _lost = self.0.photo_put(hash, offset, total, chunk.clone())?;
+        self.0.photo_put(hash, offset, total, chunk)
+    }
 }
 
 #[test]
@@ -246,6 +260,18 @@ impl Transport for SmallPagesThenCut {
     }
     fn fetch(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
         self.inner.fetch(body)
+    }
+    fn photo_status(&mut self, hash: &str) -> Result<PhotoStatus, SyncProblem> {
+        self.inner.photo_status(hash)
+    }
+    fn photo_put(
+        &mut self,
+        hash: &str,
+        offset: u64,
+        total: u64,
+        chunk: Vec<u8>,
+    ) -> Result<PhotoStatus, SyncProblem> {
+        self.inner.photo_put(hash, offset, total, chunk)
     }
 }
 

@@ -1,0 +1,479 @@
+//! Photos: a device's photos reach the server whole and hash-checked, resume after a cut-off
+//! from what the server holds, and the server refuses what does not fit.
+
+use rounds_core::client::{self, HttpTransport, SyncProblem, Transport};
+use rounds_core::entropy::SeededEntropy;
+use rounds_core::model::*;
+use rounds_protocol::{PHOTO_CHUNK, PhotoStatus};
+use rounds_server::admin;
+use rounds_server::seed::ids;
+use rounds_server::storage::Storage;
+use uuid::Uuid;
+
+use crate::support::*;
+
+/// A guard's device that has synced once and recorded a check with one photo of `len` bytes.
+fn guard_with_photo(server: &TestServer, len: usize) -> (Device, String, Vec<u8>) {
+    let mut gia = Device::enroll(server, &GIA);
+    gia.sync().expect("first sync");
+    let shift = shift_with_checks(&mut gia, 7, ids::LINCOLN_MAIN, 1);
+    let photo = jpeg(len as u64, len);
+    let hash = gia
+        .store
+        .add_photo(&photo, at(30), &mut SeededEntropy::new(3))
+        .expect("photo");
+    gia.store
+        .record_check(
+            shift,
+            &CheckInput {
+                id: Uuid::from_u128(0x9_0000),
+                checkpoint_id: ids::checkpoint(ids::LINCOLN_MAIN, 2),
+                method: CheckMethod::Manual,
+                result: CheckResult::Damage,
+                note: "Door 2 forced open".into(),
+                photos: vec![hash.clone()],
+                at: at(30),
+            },
+        )
+        .expect("check with photo");
+    (gia, hash, photo)
+}
+
+/// Forwards everything; counts photo bytes sent and the offsets chunks started at; fails
+/// every photo chunk after `chunks` of them.
+struct CountingCut {
+    inner: HttpTransport,
+    chunks: usize,
+    sent: usize,
+    offsets: Vec<u64>,
+}
+
+impl CountingCut {
+    fn new(inner: HttpTransport, chunks: usize) -> Self {
+        CountingCut {
+            inner,
+            chunks,
+            sent: 0,
+            offsets: vec![],
+        }
+    }
+}
+
+impl Transport for CountingCut {
+    fn push(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
+        self.inner.push(body)
+    }
+    fn pull(&mut self, a: u64, r: u64, m: u32) -> Result<Option<Vec<u8>>, SyncProblem> {
+        self.inner.pull(a, r, m)
+    }
+    fn fetch(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
+        self.inner.fetch(body)
+    }
+    fn photo_status(&mut self, hash: &str) -> Result<PhotoStatus, SyncProblem> {
+        self.inner.photo_status(hash)
+    }
+    fn photo_put(
+        &mut self,
+        hash: &str,
+        offset: u64,
+        total: u64,
+        chunk: Vec<u8>,
+    ) -> Result<PhotoStatus, SyncProblem> {
+        if self.chunks == 0 {
+            return Err(SyncProblem::NoConnection("cut off by the test".into()));
+        }
+        self.chunks -= 1;
+        self.sent += chunk.len();
+        self.offsets.push(offset);
+        self.inner.photo_put(hash, offset, total, chunk)
+    }
+}
+
+/// Flips one bit of every chunk it forwards: the server receives bytes that are not the photo.
+struct Garbling(HttpTransport);
+
+impl Transport for Garbling {
+    fn push(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
+        self.0.push(body)
+    }
+    fn pull(&mut self, a: u64, r: u64, m: u32) -> Result<Option<Vec<u8>>, SyncProblem> {
+        self.0.pull(a, r, m)
+    }
+    fn fetch(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
+        self.0.fetch(body)
+    }
+    fn photo_status(&mut self, hash: &str) -> Result<PhotoStatus, SyncProblem> {
+        self.0.photo_status(hash)
+    }
+    fn photo_put(
+        &mut self,
+        hash: &str,
+        offset: u64,
+        total: u64,
+        mut chunk: Vec<u8>,
+    ) -> Result<PhotoStatus, SyncProblem> {
+        if let Some(b) = chunk.last_mut() {
+            *b ^= 1;
+        }
+        self.0.photo_put(hash, offset, total, chunk)
+    }
+}
+
+fn http() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::new()
+}
+
+fn put(
+    server: &TestServer,
+    token: Option<&str>,
+    hash: &str,
+    offset: u64,
+    total: u64,
+    chunk: Vec<u8>,
+) -> (u16, serde_json::Value) {
+    let mut req = http()
+        .put(format!(
+            "{}/v1/photos/{hash}?offset={offset}&total={total}",
+            server.base
+        ))
+        .body(chunk);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let r = req.send().expect("request");
+    let status = r.status().as_u16();
+    (status, r.json().unwrap_or(serde_json::Value::Null))
+}
+
+fn status(server: &TestServer, token: Option<&str>, hash: &str) -> (u16, serde_json::Value) {
+    let mut req = http().get(format!("{}/v1/photos/{hash}/status", server.base));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let r = req.send().expect("request");
+    let status = r.status().as_u16();
+    (status, r.json().unwrap_or(serde_json::Value::Null))
+}
+
+fn partial_exists(server: &TestServer, hash: &str) -> bool {
+    server
+        .storage
+        .photo_dir()
+        .join("partial")
+        .join(hash)
+        .exists()
+}
+
+#[test]
+fn a_checks_photo_reaches_the_server_whole_and_hash_checked() {
+    let server = TestServer::start();
+    let (mut gia, hash, photo) = guard_with_photo(&server, 700_000);
+    assert_eq!(
+        client::status(&gia.store).expect("status").waiting_photos,
+        1,
+        "the app shows the photo as waiting"
+    );
+    let report = gia.sync().expect("sync");
+    assert_eq!(report.photos_uploaded, 1);
+    assert!(
+        report.photos_failed.is_empty(),
+        "{:?}",
+        report.photos_failed
+    );
+    let kept = server_photo(&server, &hash).expect("the server holds the photo");
+    assert_eq!(sha256_hex(&kept), hash, "the server's file has the hash");
+    assert_eq!(kept, photo);
+    assert!(
+        !partial_exists(&server, &hash),
+        "no partial file is left behind"
+    );
+    let record = server
+        .storage
+        .photo(&hash)
+        .expect("record")
+        .expect("the upload is recorded");
+    assert_eq!(
+        (record.device_id, record.person_id, record.bytes),
+        (gia.enrollment.device_id, gia.session.person_id, 700_000),
+        "the server records who uploaded it"
+    );
+    assert_eq!(
+        client::status(&gia.store).expect("status").waiting_photos,
+        0,
+        "nothing waits any more"
+    );
+    let again = gia.sync().expect("again");
+    assert_eq!(
+        again.photos_uploaded, 0,
+        "an uploaded photo is not sent again"
+    );
+}
+
+#[test]
+fn a_photo_cut_off_midway_resumes_from_the_servers_count() {
+    let server = TestServer::start();
+    let len = 3 * PHOTO_CHUNK + 1_000;
+    let (mut gia, hash, photo) = guard_with_photo(&server, len);
+    let mut cut = CountingCut::new(gia.transport(), 1);
+    let err = gia
+        .sync_with(&mut cut)
+        .expect_err("cut off after one chunk");
+    assert!(matches!(err, SyncProblem::NoConnection(_)), "{err:?}");
+    assert_eq!(
+        client::status(&gia.store).expect("status").waiting_photos,
+        1,
+        "an unfinished photo still waits"
+    );
+    let (code, held) = status(&server, Some(&gia.session.token), &hash);
+    assert_eq!(code, 200);
+    assert_eq!(
+        (held["received"].as_u64(), held["complete"].as_bool()),
+        (Some(PHOTO_CHUNK as u64), Some(false)),
+        "the server holds the first chunk"
+    );
+
+    let mut rest = CountingCut::new(gia.transport(), usize::MAX);
+    let report = gia.sync_with(&mut rest).expect("resumed sync");
+    assert_eq!(report.photos_uploaded, 1);
+    assert_eq!(
+        rest.offsets.first(),
+        Some(&(PHOTO_CHUNK as u64)),
+        "the upload resumed at the server's count"
+    );
+    assert_eq!(
+        rest.sent,
+        len - PHOTO_CHUNK,
+        "the first chunk was not sent again"
+    );
+    assert_eq!(
+        server_photo(&server, &hash).expect("kept"),
+        photo,
+        "the resumed photo is whole"
+    );
+}
+
+#[test]
+fn lost_and_repeated_chunks_change_nothing() {
+    let server = TestServer::start();
+    let (mut gia, hash, photo) = guard_with_photo(&server, 2 * PHOTO_CHUNK + 10);
+    // Each chunk arrives twice (the first answer lost): the second is answered without being
+    // appended again.
+    struct Twice(HttpTransport);
+    impl Transport for Twice {
+        fn push(&mut self, b: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
+            self.0.push(b)
+        }
+        fn pull(&mut self, a: u64, r: u64, m: u32) -> Result<Option<Vec<u8>>, SyncProblem> {
+            self.0.pull(a, r, m)
+        }
+        fn fetch(&mut self, b: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
+            self.0.fetch(b)
+        }
+        fn photo_status(&mut self, h: &str) -> Result<PhotoStatus, SyncProblem> {
+            self.0.photo_status(h)
+        }
+        fn photo_put(
+            &mut self,
+            h: &str,
+            o: u64,
+            t: u64,
+            c: Vec<u8>,
+        ) -> Result<PhotoStatus, SyncProblem> {
+            let _lost = self.0.photo_put(h, o, t, c.clone())?;
+            self.0.photo_put(h, o, t, c)
+        }
+    }
+    let report = gia.sync_with(&mut Twice(gia.transport())).expect("sync");
+    assert_eq!(report.photos_uploaded, 1);
+    assert_eq!(server_photo(&server, &hash).expect("kept"), photo);
+}
+
+#[test]
+fn a_photo_whose_bytes_do_not_match_its_hash_is_refused_with_422_and_not_kept() {
+    let server = TestServer::start();
+    let gia = Device::enroll(&server, &GIA);
+    let token = Some(gia.session.token.as_str());
+    let claimed = sha256_hex(b"the photo the device says it sends");
+    let first = jpeg(1, 1_000);
+    let second = jpeg(2, 500);
+    let (code, _) = put(&server, token, &claimed, 0, 1_500, first);
+    assert_eq!(
+        code, 200,
+        "a first chunk is accepted before the whole is known"
+    );
+    let (code, body) = put(&server, token, &claimed, 1_000, 1_500, second);
+    assert_eq!(code, 422, "{body}");
+    assert_eq!(body["kind"], "invalid");
+    assert!(
+        body["message"].as_str().unwrap_or("").contains("SHA-256"),
+        "the message says why: {body}"
+    );
+    assert!(
+        server_photo(&server, &claimed).is_none() && !partial_exists(&server, &claimed),
+        "nothing is kept"
+    );
+    assert!(server.storage.photo(&claimed).expect("record").is_none());
+    let (_, held) = status(&server, token, &claimed);
+    assert_eq!(
+        (held["received"].as_u64(), held["complete"].as_bool()),
+        (Some(0), Some(false)),
+        "an upload starts again from 0"
+    );
+}
+
+#[test]
+fn a_photo_the_server_refuses_is_reported_and_stays_waiting() {
+    let server = TestServer::start();
+    let (mut gia, hash, _) = guard_with_photo(&server, 1_000);
+    let report = gia
+        .sync_with(&mut Garbling(gia.transport()))
+        .expect("the sync itself succeeds");
+    assert_eq!(report.photos_uploaded, 0);
+    assert_eq!(report.photos_failed.len(), 1, "{report:?}");
+    assert_eq!(report.photos_failed[0].0, hash);
+    assert_eq!(
+        client::status(&gia.store).expect("status").waiting_photos,
+        1,
+        "the photo waits for the next sync"
+    );
+    assert!(server_photo(&server, &hash).is_none());
+    let report = gia.sync().expect("a clean sync");
+    assert_eq!(report.photos_uploaded, 1, "and then goes through");
+}
+
+#[test]
+fn a_chunk_past_what_the_server_holds_gets_409_with_the_count() {
+    let server = TestServer::start();
+    let gia = Device::enroll(&server, &GIA);
+    let token = Some(gia.session.token.as_str());
+    let photo = jpeg(3, 3_000);
+    let hash = sha256_hex(&photo);
+    let (code, _) = put(&server, token, &hash, 0, 3_000, photo[..1_000].to_vec());
+    assert_eq!(code, 200);
+    let (code, body) = put(&server, token, &hash, 2_000, 3_000, photo[2_000..].to_vec());
+    assert_eq!(code, 409, "{body}");
+    assert_eq!(body["kind"], "conflict");
+    assert_eq!(
+        body["received"].as_u64(),
+        Some(1_000),
+        "the answer says where to resume"
+    );
+    let (code, body) = put(&server, token, &hash, 0, 3_000, photo[..1_000].to_vec());
+    assert_eq!(
+        (code, body["received"].as_u64()),
+        (200, Some(1_000)),
+        "a repeated chunk is answered, not appended again"
+    );
+    let (code, body) = put(&server, token, &hash, 1_000, 3_000, photo[1_000..].to_vec());
+    assert_eq!(
+        (code, body["complete"].as_bool()),
+        (200, Some(true)),
+        "{body}"
+    );
+    let (code, body) = put(&server, token, &hash, 0, 3_000, photo[..1_000].to_vec());
+    assert_eq!(
+        (code, body["complete"].as_bool(), body["received"].as_u64()),
+        (200, Some(true), Some(3_000)),
+        "a chunk of a complete photo changes nothing"
+    );
+    assert_eq!(server_photo(&server, &hash).expect("kept"), photo);
+}
+
+#[test]
+fn malformed_photo_requests_are_refused() {
+    let server = TestServer::start();
+    let gia = Device::enroll(&server, &GIA);
+    let token = Some(gia.session.token.as_str());
+    let hash = sha256_hex(b"x");
+    /// Name, hash, offset, total, chunk, expected status.
+    type Case<'a> = (&'a str, String, u64, u64, Vec<u8>, u16);
+    let cases: Vec<Case> = vec![
+        ("uppercase hash", hash.to_uppercase(), 0, 1, vec![1], 400),
+        ("short hash", hash[..10].to_string(), 0, 1, vec![1], 400),
+        ("empty chunk", hash.clone(), 0, 1, vec![], 400),
+        ("zero total", hash.clone(), 0, 0, vec![1], 400),
+        (
+            "over 15 MiB",
+            hash.clone(),
+            0,
+            15 * 1024 * 1024 + 1,
+            vec![1],
+            400,
+        ),
+        ("past the end", hash.clone(), 0, 1, vec![1, 2], 400),
+        (
+            "a chunk over 1 MiB",
+            hash.clone(),
+            0,
+            2 * 1024 * 1024,
+            vec![0; 1024 * 1024 + 1],
+            413,
+        ),
+    ];
+    for (name, h, offset, total, chunk, want) in cases {
+        let (code, body) = put(&server, token, &h, offset, total, chunk);
+        assert_eq!(code, want, "{name}: {body}");
+        assert!(body["kind"].is_string(), "{name}: a JSON error: {body}");
+    }
+    let r = http()
+        .put(format!("{}/v1/photos/{hash}?offset=x", server.base))
+        .bearer_auth(&gia.session.token)
+        .body(vec![1])
+        .send()
+        .expect("request");
+    assert_eq!(r.status().as_u16(), 400, "a malformed query");
+    let (code, _) = status(&server, token, "not-a-hash");
+    assert_eq!(code, 400);
+}
+
+#[test]
+fn photos_need_a_signed_in_device_that_is_not_revoked() {
+    let server = TestServer::start();
+    let (mut gia, hash, _) = guard_with_photo(&server, 2_000);
+    let (code, body) = status(&server, None, &hash);
+    assert_eq!((code, body["kind"].as_str()), (401, Some("sign_in")));
+    let (code, body) = put(&server, None, &hash, 0, 2_000, vec![0xFF; 100]);
+    assert_eq!((code, body["kind"].as_str()), (401, Some("sign_in")));
+    let (code, _) = put(
+        &server,
+        Some("not-a-token"),
+        &hash,
+        0,
+        2_000,
+        vec![0xFF; 100],
+    );
+    assert_eq!(code, 401);
+
+    // A console session (a person without a device) does not upload photos.
+    let console: serde_json::Value = http()
+        .post(format!("{}/v1/sessions", server.base))
+        .json(&serde_json::json!({ "username": GIA.username, "password": GIA.password }))
+        .send()
+        .expect("sign in")
+        .json()
+        .expect("session");
+    let (code, body) = status(&server, console["token"].as_str(), &hash);
+    assert_eq!((code, body["kind"].as_str()), (403, Some("forbidden")));
+
+    admin::revoke(server.storage.as_ref(), gia.enrollment.device_id, now()).expect("revoke");
+    let token = Some(gia.session.token.as_str());
+    let (code, body) = status(&server, token, &hash);
+    assert_eq!((code, body["kind"].as_str()), (403, Some("revoked")));
+    let (code, body) = put(&server, token, &hash, 0, 2_000, vec![0xFF; 100]);
+    assert_eq!((code, body["kind"].as_str()), (403, Some("revoked")));
+    assert!(
+        !partial_exists(&server, &hash),
+        "nothing from a revoked device is written"
+    );
+    let err = client::upload_photos(
+        &mut gia.store,
+        &mut HttpTransport::new(&server.base, &gia.session.token).expect("transport"),
+        &mut Default::default(),
+    )
+    .expect_err("revoked");
+    assert_eq!(
+        err,
+        SyncProblem::Revoked,
+        "the device is told it was revoked"
+    );
+}
