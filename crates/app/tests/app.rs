@@ -425,3 +425,27 @@ fn commands_refuse_bad_arguments_with_a_clear_error_and_change_nothing() {
         "nothing was saved"
     );
 }
+
+#[test]
+fn a_revoked_phone_is_told_so_in_plain_words_and_keeps_what_it_saved() {
+    let server = Server::start();
+    let env = TestEnv::new();
+    let dir = tempfile::tempdir().unwrap();
+    let phone = app(dir.path(), &env);
+    enroll(&phone, &server, "gia.guard", "guard-pass-1", "246810");
+    let device = rounds_app::config::load(dir.path())
+        .unwrap()
+        .unwrap()
+        .device_id;
+    admin::revoke(server.storage.as_ref(), device, Utc::now()).unwrap();
+    let post = phone.home().unwrap().posts[0].id;
+    phone.start_shift(StartShiftArgs { post_id: post }).unwrap();
+    let info = phone.sync_now().unwrap();
+    let problem = info.problem.expect("the sync was refused");
+    assert_eq!(problem.kind, Kind::Revoked);
+    assert!(problem.message.contains("revoked"), "{}", problem.message);
+    assert!(
+        info.waiting_changes > 0,
+        "the shift stays on the phone, waiting, not lost"
+    );
+}
