@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what building Rounds needs on a fresh Debian/Ubuntu machine that has only the Rust
 # toolchain: a C compiler, make and perl (SQLCipher and its vendored OpenSSL are built from
-# source). Safe to run again; installs nothing that is already there.
+# source); WebKitGTK for the Tauri field app; and for its end-to-end journey a display without
+# a screen (Xvfb), a session bus, WebKit's WebDriver, tauri-driver and Node. Safe to run again;
+# installs nothing that is already there.
 set -euo pipefail
 
 missing=()
@@ -10,6 +12,12 @@ command -v make >/dev/null || missing+=(make)
 perl -MFindBin -MIPC::Cmd -e1 2>/dev/null || missing+=(perl)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 command -v curl >/dev/null || missing+=(curl)
+command -v node >/dev/null || missing+=(nodejs)
+# The Tauri field app (src-tauri) and its journey (tests/tauri): WebKitGTK's headers, and
+# WebKitWebDriver, which must match the installed WebKitGTK (both come from the same source).
+for pkg in libwebkit2gtk-4.1-dev xvfb xauth webkit2gtk-driver dbus-x11 at-spi2-core imagemagick; do
+    [[ $(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null) == "install ok installed" ]] || missing+=("$pkg")
+done
 
 if ((${#missing[@]})); then
     echo "Installing: ${missing[*]}"
@@ -20,3 +28,6 @@ if ((${#missing[@]})); then
 fi
 
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
+
+# The WebDriver server the Tauri journey talks to; it starts WebKitWebDriver, which starts the app.
+command -v tauri-driver >/dev/null || cargo install tauri-driver --version 2.1.0 --locked

@@ -18,5 +18,17 @@ trap 'rm -f "$log"' EXIT
 cargo test --workspace --doc 2>&1 | tee "$log"
 # --all-targets runs the bench binaries too, in their quick test mode.
 cargo test --workspace --all-targets 2>&1 | tee -a "$log"
+
+# --- Tauri journey ---
+# The real field app (src-tauri) under Xvfb, driven through tauri-driver and WebKitWebDriver
+# against a real district server: setup, a shift, an all-clear check, a sync. Debug build with
+# the same profile and environment as above, so the GTK/WebKit bindings are not rebuilt. The
+# script ends with a libtest-style `test result:` line, counted below as one test.
+cargo build -p rounds-field -p rounds-server
+ROUNDS_FIELD_BIN="$CARGO_TARGET_DIR/debug/rounds-field" \
+    ROUNDS_SERVER_BIN="$CARGO_TARGET_DIR/debug/rounds-server" \
+    node tests/tauri/journey.mjs 2>&1 | tee -a "$log"
+# --- end of Tauri journey ---
+
 # One closing line over every test binary.
 awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
