@@ -15,7 +15,8 @@
 //   ROUNDS_UI_SHOTS  folder for screenshots (default docs/screens)
 
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, writeFileSync, rmSync, readdirSync, readFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { tmpdir, homedir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +32,9 @@ const DEVICE = process.env.ROUNDS_DEVICE_BIN ?? bin('rounds-device');
 const LIST = Number(process.env.ROUNDS_UI_LIST ?? 10000);
 const SHOTS = resolve(repo, process.env.ROUNDS_UI_SHOTS ?? 'docs/screens');
 const PIN = '246810';
+// A real (tiny) PNG, as a phone's camera would hand over a JPEG.
+const PHOTO = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGNkYPjPwMDAxMDAwMDAAAANHQEDasKb6QAAAABJRU5ErkJggg==', 'base64');
+const PHOTO_HASH = createHash('sha256').update(PHOTO).digest('hex');
 
 const tmp = mkdtempSync(join(tmpdir(), 'rounds-ui-'));
 const children = new Set();
@@ -211,6 +215,7 @@ async function main() {
       await page.click('#check-problem');
       await page.selectOption('#problem-kind', 'hazard');
       await page.fill('#problem-note', 'Water on the floor by the boiler; put out a wet-floor sign.');
+      await page.setInputFiles('#check-photo', { name: 'puddle.png', mimeType: 'image/png', buffer: PHOTO });
       await shot(page, '07-check-problem');
       await page.click('#problem-save');
       await page.waitForSelector('.sheet', { state: 'detached' });
@@ -226,6 +231,9 @@ async function main() {
     await step('background sync sends every check to the district server by itself', async () => {
       await page.waitForFunction(() => document.getElementById('waiting-count').textContent === '0', null, { timeout: 15000 });
       await syncNow(page);
+      const kept = join(serverData, 'photos', PHOTO_HASH);
+      check(readdirSync(join(serverData, 'photos')).includes(PHOTO_HASH), 'the check\'s photo reached the server');
+      check(createHash('sha256').update(readFileSync(kept)).digest('hex') === PHOTO_HASH, 'whole, with the hash it is named by');
       await page.waitForFunction(() => document.getElementById('waiting-count').textContent === '0');
     });
 
@@ -243,10 +251,12 @@ async function main() {
       await page.uncheck('#person-1-juvenile');
       await page.fill('#incident-narrative', 'An adult without a visitor badge walked onto the grounds and left when asked.');
       await page.fill('#incident-actions', 'Asked him to leave; told the front office.');
+      await page.setInputFiles('#incident-photos', { name: 'gate.png', mimeType: 'image/png', buffer: PHOTO });
       await shot(page, '09-incident-form');
       await page.click('#incident-submit');
       await page.waitForSelector('[data-screen="incident"]');
       check((await page.locator('#incident-status').textContent()) === 'Submitted', 'the incident was submitted');
+      await page.waitForFunction(() => document.querySelector('img.thumb')?.src.startsWith('data:image/png'));
       await shot(page, '10-incident');
     });
 

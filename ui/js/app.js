@@ -158,9 +158,8 @@ function paintStatus(info) {
   const line = L.syncLine(info);
   statusBar.hidden = false;
   document.getElementById('saved-text').textContent = line.saved;
-  document.getElementById('waiting-count').textContent = String(info.waiting_changes);
-  document.getElementById('waiting-text').textContent =
-    info.waiting_changes === 1 ? 'change waiting to sync' : 'changes waiting to sync';
+  document.getElementById('waiting-count').textContent = String(line.count);
+  document.getElementById('waiting-text').textContent = line.waiting;
   document.getElementById('last-sync').textContent = line.last;
   const problem = document.getElementById('sync-problem');
   problem.hidden = !line.problem;
@@ -678,8 +677,15 @@ screens.incident = async ({ id, view }) => {
       h('dt', { text: 'People involved' }), h('dd', { text: b.people.map((p) => `${p.name} (${L.label(L.PERSON_CATEGORIES, p.category)}, ${L.label(L.INVOLVEMENTS, p.involvement)}${p.juvenile ? ', juvenile' : ''})`).join('\n') || 'None recorded' }),
       h('dt', { text: 'What happened' }), h('dd', { id: 'incident-narrative-text', text: b.narrative || '—' }),
       h('dt', { text: 'Actions taken' }), h('dd', { text: b.actions || '—' }),
-      h('dt', { text: 'Photos' }), h('dd', { text: String(b.photos.length) })),
+      h('dt', { text: 'Photos' }), h('dd', { id: 'incident-photos-list' }, b.photos.length ? '' : 'None')),
   ];
+  const gallery = parts[parts.length - 1].querySelector('#incident-photos-list');
+  for (const hash of b.photos) {
+    const img = h('img', { class: 'thumb', alt: 'Photo attached to this incident', 'data-hash': hash });
+    gallery.append(img);
+    invoke('photo', { hash }).then((p) => { img.src = `data:${p.mime};base64,${p.data_base64}`; })
+      .catch(() => { img.alt = 'Photo not on this phone'; });
+  }
   if (b.supplements.length) {
     parts.push(h('h2', { text: 'Supplements' }), h('ul', {}, b.supplements.map((s) => h('li', { text: `${L.shortTime(s.at)}: ${s.text}` }))));
   }

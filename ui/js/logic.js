@@ -88,13 +88,18 @@ export function ago(iso, now = new Date()) {
 
 /** The status line's words for a sync status from the `sync_info` command. */
 export function syncLine(info, now = new Date()) {
-  if (!info) return { saved: 'Saved on this phone', waiting: '', last: '', problem: '' };
-  const n = info.waiting_changes;
-  const waiting = n === 0 ? 'Nothing waiting to sync'
-    : `${n} change${n === 1 ? '' : 's'} waiting to sync`;
+  if (!info) return { saved: 'Saved on this phone', count: 0, waiting: '', last: '', problem: '' };
+  const changes = info.waiting_changes;
+  const photos = info.waiting_photos ?? 0;
+  const count = changes + photos;
+  const parts = [];
+  if (changes) parts.push(`${changes} change${changes === 1 ? '' : 's'}`);
+  if (photos) parts.push(`${photos} photo${photos === 1 ? '' : 's'}`);
+  const waiting = count === 0 ? 'Nothing waiting to sync' : `${parts.join(' and ')} waiting to sync`;
   const last = info.syncing ? 'Syncing…' : `Last sync: ${ago(info.last_success, now)}`;
   return {
     saved: 'Everything is saved on this phone',
+    count,
     waiting,
     last,
     problem: info.problem ? info.problem.message : '',

@@ -33,6 +33,10 @@ test('the status line counts what waits and says when the last sync was', () => 
   assert.equal(line.waiting, '3 changes waiting to sync');
   assert.equal(line.last, 'Last sync: 5 min ago');
   assert.equal(syncLine({ waiting_changes: 1, syncing: true, last_success: null, problem: null }, now).waiting, '1 change waiting to sync');
+  const both = syncLine({ waiting_changes: 2, waiting_photos: 1, syncing: false, last_success: null, problem: null }, now);
+  assert.equal(both.waiting, '2 changes and 1 photo waiting to sync');
+  assert.equal(both.count, 3, 'photos count as waiting too');
+  assert.equal(syncLine({ waiting_changes: 0, waiting_photos: 0, syncing: false, last_success: null, problem: null }, now).waiting, 'Nothing waiting to sync');
   assert.equal(syncLine({ waiting_changes: 0, syncing: false, last_success: null, problem: { kind: 'revoked', message: 'This device was revoked' } }, now).problem, 'This device was revoked');
   assert.equal(ago(null, now), 'never');
 });

@@ -52,8 +52,8 @@ macro_rules! commands {
 
 use crate::app::{AddPersonArgs, EnrollArgs, SignInArgs, UnlockArgs};
 use crate::records::{
-    EditIncidentArgs, FileIncidentArgs, IdArgs, IncidentsArgs, NotesArgs, RecordCheckArgs,
-    SearchArgs, StartShiftArgs, SupplementArgs, WriteNoteArgs,
+    EditIncidentArgs, FileIncidentArgs, IdArgs, IncidentsArgs, NotesArgs, PhotoArgs, PhotoHashArgs,
+    RecordCheckArgs, SearchArgs, StartShiftArgs, SupplementArgs, WriteNoteArgs,
 };
 
 commands! {
@@ -83,4 +83,6 @@ commands! {
     note(IdArgs),
     search(SearchArgs),
     colleagues,
+    add_photo(PhotoArgs),
+    photo(PhotoHashArgs),
 }

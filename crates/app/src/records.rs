@@ -38,6 +38,8 @@ pub struct SyncInfo {
     pub syncing: bool,
     /// When the next automatic attempt is due.
     pub next_attempt_at: Option<DateTime<Utc>>,
+    /// Photos waiting for the server.
+    pub waiting_photos: u64,
     /// Why the last attempt failed, if it did.
     pub problem: Option<Problem>,
 }
@@ -290,6 +292,46 @@ pub struct PhotoRef {
     pub hash: String,
 }
 
+/// A photo by its hash.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PhotoHashArgs {
+    /// Its content address.
+    pub hash: String,
+}
+
+/// A photo's bytes, for showing it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PhotoData {
+    /// Its content address.
+    pub hash: String,
+    /// `image/jpeg`, `image/png` or `image/webp`.
+    pub mime: &'static str,
+    /// The bytes, base64.
+    pub data_base64: String,
+}
+
+fn mime_of(bytes: &[u8]) -> &'static str {
+    match bytes {
+        [0x89, b'P', b'N', b'G', ..] => "image/png",
+        [
+            b'R',
+            b'I',
+            b'F',
+            b'F',
+            _,
+            _,
+            _,
+            _,
+            b'W',
+            b'E',
+            b'B',
+            b'P',
+            ..,
+        ] => "image/webp",
+        _ => "image/jpeg",
+    }
+}
+
 /// The people of the person's schools, for sharing notes.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Colleague {
@@ -346,6 +388,7 @@ impl App {
             waiting_changes: status.waiting_changes,
             waiting_records: status.waiting_records,
             last_success: status.last_success,
+            waiting_photos: status.waiting_photos,
             syncing: worker.running,
             next_attempt_at: worker.next_at,
             problem,
@@ -631,6 +674,31 @@ impl App {
     /// Searches narratives, locations, notes.
     pub fn search(&self, a: SearchArgs) -> Result<Vec<SearchHit>> {
         self.with_store(|u, _| Ok(u.store.search(&a.query, 100)?))
+    }
+
+    /// Keeps a photo on the device (sealed, addressed by its hash) for a check or an
+    /// incident; it syncs to the server separately, resumably.
+    pub fn add_photo(&self, a: PhotoArgs) -> Result<PhotoRef> {
+        use base64::Engine as _;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(a.data_base64.trim())
+            .map_err(|_| AppError::invalid("photo", "The photo could not be read."))?;
+        let mut entropy = self.env.entropy();
+        let hash = self.saving(|u, now| Ok(u.store.add_photo(&bytes, now, entropy.as_mut())?))?;
+        Ok(PhotoRef { hash })
+    }
+
+    /// A photo on this device, for showing it.
+    pub fn photo(&self, a: PhotoHashArgs) -> Result<PhotoData> {
+        use base64::Engine as _;
+        self.with_store(|u, _| {
+            let bytes = u.store.photo_bytes(&a.hash)?;
+            Ok(PhotoData {
+                mime: mime_of(&bytes),
+                data_base64: base64::engine::general_purpose::STANDARD.encode(&bytes),
+                hash: a.hash,
+            })
+        })
     }
 
     /// The people of the person's schools.

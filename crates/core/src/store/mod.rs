@@ -139,7 +139,7 @@ impl Store {
     /// Like [`Store::open`], but returns two independent connections to the same store from
     /// one unlock: the app's screens use one while background sync uses the other, so a slow
     /// network never holds up a tap. Each connection notices the other's commits (see
-    /// [`Store::take_doc`]) and never works on a stale document.
+    /// `Store::take_doc`) and never works on a stale document.
     pub fn open_pair(
         path: &Path,
         person: Uuid,
