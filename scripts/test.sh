@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check CI runs: formatting, clippy, all tests (unit, integration, the crash kill
-# loop, the convergence property test) and the benchmarks in their quick mode.
+# loop, the convergence property test), the benchmarks in their quick mode, the UI's logic
+# tests, the browser journeys (Playwright + chromium) and the Tauri journey (Xvfb).
 #
 # Deeper settings for the long suites (run before resolving an issue):
 #   ROUNDS_DEEP=1 PROPTEST_CASES=2000 scripts/test.sh     # 500 kills, 2000 property cases
@@ -29,6 +30,18 @@ ROUNDS_FIELD_BIN="$CARGO_TARGET_DIR/debug/rounds-field" \
     ROUNDS_SERVER_BIN="$CARGO_TARGET_DIR/debug/rounds-server" \
     node tests/tauri/journey.mjs 2>&1 | tee -a "$log"
 # --- end of Tauri journey ---
+
+# --- UI logic and browser journeys ---
+# The UI's own logic under node's test runner, then the field app in Debian's chromium
+# (playwright-core) at a phone's viewport against the real core (over the loopback bridge) and
+# a real district server: tests/ui/journey.mjs. Both end with a libtest-style line for the tally.
+node --test ui/test/ 2>&1 | tee "$log.node"
+awk '/^# pass/ { p = $3 } /^# fail/ { f = $3 } END { printf "test result: %s. %d passed; %d failed; (ui logic)\n", f ? "FAILED" : "ok", p, f }' "$log.node" | tee -a "$log"
+rm -f "$log.node"
+(cd tests/ui && npm ci --no-audit --no-fund --loglevel=error)
+cargo build -p rounds-app --bins -p rounds-server
+node tests/ui/journey.mjs 2>&1 | tee -a "$log"
+# --- end of UI journeys ---
 
 # One closing line over every test binary.
 awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"

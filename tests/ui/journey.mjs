@@ -419,5 +419,6 @@ try {
 process.stdout.write(`\nfigures: ${JSON.stringify(figures, null, 1)}\n`);
 writeFileSync(join(here, 'last-run.json'), JSON.stringify({ steps, figures }, null, 1));
 rmSync(tmp, { recursive: true, force: true });
-process.stdout.write(`ui journeys: ${steps.filter((s) => s.ok).length} passed, ${steps.filter((s) => !s.ok).length} failed\n`);
+const passed = steps.filter((s) => s.ok).length;
+process.stdout.write(`test result: ${failed ? 'FAILED' : 'ok'}. ${passed} passed; ${steps.length - passed + (failed && steps.every((s) => s.ok) ? 1 : 0)} failed; (ui journeys)\n`);
 process.exit(failed ? 1 : 0);
