@@ -33,4 +33,6 @@ pub const COMMAND_NAMES: &[&str] = &[
     "note",
     "search",
     "colleagues",
+    "add_photo",
+    "photo",
 ];

@@ -14,8 +14,8 @@
 
 use rounds_app::app::{AddPersonArgs, EnrollArgs, SignInArgs, UnlockArgs};
 use rounds_app::records::{
-    EditIncidentArgs, FileIncidentArgs, IdArgs, IncidentsArgs, NotesArgs, RecordCheckArgs,
-    SearchArgs, StartShiftArgs, SupplementArgs, WriteNoteArgs,
+    EditIncidentArgs, FileIncidentArgs, IdArgs, IncidentsArgs, NotesArgs, PhotoArgs, PhotoHashArgs,
+    RecordCheckArgs, SearchArgs, StartShiftArgs, SupplementArgs, WriteNoteArgs,
 };
 use rounds_app::{App, AppError};
 use serde::Serialize;
@@ -184,4 +184,16 @@ pub fn search(app: State<'_, App>, args: SearchArgs) -> Result<impl Serialize> {
 #[tauri::command(async)]
 pub fn colleagues(app: State<'_, App>) -> Result<impl Serialize> {
     blocking(|| app.colleagues())
+}
+
+/// Keeps a photo on the device (base64 in, its hash out) for a check or an incident.
+#[tauri::command(async)]
+pub fn add_photo(app: State<'_, App>, args: PhotoArgs) -> Result<impl Serialize> {
+    blocking(|| app.add_photo(args))
+}
+
+/// A photo on this device, for showing it.
+#[tauri::command(async)]
+pub fn photo(app: State<'_, App>, args: PhotoHashArgs) -> Result<impl Serialize> {
+    blocking(|| app.photo(args))
 }

@@ -63,6 +63,8 @@ pub fn build_app<R: Runtime>(builder: Builder<R>, open: OpenApp<R>) -> Builder<R
             commands::note,
             commands::search,
             commands::colleagues,
+            commands::add_photo,
+            commands::photo,
         ])
         .setup(move |tauri_app| {
             let app = open(tauri_app.handle())?;
