@@ -207,16 +207,16 @@ async function type(css, value) {
   if (got !== value) throw new StepError(`${css} holds ${JSON.stringify(got)} after typing ${JSON.stringify(value)}`);
 }
 
-/** The page's visible error, if the UI shows one: makes a failed wait say why. */
+/** What the page shows that may say why a wait failed: its alerts and the status line. */
 async function pageAlert() {
+  const seen = [];
   try {
-    const alerts = await findAll('[role="alert"]');
-    for (const a of alerts) {
-      const t = (await text(a)).trim();
-      if (t) return t;
+    for (const a of await findAll('[role="alert"], [role="status"]')) {
+      const t = (await text(a)).trim().replace(/\s+/g, ' ');
+      if (t) seen.push(t);
     }
   } catch { /* no session or no page */ }
-  return '';
+  return seen.join(' | ');
 }
 
 async function step(name, fn) {
@@ -360,9 +360,11 @@ async function main() {
 
   await step('synced (nothing waiting)', async () => {
     await click('#sync-now');
+    // The count is for machines (the words are in #waiting-text) and may be hidden, so read
+    // its textContent: WebDriver's element text is the rendered text, empty when hidden.
     await until('#waiting-count to read 0', async () => {
-      const t = (await text(await find('#waiting-count'))).trim();
-      return t === '0';
+      const t = await wd('GET', s(`/element/${await find('#waiting-count')}/property/textContent`));
+      return String(t).trim() === '0';
     }, STEP_MS * 3); // a sync may retry with backoff; it waits up to a minute itself
     // `Sync now` is enabled again once the sync has answered; no problem is shown.
     await until('#sync-now to be enabled again', async () => wd('GET', s(`/element/${await find('#sync-now')}/enabled`)));
