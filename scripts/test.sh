@@ -23,7 +23,9 @@ cargo test --workspace --all-targets 2>&1 | tee -a "$log"
 # --- Tauri journey ---
 # The real field app (src-tauri) under Xvfb, driven through tauri-driver and WebKitWebDriver
 # against a real district server: setup, a shift, an all-clear check, a sync. Debug build with
-# the same profile and environment as above, so the GTK/WebKit bindings are not rebuilt. The
+# the same environment as above (changing RUSTFLAGS/PKG_CONFIG* would rebuild the GTK/WebKit
+# bindings). On a fresh target folder this compiles the Tauri stack a second time, since
+# dev-dependencies turn on `std` in bitflags for the test build; a warm one reuses both. The
 # script ends with a libtest-style `test result:` line, counted below as one test.
 cargo build -p rounds-field -p rounds-server
 ROUNDS_FIELD_BIN="$CARGO_TARGET_DIR/debug/rounds-field" \
