@@ -191,6 +191,23 @@ mod tests {
     }
 
     #[test]
+    fn every_command_is_registered_and_granted() {
+        // A name in the list but missing from `generate_handler!` (or the capability) would
+        // answer "not found" (or "not allowed"); anything else means it reached the App.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (_app, window) = mock_app(dir.path());
+        for name in rounds_app::dispatch::COMMANDS {
+            if let Err(e) = invoke(&window, name, serde_json::json!({})) {
+                let e = e.to_string();
+                assert!(
+                    !e.contains("not found") && !e.contains("not allowed"),
+                    "{name}: {e}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn the_main_window_calls_the_apps_commands_and_nothing_else() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (_app, window) = mock_app(dir.path());
