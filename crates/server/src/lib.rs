@@ -14,10 +14,12 @@
 //! - `PUT /v1/photos/{hash}?offset=&total=` (raw bytes), `GET /v1/photos/{hash}/status`
 //!   (see [`photos`])
 //! - `/v1/admin/...`: reference data, people, enrollment codes, devices (administrators)
+//! - `/console/...`: the supervisor console, HTML pages and reports (see [`console`])
 
 pub mod access;
 pub mod admin;
 pub mod auth;
+pub mod console;
 pub mod error;
 pub mod photos;
 pub mod seed;
@@ -108,6 +110,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/admin/enrollment-codes", post(admin::http_issue_code))
         .route("/v1/admin/devices", get(admin::http_devices))
         .route("/v1/admin/devices/{id}/revoke", post(admin::http_revoke))
+        .merge(console::router())
         .layer(DefaultBodyLimit::max(rounds_protocol::MAX_BODY_BYTES))
         .with_state(state)
 }

@@ -10,6 +10,7 @@
 //! first; the caller then reloads and tries again (optimistic concurrency, which works the same
 //! across several server processes on one PostgreSQL database).
 
+pub mod console;
 mod sqlite;
 
 use std::path::PathBuf;

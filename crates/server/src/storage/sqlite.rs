@@ -21,6 +21,7 @@ use super::*;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../../migrations/server/0001_init.sql"),
     include_str!("../../../../migrations/server/0002_photos.sql"),
+    include_str!("../../../../migrations/server/0003_console.sql"),
 ];
 const READERS: usize = 4;
 

@@ -1,0 +1,446 @@
+//! The day view: every shift of a date by school, with its round against the post's schedule
+//! (visits on time, late, missed: [`rounds_core::round::round_status`]), its notes and photo
+//! counts; shifts with exceptions (missed or late visits, problems found) stand out.
+//!
+//! `GET /console/day?date=YYYY-MM-DD&school=<id>` (date defaults to today, UTC). Without a
+//! school, every school the viewer may see is listed with one row per shift, from the server's
+//! projections only (fast for a whole district); with a school, each shift also shows its
+//! checkpoint-by-checkpoint round and photo counts, read from the shift documents themselves.
+//! [`load_day`] is shared with the reports.
+
+use std::collections::HashMap;
+use std::fmt::Write;
+
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use rounds_core::document::{self, CheckRecord};
+use rounds_core::model::{CheckMethod, CheckResult, Checkpoint, ReferenceData, School};
+use rounds_core::round::{self, CheckpointRound, RoundSummary, VisitStatus};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::html::{self, esc, url_param};
+use super::{ConsoleError, ConsoleResult, ConsoleUser, blocking, day_bounds, hm, html_response};
+use crate::AppState;
+use crate::access::{self, Viewer};
+use crate::storage::Storage;
+use crate::storage::console::{ConsoleDb, ShiftRow};
+
+/// One shift of the day, evaluated.
+#[derive(Debug, Clone)]
+pub struct ShiftDay {
+    /// The projection row.
+    pub row: ShiftRow,
+    /// Guard's name.
+    pub guard: String,
+    /// Post's name.
+    pub post: String,
+    /// The round, checkpoint by checkpoint.
+    pub round: Vec<CheckpointRound>,
+    /// Its counts.
+    pub summary: RoundSummary,
+    /// Checks recorded.
+    pub checks: usize,
+    /// Checks that found something (not all clear): time, checkpoint, result, note.
+    pub problems: Vec<(DateTime<Utc>, String, String, String)>,
+    /// All-clear checks with a note: time, checkpoint, note.
+    pub notes: Vec<(DateTime<Utc>, String, String)>,
+    /// Photos attached to its checks (only when read from the document).
+    pub photos: Option<usize>,
+}
+
+impl ShiftDay {
+    /// Whether the supervisor should look at this shift first.
+    pub fn is_exception(&self) -> bool {
+        self.summary.missed > 0 || self.summary.late > 0 || !self.problems.is_empty()
+    }
+}
+
+/// A school's day.
+#[derive(Debug, Clone)]
+pub struct SchoolDay {
+    /// The school.
+    pub school: School,
+    /// Its shifts, by start time.
+    pub shifts: Vec<ShiftDay>,
+}
+
+/// The schools `v` may see, or just `only` (403 if it is not one of them).
+pub fn visible_schools(
+    reference: &ReferenceData,
+    only: Option<Uuid>,
+) -> ConsoleResult<Vec<School>> {
+    match only {
+        None => Ok(reference.schools.clone()),
+        Some(id) => reference
+            .schools
+            .iter()
+            .find(|s| s.id == id)
+            .cloned()
+            .map(|s| vec![s])
+            .ok_or_else(|| ConsoleError::Forbidden("this school is not one of yours".into())),
+    }
+}
+
+/// Evaluates every shift that started on `date` at the given schools that `v` may read.
+/// `documents`: also read each shift document (photo counts); otherwise projections only.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one call site per page, all named"
+)]
+pub fn load_day(
+    storage: &dyn Storage,
+    db: &ConsoleDb,
+    v: &Viewer,
+    reference: &ReferenceData,
+    schools: &[School],
+    date: NaiveDate,
+    now: DateTime<Utc>,
+    documents: bool,
+) -> ConsoleResult<Vec<SchoolDay>> {
+    let (from, to) = day_bounds(date);
+    let ids: Vec<Uuid> = schools.iter().map(|s| s.id).collect();
+    let rows: Vec<ShiftRow> = db
+        .shifts(from, to, Some(&ids))?
+        .into_iter()
+        .filter(|r| access::may_read(v, &r.header, &[]))
+        .collect();
+    let shift_ids: Vec<Uuid> = rows.iter().map(|r| r.header.id).collect();
+    let mut checks = db.checks(&shift_ids)?;
+    let people: HashMap<Uuid, &str> = reference
+        .people
+        .iter()
+        .map(|p| (p.id, p.name.as_str()))
+        .collect();
+    let posts: HashMap<Uuid, &str> = reference
+        .posts
+        .iter()
+        .map(|p| (p.id, p.name.as_str()))
+        .collect();
+    let mut by_post: HashMap<Uuid, Vec<Checkpoint>> = HashMap::new();
+    for c in &reference.checkpoints {
+        by_post.entry(c.post_id).or_default().push(c.clone());
+    }
+    let cp_names: HashMap<Uuid, &str> = reference
+        .checkpoints
+        .iter()
+        .map(|c| (c.id, c.name.as_str()))
+        .collect();
+    let mut out: Vec<SchoolDay> = schools
+        .iter()
+        .map(|s| SchoolDay {
+            school: s.clone(),
+            shifts: Vec::new(),
+        })
+        .collect();
+    let index: HashMap<Uuid, usize> = out
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.school.id, i))
+        .collect();
+    for row in rows {
+        let rows_checks = checks.remove(&row.header.id).unwrap_or_default();
+        let (records, photos) = if documents {
+            let doc = storage.document(row.header.id)?.ok_or_else(|| {
+                ConsoleError::Internal(format!("shift {} has no document", row.header.id))
+            })?;
+            let mut am = automerge::Automerge::new();
+            let changes = doc
+                .changes
+                .into_iter()
+                .map(automerge::Change::from_bytes)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| ConsoleError::Internal(e.to_string()))?;
+            am.apply_changes(changes)
+                .map_err(|e| ConsoleError::Internal(e.to_string()))?;
+            let body = document::read_shift(&am)?;
+            let photos = body.checks.iter().map(|c| c.photos.len()).sum();
+            (body.checks, Some(photos))
+        } else {
+            let records = rows_checks
+                .iter()
+                .map(|c| CheckRecord {
+                    id: c.id,
+                    checkpoint_id: c.checkpoint_id,
+                    method: CheckMethod::Manual,
+                    result: CheckResult::parse(&c.result, "result").unwrap_or(CheckResult::Other),
+                    note: c.note.clone(),
+                    photos: Vec::new(),
+                    at: c.at,
+                    recorded_by: row.header.author_id,
+                })
+                .collect::<Vec<_>>();
+            (records, None)
+        };
+        let cps = by_post.get(&row.post_id).map(Vec::as_slice).unwrap_or(&[]);
+        let round = round::round_status(cps, &records, row.started_at, row.ended_at, now);
+        let summary = round::summarize(&round);
+        let name = |id: &Uuid| cp_names.get(id).copied().unwrap_or("(unknown checkpoint)");
+        let mut problems = Vec::new();
+        let mut notes = Vec::new();
+        for c in &records {
+            if c.result != CheckResult::AllClear {
+                problems.push((
+                    c.at,
+                    name(&c.checkpoint_id).to_string(),
+                    c.result.code().replace('_', " "),
+                    c.note.clone(),
+                ));
+            } else if !c.note.trim().is_empty() {
+                notes.push((c.at, name(&c.checkpoint_id).to_string(), c.note.clone()));
+            }
+        }
+        problems.sort_by_key(|p| p.0);
+        notes.sort_by_key(|n| n.0);
+        let Some(i) = index.get(&row.header.school_id) else {
+            continue;
+        };
+        out[*i].shifts.push(ShiftDay {
+            guard: people
+                .get(&row.header.author_id)
+                .copied()
+                .unwrap_or("(unknown guard)")
+                .to_string(),
+            post: posts
+                .get(&row.post_id)
+                .copied()
+                .unwrap_or("(unknown post)")
+                .to_string(),
+            checks: records.len(),
+            round,
+            summary,
+            problems,
+            notes,
+            photos,
+            row,
+        });
+    }
+    Ok(out)
+}
+
+/// Query of the day view.
+#[derive(Debug, Deserialize)]
+pub struct DayQuery {
+    /// `YYYY-MM-DD`.
+    pub date: Option<String>,
+    /// A school id (empty: all of the viewer's schools).
+    pub school: Option<String>,
+}
+
+/// Parses an optional id from a query or form.
+pub fn opt_id(s: Option<&str>, field: &str) -> ConsoleResult<Option<Uuid>> {
+    match s.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(None),
+        Some(s) => s
+            .parse()
+            .map(Some)
+            .map_err(|_| ConsoleError::BadRequest(format!("{field}: not an id"))),
+    }
+}
+
+/// `GET /console/day`.
+pub async fn page(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    q: Result<Query<DayQuery>, axum::extract::rejection::QueryRejection>,
+) -> ConsoleResult<Response> {
+    let Query(q) = q.map_err(|e| ConsoleError::BadRequest(e.body_text()))?;
+    let now = state.now();
+    let date = super::parse_day(q.date.as_deref(), now)?;
+    let school = opt_id(q.school.as_deref(), "school")?;
+    let storage = state.storage.clone();
+    blocking(move || {
+        let v = user.viewer();
+        let reference = storage.reference_for(&v)?;
+        let schools = visible_schools(&reference, school)?;
+        let days = load_day(
+            storage.as_ref(),
+            &user.db,
+            &v,
+            &reference,
+            &schools,
+            date,
+            now,
+            school.is_some(),
+        )?;
+        let body = render(&reference, &days, date, school);
+        Ok(html_response(
+            StatusCode::OK,
+            html::page(&format!("Day {date}"), Some(&user.chrome()), &body),
+        ))
+    })
+    .await
+}
+
+fn status_word(s: VisitStatus) -> &'static str {
+    match s {
+        VisitStatus::Upcoming => "upcoming",
+        VisitStatus::Due => "due",
+        VisitStatus::Overdue => "overdue",
+        VisitStatus::Done => "on time",
+        VisitStatus::Late => "late",
+        VisitStatus::Missed => "missed",
+    }
+}
+
+fn status_class(s: VisitStatus) -> &'static str {
+    match s {
+        VisitStatus::Upcoming => "upcoming",
+        VisitStatus::Due | VisitStatus::Overdue => "due",
+        VisitStatus::Done => "done",
+        VisitStatus::Late => "late",
+        VisitStatus::Missed => "missed",
+    }
+}
+
+/// The day view's HTML body.
+pub fn render(
+    reference: &ReferenceData,
+    days: &[SchoolDay],
+    date: NaiveDate,
+    school: Option<Uuid>,
+) -> String {
+    let mut b = String::with_capacity(64 * 1024);
+    let school_param = school.map(|s| s.to_string()).unwrap_or_default();
+    let link = |d: NaiveDate| {
+        format!(
+            "/console/day?date={}&amp;school={}",
+            url_param(&d.to_string()),
+            url_param(&school_param)
+        )
+    };
+    let mut opts = vec![(String::new(), "All my schools".to_string())];
+    opts.extend(
+        reference
+            .schools
+            .iter()
+            .map(|s| (s.id.to_string(), s.name.clone())),
+    );
+    let _ = write!(
+        b,
+        r#"<h2>Day of {date}</h2><form method="get" action="/console/day" class="filters">
+<label>Date <input type="date" name="date" value="{date}"></label>
+<label>School <select name="school">{}</select></label><button type="submit">Show</button>
+<a href="{}">← previous day</a> <a href="{}">next day →</a></form>"#,
+        html::options(
+            opts.iter().map(|(a, b)| (a.as_str(), b.as_str())),
+            &school_param
+        ),
+        link(date - Duration::days(1)),
+        link(date + Duration::days(1)),
+    );
+    let total: usize = days.iter().map(|d| d.shifts.len()).sum();
+    let exceptions: usize = days
+        .iter()
+        .flat_map(|d| &d.shifts)
+        .filter(|s| s.is_exception())
+        .count();
+    let _ = write!(
+        b,
+        r#"<p class="summary"><strong>{total}</strong> shifts, <strong class="{}">{exceptions}</strong> with exceptions (missed or late visits, problems found).</p>"#,
+        if exceptions > 0 { "bad" } else { "good" }
+    );
+    for d in days {
+        let _ = write!(
+            b,
+            r#"<section class="school"><h3><a href="/console/day?date={date}&amp;school={}">{}</a></h3>"#,
+            d.school.id,
+            esc(&d.school.name)
+        );
+        if d.shifts.is_empty() {
+            b.push_str(r#"<p class="none">No shifts recorded.</p></section>"#);
+            continue;
+        }
+        b.push_str(
+            "<table class=\"shifts\"><thead><tr><th>Guard</th><th>Post</th><th>Shift</th><th>Checks</th><th>On time</th><th>Late</th><th>Missed</th><th>Due now</th><th>Problems</th><th>Notes</th><th>Photos</th></tr></thead><tbody>",
+        );
+        for s in &d.shifts {
+            let end = s.row.ended_at.map(hm).unwrap_or_else(|| "open".into());
+            let _ = write!(
+                b,
+                r#"<tr class="{}" id="shift-{}"><td>{}</td><td>{}</td><td>{}–{}</td><td>{}</td><td>{}</td><td class="{}">{}</td><td class="{}">{}</td><td>{}</td><td class="{}">{}</td><td>{}</td><td>{}</td></tr>"#,
+                if s.is_exception() { "exception" } else { "ok" },
+                s.row.header.id,
+                esc(&s.guard),
+                esc(&s.post),
+                hm(s.row.started_at),
+                esc(&end),
+                s.checks,
+                s.summary.done,
+                if s.summary.late > 0 { "late" } else { "" },
+                s.summary.late,
+                if s.summary.missed > 0 { "missed" } else { "" },
+                s.summary.missed,
+                s.summary.due,
+                if s.problems.is_empty() { "" } else { "problem" },
+                s.problems.len(),
+                s.notes.len() + s.problems.iter().filter(|p| !p.3.is_empty()).count(),
+                s.photos
+                    .map(|p| p.to_string())
+                    .unwrap_or_else(|| "—".into()),
+            );
+        }
+        b.push_str("</tbody></table>");
+        if school.is_some() {
+            for s in &d.shifts {
+                render_round(&mut b, s);
+            }
+        }
+        b.push_str("</section>");
+    }
+    b
+}
+
+fn render_round(b: &mut String, s: &ShiftDay) {
+    let _ = write!(
+        b,
+        r#"<details class="round" open><summary>{} · {} · {}</summary><table class="visits"><thead><tr><th>#</th><th>Checkpoint</th><th>Visits (due time: state)</th></tr></thead><tbody>"#,
+        esc(&s.guard),
+        esc(&s.post),
+        hm(s.row.started_at)
+    );
+    for cp in &s.round {
+        let _ = write!(
+            b,
+            "<tr><td>{}</td><td>{}</td><td>",
+            cp.position,
+            esc(&cp.name)
+        );
+        for v in &cp.visits {
+            let at = v
+                .checked_at
+                .map(|t| format!(" at {}", hm(t)))
+                .unwrap_or_default();
+            let _ = write!(
+                b,
+                r#"<span class="visit {}">{}: {}{}</span> "#,
+                status_class(v.status),
+                hm(v.due_at),
+                status_word(v.status),
+                at
+            );
+        }
+        b.push_str("</td></tr>");
+    }
+    b.push_str("</tbody></table>");
+    if !s.problems.is_empty() || !s.notes.is_empty() {
+        b.push_str("<ul class=\"notes\">");
+        for (at, cp, result, note) in &s.problems {
+            let _ = write!(
+                b,
+                r#"<li class="problem">{} {} — <strong>{}</strong> {}</li>"#,
+                hm(*at),
+                esc(cp),
+                esc(result),
+                esc(note)
+            );
+        }
+        for (at, cp, note) in &s.notes {
+            let _ = write!(b, "<li>{} {} — {}</li>", hm(*at), esc(cp), esc(note));
+        }
+        b.push_str("</ul>");
+    }
+    b.push_str("</details>");
+}

@@ -1,0 +1,230 @@
+//! The supervisor console: web pages served by the district server for supervisors and
+//! administrators (nothing to install), and the daily activity reports.
+//!
+//! - Sign-in ([`session`]): the same people and passwords as the app; a cookie session
+//!   (`HttpOnly`, `SameSite=Strict`, `Path=/console`) that ends after [`session::SESSION_HOURS`]
+//!   or [`session::IDLE_MINUTES`] without use, checked on the server. Guards and SROs get a 403
+//!   page. Every form carries the session's token and every POST's `Origin` must be this server.
+//! - Pages: the day view ([`day`]), incidents with their history and review ([`incidents`]),
+//!   contact notes shared with the signed-in supervisor ([`incidents::notes`]), reports
+//!   ([`reports`], CSV and [`pdf`]), and admin pages over the admin functions ([`admin_pages`]).
+//! - Authorization is the sync rules: every record shown passes [`crate::access::may_read`],
+//!   a review passes [`crate::access::may_write`] and is stored by [`crate::sync::process_push`]
+//!   as a change made by the supervisor's console device, so it enters the change feed and
+//!   reaches devices at their next sync.
+//! - All HTML is built in [`html`], where every interpolated value is escaped.
+
+pub mod admin_pages;
+pub mod day;
+pub mod html;
+pub mod incidents;
+pub mod pdf;
+pub mod reports;
+pub mod session;
+
+use axum::Router;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+
+use crate::AppState;
+use crate::error::ApiError;
+use crate::storage::StorageError;
+
+pub use session::ConsoleUser;
+
+/// The console's routes (merged into [`crate::router`]).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/console", get(|| async { Redirect::to("/console/day") }))
+        .route("/console/", get(|| async { Redirect::to("/console/day") }))
+        .route("/console/console.css", get(css))
+        .route(
+            "/console/login",
+            get(session::login_page).post(session::login),
+        )
+        .route("/console/logout", post(session::logout))
+        .route("/console/day", get(day::page))
+        .route("/console/incidents", get(incidents::list))
+        .route("/console/incidents/{id}", get(incidents::detail))
+        .route("/console/incidents/{id}/review", post(incidents::review))
+        .route("/console/notes", get(incidents::notes))
+        .route("/console/reports", get(reports::page))
+        .route("/console/reports/daily.csv", get(reports::csv))
+        .route("/console/reports/daily.pdf", get(reports::pdf))
+        .route("/console/admin", get(admin_pages::page))
+        .route("/console/admin/schools", post(admin_pages::add_school))
+        .route("/console/admin/posts", post(admin_pages::add_post))
+        .route(
+            "/console/admin/checkpoints",
+            post(admin_pages::add_checkpoint),
+        )
+        .route("/console/admin/people", post(admin_pages::add_person))
+        .route("/console/admin/codes", post(admin_pages::issue_code))
+        .route(
+            "/console/admin/devices/{id}/revoke",
+            post(admin_pages::revoke),
+        )
+}
+
+async fn css() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "max-age=300"),
+        ],
+        include_str!("console.css"),
+    )
+        .into_response()
+}
+
+/// An HTML page response with the console's security headers: no caching of records, no
+/// framing, nothing but this server's own CSS.
+pub fn html_response(status: StatusCode, body: String) -> Response {
+    let mut r = (status, body).into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    secure(h);
+    r
+}
+
+/// Headers every console response carries.
+pub fn secure(h: &mut axum::http::HeaderMap) {
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+}
+
+/// A console failure, answered with an HTML page (or a redirect to sign in).
+#[derive(Debug, thiserror::Error)]
+pub enum ConsoleError {
+    /// 303 to the sign-in page: no session, or it expired.
+    #[error("sign in")]
+    SignIn,
+    /// 400: a form or query value is wrong.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 403: this person may not see or do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404: no such record (or not visible to this person: the same answer).
+    #[error("{0}")]
+    NotFound(String),
+    /// 409: the record is not in a state that allows this.
+    #[error("{0}")]
+    Conflict(String),
+    /// 500: details in the server log only.
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl IntoResponse for ConsoleError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            ConsoleError::SignIn => {
+                let mut r = Redirect::to("/console/login").into_response();
+                secure(r.headers_mut());
+                return r;
+            }
+            ConsoleError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ConsoleError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ConsoleError::NotFound(_) => StatusCode::NOT_FOUND,
+            ConsoleError::Conflict(_) => StatusCode::CONFLICT,
+            ConsoleError::Internal(d) => {
+                tracing::error!(detail = %d, "console internal error");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        let title = status.canonical_reason().unwrap_or("Error");
+        let body = format!(
+            r#"<h2>{}</h2><p class="error">{}</p><p><a href="/console/day">Back to the console</a></p>"#,
+            html::esc(title),
+            html::esc(&self.to_string())
+        );
+        html_response(status, html::page(title, None, &body))
+    }
+}
+
+impl From<ApiError> for ConsoleError {
+    fn from(e: ApiError) -> Self {
+        match e {
+            ApiError::BadRequest(m) | ApiError::Unprocessable(m) => ConsoleError::BadRequest(m),
+            ApiError::Unauthorized(_) => ConsoleError::SignIn,
+            ApiError::Revoked => ConsoleError::Forbidden("revoked".into()),
+            ApiError::Forbidden(m) => ConsoleError::Forbidden(m),
+            ApiError::NotFound(m) => ConsoleError::NotFound(m),
+            ApiError::Conflict(m) => ConsoleError::Conflict(m),
+            ApiError::TooLarge => ConsoleError::BadRequest("too large".into()),
+            ApiError::Internal(m) => ConsoleError::Internal(m),
+        }
+    }
+}
+
+impl From<StorageError> for ConsoleError {
+    fn from(e: StorageError) -> Self {
+        ApiError::from(e).into()
+    }
+}
+
+impl From<rounds_core::Error> for ConsoleError {
+    fn from(e: rounds_core::Error) -> Self {
+        ApiError::from(e).into()
+    }
+}
+
+impl From<tokio::task::JoinError> for ConsoleError {
+    fn from(e: tokio::task::JoinError) -> Self {
+        ConsoleError::Internal(e.to_string())
+    }
+}
+
+/// Console result.
+pub type ConsoleResult<T> = Result<T, ConsoleError>;
+
+/// Runs storage work off the async threads.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> ConsoleResult<T> + Send + 'static,
+) -> ConsoleResult<T> {
+    tokio::task::spawn_blocking(f).await?
+}
+
+/// A `YYYY-MM-DD` query value, or today (by `now`, in UTC) when absent or empty.
+pub fn parse_day(s: Option<&str>, now: DateTime<Utc>) -> ConsoleResult<NaiveDate> {
+    match s.map(str::trim).filter(|s| !s.is_empty()) {
+        None => Ok(now.date_naive()),
+        Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map_err(|_| ConsoleError::BadRequest(format!("date: {s:?} is not YYYY-MM-DD"))),
+    }
+}
+
+/// A day as `[start, end)` in UTC.
+pub fn day_bounds(d: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
+    let start = d.and_time(chrono::NaiveTime::MIN).and_utc();
+    (start, start + Duration::days(1))
+}
+
+/// A time as the console shows it (UTC, minutes).
+pub fn hm(t: DateTime<Utc>) -> String {
+    t.format("%H:%M").to_string()
+}
+
+/// A time with its date.
+pub fn ymd_hm(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
+}

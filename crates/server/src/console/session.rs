@@ -1,0 +1,366 @@
+//! Console sign-in and sessions.
+//!
+//! A console session is a random token in a cookie (`rounds_console`; `HttpOnly` so scripts
+//! cannot read it, `SameSite=Strict` so other sites cannot send it, `Path=/console`); the
+//! server keeps its SHA-256 with the person, a per-session form token, and two clocks: it ends
+//! [`SESSION_HOURS`] after sign-in and after [`IDLE_MINUTES`] without a request, whatever the
+//! cookie says. Only supervisors and administrators may sign in (others get a 403 page), and
+//! the role is checked again on every request, so a demoted person is out at once.
+//!
+//! Cross-site request forgery: besides `SameSite=Strict`, every POST must carry the session's
+//! form token ([`ConsoleUser::check_form`]) and, when the browser sends `Origin` (all current
+//! browsers do on POST), it must be this server's own origin.
+
+use std::sync::Arc;
+
+use axum::Form;
+use axum::extract::{FromRequestParts, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{DateTime, Duration, Utc};
+use rounds_core::entropy::OsEntropy;
+use rounds_core::model::Role;
+use serde::Deserialize;
+
+use super::html::{self, Chrome, esc};
+use super::{ConsoleError, ConsoleResult, blocking, html_response, secure};
+use crate::AppState;
+use crate::access::Viewer;
+use crate::auth;
+use crate::storage::PersonRecord;
+use crate::storage::console::{ConsoleDb, ConsoleSession};
+
+/// The cookie's name.
+pub const COOKIE: &str = "rounds_console";
+/// A session ends this long after sign-in.
+pub const SESSION_HOURS: i64 = 8;
+/// A session ends after this long without a request.
+pub const IDLE_MINUTES: i64 = 30;
+
+/// A signed-in supervisor or administrator, checked for this request.
+#[derive(Clone)]
+pub struct ConsoleUser {
+    /// The person.
+    pub person: PersonRecord,
+    /// Their form token.
+    pub csrf: String,
+    /// The console's database handle.
+    pub db: Arc<ConsoleDb>,
+    token_hash: String,
+}
+
+impl ConsoleUser {
+    /// The viewer for access decisions (the sync rules).
+    pub fn viewer(&self) -> Viewer {
+        auth::viewer(&self.person)
+    }
+
+    /// The page header's view of this person.
+    pub fn chrome(&self) -> Chrome<'_> {
+        Chrome {
+            name: &self.person.name,
+            role: self.person.role,
+            csrf: &self.csrf,
+        }
+    }
+
+    /// Refuses a form whose token is not this session's, or that came from another origin.
+    pub fn check_form(&self, headers: &HeaderMap, token: &str) -> ConsoleResult<()> {
+        check_origin(headers)?;
+        let a = auth::token_hash(token);
+        let b = auth::token_hash(&self.csrf);
+        if a != b {
+            return Err(ConsoleError::Forbidden(
+                "this form is out of date or did not come from the console; reload the page".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Refuses anyone but an administrator.
+    pub fn require_admin(&self) -> ConsoleResult<()> {
+        if self.person.role != Role::Admin {
+            return Err(ConsoleError::Forbidden(
+                "these pages are for district administrators".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Refuses a POST whose `Origin` (or `Sec-Fetch-Site`) says it came from another site.
+pub fn check_origin(headers: &HeaderMap) -> ConsoleResult<()> {
+    let forged = || ConsoleError::Forbidden("this form was sent from another site".into());
+    if let Some(site) = headers.get("sec-fetch-site")
+        && !matches!(site.to_str(), Ok("same-origin" | "none"))
+    {
+        return Err(forged());
+    }
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return Ok(());
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .ok_or_else(forged)?;
+    let origin = origin.to_str().map_err(|_| forged())?;
+    let bare = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+        .ok_or_else(forged)?;
+    if bare != host {
+        return Err(forged());
+    }
+    Ok(())
+}
+
+fn cookie_token(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == COOKIE)
+        .map(|(_, v)| v.to_string())
+        .filter(|t| !t.is_empty() && t.len() <= 128)
+}
+
+/// Whether a stored session is still good at `now`.
+pub fn session_alive(s: &ConsoleSession, now: DateTime<Utc>) -> bool {
+    now < s.expires_at && now < s.last_seen_at + Duration::minutes(IDLE_MINUTES)
+}
+
+fn may_use_console(role: Role) -> bool {
+    matches!(role, Role::Supervisor | Role::Admin)
+}
+
+impl FromRequestParts<AppState> for ConsoleUser {
+    type Rejection = ConsoleError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = cookie_token(&parts.headers).ok_or(ConsoleError::SignIn)?;
+        let storage = state.storage.clone();
+        let now = state.now();
+        blocking(move || {
+            let db = ConsoleDb::of(storage.as_ref())?;
+            let hash = auth::token_hash(&token);
+            let s = db.session(&hash)?.ok_or(ConsoleError::SignIn)?;
+            if !session_alive(&s, now) {
+                db.end_session(&hash)?;
+                return Err(ConsoleError::SignIn);
+            }
+            let person = storage
+                .person(s.person_id)?
+                .filter(|p| p.active)
+                .ok_or(ConsoleError::SignIn)?;
+            if !may_use_console(person.role) {
+                return Err(ConsoleError::Forbidden(
+                    "the console is for supervisors and administrators".into(),
+                ));
+            }
+            db.touch_session(&hash, now)?;
+            Ok(ConsoleUser {
+                person,
+                csrf: s.csrf,
+                db,
+                token_hash: hash,
+            })
+        })
+        .await
+    }
+}
+
+fn login_form(message: Option<&str>, username: &str) -> String {
+    let msg = message
+        .map(|m| format!(r#"<p class="error" role="alert">{}</p>"#, esc(m)))
+        .unwrap_or_default();
+    format!(
+        r#"<section class="login"><h2>Sign in</h2>{msg}<form method="post" action="/console/login">
+<label>Username <input name="username" autocomplete="username" required value="{}"></label>
+<label>Password <input name="password" type="password" autocomplete="current-password" required></label>
+<button type="submit">Sign in</button></form>
+<p class="hint">Supervisors and district administrators sign in with their Rounds account.</p></section>"#,
+        esc(username)
+    )
+}
+
+/// `GET /console/login`.
+pub async fn login_page() -> Response {
+    html_response(
+        StatusCode::OK,
+        html::page("Sign in", None, &login_form(None, "")),
+    )
+}
+
+/// The sign-in form.
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    /// Username.
+    pub username: String,
+    /// Password.
+    pub password: String,
+}
+
+/// `POST /console/login`: checks the password, refuses guards and SROs, starts a session.
+pub async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    form: Result<Form<LoginForm>, axum::extract::rejection::FormRejection>,
+) -> ConsoleResult<Response> {
+    check_origin(&headers)?;
+    let Form(f) = form.map_err(|e| ConsoleError::BadRequest(e.body_text()))?;
+    let storage = state.storage.clone();
+    let now = state.now();
+    blocking(move || {
+        let username = f.username.trim().to_string();
+        let person = storage
+            .person_by_username(&username)?
+            .filter(|p| p.active && auth::verify_password(&f.password, &p.password_hash));
+        let Some(person) = person else {
+            tracing::info!(%username, "console sign-in refused");
+            return Ok(html_response(
+                StatusCode::UNAUTHORIZED,
+                html::page(
+                    "Sign in",
+                    None,
+                    &login_form(Some("Wrong username or password."), &username),
+                ),
+            ));
+        };
+        if !may_use_console(person.role) {
+            return Err(ConsoleError::Forbidden(format!(
+                "the console is for supervisors and administrators; {} works in the field app",
+                person.role
+            )));
+        }
+        let db = ConsoleDb::of(storage.as_ref())?;
+        let token = auth::new_token(&mut OsEntropy);
+        let csrf = auth::new_token(&mut OsEntropy);
+        db.add_session(
+            &auth::token_hash(&token),
+            &ConsoleSession {
+                person_id: person.id,
+                csrf,
+                last_seen_at: now,
+                expires_at: now + Duration::hours(SESSION_HOURS),
+            },
+            now,
+        )?;
+        tracing::info!(person = %person.id, "console sign-in");
+        let mut r = Redirect::to("/console/day").into_response();
+        let cookie = format!(
+            "{COOKIE}={token}; Path=/console; HttpOnly; SameSite=Strict; Max-Age={}",
+            SESSION_HOURS * 3600
+        );
+        r.headers_mut().insert(
+            header::SET_COOKIE,
+            HeaderValue::from_str(&cookie).map_err(|e| ConsoleError::Internal(e.to_string()))?,
+        );
+        secure(r.headers_mut());
+        Ok(r)
+    })
+    .await
+}
+
+/// A form that carries only the token.
+#[derive(Debug, Deserialize)]
+pub struct TokenForm {
+    /// The session's form token.
+    #[serde(default)]
+    pub csrf: String,
+}
+
+/// `POST /console/logout`: ends the session on the server and clears the cookie.
+pub async fn logout(
+    user: ConsoleUser,
+    headers: HeaderMap,
+    Form(f): Form<TokenForm>,
+) -> ConsoleResult<Response> {
+    user.check_form(&headers, &f.csrf)?;
+    let db = user.db.clone();
+    let hash = user.token_hash.clone();
+    blocking(move || Ok(db.end_session(&hash)?)).await?;
+    let mut r = Redirect::to("/console/login").into_response();
+    r.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_static(
+            "rounds_console=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0",
+        ),
+    );
+    secure(r.headers_mut());
+    Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn t(min: i64) -> DateTime<Utc> {
+        Utc.timestamp_millis_opt(0).single().unwrap_or_default() + Duration::minutes(min)
+    }
+
+    #[test]
+    fn sessions_end_at_their_deadline_and_when_idle() {
+        let s = ConsoleSession {
+            person_id: uuid::Uuid::nil(),
+            csrf: String::new(),
+            last_seen_at: t(100),
+            expires_at: t(480),
+        };
+        assert!(
+            session_alive(&s, t(110)),
+            "recently used, before the deadline"
+        );
+        assert!(!session_alive(&s, t(100 + IDLE_MINUTES)), "idle too long");
+        let busy = ConsoleSession {
+            last_seen_at: t(470),
+            ..s.clone()
+        };
+        assert!(
+            !session_alive(&busy, t(480)),
+            "the deadline holds however busy"
+        );
+    }
+
+    #[test]
+    fn cross_site_posts_are_refused() {
+        let mut h = HeaderMap::new();
+        h.insert(header::HOST, HeaderValue::from_static("127.0.0.1:8080"));
+        assert!(
+            check_origin(&h).is_ok(),
+            "no Origin: old client, token still checked"
+        );
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://127.0.0.1:8080"),
+        );
+        assert!(check_origin(&h).is_ok());
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://evil.example"),
+        );
+        assert!(check_origin(&h).is_err());
+        h.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://127.0.0.1:8080"),
+        );
+        h.insert("sec-fetch-site", HeaderValue::from_static("cross-site"));
+        assert!(check_origin(&h).is_err());
+    }
+
+    #[test]
+    fn the_cookie_is_found_among_others() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; rounds_console=tok; b=2"),
+        );
+        assert_eq!(cookie_token(&h).as_deref(), Some("tok"));
+    }
+}
