@@ -3,6 +3,7 @@
 
 mod authz;
 mod bad_input;
+mod console;
 mod faults;
 mod kill;
 mod photos;

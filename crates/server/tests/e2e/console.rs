@@ -1,0 +1,832 @@
+//! The supervisor console over real HTTP: who may open which page and export (per role, with
+//! no session and with an expired one), forged forms, the day view's rounds, and a review made
+//! in the console reaching the officer's device at its next sync.
+//!
+//! The server here runs on a clock the test moves (sessions expire on the server's time), set
+//! to the evening of the devices' working day (`support::at`), so the day's rounds are over.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use chrono::{DateTime, Duration, Utc};
+use reqwest::StatusCode;
+use reqwest::blocking::Client;
+use rounds_core::entropy::SeededEntropy;
+use rounds_core::model::*;
+use rounds_core::store::NewShift;
+use rounds_server::admin::{self, PersonInput};
+use rounds_server::seed::{self, ids};
+use rounds_server::storage::{SqliteStorage, Storage};
+use rounds_server::{AppState, console};
+use uuid::Uuid;
+
+use crate::support::*;
+
+const DAY: &str = "2026-11-30";
+/// A supervisor of Baker only.
+const SUE: Login = Login {
+    username: "sue.super",
+    password: "super-pass-2",
+};
+const SUE_ID: Uuid = Uuid::from_u128(0x0193_0000_0000_7000_8000_0000_0000_0301);
+
+/// A server with the demo district (plus Sue) on a clock the test can move.
+struct ConsoleServer {
+    base: String,
+    storage: Arc<SqliteStorage>,
+    offset_min: Arc<AtomicI64>,
+    _dir: tempfile::TempDir,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+fn evening() -> DateTime<Utc> {
+    at(10 * 60) // 18:00 on the working day
+}
+
+impl ConsoleServer {
+    fn start() -> ConsoleServer {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let storage = Arc::new(SqliteStorage::open(dir.path()).expect("storage"));
+        seed::demo_district(storage.as_ref(), &mut SeededEntropy::new(1)).expect("seed");
+        admin::put_person(
+            storage.as_ref(),
+            &PersonInput {
+                id: SUE_ID,
+                username: SUE.username.into(),
+                name: "Sue Supervisor".into(),
+                role: Role::Supervisor,
+                schools: vec![ids::BAKER],
+                password: Some(SUE.password.into()),
+                active: true,
+            },
+            &mut SeededEntropy::new(2),
+        )
+        .expect("sue");
+        let offset_min = Arc::new(AtomicI64::new(0));
+        let off = offset_min.clone();
+        let clock = Arc::new(move || evening() + Duration::minutes(off.load(Ordering::SeqCst)));
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let st: Arc<dyn Storage> = storage.clone();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("rt");
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind");
+                addr_tx
+                    .send(listener.local_addr().expect("addr"))
+                    .expect("send");
+                rounds_server::serve(listener, AppState::with_clock(st, clock), async {
+                    let _ = rx.await;
+                })
+                .await
+                .expect("serve");
+            });
+        });
+        let addr = addr_rx.recv().expect("server address");
+        ConsoleServer {
+            base: format!("http://{addr}"),
+            storage,
+            offset_min,
+            _dir: dir,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        }
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        evening() + Duration::minutes(self.offset_min.load(Ordering::SeqCst))
+    }
+
+    fn advance(&self, minutes: i64) {
+        self.offset_min.fetch_add(minutes, Ordering::SeqCst);
+    }
+
+    fn device(&self, who: &Login) -> Device {
+        let code = admin::issue_code(
+            self.storage.as_ref(),
+            ids::ADMIN,
+            self.now(),
+            1,
+            &mut SeededEntropy::new(
+                who.username
+                    .bytes()
+                    .fold(77u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b))),
+            ),
+        )
+        .expect("code")
+        .code;
+        let mut d = Device::enroll_at(&self.base, &code, who);
+        d.sync().expect("first sync");
+        d
+    }
+}
+
+impl Drop for ConsoleServer {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn form_encode(fields: &[(&str, &str)]) -> String {
+    fields
+        .iter()
+        .map(|(k, v)| {
+            format!(
+                "{}={}",
+                console::html::url_param(k),
+                console::html::url_param(v)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// A browser: keeps the console cookie and the page's form token; follows no redirects.
+struct Browser {
+    http: Client,
+    base: String,
+    cookie: Option<String>,
+    csrf: String,
+}
+
+struct Page {
+    status: StatusCode,
+    location: String,
+    body: String,
+    content_type: String,
+    bytes: Vec<u8>,
+}
+
+impl Browser {
+    fn new(base: &str) -> Browser {
+        Browser {
+            http: Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("client"),
+            base: base.to_string(),
+            cookie: None,
+            csrf: String::new(),
+        }
+    }
+
+    /// Signs in; on success keeps the cookie and the form token.
+    fn sign_in(base: &str, who: &Login) -> (StatusCode, Browser) {
+        let mut b = Browser::new(base);
+        let p = b.post_raw(
+            "/console/login",
+            &[("username", who.username), ("password", who.password)],
+            Some(base),
+        );
+        if p.status == StatusCode::SEE_OTHER {
+            let day = b.get("/console/day");
+            assert_eq!(day.status, StatusCode::OK, "signed in: {}", day.body);
+            b.csrf = day
+                .body
+                .split(r#"name="csrf" value=""#)
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+                .expect("a form token on the page")
+                .to_string();
+        }
+        (p.status, b)
+    }
+
+    fn read(&mut self, r: reqwest::blocking::Response) -> Page {
+        if let Some(c) = r
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with("rounds_console="))
+        {
+            assert!(c.contains("HttpOnly"), "{c}");
+            assert!(c.contains("SameSite=Strict"), "{c}");
+            let value = c
+                .split(';')
+                .next()
+                .unwrap_or_default()
+                .trim_start_matches("rounds_console=")
+                .to_string();
+            self.cookie = (!value.is_empty()).then_some(value);
+        }
+        let status = r.status();
+        let location = r
+            .headers()
+            .get("location")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let content_type = r
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+            .to_string();
+        let bytes = r.bytes().expect("body").to_vec();
+        Page {
+            status,
+            location,
+            body: String::from_utf8_lossy(&bytes).into_owned(),
+            content_type,
+            bytes,
+        }
+    }
+
+    fn get(&mut self, path: &str) -> Page {
+        let mut req = self.http.get(format!("{}{path}", self.base));
+        if let Some(c) = &self.cookie {
+            req = req.header("cookie", format!("rounds_console={c}"));
+        }
+        let r = req.send().expect("get");
+        self.read(r)
+    }
+
+    fn post_raw(&mut self, path: &str, fields: &[(&str, &str)], origin: Option<&str>) -> Page {
+        let mut req = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form_encode(fields));
+        if let Some(o) = origin {
+            req = req.header("origin", o);
+        }
+        if let Some(c) = &self.cookie {
+            req = req.header("cookie", format!("rounds_console={c}"));
+        }
+        let r = req.send().expect("post");
+        self.read(r)
+    }
+
+    /// A form as the console's own page sends it: with the token, from this origin.
+    fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let csrf = self.csrf.clone();
+        let mut all = vec![("csrf", csrf.as_str())];
+        all.extend_from_slice(fields);
+        let base = self.base.clone();
+        self.post_raw(path, &all, Some(&base))
+    }
+}
+
+/// A day at the demo district: Gia's round at Lincoln with a late visit, missed visits and a
+/// problem; Gus's clean round at Adams; Omar's incident at Baker; Olga's submitted incident at
+/// Lincoln; notes shared with Sam and with nobody.
+struct Day {
+    gia_shift: Uuid,
+    lincoln_incident: Uuid,
+    baker_incident: Uuid,
+    olga: Device,
+}
+
+fn check(d: &mut Device, shift: Uuid, n: u128, cp: u32, minute: i64, result: CheckResult) {
+    d.store
+        .record_check(
+            shift,
+            &CheckInput {
+                id: Uuid::from_u128(shift.as_u128() * 100 + n),
+                checkpoint_id: ids::checkpoint(ids::LINCOLN_MAIN, cp),
+                method: CheckMethod::Tag,
+                result,
+                note: if result == CheckResult::AllClear {
+                    String::new()
+                } else {
+                    "Wet floor <near> the boiler".into()
+                },
+                photos: vec![],
+                at: at(minute),
+            },
+        )
+        .expect("check");
+}
+
+fn a_day(server: &ConsoleServer) -> Day {
+    let mut gia = server.device(&GIA);
+    let gia_shift = Uuid::from_u128(0x51);
+    gia.store
+        .start_shift(&NewShift {
+            id: gia_shift,
+            post_id: ids::LINCOLN_MAIN,
+            started_at: at(0),
+        })
+        .expect("start");
+    check(&mut gia, gia_shift, 1, 1, 2, CheckResult::AllClear); // 08:00 visit on time
+    check(&mut gia, gia_shift, 2, 2, 25, CheckResult::AllClear); // 08:00 visit late
+    check(&mut gia, gia_shift, 3, 1, 63, CheckResult::Hazard); // 09:00 visit on time, a problem
+    gia.store.end_shift(gia_shift, at(120)).expect("end");
+    gia.sync().expect("gia sync");
+
+    let mut gus = server.device(&GUS);
+    let gus_shift = Uuid::from_u128(0x52);
+    gus.store
+        .start_shift(&NewShift {
+            id: gus_shift,
+            post_id: ids::ADAMS_CAMPUS,
+            started_at: at(0),
+        })
+        .expect("start");
+    gus.store.end_shift(gus_shift, at(30)).expect("end");
+    gus.sync().expect("gus sync");
+
+    let mut olga = server.device(&OLGA);
+    let lincoln_incident = incident_at(
+        &mut olga,
+        0x61,
+        ids::LINCOLN,
+        "A <b>stranger</b> at the gate.",
+    );
+    olga.store
+        .submit_incident(lincoln_incident, at(7))
+        .expect("submit");
+    note_at(&mut olga, 0x71, ids::LINCOLN, vec![ids::SUPERVISOR]);
+    note_at(&mut olga, 0x72, ids::LINCOLN, vec![]);
+    olga.sync().expect("olga sync");
+
+    let mut omar = server.device(&OMAR);
+    let baker_incident = incident_at(&mut omar, 0x62, ids::BAKER, "At Baker.");
+    omar.sync().expect("omar sync");
+    Day {
+        gia_shift,
+        lincoln_incident,
+        baker_incident,
+        olga,
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq)]
+enum Who {
+    NoSession,
+    Expired,
+    Guard,
+    Sro,
+    OtherSupervisor,
+    Supervisor,
+    Admin,
+}
+
+/// Every page and export × every role: the status each must get. `OK` pages are also checked
+/// for what they must not show.
+#[test]
+fn every_page_and_export_answers_each_role_as_the_access_rules_say() {
+    let server = ConsoleServer::start();
+    let day = a_day(&server);
+    let lincoln = ids::LINCOLN.to_string();
+    let inc = format!("/console/incidents/{}", day.lincoln_incident);
+    let pages: Vec<(String, &str)> = vec![
+        (format!("/console/day?date={DAY}"), "day"),
+        (
+            format!("/console/day?date={DAY}&school={lincoln}"),
+            "day-lincoln",
+        ),
+        ("/console/incidents".into(), "incidents"),
+        (inc.clone(), "incident-lincoln"),
+        ("/console/notes".into(), "notes"),
+        (format!("/console/reports?date={DAY}"), "reports"),
+        (format!("/console/reports/daily.csv?date={DAY}"), "csv"),
+        (
+            format!("/console/reports/daily.pdf?date={DAY}&school={lincoln}"),
+            "pdf-lincoln",
+        ),
+        ("/console/admin".into(), "admin"),
+    ];
+    let expect = |who: Who, page: &str| -> StatusCode {
+        use Who::*;
+        match (who, page) {
+            (NoSession | Expired, _) => StatusCode::SEE_OTHER,
+            (Guard | Sro, _) => StatusCode::FORBIDDEN,
+            (OtherSupervisor, "day-lincoln" | "pdf-lincoln") => StatusCode::FORBIDDEN,
+            (OtherSupervisor, "incident-lincoln") => StatusCode::NOT_FOUND,
+            (OtherSupervisor | Supervisor, "admin") => StatusCode::FORBIDDEN,
+            _ => StatusCode::OK,
+        }
+    };
+    for who in [
+        Who::NoSession,
+        Who::Expired,
+        Who::Guard,
+        Who::Sro,
+        Who::OtherSupervisor,
+        Who::Supervisor,
+        Who::Admin,
+    ] {
+        let mut b = match who {
+            Who::NoSession => Browser::new(&server.base),
+            Who::Guard | Who::Sro => {
+                let login = if who == Who::Guard { &GIA } else { &OLGA };
+                let (status, b) = Browser::sign_in(&server.base, login);
+                assert_eq!(status, StatusCode::FORBIDDEN, "{who:?} may not sign in");
+                assert!(b.cookie.is_none(), "{who:?} got no session");
+                // Even with a session made before a role change, the role is checked per request.
+                let (_, mut b) = Browser::sign_in(&server.base, &SUPERVISOR);
+                let mut sam = server
+                    .storage
+                    .person(ids::SUPERVISOR)
+                    .expect("p")
+                    .expect("sam");
+                sam.role = if who == Who::Guard {
+                    Role::Guard
+                } else {
+                    Role::Sro
+                };
+                server.storage.put_person(&sam).expect("demote");
+                for (path, name) in &pages {
+                    let p = b.get(path);
+                    assert_eq!(p.status, expect(who, name), "{who:?} {path}");
+                }
+                sam.role = Role::Supervisor;
+                server.storage.put_person(&sam).expect("restore");
+                b.cookie = None;
+                b
+            }
+            Who::Expired => {
+                let (_, b) = Browser::sign_in(&server.base, &SUPERVISOR);
+                server.advance(console::session::IDLE_MINUTES + 1);
+                b
+            }
+            Who::OtherSupervisor => Browser::sign_in(&server.base, &SUE).1,
+            Who::Supervisor => Browser::sign_in(&server.base, &SUPERVISOR).1,
+            Who::Admin => Browser::sign_in(&server.base, &ADMIN).1,
+        };
+        if matches!(who, Who::Guard | Who::Sro) {
+            continue;
+        }
+        for (path, name) in &pages {
+            let p = b.get(path);
+            assert_eq!(p.status, expect(who, name), "{who:?} {path}: {}", p.body);
+            if p.status == StatusCode::SEE_OTHER {
+                assert_eq!(p.location, "/console/login", "{who:?} {path}");
+            }
+            if p.status != StatusCode::OK {
+                continue;
+            }
+            // What each may see on the pages it may open.
+            let sees_lincoln = matches!(who, Who::Supervisor | Who::Admin);
+            if *name == "incidents" {
+                assert_eq!(
+                    p.body.contains(&day.lincoln_incident.to_string()),
+                    sees_lincoln,
+                    "{who:?} and the Lincoln incident"
+                );
+                assert_eq!(
+                    p.body.contains(&day.baker_incident.to_string()),
+                    matches!(who, Who::OtherSupervisor | Who::Admin),
+                    "{who:?} and the Baker incident"
+                );
+            }
+            if *name == "day" {
+                assert_eq!(
+                    p.body.contains("Gia Guard"),
+                    sees_lincoln,
+                    "{who:?} day view"
+                );
+            }
+            if *name == "notes" {
+                assert_eq!(
+                    p.body.contains("Student Seventy"),
+                    who == Who::Supervisor,
+                    "{who:?}: a note appears only to whom it is shared with"
+                );
+                if who == Who::Supervisor {
+                    assert_eq!(
+                        p.body.matches("<tr><td>").count(),
+                        1,
+                        "one note shared with Sam, the other not: {}",
+                        p.body
+                    );
+                }
+            }
+            if *name == "csv" {
+                assert_eq!(p.body.contains("Lincoln"), sees_lincoln, "{who:?} csv");
+            }
+        }
+        if who == Who::Expired {
+            server.advance(-(console::session::IDLE_MINUTES + 1));
+        }
+    }
+}
+
+#[test]
+fn sessions_end_when_idle_at_their_deadline_and_on_sign_out() {
+    let server = ConsoleServer::start();
+    let (status, mut b) = Browser::sign_in(&server.base, &SUPERVISOR);
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    // Used every 20 minutes, it lives until its deadline, and not past it.
+    let mut minutes = 0;
+    while minutes + 20 < console::session::SESSION_HOURS * 60 {
+        server.advance(20);
+        minutes += 20;
+        assert_eq!(
+            b.get("/console/day").status,
+            StatusCode::OK,
+            "at +{minutes} min"
+        );
+    }
+    server.advance(console::session::SESSION_HOURS * 60 - minutes);
+    assert_eq!(
+        b.get("/console/day").status,
+        StatusCode::SEE_OTHER,
+        "deadline"
+    );
+
+    let (_, mut b) = Browser::sign_in(&server.base, &SUPERVISOR);
+    let stolen = b.cookie.clone();
+    let out = b.post("/console/logout", &[]);
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    assert!(b.cookie.is_none(), "the cookie is cleared");
+    b.cookie = stolen;
+    assert_eq!(
+        b.get("/console/day").status,
+        StatusCode::SEE_OTHER,
+        "a signed-out session is dead on the server, whatever the browser kept"
+    );
+
+    let (status, b) = Browser::sign_in(
+        &server.base,
+        &Login {
+            username: "sam.super",
+            password: "wrong-pass",
+        },
+    );
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(b.cookie.is_none());
+}
+
+#[test]
+fn forged_forms_are_refused_and_change_nothing() {
+    let server = ConsoleServer::start();
+    let day = a_day(&server);
+    let (_, mut b) = Browser::sign_in(&server.base, &SUPERVISOR);
+    let path = format!("/console/incidents/{}/review", day.lincoln_incident);
+    let form = [("decision", "approve"), ("comment", "")];
+    let wrong_token = b.post_raw(
+        &path,
+        &[("csrf", "not-the-token"), ("decision", "approve")],
+        Some(&server.base.clone()),
+    );
+    assert_eq!(wrong_token.status, StatusCode::FORBIDDEN);
+    let csrf = b.csrf.clone();
+    let other_site = b.post_raw(
+        &path,
+        &[("csrf", &csrf), ("decision", "approve")],
+        Some("http://evil.example"),
+    );
+    assert_eq!(other_site.status, StatusCode::FORBIDDEN);
+    let login_from_elsewhere = Browser::new(&server.base).post_raw(
+        "/console/login",
+        &[("username", "sam.super"), ("password", "super-pass-1")],
+        Some("http://evil.example"),
+    );
+    assert_eq!(login_from_elsewhere.status, StatusCode::FORBIDDEN);
+    let mut anonymous = Browser::new(&server.base);
+    assert_eq!(anonymous.post(&path, &form).status, StatusCode::SEE_OTHER);
+    let page = b.get(&format!("/console/incidents/{}", day.lincoln_incident));
+    assert!(
+        page.body.contains(r#"<span class="badge submitted">"#),
+        "still submitted"
+    );
+    // Admins read incidents but do not review them (the design table: "all, read").
+    let (_, mut admin) = Browser::sign_in(&server.base, &ADMIN);
+    assert_eq!(admin.post(&path, &form).status, StatusCode::FORBIDDEN);
+    // A supervisor of another school cannot even find it.
+    let (_, mut sue) = Browser::sign_in(&server.base, &SUE);
+    assert_eq!(sue.post(&path, &form).status, StatusCode::NOT_FOUND);
+    // Returning needs a comment.
+    assert_eq!(
+        b.post(&path, &[("decision", "return"), ("comment", " ")])
+            .status,
+        StatusCode::BAD_REQUEST
+    );
+    let page = b.get(&format!("/console/incidents/{}", day.lincoln_incident));
+    assert!(
+        page.body.contains(r#"<span class="badge submitted">"#),
+        "still submitted"
+    );
+    assert!(
+        page.body
+            .contains("A &lt;b&gt;stranger&lt;/b&gt; at the gate."),
+        "record text is escaped"
+    );
+}
+
+#[test]
+fn a_review_in_the_console_reaches_the_officers_device_at_its_next_sync() {
+    let server = ConsoleServer::start();
+    let mut day = a_day(&server);
+    let (_, mut b) = Browser::sign_in(&server.base, &SUPERVISOR);
+    let detail = format!("/console/incidents/{}", day.lincoln_incident);
+    let r = b.post(
+        &format!("{detail}/review"),
+        &[
+            ("decision", "return"),
+            ("comment", "Add the time you called the office."),
+        ],
+    );
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(r.location, detail);
+
+    // The officer's device gets it at its next sync, as a change by Sam's console.
+    let report = day.olga.sync().expect("olga syncs");
+    assert!(report.rejected.is_empty());
+    let v = day
+        .olga
+        .store
+        .incident(day.lincoln_incident)
+        .expect("incident");
+    assert_eq!(
+        v.body.status,
+        IncidentStatus::Returned,
+        "returned on the phone"
+    );
+    assert_eq!(
+        v.body.review_comment.as_deref(),
+        Some("Add the time you called the office.")
+    );
+    // She fixes it and submits again; the supervisor approves; her phone sees it.
+    day.olga
+        .store
+        .submit_incident(day.lincoln_incident, at(400))
+        .expect("resubmit");
+    day.olga.sync().expect("push");
+    let r = b.post(
+        &format!("{detail}/review"),
+        &[("decision", "approve"), ("comment", "")],
+    );
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    day.olga.sync().expect("pull");
+    let v = day
+        .olga
+        .store
+        .incident(day.lincoln_incident)
+        .expect("incident");
+    assert_eq!(v.body.status, IncidentStatus::Approved);
+
+    // The history says who did what, when, from which device.
+    let page = b.get(&detail);
+    assert_eq!(page.status, StatusCode::OK);
+    let history = page.body.split("<h3>History</h3>").nth(1).expect("history");
+    for (what, why) in [
+        ("create incident", "the SRO's creation"),
+        ("submit incident", "her submissions"),
+        ("review incident", "the reviews"),
+        ("status submitted → returned", "what the return changed"),
+        ("status submitted → approved", "what the approval changed"),
+        ("console (Sam Supervisor)", "the console as the device"),
+        ("olga.sro phone", "the SRO's phone as the device"),
+        ("Olga", "who"),
+        (
+            "2026-11-30 18:00 UTC",
+            "when (the server's clock for console changes)",
+        ),
+    ] {
+        assert!(
+            history.contains(what),
+            "history shows {why}: {what:?} in {history}"
+        );
+    }
+    // Approved: no review form any more; a second review is refused.
+    assert!(!page.body.contains("/review\""));
+    let again = b.post(
+        &format!("{detail}/review"),
+        &[("decision", "approve"), ("comment", "")],
+    );
+    assert_eq!(again.status, StatusCode::CONFLICT);
+}
+
+#[test]
+fn the_day_view_and_reports_show_rounds_against_the_schedule() {
+    let server = ConsoleServer::start();
+    let day = a_day(&server);
+    let (_, mut b) = Browser::sign_in(&server.base, &SUPERVISOR);
+    let page = b.get(&format!("/console/day?date={DAY}&school={}", ids::LINCOLN));
+    assert_eq!(page.status, StatusCode::OK);
+    let row = page
+        .body
+        .split(&format!(r#"id="shift-{}""#, day.gia_shift))
+        .nth(1)
+        .and_then(|r| r.split("</tr>").next())
+        .expect("Gia's shift row");
+    // Schedule: every checkpoint at 08:00 and 09:00 (grace 10 min); the shift ran 08:00–10:00.
+    // Main entrance: 08:02 on time, 09:03 on time (hazard). Gym: 08:25 late, 09:00 missed.
+    // The four other checkpoints: both visits missed (9 missed in all).
+    let cells: Vec<&str> = row
+        .split("<td")
+        .skip(1)
+        .map(|c| c.split('>').nth(1).unwrap_or("").trim_end_matches("</td"))
+        .collect();
+    assert_eq!(
+        cells,
+        [
+            "Gia Guard",
+            "Lincoln main building",
+            "08:00–10:00",
+            "3",
+            "2",
+            "1",
+            "9",
+            "0",
+            "1",
+            "1",
+            "0"
+        ],
+        "guard, post, shift, checks, on time, late, missed, due, problems, notes, photos"
+    );
+    assert!(
+        page.body.contains(r#"class="exception" id="shift-"#),
+        "exceptions stand out"
+    );
+    assert!(
+        page.body.contains("Wet floor &lt;near&gt; the boiler"),
+        "notes, escaped"
+    );
+    assert!(
+        page.body
+            .contains(r#"<span class="visit missed">09:00: missed</span>"#)
+    );
+    assert!(
+        page.body
+            .contains(r#"<span class="visit late">08:00: late at 08:25</span>"#)
+    );
+
+    let csv = b.get(&format!("/console/reports/daily.csv?date={DAY}"));
+    assert!(csv.content_type.starts_with("text/csv"));
+    let rows: Vec<Vec<String>> = csv
+        .body
+        .lines()
+        .map(|l| parse_csv_line(l.trim_end_matches('\r')))
+        .collect();
+    assert_eq!(
+        rows[0][..9],
+        [
+            "date",
+            "school",
+            "shifts",
+            "checks",
+            "visits_on_time",
+            "visits_late",
+            "visits_missed",
+            "problems_found",
+            "incidents"
+        ]
+    );
+    let lincoln = rows
+        .iter()
+        .find(|r| r[1] == "Lincoln High School")
+        .expect("Lincoln row");
+    assert_eq!(lincoln[2..9], ["1", "3", "2", "1", "9", "1", "1"]);
+    let cat = rows[0]
+        .iter()
+        .position(|c| c == IncidentType::Trespass.reporting_category())
+        .expect("a column for trespass");
+    assert_eq!(
+        lincoln[cat], "1",
+        "the trespass incident counts in its category"
+    );
+    let total = rows.last().expect("total");
+    assert_eq!(total[1], "Total");
+    assert_eq!(
+        total[2], "2",
+        "Lincoln and Adams shifts; Baker is not Sam's"
+    );
+
+    let pdf = b.get(&format!("/console/reports/daily.pdf?date={DAY}"));
+    assert_eq!(pdf.content_type, "application/pdf");
+    assert!(pdf.bytes.starts_with(b"%PDF-1.4"));
+    let text = String::from_utf8_lossy(&pdf.bytes);
+    assert!(
+        text.contains("(Lincoln High School)"),
+        "the school is in the PDF"
+    );
+    assert!(text.contains("Shifts with exceptions"));
+}
+
+/// An RFC 4180 line (no embedded line breaks in these tests).
+fn parse_csv_line(l: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut chars = l.chars().peekable();
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            ('"', _) => quoted = !quoted,
+            (',', false) => out.push(std::mem::take(&mut cur)),
+            (c, _) => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out
+}
