@@ -46,6 +46,9 @@ struct Sizes {
     incidents: usize,
     district_docs: usize,
     startup_docs: usize,
+    /// Surges run, each against a fresh server with its own floor; the median ratio is the
+    /// figure (this VM's speed drifts by 20-30 % between runs).
+    surge_rounds: usize,
 }
 
 const DEEP: Sizes = Sizes {
@@ -55,6 +58,7 @@ const DEEP: Sizes = Sizes {
     incidents: 10,
     district_docs: 11_000,
     startup_docs: 100_000,
+    surge_rounds: 3,
 };
 const QUICK: Sizes = Sizes {
     devices: 20,
@@ -63,6 +67,7 @@ const QUICK: Sizes = Sizes {
     incidents: 3,
     district_docs: 300,
     startup_docs: 1_000,
+    surge_rounds: 1,
 };
 
 fn t0() -> DateTime<Utc> {
@@ -316,7 +321,73 @@ fn device_session(st: &dyn Storage, person: Uuid, n: u64) -> (Uuid, String) {
 /// One device's push: its session token and its documents with their change bytes.
 type DevicePush = (String, Vec<(Header, Vec<Vec<u8>>)>);
 
+/// One surge's figures.
+struct SurgeRun {
+    ratio: f64,
+    cpu: Duration,
+    floor: Duration,
+    floor_before: Duration,
+    floor_after: Duration,
+    peak_mib: f64,
+    wall: Duration,
+    changes: usize,
+    bytes: usize,
+}
+
 fn surge(s: &Sizes) {
+    let runs: Vec<SurgeRun> = (0..s.surge_rounds).map(|_| surge_once(s)).collect();
+    for (i, r) in runs.iter().enumerate() {
+        line(
+            &format!("surge {}: server CPU / floor", i + 1),
+            "",
+            "info",
+            &format!(
+                "{:.2}x (server {:.2} s CPU, floor {:.2} s: {:.2} before, {:.2} after)",
+                r.ratio,
+                r.cpu.as_secs_f64(),
+                r.floor.as_secs_f64(),
+                r.floor_before.as_secs_f64(),
+                r.floor_after.as_secs_f64()
+            ),
+        );
+    }
+    let mut ratios: Vec<f64> = runs.iter().map(|r| r.ratio).collect();
+    ratios.sort_by(f64::total_cmp);
+    let median = ratios[ratios.len() / 2];
+    line(
+        "surge: server CPU / automerge floor",
+        "<= 2x",
+        verdict(median <= 2.0),
+        &format!(
+            "{median:.2}x (median of {} surges; each against its own floor)",
+            runs.len()
+        ),
+    );
+    let peak = runs.iter().map(|r| r.peak_mib).fold(0.0, f64::max);
+    line(
+        "surge: peak server memory",
+        "<= 300 MB",
+        verdict(peak <= 300.0),
+        &format!("{peak:.0} MiB"),
+    );
+    let r = &runs[0];
+    line(
+        "surge: shape",
+        "",
+        "info",
+        &format!(
+            "{} devices, {} at a time, {} changes ({:.1} MiB), wall {:.2} s, {:.0} changes/s",
+            s.devices,
+            s.concurrency,
+            r.changes,
+            r.bytes as f64 / 1048576.0,
+            r.wall.as_secs_f64(),
+            r.changes as f64 / r.wall.as_secs_f64()
+        ),
+    );
+}
+
+fn surge_once(s: &Sizes) -> SurgeRun {
     eprintln!("surge: preparing {} devices", s.devices);
     let data = tempfile::tempdir().unwrap();
     let st = SqliteStorage::open(data.path()).unwrap();
@@ -451,38 +522,17 @@ fn surge(s: &Sizes) {
     let committed = *committed.lock().unwrap();
     assert_eq!(committed, total_changes, "every change committed");
     let ratio = cpu.as_secs_f64() / floor.as_secs_f64();
-    line(
-        "surge: server CPU / automerge floor",
-        "<= 2x",
-        verdict(ratio <= 2.0),
-        &format!(
-            "{ratio:.2}x (server {:.2} s CPU, floor {:.2} s: {:.2} before, {:.2} after)",
-            cpu.as_secs_f64(),
-            floor.as_secs_f64(),
-            floor_before.as_secs_f64(),
-            floor_after.as_secs_f64()
-        ),
-    );
-    line(
-        "surge: peak server memory",
-        "<= 300 MB",
-        verdict(peak <= 300.0),
-        &format!("{peak:.0} MiB"),
-    );
-    line(
-        "surge: shape",
-        "",
-        "info",
-        &format!(
-            "{} devices, {} at a time, {} changes ({:.1} MiB), wall {:.2} s, {:.0} changes/s",
-            s.devices,
-            s.concurrency,
-            total_changes,
-            total_bytes as f64 / 1048576.0,
-            wall.as_secs_f64(),
-            total_changes as f64 / wall.as_secs_f64()
-        ),
-    );
+    SurgeRun {
+        ratio,
+        cpu,
+        floor,
+        floor_before,
+        floor_after,
+        peak_mib: peak,
+        wall,
+        changes: total_changes,
+        bytes: total_bytes,
+    }
 }
 
 fn supervisor_store(dir: &Path, token_person: Uuid, device: Uuid) -> Store {
