@@ -45,5 +45,15 @@ cargo build -p rounds-app --bins -p rounds-server
 node tests/ui/journey.mjs 2>&1 | tee -a "$log"
 # --- end of UI journeys ---
 
+# --- console journey ---
+# The supervisor console in Debian's chromium (playwright-core) against the real rounds-server
+# binary, with a day of field work pushed through the real sync client by the console_day
+# example: tests/console/journey.mjs (screenshots in docs/screens/console-*.png, the PDF
+# rendered with pdftoppm, the CSV parsed). Ends with a libtest-style line for the tally.
+(cd tests/console && npm ci --no-audit --no-fund --loglevel=error)
+cargo build -p rounds-server --bins --example console_day
+node tests/console/journey.mjs 2>&1 | tee -a "$log"
+# --- end of console journey ---
+
 # One closing line over every test binary.
 awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"

@@ -17,7 +17,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, Utc};
-use rounds_core::model::{IncidentType, ReferenceData};
+use rounds_core::model::{IncidentType, ReferenceData, Role};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -85,7 +85,8 @@ impl ReportLine {
 pub struct Report {
     /// The day.
     pub date: NaiveDate,
-    /// "District" or the school's name.
+    /// What it covers: the school's name, "District" for an administrator's whole district,
+    /// or the supervisor's schools.
     pub scope: String,
     /// One line per school.
     pub lines: Vec<ReportLine>,
@@ -152,9 +153,15 @@ pub fn build(
         total.add(&l);
         lines.push(l);
     }
-    let scope = match (school, schools.first()) {
-        (Some(_), Some(s)) => s.name.clone(),
-        _ => "District".into(),
+    let scope = match (school, schools.as_slice()) {
+        (Some(_), [s]) => s.name.clone(),
+        _ if v.role == Role::Admin => "District".into(),
+        (_, few) if few.len() <= 3 => few
+            .iter()
+            .map(|s| s.name.as_str())
+            .collect::<Vec<_>>()
+            .join(", "),
+        (_, many) => format!("{} schools", many.len()),
     };
     Ok(Report {
         date,
