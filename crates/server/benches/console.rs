@@ -155,7 +155,8 @@ fn header(id: Uuid, kind: DocKind, school: Uuid, author: Uuid, at: DateTime<Utc>
 /// checkpoints, some late, one in fifty finding a hazard).
 fn shift_doc(n: usize, s: &Sizes, checks: usize) -> (Header, Automerge) {
     let i = n % s.schools;
-    let start = t(if (n / s.schools) % 2 == 0 { 6 } else { 14 }, 0);
+    let morning = (n / s.schools).is_multiple_of(2);
+    let start = t(if morning { 6 } else { 14 }, 0);
     let author = guard(i);
     let h = header(
         Uuid::from_u128(0x2_0000_0000 + n as u128),
