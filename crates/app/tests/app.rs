@@ -62,6 +62,11 @@ struct Server {
 
 impl Server {
     fn start() -> Server {
+        Server::start_with_clock(Arc::new(Utc::now))
+    }
+
+    /// A server whose clock a test moves (to expire sessions).
+    fn start_with_clock(clock: Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let storage = Arc::new(SqliteStorage::open(dir.path()).unwrap());
         seed::demo_district(storage.as_ref(), &mut SeededEntropy::new(1)).unwrap();
@@ -77,7 +82,7 @@ impl Server {
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
                 addr_tx.send(listener.local_addr().unwrap()).unwrap();
-                rounds_server::serve(listener, AppState::new(st), async {
+                rounds_server::serve(listener, AppState::with_clock(st, clock), async {
                     let _ = stopped.await;
                 })
                 .await
@@ -448,4 +453,34 @@ fn a_revoked_phone_is_told_so_in_plain_words_and_keeps_what_it_saved() {
         info.waiting_changes > 0,
         "the shift stays on the phone, waiting, not lost"
     );
+}
+
+#[test]
+fn an_expired_session_asks_for_the_password_and_signing_in_again_resumes_sync() {
+    let env = TestEnv::new();
+    let clock_env = env.clone();
+    let server = Server::start_with_clock(Arc::new(move || clock_env.now()));
+    let dir = tempfile::tempdir().unwrap();
+    let phone = app(dir.path(), &env).with_idle_limit(Duration::days(365));
+    enroll(&phone, &server, "gia.guard", "guard-pass-1", "246810");
+    env.advance(Duration::days(rounds_server::SESSION_DAYS + 1));
+    let post = phone.home().unwrap().posts[0].id;
+    phone.start_shift(StartShiftArgs { post_id: post }).unwrap();
+    let info = phone.sync_now().unwrap();
+    let problem = info.problem.expect("the server refused the old session");
+    assert_eq!(problem.kind, Kind::SignInAgain);
+    assert!(info.waiting_changes > 0, "the shift waits on the phone");
+    let wrong = phone
+        .sign_in_again(rounds_app::app::SignInArgs {
+            password: "not-it".into(),
+        })
+        .unwrap_err();
+    assert_eq!(wrong.kind, Kind::SignInAgain, "a wrong password is refused");
+    let info = phone
+        .sign_in_again(rounds_app::app::SignInArgs {
+            password: "guard-pass-1".into(),
+        })
+        .unwrap();
+    assert!(info.problem.is_none(), "{info:?}");
+    assert_eq!(info.waiting_changes, 0, "the waiting shift went up");
 }
