@@ -38,6 +38,9 @@ pub const SESSION_HOURS: i64 = 8;
 /// A session ends after this long without a request.
 pub const IDLE_MINUTES: i64 = 30;
 
+/// A well-formed Argon2id hash no password matches, checked when the username is unknown.
+const UNKNOWN_USER_HASH: &str = "argon2id$19456$2$1$00000000000000000000000000000000$0000000000000000000000000000000000000000000000000000000000000000";
+
 /// A signed-in supervisor or administrator, checked for this request.
 #[derive(Clone)]
 pub struct ConsoleUser {
@@ -218,9 +221,17 @@ pub async fn login(
     let now = state.now();
     blocking(move || {
         let username = f.username.trim().to_string();
-        let person = storage
-            .person_by_username(&username)?
-            .filter(|p| p.active && auth::verify_password(&f.password, &p.password_hash));
+        // An unknown name costs the same Argon2 work as a known one: the answer's timing does
+        // not say which usernames exist.
+        let person = match storage.person_by_username(&username)? {
+            Some(p) => {
+                Some(p).filter(|p| auth::verify_password(&f.password, &p.password_hash) && p.active)
+            }
+            None => {
+                auth::verify_password(&f.password, UNKNOWN_USER_HASH);
+                None
+            }
+        };
         let Some(person) = person else {
             tracing::info!(%username, "console sign-in refused");
             return Ok(html_response(

@@ -830,3 +830,144 @@ fn parse_csv_line(l: &str) -> Vec<String> {
     out.push(cur);
     out
 }
+
+#[test]
+fn admin_actions_are_for_administrators_only() {
+    let server = ConsoleServer::start();
+    let gus = server.device(&GUS);
+    let revoke = format!("/console/admin/devices/{}/revoke", gus.enrollment.device_id);
+    let actions: Vec<(&str, Vec<(&str, &str)>)> = vec![
+        ("/console/admin/schools", vec![("name", "Jefferson High")]),
+        (
+            "/console/admin/posts",
+            vec![
+                ("school_id", "01930000-0000-7000-8000-00000000000a"),
+                ("name", "Annex"),
+            ],
+        ),
+        ("/console/admin/codes", vec![("hours", "2")]),
+        (revoke.as_str(), vec![]),
+    ];
+    for who in [&SUPERVISOR, &SUE] {
+        let (_, mut b) = Browser::sign_in(&server.base, who);
+        for (path, form) in &actions {
+            assert_eq!(
+                b.post(path, form).status,
+                StatusCode::FORBIDDEN,
+                "{} {path}",
+                who.username
+            );
+        }
+    }
+    let (_, mut admin) = Browser::sign_in(&server.base, &ADMIN);
+    let forged = admin.post_raw(
+        "/console/admin/schools",
+        &[("csrf", "x"), ("name", "Forged High")],
+        Some(&server.base.clone()),
+    );
+    assert_eq!(
+        forged.status,
+        StatusCode::FORBIDDEN,
+        "the form token is checked"
+    );
+    let reference = |st: &SqliteStorage| {
+        st.reference_for(&rounds_server::auth::viewer(
+            &st.person(ids::ADMIN).expect("p").expect("admin"),
+        ))
+        .expect("reference")
+    };
+    assert!(
+        !reference(&server.storage)
+            .schools
+            .iter()
+            .any(|s| s.name.contains("High") && s.name != "Lincoln High School"),
+        "nothing was created by refused forms"
+    );
+    assert!(
+        server
+            .storage
+            .device(gus.enrollment.device_id)
+            .expect("d")
+            .expect("device")
+            .revoked_at
+            .is_none()
+    );
+    for (path, form) in &actions {
+        let r = admin.post(path, form);
+        assert!(
+            r.status == StatusCode::SEE_OTHER || r.status == StatusCode::OK,
+            "{path}: {} {}",
+            r.status,
+            r.body
+        );
+        if *path == "/console/admin/codes" {
+            assert!(
+                r.body.contains(r#"id="enrollment-code""#),
+                "the code is shown once"
+            );
+        }
+    }
+    let r = reference(&server.storage);
+    assert!(r.schools.iter().any(|s| s.name == "Jefferson High"));
+    assert!(r.posts.iter().any(|p| p.name == "Annex"));
+    assert!(
+        server
+            .storage
+            .device(gus.enrollment.device_id)
+            .expect("d")
+            .expect("device")
+            .revoked_at
+            .is_some(),
+        "revoked from the console"
+    );
+    // A checkpoint with a schedule that makes no sense is refused by the shared validation.
+    let bad = admin.post(
+        "/console/admin/checkpoints",
+        &[
+            ("post_id", "01930000-0000-7000-8000-0000000000a1"),
+            ("name", "Roof"),
+            ("tag_code", "ROOF"),
+            ("position", "7"),
+            ("first_due_minutes", "0"),
+            ("interval_minutes", "10"),
+            ("grace_minutes", "20"),
+        ],
+    );
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
+}
+
+#[test]
+fn incidents_filter_by_school_type_status_and_date() {
+    let server = ConsoleServer::start();
+    let day = a_day(&server);
+    let (_, mut admin) = Browser::sign_in(&server.base, &ADMIN);
+    let listed = |b: &mut Browser, q: &str| -> (bool, bool) {
+        let p = b.get(&format!("/console/incidents?{q}"));
+        assert_eq!(p.status, StatusCode::OK, "{q}: {}", p.body);
+        (
+            p.body.contains(&day.lincoln_incident.to_string()),
+            p.body.contains(&day.baker_incident.to_string()),
+        )
+    };
+    assert_eq!(listed(&mut admin, ""), (true, true));
+    assert_eq!(
+        listed(&mut admin, &format!("school={}", ids::BAKER)),
+        (false, true)
+    );
+    assert_eq!(listed(&mut admin, "status=submitted"), (true, false));
+    assert_eq!(listed(&mut admin, "status=draft"), (false, true));
+    assert_eq!(listed(&mut admin, "type=trespass"), (true, true));
+    assert_eq!(listed(&mut admin, "type=weapon"), (false, false));
+    assert_eq!(
+        listed(&mut admin, &format!("from={DAY}&to={DAY}")),
+        (true, true)
+    );
+    assert_eq!(listed(&mut admin, "from=2026-12-01"), (false, false));
+    assert_eq!(listed(&mut admin, "to=2026-11-29"), (false, false));
+    let bad = admin.get("/console/incidents?type=%3Cscript%3E");
+    assert_eq!(bad.status, StatusCode::BAD_REQUEST);
+    assert!(
+        !bad.body.contains("<script>"),
+        "the refused value is escaped"
+    );
+}
