@@ -318,7 +318,7 @@ fn main() {
         let reference = st.reference_for(&v).unwrap();
         let schools = day::visible_schools(&reference, None).unwrap();
         let days = day::load_day(st, &db, &v, &reference, &schools, date(), now, false).unwrap();
-        let html = day::render(&reference, &days, date(), None);
+        let html = day::render(&reference, &days, date(), None, None);
         work.push(t0.elapsed());
         shifts = days.iter().map(|d| d.shifts.len()).sum::<usize>();
         html_len = html.len();

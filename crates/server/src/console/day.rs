@@ -16,7 +16,9 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use rounds_core::document::{self, CheckRecord};
-use rounds_core::model::{CheckMethod, CheckResult, Checkpoint, ReferenceData, School};
+use rounds_core::model::{
+    CheckMethod, CheckResult, Checkpoint, IncidentStatus, ReferenceData, School,
+};
 use rounds_core::round::{self, CheckpointRound, RoundSummary, VisitStatus};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -26,7 +28,7 @@ use super::{ConsoleError, ConsoleResult, ConsoleUser, blocking, day_bounds, hm, 
 use crate::AppState;
 use crate::access::{self, Viewer};
 use crate::storage::Storage;
-use crate::storage::console::{ConsoleDb, ShiftRow};
+use crate::storage::console::{ConsoleDb, IncidentFilter, ShiftRow};
 
 /// One shift of the day, evaluated.
 #[derive(Debug, Clone)]
@@ -265,7 +267,19 @@ pub async fn page(
             now,
             school.is_some(),
         )?;
-        let body = render(&reference, &days, date, school);
+        // Incidents waiting for the supervisor's review, at the schools on the page.
+        let awaiting = user
+            .db
+            .incidents(&IncidentFilter {
+                schools: Some(schools.iter().map(|s| s.id).collect()),
+                status: Some(IncidentStatus::Submitted.code().to_string()),
+                limit: usize::MAX,
+                ..IncidentFilter::default()
+            })?
+            .into_iter()
+            .filter(|i| access::may_read(&v, &i.header, &[]))
+            .count();
+        let body = render(&reference, &days, date, school, Some(awaiting));
         Ok(html_response(
             StatusCode::OK,
             html::page(&format!("Day {date}"), Some(&user.chrome()), &body),
@@ -295,12 +309,13 @@ fn status_class(s: VisitStatus) -> &'static str {
     }
 }
 
-/// The day view's HTML body.
+/// The day view's HTML body; `awaiting`: incidents waiting for review at these schools.
 pub fn render(
     reference: &ReferenceData,
     days: &[SchoolDay],
     date: NaiveDate,
     school: Option<Uuid>,
+    awaiting: Option<usize>,
 ) -> String {
     let mut b = String::with_capacity(64 * 1024);
     let school_param = school.map(|s| s.to_string()).unwrap_or_default();
@@ -342,6 +357,13 @@ pub fn render(
         r#"<p class="summary"><strong>{total}</strong> shifts, <strong class="{}">{exceptions}</strong> with exceptions (missed or late visits, problems found).</p>"#,
         if exceptions > 0 { "bad" } else { "good" }
     );
+    if let Some(n) = awaiting.filter(|n| *n > 0) {
+        let _ = write!(
+            b,
+            r#"<p class="summary awaiting"><a href="/console/incidents?status=submitted&amp;school={}"><strong>{n}</strong> incident(s) waiting for review</a></p>"#,
+            url_param(&school_param)
+        );
+    }
     for d in days {
         let _ = write!(
             b,

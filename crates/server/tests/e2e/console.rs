@@ -746,6 +746,11 @@ fn the_day_view_and_reports_show_rounds_against_the_schedule() {
         "exceptions stand out"
     );
     assert!(
+        page.body
+            .contains("<strong>1</strong> incident(s) waiting for review"),
+        "Olga's submitted incident at Lincoln waits for Sam"
+    );
+    assert!(
         page.body.contains("Wet floor &lt;near&gt; the boiler"),
         "notes, escaped"
     );
