@@ -59,9 +59,11 @@ else
     cat <<MSG
 
 No display here, so the app's window cannot open. Either
-  - run it under a virtual display:  xvfb-run -a -s "-screen 0 1024x900x24" scripts/run.sh
-    and look at it with:             DISPLAY=<the display> import -window root shot.png
-    (xvfb-run sets DISPLAY; the window is 390x844, like a phone), or
+  - run it under a virtual display:
+        xvfb-run -n 99 -f /tmp/rounds.xauth -s "-screen 0 1024x900x24" scripts/run.sh
+    and look at it from another shell (the window is 390x844, like a phone):
+        XAUTHORITY=/tmp/rounds.xauth DISPLAY=:99 import -window root shot.png
+    or
   - use the same app in a browser, served now at http://127.0.0.1:$((port + 1))
     (the UI and the same Rust commands over a loopback bridge; forward the port over ssh).
 Ctrl-C stops everything.

@@ -174,6 +174,7 @@ async function main() {
       await page.click('#setup-submit');
       await page.waitForSelector('[data-screen="home"]');
       check((await page.locator('h1').textContent()).includes('Gia'), 'the home screen greets the guard by name');
+      check(await page.locator('#status').isVisible(), 'the status line shows once unlocked');
       check(await page.locator('button.start-shift').count() > 0, 'the guard\'s posts came down with the first sync');
       await shot(page, '02-home');
     });
@@ -181,6 +182,7 @@ async function main() {
     await step('a wrong PIN is refused with a clear message, the right one unlocks', async () => {
       await page.click('#lock');
       await page.waitForSelector('[data-screen="unlock"]');
+      check(await page.locator('#status').isHidden(), 'nothing about the records shows while locked');
       await shot(page, '03-unlock');
       await page.fill('#unlock-pin', '111111');
       await page.click('#unlock-submit');
