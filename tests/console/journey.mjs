@@ -269,7 +269,7 @@ async function main() {
       await Promise.all([page.waitForNavigation(), page.click('header form button')]);
     });
 
-    await step('admin: an enrollment code, a new school, a device revoked', async () => {
+    await step('admin: an enrollment code, a new school, a device revoked, a person\'s page', async () => {
       await signIn(page, base, 'admin', 'admin-pass-1');
       await page.goto(`${base}/console/admin`);
       await Promise.all([page.waitForNavigation(), page.click('form[action="/console/admin/codes"] button')]);
@@ -283,6 +283,10 @@ async function main() {
       const after = await page.locator('#devices tr', { hasText: 'gus.guard phone' }).locator('td').nth(3).textContent();
       check(after.includes('UTC'), 'revoked, with its time');
       await shot(page, 'admin');
+      await Promise.all([page.waitForNavigation(), page.locator('#people tr', { hasText: 'gia.guard' }).locator('a').click()]);
+      const chosen = await page.locator('select[name=school] option:checked').allTextContents();
+      check(chosen.join() === 'Lincoln High School', `Gia's schools: ${chosen}`);
+      await shot(page, 'admin-person', false);
     });
   } finally {
     await browser.close();

@@ -135,7 +135,7 @@ fn render(
         html::options(post_opts.iter().map(|(a, b)| (a.as_str(), b.as_str())), "")
     );
     // People
-    b.push_str(r#"<section id="people"><h3>People and roles</h3><table><thead><tr><th>Username</th><th>Name</th><th>Role</th><th>Schools</th><th>Active</th></tr></thead><tbody>"#);
+    b.push_str(r#"<section id="people"><h3>People and roles</h3><table><thead><tr><th>Username</th><th>Name</th><th>Role</th><th>Schools</th><th>Active</th><th></th></tr></thead><tbody>"#);
     for p in people {
         let schools: Vec<&str> = p
             .schools
@@ -144,12 +144,13 @@ fn render(
             .collect();
         let _ = write!(
             b,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            r#"<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><a href="/console/admin/people/{}">Change</a></td></tr>"#,
             esc(&p.username),
             esc(&p.name),
             p.role,
             esc(&schools.join(", ")),
-            if p.active { "yes" } else { "no" }
+            if p.active { "yes" } else { "no" },
+            p.id
         );
     }
     let role_opts: Vec<(&str, &str)> = Role::ALL.iter().map(|r| (r.code(), r.code())).collect();
@@ -413,4 +414,111 @@ pub async fn revoke(
     blocking(move || Ok(admin::revoke(st.as_ref(), id, now)?)).await?;
     tracing::info!(device = %id, "device revoked in the console");
     Ok(done("devices"))
+}
+
+/// `GET /console/admin/people/{id}`: a person's role, schools and whether they may sign in.
+pub async fn person_page(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path(id): Path<String>,
+) -> ConsoleResult<Response> {
+    user.require_admin()?;
+    let id = parse_id(&id, "person")?;
+    let st = state.storage.clone();
+    blocking(move || {
+        let p = st
+            .person(id)?
+            .ok_or_else(|| ConsoleError::NotFound("no such person".into()))?;
+        let reference = st.reference_for(&user.viewer())?;
+        let mut school_opts = String::new();
+        for s in &reference.schools {
+            let sel = if p.schools.contains(&s.id) {
+                " selected"
+            } else {
+                ""
+            };
+            let _ = write!(
+                school_opts,
+                r#"<option value="{}"{sel}>{}</option>"#,
+                s.id,
+                esc(&s.name)
+            );
+        }
+        let role_opts: Vec<(&str, &str)> =
+            Role::ALL.iter().map(|r| (r.code(), r.code())).collect();
+        let body = format!(
+            r#"<h2>{} <small>({})</small></h2><form method="post" action="/console/admin/people/{}" class="review">{}
+<label>Role <select name="role">{}</select></label>
+<label>Schools (hold Ctrl or Cmd to choose several) <select name="school" multiple size="{}">{school_opts}</select></label>
+<label class="check"><span><input type="checkbox" name="active" value="yes"{}> may sign in</span></label>
+<button type="submit">Save</button></form><p><a href="/console/admin#people">Back to the people</a></p>"#,
+            esc(&p.name),
+            esc(&p.username),
+            p.id,
+            csrf_field(&user.csrf),
+            html::options(role_opts.iter().copied(), p.role.code()),
+            reference.schools.len().clamp(2, 12),
+            if p.active { " checked" } else { "" },
+        );
+        Ok(html_response(
+            StatusCode::OK,
+            html::page("Person", Some(&user.chrome()), &body),
+        ))
+    })
+    .await
+}
+
+/// `POST /console/admin/people/{id}`: changes a person's role, schools and `active` (the
+/// password and names stay). Administrators cannot take away their own role or access.
+pub async fn edit_person(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> ConsoleResult<Response> {
+    user.require_admin()?;
+    let fields = html::form_pairs(&body);
+    let get = |k: &str| {
+        fields
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| v.as_str())
+    };
+    user.check_form(&headers, get("csrf").unwrap_or(""))?;
+    let id = parse_id(&id, "person")?;
+    let role = Role::parse(get("role").unwrap_or(""), "role")?;
+    let active = get("active").is_some();
+    let schools = fields
+        .iter()
+        .filter(|(k, _)| k == "school")
+        .map(|(_, v)| parse_id(v, "school"))
+        .collect::<ConsoleResult<Vec<Uuid>>>()?;
+    if id == user.person.id && (role != Role::Admin || !active) {
+        return Err(ConsoleError::BadRequest(
+            "you cannot take away your own administrator role or access".into(),
+        ));
+    }
+    let st = state.storage.clone();
+    blocking(move || {
+        let p = st
+            .person(id)?
+            .ok_or_else(|| ConsoleError::NotFound("no such person".into()))?;
+        Ok(admin::put_person(
+            st.as_ref(),
+            &PersonInput {
+                id,
+                username: p.username,
+                name: p.name,
+                role,
+                schools,
+                password: None,
+                active,
+            },
+            &mut OsEntropy,
+        )?)
+    })
+    .await?;
+    tracing::info!(person = %id, %role, active, "person changed in the console");
+    Ok(done("people"))
 }

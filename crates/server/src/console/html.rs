@@ -95,6 +95,43 @@ pub fn options<'a>(items: impl IntoIterator<Item = (&'a str, &'a str)>, selected
     out
 }
 
+/// Decodes an `application/x-www-form-urlencoded` body into its pairs, in order, keeping
+/// repeated keys (a multiple select sends one pair per chosen option). `+` is a space;
+/// malformed percent escapes are kept as they are.
+pub fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
+    fn decode(s: &[u8]) -> String {
+        let mut out = Vec::with_capacity(s.len());
+        let mut i = 0;
+        while i < s.len() {
+            match s[i] {
+                b'+' => out.push(b' '),
+                b'%' if i + 2 < s.len() => {
+                    let hex = std::str::from_utf8(&s[i + 1..i + 3]).ok();
+                    match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                        Some(b) => {
+                            out.push(b);
+                            i += 2;
+                        }
+                        None => out.push(b'%'),
+                    }
+                }
+                b => out.push(b),
+            }
+            i += 1;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+    body.split(|b| *b == b'&')
+        .filter(|p| !p.is_empty())
+        .map(|p| {
+            let mut kv = p.splitn(2, |b| *b == b'=');
+            let k = decode(kv.next().unwrap_or_default());
+            let v = decode(kv.next().unwrap_or_default());
+            (k, v)
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,6 +146,30 @@ mod tests {
         assert_eq!(esc("&amp;"), "&amp;amp;");
         // Everything else passes through untouched, including non-ASCII.
         assert_eq!(esc("Gym east doors — B2"), "Gym east doors — B2");
+    }
+
+    #[test]
+    fn form_bodies_decode_with_repeated_keys() {
+        let pairs = form_pairs(b"csrf=a%2Bb&school=1&school=2&name=Ann+Lee+%C3%A9&bad=%zz&x");
+        let want: Vec<(String, String)> = [
+            ("csrf", "a+b"),
+            ("school", "1"),
+            ("school", "2"),
+            ("name", "Ann Lee é"),
+            ("bad", "%zz"),
+            ("x", ""),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        assert_eq!(pairs, want);
+        assert_eq!(
+            form_pairs(b"a=%4"),
+            vec![("a".to_string(), "%4".to_string())]
+        );
+        // What url_param encodes, form_pairs decodes.
+        let v = "x&y=z / é+";
+        assert_eq!(form_pairs(format!("k={}", url_param(v)).as_bytes())[0].1, v);
     }
 
     #[test]

@@ -61,6 +61,10 @@ pub fn router() -> Router<AppState> {
             post(admin_pages::add_checkpoint),
         )
         .route("/console/admin/people", post(admin_pages::add_person))
+        .route(
+            "/console/admin/people/{id}",
+            get(admin_pages::person_page).post(admin_pages::edit_person),
+        )
         .route("/console/admin/codes", post(admin_pages::issue_code))
         .route(
             "/console/admin/devices/{id}/revoke",

@@ -939,6 +939,45 @@ fn admin_actions_are_for_administrators_only() {
         ],
     );
     assert_eq!(bad.status, StatusCode::BAD_REQUEST, "{}", bad.body);
+
+    // A person's role, schools and access: several schools from a multiple select.
+    let gus_page = format!("/console/admin/people/{}", ids::GUARD_ADAMS);
+    assert_eq!(admin.get(&gus_page).status, StatusCode::OK);
+    let adams = ids::ADAMS.to_string();
+    let baker = ids::BAKER.to_string();
+    let change = [
+        ("role", "guard"),
+        ("school", adams.as_str()),
+        ("school", baker.as_str()),
+    ];
+    let (_, mut sam) = Browser::sign_in(&server.base, &SUPERVISOR);
+    assert_eq!(sam.get(&gus_page).status, StatusCode::FORBIDDEN);
+    assert_eq!(sam.post(&gus_page, &change).status, StatusCode::FORBIDDEN);
+    assert_eq!(admin.post(&gus_page, &change).status, StatusCode::SEE_OTHER);
+    let gus_now = server
+        .storage
+        .person(ids::GUARD_ADAMS)
+        .expect("p")
+        .expect("gus");
+    assert_eq!(gus_now.schools, {
+        let mut v = vec![ids::ADAMS, ids::BAKER];
+        v.sort();
+        v
+    });
+    assert!(!gus_now.active, "no `active` box: he may no longer sign in");
+    assert_eq!(
+        Browser::sign_in(&server.base, &GUS).0,
+        StatusCode::UNAUTHORIZED,
+        "an inactive person cannot sign in"
+    );
+    let me = format!("/console/admin/people/{}", ids::ADMIN);
+    assert_eq!(
+        admin
+            .post(&me, &[("role", "supervisor"), ("active", "yes")])
+            .status,
+        StatusCode::BAD_REQUEST,
+        "an administrator cannot demote themself"
+    );
 }
 
 #[test]
