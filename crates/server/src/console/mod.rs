@@ -133,6 +133,9 @@ pub enum ConsoleError {
     /// 409: the record is not in a state that allows this.
     #[error("{0}")]
     Conflict(String),
+    /// 429: too many failed sign-ins for this name.
+    #[error("{0}")]
+    TooMany(String),
     /// 500: details in the server log only.
     #[error("internal error")]
     Internal(String),
@@ -150,6 +153,7 @@ impl IntoResponse for ConsoleError {
             ConsoleError::Forbidden(_) => StatusCode::FORBIDDEN,
             ConsoleError::NotFound(_) => StatusCode::NOT_FOUND,
             ConsoleError::Conflict(_) => StatusCode::CONFLICT,
+            ConsoleError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             ConsoleError::Internal(d) => {
                 tracing::error!(detail = %d, "console internal error");
                 StatusCode::INTERNAL_SERVER_ERROR

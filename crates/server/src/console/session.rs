@@ -221,6 +221,14 @@ pub async fn login(
     let now = state.now();
     blocking(move || {
         let username = f.username.trim().to_string();
+        let db = ConsoleDb::of(storage.as_ref())?;
+        if !db.sign_in_allowed(&username, now) {
+            tracing::warn!(%username, "console sign-in throttled");
+            return Err(ConsoleError::TooMany(format!(
+                "too many wrong passwords for this name; try again in {} minutes",
+                crate::storage::console::FAILED_SIGN_IN_MINUTES
+            )));
+        }
         // An unknown name costs the same Argon2 work as a known one: the answer's timing does
         // not say which usernames exist.
         let person = match storage.person_by_username(&username)? {
@@ -232,6 +240,7 @@ pub async fn login(
                 None
             }
         };
+        db.sign_in_result(&username, person.is_some(), now);
         let Some(person) = person else {
             tracing::info!(%username, "console sign-in refused");
             return Ok(html_response(
@@ -249,7 +258,6 @@ pub async fn login(
                 person.role
             )));
         }
-        let db = ConsoleDb::of(storage.as_ref())?;
         let token = auth::new_token(&mut OsEntropy);
         let csrf = auth::new_token(&mut OsEntropy);
         db.add_session(

@@ -560,6 +560,33 @@ fn sessions_end_when_idle_at_their_deadline_and_on_sign_out() {
     );
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(b.cookie.is_none());
+
+    // Password guessing: after 5 wrong passwords in 15 minutes, even the right one waits.
+    for _ in 1..5 {
+        let (status, _) = Browser::sign_in(
+            &server.base,
+            &Login {
+                username: "sam.super",
+                password: "guess",
+            },
+        );
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(
+        Browser::sign_in(&server.base, &SUPERVISOR).0,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        Browser::sign_in(&server.base, &ADMIN).0,
+        StatusCode::SEE_OTHER,
+        "other names are not locked"
+    );
+    server.advance(16);
+    assert_eq!(
+        Browser::sign_in(&server.base, &SUPERVISOR).0,
+        StatusCode::SEE_OTHER,
+        "a quarter of an hour later it works"
+    );
 }
 
 #[test]
