@@ -181,6 +181,9 @@ async function main() {
       check(await page.locator('.visit.missed:has-text("09:00: missed")').count() === 1, 'the missed boiler-room visit');
       check(await page.locator('.visit.late:has-text("10:00: late at 10:24")').count() === 1, 'the late gym visit');
       check((await page.textContent('ul.notes')).includes('Pallets blocking the loading dock exit'), 'the hazard note');
+      const img = page.locator(`a.thumb img[src*="${ids.photo}"]`);
+      await img.waitFor();
+      check(await img.evaluate((el) => el.complete && el.naturalWidth > 0), 'the photo the guard took is shown');
       await shot(page, 'day-school');
     });
 

@@ -51,6 +51,8 @@ pub struct ShiftDay {
     pub notes: Vec<(DateTime<Utc>, String, String)>,
     /// Photos attached to its checks (only when read from the document).
     pub photos: Option<usize>,
+    /// Their hashes, with the check's time and checkpoint (only when read from the document).
+    pub photo_refs: Vec<(DateTime<Utc>, String, String)>,
 }
 
 impl ShiftDay {
@@ -194,6 +196,14 @@ pub fn load_day(
                 notes.push((c.at, name(&c.checkpoint_id).to_string(), c.note.clone()));
             }
         }
+        let photo_refs: Vec<(DateTime<Utc>, String, String)> = records
+            .iter()
+            .flat_map(|c| {
+                c.photos
+                    .iter()
+                    .map(|p| (c.at, name(&c.checkpoint_id).to_string(), p.clone()))
+            })
+            .collect();
         problems.sort_by_key(|p| p.0);
         notes.sort_by_key(|n| n.0);
         let Some(i) = index.get(&row.header.school_id) else {
@@ -216,6 +226,7 @@ pub fn load_day(
             problems,
             notes,
             photos,
+            photo_refs,
             row,
         });
     }
@@ -463,6 +474,19 @@ fn render_round(b: &mut String, s: &ShiftDay) {
             let _ = write!(b, "<li>{} {} — {}</li>", hm(*at), esc(cp), esc(note));
         }
         b.push_str("</ul>");
+    }
+    if !s.photo_refs.is_empty() {
+        b.push_str(r#"<p class="photos">"#);
+        for (at, cp, hash) in &s.photo_refs {
+            let _ = write!(
+                b,
+                r#"<span class="photo">{}<br>{} {}</span>"#,
+                super::incidents::thumbnails(s.row.header.id, std::slice::from_ref(hash)),
+                hm(*at),
+                esc(cp)
+            );
+        }
+        b.push_str("</p>");
     }
     b.push_str("</details>");
 }

@@ -18,7 +18,7 @@ use std::fmt::Write;
 use automerge::{ActorId, Automerge, Change};
 use axum::Form;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, TimeZone, Utc};
 use rounds_core::document::{self, Header, IncidentBody};
@@ -466,6 +466,13 @@ pub async fn detail(
             esc(&body.narrative),
             esc(&body.actions)
         );
+        if !body.photos.is_empty() {
+            let _ = write!(
+                b,
+                r#"<h3>Photos</h3><p class="photos">{}</p>"#,
+                thumbnails(id, &body.photos)
+            );
+        }
         if !body.supplements.is_empty() {
             b.push_str("<h3>Supplements</h3><ul>");
             for s in &body.supplements {
@@ -621,6 +628,95 @@ pub async fn notes(State(state): State<AppState>, user: ConsoleUser) -> ConsoleR
     .await
 }
 
+/// Photo hashes referenced by a shift's checks or an incident.
+fn photo_refs(h: &Header, am: &Automerge) -> ConsoleResult<Vec<String>> {
+    Ok(match h.kind {
+        DocKind::Shift => document::read_shift(am)?
+            .checks
+            .into_iter()
+            .flat_map(|c| c.photos)
+            .collect(),
+        DocKind::Incident => document::read_incident(am)?.photos,
+        DocKind::ContactNote => Vec::new(),
+    })
+}
+
+/// The image type of a photo's bytes (the app accepts JPEG, PNG and WebP).
+pub fn image_type(b: &[u8]) -> Option<&'static str> {
+    if b.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("image/jpeg")
+    } else if b.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if b.len() >= 12 && &b[..4] == b"RIFF" && &b[8..12] == b"WEBP" {
+        Some("image/webp")
+    } else {
+        None
+    }
+}
+
+/// `GET /console/records/{id}/photos/{hash}`: a photo of a shift or incident the viewer may
+/// read, and only a photo that record refers to (404 otherwise, or while it is not uploaded).
+pub async fn photo(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path((id, hash)): Path<(String, String)>,
+) -> ConsoleResult<Response> {
+    let id = parse_id(&id)?;
+    if !rounds_core::model::is_photo_hash(&hash) {
+        return Err(ConsoleError::NotFound("no such photo".into()));
+    }
+    let storage = state.storage.clone();
+    let bytes = blocking(move || {
+        let not_found = || ConsoleError::NotFound("no such photo, or not one of yours".into());
+        let (h, readers) = storage.header(id)?.ok_or_else(not_found)?;
+        if h.kind == DocKind::ContactNote
+            || !access::may_read(&crate::auth::viewer(&user.person), &h, &readers)
+        {
+            return Err(not_found());
+        }
+        let (am, _) = load(storage.as_ref(), id)?;
+        if !photo_refs(&h, &am)?.contains(&hash) {
+            return Err(not_found());
+        }
+        std::fs::read(storage.photo_dir().join(&hash))
+            .map_err(|_| ConsoleError::NotFound("this photo has not reached the server yet".into()))
+    })
+    .await?;
+    let mut r = bytes.clone().into_response();
+    let h = r.headers_mut();
+    match image_type(&bytes) {
+        Some(t) => {
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(t));
+        }
+        None => {
+            h.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/octet-stream"),
+            );
+            h.insert(
+                header::CONTENT_DISPOSITION,
+                HeaderValue::from_static("attachment"),
+            );
+        }
+    }
+    super::secure(h);
+    Ok(r)
+}
+
+/// Thumbnails linking to the full photos of record `id`.
+pub fn thumbnails(id: Uuid, hashes: &[String]) -> String {
+    let mut b = String::new();
+    for hsh in hashes {
+        let _ = write!(
+            b,
+            r#"<a href="/console/records/{id}/photos/{0}" class="thumb"><img src="/console/records/{id}/photos/{0}" alt="photo {1}" loading="lazy"></a>"#,
+            esc(hsh),
+            esc(&hsh[..hsh.len().min(8)])
+        );
+    }
+    b
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -634,6 +730,18 @@ mod tests {
             a.get_version_num(),
             8,
             "never collides with enrolled (v7) devices"
+        );
+    }
+
+    #[test]
+    fn photos_are_served_with_their_image_type_only() {
+        assert_eq!(image_type(&[0xFF, 0xD8, 0xFF, 0xE0]), Some("image/jpeg"));
+        assert_eq!(image_type(b"\x89PNG\r\n\x1a\n...."), Some("image/png"));
+        assert_eq!(image_type(b"RIFF\0\0\0\0WEBPVP8 "), Some("image/webp"));
+        assert_eq!(
+            image_type(b"<svg onload=alert(1)>"),
+            None,
+            "never as markup"
         );
     }
 }

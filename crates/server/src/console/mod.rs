@@ -50,6 +50,7 @@ pub fn router() -> Router<AppState> {
         .route("/console/incidents/{id}", get(incidents::detail))
         .route("/console/incidents/{id}/review", post(incidents::review))
         .route("/console/notes", get(incidents::notes))
+        .route("/console/records/{id}/photos/{hash}", get(incidents::photo))
         .route("/console/reports", get(reports::page))
         .route("/console/reports/daily.csv", get(reports::csv))
         .route("/console/reports/daily.pdf", get(reports::pdf))

@@ -1042,3 +1042,76 @@ fn incidents_filter_by_school_type_status_and_date() {
         "the refused value is escaped"
     );
 }
+
+#[test]
+fn photos_are_shown_only_to_those_who_may_read_their_record() {
+    let server = ConsoleServer::start();
+    let mut gia = server.device(&GIA);
+    let bytes = jpeg(7, 5_000);
+    let hash = gia
+        .store
+        .add_photo(&bytes, at(1), &mut SeededEntropy::new(9))
+        .expect("photo");
+    let shift = Uuid::from_u128(0x53);
+    gia.store
+        .start_shift(&NewShift {
+            id: shift,
+            post_id: ids::LINCOLN_MAIN,
+            started_at: at(0),
+        })
+        .expect("start");
+    gia.store
+        .record_check(
+            shift,
+            &CheckInput {
+                id: Uuid::from_u128(0x5301),
+                checkpoint_id: ids::checkpoint(ids::LINCOLN_MAIN, 1),
+                method: CheckMethod::Tag,
+                result: CheckResult::Damage,
+                note: "Broken window".into(),
+                photos: vec![hash.clone()],
+                at: at(2),
+            },
+        )
+        .expect("check");
+    gia.sync().expect("sync with the photo");
+    assert_eq!(
+        server_photo_of(&server, &hash).as_deref(),
+        Some(bytes.as_slice())
+    );
+    let path = format!("/console/records/{shift}/photos/{hash}");
+
+    let (_, mut sam) = Browser::sign_in(&server.base, &SUPERVISOR);
+    let day = sam.get(&format!("/console/day?date={DAY}&school={}", ids::LINCOLN));
+    assert!(
+        day.body.contains(&format!(r#"<img src="{path}""#)),
+        "a thumbnail on the school's day"
+    );
+    let p = sam.get(&path);
+    assert_eq!(p.status, StatusCode::OK);
+    assert_eq!(p.content_type, "image/jpeg");
+    assert_eq!(p.bytes, bytes, "the photo as the phone took it");
+    let other = sha256_hex(b"another photo");
+    assert_eq!(
+        sam.get(&format!("/console/records/{shift}/photos/{other}"))
+            .status,
+        StatusCode::NOT_FOUND,
+        "only photos the record refers to"
+    );
+    let (_, mut admin) = Browser::sign_in(&server.base, &ADMIN);
+    assert_eq!(admin.get(&path).status, StatusCode::OK);
+    let (_, mut sue) = Browser::sign_in(&server.base, &SUE);
+    assert_eq!(
+        sue.get(&path).status,
+        StatusCode::NOT_FOUND,
+        "not her school"
+    );
+    assert_eq!(
+        Browser::new(&server.base).get(&path).status,
+        StatusCode::SEE_OTHER
+    );
+}
+
+fn server_photo_of(server: &ConsoleServer, hash: &str) -> Option<Vec<u8>> {
+    std::fs::read(server.storage.photo_dir().join(hash)).ok()
+}
