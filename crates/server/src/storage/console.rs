@@ -143,9 +143,14 @@ pub struct ConsoleDb {
 }
 
 impl ConsoleDb {
-    /// Opens the database file `path` (created and migrated by [`super::SqliteStorage::open`]).
+    /// Opens the database file `path` (created and migrated by [`super::SqliteStorage::open`];
+    /// never created here, so a storage without one fails clearly instead of reading an empty
+    /// file).
     pub fn open(path: &Path) -> Result<Self> {
-        let conn = Connection::open(path)?;
+        let conn = Connection::open_with_flags(
+            path,
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
         conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;")?;
         Ok(ConsoleDb {
             conn: Mutex::new(conn),
