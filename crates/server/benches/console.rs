@@ -10,7 +10,8 @@
 //! The server runs in this process on a loopback port with a fixed clock (the evening of the
 //! day); figures are wall time of real HTTP requests signed in as the district administrator
 //! (median and worst of several), and, separately, of the console's server-side work alone
-//! (queries, rounds, HTML or PDF) without HTTP.
+//! (queries, rounds, HTML or PDF) without HTTP. `ROUNDS_BENCH_PDF=<file>` keeps the district
+//! PDF to look at.
 
 #![allow(
     clippy::print_stdout,
@@ -359,6 +360,9 @@ fn main() {
         let pdf = reports::to_pdf(&r);
         work.push(t0.elapsed());
         pdf_len = pdf.len();
+        if let Ok(path) = std::env::var("ROUNDS_BENCH_PDF") {
+            std::fs::write(path, &pdf).unwrap();
+        }
     }
     let (med, max) = stats(work);
     line(

@@ -172,6 +172,27 @@ mod tests {
         assert_eq!(form_pairs(format!("k={}", url_param(v)).as_bytes())[0].1, v);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn escaped_text_never_contains_markup_and_decodes_back(s in ".*") {
+            let e = esc(&s);
+            proptest::prop_assert!(!e.contains(['<', '>', '"', '\'']));
+            let back = e
+                .replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&quot;", "\"")
+                .replace("&#39;", "'")
+                .replace("&amp;", "&");
+            proptest::prop_assert_eq!(back, s);
+        }
+
+        #[test]
+        fn form_values_survive_encoding(s in ".*") {
+            let pairs = form_pairs(format!("k={}", url_param(&s)).as_bytes());
+            proptest::prop_assert_eq!(&pairs[0].1, &s);
+        }
+    }
+
     #[test]
     fn query_values_are_percent_encoded() {
         assert_eq!(url_param("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");

@@ -23,6 +23,8 @@ pub struct Pdf {
     pages: Vec<String>,
     current: String,
     y: f32,
+    /// A table's header row, repeated at the top of each new page while it is set.
+    repeat: Option<(Vec<(f32, String)>, f32)>,
 }
 
 /// Escapes and encodes text for a PDF string literal in WinAnsiEncoding.
@@ -97,7 +99,18 @@ impl Pdf {
             pages: Vec::new(),
             current: String::new(),
             y: TOP,
+            repeat: None,
         }
+    }
+
+    /// Repeats `cells` (bold, at `size`) at the top of every following page, until `None`.
+    pub fn repeat_header(&mut self, cells: Option<(&[(f32, &str)], f32)>) {
+        self.repeat = cells.map(|(c, size)| {
+            (
+                c.iter().map(|(x, t)| (*x, (*t).to_string())).collect(),
+                size,
+            )
+        });
     }
 
     /// Starts a new page if less than `needed` points are left on this one.
@@ -112,6 +125,11 @@ impl Pdf {
         let done = std::mem::take(&mut self.current);
         self.pages.push(done);
         self.y = TOP;
+        if let Some((cells, size)) = self.repeat.clone() {
+            let cells: Vec<(f32, &str)> = cells.iter().map(|(x, t)| (*x, t.as_str())).collect();
+            self.row(&cells, size, true);
+            self.rule();
+        }
     }
 
     /// One line of text cells `(x, text)` at `size`, then moves down.
@@ -280,6 +298,24 @@ mod tests {
                 i + 1
             );
         }
+    }
+
+    #[test]
+    fn table_headers_repeat_on_each_new_page() {
+        let mut p = Pdf::new("t");
+        p.repeat_header(Some((&[(MARGIN, "HEAD")], 9.0)));
+        for i in 0..120 {
+            p.row(&[(MARGIN, &format!("row {i}"))], 9.0, false);
+        }
+        p.repeat_header(None);
+        let text = String::from_utf8_lossy(&p.finish()).into_owned();
+        let pages = text.matches("/Type /Page ").count();
+        assert!(pages >= 2);
+        assert_eq!(
+            text.matches("(HEAD)").count(),
+            pages - 1,
+            "on every page after the first"
+        );
     }
 
     #[test]

@@ -271,6 +271,7 @@ pub fn to_pdf(r: &Report) -> Vec<u8> {
     let head: Vec<(f32, &str)> = COLS.to_vec();
     p.row(&head, 9.0, true);
     p.rule();
+    p.repeat_header(Some((&head, 9.0)));
     for l in &r.lines {
         let cells = line_cells(l);
         let row: Vec<(f32, &str)> = COLS
@@ -280,6 +281,7 @@ pub fn to_pdf(r: &Report) -> Vec<u8> {
             .collect();
         p.row(&row, 9.0, false);
     }
+    p.repeat_header(None);
     p.rule();
     let cells = line_cells(&r.total);
     let row: Vec<(f32, &str)> = COLS
