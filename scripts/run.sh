@@ -34,6 +34,7 @@ for _ in $(seq 100); do
     sleep 0.1
 done
 echo "District server: http://127.0.0.1:$port (data in $data, log in $data/server.log)"
+echo "Supervisor console: http://127.0.0.1:$port/console (sam.super / super-pass-1, admin / admin-pass-1)"
 
 if [[ ! -f "$phone/app.json" ]]; then
     code=$("$bin/rounds-server" --data "$data" admin enroll-code | awk '{print $1}')
