@@ -1,5 +1,6 @@
-//! Admin pages: the district's schools, posts, checkpoints with their schedules, people with
-//! their roles and schools, enrollment codes, and devices with revoking. Administrators only
+//! Admin pages: the district's schools, posts, checkpoints with their schedules (added on the
+//! admin page, each changed on its own page), people with their roles and schools, enrollment
+//! codes, and devices with revoking. Administrators only
 //! (every handler checks [`ConsoleUser::require_admin`]); every change goes through the same
 //! functions as the HTTP admin API and the command line ([`crate::admin`]), so validation is
 //! the same everywhere.
@@ -12,7 +13,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use rounds_core::entropy::OsEntropy;
-use rounds_core::model::{Checkpoint, Post, Role, Schedule, School};
+use rounds_core::model::{Checkpoint, Post, ReferenceData, Role, Schedule, School};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -20,6 +21,7 @@ use super::html::{self, csrf_field, esc};
 use super::{ConsoleError, ConsoleResult, ConsoleUser, blocking, html_response, ymd_hm};
 use crate::AppState;
 use crate::admin::{self, PersonInput};
+use crate::storage::Storage;
 
 /// `GET /console/admin`.
 pub async fn page(State(state): State<AppState>, user: ConsoleUser) -> ConsoleResult<Response> {
@@ -43,7 +45,7 @@ pub async fn page(State(state): State<AppState>, user: ConsoleUser) -> ConsoleRe
 
 fn render(
     csrf: &str,
-    r: &rounds_core::model::ReferenceData,
+    r: &ReferenceData,
     people: &[crate::storage::PersonRecord],
     devices: &[crate::storage::DeviceRecord],
     code: Option<&admin::EnrollmentCode>,
@@ -60,20 +62,6 @@ fn render(
         school_opts.iter().map(|(a, b)| (a.as_str(), b.as_str())),
         "",
     );
-    let post_opts: Vec<(String, String)> = r
-        .posts
-        .iter()
-        .map(|p| {
-            (
-                p.id.to_string(),
-                format!(
-                    "{} — {}",
-                    school_names.get(&p.school_id).copied().unwrap_or("?"),
-                    p.name
-                ),
-            )
-        })
-        .collect();
     let csrf = csrf_field(csrf);
     let mut b = String::from("<h2>District administration</h2>");
     if let Some(c) = code {
@@ -86,53 +74,58 @@ fn render(
     }
     b.push_str(r##"<nav class="sections"><a href="#schools">Schools</a> <a href="#posts">Posts</a> <a href="#checkpoints">Checkpoints</a> <a href="#people">People</a> <a href="#devices">Devices</a></nav>"##);
     // Schools
-    b.push_str(r#"<section id="schools"><h3>Schools</h3><table><thead><tr><th>Name</th><th>Id</th></tr></thead><tbody>"#);
+    b.push_str(r#"<section id="schools"><h3>Schools</h3><table><thead><tr><th>Name</th><th>Id</th><th></th></tr></thead><tbody>"#);
     for s in &r.schools {
         let _ = write!(
             b,
-            "<tr><td>{}</td><td><code>{}</code></td></tr>",
+            r#"<tr><td>{}</td><td><code>{}</code></td><td><a href="/console/admin/schools/{}">Edit</a></td></tr>"#,
             esc(&s.name),
+            s.id,
             s.id
         );
     }
     let _ = write!(
         b,
-        r#"</tbody></table><form method="post" action="/console/admin/schools" class="inline-form">{csrf}<label>Name <input name="name" required maxlength="200"></label><button>Add school</button></form></section>"#
+        r#"</tbody></table><form method="post" action="/console/admin/schools" class="inline-form">{csrf}{}<button>Add school</button></form></section>"#,
+        school_fields(None)
     );
     // Posts
-    b.push_str(r#"<section id="posts"><h3>Posts</h3><table><thead><tr><th>School</th><th>Post</th><th>Orders</th></tr></thead><tbody>"#);
+    b.push_str(r#"<section id="posts"><h3>Posts</h3><table><thead><tr><th>School</th><th>Post</th><th>Orders</th><th></th></tr></thead><tbody>"#);
     for p in &r.posts {
         let _ = write!(
             b,
-            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+            r#"<tr><td>{}</td><td>{}</td><td>{}</td><td><a href="/console/admin/posts/{}">Edit</a></td></tr>"#,
             esc(school_names.get(&p.school_id).copied().unwrap_or("?")),
             esc(&p.name),
-            esc(&p.orders)
+            esc(&p.orders),
+            p.id
         );
     }
     let _ = write!(
         b,
-        r#"</tbody></table><form method="post" action="/console/admin/posts" class="inline-form">{csrf}<label>School <select name="school_id">{school_select}</select></label><label>Name <input name="name" required maxlength="200"></label><label>Orders <input name="orders" maxlength="20000"></label><button>Add post</button></form></section>"#
+        r#"</tbody></table><form method="post" action="/console/admin/posts" class="inline-form">{csrf}{}<button>Add post</button></form></section>"#,
+        post_fields(r, None)
     );
     // Checkpoints
-    b.push_str(r#"<section id="checkpoints"><h3>Checkpoints and schedules</h3><table><thead><tr><th>Post</th><th>#</th><th>Checkpoint</th><th>Tag</th><th>First due</th><th>Every</th><th>Grace</th></tr></thead><tbody>"#);
+    b.push_str(r#"<section id="checkpoints"><h3>Checkpoints and schedules</h3><table><thead><tr><th>Post</th><th>#</th><th>Checkpoint</th><th>Tag</th><th>First due</th><th>Every</th><th>Grace</th><th></th></tr></thead><tbody>"#);
     for c in &r.checkpoints {
         let _ = write!(
             b,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{} min</td><td>{} min</td><td>{} min</td></tr>",
+            r#"<tr><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td><td>{} min</td><td>{} min</td><td>{} min</td><td><a href="/console/admin/checkpoints/{}">Edit</a></td></tr>"#,
             esc(post_names.get(&c.post_id).copied().unwrap_or("?")),
             c.position,
             esc(&c.name),
             esc(&c.tag_code),
             c.schedule.first_due_minutes,
             c.schedule.interval_minutes,
-            c.schedule.grace_minutes
+            c.schedule.grace_minutes,
+            c.id
         );
     }
     let _ = write!(
         b,
-        r#"</tbody></table><form method="post" action="/console/admin/checkpoints" class="inline-form">{csrf}<label>Post <select name="post_id">{}</select></label><label>Name <input name="name" required></label><label>Tag code <input name="tag_code" required></label><label>Position <input name="position" type="number" min="1" value="1" required></label><label>First due (min) <input name="first_due_minutes" type="number" min="0" value="30" required></label><label>Every (min) <input name="interval_minutes" type="number" min="1" value="60" required></label><label>Grace (min) <input name="grace_minutes" type="number" min="0" value="10" required></label><button>Add checkpoint</button></form></section>"#,
-        html::options(post_opts.iter().map(|(a, b)| (a.as_str(), b.as_str())), "")
+        r#"</tbody></table><form method="post" action="/console/admin/checkpoints" class="inline-form">{csrf}{}<button>Add checkpoint</button></form></section>"#,
+        checkpoint_fields(r, None)
     );
     // People
     b.push_str(r#"<section id="people"><h3>People and roles</h3><table><thead><tr><th>Username</th><th>Name</th><th>Role</th><th>Schools</th><th>Active</th><th></th></tr></thead><tbody>"#);
@@ -185,6 +178,76 @@ fn render(
     b.push_str("</tbody></table></section>");
     b
 }
+/// The school form's fields, prefilled from `s` (empty for a new school).
+fn school_fields(s: Option<&School>) -> String {
+    format!(
+        r#"<label>Name <input name="name" required maxlength="200" value="{}"></label>"#,
+        esc(s.map_or("", |s| s.name.as_str()))
+    )
+}
+
+/// The post form's fields, prefilled from `p` (the first school and no orders for a new post).
+/// The orders are a text area so their line breaks survive an edit.
+fn post_fields(r: &ReferenceData, p: Option<&Post>) -> String {
+    let selected = p.map(|p| p.school_id.to_string()).unwrap_or_default();
+    let schools: Vec<(String, &str)> = r
+        .schools
+        .iter()
+        .map(|s| (s.id.to_string(), s.name.as_str()))
+        .collect();
+    // The newline after `<textarea>` is dropped by the browser, so orders starting with one
+    // keep it.
+    format!(
+        r#"<label>School <select name="school_id">{}</select></label><label>Name <input name="name" required maxlength="200" value="{}"></label><label>Orders <textarea name="orders" maxlength="20000" rows="3">
+{}</textarea></label>"#,
+        html::options(schools.iter().map(|(a, b)| (a.as_str(), *b)), &selected),
+        esc(p.map_or("", |p| p.name.as_str())),
+        esc(p.map_or("", |p| p.orders.as_str())),
+    )
+}
+
+/// The checkpoint form's fields, prefilled from `c` (position 1, due 30 minutes after the
+/// start, hourly, 10 minutes' grace for a new checkpoint).
+fn checkpoint_fields(r: &ReferenceData, c: Option<&Checkpoint>) -> String {
+    let school_names: HashMap<Uuid, &str> =
+        r.schools.iter().map(|s| (s.id, s.name.as_str())).collect();
+    let posts: Vec<(String, String)> = r
+        .posts
+        .iter()
+        .map(|p| {
+            (
+                p.id.to_string(),
+                format!(
+                    "{} — {}",
+                    school_names.get(&p.school_id).copied().unwrap_or("?"),
+                    p.name
+                ),
+            )
+        })
+        .collect();
+    let selected = c.map(|c| c.post_id.to_string()).unwrap_or_default();
+    let schedule = c.map_or(
+        Schedule {
+            first_due_minutes: 30,
+            interval_minutes: 60,
+            grace_minutes: 10,
+        },
+        |c| c.schedule,
+    );
+    format!(
+        r#"<label>Post <select name="post_id">{}</select></label><label>Name <input name="name" required maxlength="200" value="{}"></label><label>Tag code <input name="tag_code" required maxlength="128" value="{}"></label><label>Position <input name="position" type="number" min="1" value="{}" required></label><label>First due (min) <input name="first_due_minutes" type="number" min="0" value="{}" required></label><label>Every (min) <input name="interval_minutes" type="number" min="1" value="{}" required></label><label>Grace (min) <input name="grace_minutes" type="number" min="0" value="{}" required></label>"#,
+        html::options(
+            posts.iter().map(|(a, b)| (a.as_str(), b.as_str())),
+            &selected
+        ),
+        esc(c.map_or("", |c| c.name.as_str())),
+        esc(c.map_or("", |c| c.tag_code.as_str())),
+        c.map_or(1, |c| c.position),
+        schedule.first_due_minutes,
+        schedule.interval_minutes,
+        schedule.grace_minutes,
+    )
+}
 
 fn done(anchor: &str) -> Response {
     Redirect::to(&format!("/console/admin#{anchor}")).into_response()
@@ -196,11 +259,158 @@ fn parse_id(s: &str, field: &str) -> ConsoleResult<Uuid> {
         .map_err(|_| ConsoleError::BadRequest(format!("{field}: choose one")))
 }
 
-/// Add-school form.
-#[derive(Debug, Deserialize)]
+/// A record's id in a page's path: anything but a UUID is a record that does not exist.
+fn path_id(s: &str, kind: Kind) -> ConsoleResult<Uuid> {
+    s.parse()
+        .map_err(|_| ConsoleError::NotFound(format!("no such {}", kind.noun())))
+}
+
+fn number(s: &str, field: &str) -> ConsoleResult<u32> {
+    s.trim()
+        .parse()
+        .map_err(|_| ConsoleError::BadRequest(format!("{field}: a whole number of 0 or more")))
+}
+
+/// The reference records the admin pages add and edit.
+#[derive(Debug, Clone, Copy)]
+enum Kind {
+    School,
+    Post,
+    Checkpoint,
+}
+
+impl Kind {
+    fn noun(self) -> &'static str {
+        match self {
+            Kind::School => "school",
+            Kind::Post => "post",
+            Kind::Checkpoint => "checkpoint",
+        }
+    }
+
+    /// The section of the admin page, and the path segment of the record's page.
+    fn section(self) -> &'static str {
+        match self {
+            Kind::School => "schools",
+            Kind::Post => "posts",
+            Kind::Checkpoint => "checkpoints",
+        }
+    }
+
+    fn exists(self, r: &ReferenceData, id: Uuid) -> bool {
+        match self {
+            Kind::School => r.schools.iter().any(|s| s.id == id),
+            Kind::Post => r.posts.iter().any(|p| p.id == id),
+            Kind::Checkpoint => r.checkpoints.iter().any(|c| c.id == id),
+        }
+    }
+
+    /// The edit page's heading and prefilled fields for record `id`, if it exists.
+    fn edit_form(self, r: &ReferenceData, id: Uuid) -> Option<(String, String)> {
+        match self {
+            Kind::School => {
+                let s = r.schools.iter().find(|s| s.id == id)?;
+                Some((s.name.clone(), school_fields(Some(s))))
+            }
+            Kind::Post => {
+                let p = r.posts.iter().find(|p| p.id == id)?;
+                Some((p.name.clone(), post_fields(r, Some(p))))
+            }
+            Kind::Checkpoint => {
+                let c = r.checkpoints.iter().find(|c| c.id == id)?;
+                Some((c.name.clone(), checkpoint_fields(r, Some(c))))
+            }
+        }
+    }
+}
+
+/// Stores a school, post or checkpoint from a form: a new record when `id` is `None`, else
+/// the existing record `id` replaced (404 if there is none). Administrators only, with the
+/// session's form token; `put` turns the form into the record (400 on a bad value) and stores
+/// it through [`crate::admin`], whose validation is the admin API's.
+async fn save(
+    state: &AppState,
+    user: &ConsoleUser,
+    headers: &HeaderMap,
+    csrf: &str,
+    kind: Kind,
+    id: Option<&str>,
+    put: impl FnOnce(&dyn Storage, Uuid) -> ConsoleResult<()> + Send + 'static,
+) -> ConsoleResult<Response> {
+    user.require_admin()?;
+    user.check_form(headers, csrf)?;
+    let id = id.map(|s| path_id(s, kind)).transpose()?;
+    let st = state.storage.clone();
+    let viewer = user.viewer();
+    let id = blocking(move || {
+        let id = match id {
+            None => crate::new_id(),
+            Some(id) => {
+                let r = st.reference_for(&viewer)?;
+                if !kind.exists(&r, id) {
+                    return Err(ConsoleError::NotFound(format!("no such {}", kind.noun())));
+                }
+                id
+            }
+        };
+        put(st.as_ref(), id)?;
+        Ok(id)
+    })
+    .await?;
+    tracing::info!(kind = kind.noun(), %id, "saved in the console");
+    Ok(done(kind.section()))
+}
+
+/// `GET /console/admin/{schools,posts,checkpoints}/{id}`: the record's form, prefilled.
+async fn edit_page(
+    state: AppState,
+    user: ConsoleUser,
+    kind: Kind,
+    id: &str,
+) -> ConsoleResult<Response> {
+    user.require_admin()?;
+    let id = path_id(id, kind)?;
+    let st = state.storage.clone();
+    blocking(move || {
+        let r = st.reference_for(&user.viewer())?;
+        let (name, fields) = kind
+            .edit_form(&r, id)
+            .ok_or_else(|| ConsoleError::NotFound(format!("no such {}", kind.noun())))?;
+        let section = kind.section();
+        let body = format!(
+            r#"<h2>{} <small>({})</small></h2><form method="post" action="/console/admin/{section}/{id}" class="review">{}{fields}<button type="submit">Save</button></form><p><a href="/console/admin#{section}">Back to the {section}</a></p>"#,
+            esc(&name),
+            kind.noun(),
+            csrf_field(&user.csrf),
+        );
+        Ok(html_response(
+            StatusCode::OK,
+            html::page(
+                &format!("Edit {}", kind.noun()),
+                Some(&user.chrome()),
+                &body,
+            ),
+        ))
+    })
+    .await
+}
+
+/// School form. Every field defaults to empty, so a missing one is refused by the checks
+/// (a missing token is a 403, a missing name a 400) rather than by the form decoder.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct SchoolForm {
     csrf: String,
     name: String,
+}
+
+impl SchoolForm {
+    fn school(self, id: Uuid) -> School {
+        School {
+            id,
+            name: self.name.trim().to_string(),
+        }
+    }
 }
 
 /// `POST /console/admin/schools`.
@@ -210,30 +420,68 @@ pub async fn add_school(
     headers: HeaderMap,
     Form(f): Form<SchoolForm>,
 ) -> ConsoleResult<Response> {
-    user.require_admin()?;
-    user.check_form(&headers, &f.csrf)?;
-    let st = state.storage.clone();
-    blocking(move || {
-        Ok(admin::put_school(
-            st.as_ref(),
-            &School {
-                id: crate::new_id(),
-                name: f.name.trim().to_string(),
-            },
-        )?)
-    })
-    .await?;
-    Ok(done("schools"))
+    let csrf = f.csrf.clone();
+    save(
+        &state,
+        &user,
+        &headers,
+        &csrf,
+        Kind::School,
+        None,
+        move |st, id| Ok(admin::put_school(st, &f.school(id))?),
+    )
+    .await
 }
 
-/// Add-post form.
-#[derive(Debug, Deserialize)]
+/// `GET /console/admin/schools/{id}`.
+pub async fn school_page(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path(id): Path<String>,
+) -> ConsoleResult<Response> {
+    edit_page(state, user, Kind::School, &id).await
+}
+
+/// `POST /console/admin/schools/{id}`.
+pub async fn edit_school(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(f): Form<SchoolForm>,
+) -> ConsoleResult<Response> {
+    let csrf = f.csrf.clone();
+    save(
+        &state,
+        &user,
+        &headers,
+        &csrf,
+        Kind::School,
+        Some(&id),
+        move |st, id| Ok(admin::put_school(st, &f.school(id))?),
+    )
+    .await
+}
+
+/// Post form.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct PostForm {
     csrf: String,
     school_id: String,
     name: String,
-    #[serde(default)]
     orders: String,
+}
+
+impl PostForm {
+    fn post(self, id: Uuid) -> ConsoleResult<Post> {
+        Ok(Post {
+            id,
+            school_id: parse_id(&self.school_id, "school")?,
+            name: self.name.trim().to_string(),
+            orders: self.orders.replace("\r\n", "\n"),
+        })
+    }
 }
 
 /// `POST /console/admin/posts`.
@@ -243,36 +491,78 @@ pub async fn add_post(
     headers: HeaderMap,
     Form(f): Form<PostForm>,
 ) -> ConsoleResult<Response> {
-    user.require_admin()?;
-    user.check_form(&headers, &f.csrf)?;
-    let school_id = parse_id(&f.school_id, "school")?;
-    let st = state.storage.clone();
-    blocking(move || {
-        Ok(admin::put_post(
-            st.as_ref(),
-            &Post {
-                id: crate::new_id(),
-                school_id,
-                name: f.name.trim().to_string(),
-                orders: f.orders,
-            },
-        )?)
-    })
-    .await?;
-    Ok(done("posts"))
+    let csrf = f.csrf.clone();
+    save(
+        &state,
+        &user,
+        &headers,
+        &csrf,
+        Kind::Post,
+        None,
+        move |st, id| Ok(admin::put_post(st, &f.post(id)?)?),
+    )
+    .await
 }
 
-/// Add-checkpoint form.
-#[derive(Debug, Deserialize)]
+/// `GET /console/admin/posts/{id}`.
+pub async fn post_page(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path(id): Path<String>,
+) -> ConsoleResult<Response> {
+    edit_page(state, user, Kind::Post, &id).await
+}
+
+/// `POST /console/admin/posts/{id}`.
+pub async fn edit_post(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(f): Form<PostForm>,
+) -> ConsoleResult<Response> {
+    let csrf = f.csrf.clone();
+    save(
+        &state,
+        &user,
+        &headers,
+        &csrf,
+        Kind::Post,
+        Some(&id),
+        move |st, id| Ok(admin::put_post(st, &f.post(id)?)?),
+    )
+    .await
+}
+
+/// Checkpoint form (numbers as text, so a wrong one is a 400 page that names the field).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
 pub struct CheckpointForm {
     csrf: String,
     post_id: String,
     name: String,
     tag_code: String,
-    position: u32,
-    first_due_minutes: u32,
-    interval_minutes: u32,
-    grace_minutes: u32,
+    position: String,
+    first_due_minutes: String,
+    interval_minutes: String,
+    grace_minutes: String,
+}
+
+impl CheckpointForm {
+    fn checkpoint(self, id: Uuid) -> ConsoleResult<Checkpoint> {
+        Ok(Checkpoint {
+            id,
+            post_id: parse_id(&self.post_id, "post")?,
+            name: self.name.trim().to_string(),
+            tag_code: self.tag_code.trim().to_string(),
+            position: number(&self.position, "position")?,
+            schedule: Schedule {
+                first_due_minutes: number(&self.first_due_minutes, "first due")?,
+                interval_minutes: number(&self.interval_minutes, "every")?,
+                grace_minutes: number(&self.grace_minutes, "grace")?,
+            },
+        })
+    }
 }
 
 /// `POST /console/admin/checkpoints`.
@@ -282,29 +572,47 @@ pub async fn add_checkpoint(
     headers: HeaderMap,
     Form(f): Form<CheckpointForm>,
 ) -> ConsoleResult<Response> {
-    user.require_admin()?;
-    user.check_form(&headers, &f.csrf)?;
-    let post_id = parse_id(&f.post_id, "post")?;
-    let st = state.storage.clone();
-    blocking(move || {
-        Ok(admin::put_checkpoint(
-            st.as_ref(),
-            &Checkpoint {
-                id: crate::new_id(),
-                post_id,
-                name: f.name.trim().to_string(),
-                tag_code: f.tag_code.trim().to_string(),
-                position: f.position,
-                schedule: Schedule {
-                    first_due_minutes: f.first_due_minutes,
-                    interval_minutes: f.interval_minutes,
-                    grace_minutes: f.grace_minutes,
-                },
-            },
-        )?)
-    })
-    .await?;
-    Ok(done("checkpoints"))
+    let csrf = f.csrf.clone();
+    save(
+        &state,
+        &user,
+        &headers,
+        &csrf,
+        Kind::Checkpoint,
+        None,
+        move |st, id| Ok(admin::put_checkpoint(st, &f.checkpoint(id)?)?),
+    )
+    .await
+}
+
+/// `GET /console/admin/checkpoints/{id}`.
+pub async fn checkpoint_page(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    Path(id): Path<String>,
+) -> ConsoleResult<Response> {
+    edit_page(state, user, Kind::Checkpoint, &id).await
+}
+
+/// `POST /console/admin/checkpoints/{id}`.
+pub async fn edit_checkpoint(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    Form(f): Form<CheckpointForm>,
+) -> ConsoleResult<Response> {
+    let csrf = f.csrf.clone();
+    save(
+        &state,
+        &user,
+        &headers,
+        &csrf,
+        Kind::Checkpoint,
+        Some(&id),
+        move |st, id| Ok(admin::put_checkpoint(st, &f.checkpoint(id)?)?),
+    )
+    .await
 }
 
 /// Add-person form.

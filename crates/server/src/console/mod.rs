@@ -56,10 +56,22 @@ pub fn router() -> Router<AppState> {
         .route("/console/reports/daily.pdf", get(reports::pdf))
         .route("/console/admin", get(admin_pages::page))
         .route("/console/admin/schools", post(admin_pages::add_school))
+        .route(
+            "/console/admin/schools/{id}",
+            get(admin_pages::school_page).post(admin_pages::edit_school),
+        )
         .route("/console/admin/posts", post(admin_pages::add_post))
+        .route(
+            "/console/admin/posts/{id}",
+            get(admin_pages::post_page).post(admin_pages::edit_post),
+        )
         .route(
             "/console/admin/checkpoints",
             post(admin_pages::add_checkpoint),
+        )
+        .route(
+            "/console/admin/checkpoints/{id}",
+            get(admin_pages::checkpoint_page).post(admin_pages::edit_checkpoint),
         )
         .route("/console/admin/people", post(admin_pages::add_person))
         .route(

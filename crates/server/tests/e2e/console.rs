@@ -399,6 +399,18 @@ fn every_page_and_export_answers_each_role_as_the_access_rules_say() {
             "pdf-lincoln",
         ),
         ("/console/admin".into(), "admin"),
+        (format!("/console/admin/schools/{lincoln}"), "admin-school"),
+        (
+            format!("/console/admin/posts/{}", ids::LINCOLN_MAIN),
+            "admin-post",
+        ),
+        (
+            format!(
+                "/console/admin/checkpoints/{}",
+                ids::checkpoint(ids::LINCOLN_MAIN, 1)
+            ),
+            "admin-checkpoint",
+        ),
     ];
     let expect = |who: Who, page: &str| -> StatusCode {
         use Who::*;
@@ -407,7 +419,10 @@ fn every_page_and_export_answers_each_role_as_the_access_rules_say() {
             (Guard | Sro, _) => StatusCode::FORBIDDEN,
             (OtherSupervisor, "day-lincoln" | "pdf-lincoln") => StatusCode::FORBIDDEN,
             (OtherSupervisor, "incident-lincoln") => StatusCode::NOT_FOUND,
-            (OtherSupervisor | Supervisor, "admin") => StatusCode::FORBIDDEN,
+            (
+                OtherSupervisor | Supervisor,
+                "admin" | "admin-school" | "admin-post" | "admin-checkpoint",
+            ) => StatusCode::FORBIDDEN,
             _ => StatusCode::OK,
         }
     };
@@ -1004,6 +1019,343 @@ fn admin_actions_are_for_administrators_only() {
             .status,
         StatusCode::BAD_REQUEST,
         "an administrator cannot demote themself"
+    );
+}
+
+/// Everything the admin sees, as the admin API reads it.
+fn all_reference(st: &SqliteStorage) -> ReferenceData {
+    st.reference_for(&rounds_server::auth::viewer(
+        &st.person(ids::ADMIN).expect("p").expect("admin"),
+    ))
+    .expect("reference")
+}
+
+/// The fields of the Lincoln gym checkpoint's form with another schedule.
+fn gym_form<'a>(
+    post: &'a str,
+    first: &'a str,
+    every: &'a str,
+    grace: &'a str,
+) -> Vec<(&'a str, &'a str)> {
+    vec![
+        ("post_id", post),
+        ("name", "Gym east doors"),
+        ("tag_code", "LIN-02"),
+        ("position", "2"),
+        ("first_due_minutes", first),
+        ("interval_minutes", every),
+        ("grace_minutes", grace),
+    ]
+}
+
+#[test]
+fn an_admin_edits_a_schedule_and_orders_and_the_guards_phone_gets_them_at_its_next_sync() {
+    let server = ConsoleServer::start();
+    let mut gia = server.device(&GIA);
+    let gym = ids::checkpoint(ids::LINCOLN_MAIN, 2);
+    let before = gia
+        .store
+        .checkpoints(ids::LINCOLN_MAIN)
+        .expect("checkpoints");
+    let old_gym = before
+        .iter()
+        .find(|c| c.id == gym)
+        .expect("the gym on the phone");
+    assert_eq!(
+        (
+            old_gym.schedule.interval_minutes,
+            old_gym.schedule.grace_minutes
+        ),
+        (60, 10)
+    );
+
+    let (_, mut admin) = Browser::sign_in(&server.base, &ADMIN);
+    let page = admin.get("/console/admin");
+    assert_eq!(page.status, StatusCode::OK);
+    let r = all_reference(&server.storage);
+    for (section, id) in r
+        .schools
+        .iter()
+        .map(|s| ("schools", s.id))
+        .chain(r.posts.iter().map(|p| ("posts", p.id)))
+        .chain(r.checkpoints.iter().map(|c| ("checkpoints", c.id)))
+    {
+        assert!(
+            page.body.contains(&format!(
+                r#"<a href="/console/admin/{section}/{id}">Edit</a>"#
+            )),
+            "an Edit link for {section} {id}"
+        );
+    }
+
+    // The checkpoint's page: every field prefilled, the form token, posting to itself.
+    let path = format!("/console/admin/checkpoints/{gym}");
+    let form = admin.get(&path);
+    assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+    let main = ids::LINCOLN_MAIN.to_string();
+    for want in [
+        format!(r#"action="{path}""#),
+        format!(r#"name="csrf" value="{}""#, admin.csrf),
+        format!(r#"<option value="{main}" selected>Lincoln High School — "#),
+        format!(
+            r#"name="name" required maxlength="200" value="{}""#,
+            old_gym.name
+        ),
+        r#"name="tag_code" required maxlength="128" value="LIN-02""#.into(),
+        r#"name="position" type="number" min="1" value="2""#.into(),
+        r#"name="first_due_minutes" type="number" min="0" value="0""#.into(),
+        r#"name="interval_minutes" type="number" min="1" value="60""#.into(),
+        r#"name="grace_minutes" type="number" min="0" value="10""#.into(),
+    ] {
+        assert!(form.body.contains(&want), "{want} in {}", form.body);
+    }
+
+    // A new schedule for the same checkpoint (same id, no new row).
+    let saved = admin.post(&path, &gym_form(&main, "15", "45", "5"));
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    assert_eq!(saved.location, "/console/admin#checkpoints");
+    let after = all_reference(&server.storage);
+    assert_eq!(
+        after.checkpoints.len(),
+        r.checkpoints.len(),
+        "replaced, not added"
+    );
+    let new_gym = after.checkpoints.iter().find(|c| c.id == gym).expect("gym");
+    assert_eq!(new_gym.name, "Gym east doors");
+    assert_eq!(
+        new_gym.schedule,
+        Schedule {
+            first_due_minutes: 15,
+            interval_minutes: 45,
+            grace_minutes: 5
+        }
+    );
+
+    // The post's orders, over several lines, with markup shown as text on its page.
+    let post_path = format!("/console/admin/posts/{main}");
+    let post_page = admin.get(&post_path);
+    assert_eq!(post_page.status, StatusCode::OK);
+    assert!(
+        post_page.body.contains("Walk the round every hour."),
+        "orders prefilled"
+    );
+    assert!(post_page.body.contains(&format!(
+        r#"<option value="{}" selected>Lincoln High School</option>"#,
+        ids::LINCOLN
+    )));
+    let orders = "Lock the gym <after> 16:00.\nCall the office at 09:00.";
+    let lincoln = ids::LINCOLN.to_string();
+    let saved = admin.post(
+        &post_path,
+        &[
+            ("school_id", lincoln.as_str()),
+            ("name", "Lincoln main building"),
+            ("orders", orders),
+        ],
+    );
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let post_page = admin.get(&post_path);
+    assert!(
+        post_page
+            .body
+            .contains("Lock the gym &lt;after&gt; 16:00.\nCall the office at 09:00."),
+        "the new orders, escaped, line breaks kept: {}",
+        post_page.body
+    );
+
+    // A school's name.
+    let school_path = format!("/console/admin/schools/{lincoln}");
+    assert!(
+        admin
+            .get(&school_path)
+            .body
+            .contains(r#"value="Lincoln High School""#)
+    );
+    let saved = admin.post(&school_path, &[("name", "Lincoln \"High\" School")]);
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    assert!(
+        admin
+            .get(&school_path)
+            .body
+            .contains(r#"value="Lincoln &quot;High&quot; School""#),
+        "escaped in the attribute"
+    );
+
+    // Gia's phone gets all of it at its next sync.
+    let report = gia.sync().expect("sync");
+    assert!(report.reference_updated, "the reference data changed");
+    let phone_gym = gia
+        .store
+        .checkpoints(ids::LINCOLN_MAIN)
+        .expect("checkpoints")
+        .into_iter()
+        .find(|c| c.id == gym)
+        .expect("gym");
+    assert_eq!(
+        phone_gym.schedule, new_gym.schedule,
+        "the new schedule on the phone"
+    );
+    assert_eq!(phone_gym.name, "Gym east doors");
+    assert_eq!(
+        gia.store.post(ids::LINCOLN_MAIN).expect("post").orders,
+        orders,
+        "the new orders on the phone"
+    );
+    let phone_ref = gia.store.reference_data().expect("reference");
+    assert!(
+        phone_ref
+            .schools
+            .iter()
+            .any(|s| s.id == ids::LINCOLN && s.name == "Lincoln \"High\" School")
+    );
+}
+
+#[test]
+fn editing_is_for_administrators_with_a_real_form_and_a_valid_schedule() {
+    let server = ConsoleServer::start();
+    let main = ids::LINCOLN_MAIN.to_string();
+    let lincoln = ids::LINCOLN.to_string();
+    let gym = ids::checkpoint(ids::LINCOLN_MAIN, 2);
+    let edits: Vec<(String, Vec<(&str, &str)>)> = vec![
+        (
+            format!("/console/admin/schools/{lincoln}"),
+            vec![("name", "Renamed")],
+        ),
+        (
+            format!("/console/admin/posts/{main}"),
+            vec![
+                ("school_id", lincoln.as_str()),
+                ("name", "Renamed"),
+                ("orders", "Changed"),
+            ],
+        ),
+        (
+            format!("/console/admin/checkpoints/{gym}"),
+            gym_form(&main, "5", "30", "5"),
+        ),
+    ];
+    // The schools, posts and checkpoints (the people change below: roles are moved).
+    let places = || {
+        let r = all_reference(&server.storage);
+        (r.schools, r.posts, r.checkpoints)
+    };
+    let before = places();
+    let unchanged = |why: &str| assert!(places() == before, "{why}: nothing changed");
+    // No session: sent to sign in, for the page and the form.
+    let mut nobody = Browser::new(&server.base);
+    for (path, form) in &edits {
+        for p in [nobody.get(path), nobody.post(path, form)] {
+            assert_eq!(p.status, StatusCode::SEE_OTHER, "no session {path}");
+            assert_eq!(p.location, "/console/login");
+        }
+    }
+    // A supervisor, and the same session once its person is a guard: 403.
+    let (_, mut sam) = Browser::sign_in(&server.base, &SUPERVISOR);
+    let mut sam_record = server
+        .storage
+        .person(ids::SUPERVISOR)
+        .expect("p")
+        .expect("sam");
+    for role in [Role::Supervisor, Role::Guard] {
+        sam_record.role = role;
+        server.storage.put_person(&sam_record).expect("role");
+        for (path, form) in &edits {
+            assert_eq!(sam.get(path).status, StatusCode::FORBIDDEN, "{role} {path}");
+            assert_eq!(
+                sam.post(path, form).status,
+                StatusCode::FORBIDDEN,
+                "{role} {path}"
+            );
+        }
+    }
+    assert_eq!(
+        Browser::sign_in(&server.base, &GIA).0,
+        StatusCode::FORBIDDEN,
+        "a guard cannot sign in at all"
+    );
+    unchanged("refused to a supervisor and a guard");
+
+    // The admin's own session, but a form without the token or from another site.
+    let (_, mut admin) = Browser::sign_in(&server.base, &ADMIN);
+    for (path, form) in &edits {
+        let base = server.base.clone();
+        let no_token = admin.post_raw(path, form, Some(&base));
+        assert_eq!(no_token.status, StatusCode::FORBIDDEN, "no token {path}");
+        let csrf = admin.csrf.clone();
+        let mut foreign = vec![("csrf", csrf.as_str())];
+        foreign.extend_from_slice(form);
+        assert_eq!(
+            admin
+                .post_raw(path, &foreign, Some("http://evil.example"))
+                .status,
+            StatusCode::FORBIDDEN,
+            "foreign origin {path}"
+        );
+    }
+    unchanged("forged forms");
+
+    // Unknown records: 404 for the page and the form, whatever the id looks like.
+    let unknown = Uuid::from_u128(0xdead).to_string();
+    for section in ["schools", "posts", "checkpoints"] {
+        for id in [unknown.as_str(), "not-an-id"] {
+            let path = format!("/console/admin/{section}/{id}");
+            assert_eq!(admin.get(&path).status, StatusCode::NOT_FOUND, "{path}");
+            let form = &edits
+                .iter()
+                .find(|(p, _)| p.contains(section))
+                .expect("form")
+                .1;
+            assert_eq!(
+                admin.post(&path, form).status,
+                StatusCode::NOT_FOUND,
+                "{path}"
+            );
+        }
+    }
+    unchanged("unknown ids");
+
+    // Bad values: the add forms' 400 page, naming what is wrong; nothing changes.
+    let cp = format!("/console/admin/checkpoints/{gym}");
+    let bad_post = Uuid::from_u128(0xbeef).to_string();
+    for (form, says) in [
+        (gym_form(&main, "5", "30", "30"), "grace_minutes"),
+        (gym_form(&main, "5", "30", "45"), "grace_minutes"),
+        (gym_form(&main, "5", "0", "0"), "interval_minutes"),
+        (gym_form(&main, "5", "thirty", "5"), "every"),
+        (gym_form(&bad_post, "5", "30", "5"), "unknown post"),
+        (gym_form("", "5", "30", "5"), "post: choose one"),
+    ] {
+        let r = admin.post(&cp, &form);
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{form:?}: {}", r.body);
+        assert!(r.body.contains(says), "{says} in {}", r.body);
+    }
+    let school = &edits[0].0;
+    let r = admin.post(school, &[("name", "  ")]);
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "an empty name");
+    let r = admin.post(
+        &edits[1].0,
+        &[("school_id", unknown.as_str()), ("name", "Main")],
+    );
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "an unknown school");
+    unchanged("refused values");
+
+    // And the same form, right, from the admin's page: it works.
+    for (path, form) in &edits {
+        let r = admin.post(path, form);
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{path}: {}", r.body);
+    }
+    let r = all_reference(&server.storage);
+    let gym_now = r.checkpoints.iter().find(|c| c.id == gym).expect("gym");
+    assert_eq!(gym_now.schedule.interval_minutes, 30);
+    assert!(
+        r.posts
+            .iter()
+            .any(|p| p.id == ids::LINCOLN_MAIN && p.orders == "Changed")
+    );
+    assert!(
+        r.schools
+            .iter()
+            .any(|s| s.id == ids::LINCOLN && s.name == "Renamed")
     );
 }
 
