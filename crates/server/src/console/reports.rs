@@ -254,7 +254,14 @@ fn line_cells(l: &ReportLine) -> [String; 8] {
 pub fn to_pdf(r: &Report) -> Vec<u8> {
     let title = format!("Daily activity report - {} - {}", r.scope, r.date);
     let mut p = Pdf::new(&title);
-    p.row(&[(MARGIN, &title)], 16.0, true);
+    // The date on the first line and the scope below it, wrapped: three school names do not
+    // fit beside the title at this size.
+    p.row(
+        &[(MARGIN, &format!("Daily activity report - {}", r.date))],
+        16.0,
+        true,
+    );
+    p.paragraph(&r.scope, 12.0);
     p.row(
         &[(
             MARGIN,
