@@ -14,12 +14,13 @@
 // Binaries come from $CARGO_TARGET_DIR/debug (scripts/test.sh builds them).
 //   ROUNDS_CONSOLE_SHOTS  folder for screenshots (default docs/screens)
 
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, rmSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir, homedir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { children, steps, log, startListening, stop, step } from '../support/harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..', '..');
@@ -29,52 +30,11 @@ const DAY = process.env.ROUNDS_DAY_BIN ?? join(target, 'debug', 'examples', 'con
 const SHOTS = resolve(repo, process.env.ROUNDS_CONSOLE_SHOTS ?? 'docs/screens');
 
 const tmp = mkdtempSync(join(tmpdir(), 'rounds-console-'));
-const children = new Set();
-const steps = [];
 const figures = {};
 
-function log(msg) {
-  process.stdout.write(`  ${msg}\n`);
-}
 
-/** Starts a program that prints `listening on http://ADDR`; resolves with the URL. */
-function startListening(cmd, args, name) {
-  return new Promise((res, rej) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, RUST_LOG: 'warn' } });
-    children.add(child);
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => rej(new Error(`${name} did not start: ${err}`)), 30000);
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/listening on (http:\/\/\S+)/);
-      if (m) { clearTimeout(timer); res({ url: m[1], child }); }
-    });
-    child.stderr.on('data', (d) => { err = (err + d).slice(-4000); });
-    child.on('exit', (code) => { children.delete(child); clearTimeout(timer); rej(new Error(`${name} exited (${code}): ${err}`)); });
-  });
-}
 
-function stop(child, signal = 'SIGTERM') {
-  if (!child || child.exitCode !== null) return Promise.resolve();
-  return new Promise((res) => {
-    child.once('exit', () => res());
-    try { process.kill(-child.pid, signal); } catch { res(); }
-  });
-}
 
-async function step(name, fn) {
-  const t = Date.now();
-  try {
-    await fn();
-    steps.push({ name, ok: true, ms: Date.now() - t });
-    log(`ok   ${name} (${Date.now() - t} ms)`);
-  } catch (e) {
-    steps.push({ name, ok: false, ms: Date.now() - t });
-    log(`FAIL ${name}: ${e.message}`);
-    throw e;
-  }
-}
 
 function check(cond, why) {
   if (!cond) throw new Error(why);

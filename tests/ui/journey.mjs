@@ -14,13 +14,14 @@
 //   ROUNDS_UI_LIST   records in the long list (default 10000)
 //   ROUNDS_UI_SHOTS  folder for screenshots (default docs/screens)
 
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync, readdirSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir, homedir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { children, steps, log, startListening, stop, step } from '../support/harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..', '..');
@@ -37,39 +38,10 @@ const PHOTO = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQ
 const PHOTO_HASH = createHash('sha256').update(PHOTO).digest('hex');
 
 const tmp = mkdtempSync(join(tmpdir(), 'rounds-ui-'));
-const children = new Set();
 const figures = {};
-const steps = [];
 
-function log(msg) {
-  process.stdout.write(`  ${msg}\n`);
-}
 
-/** Starts a program that prints `listening on http://ADDR`; resolves with the URL. */
-function startListening(cmd, args, name) {
-  return new Promise((res, rej) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, RUST_LOG: 'warn' } });
-    children.add(child);
-    let out = '';
-    let err = '';
-    const timer = setTimeout(() => rej(new Error(`${name} did not start: ${err}`)), 30000);
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = out.match(/listening on (http:\/\/\S+)/);
-      if (m) { clearTimeout(timer); res({ url: m[1], child }); }
-    });
-    child.stderr.on('data', (d) => { err = (err + d).slice(-4000); });
-    child.on('exit', (code) => { children.delete(child); clearTimeout(timer); rej(new Error(`${name} exited (${code}): ${err}`)); });
-  });
-}
 
-function stop(child, signal = 'SIGTERM') {
-  if (!child || child.exitCode !== null) return Promise.resolve();
-  return new Promise((res) => {
-    child.once('exit', () => res());
-    try { process.kill(-child.pid, signal); } catch { res(); }
-  });
-}
 
 function serverCli(data, ...args) {
   return execFileSync(SERVER, ['--data', data, ...args], { encoding: 'utf8' });
@@ -79,18 +51,6 @@ function enrollmentCode(data) {
   return serverCli(data, 'admin', 'enroll-code').trim().split(/\s+/)[0];
 }
 
-async function step(name, fn) {
-  const t = Date.now();
-  try {
-    await fn();
-    steps.push({ name, ok: true, ms: Date.now() - t });
-    log(`ok   ${name} (${Date.now() - t} ms)`);
-  } catch (e) {
-    steps.push({ name, ok: false, ms: Date.now() - t });
-    log(`FAIL ${name}: ${e.message}`);
-    throw e;
-  }
-}
 
 function check(cond, why) {
   if (!cond) throw new Error(why);
