@@ -26,6 +26,7 @@ use std::time::{Duration, Instant};
 
 use automerge::Automerge;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
 use rounds_core::document::{self, Header};
 use rounds_core::entropy::SeededEntropy;
 use rounds_core::model::*;
@@ -318,8 +319,19 @@ fn main() {
         let t0 = Instant::now();
         let reference = st.reference_for(&v).unwrap();
         let schools = day::visible_schools(&reference, None).unwrap();
-        let days = day::load_day(st, &db, &v, &reference, &schools, date(), now, false).unwrap();
-        let html = day::render(&reference, &days, date(), None, None);
+        let days = day::load_day(
+            st,
+            &db,
+            &v,
+            &reference,
+            &schools,
+            date(),
+            Tz::UTC,
+            now,
+            false,
+        )
+        .unwrap();
+        let html = day::render(&reference, &days, date(), Tz::UTC, None, None);
         work.push(t0.elapsed());
         shifts = days.iter().map(|d| d.shifts.len()).sum::<usize>();
         html_len = html.len();
@@ -340,8 +352,19 @@ fn main() {
         let t0 = Instant::now();
         let reference = st.reference_for(&v).unwrap();
         let schools = day::visible_schools(&reference, None).unwrap();
-        let days = day::load_day(st, &db, &v, &reference, &schools, date(), now, true).unwrap();
-        day::render(&reference, &days, date(), None, None);
+        let days = day::load_day(
+            st,
+            &db,
+            &v,
+            &reference,
+            &schools,
+            date(),
+            Tz::UTC,
+            now,
+            true,
+        )
+        .unwrap();
+        day::render(&reference, &days, date(), Tz::UTC, None, None);
         work.push(t0.elapsed());
     }
     let (med, max) = stats(work);
@@ -356,7 +379,7 @@ fn main() {
     for _ in 0..s.runs {
         let t0 = Instant::now();
         let reference = st.reference_for(&v).unwrap();
-        let r = reports::build(st, &db, &v, &reference, None, date(), now).unwrap();
+        let r = reports::build(st, &db, &v, &reference, None, date(), Tz::UTC, now).unwrap();
         let pdf = reports::to_pdf(&r);
         work.push(t0.elapsed());
         pdf_len = pdf.len();

@@ -33,6 +33,7 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
 use rounds_core::entropy::OsEntropy;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -49,6 +50,7 @@ pub struct AppState {
     /// The storage backend.
     pub storage: Arc<dyn Storage>,
     clock: Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>,
+    time_zone: Tz,
 }
 
 impl AppState {
@@ -59,7 +61,11 @@ impl AppState {
             reason = "the server's edge reads the real clock"
         )]
         let clock = Arc::new(Utc::now);
-        AppState { storage, clock }
+        AppState {
+            storage,
+            clock,
+            time_zone: Tz::UTC,
+        }
     }
 
     /// State with a clock of the caller's (tests of expiry).
@@ -67,12 +73,28 @@ impl AppState {
         storage: Arc<dyn Storage>,
         clock: Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>,
     ) -> Self {
-        AppState { storage, clock }
+        AppState {
+            storage,
+            clock,
+            time_zone: Tz::UTC,
+        }
     }
 
     /// The current time.
     pub fn now(&self) -> DateTime<Utc> {
         (self.clock)()
+    }
+
+    /// The same state in the district's time zone (the console's days and clock times; UTC
+    /// unless set).
+    pub fn with_time_zone(mut self, tz: Tz) -> Self {
+        self.time_zone = tz;
+        self
+    }
+
+    /// The district's time zone.
+    pub fn time_zone(&self) -> Tz {
+        self.time_zone
     }
 }
 

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::Utc;
+use chrono_tz::Tz;
 use clap::{Parser, Subcommand};
 use rounds_core::entropy::OsEntropy;
 use rounds_core::model::{Checkpoint, Post, Role, Schedule, School};
@@ -44,6 +45,10 @@ enum Command {
         /// Load the demo district first.
         #[arg(long)]
         seed_demo: bool,
+        /// The district's time zone (an IANA name such as `America/Chicago`): the console's
+        /// days run from local midnight to midnight and it shows local clock times.
+        #[arg(long, env = "ROUNDS_TIME_ZONE", default_value = "UTC", value_parser = time_zone)]
+        time_zone: Tz,
     },
     /// Administer the district directly on the data folder.
     Admin {
@@ -123,6 +128,15 @@ enum AdminCommand {
     Reference,
 }
 
+/// Parses `--time-zone`: an IANA time zone name.
+fn time_zone(s: &str) -> Result<Tz, String> {
+    s.parse::<Tz>().map_err(|_| {
+        format!(
+            "{s:?} is not an IANA time zone name (such as UTC, America/Chicago or Europe/Berlin)"
+        )
+    })
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     tracing_subscriber::fmt()
         .with_env_filter(
@@ -134,8 +148,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     match cli.command.unwrap_or(Command::Serve {
         listen: "127.0.0.1:8080".parse()?,
         seed_demo: false,
+        time_zone: Tz::UTC,
     }) {
-        Command::Serve { listen, seed_demo } => {
+        Command::Serve {
+            listen,
+            seed_demo,
+            time_zone,
+        } => {
             if seed_demo {
                 seed::demo_district(storage.as_ref(), &mut OsEntropy)?;
             }
@@ -144,10 +163,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let listener = tokio::net::TcpListener::bind(listen).await?;
                 let addr = listener.local_addr()?;
                 let docs = storage.document_count()?;
-                tracing::info!(%addr, data = %cli.data.display(), documents = docs, "rounds-server listening");
+                tracing::info!(%addr, data = %cli.data.display(), documents = docs, time_zone = %time_zone, "rounds-server listening");
                 // Scripts read this line to find the port when listening on port 0.
                 println!("listening on http://{addr}");
-                rounds_server::serve(listener, AppState::new(storage), shutdown()).await?;
+                let state = AppState::new(storage).with_time_zone(time_zone);
+                rounds_server::serve(listener, state, shutdown()).await?;
                 tracing::info!("stopped");
                 Ok::<_, Box<dyn std::error::Error>>(())
             })?;

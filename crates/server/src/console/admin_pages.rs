@@ -12,6 +12,7 @@ use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
+use chrono_tz::Tz;
 use rounds_core::entropy::OsEntropy;
 use rounds_core::model::{Checkpoint, Post, ReferenceData, Role, Schedule, School};
 use serde::Deserialize;
@@ -26,6 +27,7 @@ use crate::storage::Storage;
 /// `GET /console/admin`.
 pub async fn page(State(state): State<AppState>, user: ConsoleUser) -> ConsoleResult<Response> {
     user.require_admin()?;
+    let tz = state.time_zone();
     let storage = state.storage.clone();
     blocking(move || {
         let reference = storage.reference_for(&user.viewer())?;
@@ -36,7 +38,7 @@ pub async fn page(State(state): State<AppState>, user: ConsoleUser) -> ConsoleRe
             html::page(
                 "Administration",
                 Some(&user.chrome()),
-                &render(&user.csrf, &reference, &people, &devices, None),
+                &render(&user.csrf, &reference, &people, &devices, None, tz),
             ),
         ))
     })
@@ -49,6 +51,7 @@ fn render(
     people: &[crate::storage::PersonRecord],
     devices: &[crate::storage::DeviceRecord],
     code: Option<&admin::EnrollmentCode>,
+    tz: Tz,
 ) -> String {
     let school_names: HashMap<Uuid, &str> =
         r.schools.iter().map(|s| (s.id, s.name.as_str())).collect();
@@ -69,7 +72,7 @@ fn render(
             b,
             r#"<p class="code" role="status">New enrollment code: <strong id="enrollment-code">{}</strong> — valid until {}. Type it on the device; it is shown only once.</p>"#,
             esc(&c.code),
-            ymd_hm(c.expires_at)
+            ymd_hm(c.expires_at, tz)
         );
     }
     b.push_str(r##"<nav class="sections"><a href="#schools">Schools</a> <a href="#posts">Posts</a> <a href="#checkpoints">Checkpoints</a> <a href="#people">People</a> <a href="#devices">Devices</a></nav>"##);
@@ -171,8 +174,8 @@ fn render(
             "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{action}</td></tr>",
             esc(&d.name),
             d.id,
-            ymd_hm(d.enrolled_at),
-            d.revoked_at.map(ymd_hm).unwrap_or_default()
+            ymd_hm(d.enrolled_at, tz),
+            d.revoked_at.map(|t| ymd_hm(t, tz)).unwrap_or_default()
         );
     }
     b.push_str("</tbody></table></section>");
@@ -683,6 +686,7 @@ pub async fn issue_code(
     }
     let st = state.storage.clone();
     let now = state.now();
+    let tz = state.time_zone();
     blocking(move || {
         let code = admin::issue_code(st.as_ref(), user.person.id, now, hours, &mut OsEntropy)?;
         let reference = st.reference_for(&user.viewer())?;
@@ -693,7 +697,7 @@ pub async fn issue_code(
             html::page(
                 "Administration",
                 Some(&user.chrome()),
-                &render(&user.csrf, &reference, &people, &devices, Some(&code)),
+                &render(&user.csrf, &reference, &people, &devices, Some(&code), tz),
             ),
         ))
     })

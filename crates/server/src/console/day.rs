@@ -15,6 +15,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono_tz::Tz;
 use rounds_core::document::{self, CheckRecord};
 use rounds_core::model::{
     CheckMethod, CheckResult, Checkpoint, IncidentStatus, ReferenceData, School,
@@ -88,7 +89,8 @@ pub fn visible_schools(
     }
 }
 
-/// Evaluates every shift that started on `date` at the given schools that `v` may read.
+/// Evaluates every shift that started on `date` (a local day of `tz`) at the given schools
+/// that `v` may read.
 /// `documents`: also read each shift document (photo counts); otherwise projections only.
 #[allow(
     clippy::too_many_arguments,
@@ -101,10 +103,11 @@ pub fn load_day(
     reference: &ReferenceData,
     schools: &[School],
     date: NaiveDate,
+    tz: Tz,
     now: DateTime<Utc>,
     documents: bool,
 ) -> ConsoleResult<Vec<SchoolDay>> {
-    let (from, to) = day_bounds(date);
+    let (from, to) = day_bounds(date, tz);
     let ids: Vec<Uuid> = schools.iter().map(|s| s.id).collect();
     let rows: Vec<ShiftRow> = db
         .shifts(from, to, Some(&ids))?
@@ -261,7 +264,8 @@ pub async fn page(
 ) -> ConsoleResult<Response> {
     let Query(q) = q.map_err(|e| ConsoleError::BadRequest(e.body_text()))?;
     let now = state.now();
-    let date = super::parse_day(q.date.as_deref(), now)?;
+    let tz = state.time_zone();
+    let date = super::parse_day(q.date.as_deref(), now, tz)?;
     let school = opt_id(q.school.as_deref(), "school")?;
     let storage = state.storage.clone();
     blocking(move || {
@@ -275,6 +279,7 @@ pub async fn page(
             &reference,
             &schools,
             date,
+            tz,
             now,
             school.is_some(),
         )?;
@@ -290,7 +295,7 @@ pub async fn page(
             .into_iter()
             .filter(|i| access::may_read(&v, &i.header, &[]))
             .count();
-        let body = render(&reference, &days, date, school, Some(awaiting));
+        let body = render(&reference, &days, date, tz, school, Some(awaiting));
         Ok(html_response(
             StatusCode::OK,
             html::page(&format!("Day {date}"), Some(&user.chrome()), &body),
@@ -325,6 +330,7 @@ pub fn render(
     reference: &ReferenceData,
     days: &[SchoolDay],
     date: NaiveDate,
+    tz: Tz,
     school: Option<Uuid>,
     awaiting: Option<usize>,
 ) -> String {
@@ -390,7 +396,11 @@ pub fn render(
             "<table class=\"shifts\"><thead><tr><th>Guard</th><th>Post</th><th>Shift</th><th>Checks</th><th>On time</th><th>Late</th><th>Missed</th><th>Due now</th><th>Problems</th><th>Notes</th><th>Photos</th></tr></thead><tbody>",
         );
         for s in &d.shifts {
-            let end = s.row.ended_at.map(hm).unwrap_or_else(|| "open".into());
+            let end = s
+                .row
+                .ended_at
+                .map(|t| hm(t, tz))
+                .unwrap_or_else(|| "open".into());
             let _ = write!(
                 b,
                 r#"<tr class="{}" id="shift-{}"><td>{}</td><td>{}</td><td>{}–{}</td><td>{}</td><td>{}</td><td class="{}">{}</td><td class="{}">{}</td><td>{}</td><td class="{}">{}</td><td>{}</td><td>{}</td></tr>"#,
@@ -398,7 +408,7 @@ pub fn render(
                 s.row.header.id,
                 esc(&s.guard),
                 esc(&s.post),
-                hm(s.row.started_at),
+                hm(s.row.started_at, tz),
                 esc(&end),
                 s.checks,
                 s.summary.done,
@@ -418,7 +428,7 @@ pub fn render(
         b.push_str("</tbody></table>");
         if school.is_some() {
             for s in &d.shifts {
-                render_round(&mut b, s);
+                render_round(&mut b, s, tz);
             }
         }
         b.push_str("</section>");
@@ -426,13 +436,13 @@ pub fn render(
     b
 }
 
-fn render_round(b: &mut String, s: &ShiftDay) {
+fn render_round(b: &mut String, s: &ShiftDay, tz: Tz) {
     let _ = write!(
         b,
         r#"<details class="round" open><summary>{} · {} · {}</summary><table class="visits"><thead><tr><th>#</th><th>Checkpoint</th><th>Visits (due time: state)</th></tr></thead><tbody>"#,
         esc(&s.guard),
         esc(&s.post),
-        hm(s.row.started_at)
+        hm(s.row.started_at, tz)
     );
     for cp in &s.round {
         let _ = write!(
@@ -444,13 +454,13 @@ fn render_round(b: &mut String, s: &ShiftDay) {
         for v in &cp.visits {
             let at = v
                 .checked_at
-                .map(|t| format!(" at {}", hm(t)))
+                .map(|t| format!(" at {}", hm(t, tz)))
                 .unwrap_or_default();
             let _ = write!(
                 b,
                 r#"<span class="visit {}">{}: {}{}</span> "#,
                 status_class(v.status),
-                hm(v.due_at),
+                hm(v.due_at, tz),
                 status_word(v.status),
                 at
             );
@@ -464,14 +474,14 @@ fn render_round(b: &mut String, s: &ShiftDay) {
             let _ = write!(
                 b,
                 r#"<li class="problem">{} {} — <strong>{}</strong> {}</li>"#,
-                hm(*at),
+                hm(*at, tz),
                 esc(cp),
                 esc(result),
                 esc(note)
             );
         }
         for (at, cp, note) in &s.notes {
-            let _ = write!(b, "<li>{} {} — {}</li>", hm(*at), esc(cp), esc(note));
+            let _ = write!(b, "<li>{} {} — {}</li>", hm(*at, tz), esc(cp), esc(note));
         }
         b.push_str("</ul>");
     }
@@ -482,7 +492,7 @@ fn render_round(b: &mut String, s: &ShiftDay) {
                 b,
                 r#"<span class="photo">{}<br>{} {}</span>"#,
                 super::incidents::thumbnails(s.row.header.id, std::slice::from_ref(hash)),
-                hm(*at),
+                hm(*at, tz),
                 esc(cp)
             );
         }

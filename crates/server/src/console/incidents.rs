@@ -275,6 +275,7 @@ pub async fn list(
 ) -> ConsoleResult<Response> {
     let Query(q) = q.map_err(|e| ConsoleError::BadRequest(e.body_text()))?;
     let now = state.now();
+    let tz = state.time_zone();
     let school = opt_id(q.school.as_deref(), "school")?;
     let incident_type = nonempty(&q.incident_type)
         .map(|t| IncidentType::parse(t, "type"))
@@ -283,10 +284,10 @@ pub async fn list(
         .map(|t| IncidentStatus::parse(t, "status"))
         .transpose()?;
     let from = nonempty(&q.from)
-        .map(|d| parse_day(Some(d), now).map(|d| day_bounds(d).0))
+        .map(|d| parse_day(Some(d), now, tz).map(|d| day_bounds(d, tz).0))
         .transpose()?;
     let to = nonempty(&q.to)
-        .map(|d| parse_day(Some(d), now).map(|d| day_bounds(d).1))
+        .map(|d| parse_day(Some(d), now, tz).map(|d| day_bounds(d, tz).1))
         .transpose()?;
     let storage = state.storage.clone();
     blocking(move || {
@@ -359,7 +360,7 @@ pub async fn list(
                 b,
                 r#"<tr class="status-{}"><td>{}</td><td>{}</td><td><a href="/console/incidents/{}">{}</a></td><td>{}</td><td>{}</td><td><span class="badge {}">{}</span></td><td>{}</td></tr>"#,
                 esc(&r.status),
-                ymd_hm(r.occurred_at),
+                ymd_hm(r.occurred_at, tz),
                 esc(names.get(&r.header.school_id).copied().unwrap_or("?")),
                 r.header.id,
                 esc(&r.incident_type.replace('_', " ")),
@@ -391,6 +392,7 @@ pub async fn detail(
     Path(id): Path<String>,
 ) -> ConsoleResult<Response> {
     let id = parse_id(&id)?;
+    let tz = state.time_zone();
     let storage = state.storage.clone();
     blocking(move || {
         let (h, readers) = readable(storage.as_ref(), &user.person, id, DocKind::Incident)?;
@@ -435,10 +437,10 @@ pub async fn detail(
             esc(&name(&h.school_id)),
             esc(body.incident_type.reporting_category()),
             esc(&body.location),
-            ymd_hm(body.occurred_at),
-            ymd_hm(body.reported_at),
+            ymd_hm(body.occurred_at, tz),
+            ymd_hm(body.reported_at, tz),
             esc(&name(&h.author_id)),
-            body.submitted_at.map(ymd_hm).unwrap_or_else(|| "—".into()),
+            body.submitted_at.map(|t| ymd_hm(t, tz)).unwrap_or_else(|| "—".into()),
             esc(body.review_comment.as_deref().unwrap_or("—")),
             body.photos.len(),
         );
@@ -479,7 +481,7 @@ pub async fn detail(
                 let _ = write!(
                     b,
                     "<li>{} — {}: {}</li>",
-                    ymd_hm(s.at),
+                    ymd_hm(s.at, tz),
                     esc(&name(&s.author_id)),
                     esc(&s.text)
                 );
@@ -504,7 +506,7 @@ pub async fn detail(
             let _ = write!(
                 b,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
-                ymd_hm(e.at),
+                ymd_hm(e.at, tz),
                 esc(&e.by.map(|p| name(&p)).unwrap_or_else(|| "?".into())),
                 esc(&e.action.replace('_', " ")),
                 esc(&e.effect),
@@ -580,6 +582,7 @@ pub async fn review(
 /// `GET /console/notes`: the contact notes the signed-in person may read (for a supervisor:
 /// those shared with them; for an administrator: none, as the design's table says).
 pub async fn notes(State(state): State<AppState>, user: ConsoleUser) -> ConsoleResult<Response> {
+    let tz = state.time_zone();
     let storage = state.storage.clone();
     blocking(move || {
         let v = user.viewer();
@@ -605,7 +608,7 @@ pub async fn notes(State(state): State<AppState>, user: ConsoleUser) -> ConsoleR
             let _ = write!(
                 b,
                 "<tr><td>{}</td><td>{} ({})</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                ymd_hm(note.contacted_at),
+                ymd_hm(note.contacted_at, tz),
                 esc(&note.student_name),
                 esc(&note.student_ref),
                 note.contact_type,

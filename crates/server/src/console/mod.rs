@@ -26,7 +26,8 @@ use axum::Router;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -225,27 +226,96 @@ pub async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f).await?
 }
 
-/// A `YYYY-MM-DD` query value, or today (by `now`, in UTC) when absent or empty.
-pub fn parse_day(s: Option<&str>, now: DateTime<Utc>) -> ConsoleResult<NaiveDate> {
+/// A `YYYY-MM-DD` query value (a date in the district's zone `tz`), or today there (by `now`)
+/// when absent or empty.
+pub fn parse_day(s: Option<&str>, now: DateTime<Utc>, tz: Tz) -> ConsoleResult<NaiveDate> {
     match s.map(str::trim).filter(|s| !s.is_empty()) {
-        None => Ok(now.date_naive()),
+        None => Ok(now.with_timezone(&tz).date_naive()),
         Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
             .map_err(|_| ConsoleError::BadRequest(format!("date: {s:?} is not YYYY-MM-DD"))),
     }
 }
 
-/// A day as `[start, end)` in UTC.
-pub fn day_bounds(d: NaiveDate) -> (DateTime<Utc>, DateTime<Utc>) {
-    let start = d.and_time(chrono::NaiveTime::MIN).and_utc();
-    (start, start + Duration::days(1))
+/// The instant a local day starts in `tz`: its midnight, or (where a DST change skips
+/// midnight) the first local time of the day that exists.
+pub fn day_start(d: NaiveDate, tz: Tz) -> DateTime<Utc> {
+    let midnight = d.and_time(chrono::NaiveTime::MIN);
+    let mut t = midnight;
+    while t.date() == d {
+        if let Some(start) = tz.from_local_datetime(&t).earliest() {
+            return start.with_timezone(&Utc);
+        }
+        t += Duration::minutes(15);
+    }
+    midnight.and_utc()
 }
 
-/// A time as the console shows it (UTC, minutes).
-pub fn hm(t: DateTime<Utc>) -> String {
-    t.format("%H:%M").to_string()
+/// A local day of the district's zone `tz` as `[start, end)` in UTC (23 or 25 hours long on the
+/// days daylight saving time starts or ends).
+pub fn day_bounds(d: NaiveDate, tz: Tz) -> (DateTime<Utc>, DateTime<Utc>) {
+    let next = d.succ_opt().unwrap_or(d);
+    (day_start(d, tz), day_start(next, tz))
 }
 
-/// A time with its date.
-pub fn ymd_hm(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d %H:%M UTC").to_string()
+/// A time as the console shows it (in the district's zone, minutes).
+pub fn hm(t: DateTime<Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz).format("%H:%M").to_string()
+}
+
+/// A time with its date and the zone's abbreviation (`UTC`, `CST`, ...).
+pub fn ymd_hm(t: DateTime<Utc>, tz: Tz) -> String {
+    t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s)
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn utc_days_are_24_hours_from_utc_midnight() {
+        let d = NaiveDate::from_ymd_opt(2026, 3, 8).unwrap_or_default();
+        let (from, to) = day_bounds(d, Tz::UTC);
+        assert_eq!(from, at("2026-03-08T00:00:00Z"));
+        assert_eq!(to, at("2026-03-09T00:00:00Z"));
+    }
+
+    #[test]
+    fn day_bounds_follow_local_midnights_across_dst() {
+        let tz = chrono_tz::America::Chicago;
+        // DST starts 2026-03-08 at 02:00 CST: the day is 23 hours long.
+        let d = NaiveDate::from_ymd_opt(2026, 3, 8).unwrap_or_default();
+        let (from, to) = day_bounds(d, tz);
+        assert_eq!(from, at("2026-03-08T06:00:00Z"));
+        assert_eq!(to, at("2026-03-09T05:00:00Z"));
+        assert_eq!(to - from, Duration::hours(23));
+        // DST ends 2026-11-01 at 02:00 CDT: the day is 25 hours long.
+        let d = NaiveDate::from_ymd_opt(2026, 11, 1).unwrap_or_default();
+        let (from, to) = day_bounds(d, tz);
+        assert_eq!(from, at("2026-11-01T05:00:00Z"));
+        assert_eq!(to - from, Duration::hours(25));
+        // An evening shift at 19:00 Chicago time is on that local day, shown at 19:00.
+        let d = NaiveDate::from_ymd_opt(2026, 11, 29).unwrap_or_default();
+        let (from, to) = day_bounds(d, tz);
+        let start = at("2026-11-30T01:00:00Z");
+        assert!(from <= start && start < to);
+        assert_eq!(hm(start, tz), "19:00");
+        assert_eq!(ymd_hm(start, tz), "2026-11-29 19:00 CST");
+        assert_eq!(parse_day(None, start, tz).ok(), Some(d));
+    }
+
+    #[test]
+    fn a_day_whose_midnight_is_skipped_starts_at_its_first_hour() {
+        // Havana moves its clocks from 00:00 to 01:00 when DST starts (2026-03-08).
+        let tz = chrono_tz::America::Havana;
+        let d = NaiveDate::from_ymd_opt(2026, 3, 8).unwrap_or_default();
+        let (from, to) = day_bounds(d, tz);
+        assert_eq!(from, at("2026-03-08T05:00:00Z"));
+        assert_eq!(to - from, Duration::hours(23));
+    }
 }

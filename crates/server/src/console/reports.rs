@@ -17,6 +17,7 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
 use rounds_core::model::{IncidentType, ReferenceData, Role};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -24,7 +25,9 @@ use uuid::Uuid;
 use super::day::{SchoolDay, load_day, opt_id, visible_schools};
 use super::html::{self, esc, url_param};
 use super::pdf::{MARGIN, Pdf, fit};
-use super::{ConsoleError, ConsoleResult, ConsoleUser, blocking, day_bounds, hm, html_response};
+use super::{
+    ConsoleError, ConsoleResult, ConsoleUser, blocking, day_bounds, hm, html_response, ymd_hm,
+};
 use crate::AppState;
 use crate::access::{self, Viewer};
 use crate::storage::Storage;
@@ -96,9 +99,16 @@ pub struct Report {
     pub days: Vec<SchoolDay>,
     /// When it was made.
     pub made_at: DateTime<Utc>,
+    /// The district's time zone: the day runs from its midnight to the next, and its times
+    /// are shown there.
+    pub tz: Tz,
 }
 
-/// Builds the report of `date` for `school` (or every school `v` may see).
+/// Builds the report of `date` (a local day of `tz`) for `school` (or every school `v` may see).
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one call site per export, and the benchmark"
+)]
 pub fn build(
     storage: &dyn Storage,
     db: &ConsoleDb,
@@ -106,12 +116,13 @@ pub fn build(
     reference: &ReferenceData,
     school: Option<Uuid>,
     date: NaiveDate,
+    tz: Tz,
     now: DateTime<Utc>,
 ) -> ConsoleResult<Report> {
     let schools = visible_schools(reference, school)?;
-    let days = load_day(storage, db, v, reference, &schools, date, now, false)?;
+    let days = load_day(storage, db, v, reference, &schools, date, tz, now, false)?;
     let cats = categories();
-    let (from, to) = day_bounds(date);
+    let (from, to) = day_bounds(date, tz);
     let incidents = db.incidents(&IncidentFilter {
         schools: Some(schools.iter().map(|s| s.id).collect()),
         from: Some(from),
@@ -170,6 +181,7 @@ pub fn build(
         total,
         days,
         made_at: now,
+        tz,
     })
 }
 
@@ -266,8 +278,9 @@ pub fn to_pdf(r: &Report) -> Vec<u8> {
         &[(
             MARGIN,
             &format!(
-                "Made {} UTC by the Rounds district server. Times are UTC. Visits are checked against each post's schedule.",
-                r.made_at.format("%Y-%m-%d %H:%M")
+                "Made {} by the Rounds district server. Times are in {}. Visits are checked against each post's schedule.",
+                ymd_hm(r.made_at, r.tz),
+                r.tz.name()
             ),
         )],
         8.5,
@@ -316,7 +329,11 @@ pub fn to_pdf(r: &Report) -> Vec<u8> {
         p.need(40.0);
         p.row(&[(MARGIN, &d.school.name)], 10.0, true);
         for s in ex {
-            let end = s.row.ended_at.map(hm).unwrap_or_else(|| "open".into());
+            let end = s
+                .row
+                .ended_at
+                .map(|t| hm(t, r.tz))
+                .unwrap_or_else(|| "open".into());
             let what = format!(
                 "{} missed, {} late, {} problem(s)",
                 s.summary.missed,
@@ -327,7 +344,7 @@ pub fn to_pdf(r: &Report) -> Vec<u8> {
                 &[
                     (MARGIN + 10.0, &fit(&s.guard, 120.0, 9.0)),
                     (180.0, &fit(&s.post, 150.0, 9.0)),
-                    (340.0, &format!("{}-{}", hm(s.row.started_at), end)),
+                    (340.0, &format!("{}-{}", hm(s.row.started_at, r.tz), end)),
                     (400.0, &what),
                 ],
                 9.0,
@@ -337,7 +354,11 @@ pub fn to_pdf(r: &Report) -> Vec<u8> {
                 p.row(
                     &[(
                         MARGIN + 24.0,
-                        &fit(&format!("{} {cp}: {result}. {note}", hm(*at)), 480.0, 8.5),
+                        &fit(
+                            &format!("{} {cp}: {result}. {note}", hm(*at, r.tz)),
+                            480.0,
+                            8.5,
+                        ),
                     )],
                     8.5,
                     false,
@@ -370,7 +391,8 @@ async fn report_for(
     q: ReportQuery,
 ) -> ConsoleResult<(Report, ConsoleUser)> {
     let now = state.now();
-    let date = super::parse_day(q.date.as_deref(), now)?;
+    let tz = state.time_zone();
+    let date = super::parse_day(q.date.as_deref(), now, tz)?;
     let school = opt_id(q.school.as_deref(), "school")?;
     let storage = state.storage.clone();
     blocking(move || {
@@ -383,6 +405,7 @@ async fn report_for(
             &reference,
             school,
             date,
+            tz,
             now,
         )?;
         Ok((r, user))

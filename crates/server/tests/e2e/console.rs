@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
 use reqwest::StatusCode;
 use reqwest::blocking::Client;
 use rounds_core::entropy::SeededEntropy;
@@ -46,6 +47,11 @@ fn evening() -> DateTime<Utc> {
 
 impl ConsoleServer {
     fn start() -> ConsoleServer {
+        ConsoleServer::start_in(Tz::UTC)
+    }
+
+    /// A server whose district is in the time zone `tz`.
+    fn start_in(tz: Tz) -> ConsoleServer {
         let dir = tempfile::tempdir().expect("tempdir");
         let storage = Arc::new(SqliteStorage::open(dir.path()).expect("storage"));
         seed::demo_district(storage.as_ref(), &mut SeededEntropy::new(1)).expect("seed");
@@ -82,7 +88,8 @@ impl ConsoleServer {
                 addr_tx
                     .send(listener.local_addr().expect("addr"))
                     .expect("send");
-                rounds_server::serve(listener, AppState::with_clock(st, clock), async {
+                let state = AppState::with_clock(st, clock).with_time_zone(tz);
+                rounds_server::serve(listener, state, async {
                     let _ = rx.await;
                 })
                 .await
@@ -855,6 +862,94 @@ fn the_day_view_and_reports_show_rounds_against_the_schedule() {
         "the school is in the PDF"
     );
     assert!(text.contains("Shifts with exceptions"));
+}
+
+/// A district in America/Chicago: an evening shift from 19:00 to 23:00 local time (01:00 to
+/// 05:00 UTC on the next day) belongs to the local day it started on, in the day view (also as
+/// "today"), the CSV and the PDF, and shows local clock times.
+#[test]
+fn an_evening_shift_belongs_to_the_districts_local_day() {
+    let server = ConsoleServer::start_in(chrono_tz::America::Chicago);
+    // The server's clock: 23:30 on the 29th in Chicago (05:30 UTC on the 30th).
+    server.advance(-(12 * 60 + 30));
+    let mut gia = server.device(&GIA);
+    let shift = Uuid::from_u128(0x59);
+    gia.store
+        .start_shift(&NewShift {
+            id: shift,
+            post_id: ids::LINCOLN_MAIN,
+            started_at: at(-7 * 60), // 2026-11-30 01:00 UTC: 19:00 on the 29th in Chicago
+        })
+        .expect("start");
+    check(&mut gia, shift, 1, 1, -7 * 60 + 5, CheckResult::Hazard); // 19:05, a problem
+    gia.store.end_shift(shift, at(-3 * 60)).expect("end"); // 23:00 in Chicago
+    gia.sync().expect("gia sync");
+    let (_, mut b) = Browser::sign_in(&server.base, &SUPERVISOR);
+    let marker = format!(r#"id="shift-{shift}""#);
+
+    for url in [
+        format!("/console/day?date=2026-11-29&school={}", ids::LINCOLN),
+        format!("/console/day?school={}", ids::LINCOLN),
+    ] {
+        let page = b.get(&url);
+        assert_eq!(page.status, StatusCode::OK, "{url}");
+        assert!(page.body.contains("Day of 2026-11-29"), "{url}: the 29th");
+        let row = page
+            .body
+            .split(&marker)
+            .nth(1)
+            .and_then(|r| r.split("</tr>").next())
+            .unwrap_or_else(|| panic!("{url}: the evening shift is on the 29th"));
+        assert!(
+            row.contains("19:00–23:00"),
+            "{url}: local clock times: {row}"
+        );
+        assert!(
+            page.body.contains(r#"<li class="problem">19:05 "#),
+            "{url}: the problem's local time"
+        );
+    }
+    let next = b.get(&format!(
+        "/console/day?date=2026-11-30&school={}",
+        ids::LINCOLN
+    ));
+    assert_eq!(next.status, StatusCode::OK);
+    assert!(
+        !next.body.contains(&marker),
+        "the shift is not on the 30th (its UTC date)"
+    );
+
+    let mut shifts_at_lincoln = |date: &str| {
+        let csv = b.get(&format!("/console/reports/daily.csv?date={date}"));
+        assert_eq!(csv.status, StatusCode::OK);
+        csv.body
+            .lines()
+            .map(|l| parse_csv_line(l.trim_end_matches('\r')))
+            .find(|r| r[1] == "Lincoln High School")
+            .map(|r| (r[0].clone(), r[2].clone()))
+            .expect("Lincoln row")
+    };
+    assert_eq!(
+        shifts_at_lincoln("2026-11-29"),
+        ("2026-11-29".to_string(), "1".to_string())
+    );
+    assert_eq!(
+        shifts_at_lincoln("2026-11-30"),
+        ("2026-11-30".to_string(), "0".to_string())
+    );
+
+    let pdf = b.get("/console/reports/daily.pdf?date=2026-11-29");
+    assert_eq!(pdf.content_type, "application/pdf");
+    let text = String::from_utf8_lossy(&pdf.bytes);
+    assert!(
+        text.contains("Times are in America/Chicago."),
+        "the report names the zone"
+    );
+    assert!(!text.contains("Times are UTC"));
+    assert!(
+        text.contains("(19:00-23:00)"),
+        "the exception list shows local times"
+    );
 }
 
 /// An RFC 4180 line (no embedded line breaks in these tests).
