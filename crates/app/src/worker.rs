@@ -55,6 +55,8 @@ pub struct WorkerState {
     pub rounds: u64,
     kick: Option<Kick>,
     stop: bool,
+    /// The thread has finished (and closed its store connection).
+    exited: bool,
 }
 
 struct Shared {
@@ -62,9 +64,15 @@ struct Shared {
     wake: Condvar,
 }
 
-/// The background sync thread. Dropping it stops the thread after its current attempt.
+/// How long dropping a worker waits for its thread to finish its current attempt.
+const STOP_WAIT: StdDuration = StdDuration::from_secs(5);
+
+/// The background sync thread. Dropping it stops the thread after its current attempt and
+/// waits (at most [`STOP_WAIT`]) for it to close its store connection: a thread still using
+/// SQLCipher (OpenSSL) while the process exits can crash in OpenSSL's exit-time clean-up.
 pub struct SyncWorker {
     handle: SyncHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 /// A way to talk to the sync thread that does not keep it alive.
@@ -107,12 +115,21 @@ impl SyncWorker {
         let thread_shared = Arc::clone(&shared);
         let spawned = std::thread::Builder::new()
             .name("rounds-sync".into())
-            .spawn(move || run(store, &server, env.as_ref(), &thread_shared));
-        if let Err(e) = spawned {
-            tracing::error!(%e, "could not start background sync");
-        }
+            .spawn(move || {
+                run(store, &server, env.as_ref(), &thread_shared);
+                lock(&thread_shared).exited = true;
+                thread_shared.wake.notify_all();
+            });
+        let thread = match spawned {
+            Ok(t) => Some(t),
+            Err(e) => {
+                tracing::error!(%e, "could not start background sync");
+                None
+            }
+        };
         SyncWorker {
             handle: SyncHandle { shared },
+            thread,
         }
     }
 
@@ -170,8 +187,22 @@ impl SyncHandle {
 
 impl Drop for SyncWorker {
     fn drop(&mut self) {
-        lock(&self.handle.shared).stop = true;
-        self.handle.shared.wake.notify_all();
+        let shared = &self.handle.shared;
+        let mut s = lock(shared);
+        s.stop = true;
+        shared.wake.notify_all();
+        let (s, _) = shared
+            .wake
+            .wait_timeout_while(s, STOP_WAIT, |s| !s.exited)
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let exited = s.exited;
+        drop(s);
+        match self.thread.take() {
+            // Finished: joining is immediate.
+            Some(t) if exited => drop(t.join()),
+            // Still in a slow request: let it finish on its own rather than hold up the UI.
+            _ => tracing::warn!("background sync is still finishing a request"),
+        }
     }
 }
 
