@@ -122,12 +122,24 @@ pub fn run() {
         )
         .with_writer(std::io::stderr)
         .init();
-    let result = build_app(tauri::Builder::default(), Box::new(open_from_env))
-        .run(tauri::generate_context!());
-    if let Err(e) = result {
-        tracing::error!(%e, "the field app stopped");
-        std::process::exit(1);
-    }
+    let app = match build_app(tauri::Builder::default(), Box::new(open_from_env))
+        .build(tauri::generate_context!())
+    {
+        Ok(app) => app,
+        Err(e) => {
+            tracing::error!(%e, "the field app stopped");
+            std::process::exit(1);
+        }
+    };
+    app.run(|handle, event| {
+        // Lock on the way out: background sync stops and closes its store connection before
+        // the process exits (a sync thread inside SQLCipher during exit can crash it).
+        if let tauri::RunEvent::Exit = event
+            && let Some(app) = handle.try_state::<App>()
+        {
+            drop(app.lock());
+        }
+    });
 }
 
 #[cfg(test)]
