@@ -16,7 +16,7 @@ use rounds_core::entropy::SeededEntropy;
 use rounds_core::model::*;
 use rounds_core::store::NewShift;
 use rounds_server::admin::{self, PersonInput};
-use rounds_server::seed::{self, ids};
+use rounds_server::seed::ids;
 use rounds_server::storage::{SqliteStorage, Storage};
 use rounds_server::{AppState, console};
 use uuid::Uuid;
@@ -36,9 +36,7 @@ struct ConsoleServer {
     base: String,
     storage: Arc<SqliteStorage>,
     offset_min: Arc<AtomicI64>,
-    _dir: tempfile::TempDir,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: TestServer,
 }
 
 fn evening() -> DateTime<Utc> {
@@ -52,58 +50,33 @@ impl ConsoleServer {
 
     /// A server whose district is in the time zone `tz`.
     fn start_in(tz: Tz) -> ConsoleServer {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let storage = Arc::new(SqliteStorage::open(dir.path()).expect("storage"));
-        seed::demo_district(storage.as_ref(), &mut SeededEntropy::new(1)).expect("seed");
-        admin::put_person(
-            storage.as_ref(),
-            &PersonInput {
-                id: SUE_ID,
-                username: SUE.username.into(),
-                name: "Sue Supervisor".into(),
-                role: Role::Supervisor,
-                schools: vec![ids::BAKER],
-                password: Some(SUE.password.into()),
-                active: true,
-            },
-            &mut SeededEntropy::new(2),
-        )
-        .expect("sue");
         let offset_min = Arc::new(AtomicI64::new(0));
         let off = offset_min.clone();
         let clock = Arc::new(move || evening() + Duration::minutes(off.load(Ordering::SeqCst)));
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-        let st: Arc<dyn Storage> = storage.clone();
-        let thread = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("rt");
-            rt.block_on(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                    .await
-                    .expect("bind");
-                addr_tx
-                    .send(listener.local_addr().expect("addr"))
-                    .expect("send");
-                let state = AppState::with_clock(st, clock).with_time_zone(tz);
-                rounds_server::serve(listener, state, async {
-                    let _ = rx.await;
-                })
-                .await
-                .expect("serve");
-            });
-        });
-        let addr = addr_rx.recv().expect("server address");
+        let server = TestServer::start_with(
+            |storage| {
+                admin::put_person(
+                    storage,
+                    &PersonInput {
+                        id: SUE_ID,
+                        username: SUE.username.into(),
+                        name: "Sue Supervisor".into(),
+                        role: Role::Supervisor,
+                        schools: vec![ids::BAKER],
+                        password: Some(SUE.password.into()),
+                        active: true,
+                    },
+                    &mut SeededEntropy::new(2),
+                )
+                .expect("sue");
+            },
+            move |st| AppState::with_clock(st, clock).with_time_zone(tz),
+        );
         ConsoleServer {
-            base: format!("http://{addr}"),
-            storage,
+            base: server.base.clone(),
+            storage: server.storage.clone(),
             offset_min,
-            _dir: dir,
-            shutdown: Some(tx),
-            thread: Some(thread),
+            _server: server,
         }
     }
 
@@ -132,17 +105,6 @@ impl ConsoleServer {
         let mut d = Device::enroll_at(&self.base, &code, who);
         d.sync().expect("first sync");
         d
-    }
-}
-
-impl Drop for ConsoleServer {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
 

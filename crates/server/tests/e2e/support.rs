@@ -27,9 +27,19 @@ pub struct TestServer {
 
 impl TestServer {
     pub fn start() -> TestServer {
+        TestServer::start_with(|_| {}, AppState::new)
+    }
+
+    /// A server with the demo district, plus what `prepare` adds to its storage, serving the
+    /// state `state` makes (a test's own clock or time zone).
+    pub fn start_with(
+        prepare: impl FnOnce(&SqliteStorage),
+        state: impl FnOnce(Arc<dyn Storage>) -> AppState + Send + 'static,
+    ) -> TestServer {
         let dir = tempfile::tempdir().expect("tempdir");
         let storage = Arc::new(SqliteStorage::open(dir.path()).expect("storage"));
         seed::demo_district(storage.as_ref(), &mut SeededEntropy::new(1)).expect("seed");
+        prepare(storage.as_ref());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let st: Arc<dyn Storage> = storage.clone();
@@ -46,7 +56,7 @@ impl TestServer {
                 addr_tx
                     .send(listener.local_addr().expect("addr"))
                     .expect("send addr");
-                rounds_server::serve(listener, AppState::new(st), async {
+                rounds_server::serve(listener, state(st), async {
                     let _ = rx.await;
                 })
                 .await
