@@ -220,17 +220,8 @@ pub fn to_csv(r: &Report) -> String {
     out.push_str(&head.join(","));
     out.push_str("\r\n");
     for l in r.lines.iter().chain(std::iter::once(&r.total)) {
-        let mut row = vec![
-            r.date.to_string(),
-            csv_field(&l.school),
-            l.shifts.to_string(),
-            l.checks.to_string(),
-            l.on_time.to_string(),
-            l.late.to_string(),
-            l.missed.to_string(),
-            l.problems.to_string(),
-            l.incidents.to_string(),
-        ];
+        let mut row = vec![r.date.to_string(), csv_field(&l.school)];
+        row.extend(counts(l));
         row.extend(l.by_category.iter().map(u32::to_string));
         out.push_str(&row.join(","));
         out.push_str("\r\n");
@@ -249,17 +240,23 @@ const COLS: [(f32, &str); 8] = [
     (515.0, "Incidents"),
 ];
 
-fn line_cells(l: &ReportLine) -> [String; 8] {
+/// A line's counts in column order, shared by the CSV and the PDF.
+fn counts(l: &ReportLine) -> [String; 7] {
     [
-        fit(&l.school, 195.0, 9.0),
-        l.shifts.to_string(),
-        l.checks.to_string(),
-        l.on_time.to_string(),
-        l.late.to_string(),
-        l.missed.to_string(),
-        l.problems.to_string(),
-        l.incidents.to_string(),
+        l.shifts,
+        l.checks,
+        l.on_time,
+        l.late,
+        l.missed,
+        l.problems,
+        l.incidents,
     ]
+    .map(|n| n.to_string())
+}
+
+fn line_cells(l: &ReportLine) -> [String; 8] {
+    let [a, b, c, d, e, f, g] = counts(l);
+    [fit(&l.school, 195.0, 9.0), a, b, c, d, e, f, g]
 }
 
 /// The report as a printable PDF.
