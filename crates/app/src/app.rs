@@ -332,11 +332,11 @@ impl App {
             }
         };
         let path = config::db_path(&self.dir);
-        // A store left by an enrollment that crashed before `app.json` was written.
+        // A store without `app.json`: an enrollment that crashed before writing it, or a
+        // settings file that went missing. It may hold records, so it is never deleted: it
+        // is moved aside (with its key slots, WAL and photos) and a new store is made.
         if path.exists() {
-            for p in [path.clone(), rounds_core::keyslots::path_for(&path)] {
-                let _ = std::fs::remove_file(p);
-            }
+            set_aside(&path, self.env.now())?;
         }
         let secret = Secret::new(a.pin.as_str());
         let mut store = Store::create(
@@ -557,6 +557,32 @@ impl App {
         }
         self.sync_info()
     }
+}
+
+/// Renames the store at `path` and every file beside it that belongs to it to
+/// `<name>.set-aside-<time>...`, keeping them for recovery.
+fn set_aside(path: &Path, now: DateTime<Utc>) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("device.db");
+    let stamp = now.format("%Y%m%dT%H%M%S");
+    let entries =
+        std::fs::read_dir(dir).map_err(|e| AppError::internal("setting an old store aside", e))?;
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let Some(file) = file.to_str() else { continue };
+        if let Some(rest) = file.strip_prefix(name)
+            && !rest.contains(".set-aside-")
+        {
+            let to = dir.join(format!("{name}.set-aside-{stamp}{rest}"));
+            std::fs::rename(entry.path(), &to)
+                .map_err(|e| AppError::internal("setting an old store aside", e))?;
+            tracing::warn!(from = %entry.path().display(), to = %to.display(), "a store without settings was set aside");
+        }
+    }
+    Ok(())
 }
 
 fn json<T: Serialize>(v: &T) -> Result<String> {

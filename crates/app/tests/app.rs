@@ -484,3 +484,45 @@ fn an_expired_session_asks_for_the_password_and_signing_in_again_resumes_sync() 
     assert!(info.problem.is_none(), "{info:?}");
     assert_eq!(info.waiting_changes, 0, "the waiting shift went up");
 }
+
+#[test]
+fn setting_up_again_without_settings_keeps_the_old_store_aside_instead_of_deleting_it() {
+    let server = Server::start();
+    let env = TestEnv::new();
+    let dir = tempfile::tempdir().unwrap();
+    let phone = app(dir.path(), &env);
+    enroll(&phone, &server, "gia.guard", "guard-pass-1", "246810");
+    let post = phone.home().unwrap().posts[0].id;
+    phone.start_shift(StartShiftArgs { post_id: post }).unwrap();
+    phone.lock().unwrap();
+    drop(phone);
+    std::fs::remove_file(dir.path().join("app.json")).unwrap();
+
+    let again = app(dir.path(), &env);
+    assert_eq!(again.state().unwrap().stage, Stage::Setup);
+    enroll(&again, &server, "gia.guard", "guard-pass-1", "246810");
+    let old = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .find(|n| {
+            n.starts_with("device.db.set-aside-")
+                && !n.ends_with(".keys")
+                && !n.ends_with("-wal")
+                && !n.ends_with("-shm")
+                && !n.ends_with(".photos")
+        })
+        .expect("the old database is kept beside the new one");
+    let me = again.state().unwrap().me.unwrap().id;
+    let old_store = rounds_core::store::Store::open(
+        &dir.path().join(&old),
+        me,
+        &rounds_core::keyslots::Secret::new("246810"),
+        env.now(),
+    )
+    .expect("it still opens with its own key slots and the old PIN");
+    assert_eq!(
+        old_store.shifts(10).unwrap().len(),
+        1,
+        "and still holds the shift recorded before"
+    );
+}
