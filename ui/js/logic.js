@@ -51,6 +51,7 @@ const STATUS_LABELS = {
   draft: 'Draft',
   submitted: 'Submitted',
   approved: 'Approved',
+  amended: 'Amended after approval',
   returned: 'Returned',
 };
 

@@ -198,6 +198,9 @@ vocabulary! {
         Approved = "approved",
         /// Returned by a supervisor with a comment; editable again.
         Returned = "returned",
+        /// Approved, then an edit made before the approval (offline) arrived: waits for
+        /// review again. Derived from the history, never written (see `rules`).
+        Amended = "amended",
     }
 }
 

@@ -113,6 +113,15 @@ pub enum RejectKind {
     Invalid,
     /// The changes depend on changes the server does not have; push those first.
     MissingDependencies,
+    /// The person may change this record, but not this field, or not to this value (a guard
+    /// approving an incident, a reader re-sharing a note).
+    ForbiddenField,
+    /// The change does not fit the record's state when it was made (approving a draft,
+    /// editing a submitted report, recording on an ended shift).
+    WrongState,
+    /// A `by`, author or actor in a change names someone other than the session's person and
+    /// device.
+    Impersonation,
 }
 
 /// A document the server refused, and why.

@@ -7,7 +7,7 @@
 
 use std::collections::HashMap;
 
-use automerge::{Automerge, Change, ChangeHash, ReadDoc};
+use automerge::{Automerge, Change, ChangeHash};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Query, State};
@@ -15,6 +15,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rounds_core::document::{self, Header};
 use rounds_core::model::DocKind;
+use rounds_core::rules::{self, RefusalKind};
 use rounds_core::wire;
 use rounds_protocol::{
     DecodeError, DocChanges, FetchRequest, FetchResponse, PullResponse, PushRequest, PushResponse,
@@ -205,7 +206,7 @@ fn prepare(
                     "the header differs from the stored one",
                 );
             }
-            if !access::may_write(viewer, &s.header, &s.readers) {
+            if !rules::may_write(viewer, &s.header) {
                 return refuse(RejectKind::Forbidden, "you may not change this record");
             }
             let mut am = Automerge::new();
@@ -236,28 +237,39 @@ fn prepare(
     if new.is_empty() {
         return Ok(Prepared::Done(hashes));
     }
-    let actor = document::actor_for(device);
-    if new.iter().any(|c| c.actor_id() != &actor) {
-        return refuse(
-            RejectKind::Forbidden,
-            "changes must be made on the device that sends them",
-        );
-    }
     let new_bytes: Vec<([u8; 32], Vec<u8>)> = new
         .iter()
         .map(|c| (c.hash().0, c.raw_bytes().to_vec()))
         .collect();
-    if let Err(e) = am.apply_changes(new) {
-        return refuse(
-            RejectKind::Invalid,
-            &format!("the changes cannot be applied: {e}"),
-        );
-    }
-    if !am.get_missing_deps(&[]).is_empty() {
-        return refuse(
-            RejectKind::MissingDependencies,
-            "the changes depend on changes the server does not have",
-        );
+    // Every change is judged against the rules on the state it was made on, in causal order,
+    // then applied; one refused change refuses the document's whole push (nothing of it is
+    // stored: the later changes of that device build on it).
+    let writer = rules::Writer { viewer, device };
+    let mut pending = new;
+    while !pending.is_empty() {
+        let (ready, waiting): (Vec<Change>, Vec<Change>) = pending.into_iter().partition(|c| {
+            c.deps()
+                .iter()
+                .all(|d| am.get_change_meta_by_hash(d).is_some())
+        });
+        if ready.is_empty() {
+            return refuse(
+                RejectKind::MissingDependencies,
+                "the changes depend on changes the server does not have",
+            );
+        }
+        for c in ready {
+            if let Err(r) = rules::check_change(&am, header, writer, &c) {
+                return Ok(Prepared::Refused(reject_kind(r.kind), r.message));
+            }
+            if let Err(e) = am.apply_changes([c]) {
+                return refuse(
+                    RejectKind::Invalid,
+                    &format!("the changes cannot be applied: {e}"),
+                );
+            }
+        }
+        pending = waiting;
     }
     if let Err(e) = document::check_header(&am, header) {
         return refuse(RejectKind::HeaderChanged, &e.to_string());
@@ -275,6 +287,18 @@ fn prepare(
         }),
         hashes,
     ))
+}
+
+/// The rejection kind a push reports for a refused change.
+fn reject_kind(k: RefusalKind) -> RejectKind {
+    match k {
+        RefusalKind::Forbidden => RejectKind::Forbidden,
+        RefusalKind::ForbiddenField => RejectKind::ForbiddenField,
+        RefusalKind::WrongState => RejectKind::WrongState,
+        RefusalKind::Impersonation => RejectKind::Impersonation,
+        RefusalKind::HeaderChanged => RejectKind::HeaderChanged,
+        RefusalKind::Malformed => RejectKind::Invalid,
+    }
 }
 
 /// The server's projection of a document (also validates that its body reads as its kind).

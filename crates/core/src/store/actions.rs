@@ -1,8 +1,9 @@
 //! The user actions. Each is one call, one automerge change and one SQLite transaction;
 //! when it returns `Ok` the record is on disk and waiting for sync.
 //!
-//! The device checks roles and schools too (so the app can explain a refusal at once), but
-//! the district server is what enforces them.
+//! The device checks roles and schools too (so the app can explain a refusal at once), and
+//! every change an action makes passes [`crate::rules::check_change`] before it is stored, the
+//! same table the district server enforces.
 
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
@@ -246,7 +247,10 @@ impl Store {
                     ));
                 }
                 let b = document::read_incident(doc)?;
-                if b.status != IncidentStatus::Submitted {
+                if !matches!(
+                    b.status,
+                    IncidentStatus::Submitted | IncidentStatus::Amended
+                ) {
                     return Err(Error::Conflict(format!(
                         "this incident is {}, not submitted",
                         b.status

@@ -372,6 +372,7 @@ impl Store {
                 "no change was recorded",
             ));
         };
+        self.check_rules(&header, &doc, &c)?;
         let tx = self.conn.transaction()?;
         store_change(&tx, id, &c, false)?;
         project(&tx, &header, &doc, &prepared)?;
@@ -388,6 +389,7 @@ impl Store {
                 "no change was recorded",
             ));
         };
+        self.check_rules(&header, &doc, &c)?;
         let tx = self.conn.transaction()?;
         let inserted = insert_header(&tx, &header)?;
         if !inserted {
@@ -420,6 +422,31 @@ impl Store {
         tx.commit()?;
         self.put_back(header, doc);
         Ok(())
+    }
+
+    /// Runs the rules table ([`crate::rules`]) on a change this device has just made, before
+    /// it is stored: the same check the server makes, so the app never keeps a change the
+    /// district would refuse.
+    fn check_rules(
+        &self,
+        header: &Header,
+        doc: &Automerge,
+        change: &automerge::Change,
+    ) -> Result<()> {
+        let (role, schools) = self.me()?;
+        let viewer = crate::rules::Viewer {
+            person: self.person_id,
+            role,
+            schools,
+        };
+        let writer = crate::rules::Writer {
+            viewer: &viewer,
+            device: self.device_id,
+        };
+        crate::rules::check_change(doc, header, writer, change).map_err(|r| match r.kind {
+            crate::rules::RefusalKind::WrongState => Error::Conflict(r.message),
+            _ => Error::Forbidden(r.message),
+        })
     }
 
     /// The unlocked person's role and schools, from the reference data.

@@ -284,17 +284,21 @@ pub async fn page(
             school.is_some(),
         )?;
         // Incidents waiting for the supervisor's review, at the schools on the page.
-        let awaiting = user
-            .db
-            .incidents(&IncidentFilter {
-                schools: Some(schools.iter().map(|s| s.id).collect()),
-                status: Some(IncidentStatus::Submitted.code().to_string()),
-                limit: usize::MAX,
-                ..IncidentFilter::default()
-            })?
-            .into_iter()
-            .filter(|i| access::may_read(&v, &i.header, &[]))
-            .count();
+        // (Submitted, and approved reports amended since, which wait for review again.)
+        let mut awaiting = 0;
+        for status in [IncidentStatus::Submitted, IncidentStatus::Amended] {
+            awaiting += user
+                .db
+                .incidents(&IncidentFilter {
+                    schools: Some(schools.iter().map(|s| s.id).collect()),
+                    status: Some(status.code().to_string()),
+                    limit: usize::MAX,
+                    ..IncidentFilter::default()
+                })?
+                .into_iter()
+                .filter(|i| access::may_read(&v, &i.header, &[]))
+                .count();
+        }
         let body = render(&reference, &days, date, tz, school, Some(awaiting));
         Ok(html_response(
             StatusCode::OK,

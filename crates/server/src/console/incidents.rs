@@ -100,9 +100,8 @@ pub fn review_incident(
             "to return an incident, say what needs to change".into(),
         ));
     }
-    let (header, readers) = readable(storage, person, id, DocKind::Incident)?;
-    if person.role != Role::Supervisor
-        || !access::may_write(&crate::auth::viewer(person), &header, &readers)
+    let (header, _) = readable(storage, person, id, DocKind::Incident)?;
+    if person.role != Role::Supervisor || !access::may_write(&crate::auth::viewer(person), &header)
     {
         return Err(ConsoleError::Forbidden(
             "only a supervisor of this school reviews incidents".into(),
@@ -112,7 +111,10 @@ pub fn review_incident(
     let (am, _) = load(storage, id)?;
     let mut am = am.with_actor(document::actor_for(device));
     let body = document::read_incident(&am)?;
-    if body.status != IncidentStatus::Submitted {
+    if !matches!(
+        body.status,
+        IncidentStatus::Submitted | IncidentStatus::Amended
+    ) {
         return Err(ConsoleError::Conflict(format!(
             "this incident is {}, not submitted",
             body.status
@@ -395,7 +397,7 @@ pub async fn detail(
     let tz = state.time_zone();
     let storage = state.storage.clone();
     blocking(move || {
-        let (h, readers) = readable(storage.as_ref(), &user.person, id, DocKind::Incident)?;
+        let (h, _) = readable(storage.as_ref(), &user.person, id, DocKind::Incident)?;
         let (am, changes) = load(storage.as_ref(), id)?;
         let body = document::read_incident(&am)?;
         let entries = history(&changes);
@@ -489,8 +491,12 @@ pub async fn detail(
             b.push_str("</ul>");
         }
         if user.person.role == Role::Supervisor
-            && access::may_write(&v, &h, &readers)
-            && body.status == IncidentStatus::Submitted
+            && access::may_write(&v, &h)
+            && h.author_id != user.person.id
+            && matches!(
+                body.status,
+                IncidentStatus::Submitted | IncidentStatus::Amended
+            )
         {
             let _ = write!(
                 b,

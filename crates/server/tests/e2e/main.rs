@@ -7,5 +7,6 @@ mod console;
 mod faults;
 mod kill;
 mod photos;
+mod rules;
 mod support;
 mod sync;
