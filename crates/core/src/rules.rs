@@ -260,7 +260,7 @@ enum Field {
     Supplement,
     SupplementAuthor(Uuid),
     // note
-    NoteField,
+    NoteText,
     NoteReaders,
 }
 
@@ -456,12 +456,12 @@ fn field(kind: DocKind, target: Target, op: &automerge::legacy::Op) -> Result<Fi
         )),
 
         (DocKind::ContactNote, Target::Root, Some(k)) => match k {
-            "reason" | "outcome" | "referral" if str_value(op).is_some() => Ok(Field::NoteField),
+            "reason" | "outcome" | "referral" if str_value(op).is_some() => Ok(Field::NoteText),
             "follow_up_on"
                 if str_value(op).is_some()
                     || matches!(op.action, OpType::Put(ScalarValue::Null)) =>
             {
-                Ok(Field::NoteField)
+                Ok(Field::NoteText)
             }
             other => bad(&format!("the note's {other}")),
         },
@@ -540,19 +540,26 @@ fn check_creation(
             );
         }
     }
-    // The record as this one change leaves it must be in its kind's initial state.
-    let mut fresh = Automerge::new();
-    if let Err(e) = fresh.apply_changes([change.clone()]) {
-        return refuse(RefusalKind::Malformed, format!("unreadable: {e}"));
-    }
-    if let Err(e) = document::check_header(&fresh, header) {
+    // The record as this one change leaves it must be in its kind's initial state (read from
+    // `doc` when it holds just this change, as it does once the caller has applied it).
+    let mut built = None;
+    let fresh: &Automerge = if heads == [change.hash()] {
+        doc
+    } else {
+        let mut d = Automerge::new();
+        if let Err(e) = d.apply_changes([change.clone()]) {
+            return refuse(RefusalKind::Malformed, format!("unreadable: {e}"));
+        }
+        built.insert(d)
+    };
+    if let Err(e) = document::check_header(fresh, header) {
         return refuse(RefusalKind::Malformed, e.to_string());
     }
     let initial = match header.kind {
-        DocKind::Shift => document::read_shift(&fresh)
+        DocKind::Shift => document::read_shift(fresh)
             .map(|b| b.ended_at.is_none() && b.checks.is_empty())
             .map_err(|e| e.to_string()),
-        DocKind::Incident => document::read_incident(&fresh)
+        DocKind::Incident => document::read_incident(fresh)
             .map(|b| {
                 b.status == IncidentStatus::Draft
                     && b.submitted_at.is_none()
@@ -560,7 +567,7 @@ fn check_creation(
                     && b.supplements.is_empty()
             })
             .map_err(|e| e.to_string()),
-        DocKind::ContactNote => document::read_note(&fresh)
+        DocKind::ContactNote => document::read_note(fresh)
             .map(|_| true)
             .map_err(|e| e.to_string()),
     };

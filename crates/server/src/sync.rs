@@ -241,8 +241,8 @@ fn prepare(
         .iter()
         .map(|c| (c.hash().0, c.raw_bytes().to_vec()))
         .collect();
-    // Every change is judged against the rules on the state it was made on, in causal order,
-    // then applied; one refused change refuses the document's whole push (nothing of it is
+    // Every change is judged against the rules on the state it was made on, in causal order;
+    // one refused change refuses the document's whole push (nothing of it is
     // stored: the later changes of that device build on it).
     let writer = rules::Writer { viewer, device };
     let mut pending = new;
@@ -259,14 +259,17 @@ fn prepare(
             );
         }
         for c in ready {
-            if let Err(r) = rules::check_change(&am, header, writer, &c) {
-                return Ok(Prepared::Refused(reject_kind(r.kind), r.message));
-            }
-            if let Err(e) = am.apply_changes([c]) {
+            // Applied first (the rules read the state at the change's dependencies, which
+            // applying it does not alter, and a first change is read from the document
+            // itself); a refusal discards this in-memory document whole.
+            if let Err(e) = am.apply_changes([c.clone()]) {
                 return refuse(
                     RejectKind::Invalid,
                     &format!("the changes cannot be applied: {e}"),
                 );
+            }
+            if let Err(r) = rules::check_change(&am, header, writer, &c) {
+                return Ok(Prepared::Refused(reject_kind(r.kind), r.message));
             }
         }
         pending = waiting;
