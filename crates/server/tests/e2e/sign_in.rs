@@ -18,6 +18,15 @@ use rounds_server::seed::ids;
 
 use crate::support::*;
 
+/// The tests here time answers and load the machine with floods: they run one at a time.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 const WINDOW: &str = "ROUNDS_SIGN_IN_WINDOW_SECONDS";
 const SLOTS: &str = "ROUNDS_HASH_SLOTS";
 
@@ -108,6 +117,7 @@ fn district() -> tempfile::TempDir {
 #[test]
 fn a_flood_of_sign_ins_is_turned_away_quickly_with_flat_memory_and_the_right_password_works_after_the_window()
  {
+    let _serial = one_at_a_time();
     const WINDOW_S: u64 = 8;
     let data = district();
     let window = WINDOW_S.to_string();
@@ -195,40 +205,54 @@ fn a_flood_of_sign_ins_is_turned_away_quickly_with_flat_memory_and_the_right_pas
 
 #[test]
 fn unknown_and_known_names_take_the_same_time_on_both_doors() {
-    let data = district();
-    let server = ServerProcess::start(data.path(), &[(SLOTS, "2")]);
-    let client = http();
+    let _serial = one_at_a_time();
+    const TRIES: usize = 21;
     let known = [&GIA, &GUS, &OLGA, &OMAR, &SUPERVISOR, &ADMIN];
-    // 11 tries of each kind per door, interleaved; at most 2 wrong passwords per known name
-    // and door (under the limit of 5), 44 failures from this address (under 50).
     for door in ["app", "console"] {
-        let sign_in = |u: &str, p: &str| match door {
-            "app" => api_sign_in(&client, &server.base, u, p),
-            _ => console_sign_in(&client, &server.base, u, p),
-        };
-        let (mut k, mut u) = (Vec::new(), Vec::new());
-        for i in 0..11 {
-            let name = known[i % known.len()].username;
-            let unknown = format!("nobody.{door}.{i}");
-            let (a, b) = if i % 2 == 0 {
-                let a = sign_in(name, "not-the-password");
-                (a, sign_in(&unknown, "not-the-password"))
-            } else {
-                let b = sign_in(&unknown, "not-the-password");
-                (sign_in(name, "not-the-password"), b)
+        // Up to three measurements, each the median of 21 interleaved tries: the machine is
+        // shared, and a burst of someone else's work can skew one. Before the fix the unknown
+        // name answered in 0.4 ms against 90 ms, which no measurement passes.
+        let mut seen = Vec::new();
+        for round in 0..3 {
+            // A server per measurement: 21 tries of each kind are at most 4 wrong passwords per
+            // known name (under the limit of 5) and 42 failures from this address (under 50).
+            let data = district();
+            let server = ServerProcess::start(data.path(), &[(SLOTS, "2")]);
+            let client = http();
+            let sign_in = |u: &str, p: &str| match door {
+                "app" => api_sign_in(&client, &server.base, u, p),
+                _ => console_sign_in(&client, &server.base, u, p),
             };
-            assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{door}: {name}");
-            assert_eq!(b.status, StatusCode::UNAUTHORIZED, "{door}: {unknown}");
-            k.push(a.took);
-            u.push(b.took);
+            let (mut k, mut u) = (Vec::new(), Vec::new());
+            for i in 0..TRIES {
+                let name = known[i % known.len()].username;
+                let unknown = format!("nobody.{door}.{round}.{i}");
+                let (a, b) = if i % 2 == 0 {
+                    let a = sign_in(name, "not-the-password");
+                    (a, sign_in(&unknown, "not-the-password"))
+                } else {
+                    let b = sign_in(&unknown, "not-the-password");
+                    (sign_in(name, "not-the-password"), b)
+                };
+                assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{door}: {name}");
+                assert_eq!(b.status, StatusCode::UNAUTHORIZED, "{door}: {unknown}");
+                k.push(a.took);
+                u.push(b.took);
+            }
+            let (k, u) = (median(k), median(u));
+            let (lo, hi) = (k.min(u), k.max(u));
+            eprintln!("{door}: known names {k:?}, unknown names {u:?} (median of {TRIES})");
+            seen.push((k, u));
+            if (hi - lo).as_secs_f64() <= 0.10 * hi.as_secs_f64() {
+                break;
+            }
         }
-        let (k, u) = (median(k), median(u));
+        let (k, u) = seen.last().copied().unwrap_or_default();
         let (lo, hi) = (k.min(u), k.max(u));
-        eprintln!("{door}: known names {k:?}, unknown names {u:?} (median of 11)");
         assert!(
             (hi - lo).as_secs_f64() <= 0.10 * hi.as_secs_f64(),
             "{door}: an unknown name costs the same Argon2 work as a known one, so the answers \
-             take the same time within 10%: known {k:?}, unknown {u:?}"
+             take the same time within 10%: known and unknown medians {seen:?}"
         );
     }
 }
@@ -236,6 +260,7 @@ fn unknown_and_known_names_take_the_same_time_on_both_doors() {
 #[test]
 fn a_parallel_burst_of_wrong_passwords_is_counted_before_hashing_on_both_doors_and_both_processes()
 {
+    let _serial = one_at_a_time();
     let data = district();
     // Two server processes on one database, as several processes on PostgreSQL will be.
     let a = ServerProcess::start(data.path(), &[(SLOTS, "2")]);
@@ -302,6 +327,7 @@ fn a_parallel_burst_of_wrong_passwords_is_counted_before_hashing_on_both_doors_a
 
 #[test]
 fn enrollment_codes_are_throttled_per_network() {
+    let _serial = one_at_a_time();
     const WINDOW_S: u64 = 5;
     let data = district();
     let window = WINDOW_S.to_string();
@@ -356,6 +382,7 @@ fn enrollment_codes_are_throttled_per_network() {
 
 #[test]
 fn a_password_change_or_a_deactivation_ends_every_session_of_that_person() {
+    let _serial = one_at_a_time();
     let data = district();
     let server = ServerProcess::start(data.path(), &[(SLOTS, "2")]);
     let client = http();
