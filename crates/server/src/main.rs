@@ -16,6 +16,7 @@ use clap::{Parser, Subcommand};
 use rounds_core::entropy::OsEntropy;
 use rounds_core::model::{Checkpoint, Post, Role, Schedule, School};
 use rounds_server::admin::{self, PersonInput};
+use rounds_server::signin::SignInPolicy;
 use rounds_server::storage::{SqliteStorage, Storage};
 use rounds_server::{AppState, seed};
 use uuid::Uuid;
@@ -49,6 +50,13 @@ enum Command {
         /// days run from local midnight to midnight and it shows local clock times.
         #[arg(long, env = "ROUNDS_TIME_ZONE", default_value = "UTC", value_parser = time_zone)]
         time_zone: Tz,
+        /// How long a failed sign-in or enrollment counts against its name and network (the
+        /// throttle's window; 5 failures per name, 50 per network, 10 enrollments per network).
+        #[arg(long, env = "ROUNDS_SIGN_IN_WINDOW_SECONDS", default_value_t = 900, value_parser = clap::value_parser!(u32).range(1..))]
+        sign_in_window_seconds: u32,
+        /// Password hashes run at once (19 MiB each); 0: one per core.
+        #[arg(long, env = "ROUNDS_HASH_SLOTS", default_value_t = 0)]
+        hash_slots: usize,
     },
     /// Administer the district directly on the data folder.
     Admin {
@@ -149,12 +157,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         listen: "127.0.0.1:8080".parse()?,
         seed_demo: false,
         time_zone: Tz::UTC,
+        sign_in_window_seconds: 900,
+        hash_slots: 0,
     }) {
         Command::Serve {
             listen,
             seed_demo,
             time_zone,
+            sign_in_window_seconds,
+            hash_slots,
         } => {
+            let mut policy = SignInPolicy {
+                window: chrono::Duration::seconds(i64::from(sign_in_window_seconds)),
+                ..SignInPolicy::default()
+            };
+            if hash_slots > 0 {
+                policy.hash_slots = hash_slots;
+            }
             if seed_demo {
                 seed::demo_district(storage.as_ref(), &mut OsEntropy)?;
             }
@@ -166,7 +185,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 tracing::info!(%addr, data = %cli.data.display(), documents = docs, time_zone = %time_zone, "rounds-server listening");
                 // Scripts read this line to find the port when listening on port 0.
                 println!("listening on http://{addr}");
-                let state = AppState::new(storage).with_time_zone(time_zone);
+                tracing::info!(window_s = sign_in_window_seconds, hash_slots = policy.hash_slots, "sign-in throttle");
+                let state = AppState::new(storage)
+                    .with_time_zone(time_zone)
+                    .with_sign_in_policy(policy);
                 rounds_server::serve(listener, state, shutdown()).await?;
                 tracing::info!("stopped");
                 Ok::<_, Box<dyn std::error::Error>>(())

@@ -645,8 +645,9 @@ pub async fn add_person(
         s => vec![parse_id(s, "school")?],
     };
     let st = state.storage.clone();
+    let mut slot = state.sign_in.hash_slot(&st, None).await?;
     blocking(move || {
-        Ok(admin::put_person(
+        Ok(admin::put_person_in(
             st.as_ref(),
             &PersonInput {
                 id: crate::new_id(),
@@ -658,6 +659,7 @@ pub async fn add_person(
                 active: true,
             },
             &mut OsEntropy,
+            slot.memory(),
         )?)
     })
     .await?;

@@ -147,9 +147,17 @@ pub enum ConsoleError {
     /// 409: the record is not in a state that allows this.
     #[error("{0}")]
     Conflict(String),
-    /// 429: too many failed sign-ins for this name.
-    #[error("{0}")]
-    TooMany(String),
+    /// 429 with `Retry-After`: too many failed sign-ins for this name or network.
+    #[error("{message}")]
+    TooMany {
+        /// What to tell the person.
+        message: String,
+        /// Seconds until they may try again.
+        retry_after_secs: u64,
+    },
+    /// 503 with `Retry-After: 1`: no password-hash slot came free in time.
+    #[error("the server is busy checking other sign-ins; try again in a moment")]
+    Busy,
     /// 500: details in the server log only.
     #[error("internal error")]
     Internal(String),
@@ -167,7 +175,8 @@ impl IntoResponse for ConsoleError {
             ConsoleError::Forbidden(_) => StatusCode::FORBIDDEN,
             ConsoleError::NotFound(_) => StatusCode::NOT_FOUND,
             ConsoleError::Conflict(_) => StatusCode::CONFLICT,
-            ConsoleError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
+            ConsoleError::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ConsoleError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             ConsoleError::Internal(d) => {
                 tracing::error!(detail = %d, "console internal error");
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -179,7 +188,19 @@ impl IntoResponse for ConsoleError {
             html::esc(title),
             html::esc(&self.to_string())
         );
-        html_response(status, html::page(title, None, &body))
+        let retry_after = match &self {
+            ConsoleError::TooMany {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            ConsoleError::Busy => Some(1),
+            _ => None,
+        };
+        let mut r = html_response(status, html::page(title, None, &body));
+        if let Some(secs) = retry_after {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        r
     }
 }
 
@@ -193,6 +214,14 @@ impl From<ApiError> for ConsoleError {
             ApiError::NotFound(m) => ConsoleError::NotFound(m),
             ApiError::Conflict(m) => ConsoleError::Conflict(m),
             ApiError::TooLarge => ConsoleError::BadRequest("too large".into()),
+            ApiError::Throttled {
+                message,
+                retry_after_secs,
+            } => ConsoleError::TooMany {
+                message,
+                retry_after_secs,
+            },
+            ApiError::Busy => ConsoleError::Busy,
             ApiError::Internal(m) => ConsoleError::Internal(m),
         }
     }

@@ -319,3 +319,72 @@ pub fn sha256_hex(b: &[u8]) -> String {
 pub fn server_photo(server: &TestServer, hash: &str) -> Option<Vec<u8>> {
     std::fs::read(server.storage.photo_dir().join(hash)).ok()
 }
+
+const SERVER_BIN: &str = env!("CARGO_BIN_EXE_rounds-server");
+
+/// The real `rounds-server` binary serving a data folder on a loopback port; killed on drop.
+pub struct ServerProcess {
+    pub base: String,
+    child: std::process::Child,
+}
+
+impl ServerProcess {
+    /// Starts `rounds-server --data <data> serve --listen 127.0.0.1:0` with the environment
+    /// `env` (`ROUNDS_*` settings) and waits for the line that says where it listens.
+    pub fn start(data: &std::path::Path, env: &[(&str, &str)]) -> ServerProcess {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(SERVER_BIN)
+            .args(["--data", data.to_str().expect("path"), "serve"])
+            .args(["--listen", "127.0.0.1:0"])
+            .envs(env.iter().copied())
+            .env("RUST_LOG", "error")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start rounds-server");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("read");
+        let base = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("the server says where it listens, not {line:?}"))
+            .to_string();
+        ServerProcess { base, child }
+    }
+
+    /// The process's peak resident memory so far (`VmHWM` in `/proc/<pid>/status`), in KiB.
+    pub fn peak_rss_kib(&self) -> u64 {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).expect("status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM")
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `rounds-server --data <data> admin <args>` and returns what it printed.
+pub fn admin_cli(data: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new(SERVER_BIN)
+        .args(["--data", data.to_str().expect("path"), "admin"])
+        .args(args)
+        .env("RUST_LOG", "error")
+        .output()
+        .expect("admin");
+    assert!(
+        out.status.success(),
+        "admin {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf8")
+}
