@@ -791,7 +791,9 @@ fn the_bridge_answers_only_its_own_page_not_other_hosts_origins_or_tokenless_req
         format!("localhost:{port}"),
         format!("http://localhost:{port}"),
     );
-    let cases: [(&str, &str, Option<&str>, Option<&str>, u16); 8] = [
+    /// (why, Host, Origin, token, the status expected: 403, or 0 for "let through").
+    type Case<'a> = (&'a str, &'a str, Option<&'a str>, Option<&'a str>, u16);
+    let cases: [Case; 8] = [
         (
             "the issue's curl: another host and origin, no token",
             evil,
