@@ -64,6 +64,13 @@ cargo build -p rounds-app --bins -p rounds-server
 node tests/ui/journey.mjs 2>&1 | tee -a "$log"
 # --- end of UI journeys ---
 
+# --- run.sh ---
+# scripts/run.sh run for real, headless, in a temporary folder: a first run, a second one that
+# reuses the server, a second phone folder, a taken port and a failed build (under a minute on
+# a warm build). Ends with a libtest-style line for the tally.
+bash tests/run/run-sh.sh 2>&1 | tee -a "$log"
+# --- end of run.sh ---
+
 # --- console journey ---
 # The supervisor console in Debian's chromium (playwright-core) against the real rounds-server
 # binary, with a day of field work pushed through the real sync client by the console_day

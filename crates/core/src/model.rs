@@ -355,6 +355,26 @@ pub struct Checkpoint {
     pub schedule: Schedule,
 }
 
+/// A tag code as it is compared: letters and digits only, upper case. A scanner or a person
+/// typing may add or drop spaces, hyphens, underscores, dots, slashes or other separators, and
+/// change the case: `lin 01`, `lin01`, `LIN-01`, `lin_01` and `Lin.01` all read as `LIN01`.
+/// Letters and digits of any script are kept, so `A-1` and `A-7` stay distinct.
+pub fn tag_key(tag: &str) -> String {
+    tag.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_uppercase)
+        .collect()
+}
+
+impl Checkpoint {
+    /// Whether a scanned or typed code names this checkpoint's tag (see [`tag_key`]). A code
+    /// with no letter or digit names no tag.
+    pub fn matches_tag(&self, scanned: &str) -> bool {
+        let key = tag_key(scanned);
+        !key.is_empty() && key == tag_key(&self.tag_code)
+    }
+}
+
 /// A person who uses Rounds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Person {

@@ -343,6 +343,17 @@ impl Store {
         )
     }
 
+    /// Whether the unlocked person may edit this incident now: a draft or returned report
+    /// of one of their schools, whoever wrote it (the server accepts such edits from anyone
+    /// who writes at the school). The rule [`Store::edit_incident`] applies, for the screens
+    /// to offer Edit on.
+    pub fn may_edit_incident(&self, view: &super::IncidentView) -> bool {
+        matches!(
+            view.body.status,
+            IncidentStatus::Draft | IncidentStatus::Returned
+        ) && self.may_write_incident(&view.header).is_ok()
+    }
+
     fn may_write_incident(&self, h: &crate::document::Header) -> Result<()> {
         if h.kind != DocKind::Incident {
             return Err(Error::not_found("incident", h.id));

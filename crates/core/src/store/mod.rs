@@ -35,7 +35,8 @@ use uuid::Uuid;
 
 pub use actions::NewShift;
 pub use queries::{
-    IncidentFilter, IncidentRow, IncidentView, NoteRow, NoteView, SearchHit, ShiftRow, ShiftView,
+    HistoryEntry, IncidentFilter, IncidentRow, IncidentView, NoteRow, NoteView, SearchHit,
+    ShiftRow, ShiftView,
 };
 pub use sync::{Applied, PendingChange, PendingDocument, SyncBacklog};
 
