@@ -51,6 +51,8 @@ pub struct AppState {
     pub storage: Arc<dyn Storage>,
     clock: Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>,
     time_zone: Tz,
+    locale: console::Locale,
+    fonts: Option<Arc<console::pdf::ReportFonts>>,
 }
 
 impl AppState {
@@ -65,6 +67,8 @@ impl AppState {
             storage,
             clock,
             time_zone: Tz::UTC,
+            locale: console::Locale::default(),
+            fonts: None,
         }
     }
 
@@ -77,6 +81,8 @@ impl AppState {
             storage,
             clock,
             time_zone: Tz::UTC,
+            locale: console::Locale::default(),
+            fonts: None,
         }
     }
 
@@ -95,6 +101,35 @@ impl AppState {
     /// The district's time zone.
     pub fn time_zone(&self) -> Tz {
         self.time_zone
+    }
+
+    /// The same state writing the console's dates and times in `locale` (en-US unless set).
+    pub fn with_locale(mut self, locale: console::Locale) -> Self {
+        self.locale = locale;
+        self
+    }
+
+    /// The district's zone and locale, as the console shows times.
+    pub fn when(&self) -> console::When {
+        console::When {
+            tz: self.time_zone,
+            locale: self.locale,
+        }
+    }
+
+    /// The same state printing reports with `fonts` (loaded at start-up by `serve`).
+    pub fn with_fonts(mut self, fonts: Arc<console::pdf::ReportFonts>) -> Self {
+        self.fonts = Some(fonts);
+        self
+    }
+
+    /// The report fonts: those given with [`AppState::with_fonts`], or else those of
+    /// [`console::pdf::DEFAULT_FONT_DIR`], loaded once per process (tests).
+    pub fn fonts(&self) -> Result<Arc<console::pdf::ReportFonts>, console::pdf::FontError> {
+        match &self.fonts {
+            Some(f) => Ok(f.clone()),
+            None => console::pdf::ReportFonts::shared_default(),
+        }
     }
 }
 
