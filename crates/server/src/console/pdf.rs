@@ -315,6 +315,21 @@ impl ReportFonts {
         self.shape(text, size, bold).width
     }
 
+    /// `text` broken into lines no wider than `width` and shaped; a text that fits is shaped
+    /// once.
+    pub fn wrap_lines(&self, text: &str, width: f32, size: f32, bold: bool) -> Vec<Line> {
+        if !text.contains('\n') {
+            let line = self.shape(text.trim(), size, bold);
+            if line.width <= width {
+                return vec![line];
+            }
+        }
+        self.wrap(text, width, size, bold)
+            .iter()
+            .map(|l| self.shape(l, size, bold))
+            .collect()
+    }
+
     /// `text` broken into lines no wider than `width` (see the module's terms on wrapping).
     /// Line breaks in the text are kept; an empty text is one empty line.
     pub fn wrap(&self, text: &str, width: f32, size: f32, bold: bool) -> Vec<String> {
@@ -505,15 +520,14 @@ impl<'f> Pdf<'f> {
     /// one page.
     pub fn row(&mut self, cells: &[Cell<'_>], size: f32, bold: bool) {
         let lead = size * LEADING;
-        let wrapped: Vec<Vec<String>> = cells
+        let wrapped: Vec<Vec<Line>> = cells
             .iter()
-            .map(|c| self.fonts.wrap(c.text, c.width, size, bold))
+            .map(|c| self.fonts.wrap_lines(c.text, c.width, size, bold))
             .collect();
         let height = wrapped.iter().map(Vec::len).max().unwrap_or(1).max(1) as f32 * lead;
         self.need(height);
         for (cell, lines) in cells.iter().zip(wrapped) {
-            for (i, l) in lines.iter().enumerate() {
-                let line = self.fonts.shape(l, size, bold);
+            for (i, line) in lines.into_iter().enumerate() {
                 self.put_line(cell.x, self.y + i as f32 * lead, line);
             }
         }
@@ -523,9 +537,8 @@ impl<'f> Pdf<'f> {
     /// A paragraph at `x`, wrapped to `width`; it may continue on the next page.
     pub fn paragraph(&mut self, x: f32, width: f32, text: &str, size: f32, bold: bool) {
         let lead = size * LEADING;
-        for l in self.fonts.wrap(text, width, size, bold) {
+        for line in self.fonts.wrap_lines(text, width, size, bold) {
             self.need(lead);
-            let line = self.fonts.shape(&l, size, bold);
             self.put_line(x, self.y, line);
             self.y += lead;
         }
