@@ -754,14 +754,28 @@ mod tests {
 
     /// Every label of one vocabulary: read by people, so no code shows through (no `_`, not
     /// the lower-case code), each starts with a capital and no two are alike.
-    fn labels_read_as_words<T: Copy>(all: &[T], code: fn(T) -> &'static str, label: fn(T) -> &'static str) {
+    fn labels_read_as_words<T: Copy>(
+        all: &[T],
+        code: fn(T) -> &'static str,
+        label: fn(T) -> &'static str,
+    ) {
         let mut seen = std::collections::HashSet::new();
         for v in all.iter().copied() {
             let (c, l) = (code(v), label(v));
             assert!(!l.contains('_'), "{c}: label {l:?} has no underscore");
-            assert!(l.starts_with(|ch: char| ch.is_uppercase()), "{c}: {l:?} is capitalised");
-            assert_ne!(l, c.replace('_', " "), "{c}: the label is not the code with spaces");
-            assert!(seen.insert(l), "{c}: label {l:?} is not shared with another value");
+            assert!(
+                l.starts_with(|ch: char| ch.is_uppercase()),
+                "{c}: {l:?} is capitalised"
+            );
+            assert_ne!(
+                l,
+                c.replace('_', " "),
+                "{c}: the label is not the code with spaces"
+            );
+            assert!(
+                seen.insert(l),
+                "{c}: label {l:?} is not shared with another value"
+            );
         }
     }
 
@@ -769,12 +783,24 @@ mod tests {
     fn every_vocabulary_has_readable_labels() {
         labels_read_as_words(Role::ALL, Role::code, Role::label);
         labels_read_as_words(DocKind::ALL, DocKind::code, DocKind::label);
-        labels_read_as_words(Classification::ALL, Classification::code, Classification::label);
+        labels_read_as_words(
+            Classification::ALL,
+            Classification::code,
+            Classification::label,
+        );
         labels_read_as_words(CheckMethod::ALL, CheckMethod::code, CheckMethod::label);
         labels_read_as_words(CheckResult::ALL, CheckResult::code, CheckResult::label);
         labels_read_as_words(IncidentType::ALL, IncidentType::code, IncidentType::label);
-        labels_read_as_words(IncidentStatus::ALL, IncidentStatus::code, IncidentStatus::label);
-        labels_read_as_words(PersonCategory::ALL, PersonCategory::code, PersonCategory::label);
+        labels_read_as_words(
+            IncidentStatus::ALL,
+            IncidentStatus::code,
+            IncidentStatus::label,
+        );
+        labels_read_as_words(
+            PersonCategory::ALL,
+            PersonCategory::code,
+            PersonCategory::label,
+        );
         labels_read_as_words(Involvement::ALL, Involvement::code, Involvement::label);
         labels_read_as_words(ContactType::ALL, ContactType::code, ContactType::label);
         labels_read_as_words(Referral::ALL, Referral::code, Referral::label);

@@ -30,8 +30,8 @@ use chrono_tz::Tz;
 use rounds_core::document::{self, Header};
 use rounds_core::entropy::SeededEntropy;
 use rounds_core::model::*;
-use rounds_server::console::{Locale, When, day, pdf};
 use rounds_server::console::reports;
+use rounds_server::console::{Locale, When, day, pdf};
 use rounds_server::storage::console::ConsoleDb;
 use rounds_server::storage::{Commit, PersonRecord, SqliteStorage, Storage};
 use rounds_server::{AppState, auth};
@@ -428,7 +428,8 @@ fn main() {
         rt.block_on(async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             addr_tx.send(listener.local_addr().unwrap()).unwrap();
-            let state = AppState::with_clock(dyn_st, Arc::new(move || now)).with_fonts(server_fonts);
+            let state =
+                AppState::with_clock(dyn_st, Arc::new(move || now)).with_fonts(server_fonts);
             rounds_server::serve(listener, state, async {
                 let _ = rx.await;
             })

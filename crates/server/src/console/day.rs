@@ -27,9 +27,7 @@ use uuid::Uuid;
 
 use super::html::{self, esc, url_param};
 use super::locale::count;
-use super::{
-    ConsoleError, ConsoleResult, ConsoleUser, When, blocking, day_bounds, html_response,
-};
+use super::{ConsoleError, ConsoleResult, ConsoleUser, When, blocking, day_bounds, html_response};
 use crate::AppState;
 use crate::access::{self, Viewer};
 use crate::storage::Storage;
@@ -367,7 +365,10 @@ pub fn render(
 <a href="{}">← previous day</a> <a href="{}">next day →</a></form>"#,
         esc(&when.long_date(date)),
         // The zone's abbreviation as of the page's moment: now, or the day's start if past.
-        esc(&when.zone_note(now.min(day_bounds(date, when.tz).1).max(day_bounds(date, when.tz).0))),
+        esc(&when.zone_note(
+            now.min(day_bounds(date, when.tz).1)
+                .max(day_bounds(date, when.tz).0)
+        )),
         html::options(
             opts.iter().map(|(a, b)| (a.as_str(), b.as_str())),
             &school_param
@@ -495,13 +496,7 @@ fn render_round(b: &mut String, s: &ShiftDay, when: When) {
             );
         }
         for (at, cp, note) in &s.notes {
-            let _ = write!(
-                b,
-                "<li>{} {} — {}</li>",
-                when.time(*at),
-                esc(cp),
-                esc(note)
-            );
+            let _ = write!(b, "<li>{} {} — {}</li>", when.time(*at), esc(cp), esc(note));
         }
         b.push_str("</ul>");
     }

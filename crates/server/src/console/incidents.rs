@@ -29,11 +29,10 @@ use uuid::Uuid;
 
 use super::day::opt_id;
 use super::html::{self, csrf_field, esc, url_param};
-use super::{
-    ConsoleError, ConsoleResult, ConsoleUser, blocking, day_bounds, html_response,
-    parse_day,
-};
 use super::locale::count;
+use super::{
+    ConsoleError, ConsoleResult, ConsoleUser, blocking, day_bounds, html_response, parse_day,
+};
 use crate::AppState;
 use crate::access;
 use crate::auth::DeviceSession;
@@ -784,7 +783,11 @@ mod tests {
             assert!(!l.contains('_'), "{a}: {l}");
         }
         assert_eq!(action_label("review_incident"), "Reviewed");
-        assert_eq!(action_label("something_new"), "Changed", "never the raw code");
+        assert_eq!(
+            action_label("something_new"),
+            "Changed",
+            "never the raw code"
+        );
     }
 
     #[test]

@@ -120,9 +120,21 @@ impl Locale {
         let wd = d.weekday().num_days_from_monday() as usize;
         let m = d.month0() as usize;
         match self {
-            Locale::EnUs => format!("{}, {} {}, {}", DAYS_EN[wd], MONTHS_EN[m], d.day(), d.year()),
+            Locale::EnUs => format!(
+                "{}, {} {}, {}",
+                DAYS_EN[wd],
+                MONTHS_EN[m],
+                d.day(),
+                d.year()
+            ),
             Locale::EnGb => format!("{} {} {} {}", DAYS_EN[wd], d.day(), MONTHS_EN[m], d.year()),
-            Locale::DeDe => format!("{}, {}. {} {}", DAYS_DE[wd], d.day(), MONTHS_DE[m], d.year()),
+            Locale::DeDe => format!(
+                "{}, {}. {} {}",
+                DAYS_DE[wd],
+                d.day(),
+                MONTHS_DE[m],
+                d.year()
+            ),
         }
     }
 
@@ -198,7 +210,11 @@ mod tests {
         assert_eq!(Locale::EnUs.date(dec1()), "12/01/2026");
         assert_eq!(Locale::EnGb.date(dec1()), "01/12/2026");
         assert_eq!(Locale::DeDe.date(dec1()), "01.12.2026");
-        assert_eq!(Locale::default(), Locale::EnUs, "US order unless configured");
+        assert_eq!(
+            Locale::default(),
+            Locale::EnUs,
+            "US order unless configured"
+        );
         assert_eq!(Locale::EnUs.long_date(dec1()), "Tuesday, December 1, 2026");
         assert_eq!(Locale::EnGb.long_date(dec1()), "Tuesday 1 December 2026");
         assert_eq!(Locale::DeDe.long_date(dec1()), "Dienstag, 1. Dezember 2026");
@@ -211,11 +227,20 @@ mod tests {
         let t = at("2026-12-01T20:05:00Z");
         assert_eq!(Locale::EnUs.time(t, chicago), "2:05 PM");
         assert_eq!(Locale::EnGb.time(t, chicago), "14:05");
-        assert_eq!(Locale::EnUs.date_time(t, chicago), "12/01/2026, 2:05 PM CST");
+        assert_eq!(
+            Locale::EnUs.date_time(t, chicago),
+            "12/01/2026, 2:05 PM CST"
+        );
         assert_eq!(Locale::DeDe.date_time(t, chicago), "01.12.2026, 14:05 CST");
         // Midnight and noon on the 12-hour clock.
-        assert_eq!(Locale::EnUs.time(at("2026-12-01T00:07:00Z"), Tz::UTC), "12:07 AM");
-        assert_eq!(Locale::EnUs.time(at("2026-12-01T12:00:00Z"), Tz::UTC), "12:00 PM");
+        assert_eq!(
+            Locale::EnUs.time(at("2026-12-01T00:07:00Z"), Tz::UTC),
+            "12:07 AM"
+        );
+        assert_eq!(
+            Locale::EnUs.time(at("2026-12-01T12:00:00Z"), Tz::UTC),
+            "12:00 PM"
+        );
         // The local date, not the UTC one: 01:00 UTC on the 2nd is the evening of the 1st.
         assert_eq!(
             Locale::EnUs.date_time(at("2026-12-02T01:00:00Z"), chicago),

@@ -26,6 +26,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
+use chrono::{DateTime, Datelike, Timelike, Utc};
 use krilla::Document;
 use krilla::geom::{PathBuilder, Point};
 use krilla::metadata::Metadata;
@@ -166,8 +167,8 @@ impl ReportFonts {
             let data: &'static [u8] = Box::leak(bytes.into_boxed_slice());
             let shaper = rustybuzz::Face::from_slice(data, index)
                 .ok_or_else(|| FontError::Invalid(path.clone()))?;
-            let font = Font::new(data.into(), index)
-                .ok_or_else(|| FontError::Invalid(path.clone()))?;
+            let font =
+                Font::new(data.into(), index).ok_or_else(|| FontError::Invalid(path.clone()))?;
             let units_per_em = shaper.units_per_em() as f32;
             faces.push(Face {
                 font,
@@ -347,7 +348,7 @@ impl ReportFonts {
                     continue;
                 }
                 if !line.is_empty() {
-                    lines.push(std::mem::take(&mut line));
+                    lines.push(std::mem::take(&mut line).trim_end().to_string());
                 }
                 let word = piece.text.trim_start();
                 if self.width(word, size, bold) <= width {
@@ -359,7 +360,11 @@ impl ReportFonts {
                     let mut next = line.clone();
                     next.push(c);
                     if !line.is_empty() && self.width(&next, size, bold) > width {
-                        lines.push(std::mem::replace(&mut line, c.to_string()));
+                        lines.push(
+                            std::mem::replace(&mut line, c.to_string())
+                                .trim_end()
+                                .to_string(),
+                        );
                     } else {
                         line = next;
                     }
@@ -448,6 +453,7 @@ pub struct Cell<'a> {
 pub struct Pdf<'f> {
     fonts: &'f ReportFonts,
     title: String,
+    created: DateTime<Utc>,
     pages: Vec<Vec<Op>>,
     current: Vec<Op>,
     /// Distance of the next line's top from the top of the page.
@@ -457,11 +463,13 @@ pub struct Pdf<'f> {
 }
 
 impl<'f> Pdf<'f> {
-    /// A new document; `title` goes into its metadata and every page's footer.
-    pub fn new(fonts: &'f ReportFonts, title: &str) -> Self {
+    /// A new document; `title` goes into its metadata and every page's footer, `created`
+    /// into its metadata (PDF/A requires a date).
+    pub fn new(fonts: &'f ReportFonts, title: &str, created: DateTime<Utc>) -> Self {
         Pdf {
             fonts,
             title: title.to_string(),
+            created,
             pages: Vec::new(),
             current: Vec::new(),
             y: TOP,
@@ -478,7 +486,9 @@ impl<'f> Pdf<'f> {
     pub fn repeat_header(&mut self, cells: Option<(&[Cell<'_>], f32)>) {
         self.repeat = cells.map(|(c, size)| {
             (
-                c.iter().map(|c| (c.x, c.width, c.text.to_string())).collect(),
+                c.iter()
+                    .map(|c| (c.x, c.width, c.text.to_string()))
+                    .collect(),
                 size,
             )
         });
@@ -587,7 +597,9 @@ impl<'f> Pdf<'f> {
             let mut surface = page.surface();
             for op in ops {
                 match op {
-                    Op::Text { x, baseline, line } => draw_line(&mut surface, fonts, *x, *baseline, line),
+                    Op::Text { x, baseline, line } => {
+                        draw_line(&mut surface, fonts, *x, *baseline, line)
+                    }
                     Op::Rule { y } => {
                         let mut pb = PathBuilder::new();
                         pb.move_to(MARGIN, *y);
@@ -618,10 +630,24 @@ impl<'f> Pdf<'f> {
             Metadata::new()
                 .title(self.title.clone())
                 .creator("Rounds district server".to_string())
+                .creation_date(pdf_date(self.created))
                 .language("en-US".to_string()),
         );
         doc.finish().map_err(|e| PdfError(format!("{e:?}")))
     }
+}
+
+/// An instant as PDF metadata's date, in UTC.
+fn pdf_date(t: DateTime<Utc>) -> krilla::metadata::DateTime {
+    let clamp = |v: u32| u8::try_from(v).unwrap_or(0);
+    krilla::metadata::DateTime::new(u16::try_from(t.year()).unwrap_or(1970))
+        .month(clamp(t.month()))
+        .day(clamp(t.day()))
+        .hour(clamp(t.hour()))
+        .minute(clamp(t.minute()))
+        .second(clamp(t.second()))
+        .utc_offset_hour(0)
+        .utc_offset_minute(0)
 }
 
 fn draw_line(
@@ -669,13 +695,26 @@ mod tests {
         let f = fonts();
         assert_eq!(f.face_for('A', false), Some(0));
         assert_eq!(f.face_for('ễ', false), Some(0), "Vietnamese in Noto Sans");
-        assert_eq!(f.face_for('م', false), Some(1), "Arabic in Noto Sans Arabic");
+        assert_eq!(
+            f.face_for('م', false),
+            Some(1),
+            "Arabic in Noto Sans Arabic"
+        );
         assert_eq!(f.face_for('王', false), Some(2), "Chinese in Noto Sans CJK");
-        assert_eq!(f.face_for(' ', false), None, "spaces follow their neighbours");
+        assert_eq!(
+            f.face_for(' ', false),
+            None,
+            "spaces follow their neighbours"
+        );
         let line = f.shape("Nguyễn 王小明 محمد", 10.0, false);
         let faces: Vec<usize> = line.runs.iter().map(|r| r.face).collect();
         assert_eq!(faces, [0, 2, 1], "three runs, one per face");
-        assert!(line.runs.iter().all(|r| r.glyphs.iter().all(|g| g.glyph_id.to_u32() != 0)), "no .notdef");
+        assert!(
+            line.runs
+                .iter()
+                .all(|r| r.glyphs.iter().all(|g| g.glyph_id.to_u32() != 0)),
+            "no .notdef"
+        );
     }
 
     #[test]
@@ -688,11 +727,19 @@ mod tests {
         // Visual order: the last letter (logically) is drawn first, at the left.
         let first = run.glyphs.first().map(|g| g.text_range.start);
         let last = run.glyphs.last().map(|g| g.text_range.start);
-        assert_eq!(first, Some(word.len() - 'د'.len_utf8()), "the final dal is leftmost");
+        assert_eq!(
+            first,
+            Some(word.len() - 'د'.len_utf8()),
+            "the final dal is leftmost"
+        );
         assert_eq!(last, Some(0), "the initial meem is rightmost");
         // Joined forms differ from the isolated letters: the two meems take different glyphs.
         let isolated = f.shape("م", 10.0, false).runs[0].glyphs[0].glyph_id;
-        assert_ne!(run.glyphs.last().map(|g| g.glyph_id), Some(isolated), "initial form");
+        assert_ne!(
+            run.glyphs.last().map(|g| g.glyph_id),
+            Some(isolated),
+            "initial form"
+        );
     }
 
     #[test]
@@ -713,7 +760,7 @@ mod tests {
     #[test]
     fn table_headers_repeat_on_each_new_page() {
         let f = fonts();
-        let mut p = Pdf::new(&f, "t");
+        let mut p = Pdf::new(&f, "t", DateTime::<Utc>::default());
         let head = [Cell {
             x: MARGIN,
             width: 100.0,

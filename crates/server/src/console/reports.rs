@@ -25,9 +25,7 @@ use super::day::{SchoolDay, load_day, opt_id, visible_schools};
 use super::html::{self, esc, url_param};
 use super::locale::count;
 use super::pdf::{Cell, MARGIN, Pdf, PdfError, ReportFonts, TEXT_WIDTH, WIDTH};
-use super::{
-    ConsoleError, ConsoleResult, ConsoleUser, When, blocking, day_bounds, html_response,
-};
+use super::{ConsoleError, ConsoleResult, ConsoleUser, When, blocking, day_bounds, html_response};
 use crate::AppState;
 use crate::access::{self, Viewer};
 use crate::storage::Storage;
@@ -291,7 +289,7 @@ pub fn to_pdf(r: &Report, fonts: &ReportFonts) -> Result<Vec<u8>, PdfError> {
         r.scope,
         when.date(r.date)
     );
-    let mut p = Pdf::new(fonts, &title);
+    let mut p = Pdf::new(fonts, &title, r.made_at);
     // The date on the first line and the scope below it, wrapped: three school names do not
     // fit beside the title at this size.
     p.paragraph(
@@ -314,7 +312,13 @@ pub fn to_pdf(r: &Report, fonts: &ReportFonts) -> Result<Vec<u8>, PdfError> {
         false,
     );
     p.gap(8.0);
-    p.paragraph(MARGIN, TEXT_WIDTH, "Patrols and incidents by school", 12.0, true);
+    p.paragraph(
+        MARGIN,
+        TEXT_WIDTH,
+        "Patrols and incidents by school",
+        12.0,
+        true,
+    );
     let head: Vec<Cell<'_>> = COLS
         .iter()
         .map(|(x, width, text)| Cell {
@@ -333,7 +337,13 @@ pub fn to_pdf(r: &Report, fonts: &ReportFonts) -> Result<Vec<u8>, PdfError> {
     p.rule();
     school_row(&mut p, &r.total, true);
     p.gap(12.0);
-    p.paragraph(MARGIN, TEXT_WIDTH, "Incidents by reporting category", 12.0, true);
+    p.paragraph(
+        MARGIN,
+        TEXT_WIDTH,
+        "Incidents by reporting category",
+        12.0,
+        true,
+    );
     let cat_head = [
         Cell {
             x: MARGIN,
@@ -417,7 +427,12 @@ pub fn to_pdf(r: &Report, fonts: &ReportFonts) -> Result<Vec<u8>, PdfError> {
                 let line = if note.trim().is_empty() {
                     format!("{} {cp}: {}.", when.time(*at), result.label())
                 } else {
-                    format!("{} {cp}: {}. {}", when.time(*at), result.label(), note.trim())
+                    format!(
+                        "{} {cp}: {}. {}",
+                        when.time(*at),
+                        result.label(),
+                        note.trim()
+                    )
                 };
                 p.paragraph(MARGIN + 24.0, TEXT_WIDTH - 24.0, &line, 8.5, false);
             }

