@@ -449,6 +449,9 @@ pub struct Cell<'a> {
     pub text: &'a str,
 }
 
+/// A repeated header's cell: left edge, width, text.
+type HeaderCell = (f32, f32, String);
+
 /// A document being laid out, page by page; [`Pdf::finish`] writes it.
 pub struct Pdf<'f> {
     fonts: &'f ReportFonts,
@@ -459,7 +462,7 @@ pub struct Pdf<'f> {
     /// Distance of the next line's top from the top of the page.
     y: f32,
     /// A table's header row, repeated at the top of each new page while it is set.
-    repeat: Option<(Vec<(f32, f32, String)>, f32)>,
+    repeat: Option<(Vec<HeaderCell>, f32)>,
 }
 
 impl<'f> Pdf<'f> {
