@@ -60,6 +60,8 @@ pub struct AppState {
     time_zone: Tz,
     /// The sign-in throttle and hash slots.
     pub sign_in: Arc<SignInGuard>,
+    locale: console::Locale,
+    fonts: Option<Arc<console::pdf::ReportFonts>>,
 }
 
 impl AppState {
@@ -83,6 +85,8 @@ impl AppState {
             clock,
             time_zone: Tz::UTC,
             sign_in: Arc::new(SignInGuard::new(SignInPolicy::default())),
+            locale: console::Locale::default(),
+            fonts: None,
         }
     }
 
@@ -108,6 +112,35 @@ impl AppState {
     /// The district's time zone.
     pub fn time_zone(&self) -> Tz {
         self.time_zone
+    }
+
+    /// The same state writing the console's dates and times in `locale` (en-US unless set).
+    pub fn with_locale(mut self, locale: console::Locale) -> Self {
+        self.locale = locale;
+        self
+    }
+
+    /// The district's zone and locale, as the console shows times.
+    pub fn when(&self) -> console::When {
+        console::When {
+            tz: self.time_zone,
+            locale: self.locale,
+        }
+    }
+
+    /// The same state printing reports with `fonts` (loaded at start-up by `serve`).
+    pub fn with_fonts(mut self, fonts: Arc<console::pdf::ReportFonts>) -> Self {
+        self.fonts = Some(fonts);
+        self
+    }
+
+    /// The report fonts: those given with [`AppState::with_fonts`], or else those of
+    /// [`console::pdf::DEFAULT_FONT_DIR`], loaded once per process (tests).
+    pub fn fonts(&self) -> Result<Arc<console::pdf::ReportFonts>, console::pdf::FontError> {
+        match &self.fonts {
+            Some(f) => Ok(f.clone()),
+            None => console::pdf::ReportFonts::shared_default(),
+        }
     }
 }
 

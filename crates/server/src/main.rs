@@ -16,6 +16,7 @@ use clap::{Parser, Subcommand};
 use rounds_core::entropy::OsEntropy;
 use rounds_core::model::{Checkpoint, Post, Role, Schedule, School};
 use rounds_server::admin::{self, PersonInput};
+use rounds_server::console::{Locale, pdf};
 use rounds_server::signin::SignInPolicy;
 use rounds_server::storage::{SqliteStorage, Storage};
 use rounds_server::{AppState, seed};
@@ -57,6 +58,15 @@ enum Command {
         /// Password hashes run at once (19 MiB each); 0: one per core.
         #[arg(long, env = "ROUNDS_HASH_SLOTS", default_value_t = 0)]
         hash_slots: usize,
+        /// How the console writes dates and times: en-US (12/01/2026, 2:05 PM), en-GB
+        /// (01/12/2026, 14:05) or de-DE (01.12.2026, 14:05).
+        #[arg(long, env = "ROUNDS_LOCALE", default_value = "en-US")]
+        locale: Locale,
+        /// Folder holding the report PDF's fonts (Noto Sans, Noto Sans Arabic, Noto Sans CJK;
+        /// found anywhere below it). Debian's fonts-noto-core and fonts-noto-cjk put them under
+        /// the default.
+        #[arg(long, env = "ROUNDS_FONTS", default_value = pdf::DEFAULT_FONT_DIR)]
+        fonts: PathBuf,
     },
     /// Administer the district directly on the data folder.
     Admin {
@@ -159,6 +169,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         time_zone: Tz::UTC,
         sign_in_window_seconds: 900,
         hash_slots: 0,
+        locale: Locale::default(),
+        fonts: PathBuf::from(pdf::DEFAULT_FONT_DIR),
     }) {
         Command::Serve {
             listen,
@@ -166,6 +178,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             time_zone,
             sign_in_window_seconds,
             hash_slots,
+            locale,
+            fonts,
         } => {
             let mut policy = SignInPolicy {
                 window: chrono::Duration::seconds(i64::from(sign_in_window_seconds)),
@@ -174,6 +188,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             if hash_slots > 0 {
                 policy.hash_slots = hash_slots;
             }
+            // The report fonts are read now, so a missing one stops the server here with the
+            // file and its package rather than failing the first PDF download.
+            let fonts = match pdf::ReportFonts::load(&fonts) {
+                Ok(f) => Arc::new(f),
+                Err(e) => {
+                    eprintln!("rounds-server: {e}");
+                    std::process::exit(2);
+                }
+            };
             if seed_demo {
                 seed::demo_district(storage.as_ref(), &mut OsEntropy)?;
             }
@@ -182,13 +205,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let listener = tokio::net::TcpListener::bind(listen).await?;
                 let addr = listener.local_addr()?;
                 let docs = storage.document_count()?;
-                tracing::info!(%addr, data = %cli.data.display(), documents = docs, time_zone = %time_zone, "rounds-server listening");
+                tracing::info!(%addr, data = %cli.data.display(), documents = docs, time_zone = %time_zone, locale = locale.tag(), "rounds-server listening");
                 // Scripts read this line to find the port when listening on port 0.
                 println!("listening on http://{addr}");
                 tracing::info!(window_s = sign_in_window_seconds, hash_slots = policy.hash_slots, "sign-in throttle");
                 let state = AppState::new(storage)
                     .with_time_zone(time_zone)
-                    .with_sign_in_policy(policy);
+                    .with_sign_in_policy(policy)
+                    .with_locale(locale)
+                    .with_fonts(fonts);
                 rounds_server::serve(listener, state, shutdown()).await?;
                 tracing::info!("stopped");
                 Ok::<_, Box<dyn std::error::Error>>(())
