@@ -310,10 +310,11 @@ fn fetch_whole(
         for id in &asked {
             docs.push((*id, store.heads(*id)?));
         }
+        let heads_before: Vec<(Uuid, Vec<[u8; 32]>)> = docs.clone();
         report.requests += 1;
         let resp: FetchResponse =
             decode(&t.fetch(rounds_protocol::encode(&FetchRequest { docs }))?)?;
-        let plan = fetch_plan(&asked, &resp)?;
+        let mut plan = fetch_plan(&asked, &resp)?;
         let failed_before = report.failed.len();
         let still = apply_batch(store, &resp.docs, report)?;
         let refused: Vec<Uuid> = report.failed[failed_before..]
@@ -329,7 +330,7 @@ fn fetch_whole(
                 )));
             }
         }
-        for id in plan.gone {
+        for id in plan.gone.iter().copied() {
             report
                 .failed
                 .push((id, "no longer available to this person".into()));
@@ -339,11 +340,19 @@ fn fetch_whole(
             .iter()
             .filter(|id| !still.contains(id) && !refused.contains(id))
             .count();
-        let progressed = !resp.docs.is_empty();
+        // A part this device refused (its own checks) is reported and not asked for again.
+        plan.again.retain(|id| !refused.contains(id));
+        // Progress: a document settled (whole or gone), or one asked again moved its heads.
+        let mut progressed = !plan.whole.is_empty() || !plan.gone.is_empty();
+        for (id, before) in &heads_before {
+            if !progressed && plan.again.contains(id) && store.heads(*id)? != *before {
+                progressed = true;
+            }
+        }
         if !plan.again.is_empty() && !progressed {
             // Nothing fitted and nothing moved: asking again would repeat the same answer.
             return Err(SyncProblem::Server(
-                "the server sent none of the records asked for".into(),
+                "the server's answers stopped bringing the records asked for".into(),
             ));
         }
         // Parts and deferred documents go to the front: they are asked for first next time.
@@ -355,7 +364,7 @@ fn fetch_whole(
 }
 
 /// What a fetch answer says about each document asked for.
-#[derive(Debug, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct FetchPlan {
     /// Included whole.
     whole: Vec<Uuid>,
@@ -472,6 +481,95 @@ fn upload_photo(
         held = next;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(id: Uuid) -> DocChanges {
+        DocChanges {
+            header: rounds_protocol::WireHeader {
+                id,
+                kind: "incident".into(),
+                school: Uuid::nil(),
+                author: Uuid::nil(),
+                device: Uuid::nil(),
+                created_at_ms: 0,
+                classification: "confidential".into(),
+            },
+            changes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_fetch_answer_must_account_for_each_document_exactly_once() {
+        let a = Uuid::from_u128(1);
+        let with = |docs: Vec<DocChanges>, partial, deferred, unavailable| FetchResponse {
+            docs,
+            partial,
+            deferred,
+            unavailable,
+        };
+        let whole = FetchPlan {
+            whole: vec![a],
+            ..FetchPlan::default()
+        };
+        let again = FetchPlan {
+            again: vec![a],
+            ..FetchPlan::default()
+        };
+        let gone = FetchPlan {
+            gone: vec![a],
+            ..FetchPlan::default()
+        };
+        let cases: Vec<(&str, FetchResponse, Option<FetchPlan>)> = vec![
+            (
+                "included whole",
+                with(vec![doc(a)], vec![], vec![], vec![]),
+                Some(whole),
+            ),
+            (
+                "included in part",
+                with(vec![doc(a)], vec![a], vec![], vec![]),
+                Some(again.clone()),
+            ),
+            (
+                "left for later",
+                with(vec![], vec![], vec![a], vec![]),
+                Some(again),
+            ),
+            (
+                "not available",
+                with(vec![], vec![], vec![], vec![a]),
+                Some(gone),
+            ),
+            (
+                "silently left out",
+                with(vec![], vec![], vec![], vec![]),
+                None,
+            ),
+            (
+                "included twice",
+                with(vec![doc(a), doc(a)], vec![], vec![], vec![]),
+                None,
+            ),
+            (
+                "included and gone",
+                with(vec![doc(a)], vec![], vec![], vec![a]),
+                None,
+            ),
+            (
+                "partial but absent",
+                with(vec![], vec![a], vec![], vec![]),
+                None,
+            ),
+        ];
+        for (name, resp, want) in cases {
+            let got = fetch_plan(&[a], &resp).ok();
+            assert_eq!(got, want, "{name}: only what the server said counts");
+        }
+    }
 }
 
 /// What the app shows: last success, what waits, the last problem in words.
