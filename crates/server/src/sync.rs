@@ -418,7 +418,8 @@ pub async fn pull(
     })
 }
 
-/// `POST /v1/sync/fetch`: whole documents, or what follows the given heads.
+/// `POST /v1/sync/fetch`: whole documents, or what follows the given heads, in answers of at
+/// most [`rounds_protocol::PAGE_BYTES`] of changes (see [`fetch_page`]).
 pub async fn fetch(
     State(state): State<AppState>,
     session: DeviceSession,
@@ -432,58 +433,96 @@ pub async fn fetch(
         )));
     }
     let storage = state.storage.clone();
-    let resp = tokio::task::spawn_blocking(move || -> ApiResult<FetchResponse> {
-        let viewer = session.viewer();
-        let mut out = FetchResponse::default();
-        let mut size = 0usize;
-        for (id, heads) in req.docs {
-            // Decide from the header alone; invisible and unknown documents look the same.
-            let Some((header, readers)) = storage.header(id)? else {
-                continue;
-            };
-            if !access::may_read(&viewer, &header, &readers) {
-                continue;
-            }
-            let Some(stored) = storage.document(id)? else {
-                continue;
-            };
-            let mut am = Automerge::new();
-            let changes: Vec<Change> = stored
-                .changes
-                .into_iter()
-                .map(Change::from_bytes)
-                .collect::<Result<_, _>>()
-                .map_err(|e| ApiError::Internal(e.to_string()))?;
-            am.apply_changes(changes)
-                .map_err(|e| ApiError::Internal(e.to_string()))?;
-            // Heads the server does not know are ignored: the device then gets everything.
-            let heads: Vec<ChangeHash> = heads
-                .into_iter()
-                .map(ChangeHash)
-                .filter(|h| am.get_change_meta_by_hash(h).is_some())
-                .collect();
-            let wanted: Vec<serde_bytes::ByteBuf> = am
-                .get_changes(&heads)
-                .iter()
-                .map(|c| serde_bytes::ByteBuf::from(c.raw_bytes().to_vec()))
-                .collect();
-            size += wanted.iter().map(|c| c.len()).sum::<usize>();
-            out.docs.push(DocChanges {
-                header: wire::header_to_wire(&header),
-                changes: wanted,
-            });
-            if size > rounds_protocol::PAGE_BYTES as usize {
-                break;
-            }
-        }
-        Ok(out)
+    let resp = tokio::task::spawn_blocking(move || {
+        fetch_page(
+            storage.as_ref(),
+            &session.viewer(),
+            req,
+            rounds_protocol::PAGE_BYTES as usize,
+        )
     })
     .await??;
-    if resp.docs.is_empty() {
+    if resp.docs.is_empty() && resp.deferred.is_empty() {
         // Unknown and invisible documents look the same.
         return Err(ApiError::NotFound(
             "none of the requested records is available to you".into(),
         ));
     }
     Ok(binary(rounds_protocol::encode(&resp)))
+}
+
+/// One fetch answer: the documents asked for, in order, while their changes fit in
+/// `max_bytes`. The document that does not fit whole contributes a causally ordered prefix of
+/// its changes and is listed as partial (the first document of an answer always contributes at
+/// least one change, so a document larger than an answer still moves); the documents after it
+/// are listed as deferred without being loaded. Unknown and invisible documents are listed as
+/// unavailable, so the device never has to guess why one is missing.
+pub fn fetch_page(
+    storage: &dyn Storage,
+    viewer: &Viewer,
+    req: FetchRequest,
+    max_bytes: usize,
+) -> ApiResult<FetchResponse> {
+    let mut out = FetchResponse::default();
+    let mut size = 0usize;
+    let mut full = false;
+    for (id, heads) in req.docs {
+        // Decide from the header alone; invisible and unknown documents look the same.
+        let Some((header, readers)) = storage.header(id)? else {
+            out.unavailable.push(id);
+            continue;
+        };
+        if !access::may_read(viewer, &header, &readers) {
+            out.unavailable.push(id);
+            continue;
+        }
+        if full {
+            out.deferred.push(id);
+            continue;
+        }
+        let Some(stored) = storage.document(id)? else {
+            out.unavailable.push(id);
+            continue;
+        };
+        let mut am = Automerge::new();
+        let changes: Vec<Change> = stored
+            .changes
+            .into_iter()
+            .map(Change::from_bytes)
+            .collect::<Result<_, _>>()
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        am.apply_changes(changes)
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        // Heads the server does not know are ignored: the device then gets everything.
+        let heads: Vec<ChangeHash> = heads
+            .into_iter()
+            .map(ChangeHash)
+            .filter(|h| am.get_change_meta_by_hash(h).is_some())
+            .collect();
+        // Automerge lists what follows the heads in causal order (dependencies first), so any
+        // prefix of it is causally closed and the device can store it as it comes.
+        let lacking = am.get_changes(&heads);
+        let mut wanted: Vec<serde_bytes::ByteBuf> = Vec::new();
+        for c in &lacking {
+            let bytes = c.raw_bytes();
+            if size > 0 && size + bytes.len() > max_bytes {
+                full = true;
+                break;
+            }
+            size += bytes.len();
+            wanted.push(serde_bytes::ByteBuf::from(bytes.to_vec()));
+        }
+        if wanted.is_empty() && !lacking.is_empty() {
+            out.deferred.push(id);
+            continue;
+        }
+        if wanted.len() < lacking.len() {
+            out.partial.push(id);
+        }
+        out.docs.push(DocChanges {
+            header: wire::header_to_wire(&header),
+            changes: wanted,
+        });
+    }
+    Ok(out)
 }
