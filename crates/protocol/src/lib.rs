@@ -298,11 +298,11 @@ mod tests {
             decode::<PushRequest>(b"HTTP/1.1 200"),
             Err(DecodeError::BadMagic)
         );
-        let mut v2 = good.clone();
-        v2[4] = 2;
+        let mut next = good.clone();
+        next[4] = (VERSION + 1) as u8;
         assert_eq!(
-            decode::<PushRequest>(&v2),
-            Err(DecodeError::WrongVersion { found: 2 })
+            decode::<PushRequest>(&next),
+            Err(DecodeError::WrongVersion { found: VERSION + 1 })
         );
         let mut trailing = good.clone();
         trailing.push(0);
