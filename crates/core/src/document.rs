@@ -16,7 +16,9 @@
 //! JSON message (`{"action":..,"by":..}`) so the history says who did what, when.
 
 use automerge::transaction::{CommitOptions, Transactable, Transaction};
-use automerge::{ActorId, Automerge, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value};
+use automerge::{
+    ActorId, Automerge, ChangeHash, ObjId, ObjType, ROOT, ReadDoc, ScalarValue, Value,
+};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -546,17 +548,31 @@ fn effective_status(doc: &Automerge) -> Result<IncidentStatus> {
     Ok(stored)
 }
 
+/// An incident's status (as [`read_incident`] derives it) in the state at `heads`, or `None`
+/// when that state has no readable status. Reads the one key at `heads`; only an approval
+/// needs the state itself, to tell whether it was amended afterwards.
+pub fn incident_status_at(doc: &Automerge, heads: &[ChangeHash]) -> Option<IncidentStatus> {
+    let stored = match doc.get_at(ROOT, "status", heads).ok()?? {
+        (Value::Scalar(s), _) => match s.as_ref() {
+            ScalarValue::Str(s) => IncidentStatus::parse(s, "status").ok()?,
+            _ => return None,
+        },
+        _ => return None,
+    };
+    if stored != IncidentStatus::Approved {
+        return Some(stored);
+    }
+    let then = doc.fork_at(heads).ok()?;
+    effective_status(&then).ok()
+}
+
 /// Whether a change to the report's content is missing from the history of the change that
 /// approved it, i.e. was made concurrently and merged later.
 fn amended_after_approval(doc: &Automerge) -> Result<bool> {
-    let Some((_, automerge::ObjId::Id(counter, actor, _))) = doc.get(ROOT, "status")? else {
+    let Some((_, status)) = doc.get(ROOT, "status")? else {
         return Ok(false);
     };
-    let all = doc.get_changes(&[]);
-    let Some(approval) = all
-        .iter()
-        .find(|c| c.actor_id() == &actor && c.start_op().get() <= counter && counter <= c.max_op())
-    else {
+    let Some(approval) = doc.hash_for_opid(&status) else {
         return Ok(false);
     };
     let content = |k: &str| -> Result<Option<automerge::ObjId>> {
@@ -572,7 +588,7 @@ fn amended_after_approval(doc: &Automerge) -> Result<bool> {
         .into_iter()
         .flatten()
         .collect();
-    let unseen = doc.get_changes(&[approval.hash()]);
+    let unseen = doc.get_changes(&[approval]);
     Ok(unseen.iter().any(|c| {
         c.decode().operations.iter().any(|op| match &op.obj {
             automerge::legacy::ObjectId::Root => matches!(

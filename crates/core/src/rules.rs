@@ -193,7 +193,7 @@ pub fn check_change(
         return refuse(RefusalKind::Forbidden, not_yours(header));
     }
     let ops = Ops {
-        doc,
+        roots: root_objects(doc, header.kind),
         kind: header.kind,
         actor: change.actor_id(),
         start: change.start_op().get(),
@@ -298,8 +298,24 @@ fn same(ex: &ObjId, id: &OpId) -> bool {
     matches!(ex, ObjId::Id(counter, actor, _) if *counter == id.0 && *actor == id.1)
 }
 
+/// The objects kept at the body's root keys (every value, conflicts included), looked up once
+/// per change rather than once per operation: a narrative edit is one operation per character.
+fn root_objects(doc: &Automerge, kind: DocKind) -> Vec<(ObjId, &'static str)> {
+    let mut roots = Vec::new();
+    for key in object_keys(kind) {
+        if let Ok(all) = doc.get_all(ROOT, *key) {
+            roots.extend(
+                all.into_iter()
+                    .filter(|(v, _)| matches!(v, Value::Object(_)))
+                    .map(|(_, ex)| (ex, *key)),
+            );
+        }
+    }
+    roots
+}
+
 struct Ops<'a> {
-    doc: &'a Automerge,
+    roots: Vec<(ObjId, &'static str)>,
     kind: DocKind,
     actor: &'a automerge::ActorId,
     start: u64,
@@ -319,16 +335,10 @@ impl Ops<'_> {
                 .find(|(c, _)| *c == id.0)
                 .map_or(Target::Elsewhere, |(_, t)| *t);
         }
-        for key in object_keys(self.kind) {
-            if let Ok(all) = self.doc.get_all(ROOT, *key)
-                && all
-                    .iter()
-                    .any(|(v, ex)| matches!(v, Value::Object(_)) && same(ex, id))
-            {
-                return Target::RootObject(key);
-            }
-        }
-        Target::Elsewhere
+        self.roots
+            .iter()
+            .find(|(ex, _)| same(ex, id))
+            .map_or(Target::Elsewhere, |(_, key)| Target::RootObject(key))
     }
 
     /// Maps every operation to the field it writes, refusing any operation the table has no
@@ -630,17 +640,12 @@ fn check_incident(
     if fields.is_empty() {
         return Ok(());
     }
-    let before = doc
-        .fork_at(change.deps())
-        .ok()
-        .and_then(|d| document::read_incident(&d).ok());
-    let Some(before) = before else {
+    let Some(state) = document::incident_status_at(doc, change.deps()) else {
         return refuse(
             RefusalKind::Malformed,
             "the incident cannot be read at this change's dependencies",
         );
     };
-    let state = before.status;
     let editable = matches!(state, IncidentStatus::Draft | IncidentStatus::Returned);
     let status = fields.iter().find_map(|f| match f {
         Field::Status(s) => Some(*s),
