@@ -8,19 +8,22 @@
 // history → return it with a comment → the SRO's phone gets it at its next sync → shared
 // notes only → reports, the CSV downloaded and parsed, the PDF downloaded and rendered with
 // pdftoppm → sign out → the administrator's pages (enrollment code, a new school, revoking a
-// device). Screenshots of each page go to docs/screens/console-*.png. The last line is a
+// device). On every page axe-core must find no serious or critical violation, and every control
+// must be labelled and reached with Tab. Screenshots of each page go to
+// docs/screens/console-*.png. The last line is a
 // libtest-style `test result:` line for scripts/test.sh's tally.
 //
 // Binaries come from $CARGO_TARGET_DIR/debug (scripts/test.sh builds them).
 //   ROUNDS_CONSOLE_SHOTS  folder for screenshots (default docs/screens)
 
 import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { mkdtempSync, mkdirSync, rmSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir, homedir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { children, steps, log, startListening, stop, step } from '../support/harness.mjs';
+import { children, steps, log, startListening, stop, step, checkAccessible } from '../support/harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..', '..');
@@ -35,6 +38,14 @@ const figures = {};
 
 
 
+
+const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+
+/** axe-core finds no serious or critical violation, and every control is labelled and reached
+ * with Tab (see the harness). */
+function accessible(page, screenName) {
+  return checkAccessible(page, screenName, { axe: AXE });
+}
 
 function check(cond, why) {
   if (!cond) throw new Error(why);
@@ -91,7 +102,8 @@ async function main() {
       check(ids.fight && ids.shift, `seeded ids: ${out}`);
     });
     const base = server.url;
-    const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, acceptDownloads: true, locale: 'en-GB' });
+    // bypassCSP only lets the test inject axe-core: the console's pages allow no script at all.
+    const context = await browser.newContext({ viewport: { width: 1280, height: 860 }, acceptDownloads: true, locale: 'en-GB', bypassCSP: true });
     const page = await context.newPage();
     page.on('pageerror', (e) => log(`page error: ${e.message}`));
 
@@ -99,6 +111,7 @@ async function main() {
       await page.goto(`${base}/console/day`);
       check(page.url().endsWith('/console/login'), `at ${page.url()}`);
       await shot(page, 'login', false);
+      await accessible(page, 'login');
     });
 
     await step('a guard cannot sign in to the console', async () => {
@@ -106,6 +119,7 @@ async function main() {
       check(r.status() === 403, `status ${r.status()}`);
       check((await page.textContent('main')).includes('supervisors and administrators'), 'says why');
       await shot(page, 'forbidden', false);
+      await accessible(page, 'forbidden');
       const cookies = await context.cookies();
       check(!cookies.some((c) => c.name === 'rounds_console'), 'no session cookie for a guard');
     });
@@ -131,6 +145,7 @@ async function main() {
       check(cells.slice(0, 9).join('|') === 'Gia Guard|Lincoln main building|8:00 AM–12:00 PM|23|22|1|1|0|1', cells.join('|'));
       check(!(await page.textContent('main')).includes('Baker'), 'Baker is not Sam\'s school');
       await shot(page, 'day');
+      await accessible(page, 'day');
     });
 
     await step('a school\'s day: each checkpoint\'s visits, notes and photo counts', async () => {
@@ -145,6 +160,7 @@ async function main() {
       await img.waitFor();
       check(await img.evaluate((el) => el.complete && el.naturalWidth > 0), 'the photo the guard took is shown');
       await shot(page, 'day-school');
+      await accessible(page, 'day-school');
     });
 
     await step('incidents: list, filter by status and school', async () => {
@@ -158,6 +174,7 @@ async function main() {
       const rows = await page.locator('table.incidents tbody tr').count();
       check(rows === 1, `one submitted incident at Lincoln, got ${rows}`);
       await shot(page, 'incidents');
+      await accessible(page, 'incidents');
     });
 
     await step('an incident\'s detail with its history; the supervisor returns it with a comment', async () => {
@@ -165,6 +182,7 @@ async function main() {
       const hist = await page.textContent('table.history');
       check(hist.includes('Incident created') && hist.includes('Submitted for review') && hist.includes('olga.sro phone'), hist);
       await shot(page, 'incident');
+      await accessible(page, 'incident');
       await page.fill('textarea[name=comment]', 'Please add the names of the staff who helped.');
       await Promise.all([page.waitForNavigation(), page.click('button[value=return]')]);
       check((await page.textContent('.badge')).trim() === 'Returned', 'status returned');
@@ -186,11 +204,13 @@ async function main() {
       check(text.includes('Riley Student'), 'the shared note');
       check(!text.includes('Casey Private'), 'not the unshared one');
       await shot(page, 'notes');
+      await accessible(page, 'notes');
     });
 
     await step('reports: the CSV downloads and parses, with incidents by reporting category', async () => {
       await page.goto(`${base}/console/reports?date=${yesterday}`);
       await shot(page, 'reports');
+      await accessible(page, 'reports');
       const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#csv')]);
       const file = join(tmp, 'report.csv');
       await dl.saveAs(file);
@@ -248,10 +268,12 @@ async function main() {
       const after = await page.locator('#devices tr', { hasText: 'gus.guard phone' }).locator('td').nth(3).textContent();
       check(after.includes('UTC'), 'revoked, with its time');
       await shot(page, 'admin');
+      await accessible(page, 'admin');
       await Promise.all([page.waitForNavigation(), page.locator('#people tr', { hasText: 'gia.guard' }).locator('a').click()]);
       const chosen = await page.locator('select[name=school] option:checked').allTextContents();
       check(chosen.join() === 'Lincoln High School', `Gia's schools: ${chosen}`);
       await shot(page, 'admin-person', false);
+      await accessible(page, 'admin-person');
     });
   } finally {
     await browser.close();

@@ -54,3 +54,49 @@ export async function step(name, fn) {
     throw e;
   }
 }
+
+function mustHold(cond, why) {
+  if (!cond) throw new Error(why);
+}
+
+/**
+ * axe-core on the screen as it is: no serious or critical violation. Then every visible,
+ * enabled control must be reached by pressing Tab, and each must have a name. `axe` is the path of
+ * axe-core's `axe.min.js`; `within` a selector that narrows the controls to an open dialog.
+ */
+export async function checkAccessible(page, screenName, { axe, within = null }) {
+  await page.addScriptTag({ path: axe });
+  const found = await page.evaluate(async () => {
+    const r = await globalThis.axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join('; ')}`);
+  });
+  mustHold(found.length === 0, `axe on the ${screenName} screen:\n      ${found.join('\n      ')}`);
+  const controls = await page.evaluate((scope) => {
+    const all = [...document.querySelectorAll('button, input, select, textarea, a[href], summary, [tabindex]:not([tabindex="-1"])')]
+      .filter((el) => !el.disabled && el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden'
+        && !el.closest('[hidden], [inert]') && el.type !== 'hidden');
+    const within = (scope && document.querySelector(scope)) || document;
+    const inScope = all.filter((el) => within.contains(el));
+    inScope.forEach((el, i) => el.setAttribute('data-reach', String(i)));
+    const unnamed = inScope.filter((el) => {
+      const labelled = el.labels?.length || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby');
+      // A link's name may come from its image's alt text (a photo thumbnail).
+      const text = (el.textContent ?? '').trim() || el.querySelector('img[alt]:not([alt=""])')?.alt;
+      return !(labelled || (['BUTTON', 'A', 'SUMMARY'].includes(el.tagName) && text) || el.classList.contains('vlist'));
+    }).map((el) => el.outerHTML.slice(0, 80));
+    return { count: inScope.length, unnamed };
+  }, within);
+  mustHold(controls.unnamed.length === 0, `controls without a label on the ${screenName} screen: ${controls.unnamed.join(', ')}`);
+  const reached = new Set();
+  const focused = () => page.evaluate(() => document.activeElement?.getAttribute('data-reach'));
+  for (let i = 0; i < controls.count + 8 && reached.size < controls.count; i++) {
+    const at = await focused();
+    if (at !== null && at !== undefined) reached.add(at);
+    await page.keyboard.press('Tab');
+  }
+  const last = await focused();
+  if (last !== null && last !== undefined) reached.add(last);
+  mustHold(reached.size === controls.count, `only ${reached.size} of the ${controls.count} controls of the ${screenName} screen are reached with Tab`);
+  await page.evaluate(() => document.querySelectorAll('[data-reach]').forEach((el) => el.removeAttribute('data-reach')));
+}

@@ -27,7 +27,7 @@ import { tmpdir, homedir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { children, steps, log, startListening, stop, step } from '../support/harness.mjs';
+import { children, steps, log, startListening, stop, step, checkAccessible } from '../support/harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..', '..');
@@ -62,44 +62,10 @@ async function newPage(context, who) {
   return page;
 }
 
-/**
- * axe-core on the screen as it is: no serious or critical violation. Then every visible,
- * enabled control must be reached by pressing Tab, and each must have a name.
- */
-async function accessible(page, screenName) {
-  await page.addScriptTag({ path: AXE });
-  const found = await page.evaluate(async () => {
-    const r = await globalThis.axe.run(document, { resultTypes: ['violations'] });
-    return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
-      .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join('; ')}`);
-  });
-  check(found.length === 0, `axe on the ${screenName} screen:\n      ${found.join('\n      ')}`);
-  const controls = await page.evaluate(() => {
-    const all = [...document.querySelectorAll('button, input, select, textarea, a[href], summary, [tabindex]:not([tabindex="-1"])')]
-      .filter((el) => !el.disabled && el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden'
-        && !el.closest('[hidden], [inert]') && el.type !== 'hidden');
-    const within = document.querySelector('.sheet') ?? document;
-    const inScope = all.filter((el) => within.contains(el));
-    inScope.forEach((el, i) => el.setAttribute('data-reach', String(i)));
-    const unnamed = inScope.filter((el) => {
-      const labelled = el.labels?.length || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby');
-      const text = (el.textContent ?? '').trim();
-      return !(labelled || (['BUTTON', 'A', 'SUMMARY'].includes(el.tagName) && text) || el.classList.contains('vlist'));
-    }).map((el) => el.outerHTML.slice(0, 80));
-    return { count: inScope.length, unnamed };
-  });
-  check(controls.unnamed.length === 0, `controls without a label on the ${screenName} screen: ${controls.unnamed.join(', ')}`);
-  const reached = new Set();
-  const focused = () => page.evaluate(() => document.activeElement?.getAttribute('data-reach'));
-  for (let i = 0; i < controls.count + 8 && reached.size < controls.count; i++) {
-    const at = await focused();
-    if (at !== null && at !== undefined) reached.add(at);
-    await page.keyboard.press('Tab');
-  }
-  const last = await focused();
-  if (last !== null && last !== undefined) reached.add(last);
-  check(reached.size === controls.count, `only ${reached.size} of the ${controls.count} controls of the ${screenName} screen are reached with Tab`);
-  await page.evaluate(() => document.querySelectorAll('[data-reach]').forEach((el) => el.removeAttribute('data-reach')));
+/** axe-core and the keyboard on the screen as it is (see `accessible` in the harness); a sheet
+ * open over the screen is what is checked. */
+function accessible(page, screenName) {
+  return checkAccessible(page, screenName, { axe: AXE, within: '.sheet' });
 }
 
 
