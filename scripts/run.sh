@@ -47,8 +47,11 @@ rounds_server_on() {
 }
 
 # Debug builds share the target folder with scripts/test.sh (dependencies are optimised).
+# ROUNDS_BUILD_ARGS replaces what is built: scripts/test.sh passes its own one build's
+# arguments, so running this script there rebuilds nothing. Both land in $CARGO_TARGET_DIR/debug.
 echo "Building (the first build takes several minutes)..."
-if ! cargo build -q -p rounds-server -p rounds-app -p rounds-field; then
+read -ra build_args <<<"${ROUNDS_BUILD_ARGS:--p rounds-server -p rounds-app -p rounds-field}"
+if ! cargo build -q "${build_args[@]}"; then
     fail "the build failed (the compiler's errors are above); nothing was started."
 fi
 bin="$CARGO_TARGET_DIR/debug"

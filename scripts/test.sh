@@ -32,7 +32,21 @@ fi
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rounds-target}"
 
 cargo fmt --all --check
-cargo clippy --workspace --all-targets -- -D warnings
+
+# One build for everything: clippy runs as the workspace's compiler (what `cargo clippy
+# --workspace --all-targets -- -D warnings` does, but producing real code instead of a
+# check-only pass, so nothing is compiled twice), in the test profile, for every target (tests,
+# benches, examples and the binaries the journeys start). The same environment stays for every
+# cargo command below, so none of them rebuilds. Incremental state is not written: it costs a
+# fresh build time and only helps an edit-compile loop, which CI is not.
+RUSTC_WORKSPACE_WRAPPER="$(rustup which clippy-driver)"
+export RUSTC_WORKSPACE_WRAPPER
+export CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
+export CARGO_INCREMENTAL=0
+# scripts/run.sh (run for real below) builds exactly this too, a no-op by then.
+export ROUNDS_BUILD_ARGS="--profile test --workspace --all-targets"
+# shellcheck disable=SC2086
+cargo build $ROUNDS_BUILD_ARGS
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --workspace --doc 2>&1 | tee "$log"
@@ -41,12 +55,9 @@ cargo test --workspace --all-targets 2>&1 | tee -a "$log"
 
 # --- Tauri journey ---
 # The real field app (src-tauri) under Xvfb, driven through tauri-driver and WebKitWebDriver
-# against a real district server: setup, a shift, an all-clear check, a sync. Debug build with
-# the same environment as above (changing RUSTFLAGS/PKG_CONFIG* would rebuild the GTK/WebKit
-# bindings). On a fresh target folder this compiles the Tauri stack a second time, since
-# dev-dependencies turn on `std` in bitflags for the test build; a warm one reuses both. The
-# script ends with a libtest-style `test result:` line, counted below as one test.
-cargo build -p rounds-field -p rounds-server
+# against a real district server: setup, a shift, an all-clear check, a sync. The binaries are
+# the one build's above. The script ends with a libtest-style `test result:` line, counted
+# below as one test.
 ROUNDS_FIELD_BIN="$CARGO_TARGET_DIR/debug/rounds-field" \
     ROUNDS_SERVER_BIN="$CARGO_TARGET_DIR/debug/rounds-server" \
     node tests/tauri/journey.mjs 2>&1 | tee -a "$log"
@@ -60,7 +71,6 @@ node --test ui/test/ 2>&1 | tee "$log.node"
 awk '/^# pass/ { p = $3 } /^# fail/ { f = $3 } END { printf "test result: %s. %d passed; %d failed; (ui logic)\n", f ? "FAILED" : "ok", p, f }' "$log.node" | tee -a "$log"
 rm -f "$log.node"
 (cd tests/ui && npm ci --no-audit --no-fund --loglevel=error)
-cargo build -p rounds-app --bins -p rounds-server
 node tests/ui/journey.mjs 2>&1 | tee -a "$log"
 # --- end of UI journeys ---
 
@@ -77,7 +87,6 @@ bash tests/run/run-sh.sh 2>&1 | tee -a "$log"
 # example: tests/console/journey.mjs (screenshots in docs/screens/console-*.png, the PDF
 # rendered with pdftoppm, the CSV parsed). Ends with a libtest-style line for the tally.
 (cd tests/console && npm ci --no-audit --no-fund --loglevel=error)
-cargo build -p rounds-server --bins --example console_day
 node tests/console/journey.mjs 2>&1 | tee -a "$log"
 # --- end of console journey ---
 
