@@ -765,7 +765,7 @@ mod tests {
         std::fs::write(path, serde_json::to_vec(&v).expect("encode")).expect("write");
     }
 
-    fn record_mut<'a>(v: &'a mut serde_json::Value, who: Uuid) -> &'a mut serde_json::Value {
+    fn record_mut(v: &mut serde_json::Value, who: Uuid) -> &mut serde_json::Value {
         v["attempts"]
             .as_array_mut()
             .expect("attempts")
