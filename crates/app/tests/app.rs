@@ -590,6 +590,42 @@ fn weak_pins_are_refused_with_a_clear_message() {
 }
 
 #[test]
+fn a_slot_made_with_older_argon2_parameters_is_remade_with_the_apps_on_unlock() {
+    let env = TestEnv::new();
+    let (dir, _phone, me) = locked_phone(&env);
+    let slots_path = dir.path().join("device.db.keys");
+    let kdf_of = || {
+        rounds_core::keyslots::KeySlots::load(&slots_path)
+            .unwrap()
+            .kdf_of(me)
+            .unwrap()
+    };
+    assert_eq!(kdf_of(), KdfParams::FOR_TESTS);
+    let stronger = KdfParams {
+        memory_kib: 128,
+        iterations: 2,
+        parallelism: 1,
+    };
+    let upgraded = App::new(dir.path(), env.clone())
+        .unwrap()
+        .with_kdf(stronger);
+    let s = upgraded
+        .unlock(UnlockArgs {
+            person_id: me,
+            pin: OLGA_PIN.into(),
+        })
+        .unwrap();
+    assert!(!s.pin_change_needed, "a 10-digit PIN meets the policy");
+    assert_eq!(kdf_of(), stronger, "the slot now has the app's parameters");
+    upgraded.lock().unwrap();
+    assert_eq!(
+        try_pin(&upgraded, me, OLGA_PIN).unwrap(),
+        Stage::Unlocked,
+        "and the same PIN still opens it"
+    );
+}
+
+#[test]
 fn a_shared_post_phone_unlocks_for_each_person_with_their_own_pin() {
     let server = Server::start();
     let env = TestEnv::new();

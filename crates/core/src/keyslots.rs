@@ -509,6 +509,20 @@ impl KeySlots {
         entropy: &mut dyn Entropy,
     ) -> Result<()> {
         secret.validate()?;
+        self.add_slot(person, secret, key, kdf, lockout, entropy)
+    }
+
+    /// [`KeySlots::add`] without the policy check: what older versions wrote, kept for the
+    /// tests of slots made under an older rule.
+    fn add_slot(
+        &mut self,
+        person: Uuid,
+        secret: &Secret,
+        key: &DbKey,
+        kdf: KdfParams,
+        lockout: &Lockout,
+        entropy: &mut dyn Entropy,
+    ) -> Result<()> {
         let mut salt = vec![0u8; 16];
         entropy.fill(&mut salt);
         let mut nonce = vec![0u8; 24];
@@ -1056,6 +1070,31 @@ mod tests {
                 && reason.contains(&format!("at least {} digits", policy.min_digits))
                 && reason.contains(&format!("at least {} characters", policy.min_with_letters))),
             "the message says what would do: {err:?}"
+        );
+    }
+
+    #[test]
+    fn a_slot_made_under_the_old_rule_still_unlocks() {
+        let (f, mut slots, mut lockout) = fixture();
+        let old = Uuid::from_u128(3);
+        let mut e = f.e.clone();
+        slots
+            .add_slot(
+                old,
+                &Secret::new("246810"),
+                &f.key,
+                KdfParams::FOR_TESTS,
+                &lockout,
+                &mut e,
+            )
+            .expect("an old 6-digit slot");
+        let key = slots
+            .unlock(&f.path, old, &Secret::new("246810"), &mut lockout, f.t0)
+            .expect("the policy applies to new secrets, not to unlocking");
+        assert_eq!(*key.0, *f.key.0);
+        assert!(
+            !Secret::new("246810").meets_policy(),
+            "and the app can tell its owner to choose a new one"
         );
     }
 
