@@ -1058,8 +1058,10 @@ fn bench_large_store(s: &Settings, report: &mut Report) {
             ms(first_open),
             so.n
         ),
-        "<= 300 ms",
-        so.median <= Duration::from_millis(300),
+        // Issue 9 traded the old 300 ms target for a KDF that makes a copied store costly to
+        // search: an unlock must now stay under a second (docs/performance.md, "KDF").
+        "< 1 s",
+        so.median < Duration::from_secs(1),
     );
     report.info(
         "  of which the KDF (Argon2id 32 MiB, t=2)",
