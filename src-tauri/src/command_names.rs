@@ -13,6 +13,7 @@ pub const COMMAND_NAMES: &[&str] = &[
     "unlock",
     "lock",
     "add_person",
+    "change_pin",
     "sign_in_again",
     "sync_now",
     "sync_info",

@@ -12,7 +12,7 @@
 //! [`blocking`]: the app's methods use SQLite, blocking HTTP and wait up to a minute for a
 //! sync, which must not stall the async runtime that carries the other IPC calls.
 
-use rounds_app::app::{AddPersonArgs, EnrollArgs, SignInArgs, UnlockArgs};
+use rounds_app::app::{AddPersonArgs, ChangePinArgs, EnrollArgs, SignInArgs, UnlockArgs};
 use rounds_app::records::{
     EditIncidentArgs, FileIncidentArgs, FindTagArgs, IdArgs, IncidentsArgs, NotesArgs, PhotoArgs,
     PhotoHashArgs, RecordCheckArgs, SearchArgs, StartShiftArgs, SupplementArgs, WriteNoteArgs,
@@ -64,6 +64,12 @@ pub fn lock(app: State<'_, App>) -> Result<impl Serialize> {
 #[tauri::command(async)]
 pub fn add_person(app: State<'_, App>, args: AddPersonArgs) -> Result<impl Serialize> {
     blocking(|| app.add_person(args))
+}
+
+/// The unlocked person chooses a new PIN or passphrase.
+#[tauri::command(async)]
+pub fn change_pin(app: State<'_, App>, args: ChangePinArgs) -> Result<impl Serialize> {
+    blocking(|| app.change_pin(args))
 }
 
 /// Signs the unlocked person in again after their session expired.

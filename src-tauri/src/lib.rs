@@ -43,6 +43,7 @@ pub fn build_app<R: Runtime>(builder: Builder<R>, open: OpenApp<R>) -> Builder<R
             commands::unlock,
             commands::lock,
             commands::add_person,
+            commands::change_pin,
             commands::sign_in_again,
             commands::sync_now,
             commands::sync_info,
@@ -238,7 +239,7 @@ mod tests {
             "enroll",
             serde_json::json!({ "args": {
                 "server": "ftp://nowhere", "code": "c", "device_name": "d",
-                "username": "u", "password": "p", "pin": "246810"
+                "username": "u", "password": "p", "pin": "2468013579"
             }}),
         )
         .expect_err("a non-http server address is refused before any network call");

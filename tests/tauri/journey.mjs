@@ -327,7 +327,7 @@ async function main() {
     await type('#setup-device-name', 'Tauri CI phone');
     await type('#setup-username', 'gia.guard');
     await type('#setup-password', 'guard-pass-1');
-    await type('#setup-pin', '246810');
+    await type('#setup-pin', '2468013579');
     await click('#setup-submit');
   });
   await step('home screen', async () => visible('[data-screen="home"]'));

@@ -38,7 +38,7 @@ const BRIDGE = process.env.ROUNDS_BRIDGE_BIN ?? bin('rounds-app-bridge');
 const DEVICE = process.env.ROUNDS_DEVICE_BIN ?? bin('rounds-device');
 const LIST = Number(process.env.ROUNDS_UI_LIST ?? 10000);
 const SHOTS = resolve(repo, process.env.ROUNDS_UI_SHOTS ?? 'docs/screens');
-const PIN = '246810';
+const PIN = '2468013579';
 // A real (tiny) PNG, as a phone's camera would hand over a JPEG.
 const PHOTO = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGNkYPjPwMDAxMDAwMDAAAANHQEDasKb6QAAAABJRU5ErkJggg==', 'base64');
 const PHOTO_HASH = createHash('sha256').update(PHOTO).digest('hex');

@@ -278,7 +278,8 @@ screens.setup = async () => {
   const device = h('input', { 'data-field': 'device_name', value: 'Post phone' });
   const username = h('input', { autocomplete: 'username', autocapitalize: 'none', 'data-field': 'username' });
   const password = h('input', { type: 'password', autocomplete: 'current-password', 'data-field': 'password' });
-  const pin = h('input', { type: 'password', inputmode: 'numeric', autocomplete: 'new-password', 'data-field': 'pin' });
+  // No numeric keypad: a passphrase (7 letters) is as good as a 10-digit PIN.
+  const pin = h('input', { type: 'password', autocomplete: 'new-password', 'data-field': 'pin' });
   const submit = h('button', { id: 'setup-submit', type: 'submit', class: 'wide big', text: 'Set up this phone' });
   const form = h('form', {
     onsubmit: async (ev) => {
@@ -295,7 +296,7 @@ screens.setup = async () => {
   field('setup-device-name', 'Name of this phone', device),
   field('setup-username', 'Your username', username),
   field('setup-password', 'Your password', password, 'Checked once by the district server; never stored on the phone.'),
-  field('setup-pin', 'Choose a PIN or passphrase', pin, 'At least 6 digits. You unlock the app with it, even with no signal.'),
+  field('setup-pin', 'Choose a PIN or passphrase', pin, L.pinHint(appState?.pin_rule)),
   box, submit);
   return screen('setup', 'Set up this phone', form);
 };
@@ -305,7 +306,7 @@ screens.unlock = async () => {
   const people = appState.people;
   const person = select(people.map((p) => [p.id, p.name]), parked?.person ?? people[0]?.id);
   person.setAttribute('data-field', 'person_id');
-  const pin = h('input', { type: 'password', inputmode: 'numeric', autocomplete: 'current-password', 'data-field': 'pin' });
+  const pin = h('input', { type: 'password', autocomplete: 'current-password', 'data-field': 'pin' });
   const submit = h('button', { id: 'unlock-submit', type: 'submit', class: 'wide big', text: 'Unlock' });
   let timer = null;
   const form = h('form', {
@@ -393,6 +394,11 @@ screens.home = async () => {
   signIn.append(h('p', { text: 'Your session with the district server expired. Sign in again to sync.' }),
     field('sign-in-password', 'Your password', pw), h('button', { type: 'submit', text: 'Sign in' }));
   parts.push(signIn, box);
+  if (appState?.pin_change_needed) {
+    parts.push(h('div', { id: 'pin-change-needed', class: 'notice' },
+      h('p', { text: 'Your PIN is shorter than the rules now ask for: someone who copied this phone could guess it. Please choose a new one.' }),
+      h('button', { type: 'button', text: 'Choose a new PIN', onclick: () => go('changePin', {}) })));
+  }
 
   if (me.role === 'guard') {
     if (home.shift) {
@@ -433,16 +439,17 @@ screens.home = async () => {
 
   parts.push(h('h2', { text: 'This phone' }), h('div', { class: 'menu' },
     h('button', { id: 'add-person', type: 'button', class: 'wide secondary', text: 'Add a person to this phone', onclick: () => go('addPerson', {}) }),
+    h('button', { id: 'change-pin', type: 'button', class: 'wide secondary', text: 'Change my PIN', onclick: () => go('changePin', {}) }),
     h('button', { id: 'lock', type: 'button', class: 'wide secondary', text: 'Lock', onclick: async () => { appState = await invoke('lock'); parked = null; await showLocked(); } })));
   return screen('home', `Hello, ${me.name || 'there'}`, ...parts);
 };
 
 screens.addPerson = async () => {
   const box = alertBox();
-  const current = h('input', { type: 'password', inputmode: 'numeric', 'data-field': 'current_pin' });
+  const current = h('input', { type: 'password', autocomplete: 'current-password', 'data-field': 'current_pin' });
   const username = h('input', { autocapitalize: 'none', 'data-field': 'username' });
   const password = h('input', { type: 'password', 'data-field': 'password' });
-  const pin = h('input', { type: 'password', inputmode: 'numeric', 'data-field': 'pin' });
+  const pin = h('input', { type: 'password', autocomplete: 'new-password', 'data-field': 'pin' });
   const submit = h('button', { type: 'submit', class: 'wide big', text: 'Add this person' });
   return screen('addPerson', 'Add a person to this phone', h('form', {
     onsubmit: async (ev) => {
@@ -457,7 +464,24 @@ screens.addPerson = async () => {
   field('add-current-pin', 'Your PIN (to allow it)', current),
   field('add-username', 'Their username', username),
   field('add-password', 'Their password', password),
-  field('add-pin', 'Their new PIN for this phone', pin, 'At least 6 digits.'),
+  field('add-pin', 'Their new PIN for this phone', pin, L.pinHint(appState?.pin_rule)),
+  box, submit));
+};
+
+screens.changePin = async () => {
+  const box = alertBox();
+  const current = h('input', { type: 'password', autocomplete: 'current-password', 'data-field': 'current_pin' });
+  const pin = h('input', { type: 'password', autocomplete: 'new-password', 'data-field': 'new_pin' });
+  const submit = h('button', { id: 'change-pin-submit', type: 'submit', class: 'wide big', text: 'Change my PIN' });
+  return screen('changePin', 'Choose a new PIN or passphrase', h('form', {
+    onsubmit: async (ev) => {
+      ev.preventDefault();
+      const s = await act(submit, box, () => invoke('change_pin', { current_pin: current.value, new_pin: pin.value }));
+      if (s) { appState = s; await goBack(); }
+    },
+  },
+  field('change-current-pin', 'Your current PIN or passphrase', current),
+  field('change-new-pin', 'Your new PIN or passphrase', pin, L.pinHint(appState?.pin_rule)),
   box, submit));
 };
 

@@ -205,6 +205,15 @@ export function idleRemaining(lastUsedMs, nowMs, limitSeconds) {
   return Math.max(0, Math.ceil(limitSeconds - (nowMs - lastUsedMs) / 1000));
 }
 
+/**
+ * The hint under a new-PIN field, from the app's `pin_rule` (the core's secret policy, so the
+ * numbers are never written twice).
+ */
+export function pinHint(rule) {
+  if (!rule) return '';
+  return `At least ${rule.min_digits} digits, or a passphrase of at least ${rule.min_with_letters} characters with letters in it. You unlock the app with it, even with no signal.`;
+}
+
 /** The unlock screen's message for an unlock error. */
 export function unlockMessage(err, now = new Date()) {
   if (!err) return '';

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import {
   roundModel, syncLine, visibleWindow, unlockMessage, idleRemaining, ago, label,
   INCIDENT_TYPES, formatWait, dateTime, calendarDate, shortTime, deviceLocale, historyLines,
+  pinHint,
 } from '../js/logic.js';
 
 /** Intl writes a narrow no-break space before AM/PM in recent ICU versions. */
@@ -124,4 +125,12 @@ test('every incident type has a label', () => {
   for (const code of ['fight_assault', 'weapon', 'threat', 'other']) {
     assert.notEqual(label(INCIDENT_TYPES, code), code);
   }
+});
+
+test('the new-PIN hint states the rule, with the numbers from the app', () => {
+  assert.equal(
+    pinHint({ min_digits: 10, min_with_letters: 7 }),
+    'At least 10 digits, or a passphrase of at least 7 characters with letters in it. You unlock the app with it, even with no signal.',
+  );
+  assert.equal(pinHint(undefined), '', 'no rule known yet: no hint rather than a wrong one');
 });

@@ -4,7 +4,10 @@
 //!   an administrator, the person's username and password (checked by the server once), and
 //!   the PIN or passphrase they will unlock with from then on, offline.
 //! - **Locked**: the unlock screen lists the people who have a key slot on this device (a
-//!   shared post phone has several). A wrong PIN and a lockout are distinct errors.
+//!   shared post phone has several). A wrong PIN and a lockout are distinct errors. Failed
+//!   attempts are counted per person by one [`Lockout`] kept for the life of the app, so
+//!   editing the key slots file while the app runs changes nothing, and waits run on the
+//!   monotonic clock ([`Env::monotonic`]); see `docs/app.md`, "Unlocking".
 //! - **Unlocked**: one person's store is open. After [`App::idle_limit`] without a command the
 //!   screens lock themselves; background sync keeps going so that a phone left in a pocket
 //!   still delivers what was saved. Locking on purpose (or switching person) stops sync too.
@@ -17,7 +20,8 @@ use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
 use rounds_core::client::{self, Enrollment, Session};
-use rounds_core::keyslots::{KdfParams, Secret};
+use rounds_core::error::Error as CoreError;
+use rounds_core::keyslots::{self, KdfParams, KeySlots, Lockout, Secret, SecretPolicy};
 use rounds_core::model::{Role, School};
 use rounds_core::store::{Setup, Store};
 use serde::{Deserialize, Serialize};
@@ -74,6 +78,31 @@ pub struct AppState {
     pub me: Option<Me>,
     /// Seconds of inactivity before the screens lock.
     pub idle_lock_seconds: i64,
+    /// What a new PIN or passphrase must be, for the screens' hints.
+    pub pin_rule: PinRule,
+    /// The unlocked person's secret was chosen under an older, weaker rule: the screens ask
+    /// them to choose a new one ([`App::change_pin`]). It still unlocks meanwhile.
+    pub pin_change_needed: bool,
+}
+
+/// The secret policy in the terms the screens show: a PIN of at least `min_digits` digits,
+/// or a passphrase of at least `min_with_letters` characters with letters in it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct PinRule {
+    /// Shortest PIN (digits only).
+    pub min_digits: usize,
+    /// Shortest passphrase with at least one letter.
+    pub min_with_letters: usize,
+}
+
+impl PinRule {
+    fn current() -> PinRule {
+        let p = SecretPolicy::current();
+        PinRule {
+            min_digits: p.min_digits,
+            min_with_letters: p.min_with_letters,
+        }
+    }
 }
 
 /// First-run input.
@@ -115,6 +144,15 @@ pub struct AddPersonArgs {
     pub pin: String,
 }
 
+/// Choosing a new PIN or passphrase for the unlocked person.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ChangePinArgs {
+    /// Their current PIN, to authorise it.
+    pub current_pin: String,
+    /// The new one.
+    pub new_pin: String,
+}
+
 /// Signing in again when the session expired.
 #[derive(Debug, Clone, Deserialize)]
 pub struct SignInArgs {
@@ -125,6 +163,8 @@ pub struct SignInArgs {
 pub(crate) struct Unlocked {
     pub(crate) store: Store,
     pub(crate) me: Me,
+    /// Their secret does not meet today's policy.
+    weak_pin: bool,
 }
 
 #[derive(Default)]
@@ -139,6 +179,8 @@ pub(crate) struct Inner {
     /// Saves made since the app started: every status line carries it, so the screens can
     /// tell an answer read before a save from one read after it.
     pub(crate) saves: u64,
+    /// Failed unlock attempts as this process has seen them (made on first use).
+    lockout: Option<Lockout>,
 }
 
 /// The field app: one per process, shared by every command.
@@ -159,14 +201,17 @@ impl std::fmt::Debug for App {
     }
 }
 
-/// PINs and passphrases shorter than this are refused.
-const MIN_PIN: usize = 6;
-
+/// Refuses a new PIN or passphrase that the core's [`SecretPolicy`] would refuse, in the
+/// screens' words.
 fn check_pin(field: &str, pin: &str) -> Result<()> {
-    if pin.chars().count() < MIN_PIN {
+    if !Secret::new(pin).meets_policy() {
+        let rule = PinRule::current();
         return Err(AppError::invalid(
             field,
-            format!("Use at least {MIN_PIN} digits or characters."),
+            format!(
+                "Too easy to guess. Use a PIN of at least {} digits, or a passphrase of at least {} characters with letters in it.",
+                rule.min_digits, rule.min_with_letters
+            ),
         ));
     }
     Ok(())
@@ -178,16 +223,29 @@ impl App {
         std::fs::create_dir_all(dir)
             .map_err(|e| AppError::internal("creating the data folder", e))?;
         let config = config::load(dir)?;
+        let mut inner = Inner {
+            config,
+            ..Inner::default()
+        };
+        // Start every pending wait now rather than at the first attempt: a restart makes the
+        // whole wait again, but from when the app started.
+        if inner.config.is_some() {
+            let db = config::db_path(dir);
+            if let Ok(slots) = KeySlots::load(&keyslots::path_for(&db)) {
+                let mut lockout = Lockout::for_store(&db, env.entropy().as_mut())?;
+                for person in slots.people() {
+                    lockout.wait_left(&slots, person, env.monotonic());
+                }
+                inner.lockout = Some(lockout);
+            }
+        }
         Ok(App {
             dir: dir.to_path_buf(),
             env,
             idle_limit: DEFAULT_IDLE_LIMIT,
             kdf: KdfParams::DEFAULT,
             background_sync: true,
-            inner: Mutex::new(Inner {
-                config,
-                ..Inner::default()
-            }),
+            inner: Mutex::new(inner),
         })
     }
 
@@ -306,6 +364,8 @@ impl App {
                 .unwrap_or_default(),
             me: inner.unlocked.as_ref().map(|u| u.me.clone()),
             idle_lock_seconds: self.idle_limit.num_seconds(),
+            pin_rule: PinRule::current(),
+            pin_change_needed: inner.unlocked.as_ref().is_some_and(|u| u.weak_pin),
         }
     }
 
@@ -354,9 +414,12 @@ impl App {
         // is moved aside (with its key slots, WAL and photos) and a new store is made.
         if path.exists() {
             set_aside(&path, self.env.now())?;
+            // Its seal key went with it.
+            inner.lockout = None;
         }
         let secret = Secret::new(a.pin.as_str());
-        let mut store = Store::create(
+        let lockout = self.lockout(&mut inner)?;
+        let mut store = Store::create_with(
             &path,
             Setup {
                 device_id: enrollment.device_id,
@@ -364,6 +427,7 @@ impl App {
                 secret: &secret,
                 kdf: self.kdf,
             },
+            lockout,
             self.env.entropy().as_mut(),
         )?;
         store.set_sync_value("device", &json(&enrollment)?)?;
@@ -409,15 +473,72 @@ impl App {
         }
         inner.unlocked = None;
         inner.worker = None;
-        self.open(&mut inner, a.person_id, &Secret::new(a.pin.as_str()))?;
+        let secret = Secret::new(a.pin.as_str());
+        self.open(&mut inner, a.person_id, &secret)?;
+        self.upgrade_kdf(&mut inner, &secret);
         self.refresh_me(&mut inner)?;
         Ok(self.state_of(&inner))
     }
 
+    /// The app's [`Lockout`], made on first use with the store's seal key.
+    fn lockout<'a>(&self, inner: &'a mut Inner) -> Result<&'a mut Lockout> {
+        let lockout = self.take_lockout(inner)?;
+        Ok(inner.lockout.insert(lockout))
+    }
+
+    /// Takes the app's [`Lockout`] out of `inner` while the store is used beside it; the
+    /// caller puts it back (`inner.lockout = Some(..)`) whatever the outcome.
+    fn take_lockout(&self, inner: &mut Inner) -> Result<Lockout> {
+        match inner.lockout.take() {
+            Some(l) => Ok(l),
+            None => Ok(Lockout::for_store(
+                &config::db_path(&self.dir),
+                self.env.entropy().as_mut(),
+            )?),
+        }
+    }
+
+    /// A slot made with other Argon2id parameters than the app's (an older, cheaper default)
+    /// is made again with the app's, from the secret just proven right; a secret too weak
+    /// for today's policy is left for its owner to replace ([`App::change_pin`]). Costs one
+    /// extra unlock, once. A failure is logged and changes nothing.
+    fn upgrade_kdf(&self, inner: &mut Inner, secret: &Secret) {
+        let Some(u) = inner.unlocked.as_ref() else {
+            return;
+        };
+        if u.weak_pin || u.store.slot_kdf().ok().flatten() == Some(self.kdf) {
+            return;
+        }
+        let Ok(mut lockout) = self.take_lockout(inner) else {
+            return;
+        };
+        if let Some(u) = inner.unlocked.as_ref()
+            && let Err(e) = u.store.change_secret(
+                secret,
+                secret,
+                self.kdf,
+                &mut lockout,
+                self.env.monotonic(),
+                self.env.entropy().as_mut(),
+            )
+        {
+            tracing::warn!(error = %e, "could not raise the key slot's Argon2id cost");
+        }
+        inner.lockout = Some(lockout);
+    }
+
     fn open(&self, inner: &mut Inner, person: Uuid, secret: &Secret) -> Result<()> {
         let now = self.env.now();
-        let (store, sync_store) =
-            Store::open_pair(&config::db_path(&self.dir), person, secret, now)?;
+        let monotonic = self.env.monotonic();
+        let lockout = self.lockout(inner)?;
+        let (store, sync_store) = Store::open_pair(
+            &config::db_path(&self.dir),
+            person,
+            secret,
+            lockout,
+            monotonic,
+        )
+        .map_err(|e| AppError::from_core_at(e, now))?;
         let config = inner
             .config
             .as_ref()
@@ -432,7 +553,11 @@ impl App {
         inner.worker = self
             .background_sync
             .then(|| SyncWorker::start(sync_store, config.server.clone(), Arc::clone(&self.env)));
-        inner.unlocked = Some(Unlocked { store, me });
+        inner.unlocked = Some(Unlocked {
+            store,
+            me,
+            weak_pin: !secret.meets_policy(),
+        });
         inner.last_used = Some(now);
         Ok(())
     }
@@ -488,6 +613,25 @@ impl App {
             .clone()
             .ok_or_else(|| AppError::new(Kind::NotSetUp, "This device is not set up yet."))?;
         let now = self.env.now();
+        let monotonic = self.env.monotonic();
+        if inner.unlocked.is_none() {
+            return Err(AppError::locked());
+        }
+        let mut lockout = self.take_lockout(&mut inner)?;
+        let out = self.add_person_with(&mut inner, &mut lockout, a, config, now, monotonic);
+        inner.lockout = Some(lockout);
+        out
+    }
+
+    fn add_person_with(
+        &self,
+        inner: &mut Inner,
+        lockout: &mut Lockout,
+        a: AddPersonArgs,
+        config: DeviceConfig,
+        now: DateTime<Utc>,
+        monotonic: std::time::Instant,
+    ) -> Result<AppState> {
         let u = inner.unlocked.as_mut().ok_or_else(AppError::locked)?;
         let enrollment: Enrollment = u
             .store
@@ -495,14 +639,17 @@ impl App {
             .and_then(|v| serde_json::from_str(&v).ok())
             .ok_or_else(|| AppError::internal("reading the device credential", "missing"))?;
         let session = client::sign_in(&config.server, a.username.trim(), &a.password, &enrollment)?;
-        u.store.add_person(
-            &Secret::new(a.current_pin.as_str()),
-            session.person_id,
-            &Secret::new(a.pin.as_str()),
-            self.kdf,
-            now,
-            self.env.entropy().as_mut(),
-        )?;
+        u.store
+            .add_person(
+                &Secret::new(a.current_pin.as_str()),
+                session.person_id,
+                &Secret::new(a.pin.as_str()),
+                self.kdf,
+                lockout,
+                monotonic,
+                self.env.entropy().as_mut(),
+            )
+            .map_err(|e| AppError::from_core_at(e, now))?;
         u.store
             .set_sync_value(&session_key(session.person_id), &json(&session)?)?;
         let name = u
@@ -523,6 +670,43 @@ impl App {
         });
         config::save(&self.dir, &config)?;
         inner.config = Some(config);
+        inner.last_used = Some(now);
+        Ok(self.state_of(inner))
+    }
+
+    /// The unlocked person chooses a new PIN or passphrase, authorised by their current one
+    /// (a wrong one counts as a failed attempt, like at the unlock screen).
+    pub fn change_pin(&self, a: ChangePinArgs) -> Result<AppState> {
+        check_pin("new_pin", &a.new_pin)?;
+        let mut inner = self.lock_inner();
+        self.expire(&mut inner);
+        let now = self.env.now();
+        let monotonic = self.env.monotonic();
+        if inner.unlocked.is_none() {
+            return Err(AppError::locked());
+        }
+        let mut lockout = self.take_lockout(&mut inner)?;
+        let changed = inner
+            .unlocked
+            .as_ref()
+            .ok_or_else(AppError::locked)
+            .and_then(|u| {
+                u.store
+                    .change_secret(
+                        &Secret::new(a.current_pin.as_str()),
+                        &Secret::new(a.new_pin.as_str()),
+                        self.kdf,
+                        &mut lockout,
+                        monotonic,
+                        self.env.entropy().as_mut(),
+                    )
+                    .map_err(|e: CoreError| AppError::from_core_at(e, now))
+            });
+        inner.lockout = Some(lockout);
+        changed?;
+        if let Some(u) = inner.unlocked.as_mut() {
+            u.weak_pin = false;
+        }
         inner.last_used = Some(now);
         Ok(self.state_of(&inner))
     }

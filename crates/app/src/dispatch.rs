@@ -50,7 +50,7 @@ macro_rules! commands {
     };
 }
 
-use crate::app::{AddPersonArgs, EnrollArgs, SignInArgs, UnlockArgs};
+use crate::app::{AddPersonArgs, ChangePinArgs, EnrollArgs, SignInArgs, UnlockArgs};
 use crate::records::{
     EditIncidentArgs, FileIncidentArgs, FindTagArgs, IdArgs, IncidentsArgs, NotesArgs, PhotoArgs,
     PhotoHashArgs, RecordCheckArgs, SearchArgs, StartShiftArgs, SupplementArgs, WriteNoteArgs,
@@ -63,6 +63,7 @@ commands! {
     unlock(UnlockArgs),
     lock,
     add_person(AddPersonArgs),
+    change_pin(ChangePinArgs),
     sign_in_again(SignInArgs),
     sync_now,
     sync_info,

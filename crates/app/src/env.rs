@@ -1,7 +1,10 @@
 //! Time, ids and randomness for the app, passed in so tests can fix them.
 //!
 //! [`RealEnv`] is the one place the app reads the wall clock, makes UUIDv7s and draws OS
-//! randomness; everything below it takes these as arguments.
+//! randomness; everything below it takes these as arguments. Unlock waits are measured on
+//! [`Env::monotonic`], which the person cannot move by setting the device's clock.
+
+use std::time::Instant;
 
 use chrono::{DateTime, Utc};
 use rounds_core::entropy::{Entropy, OsEntropy};
@@ -15,6 +18,10 @@ pub trait Env: Send + Sync + 'static {
     fn new_id(&self) -> Uuid;
     /// A source of randomness for keys.
     fn entropy(&self) -> Box<dyn Entropy>;
+    /// The monotonic clock (never moved by changing the device's time): unlock waits.
+    fn monotonic(&self) -> Instant {
+        Instant::now()
+    }
 }
 
 /// The real clock, ids and randomness.

@@ -100,6 +100,24 @@ impl AppError {
     }
 }
 
+impl AppError {
+    /// Like `From<CoreError>`, turning an unlock wait (measured on the monotonic clock) into
+    /// the time on `now`'s clock at which the screens may try again, rounded up to a second.
+    pub(crate) fn from_core_at(e: CoreError, now: DateTime<Utc>) -> AppError {
+        let wait = match &e {
+            CoreError::Locked { retry_in, .. } => *retry_in,
+            CoreError::LockedOut { retry_in, .. } => Some(*retry_in),
+            _ => None,
+        };
+        let mut out = AppError::from(e);
+        out.retry_at = wait.map(|w| {
+            let secs = w.as_secs() + u64::from(w.subsec_nanos() > 0);
+            now + chrono::Duration::seconds(i64::try_from(secs).unwrap_or(i64::MAX / 1000))
+        });
+        out
+    }
+}
+
 impl From<CoreError> for AppError {
     fn from(e: CoreError) -> Self {
         match e {
@@ -117,17 +135,12 @@ impl From<CoreError> for AppError {
                 Kind::Forbidden,
                 "Not allowed: that change would alter who or where a record belongs to.",
             ),
-            CoreError::Locked { retry_at, .. } => AppError {
-                retry_at,
-                ..AppError::new(Kind::WrongPin, "Wrong PIN or passphrase.")
-            },
-            CoreError::LockedOut { retry_at, .. } => AppError {
-                retry_at: Some(retry_at),
-                ..AppError::new(
-                    Kind::LockedOut,
-                    "Too many wrong attempts. Wait before trying again.",
-                )
-            },
+            // `retry_at` is filled in by `AppError::from_core_at`, which knows the time.
+            CoreError::Locked { .. } => AppError::new(Kind::WrongPin, "Wrong PIN or passphrase."),
+            CoreError::LockedOut { .. } => AppError::new(
+                Kind::LockedOut,
+                "Too many wrong attempts. Wait before trying again.",
+            ),
             CoreError::Corrupt { .. } => AppError::new(
                 Kind::Corrupt,
                 "The records on this device are damaged and were not changed. Ask your supervisor before doing anything else.",

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
-use rounds_app::app::{AddPersonArgs, EnrollArgs, Stage, UnlockArgs};
+use rounds_app::app::{AddPersonArgs, ChangePinArgs, EnrollArgs, Stage, UnlockArgs};
 use rounds_app::env::Env;
 use rounds_app::records::{
     EditIncidentArgs, FileIncidentArgs, FindTagArgs, IdArgs, IncidentsArgs, RecordCheckArgs,
@@ -26,26 +26,37 @@ use rounds_server::storage::{SqliteStorage, Storage};
 use rounds_server::{AppState, admin, seed};
 use uuid::Uuid;
 
-/// The real clock, which a test can move forward.
+/// The real clocks, which a test can move forward (time passing: both clocks), and the
+/// device's wall clock alone, which a person can set to anything.
 struct TestEnv {
     ahead: Mutex<Duration>,
+    wall_set: Mutex<Duration>,
 }
 
 impl TestEnv {
     fn new() -> Arc<TestEnv> {
         Arc::new(TestEnv {
             ahead: Mutex::new(Duration::zero()),
+            wall_set: Mutex::new(Duration::zero()),
         })
     }
 
     fn advance(&self, by: Duration) {
         *self.ahead.lock().unwrap() += by;
     }
+
+    /// Someone sets the phone's clock `by` ahead (or back): the monotonic clock does not move.
+    fn set_wall_clock(&self, by: Duration) {
+        *self.wall_set.lock().unwrap() = by;
+    }
 }
 
 impl Env for TestEnv {
     fn now(&self) -> DateTime<Utc> {
-        Utc::now() + *self.ahead.lock().unwrap()
+        Utc::now() + *self.ahead.lock().unwrap() + *self.wall_set.lock().unwrap()
+    }
+    fn monotonic(&self) -> std::time::Instant {
+        std::time::Instant::now() + self.ahead.lock().unwrap().to_std().unwrap()
     }
     fn new_id(&self) -> Uuid {
         Uuid::now_v7()
@@ -147,7 +158,7 @@ fn a_guard_enrolls_walks_a_round_and_a_supervisor_sees_it_after_sync() {
     let env = TestEnv::new();
     let dir = tempfile::tempdir().unwrap();
     let guard = app(dir.path(), &env);
-    enroll(&guard, &server, "gia.guard", "guard-pass-1", "246810");
+    enroll(&guard, &server, "gia.guard", "guard-pass-1", "2468013579");
 
     let home = guard.home().unwrap();
     assert_eq!(
@@ -241,7 +252,13 @@ fn a_guard_enrolls_walks_a_round_and_a_supervisor_sees_it_after_sync() {
 
     let sup_dir = tempfile::tempdir().unwrap();
     let supervisor = app(sup_dir.path(), &env);
-    enroll(&supervisor, &server, "sam.super", "super-pass-1", "135790");
+    enroll(
+        &supervisor,
+        &server,
+        "sam.super",
+        "super-pass-1",
+        "1357924680",
+    );
     let shifts = supervisor.shifts().unwrap();
     assert!(
         shifts
@@ -260,7 +277,7 @@ fn wrong_pins_are_refused_then_delayed_and_the_right_one_unlocks_offline() {
     let env = TestEnv::new();
     let dir = tempfile::tempdir().unwrap();
     let phone = app(dir.path(), &env);
-    enroll(&phone, &server, "olga.sro", "sro-pass-1", "975310");
+    enroll(&phone, &server, "olga.sro", "sro-pass-1", "9753102468");
     let me = phone.state().unwrap().me.unwrap().id;
     phone.lock().unwrap();
     drop(server); // No server from here on: unlocking never needs it.
@@ -292,7 +309,7 @@ fn wrong_pins_are_refused_then_delayed_and_the_right_one_unlocks_offline() {
         .unwrap_err()
         .retry_at
         .expect("the wait is told");
-    let early = wrong("975310");
+    let early = wrong("9753102468");
     assert_eq!(
         early.kind,
         Kind::LockedOut,
@@ -302,7 +319,7 @@ fn wrong_pins_are_refused_then_delayed_and_the_right_one_unlocks_offline() {
     let state = again
         .unlock(UnlockArgs {
             person_id: me,
-            pin: "975310".into(),
+            pin: "9753102468".into(),
         })
         .unwrap();
     assert_eq!(state.stage, Stage::Unlocked);
@@ -315,7 +332,7 @@ fn the_screens_lock_after_inactivity_but_not_while_someone_is_typing() {
     let env = TestEnv::new();
     let dir = tempfile::tempdir().unwrap();
     let phone = app(dir.path(), &env).with_idle_limit(Duration::minutes(5));
-    enroll(&phone, &server, "gia.guard", "guard-pass-1", "246810");
+    enroll(&phone, &server, "gia.guard", "guard-pass-1", "2468013579");
     env.advance(Duration::minutes(4));
     phone.still_here().expect("typing counts as use");
     env.advance(Duration::minutes(4));
@@ -329,19 +346,298 @@ fn the_screens_lock_after_inactivity_but_not_while_someone_is_typing() {
     assert_eq!(phone.home().unwrap_err().kind, Kind::Locked);
 }
 
+/// A phone enrolled for Olga (PIN `OLGA_PIN`), locked, and the server gone: everything after
+/// this is offline.
+const OLGA_PIN: &str = "9753102468";
+
+fn locked_phone(env: &Arc<TestEnv>) -> (tempfile::TempDir, App, uuid::Uuid) {
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let phone = app(dir.path(), env);
+    enroll(&phone, &server, "olga.sro", "sro-pass-1", OLGA_PIN);
+    let me = phone.state().unwrap().me.unwrap().id;
+    phone.lock().unwrap();
+    (dir, phone, me)
+}
+
+fn try_pin(phone: &App, person: uuid::Uuid, pin: &str) -> Result<Stage, rounds_app::AppError> {
+    phone
+        .unlock(UnlockArgs {
+            person_id: person,
+            pin: pin.into(),
+        })
+        .map(|s| s.stage)
+}
+
+/// Three wrong PINs: the next attempt waits 30 s.
+fn three_wrong(phone: &App, person: uuid::Uuid) {
+    for _ in 0..3 {
+        assert_eq!(
+            try_pin(phone, person, "0000000000").unwrap_err().kind,
+            Kind::WrongPin
+        );
+    }
+    assert_eq!(
+        try_pin(phone, person, OLGA_PIN).unwrap_err().kind,
+        Kind::LockedOut,
+        "after three failures even the right PIN waits"
+    );
+}
+
+/// Rewrites Olga's attempt record in the key slots file, as someone with the folder could.
+fn edit_keys_file(dir: &Path, edit: impl FnOnce(&mut serde_json::Value)) {
+    let path = dir.join("device.db.keys");
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    edit(&mut v);
+    std::fs::write(&path, serde_json::to_vec_pretty(&v).unwrap()).unwrap();
+}
+
+#[test]
+fn setting_the_count_to_zero_while_the_app_runs_does_not_unlock_early() {
+    let env = TestEnv::new();
+    let (dir, phone, me) = locked_phone(&env);
+    three_wrong(&phone, me);
+    edit_keys_file(dir.path(), |v| {
+        for r in v["attempts"].as_array_mut().unwrap() {
+            r["count"] = 0.into();
+        }
+    });
+    let e = try_pin(&phone, me, OLGA_PIN).unwrap_err();
+    assert_eq!(
+        e.kind,
+        Kind::LockedOut,
+        "the running app remembers the count: the edit changes nothing"
+    );
+    // A restart does not believe the edited record either: it counts as the longest wait.
+    let restarted = app(dir.path(), &env);
+    let e = try_pin(&restarted, me, OLGA_PIN).unwrap_err();
+    assert_eq!(e.kind, Kind::LockedOut, "an edited record locks");
+    let wait = e.retry_at.unwrap() - env.now();
+    assert!(
+        wait > Duration::minutes(14),
+        "the edited record costs the longest wait, not none: {wait}"
+    );
+    env.advance(Duration::minutes(15) + Duration::seconds(1));
+    assert_eq!(
+        try_pin(&restarted, me, OLGA_PIN).unwrap(),
+        Stage::Unlocked,
+        "after the wait the right PIN works"
+    );
+}
+
+#[test]
+fn a_deleted_or_garbled_counter_locks_instead_of_unlocking() {
+    type Edit = fn(&mut serde_json::Value);
+    let cases: [(&str, Edit); 3] = [
+        ("records deleted", |v| {
+            v.as_object_mut().unwrap().remove("attempts");
+        }),
+        ("count garbled", |v| {
+            v["attempts"][0]["count"] = "none".into()
+        }),
+        ("tag garbled", |v| {
+            v["attempts"][0]["tag"] = "00".repeat(32).into();
+        }),
+    ];
+    for (name, edit) in cases {
+        let env = TestEnv::new();
+        let (dir, _phone, me) = locked_phone(&env);
+        edit_keys_file(dir.path(), edit);
+        let restarted = app(dir.path(), &env);
+        let e = try_pin(&restarted, me, OLGA_PIN).unwrap_err();
+        assert_eq!(e.kind, Kind::LockedOut, "{name}: locked, not reset to zero");
+        assert!(
+            e.retry_at.unwrap() - env.now() > Duration::minutes(14),
+            "{name}: the longest wait"
+        );
+    }
+    // Deleting the seal key: no record verifies any more.
+    let env = TestEnv::new();
+    let (dir, _phone, me) = locked_phone(&env);
+    std::fs::remove_file(dir.path().join("device.db.seal")).unwrap();
+    let restarted = app(dir.path(), &env);
+    assert_eq!(
+        try_pin(&restarted, me, OLGA_PIN).unwrap_err().kind,
+        Kind::LockedOut,
+        "a deleted seal key locks"
+    );
+}
+
+#[test]
+fn moving_the_phones_clock_neither_shortens_nor_resets_a_wait() {
+    let env = TestEnv::new();
+    let (_dir, phone, me) = locked_phone(&env);
+    three_wrong(&phone, me);
+    for (shift, what) in [
+        (Duration::days(1), "a day ahead"),
+        (Duration::hours(-3), "three hours back"),
+        (Duration::minutes(10), "ten minutes ahead"),
+    ] {
+        env.set_wall_clock(shift);
+        assert_eq!(
+            try_pin(&phone, me, OLGA_PIN).unwrap_err().kind,
+            Kind::LockedOut,
+            "the clock set {what} does not end the wait"
+        );
+    }
+    env.set_wall_clock(Duration::zero());
+    env.advance(Duration::seconds(31));
+    assert_eq!(
+        try_pin(&phone, me, OLGA_PIN).unwrap(),
+        Stage::Unlocked,
+        "30 s of real time do"
+    );
+}
+
+#[test]
+fn one_persons_wrong_pins_do_not_lock_another_out() {
+    let server = Server::start();
+    let env = TestEnv::new();
+    let dir = tempfile::tempdir().unwrap();
+    let phone = app(dir.path(), &env);
+    enroll(&phone, &server, "gia.guard", "guard-pass-1", "2468013579");
+    let gia = phone.state().unwrap().me.unwrap().id;
+    let gus = phone
+        .add_person(AddPersonArgs {
+            current_pin: "2468013579".into(),
+            username: "gus.guard".into(),
+            password: "guard-pass-2".into(),
+            pin: "8642097531".into(),
+        })
+        .unwrap()
+        .people[1]
+        .id;
+    phone.lock().unwrap();
+    for _ in 0..4 {
+        try_pin(&phone, gus, "1111111111").unwrap_err();
+    }
+    assert_eq!(
+        try_pin(&phone, gus, "8642097531").unwrap_err().kind,
+        Kind::LockedOut,
+        "Gus is delayed"
+    );
+    assert_eq!(
+        try_pin(&phone, gia, "2468013579").unwrap(),
+        Stage::Unlocked,
+        "Gia is not: the counter is per person"
+    );
+    phone.lock().unwrap();
+    assert_eq!(
+        try_pin(&phone, gus, "8642097531").unwrap_err().kind,
+        Kind::LockedOut,
+        "and Gia's success does not forgive Gus's failures"
+    );
+}
+
+#[test]
+fn weak_pins_are_refused_with_a_clear_message() {
+    let server = Server::start();
+    let env = TestEnv::new();
+    let dir = tempfile::tempdir().unwrap();
+    let phone = app(dir.path(), &env);
+    let rule = phone.state().unwrap().pin_rule;
+    for weak in ["246810", "24681357", "abcdef", "pass1"] {
+        let e = phone
+            .enroll(EnrollArgs {
+                server: server.base.clone(),
+                code: server.code(),
+                device_name: "Test phone".into(),
+                username: "gia.guard".into(),
+                password: "guard-pass-1".into(),
+                pin: weak.into(),
+            })
+            .unwrap_err();
+        assert_eq!(e.kind, Kind::Invalid, "{weak}");
+        assert_eq!(e.field.as_deref(), Some("pin"));
+        assert!(
+            e.message
+                .contains(&format!("at least {} digits", rule.min_digits))
+                && e.message
+                    .contains(&format!("at least {} characters", rule.min_with_letters)),
+            "the message says what would do: {}",
+            e.message
+        );
+    }
+    enroll(&phone, &server, "gia.guard", "guard-pass-1", "2468013579");
+    let e = phone
+        .change_pin(ChangePinArgs {
+            current_pin: "2468013579".into(),
+            new_pin: "123456".into(),
+        })
+        .unwrap_err();
+    assert_eq!(
+        (e.kind, e.field.as_deref()),
+        (Kind::Invalid, Some("new_pin"))
+    );
+    let s = phone
+        .change_pin(ChangePinArgs {
+            current_pin: "2468013579".into(),
+            new_pin: "kestrel-gate".into(),
+        })
+        .unwrap();
+    assert!(!s.pin_change_needed);
+    let me = s.me.unwrap().id;
+    phone.lock().unwrap();
+    assert_eq!(
+        try_pin(&phone, me, "2468013579").unwrap_err().kind,
+        Kind::WrongPin,
+        "the old PIN no longer unlocks"
+    );
+    assert_eq!(
+        try_pin(&phone, me, "kestrel-gate").unwrap(),
+        Stage::Unlocked
+    );
+}
+
+#[test]
+fn a_slot_made_with_older_argon2_parameters_is_remade_with_the_apps_on_unlock() {
+    let env = TestEnv::new();
+    let (dir, _phone, me) = locked_phone(&env);
+    let slots_path = dir.path().join("device.db.keys");
+    let kdf_of = || {
+        rounds_core::keyslots::KeySlots::load(&slots_path)
+            .unwrap()
+            .kdf_of(me)
+            .unwrap()
+    };
+    assert_eq!(kdf_of(), KdfParams::FOR_TESTS);
+    let stronger = KdfParams {
+        memory_kib: 128,
+        iterations: 2,
+        parallelism: 1,
+    };
+    let upgraded = App::new(dir.path(), env.clone())
+        .unwrap()
+        .with_kdf(stronger);
+    let s = upgraded
+        .unlock(UnlockArgs {
+            person_id: me,
+            pin: OLGA_PIN.into(),
+        })
+        .unwrap();
+    assert!(!s.pin_change_needed, "a 10-digit PIN meets the policy");
+    assert_eq!(kdf_of(), stronger, "the slot now has the app's parameters");
+    upgraded.lock().unwrap();
+    assert_eq!(
+        try_pin(&upgraded, me, OLGA_PIN).unwrap(),
+        Stage::Unlocked,
+        "and the same PIN still opens it"
+    );
+}
+
 #[test]
 fn a_shared_post_phone_unlocks_for_each_person_with_their_own_pin() {
     let server = Server::start();
     let env = TestEnv::new();
     let dir = tempfile::tempdir().unwrap();
     let phone = app(dir.path(), &env);
-    enroll(&phone, &server, "gia.guard", "guard-pass-1", "246810");
+    enroll(&phone, &server, "gia.guard", "guard-pass-1", "2468013579");
     let state = phone
         .add_person(AddPersonArgs {
-            current_pin: "246810".into(),
+            current_pin: "2468013579".into(),
             username: "gus.guard".into(),
             password: "guard-pass-2".into(),
-            pin: "864200".into(),
+            pin: "8642097531".into(),
         })
         .unwrap();
     assert_eq!(state.people.len(), 2);
@@ -350,7 +646,7 @@ fn a_shared_post_phone_unlocks_for_each_person_with_their_own_pin() {
     let wrong = phone
         .unlock(UnlockArgs {
             person_id: gus,
-            pin: "246810".into(),
+            pin: "2468013579".into(),
         })
         .unwrap_err();
     assert_eq!(
@@ -361,7 +657,7 @@ fn a_shared_post_phone_unlocks_for_each_person_with_their_own_pin() {
     let s = phone
         .unlock(UnlockArgs {
             person_id: gus,
-            pin: "864200".into(),
+            pin: "8642097531".into(),
         })
         .unwrap();
     assert_eq!(s.me.unwrap().id, gus);
@@ -385,7 +681,7 @@ fn a_mistyped_password_at_setup_does_not_burn_the_enrollment_code() {
         device_name: "Test phone".into(),
         username: "gia.guard".into(),
         password: password.into(),
-        pin: "246810".into(),
+        pin: "2468013579".into(),
     };
     let e = phone.enroll(args("wrong-password")).unwrap_err();
     assert_eq!(e.kind, Kind::SignInAgain);
@@ -413,11 +709,11 @@ fn commands_refuse_bad_arguments_with_a_clear_error_and_change_nothing() {
             device_name: "x".into(),
             username: "x".into(),
             password: "x".into(),
-            pin: "246810".into(),
+            pin: "2468013579".into(),
         })
         .unwrap_err();
     assert_eq!(e.field.as_deref(), Some("server"));
-    enroll(&phone, &server, "gia.guard", "guard-pass-1", "246810");
+    enroll(&phone, &server, "gia.guard", "guard-pass-1", "2468013579");
     let before = phone.sync_info().unwrap();
     for (command, args) in [
         (
@@ -456,7 +752,7 @@ fn a_revoked_phone_is_told_so_in_plain_words_and_keeps_what_it_saved() {
     let env = TestEnv::new();
     let dir = tempfile::tempdir().unwrap();
     let phone = app(dir.path(), &env);
-    enroll(&phone, &server, "gia.guard", "guard-pass-1", "246810");
+    enroll(&phone, &server, "gia.guard", "guard-pass-1", "2468013579");
     let device = rounds_app::config::load(dir.path())
         .unwrap()
         .unwrap()
@@ -481,7 +777,7 @@ fn an_expired_session_asks_for_the_password_and_signing_in_again_resumes_sync() 
     let server = Server::start_with_clock(Arc::new(move || clock_env.now()));
     let dir = tempfile::tempdir().unwrap();
     let phone = app(dir.path(), &env).with_idle_limit(Duration::days(365));
-    enroll(&phone, &server, "gia.guard", "guard-pass-1", "246810");
+    enroll(&phone, &server, "gia.guard", "guard-pass-1", "2468013579");
     env.advance(Duration::days(rounds_server::SESSION_DAYS + 1));
     let post = phone.home().unwrap().posts[0].id;
     phone.start_shift(StartShiftArgs { post_id: post }).unwrap();
@@ -510,7 +806,7 @@ fn setting_up_again_without_settings_keeps_the_old_store_aside_instead_of_deleti
     let env = TestEnv::new();
     let dir = tempfile::tempdir().unwrap();
     let phone = app(dir.path(), &env);
-    enroll(&phone, &server, "gia.guard", "guard-pass-1", "246810");
+    enroll(&phone, &server, "gia.guard", "guard-pass-1", "2468013579");
     let post = phone.home().unwrap().posts[0].id;
     phone.start_shift(StartShiftArgs { post_id: post }).unwrap();
     phone.lock().unwrap();
@@ -519,7 +815,7 @@ fn setting_up_again_without_settings_keeps_the_old_store_aside_instead_of_deleti
 
     let again = app(dir.path(), &env);
     assert_eq!(again.state().unwrap().stage, Stage::Setup);
-    enroll(&again, &server, "gia.guard", "guard-pass-1", "246810");
+    enroll(&again, &server, "gia.guard", "guard-pass-1", "2468013579");
     let old = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
@@ -535,8 +831,7 @@ fn setting_up_again_without_settings_keeps_the_old_store_aside_instead_of_deleti
     let old_store = rounds_core::store::Store::open(
         &dir.path().join(&old),
         me,
-        &rounds_core::keyslots::Secret::new("246810"),
-        env.now(),
+        &rounds_core::keyslots::Secret::new("2468013579"),
     )
     .expect("it still opens with its own key slots and the old PIN");
     assert_eq!(
@@ -564,7 +859,7 @@ fn a_save_returns_the_status_line_counting_what_now_waits() {
     let env = TestEnv::new();
     let dir = tempfile::tempdir().unwrap();
     let phone = app(dir.path(), &env);
-    enroll(&phone, &server, "gia.guard", "guard-pass-1", "246810");
+    enroll(&phone, &server, "gia.guard", "guard-pass-1", "2468013579");
     let post = phone.home().unwrap().posts[0].id;
     let shift = phone.start_shift(StartShiftArgs { post_id: post }).unwrap();
     assert_eq!(phone.sync_now().unwrap().waiting_changes, 0);
@@ -599,7 +894,7 @@ fn an_officers_forms_start_with_their_own_first_school_not_the_alphabetical_firs
     let dir = tempfile::tempdir().unwrap();
     let phone = app(dir.path(), &env);
     // Olga works at Lincoln High School, then Adams Middle School ("Adams" sorts first).
-    enroll(&phone, &server, "olga.sro", "sro-pass-1", "975310");
+    enroll(&phone, &server, "olga.sro", "sro-pass-1", "9753102468");
     let me = phone.state().unwrap().me.unwrap();
     let schools: Vec<Uuid> = me.schools.iter().map(|s| s.id).collect();
     assert_eq!(
@@ -634,7 +929,7 @@ fn a_colleague_edits_a_draft_and_the_incident_says_who_wrote_what() {
     let env = TestEnv::new();
     let (gdir, odir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
     let guard = app(gdir.path(), &env);
-    enroll(&guard, &server, "gia.guard", "guard-pass-1", "246810");
+    enroll(&guard, &server, "gia.guard", "guard-pass-1", "2468013579");
     let draft = guard
         .file_incident(FileIncidentArgs {
             school_id: None,
@@ -654,7 +949,7 @@ fn a_colleague_edits_a_draft_and_the_incident_says_who_wrote_what() {
     assert_eq!(guard.sync_now().unwrap().waiting_changes, 0);
 
     let officer = app(odir.path(), &env);
-    enroll(&officer, &server, "olga.sro", "sro-pass-1", "975310");
+    enroll(&officer, &server, "olga.sro", "sro-pass-1", "9753102468");
     let seen = officer.incident(IdArgs { id }).unwrap();
     assert!(
         seen.may_edit,

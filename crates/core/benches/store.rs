@@ -23,7 +23,7 @@ use automerge::Automerge;
 use chrono::{DateTime, Utc};
 use rounds_core::document::{self, Header, Supplement};
 use rounds_core::entropy::SeededEntropy;
-use rounds_core::keyslots::{self, KdfParams, KeySlots, Secret};
+use rounds_core::keyslots::{self, KdfParams, KeySlots, Lockout, Secret};
 use rounds_core::model::*;
 use rounds_core::store::{NewShift, Setup, Store};
 use rusqlite::{Connection, params};
@@ -1034,14 +1034,17 @@ fn bench_large_store(s: &Settings, report: &mut Report) {
     let slots_path = keyslots::path_for(&path);
     let mut t_open = Vec::new();
     let mut t_kdf = Vec::new();
+    let mut lockout = Lockout::for_store(&path, &mut SeededEntropy::new(3)).unwrap();
     for _ in 0..s.open_runs {
         let t = Instant::now();
-        let st = Store::open(&path, guard(0), &secret, now).unwrap();
+        let st = Store::open(&path, guard(0), &secret).unwrap();
         t_open.push(t.elapsed());
         st.close().unwrap();
         let t = Instant::now();
         let mut slots = KeySlots::load(&slots_path).unwrap();
-        let _key = slots.unlock(&slots_path, guard(0), &secret, now).unwrap();
+        let _key = slots
+            .unlock(&slots_path, guard(0), &secret, &mut lockout, Instant::now())
+            .unwrap();
         t_kdf.push(t.elapsed());
     }
     let first_open = t_open[0];
@@ -1055,8 +1058,10 @@ fn bench_large_store(s: &Settings, report: &mut Report) {
             ms(first_open),
             so.n
         ),
-        "<= 300 ms",
-        so.median <= Duration::from_millis(300),
+        // Issue 9 traded the old 300 ms target for a KDF that makes a copied store costly to
+        // search: an unlock must now stay under a second (docs/performance.md, "KDF").
+        "< 1 s",
+        so.median < Duration::from_secs(1),
     );
     report.info(
         "  of which the KDF (Argon2id 32 MiB, t=2)",
@@ -1067,7 +1072,7 @@ fn bench_large_store(s: &Settings, report: &mut Report) {
         ),
     );
 
-    let mut store = Store::open(&path, guard(0), &secret, now).unwrap();
+    let mut store = Store::open(&path, guard(0), &secret).unwrap();
 
     // Current shift.
     progress("large store: queries");

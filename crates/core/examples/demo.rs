@@ -29,7 +29,7 @@ const GUARD: Uuid = Uuid::from_u128(0x0193_0000_0000_7000_8000_0000_0000_0100);
 const SRO: Uuid = Uuid::from_u128(0x0193_0000_0000_7000_8000_0000_0000_0200);
 const SCHOOL: Uuid = Uuid::from_u128(0x0193_0000_0000_7000_8000_0000_0000_000a);
 const POST: Uuid = Uuid::from_u128(0x0193_0000_0000_7000_8000_0000_0000_00a1);
-const PIN: &str = "246810";
+const PIN: &str = "2468013579";
 
 fn district() -> ReferenceData {
     let checkpoint = |n: u32, name: &str| Checkpoint {
@@ -135,7 +135,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let secret = Secret::new(PIN);
     let mut store = if path.exists() {
         println!("Unlocking {} as Gia Guard (PIN {PIN})", path.display());
-        Store::open(&path, GUARD, &secret, now)?
+        Store::open(&path, GUARD, &secret)?
     } else if let Some(server) = &opts.server {
         let code = opts
             .code

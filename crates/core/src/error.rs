@@ -5,8 +5,6 @@
 //! each to a stable [`ErrorKind`] string that crosses IPC unchanged. Causes from SQLite,
 //! automerge or the file system are kept as sources so logs show the whole chain.
 
-use chrono::{DateTime, Utc};
-
 /// Result alias used throughout the core.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -49,16 +47,17 @@ pub enum Error {
     Locked {
         /// Consecutive failed attempts so far, this one included.
         failures: u32,
-        /// When the next attempt will be accepted, if attempts are now being delayed.
-        retry_at: Option<DateTime<Utc>>,
+        /// How long until the next attempt is checked, if attempts are now being delayed
+        /// (measured on the monotonic clock, so changing the device's clock does not move it).
+        retry_in: Option<std::time::Duration>,
     },
-    /// Too many failed attempts: no attempt is checked before `retry_at`.
-    #[error("too many failed attempts; try again after {retry_at}")]
+    /// Too many failed attempts: no attempt is checked for `retry_in`.
+    #[error("too many failed attempts; try again in {} s", .retry_in.as_secs())]
     LockedOut {
         /// Consecutive failed attempts so far.
         failures: u32,
-        /// When the next attempt will be accepted.
-        retry_at: DateTime<Utc>,
+        /// How long until the next attempt is checked.
+        retry_in: std::time::Duration,
     },
     /// The database file is damaged or is not a Rounds database; it was left untouched.
     #[error("the store at {path} is damaged or is not a Rounds database: {detail}")]

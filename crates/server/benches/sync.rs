@@ -541,7 +541,7 @@ fn supervisor_store(dir: &Path, token_person: Uuid, device: Uuid) -> Store {
         Setup {
             device_id: device,
             person_id: token_person,
-            secret: &Secret::new("246810"),
+            secret: &Secret::new("2468013579"),
             kdf: KdfParams::FOR_TESTS,
         },
         &mut SeededEntropy::new(9),

@@ -34,7 +34,7 @@ use uuid::Uuid;
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
 
-const PIN: &str = "246810";
+const PIN: &str = "2468013579";
 /// A real (tiny) PNG, standing in for a camera photo.
 const PHOTO: &[u8] = &[
     0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0x00, 0x00, 0x00, 0x0D, 0x49, 0x48, 0x44, 0x52,
@@ -125,12 +125,7 @@ fn reopen(base: &str, dir: &Path, username: &str) -> Res<Phone> {
     let person: Uuid = j["person_id"].as_str().ok_or("person")?.parse()?;
     let s = client::sign_in(base, username, j["password"].as_str().ok_or("pw")?, &e)
         .map_err(|e| format!("{e:?}"))?;
-    let store = Store::open(
-        &folder.join("device.db"),
-        person,
-        &Secret::new(PIN),
-        Utc::now(),
-    )?;
+    let store = Store::open(&folder.join("device.db"), person, &Secret::new(PIN))?;
     Ok(Phone {
         store,
         token: s.token,

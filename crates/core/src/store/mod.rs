@@ -34,6 +34,7 @@ mod sync;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use automerge::{Automerge, Change};
 use chrono::{DateTime, TimeZone, Utc};
@@ -50,7 +51,7 @@ pub use sync::{Applied, PendingChange, PendingDocument, SyncBacklog};
 use crate::document::{self, Header};
 use crate::entropy::Entropy;
 use crate::error::{Error, Result};
-use crate::keyslots::{self, DbKey, KdfParams, KeySlots, Secret};
+use crate::keyslots::{self, DbKey, KdfParams, KeySlots, Lockout, Secret};
 use crate::model::{Classification, DocKind, Role};
 
 /// Migrations, in order. Never edit a shipped one: add the next number.
@@ -117,8 +118,20 @@ pub struct Setup<'a> {
 
 impl Store {
     /// Creates a new store at `path` (and its key slots beside it) and unlocks it for the
-    /// first person. Refuses if a database already exists there.
+    /// first person. Refuses if a database already exists there. Attempt records are sealed
+    /// with the store's [`keyslots::FileSeal`]; see [`Store::create_with`].
     pub fn create(path: &Path, setup: Setup<'_>, entropy: &mut dyn Entropy) -> Result<Store> {
+        let lockout = Lockout::for_store(path, entropy)?;
+        Self::create_with(path, setup, &lockout, entropy)
+    }
+
+    /// Like [`Store::create`], sealing attempt records with `lockout`'s seal.
+    pub fn create_with(
+        path: &Path,
+        setup: Setup<'_>,
+        lockout: &Lockout,
+        entropy: &mut dyn Entropy,
+    ) -> Result<Store> {
         if path.exists() {
             return Err(Error::Conflict(format!(
                 "a store already exists at {}",
@@ -127,7 +140,14 @@ impl Store {
         }
         let key = DbKey::generate(entropy);
         let mut slots = KeySlots::new(setup.device_id);
-        slots.add(setup.person_id, setup.secret, &key, setup.kdf, entropy)?;
+        slots.add(
+            setup.person_id,
+            setup.secret,
+            &key,
+            setup.kdf,
+            lockout,
+            entropy,
+        )?;
         // The key slots are written before the database: a crash in between leaves no
         // database, and setting up again simply replaces the slots.
         slots.save(&keyslots::path_for(path))?;
@@ -141,23 +161,39 @@ impl Store {
         Self::finish_open(conn, path, setup.device_id, setup.person_id)
     }
 
-    /// Unlocks the store at `path` for `person` with their passphrase or PIN.
+    /// Unlocks the store at `path` for `person` once, as a process that has just started
+    /// would: with a fresh [`Lockout`], so a wait the file calls for is waited in full. For
+    /// tools and tests; the app keeps one [`Lockout`] and calls [`Store::unlock`].
+    pub fn open(path: &Path, person: Uuid, secret: &Secret) -> Result<Store> {
+        if !path.exists() {
+            // The same errors as `unlock`, without making a seal key for a store that is not
+            // there.
+            KeySlots::load(&keyslots::path_for(path))?;
+            return Err(Error::not_found("store", path.display()));
+        }
+        let mut lockout = Lockout::for_store(path, &mut crate::entropy::OsEntropy)?;
+        Self::unlock(path, person, secret, &mut lockout, Instant::now())
+    }
+
+    /// Unlocks the store at `path` for `person` with their passphrase or PIN, counting the
+    /// attempt in `lockout` (and the slots file); `now` is the monotonic clock.
     ///
     /// Errors: [`Error::Locked`] for a wrong secret (or a person with no slot),
     /// [`Error::LockedOut`] while failed attempts are being delayed, [`Error::Corrupt`] for a
     /// damaged file or one that is not a Rounds database, [`Error::NewerVersion`] for a store
     /// from a newer app. In every error case the database file is left as it was.
-    pub fn open(path: &Path, person: Uuid, secret: &Secret, now: DateTime<Utc>) -> Result<Store> {
-        let slots_path = keyslots::path_for(path);
-        let mut slots = KeySlots::load(&slots_path)?;
-        if !path.exists() {
-            return Err(Error::not_found("store", path.display()));
-        }
-        let key = slots.unlock(&slots_path, person, secret, now)?;
+    pub fn unlock(
+        path: &Path,
+        person: Uuid,
+        secret: &Secret,
+        lockout: &mut Lockout,
+        now: Instant,
+    ) -> Result<Store> {
+        let (slots, key) = Self::unwrap_key(path, person, secret, lockout, now)?;
         Self::open_with_key(path, &key, slots.device_id(), person)
     }
 
-    /// Like [`Store::open`], but returns two independent connections to the same store from
+    /// Like [`Store::unlock`], but returns two independent connections to the same store from
     /// one unlock: the app's screens use one while background sync uses the other, so a slow
     /// network never holds up a tap. Each connection notices the other's commits (see
     /// `Store::take_doc`) and never works on a stale document.
@@ -165,17 +201,29 @@ impl Store {
         path: &Path,
         person: Uuid,
         secret: &Secret,
-        now: DateTime<Utc>,
+        lockout: &mut Lockout,
+        now: Instant,
     ) -> Result<(Store, Store)> {
+        let (slots, key) = Self::unwrap_key(path, person, secret, lockout, now)?;
+        let first = Self::open_with_key(path, &key, slots.device_id(), person)?;
+        let second = Self::open_with_key(path, &key, slots.device_id(), person)?;
+        Ok((first, second))
+    }
+
+    fn unwrap_key(
+        path: &Path,
+        person: Uuid,
+        secret: &Secret,
+        lockout: &mut Lockout,
+        now: Instant,
+    ) -> Result<(KeySlots, DbKey)> {
         let slots_path = keyslots::path_for(path);
         let mut slots = KeySlots::load(&slots_path)?;
         if !path.exists() {
             return Err(Error::not_found("store", path.display()));
         }
-        let key = slots.unlock(&slots_path, person, secret, now)?;
-        let first = Self::open_with_key(path, &key, slots.device_id(), person)?;
-        let second = Self::open_with_key(path, &key, slots.device_id(), person)?;
-        Ok((first, second))
+        let key = slots.unlock(&slots_path, person, secret, lockout, now)?;
+        Ok((slots, key))
     }
 
     /// Opens with an already unwrapped key (after [`Store::open`] checked the person).
@@ -234,23 +282,52 @@ impl Store {
     }
 
     /// Adds (or replaces) a key slot for `person`, authorised by the unlocked person's own
-    /// `current_secret`.
+    /// `current_secret` (an attempt like any other, counted in `lockout`).
+    #[allow(clippy::too_many_arguments)]
     pub fn add_person(
         &self,
         current_secret: &Secret,
         person: Uuid,
         secret: &Secret,
         kdf: KdfParams,
-        now: DateTime<Utc>,
+        lockout: &mut Lockout,
+        now: Instant,
         entropy: &mut dyn Entropy,
     ) -> Result<()> {
         let slots_path = keyslots::path_for(&self.path);
         let mut slots = KeySlots::load(&slots_path)?;
         // The store never keeps the database key: it is unwrapped again from the unlocked
         // person's own slot, which also proves they are present.
-        let key = slots.unlock(&slots_path, self.person_id, current_secret, now)?;
-        slots.add(person, secret, &key, kdf, entropy)?;
+        let key = slots.unlock(&slots_path, self.person_id, current_secret, lockout, now)?;
+        slots.add(person, secret, &key, kdf, lockout, entropy)?;
         slots.save(&slots_path)
+    }
+
+    /// Replaces the unlocked person's own secret (and their slot's Argon2id parameters),
+    /// authorised by the current one.
+    pub fn change_secret(
+        &self,
+        current_secret: &Secret,
+        new_secret: &Secret,
+        kdf: KdfParams,
+        lockout: &mut Lockout,
+        now: Instant,
+        entropy: &mut dyn Entropy,
+    ) -> Result<()> {
+        self.add_person(
+            current_secret,
+            self.person_id,
+            new_secret,
+            kdf,
+            lockout,
+            now,
+            entropy,
+        )
+    }
+
+    /// The Argon2id parameters of the unlocked person's slot.
+    pub fn slot_kdf(&self) -> Result<Option<KdfParams>> {
+        Ok(KeySlots::load(&keyslots::path_for(&self.path))?.kdf_of(self.person_id))
     }
 
     /// Removes `person`'s key slot: they can no longer unlock this device.

@@ -73,12 +73,14 @@ fn a_guard_has_one_open_shift_and_only_records_on_their_own() {
     // A second guard on the same post phone cannot write into the first guard's shift.
     let path = db_path(dir.path(), "g.db");
     let mut e = rounds_core::entropy::SeededEntropy::new(9);
+    let mut lockout = rounds_core::keyslots::Lockout::for_store(&path, &mut e).expect("seal");
     s.add_person(
         &secret_of(GUARD),
         GUARD_2,
         &secret_of(GUARD_2),
         rounds_core::keyslots::KdfParams::FOR_TESTS,
-        at(62),
+        &mut lockout,
+        std::time::Instant::now(),
         &mut e,
     )
     .expect("add second guard");

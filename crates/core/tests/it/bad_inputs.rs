@@ -1,10 +1,12 @@
 //! Bad input gets a clear error and changes nothing.
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use automerge::transaction::Transactable;
 use automerge::{ROOT, ReadDoc};
-use rounds_core::keyslots::{self, KeySlots, Secret};
+use rounds_core::entropy::SeededEntropy;
+use rounds_core::keyslots::{self, FileSeal, KeySlots, Lockout, Secret};
 use rounds_core::model::*;
 use rounds_core::store::{SCHEMA_VERSION, Store};
 use rounds_core::{Error, ErrorKind};
@@ -287,17 +289,29 @@ fn a_wrong_passphrase_is_locked_and_never_touches_the_database() {
         .close()
         .expect("close");
     let before = file_bytes(&path)[0].clone();
-    let err = Store::open(&path, GUARD, &Secret::new("not-my-pin"), at(0)).expect_err("wrong");
+    let mut lockout = Lockout::for_store(&path, &mut SeededEntropy::new(4)).expect("seal");
+    let t0 = Instant::now();
+    let mut open = |secret: &Secret, person, at: u64| {
+        Store::unlock(
+            &path,
+            person,
+            secret,
+            &mut lockout,
+            t0 + Duration::from_secs(at),
+        )
+    };
+    let err = open(&Secret::new("not-my-pin"), GUARD, 0).expect_err("wrong");
     assert!(matches!(err, Error::Locked { failures: 1, .. }), "{err:?}");
     assert_eq!(err.kind(), ErrorKind::Locked);
-    let err = Store::open(&path, SRO, &secret_of(SRO), at(0)).expect_err("no slot for this person");
+    let err = open(&secret_of(SRO), SRO, 0).expect_err("no slot for this person");
     assert_eq!(
         err.kind(),
         ErrorKind::Locked,
         "a person without a slot looks like a wrong PIN"
     );
-    Store::open(&path, GUARD, &Secret::new("still-wrong"), at(0)).expect_err("third");
-    let err = Store::open(&path, GUARD, &secret_of(GUARD), at(0)).expect_err("locked out");
+    open(&Secret::new("still-wrong"), GUARD, 0).expect_err("second");
+    open(&Secret::new("wrong-again"), GUARD, 0).expect_err("third");
+    let err = open(&secret_of(GUARD), GUARD, 0).expect_err("locked out");
     assert_eq!(
         err.kind(),
         ErrorKind::LockedOut,
@@ -308,14 +322,14 @@ fn a_wrong_passphrase_is_locked_and_never_touches_the_database() {
         before,
         "the database file was not touched"
     );
-    let s = Store::open(&path, GUARD, &secret_of(GUARD), at(1)).expect("after the delay");
+    let s = open(&secret_of(GUARD), GUARD, 30).expect("after the delay");
     s.integrity_check().expect("intact");
 }
 
 #[test]
 fn damaged_foreign_and_newer_files_are_refused_and_left_as_they_were() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let open = |path: &Path| Store::open(path, GUARD, &secret_of(GUARD), at(0));
+    let open = |path: &Path| Store::open(path, GUARD, &secret_of(GUARD));
 
     // A healthy store with some data, closed cleanly.
     let path = dir.path().join("g.db");
@@ -328,6 +342,12 @@ fn damaged_foreign_and_newer_files_are_refused_and_left_as_they_were() {
     g.close().expect("close");
     let healthy = std::fs::read(&path).expect("read");
     let keys = std::fs::read(keyslots::path_for(&path)).expect("keys");
+    // The attempt records are sealed with the store's seal key: it travels with the slots.
+    let seal = std::fs::read(FileSeal::path_for(&path)).expect("seal");
+    let copy_keys = |to: &Path| {
+        std::fs::write(keyslots::path_for(to), &keys).expect("keys");
+        std::fs::write(FileSeal::path_for(to), &seal).expect("seal");
+    };
 
     type Damage<'a> = Box<dyn Fn(&Path) + 'a>;
     let cases: Vec<(&str, Damage, ErrorKind)> = vec![
@@ -377,7 +397,7 @@ fn damaged_foreign_and_newer_files_are_refused_and_left_as_they_were() {
     ];
     for (name, damage, kind) in cases {
         let p = dir.path().join(format!("{}.db", name.replace(' ', "_")));
-        std::fs::write(keyslots::path_for(&p), &keys).expect("keys");
+        copy_keys(&p);
         damage(&p);
         let before = file_bytes(&p);
         let err = open(&p).expect_err(name);
@@ -392,11 +412,18 @@ fn damaged_foreign_and_newer_files_are_refused_and_left_as_they_were() {
     // A store written by a newer version of the app.
     let newer = dir.path().join("newer.db");
     std::fs::write(&newer, &healthy).expect("copy");
-    std::fs::write(keyslots::path_for(&newer), &keys).expect("keys");
+    copy_keys(&newer);
     {
         let mut slots = KeySlots::load(&keyslots::path_for(&newer)).expect("slots");
+        let mut lockout = Lockout::for_store(&newer, &mut SeededEntropy::new(6)).expect("seal");
         let key = slots
-            .unlock(&keyslots::path_for(&newer), GUARD, &secret_of(GUARD), at(0))
+            .unlock(
+                &keyslots::path_for(&newer),
+                GUARD,
+                &secret_of(GUARD),
+                &mut lockout,
+                Instant::now(),
+            )
             .expect("key");
         let conn = rusqlite::Connection::open(&newer).expect("open");
         conn.pragma_update(None, "key", key.pragma_value().as_str())

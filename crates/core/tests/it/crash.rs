@@ -65,7 +65,7 @@ fn checks_survive_sigkill_at_random_moments() {
         child.wait().expect("reap");
         acked.extend(reader.join().expect("reader"));
 
-        let store = Store::open(&path, GUARD, &secret_of(GUARD), at(0))
+        let store = Store::open(&path, GUARD, &secret_of(GUARD))
             .unwrap_or_else(|e| panic!("round {round}: store does not open after the kill: {e}"));
         store
             .integrity_check()
@@ -103,7 +103,7 @@ fn writer_child() {
     let Ok(path) = std::env::var(CHILD_DB) else {
         return;
     };
-    let mut store = Store::open(path.as_ref(), GUARD, &secret_of(GUARD), at(0)).expect("open");
+    let mut store = Store::open(path.as_ref(), GUARD, &secret_of(GUARD)).expect("open");
     let pid = u128::from(std::process::id());
     let mut out = std::io::stdout().lock();
     for n in 0u128.. {

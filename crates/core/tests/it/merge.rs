@@ -145,9 +145,18 @@ fn two_connections_to_one_store_never_work_on_a_stale_document() {
     store_for(dir.path(), "pair.db", 1, SRO)
         .close()
         .expect("close");
-    let (mut screens, mut sync) =
-        rounds_core::store::Store::open_pair(&path, SRO, &secret_of(SRO), at(1))
-            .expect("open pair");
+    let (mut screens, mut sync) = rounds_core::store::Store::open_pair(
+        &path,
+        SRO,
+        &secret_of(SRO),
+        &mut rounds_core::keyslots::Lockout::for_store(
+            &path,
+            &mut rounds_core::entropy::SeededEntropy::new(1),
+        )
+        .expect("seal"),
+        std::time::Instant::now(),
+    )
+    .expect("open pair");
     let id = Uuid::from_u128(21);
     screens
         .create_incident(&incident(21, "Door propped open."), at(1))

@@ -12,7 +12,18 @@ use crate::support::*;
 fn pair(dir: &std::path::Path, person: Uuid) -> (Store, Store) {
     let path = db_path(dir, "pair.db");
     store_for(dir, "pair.db", 1, person).close().expect("close");
-    Store::open_pair(&path, person, &secret_of(person), at(1)).expect("open pair")
+    Store::open_pair(
+        &path,
+        person,
+        &secret_of(person),
+        &mut rounds_core::keyslots::Lockout::for_store(
+            &path,
+            &mut rounds_core::entropy::SeededEntropy::new(1),
+        )
+        .expect("seal"),
+        std::time::Instant::now(),
+    )
+    .expect("open pair")
 }
 
 #[test]

@@ -34,7 +34,7 @@ pub fn at(minutes: i64) -> DateTime<Utc> {
 }
 
 pub fn secret_of(person: Uuid) -> Secret {
-    Secret::new(format!("pin-{}", person.as_u128()))
+    Secret::new(format!("pin-{}-gate", person.as_u128()))
 }
 
 pub fn district() -> ReferenceData {
@@ -130,7 +130,7 @@ pub fn store_for(dir: &Path, name: &str, device: u128, person: Uuid) -> Store {
 }
 
 pub fn reopen(path: &Path, person: Uuid) -> Store {
-    Store::open(path, person, &secret_of(person), at(600)).expect("reopen")
+    Store::open(path, person, &secret_of(person)).expect("reopen")
 }
 
 pub fn db_path(dir: &Path, name: &str) -> PathBuf {

@@ -178,7 +178,7 @@ impl Device {
             Setup {
                 device_id: enrollment.device_id,
                 person_id: session.person_id,
-                secret: &Secret::new("246810"),
+                secret: &Secret::new("2468013579"),
                 kdf: KdfParams::FOR_TESTS,
             },
             &mut SeededEntropy::new(rand_seed()),
