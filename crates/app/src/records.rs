@@ -45,6 +45,8 @@ pub struct SyncInfo {
     pub next_attempt_at: Option<DateTime<Utc>>,
     /// Photos waiting for the server.
     pub waiting_photos: u64,
+    /// On a shared phone: other people's records waiting for them to unlock and sync.
+    pub waiting_for_others: Vec<rounds_core::store::WaitingFor>,
     /// Why the last attempt failed, if it did.
     pub problem: Option<Problem>,
     /// Changes received from the server since the person unlocked: when it grows, the
@@ -446,6 +448,7 @@ impl App {
             waiting_records: status.waiting_records,
             last_success: status.last_success,
             waiting_photos: status.waiting_photos,
+            waiting_for_others: status.waiting_for_others,
             syncing: worker.running,
             next_attempt_at: worker.next_at,
             received: worker.received,

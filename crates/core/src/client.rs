@@ -34,12 +34,25 @@ use crate::model::ReferenceData;
 use crate::store::Store;
 use crate::wire;
 
-/// Keys of the sync state kept in the store.
-mod key {
+/// Keys of the sync state kept in the store: each person's own (`cursor/<person>`), so the
+/// second person on a shared phone pulls everything they may see from the start instead of
+/// continuing from the first person's place in the feed.
+pub mod key {
+    use crate::store::Store;
+
+    /// The place in the server's change feed up to which everything is stored.
     pub const CURSOR: &str = "cursor";
+    /// The version of the reference data held.
     pub const REFERENCE: &str = "reference_version";
+    /// When the last sync finished.
     pub const LAST_SUCCESS: &str = "last_success";
+    /// Why the last sync failed (JSON), or empty.
     pub const LAST_ERROR: &str = "last_error";
+
+    /// The unlocked person's key for `name`.
+    pub fn of(store: &Store, name: &str) -> String {
+        format!("{name}/{}", store.person_id())
+    }
 }
 
 /// What went wrong talking to the server, as the app explains it.
@@ -140,6 +153,8 @@ pub struct SyncStatus {
     pub waiting_records: u64,
     /// Photos the server has not confirmed yet.
     pub waiting_photos: u64,
+    /// Other people's records waiting on this shared phone for their own sync.
+    pub waiting_for_others: Vec<crate::store::WaitingFor>,
     /// Why the last sync failed, if it did.
     pub last_error: Option<SyncProblem>,
     /// The same in words for the screen.
@@ -170,12 +185,12 @@ pub fn sync_now(
         .and_then(|()| upload_photos(store, t, &mut report));
     match &result {
         Ok(()) => {
-            store.set_sync_value(key::LAST_SUCCESS, &now.to_rfc3339())?;
-            store.set_sync_value(key::LAST_ERROR, "")?;
+            store.set_sync_value(&key::of(store, key::LAST_SUCCESS), &now.to_rfc3339())?;
+            store.set_sync_value(&key::of(store, key::LAST_ERROR), "")?;
         }
         Err(p) => {
             let json = serde_json::to_string(p).unwrap_or_default();
-            store.set_sync_value(key::LAST_ERROR, &json)?;
+            store.set_sync_value(&key::of(store, key::LAST_ERROR), &json)?;
         }
     }
     result.map(|()| report)
@@ -231,8 +246,8 @@ fn pull_all(
     report: &mut SyncReport,
 ) -> Result<(), SyncProblem> {
     loop {
-        let cursor = value(store, key::CURSOR)?;
-        let reference = value(store, key::REFERENCE)?;
+        let cursor = value(store, &key::of(store, key::CURSOR))?;
+        let reference = value(store, &key::of(store, key::REFERENCE))?;
         report.requests += 1;
         let Some(body) = t.pull(cursor, reference, PAGE_BYTES)? else {
             return Ok(());
@@ -242,7 +257,7 @@ fn pull_all(
             let data: ReferenceData = serde_json::from_slice(r)
                 .map_err(|e| SyncProblem::Refused(format!("unreadable reference data: {e}")))?;
             store.replace_reference_data(&data)?;
-            store.set_sync_value(key::REFERENCE, &page.reference_version.to_string())?;
+            store.set_sync_value(&key::of(store, key::REFERENCE), &page.reference_version.to_string())?;
             report.reference_updated = true;
         }
         let incomplete = apply_batch(store, &page.docs, report)?;
@@ -250,7 +265,7 @@ fn pull_all(
             fetch_whole(store, t, &incomplete, report)?;
         }
         // Only now is the page done: a cut-off before this line repeats the page, harmlessly.
-        store.set_sync_value(key::CURSOR, &page.cursor.to_string())?;
+        store.set_sync_value(&key::of(store, key::CURSOR), &page.cursor.to_string())?;
         if !page.more {
             return Ok(());
         }
@@ -576,11 +591,11 @@ mod tests {
 pub fn status(store: &Store) -> Result<SyncStatus, Error> {
     let backlog = store.backlog()?;
     let last_success = store
-        .sync_value(key::LAST_SUCCESS)?
+        .sync_value(&key::of(store, key::LAST_SUCCESS))?
         .and_then(|v| DateTime::parse_from_rfc3339(&v).ok())
         .map(|t| t.with_timezone(&Utc));
     let last_error: Option<SyncProblem> = store
-        .sync_value(key::LAST_ERROR)?
+        .sync_value(&key::of(store, key::LAST_ERROR))?
         .filter(|v| !v.is_empty())
         .and_then(|v| serde_json::from_str(&v).ok());
     Ok(SyncStatus {
@@ -588,6 +603,7 @@ pub fn status(store: &Store) -> Result<SyncStatus, Error> {
         waiting_changes: backlog.changes,
         waiting_records: backlog.documents,
         waiting_photos: store.pending_photo_count()?,
+        waiting_for_others: store.waiting_for_others()?,
         last_error_text: last_error.as_ref().map(ToString::to_string),
         last_error,
     })

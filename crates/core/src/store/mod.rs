@@ -31,6 +31,7 @@ mod projection;
 mod queries;
 mod reference;
 mod sync;
+mod visible;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -46,7 +47,7 @@ pub use queries::{
     HistoryEntry, IncidentFilter, IncidentRow, IncidentView, NoteRow, NoteView, SearchHit,
     ShiftRow, ShiftView,
 };
-pub use sync::{Applied, PendingChange, PendingDocument, SyncBacklog};
+pub use sync::{Applied, PendingChange, PendingDocument, SyncBacklog, WaitingFor};
 
 use crate::document::{self, Header};
 use crate::entropy::Entropy;
@@ -58,6 +59,7 @@ use crate::model::{Classification, DocKind, Role};
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../../migrations/device/0001_init.sql"),
     include_str!("../../../../migrations/device/0002_photos.sql"),
+    include_str!("../../../../migrations/device/0003_shared_phones.sql"),
 ];
 
 /// The schema version this build writes.
@@ -275,6 +277,9 @@ impl Store {
         for (i, sql) in MIGRATIONS.iter().enumerate().skip(from as usize) {
             tx.execute_batch(sql)
                 .map_err(|e| Error::internal(format!("applying migration {}", i + 1), e))?;
+        }
+        if from < 3 {
+            owners_of_waiting_changes(&tx)?;
         }
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         tx.commit()?;
@@ -814,15 +819,43 @@ fn store_change(
     c: &Change,
     acked: bool,
 ) -> Result<bool> {
+    let by = if acked { None } else { made_by(c) };
     let n = tx
         .prepare_cached(
-            "INSERT OR IGNORE INTO changes (doc_id, hash, bytes, acked) VALUES (?1, ?2, ?3, ?4)",
+            "INSERT OR IGNORE INTO changes (doc_id, hash, bytes, acked, by_person)
+             VALUES (?1, ?2, ?3, ?4, ?5)",
         )?
         .execute(params![
             doc.to_string(),
             c.hash().0.as_slice(),
             c.raw_bytes(),
-            acked
+            acked,
+            by.map(|p| p.to_string()),
         ])?;
     Ok(n == 1)
+}
+
+/// The person a change says made it (the `by` of its message, see [`document::change`]):
+/// whose session may push it. `None` for a change without one, which no server accepts.
+fn made_by(c: &Change) -> Option<Uuid> {
+    #[derive(serde::Deserialize)]
+    struct By {
+        by: Uuid,
+    }
+    serde_json::from_str::<By>(c.message()?).ok().map(|m| m.by)
+}
+
+/// Schema 3 records who made each waiting change; the changes waiting when a store is
+/// upgraded get it from their messages.
+fn owners_of_waiting_changes(tx: &rusqlite::Transaction<'_>) -> Result<()> {
+    let waiting: Vec<(i64, Vec<u8>)> = tx
+        .prepare("SELECT seq, bytes FROM changes WHERE acked = 0")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut set = tx.prepare("UPDATE changes SET by_person = ?2 WHERE seq = ?1")?;
+    for (seq, bytes) in waiting {
+        let by = Change::from_bytes(bytes).ok().as_ref().and_then(made_by);
+        set.execute(params![seq, by.map(|p| p.to_string())])?;
+    }
+    Ok(())
 }

@@ -1,13 +1,15 @@
 //! What the app asks the store: the current shift and its round, incidents by status and
 //! date, notes by student and follow-up date, full-text search. All read the projections (and
-//! the reference data), never whole documents, except the detail views.
+//! the reference data), never whole documents, except the detail views. Every one shows only
+//! what the unlocked person may read ([`super::visible`]): on a shared phone, another person's
+//! records are "not found".
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{Store, from_ms, ms, parse_uuid, reference};
+use super::{Store, from_ms, ms, parse_uuid, reference, visible};
 use crate::document::{self, CheckRecord, Header, IncidentBody, NoteBody};
 use crate::error::{Error, Result};
 use crate::model::*;
@@ -152,10 +154,10 @@ pub struct SearchHit {
 
 /// The filter of [`Store::incidents`] and [`Store::count_incidents`]: status, from, to,
 /// author as `?1`..`?4`.
-const INCIDENT_WHERE: &str = "(?1 IS NULL OR status = ?1)
-               AND (?2 IS NULL OR occurred_at >= ?2)
-               AND (?3 IS NULL OR occurred_at < ?3)
-               AND (?4 IS NULL OR author_id = ?4)";
+const INCIDENT_WHERE: &str = "(?1 IS NULL OR i.status = ?1)
+               AND (?2 IS NULL OR i.occurred_at >= ?2)
+               AND (?3 IS NULL OR i.occurred_at < ?3)
+               AND (?4 IS NULL OR i.author_id = ?4)";
 
 const NOTE_COLUMNS: &str = "n.id, n.student_ref, n.student_name, n.contact_type, n.referral, \
                             n.follow_up_on, n.contacted_at";
@@ -177,13 +179,16 @@ impl Store {
         }
     }
 
-    /// Shifts on this device, newest first.
+    /// Shifts on this device the unlocked person may read, newest first.
     pub fn shifts(&self, limit: u32) -> Result<Vec<ShiftRow>> {
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT id, post_id, guard_id, started_at, ended_at,
-                    (SELECT count(*) FROM patrol_checks c WHERE c.shift_id = s.id) FROM shifts s
-             ORDER BY started_at DESC, id LIMIT ?1",
-        )?;
+        let mut stmt = self.conn.prepare_cached(&format!(
+            "SELECT s.id, s.post_id, s.guard_id, s.started_at, s.ended_at,
+                    (SELECT count(*) FROM patrol_checks c WHERE c.shift_id = s.id)
+             FROM shifts s JOIN documents d ON d.id = s.id
+             WHERE {}
+             ORDER BY s.started_at DESC, s.id LIMIT ?1",
+            self.visible("d")
+        ))?;
         let rows = stmt.query_map(params![limit], |r| {
             Ok(ShiftRow {
                 id: parse_uuid(&r.get::<_, String>(0)?)?,
@@ -210,6 +215,9 @@ impl Store {
 
     /// A shift with its round as of `now`.
     pub fn shift(&self, id: Uuid, now: DateTime<Utc>) -> Result<ShiftView> {
+        if !self.may_see(id)? {
+            return Err(Error::not_found("shift", id));
+        }
         let (post_id, started, ended): (String, i64, Option<i64>) = self
             .conn
             .prepare_cached("SELECT post_id, started_at, ended_at FROM shifts WHERE id = ?1")?
@@ -278,7 +286,9 @@ impl Store {
         let n: i64 = self
             .conn
             .prepare_cached(&format!(
-                "SELECT count(*) FROM incidents WHERE {INCIDENT_WHERE}"
+                "SELECT count(*) FROM incidents i JOIN documents d ON d.id = i.id
+                 WHERE {INCIDENT_WHERE} AND {}",
+                self.visible("d")
             ))?
             .query_row(
                 params![
@@ -295,9 +305,11 @@ impl Store {
     /// Incidents, newest first.
     pub fn incidents(&self, f: &IncidentFilter) -> Result<Vec<IncidentRow>> {
         let mut stmt = self.conn.prepare_cached(&format!(
-            "SELECT id, school_id, author_id, type, status, location, occurred_at FROM incidents
-             WHERE {INCIDENT_WHERE}
-             ORDER BY occurred_at DESC, id LIMIT ?5 OFFSET ?6"
+            "SELECT i.id, i.school_id, i.author_id, i.type, i.status, i.location, i.occurred_at
+             FROM incidents i JOIN documents d ON d.id = i.id
+             WHERE {INCIDENT_WHERE} AND {}
+             ORDER BY i.occurred_at DESC, i.id LIMIT ?5 OFFSET ?6",
+            self.visible("d")
         ))?;
         let rows = stmt.query_map(
             params![
@@ -338,7 +350,7 @@ impl Store {
     /// One incident in full.
     pub fn incident(&mut self, id: Uuid) -> Result<IncidentView> {
         let header = self.header(id)?;
-        if header.kind != DocKind::Incident {
+        if header.kind != DocKind::Incident || !self.may_see(id)? {
             return Err(Error::not_found("incident", id));
         }
         let body = self.read_doc(id, document::read_incident)?;
@@ -350,6 +362,9 @@ impl Store {
     /// changes, so the history survives compaction).
     pub fn history(&mut self, id: Uuid) -> Result<Vec<HistoryEntry>> {
         self.header(id)?;
+        if !self.may_see(id)? {
+            return Err(Error::not_found("record", id));
+        }
         let changes: Vec<(i64, Option<String>)> = self.read_doc(id, |doc| {
             Ok(doc
                 .get_changes(&[])
@@ -385,25 +400,22 @@ impl Store {
     /// Contact notes about a student that the unlocked person may read, newest first.
     pub fn notes_for_student(&self, student_ref: &str) -> Result<Vec<NoteRow>> {
         let sql = format!(
-            "SELECT {NOTE_COLUMNS} FROM contact_notes n
-             JOIN note_readers r ON r.note_id = n.id AND r.person_id = ?1
-             WHERE n.student_ref = ?2 ORDER BY n.contacted_at DESC, n.id"
+            "SELECT {NOTE_COLUMNS} FROM contact_notes n JOIN documents d ON d.id = n.id
+             WHERE n.student_ref = ?1 AND {} ORDER BY n.contacted_at DESC, n.id",
+            self.visible("d")
         );
-        self.note_rows(&sql, params![self.person_id.to_string(), student_ref])
+        self.note_rows(&sql, params![student_ref])
     }
 
     /// Contact notes the unlocked person may read with a follow-up due in `[from, to]`,
     /// soonest first.
     pub fn notes_due(&self, from: NaiveDate, to: NaiveDate) -> Result<Vec<NoteRow>> {
         let sql = format!(
-            "SELECT {NOTE_COLUMNS} FROM contact_notes n
-             JOIN note_readers r ON r.note_id = n.id AND r.person_id = ?1
-             WHERE n.follow_up_on BETWEEN ?2 AND ?3 ORDER BY n.follow_up_on, n.id"
+            "SELECT {NOTE_COLUMNS} FROM contact_notes n JOIN documents d ON d.id = n.id
+             WHERE n.follow_up_on BETWEEN ?1 AND ?2 AND {} ORDER BY n.follow_up_on, n.id",
+            self.visible("d")
         );
-        self.note_rows(
-            &sql,
-            params![self.person_id.to_string(), from.to_string(), to.to_string()],
-        )
+        self.note_rows(&sql, params![from.to_string(), to.to_string()])
     }
 
     fn note_rows(&self, sql: &str, p: impl rusqlite::Params) -> Result<Vec<NoteRow>> {
@@ -437,25 +449,30 @@ impl Store {
     /// One contact note in full, if the unlocked person may read it.
     pub fn note(&mut self, id: Uuid) -> Result<NoteView> {
         let header = self.header(id)?;
-        if header.kind != DocKind::ContactNote || !self.may_read_note(id)? {
+        if header.kind != DocKind::ContactNote || !self.may_see(id)? {
             return Err(Error::not_found("contact note", id));
         }
         let body = self.read_doc(id, document::read_note)?;
         Ok(NoteView { header, body })
     }
 
-    fn may_read_note(&self, id: Uuid) -> Result<bool> {
-        Ok(self
-            .conn
-            .prepare_cached(
-                "SELECT EXISTS(SELECT 1 FROM note_readers WHERE note_id = ?1 AND person_id = ?2)",
-            )?
-            .query_row(params![id.to_string(), self.person_id.to_string()], |r| {
-                r.get(0)
-            })?)
+    /// The visibility condition on `documents` row `d` for the unlocked person.
+    fn visible(&self, d: &str) -> String {
+        visible::document(self.person_id, d)
     }
 
-    /// Full-text search over incidents and the contact notes the unlocked person may read.
+    /// May the unlocked person read this record?
+    pub(super) fn may_see(&self, id: Uuid) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT EXISTS(SELECT 1 FROM documents d WHERE d.id = ?1 AND {})",
+                self.visible("d")
+            ))?
+            .query_row(params![id.to_string()], |r| r.get(0))?)
+    }
+
+    /// Full-text search over the incidents and contact notes the unlocked person may read.
     /// Every word must match (as a prefix); best matches first.
     pub fn search(&self, query: &str, limit: u32) -> Result<Vec<SearchHit>> {
         let terms: Vec<String> = query
@@ -467,16 +484,15 @@ impl Store {
         if terms.is_empty() {
             return Ok(Vec::new());
         }
-        let mut stmt = self.conn.prepare_cached(
+        let mut stmt = self.conn.prepare_cached(&format!(
             "SELECT d.id, s.kind, s.title, snippet(search_index, 2, '[', ']', '…', 12)
              FROM search_index s JOIN documents d ON d.doc_seq = s.rowid
-             WHERE search_index MATCH ?1
-               AND (s.kind <> 'contact_note' OR EXISTS(
-                    SELECT 1 FROM note_readers r WHERE r.note_id = d.id AND r.person_id = ?2))
-             ORDER BY rank LIMIT ?3",
-        )?;
+             WHERE search_index MATCH ?1 AND {}
+             ORDER BY rank LIMIT ?2",
+            self.visible("d")
+        ))?;
         let rows = stmt.query_map(
-            params![terms.join(" "), self.person_id.to_string(), limit.min(500)],
+            params![terms.join(" "), limit.min(500)],
             |r| {
                 Ok((
                     r.get::<_, String>(0)?,

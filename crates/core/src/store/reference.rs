@@ -1,5 +1,12 @@
 //! Reference data on the device: schools, posts, checkpoints, people. Sent down by the server
 //! and replaced as a whole; the app only reads it.
+//!
+//! Each person's copy is kept (`reference/<person>` in `sync_state`, as the server last sent
+//! it to their session), and the tables hold the union of everyone's who uses the phone, so
+//! one person's sync never takes away the posts and checkpoints of another person's round.
+//! For the same item the copy being stored wins, except that what a person's own copy says
+//! about them (their role and schools) wins over anyone else's: who the unlocked person is
+//! always comes from what the server told them.
 
 use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
@@ -12,7 +19,27 @@ impl Store {
     /// Replaces all reference data in one transaction (after validating it).
     pub fn replace_reference_data(&mut self, data: &ReferenceData) -> Result<()> {
         data.validate()?;
+        let mine = format!("reference/{}", self.person_id);
+        let json = serde_json::to_string(data)
+            .map_err(|e| Error::internal("encoding reference data", e))?;
         let tx = self.conn.transaction()?;
+        let others: Vec<(String, String)> = tx
+            .prepare("SELECT key, value FROM sync_state WHERE key LIKE 'reference/%' AND key <> ?1")?
+            .query_map(params![mine], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        tx.execute(
+            "INSERT OR REPLACE INTO sync_state (key, value) VALUES (?1, ?2)",
+            params![mine, json],
+        )?;
+        let mut copies: Vec<(Option<Uuid>, ReferenceData)> = others
+            .into_iter()
+            .filter_map(|(k, v)| {
+                let who = k.strip_prefix("reference/")?.parse().ok();
+                Some((who, serde_json::from_str(&v).ok()?))
+            })
+            .collect();
+        copies.push((Some(self.person_id), data.clone()));
+        let data = &union(copies);
         tx.execute_batch(
             "DELETE FROM ref_schools; DELETE FROM ref_posts; DELETE FROM ref_checkpoints;
              DELETE FROM ref_people; DELETE FROM ref_person_schools;",
@@ -31,7 +58,7 @@ impl Store {
         }
         for c in &data.checkpoints {
             tx.execute(
-                "INSERT INTO ref_checkpoints (id, post_id, name, tag_code, position,
+                "INSERT OR REPLACE INTO ref_checkpoints (id, post_id, name, tag_code, position,
                     first_due_minutes, interval_minutes, grace_minutes)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
@@ -210,5 +237,32 @@ pub(super) fn person_role(conn: &Connection, person: Uuid) -> Result<Option<(Rol
     match role {
         Some(r) => Ok(Some((Role::parse(&r, "role")?, schools_of(conn, person)?))),
         None => Ok(None),
+    }
+}
+
+/// The union of several people's reference data (see the module doc): later copies win for
+/// the same item, and a person's own copy wins for their own entry.
+fn union(copies: Vec<(Option<Uuid>, ReferenceData)>) -> ReferenceData {
+    use std::collections::BTreeMap;
+    let mut schools = BTreeMap::new();
+    let mut posts = BTreeMap::new();
+    let mut checkpoints = BTreeMap::new();
+    let mut people = BTreeMap::new();
+    for (_, d) in &copies {
+        schools.extend(d.schools.iter().map(|s| (s.id, s.clone())));
+        posts.extend(d.posts.iter().map(|p| (p.id, p.clone())));
+        checkpoints.extend(d.checkpoints.iter().map(|c| (c.id, c.clone())));
+        people.extend(d.people.iter().map(|p| (p.id, p.clone())));
+    }
+    for (who, d) in &copies {
+        if let Some(me) = d.people.iter().find(|p| Some(p.id) == *who) {
+            people.insert(me.id, me.clone());
+        }
+    }
+    ReferenceData {
+        schools: schools.into_values().collect(),
+        posts: posts.into_values().collect(),
+        checkpoints: checkpoints.into_values().collect(),
+        people: people.into_values().collect(),
     }
 }

@@ -1,7 +1,9 @@
 //! What the sync client needs from the store.
 //!
-//! - [`Store::pending_changes`]: the changes the district server has not acknowledged yet,
-//!   grouped by document with their headers, oldest first and bounded in size.
+//! - [`Store::pending_changes`]: the unlocked person's changes the district server has not
+//!   acknowledged yet, grouped by document with their headers, oldest first and bounded in
+//!   size. On a shared phone each person's changes go out under their own session only
+//!   ([`Store::waiting_for_others`] says whose else are waiting).
 //! - [`Store::acknowledge`]: records that the server committed some changes (by hash).
 //!   Acknowledging twice, or a hash the device does not have, changes nothing.
 //! - [`Store::apply_remote`]: stores changes received from elsewhere and updates the
@@ -11,7 +13,8 @@
 //!   lock is taken before any document is read, so a commit from the other connection of the
 //!   pair (a check recorded on the screens during a sync) is never overwritten by a stale one.
 //! - [`Store::sync_value`] / [`Store::set_sync_value`]: the client's small persistent state
-//!   (its cursor on the server's change feed, the time of the last successful sync).
+//!   (its cursor on the server's change feed, the time of the last successful sync), kept
+//!   per person by the client.
 
 use automerge::{Change, ReadDoc};
 use rusqlite::{OptionalExtension, params};
@@ -53,18 +56,32 @@ pub struct Applied {
     pub complete: bool,
 }
 
-/// How much is waiting for sync.
+/// How much of the unlocked person's work is waiting for sync.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncBacklog {
-    /// Changes the server has not acknowledged.
+    /// Their changes the server has not acknowledged.
     pub changes: u64,
     /// Documents they belong to.
     pub documents: u64,
 }
 
+/// Another person's work waiting on a shared phone: it goes out when they unlock and sync.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WaitingFor {
+    /// Whose.
+    pub person: Uuid,
+    /// Their name, from the reference data (`None` when it is not on the phone).
+    pub name: Option<String>,
+    /// Their changes waiting.
+    pub changes: u64,
+    /// The records those belong to.
+    pub documents: u64,
+}
+
 impl Store {
-    /// Unacknowledged changes, oldest first, stopping before `max_bytes` of change bytes (but
-    /// always at least one change, so progress is possible).
+    /// The unlocked person's unacknowledged changes, oldest first, stopping before `max_bytes`
+    /// of change bytes (but always at least one change, so progress is possible). Another
+    /// person's changes on a shared phone wait for their own session ([`Store::waiting_for_others`]).
     pub fn pending_changes(&self, max_bytes: usize) -> Result<Vec<PendingDocument>> {
         self.pending_changes_except(max_bytes, &[])
     }
@@ -78,9 +95,10 @@ impl Store {
     ) -> Result<Vec<PendingDocument>> {
         let skip: std::collections::HashSet<String> = skip.iter().map(Uuid::to_string).collect();
         let mut stmt = self.conn.prepare_cached(
-            "SELECT doc_id, hash, bytes FROM changes WHERE acked = 0 ORDER BY seq",
+            "SELECT doc_id, hash, bytes FROM changes WHERE acked = 0 AND by_person = ?1
+             ORDER BY seq",
         )?;
-        let mut rows = stmt.query([])?;
+        let mut rows = stmt.query(params![self.person_id.to_string()])?;
         let mut out: Vec<PendingDocument> = Vec::new();
         let mut index = std::collections::HashMap::new();
         let mut total = 0usize;
@@ -253,8 +271,9 @@ impl Store {
     /// How much waits for sync.
     pub fn backlog(&self) -> Result<SyncBacklog> {
         Ok(self.conn.query_row(
-            "SELECT count(*), count(DISTINCT doc_id) FROM changes WHERE acked = 0",
-            [],
+            "SELECT count(*), count(DISTINCT doc_id) FROM changes
+             WHERE acked = 0 AND by_person = ?1",
+            params![self.person_id.to_string()],
             |r| {
                 Ok(SyncBacklog {
                     changes: r.get::<_, i64>(0)? as u64,
@@ -262,6 +281,38 @@ impl Store {
                 })
             },
         )?)
+    }
+
+    /// Other people's work waiting on this phone, by person (most first). A change whose maker
+    /// is unknown (no `by` in its message: no server accepts it) is counted under the nil id.
+    pub fn waiting_for_others(&self) -> Result<Vec<WaitingFor>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT coalesce(c.by_person, ?2), p.name, count(*), count(DISTINCT c.doc_id)
+             FROM changes c LEFT JOIN ref_people p ON p.id = c.by_person
+             WHERE c.acked = 0 AND c.by_person IS NOT ?1
+             GROUP BY 1 ORDER BY 3 DESC, 1",
+        )?;
+        let rows = stmt.query_map(
+            params![self.person_id.to_string(), Uuid::nil().to_string()],
+            |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, Option<String>>(1)?,
+                    r.get::<_, i64>(2)?,
+                    r.get::<_, i64>(3)?,
+                ))
+            },
+        )?;
+        rows.map(|row| {
+            let (person, name, changes, documents) = row?;
+            Ok(WaitingFor {
+                person: parse_uuid(&person)?,
+                name,
+                changes: changes as u64,
+                documents: documents as u64,
+            })
+        })
+        .collect()
     }
 
     /// A value of the sync client's state.

@@ -8,6 +8,7 @@ mod faults;
 mod kill;
 mod photos;
 mod rules;
+mod shared_phone;
 mod sign_in;
 mod support;
 mod sync;

@@ -198,6 +198,11 @@ impl Device {
         HttpTransport::new(&self.base, &self.session.token).expect("transport")
     }
 
+    /// The device's store file.
+    pub fn path(&self) -> &std::path::Path {
+        &self._path
+    }
+
     pub fn sync(&mut self) -> Result<SyncReport, SyncProblem> {
         let mut t = self.transport();
         client::sync_now(&mut self.store, &mut t, at(600))

@@ -160,13 +160,13 @@ fn anything_new_with_nothing_new_is_one_request_under_300_bytes() {
     olga.sync().expect("sync everything");
     let cursor: u64 = olga
         .store
-        .sync_value("cursor")
+        .sync_value(&client::key::of(&olga.store, client::key::CURSOR))
         .expect("c")
         .and_then(|v| v.parse().ok())
         .expect("cursor");
     let reference: u64 = olga
         .store
-        .sync_value("reference_version")
+        .sync_value(&client::key::of(&olga.store, client::key::REFERENCE))
         .expect("r")
         .and_then(|v| v.parse().ok())
         .expect("ref");
@@ -562,7 +562,9 @@ fn a_document_larger_than_one_answer_is_fetched_whole_in_parts() {
 fn a_fetch_cut_off_midway_resumes_without_loss() {
     let server = TestServer::start();
     let (mut sam, made) = supervisor_newly_given_baker(&server, 150, 20_000, 1);
-    let cursor_before = sam.store.sync_value("cursor").expect("cursor");
+    let cursor_before = sam.store
+        .sync_value(&client::key::of(&sam.store, client::key::CURSOR))
+        .expect("cursor");
     let mut t = FetchSizes {
         inner: sam.transport(),
         answers: Vec::new(),
@@ -578,7 +580,9 @@ fn a_fetch_cut_off_midway_resumes_without_loss() {
         "the first answer's documents were stored ({stored})"
     );
     assert_eq!(
-        sam.store.sync_value("cursor").expect("cursor"),
+        sam.store
+        .sync_value(&client::key::of(&sam.store, client::key::CURSOR))
+        .expect("cursor"),
         cursor_before,
         "the cursor did not move past the documents not yet stored"
     );

@@ -1,0 +1,172 @@
+//! A post phone shared by several people: each person's cursor, reference data, lists and
+//! waiting work are their own. The phone is Gus's (a guard at Adams); Gia (a guard at
+//! Lincoln) and Sam (the supervisor of both schools) are added to it.
+
+use chrono::{DateTime, Utc};
+use rounds_core::client::{self, HttpTransport, Session};
+use rounds_core::entropy::SeededEntropy;
+use rounds_core::keyslots::{KdfParams, Secret};
+use rounds_core::store::{IncidentFilter, Store};
+use rounds_server::seed::ids;
+use rounds_server::storage::Storage;
+use uuid::Uuid;
+
+use crate::support::*;
+
+const PIN: &str = "246810";
+
+/// Someone added to the shared phone: their session and a way to unlock as them.
+struct Person {
+    id: Uuid,
+    session: Session,
+}
+
+fn add(phone: &Device, who: &Login) -> Person {
+    let session =
+        client::sign_in(&phone.base, who.username, who.password, &phone.enrollment).expect("sign in");
+    phone
+        .store
+        .add_person(
+            &Secret::new(PIN),
+            session.person_id,
+            &Secret::new(PIN),
+            KdfParams::FOR_TESTS,
+            now(),
+            &mut SeededEntropy::new(7),
+        )
+        .expect("add to the phone");
+    Person {
+        id: session.person_id,
+        session,
+    }
+}
+
+fn unlock(phone: &Device, p: &Person) -> Store {
+    Store::open(phone.path(), p.id, &Secret::new(PIN), now()).expect("unlock")
+}
+
+fn sync_as(phone: &Device, store: &mut Store, p: &Person, when: DateTime<Utc>) -> client::SyncReport {
+    let mut t = HttpTransport::new(&phone.base, &p.session.token).expect("transport");
+    let r = client::sync_now(store, &mut t, when).expect("sync");
+    assert!(r.rejected.is_empty(), "nothing refused: {:?}", r.rejected);
+    r
+}
+
+fn shift_ids(s: &Store) -> Vec<Uuid> {
+    let mut v: Vec<Uuid> = s.shifts(100).expect("shifts").into_iter().map(|r| r.id).collect();
+    v.sort();
+    v
+}
+
+fn incident_schools(s: &Store) -> Vec<Uuid> {
+    let mut v: Vec<Uuid> = s
+        .incidents(&IncidentFilter::default())
+        .expect("incidents")
+        .into_iter()
+        .map(|r| r.school_id)
+        .collect();
+    v.sort();
+    v.dedup();
+    v
+}
+
+#[test]
+fn a_guard_a_second_guard_and_a_supervisor_of_two_schools_share_a_phone() {
+    let server = TestServer::start();
+    // Before the phone is shared: Gia walked a round at Lincoln on her old phone, and Olga
+    // filed an incident at each school.
+    let mut gias_old_phone = Device::enroll(&server, &GIA);
+    gias_old_phone.sync().expect("reference");
+    let gias_old_shift = shift_with_checks(&mut gias_old_phone, 0x51, ids::LINCOLN_MAIN, 3);
+    gias_old_phone.sync().expect("gia's old shift");
+    let mut olga = Device::enroll(&server, &OLGA);
+    olga.sync().expect("reference");
+    let at_lincoln = incident_at(&mut olga, 0x61, ids::LINCOLN, "Broken window by the gym.");
+    let at_adams = incident_at(&mut olga, 0x62, ids::ADAMS, "Graffiti on the bus shelter.");
+    olga.sync().expect("olga's incidents");
+
+    // The phone is Gus's: he syncs, and his place in the feed moves past Gia's shift, which
+    // is not his to receive.
+    let mut phone = Device::enroll(&server, &GUS);
+    phone.sync().expect("gus syncs");
+    let gus_shift = shift_with_checks(&mut phone, 0x52, ids::ADAMS_CAMPUS, 2);
+    phone.sync().expect("gus's shift");
+    assert_eq!(shift_ids(&phone.store), vec![gus_shift]);
+    assert_eq!(incident_schools(&phone.store), vec![ids::ADAMS]);
+
+    // Gia is added and syncs: she receives her own older shift although the phone's first
+    // person was already past it in the feed.
+    let gia = add(&phone, &GIA);
+    let sam = add(&phone, &SUPERVISOR);
+    let mut as_gia = unlock(&phone, &gia);
+    assert!(
+        shift_ids(&as_gia).is_empty() && incident_schools(&as_gia).is_empty(),
+        "before her first sync Gia sees nothing of Gus's"
+    );
+    sync_as(&phone, &mut as_gia, &gia, at(700));
+    assert_eq!(shift_ids(&as_gia), vec![gias_old_shift], "her own shift, and not Gus's");
+    assert_eq!(incident_schools(&as_gia), vec![ids::LINCOLN]);
+    assert!(
+        as_gia.incident(at_adams).is_err(),
+        "an Adams incident on the phone is not found for a Lincoln guard"
+    );
+    assert!(
+        as_gia.search("Graffiti", 10).expect("search").is_empty(),
+        "nor found by search"
+    );
+    assert!(
+        as_gia.shift(gus_shift, at(700)).is_err(),
+        "Gus's shift is not Gia's to open"
+    );
+    assert!(
+        as_gia.reference_data().expect("reference").posts.iter().any(|p| p.id == ids::ADAMS_CAMPUS),
+        "Gus's post is still on the phone for Gus's rounds"
+    );
+
+    // Gia starts a shift and records a check with no signal, then hands the phone over.
+    let gias_shift = Uuid::from_u128(0x53);
+    as_gia
+        .start_shift(&rounds_core::store::NewShift {
+            id: gias_shift,
+            post_id: ids::LINCOLN_MAIN,
+            started_at: at(800),
+        })
+        .expect("gia's shift");
+    drop(as_gia);
+
+    // Sam unlocks: he sees both schools, and that Gia's work waits for her own sync. His sync
+    // sends nothing of hers (the server would refuse it under his session).
+    let mut as_sam = unlock(&phone, &sam);
+    sync_as(&phone, &mut as_sam, &sam, at(810));
+    assert_eq!(incident_schools(&as_sam), vec![ids::LINCOLN, ids::ADAMS]);
+    let sams = shift_ids(&as_sam);
+    for s in [gias_old_shift, gus_shift, gias_shift] {
+        assert!(sams.contains(&s), "the supervisor of both schools sees shift {s}");
+    }
+    assert!(as_sam.incident(at_lincoln).is_ok() && as_sam.incident(at_adams).is_ok());
+    let status = client::status(&as_sam).expect("status");
+    assert_eq!(status.waiting_changes, 0, "nothing of Sam's waits");
+    assert_eq!(status.waiting_for_others.len(), 1, "{:?}", status.waiting_for_others);
+    let w = &status.waiting_for_others[0];
+    assert_eq!((w.person, w.name.as_deref(), w.documents), (gia.id, Some("Gia Guard"), 1));
+    assert!(
+        server.storage.header(gias_shift).expect("read").is_none(),
+        "Sam's sync did not carry Gia's shift"
+    );
+    drop(as_sam);
+
+    // Gia unlocks and syncs: her work goes out, and nothing waits any more.
+    let mut as_gia = unlock(&phone, &gia);
+    sync_as(&phone, &mut as_gia, &gia, at(820));
+    assert!(server.storage.header(gias_shift).expect("read").is_some(), "Gia's shift reached the district");
+    assert_eq!(client::status(&as_gia).expect("status").waiting_changes, 0);
+    drop(as_gia);
+    let as_sam = unlock(&phone, &sam);
+    assert!(client::status(&as_sam).expect("status").waiting_for_others.is_empty());
+
+    // And Gus, back on his phone, still sees only his own.
+    let as_gus = Store::open(phone.path(), phone.session.person_id, &Secret::new(PIN), now())
+        .expect("gus unlocks");
+    assert_eq!(shift_ids(&as_gus), vec![gus_shift]);
+    assert_eq!(incident_schools(&as_gus), vec![ids::ADAMS]);
+}
