@@ -257,7 +257,10 @@ fn pull_all(
             let data: ReferenceData = serde_json::from_slice(r)
                 .map_err(|e| SyncProblem::Refused(format!("unreadable reference data: {e}")))?;
             store.replace_reference_data(&data)?;
-            store.set_sync_value(&key::of(store, key::REFERENCE), &page.reference_version.to_string())?;
+            store.set_sync_value(
+                &key::of(store, key::REFERENCE),
+                &page.reference_version.to_string(),
+            )?;
             report.reference_updated = true;
         }
         let incomplete = apply_batch(store, &page.docs, report)?;

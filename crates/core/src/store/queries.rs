@@ -491,17 +491,14 @@ impl Store {
              ORDER BY rank LIMIT ?2",
             self.visible("d")
         ))?;
-        let rows = stmt.query_map(
-            params![terms.join(" "), limit.min(500)],
-            |r| {
-                Ok((
-                    r.get::<_, String>(0)?,
-                    r.get::<_, String>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, String>(3)?,
-                ))
-            },
-        )?;
+        let rows = stmt.query_map(params![terms.join(" "), limit.min(500)], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+                r.get::<_, String>(3)?,
+            ))
+        })?;
         rows.map(|row| {
             let (id, kind, title, snippet) = row?;
             Ok(SearchHit {

@@ -24,7 +24,9 @@ impl Store {
             .map_err(|e| Error::internal("encoding reference data", e))?;
         let tx = self.conn.transaction()?;
         let others: Vec<(String, String)> = tx
-            .prepare("SELECT key, value FROM sync_state WHERE key LIKE 'reference/%' AND key <> ?1")?
+            .prepare(
+                "SELECT key, value FROM sync_state WHERE key LIKE 'reference/%' AND key <> ?1",
+            )?
             .query_map(params![mine], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;
         tx.execute(

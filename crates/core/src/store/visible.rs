@@ -129,7 +129,11 @@ mod tests {
                                 sql_says,
                                 may_read(&viewer, &header, &readers),
                                 "{role:?} reading a {kind:?} of {} by {}, shared with them: {shared}",
-                                if school == MINE { "their school" } else { "another school" },
+                                if school == MINE {
+                                    "their school"
+                                } else {
+                                    "another school"
+                                },
                                 if author == ME { "them" } else { "someone else" },
                             );
                             checked += 1;
@@ -151,7 +155,10 @@ mod tests {
         .expect("document");
         let n: i64 = c
             .query_row(
-                &format!("SELECT count(*) FROM documents d WHERE {}", document(ME, "d")),
+                &format!(
+                    "SELECT count(*) FROM documents d WHERE {}",
+                    document(ME, "d")
+                ),
                 [],
                 |r| r.get(0),
             )

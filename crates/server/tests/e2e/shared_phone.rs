@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use rounds_core::client::{self, HttpTransport, Session};
 use rounds_core::entropy::SeededEntropy;
-use rounds_core::keyslots::{KdfParams, Secret};
+use rounds_core::keyslots::{KdfParams, Lockout, Secret};
 use rounds_core::store::{IncidentFilter, Store};
 use rounds_server::seed::ids;
 use rounds_server::storage::Storage;
@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::support::*;
 
-const PIN: &str = "246810";
+const PIN: &str = "2468013579";
 
 /// Someone added to the shared phone: their session and a way to unlock as them.
 struct Person {
@@ -22,8 +22,10 @@ struct Person {
 }
 
 fn add(phone: &Device, who: &Login) -> Person {
-    let session =
-        client::sign_in(&phone.base, who.username, who.password, &phone.enrollment).expect("sign in");
+    let session = client::sign_in(&phone.base, who.username, who.password, &phone.enrollment)
+        .expect("sign in");
+    let mut entropy = SeededEntropy::new(7);
+    let mut lockout = Lockout::for_store(phone.path(), &mut entropy).expect("seal");
     phone
         .store
         .add_person(
@@ -31,8 +33,9 @@ fn add(phone: &Device, who: &Login) -> Person {
             session.person_id,
             &Secret::new(PIN),
             KdfParams::FOR_TESTS,
-            now(),
-            &mut SeededEntropy::new(7),
+            &mut lockout,
+            std::time::Instant::now(),
+            &mut entropy,
         )
         .expect("add to the phone");
     Person {
@@ -42,10 +45,15 @@ fn add(phone: &Device, who: &Login) -> Person {
 }
 
 fn unlock(phone: &Device, p: &Person) -> Store {
-    Store::open(phone.path(), p.id, &Secret::new(PIN), now()).expect("unlock")
+    Store::open(phone.path(), p.id, &Secret::new(PIN)).expect("unlock")
 }
 
-fn sync_as(phone: &Device, store: &mut Store, p: &Person, when: DateTime<Utc>) -> client::SyncReport {
+fn sync_as(
+    phone: &Device,
+    store: &mut Store,
+    p: &Person,
+    when: DateTime<Utc>,
+) -> client::SyncReport {
     let mut t = HttpTransport::new(&phone.base, &p.session.token).expect("transport");
     let r = client::sync_now(store, &mut t, when).expect("sync");
     assert!(r.rejected.is_empty(), "nothing refused: {:?}", r.rejected);
@@ -53,7 +61,12 @@ fn sync_as(phone: &Device, store: &mut Store, p: &Person, when: DateTime<Utc>) -
 }
 
 fn shift_ids(s: &Store) -> Vec<Uuid> {
-    let mut v: Vec<Uuid> = s.shifts(100).expect("shifts").into_iter().map(|r| r.id).collect();
+    let mut v: Vec<Uuid> = s
+        .shifts(100)
+        .expect("shifts")
+        .into_iter()
+        .map(|r| r.id)
+        .collect();
     v.sort();
     v
 }
@@ -104,7 +117,11 @@ fn a_guard_a_second_guard_and_a_supervisor_of_two_schools_share_a_phone() {
         "before her first sync Gia sees nothing of Gus's"
     );
     sync_as(&phone, &mut as_gia, &gia, at(700));
-    assert_eq!(shift_ids(&as_gia), vec![gias_old_shift], "her own shift, and not Gus's");
+    assert_eq!(
+        shift_ids(&as_gia),
+        vec![gias_old_shift],
+        "her own shift, and not Gus's"
+    );
     assert_eq!(incident_schools(&as_gia), vec![ids::LINCOLN]);
     assert!(
         as_gia.incident(at_adams).is_err(),
@@ -119,7 +136,12 @@ fn a_guard_a_second_guard_and_a_supervisor_of_two_schools_share_a_phone() {
         "Gus's shift is not Gia's to open"
     );
     assert!(
-        as_gia.reference_data().expect("reference").posts.iter().any(|p| p.id == ids::ADAMS_CAMPUS),
+        as_gia
+            .reference_data()
+            .expect("reference")
+            .posts
+            .iter()
+            .any(|p| p.id == ids::ADAMS_CAMPUS),
         "Gus's post is still on the phone for Gus's rounds"
     );
 
@@ -141,14 +163,25 @@ fn a_guard_a_second_guard_and_a_supervisor_of_two_schools_share_a_phone() {
     assert_eq!(incident_schools(&as_sam), vec![ids::LINCOLN, ids::ADAMS]);
     let sams = shift_ids(&as_sam);
     for s in [gias_old_shift, gus_shift, gias_shift] {
-        assert!(sams.contains(&s), "the supervisor of both schools sees shift {s}");
+        assert!(
+            sams.contains(&s),
+            "the supervisor of both schools sees shift {s}"
+        );
     }
     assert!(as_sam.incident(at_lincoln).is_ok() && as_sam.incident(at_adams).is_ok());
     let status = client::status(&as_sam).expect("status");
     assert_eq!(status.waiting_changes, 0, "nothing of Sam's waits");
-    assert_eq!(status.waiting_for_others.len(), 1, "{:?}", status.waiting_for_others);
+    assert_eq!(
+        status.waiting_for_others.len(),
+        1,
+        "{:?}",
+        status.waiting_for_others
+    );
     let w = &status.waiting_for_others[0];
-    assert_eq!((w.person, w.name.as_deref(), w.documents), (gia.id, Some("Gia Guard"), 1));
+    assert_eq!(
+        (w.person, w.name.as_deref(), w.documents),
+        (gia.id, Some("Gia Guard"), 1)
+    );
     assert!(
         server.storage.header(gias_shift).expect("read").is_none(),
         "Sam's sync did not carry Gia's shift"
@@ -158,15 +191,23 @@ fn a_guard_a_second_guard_and_a_supervisor_of_two_schools_share_a_phone() {
     // Gia unlocks and syncs: her work goes out, and nothing waits any more.
     let mut as_gia = unlock(&phone, &gia);
     sync_as(&phone, &mut as_gia, &gia, at(820));
-    assert!(server.storage.header(gias_shift).expect("read").is_some(), "Gia's shift reached the district");
+    assert!(
+        server.storage.header(gias_shift).expect("read").is_some(),
+        "Gia's shift reached the district"
+    );
     assert_eq!(client::status(&as_gia).expect("status").waiting_changes, 0);
     drop(as_gia);
     let as_sam = unlock(&phone, &sam);
-    assert!(client::status(&as_sam).expect("status").waiting_for_others.is_empty());
+    assert!(
+        client::status(&as_sam)
+            .expect("status")
+            .waiting_for_others
+            .is_empty()
+    );
 
     // And Gus, back on his phone, still sees only his own.
-    let as_gus = Store::open(phone.path(), phone.session.person_id, &Secret::new(PIN), now())
-        .expect("gus unlocks");
+    let as_gus =
+        Store::open(phone.path(), phone.session.person_id, &Secret::new(PIN)).expect("gus unlocks");
     assert_eq!(shift_ids(&as_gus), vec![gus_shift]);
     assert_eq!(incident_schools(&as_gus), vec![ids::ADAMS]);
 }

@@ -562,7 +562,8 @@ fn a_document_larger_than_one_answer_is_fetched_whole_in_parts() {
 fn a_fetch_cut_off_midway_resumes_without_loss() {
     let server = TestServer::start();
     let (mut sam, made) = supervisor_newly_given_baker(&server, 150, 20_000, 1);
-    let cursor_before = sam.store
+    let cursor_before = sam
+        .store
         .sync_value(&client::key::of(&sam.store, client::key::CURSOR))
         .expect("cursor");
     let mut t = FetchSizes {
@@ -581,8 +582,8 @@ fn a_fetch_cut_off_midway_resumes_without_loss() {
     );
     assert_eq!(
         sam.store
-        .sync_value(&client::key::of(&sam.store, client::key::CURSOR))
-        .expect("cursor"),
+            .sync_value(&client::key::of(&sam.store, client::key::CURSOR))
+            .expect("cursor"),
         cursor_before,
         "the cursor did not move past the documents not yet stored"
     );
