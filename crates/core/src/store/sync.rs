@@ -220,12 +220,12 @@ impl Store {
     ) -> Result<Option<(automerge::Automerge, Vec<Change>)>> {
         let mut parsed = Vec::with_capacity(changes.len());
         for (i, bytes) in changes.iter().enumerate() {
-            parsed.push(Change::from_bytes(bytes.clone()).map_err(|e| {
-                Error::invalid(
-                    format!("changes[{i}]"),
-                    format!("is not an automerge change: {e}"),
-                )
-            })?);
+            // Within the same caps as the server's: a compressed chunk is never inflated past
+            // them, whoever sent it.
+            parsed.push(crate::limits::parse_change(
+                &format!("changes[{i}]"),
+                bytes.clone(),
+            )?);
         }
         let known = load_header(&self.conn, header.id)?;
         if let Some(k) = &known
