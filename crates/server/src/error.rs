@@ -36,6 +36,10 @@ pub enum ApiError {
     /// 413: the body is larger than allowed.
     #[error("the request body is too large")]
     TooLarge,
+    /// 413 `too_large`: something in the request is over one of the limits of
+    /// `rounds_core::limits`; the message names it and the limit.
+    #[error("{0}")]
+    OverLimit(String),
     /// 500: a bug or a failing disk; details are in the server log only.
     #[error("internal error")]
     Internal(String),
@@ -51,7 +55,9 @@ impl ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
-            ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            ApiError::TooLarge | ApiError::OverLimit(_) => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "too_large")
+            }
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }

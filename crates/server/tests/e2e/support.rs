@@ -319,3 +319,85 @@ pub fn sha256_hex(b: &[u8]) -> String {
 pub fn server_photo(server: &TestServer, hash: &str) -> Option<Vec<u8>> {
     std::fs::read(server.storage.photo_dir().join(hash)).ok()
 }
+
+/// The real `rounds-server` binary on a loopback port, on its own data folder with the demo
+/// district; killed when dropped.
+pub struct RealServer {
+    pub child: std::process::Child,
+    pub base: String,
+    pub data: tempfile::TempDir,
+}
+
+impl RealServer {
+    /// Starts the binary with `serve --listen 127.0.0.1:0` and the extra `args`.
+    pub fn start(args: &[&str]) -> RealServer {
+        use std::io::BufRead;
+        let data = tempfile::tempdir().expect("tempdir");
+        RealServer::admin_in(data.path(), &["seed-demo"]);
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rounds-server"))
+            .args(["--data", data.path().to_str().expect("path")])
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start rounds-server");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("read");
+        let base = line
+            .trim()
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("the server says where it listens: {line:?}"))
+            .to_string();
+        RealServer { child, base, data }
+    }
+
+    /// `host:port` of the server.
+    pub fn addr(&self) -> &str {
+        self.base.trim_start_matches("http://")
+    }
+
+    fn admin_in(data: &std::path::Path, args: &[&str]) -> String {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rounds-server"))
+            .args(["--data", data.to_str().expect("path"), "admin"])
+            .args(args)
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("admin");
+        assert!(
+            out.status.success(),
+            "admin {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf8")
+    }
+
+    /// A device enrolled with a code from the admin command line, signed in as `who`.
+    pub fn device(&self, who: &Login) -> Device {
+        let code = RealServer::admin_in(self.data.path(), &["enroll-code"]);
+        let code = code.split_whitespace().next().expect("code");
+        Device::enroll_at(&self.base, code, who)
+    }
+
+    /// The most memory the server process has held (VmHWM), in bytes.
+    pub fn peak_rss(&self) -> u64 {
+        let status =
+            std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).expect("status");
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .expect("VmHWM in /proc/<pid>/status")
+            * 1024
+    }
+}
+
+impl Drop for RealServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
