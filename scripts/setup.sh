@@ -16,7 +16,9 @@ command -v node >/dev/null || missing+=(nodejs)
 # The Tauri field app (src-tauri) and its journey (tests/tauri): WebKitGTK's headers, and
 # WebKitWebDriver, which must match the installed WebKitGTK (both come from the same source).
 # The browser journeys (tests/ui) drive Debian's chromium with playwright-core.
-for pkg in libwebkit2gtk-4.1-dev xvfb xauth webkit2gtk-driver dbus-x11 at-spi2-core imagemagick chromium fonts-dejavu-core poppler-utils; do
+# The district server's report PDF embeds Noto fonts (Latin and Vietnamese, Arabic, CJK):
+# fonts-noto-core and fonts-noto-cjk, found under /usr/share/fonts (rounds-server --fonts).
+for pkg in libwebkit2gtk-4.1-dev xvfb xauth webkit2gtk-driver dbus-x11 at-spi2-core imagemagick chromium fonts-dejavu-core poppler-utils fonts-noto-core fonts-noto-cjk; do
     [[ $(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null) == "install ok installed" ]] || missing+=("$pkg")
 done
 

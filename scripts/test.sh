@@ -9,6 +9,25 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+
+# Every program the tests call, with the Debian package that provides it: a machine where
+# setup.sh missed one fails here at once, with the package named, not half an hour in.
+need=(
+    cc:build-essential make:make perl:perl pkg-config:pkg-config curl:curl node:nodejs
+    npm:npm chromium:chromium Xvfb:xvfb xauth:xauth WebKitWebDriver:webkit2gtk-driver
+    dbus-run-session:dbus-daemon convert:imagemagick pdftoppm:poppler-utils
+    pdftotext:poppler-utils pdfinfo:poppler-utils tauri-driver:"tauri-driver (cargo install tauri-driver)"
+)
+absent=()
+for entry in "${need[@]}"; do
+    command -v "${entry%%:*}" >/dev/null || absent+=("${entry%%:*} (package ${entry#*:})")
+done
+if ((${#absent[@]})); then
+    printf 'scripts/test.sh: missing programs the tests need:\n' >&2
+    printf '  %s\n' "${absent[@]}" >&2
+    echo 'scripts/setup.sh should have installed them; install them and run again.' >&2
+    exit 1
+fi
 # A target folder outside the clone lets later runs on the same machine reuse builds.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rounds-target}"
 
@@ -44,6 +63,13 @@ rm -f "$log.node"
 cargo build -p rounds-app --bins -p rounds-server
 node tests/ui/journey.mjs 2>&1 | tee -a "$log"
 # --- end of UI journeys ---
+
+# --- run.sh ---
+# scripts/run.sh run for real, headless, in a temporary folder: a first run, a second one that
+# reuses the server, a second phone folder, a taken port and a failed build (under a minute on
+# a warm build). Ends with a libtest-style line for the tally.
+bash tests/run/run-sh.sh 2>&1 | tee -a "$log"
+# --- end of run.sh ---
 
 # --- console journey ---
 # The supervisor console in Debian's chromium (playwright-core) against the real rounds-server

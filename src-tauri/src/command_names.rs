@@ -18,6 +18,7 @@ pub const COMMAND_NAMES: &[&str] = &[
     "sync_info",
     "home",
     "start_shift",
+    "find_checkpoint",
     "record_check",
     "end_shift",
     "shift",

@@ -14,8 +14,8 @@
 
 use rounds_app::app::{AddPersonArgs, EnrollArgs, SignInArgs, UnlockArgs};
 use rounds_app::records::{
-    EditIncidentArgs, FileIncidentArgs, IdArgs, IncidentsArgs, NotesArgs, PhotoArgs, PhotoHashArgs,
-    RecordCheckArgs, SearchArgs, StartShiftArgs, SupplementArgs, WriteNoteArgs,
+    EditIncidentArgs, FileIncidentArgs, FindTagArgs, IdArgs, IncidentsArgs, NotesArgs, PhotoArgs,
+    PhotoHashArgs, RecordCheckArgs, SearchArgs, StartShiftArgs, SupplementArgs, WriteNoteArgs,
 };
 use rounds_app::{App, AppError};
 use serde::Serialize;
@@ -94,6 +94,12 @@ pub fn home(app: State<'_, App>) -> Result<impl Serialize> {
 #[tauri::command(async)]
 pub fn start_shift(app: State<'_, App>, args: StartShiftArgs) -> Result<impl Serialize> {
     blocking(|| app.start_shift(args))
+}
+
+/// The checkpoint of a shift's round that a scanned or typed tag names.
+#[tauri::command(async)]
+pub fn find_checkpoint(app: State<'_, App>, args: FindTagArgs) -> Result<impl Serialize> {
+    blocking(|| app.find_checkpoint(args))
 }
 
 /// Records a check.

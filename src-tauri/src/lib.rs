@@ -48,6 +48,7 @@ pub fn build_app<R: Runtime>(builder: Builder<R>, open: OpenApp<R>) -> Builder<R
             commands::sync_info,
             commands::home,
             commands::start_shift,
+            commands::find_checkpoint,
             commands::record_check,
             commands::end_shift,
             commands::shift,

@@ -128,7 +128,7 @@ async function main() {
       check((await page.locator(`#shift-${ids.clean_shift}`).getAttribute('class')) === 'ok', 'Gus\'s clean round does not');
       const cells = await gia.locator('td').allTextContents();
       // guard, post, shift, checks, on time, late, missed, due, problems, notes, photos
-      check(cells.slice(0, 9).join('|') === 'Gia Guard|Lincoln main building|08:00–12:00|23|22|1|1|0|1', cells.join('|'));
+      check(cells.slice(0, 9).join('|') === 'Gia Guard|Lincoln main building|8:00 AM–12:00 PM|23|22|1|1|0|1', cells.join('|'));
       check(!(await page.textContent('main')).includes('Baker'), 'Baker is not Sam\'s school');
       await shot(page, 'day');
     });
@@ -138,8 +138,8 @@ async function main() {
       await page.waitForSelector('details.round');
       const cells = await page.locator(`#shift-${ids.shift} td`).allTextContents();
       check(cells[10] === '1', `one photo on Gia's checks: ${cells.join('|')}`);
-      check(await page.locator('.visit.missed:has-text("09:00: missed")').count() === 1, 'the missed boiler-room visit');
-      check(await page.locator('.visit.late:has-text("10:00: late at 10:24")').count() === 1, 'the late gym visit');
+      check(await page.locator('.visit.missed:has-text("9:00 AM: missed")').count() === 1, 'the missed boiler-room visit');
+      check(await page.locator('.visit.late:has-text("10:00 AM: late at 10:24 AM")').count() === 1, 'the late gym visit');
       check((await page.textContent('ul.notes')).includes('Pallets blocking the loading dock exit'), 'the hazard note');
       const img = page.locator(`a.thumb img[src*="${ids.photo}"]`);
       await img.waitFor();
@@ -163,13 +163,13 @@ async function main() {
     await step('an incident\'s detail with its history; the supervisor returns it with a comment', async () => {
       await page.goto(`${base}/console/incidents/${ids.fight}`);
       const hist = await page.textContent('table.history');
-      check(hist.includes('create incident') && hist.includes('submit incident') && hist.includes('olga.sro phone'), hist);
+      check(hist.includes('Incident created') && hist.includes('Submitted for review') && hist.includes('olga.sro phone'), hist);
       await shot(page, 'incident');
       await page.fill('textarea[name=comment]', 'Please add the names of the staff who helped.');
       await Promise.all([page.waitForNavigation(), page.click('button[value=return]')]);
-      check((await page.textContent('.badge')).trim() === 'returned', 'status returned');
+      check((await page.textContent('.badge')).trim() === 'Returned', 'status returned');
       const after = await page.textContent('table.history');
-      check(after.includes('review incident') && after.includes('console (Sam Supervisor)') && after.includes('status submitted → returned'), after);
+      check(after.includes('Reviewed') && after.includes('console (Sam Supervisor)') && after.includes('status submitted → returned'), after);
       await shot(page, 'incident-returned');
     });
 
@@ -198,11 +198,11 @@ async function main() {
       const head = rows[0];
       const lincoln = rows.find((r) => r[1] === 'Lincoln High School');
       const col = (name) => head.indexOf(name);
-      check(lincoln[col('checks')] === '23' && lincoln[col('visits_late')] === '1' && lincoln[col('visits_missed')] === '1', lincoln.join(','));
+      check(lincoln[col('Checks')] === '23' && lincoln[col('Visits late')] === '1' && lincoln[col('Visits missed')] === '1', lincoln.join(','));
       check(lincoln[col('Physical attack or fight')] === '1', 'the fight counts as a physical attack or fight');
       const adams = rows.find((r) => r[1] === 'Adams Middle School');
       check(adams[col('Vandalism')] === '1', 'the graffiti counts as vandalism');
-      check(rows[rows.length - 1][1] === 'Total' && rows[rows.length - 1][col('shifts')] === '2', 'a total row');
+      check(rows[rows.length - 1][1] === 'Total' && rows[rows.length - 1][col('Shifts')] === '2', 'a total row');
       check(rows.every((r) => r.length === head.length), 'every row has every column');
     });
 
@@ -216,6 +216,8 @@ async function main() {
       check(png, 'pdftoppm rendered the first page');
       const info = execFileSync('pdfinfo', [file], { encoding: 'utf8' });
       check(/Pages:\s+1/.test(info) && info.includes('Daily activity report'), info);
+      const text = execFileSync('pdftotext', ['-enc', 'UTF-8', file, '-'], { encoding: 'utf8' });
+      check(text.includes('Lincoln High School') && text.includes('Shifts with exceptions') && !text.includes('(s)'), text);
     });
 
     await step('sign out ends the session', async () => {

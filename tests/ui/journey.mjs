@@ -3,9 +3,14 @@
 // served by `rounds-app-bridge` on loopback) and a real district server (`rounds-server`).
 //
 // Journeys: set up (enroll) → lock → wrong PIN → unlock → start a shift → 10 checks (one by
-// tag, one with a problem) → sync → file an incident → the server goes away → 3 more checks
-// → it comes back → sync → a supervisor's phone sees everything; the screens lock after
-// inactivity; lockout after wrong PINs; a list of 10,000 incidents opens and scrolls.
+// tag, one with a problem) → sync → file an incident → the server goes away → 3 more checks,
+// counted on the status line the instant each is saved, and "No connection" appears without
+// moving the screen → it comes back → sync → a supervisor's phone (in de-DE) sees everything
+// → an SRO edits the guard's draft and the incident says who wrote what; the screens lock
+// after inactivity and come back refreshed (a check made meanwhile on another phone shows);
+// lockout after wrong PINs; a list of 10,000 incidents opens and scrolls. axe-core checks
+// every screen on the way (no serious or critical violation) and every control is reached
+// with the Tab key.
 //
 // Binaries come from $CARGO_TARGET_DIR/debug (build them first: scripts/test.sh does).
 // Screenshots of each screen go to docs/screens/; timings are printed as a table and written
@@ -15,6 +20,7 @@
 //   ROUNDS_UI_SHOTS  folder for screenshots (default docs/screens)
 
 import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { mkdtempSync, mkdirSync, writeFileSync, rmSync, readdirSync, readFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir, homedir } from 'node:os';
@@ -37,8 +43,64 @@ const PIN = '246810';
 const PHOTO = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGNkYPjPwMDAxMDAwMDAAAANHQEDasKb6QAAAABJRU5ErkJggg==', 'base64');
 const PHOTO_HASH = createHash('sha256').update(PHOTO).digest('hex');
 
+const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
+// The guard's draft: December 1st, 08:05 local time, as each locale writes it.
+const DRAFT_WHEN = '2025-12-01T08:05';
+const DRAFT_WORD = 'Graffitiwall';
+
 const tmp = mkdtempSync(join(tmpdir(), 'rounds-ui-'));
 const figures = {};
+/** Every response of 400 or more, and console errors, seen by any page: none is allowed. */
+const failures = [];
+
+/** A page that records failed responses and console errors into `failures`. */
+async function newPage(context, who) {
+  const page = await context.newPage();
+  page.on('pageerror', (e) => log(`page error (${who}): ${e.message}`));
+  page.on('response', (r) => { if (r.status() >= 400 && !r.url().includes('/invoke/')) failures.push(`${who}: ${r.status()} ${r.url()}`); });
+  page.on('console', (m) => { if (m.type() === 'error' && !/status of 4\d\d/.test(m.text())) failures.push(`${who}: console error: ${m.text()}`); });
+  return page;
+}
+
+/**
+ * axe-core on the screen as it is: no serious or critical violation. Then every visible,
+ * enabled control must be reached by pressing Tab, and each must have a name.
+ */
+async function accessible(page, screenName) {
+  await page.addScriptTag({ path: AXE });
+  const found = await page.evaluate(async () => {
+    const r = await globalThis.axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')
+      .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join('; ')}`);
+  });
+  check(found.length === 0, `axe on the ${screenName} screen:\n      ${found.join('\n      ')}`);
+  const controls = await page.evaluate(() => {
+    const all = [...document.querySelectorAll('button, input, select, textarea, a[href], summary, [tabindex]:not([tabindex="-1"])')]
+      .filter((el) => !el.disabled && el.getClientRects().length > 0 && getComputedStyle(el).visibility !== 'hidden'
+        && !el.closest('[hidden], [inert]') && el.type !== 'hidden');
+    const within = document.querySelector('.sheet') ?? document;
+    const inScope = all.filter((el) => within.contains(el));
+    inScope.forEach((el, i) => el.setAttribute('data-reach', String(i)));
+    const unnamed = inScope.filter((el) => {
+      const labelled = el.labels?.length || el.getAttribute('aria-label') || el.getAttribute('aria-labelledby');
+      const text = (el.textContent ?? '').trim();
+      return !(labelled || (['BUTTON', 'A', 'SUMMARY'].includes(el.tagName) && text) || el.classList.contains('vlist'));
+    }).map((el) => el.outerHTML.slice(0, 80));
+    return { count: inScope.length, unnamed };
+  });
+  check(controls.unnamed.length === 0, `controls without a label on the ${screenName} screen: ${controls.unnamed.join(', ')}`);
+  const reached = new Set();
+  const focused = () => page.evaluate(() => document.activeElement?.getAttribute('data-reach'));
+  for (let i = 0; i < controls.count + 8 && reached.size < controls.count; i++) {
+    const at = await focused();
+    if (at !== null && at !== undefined) reached.add(at);
+    await page.keyboard.press('Tab');
+  }
+  const last = await focused();
+  if (last !== null && last !== undefined) reached.add(last);
+  check(reached.size === controls.count, `only ${reached.size} of the ${controls.count} controls of the ${screenName} screen are reached with Tab`);
+  await page.evaluate(() => document.querySelectorAll('[data-reach]').forEach((el) => el.removeAttribute('data-reach')));
+}
 
 
 
@@ -79,6 +141,27 @@ async function waitingCount(page) {
   return Number(await page.locator('#waiting-count').textContent());
 }
 
+/** The status line at this instant: the count and its words. */
+async function statusNow(page) {
+  return page.evaluate(() => ({
+    count: document.getElementById('waiting-count').textContent,
+    text: document.getElementById('waiting-text').textContent,
+  }));
+}
+
+/** Sets up a phone through its set-up screen. */
+async function enrollPage(page, url, serverData, serverUrl, name, username, password, pin) {
+  await page.goto(url);
+  await page.fill('#setup-server', serverUrl);
+  await page.fill('#setup-code', enrollmentCode(serverData));
+  await page.fill('#setup-device-name', name);
+  await page.fill('#setup-username', username);
+  await page.fill('#setup-password', password);
+  await page.fill('#setup-pin', pin);
+  await page.click('#setup-submit');
+  await page.waitForSelector('[data-screen="home"]');
+}
+
 async function syncNow(page) {
   await page.click('#sync-now');
   await page.waitForFunction(() => document.getElementById('sync-now').textContent === 'Sync now');
@@ -100,7 +183,10 @@ async function main() {
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
   });
-  const phone = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, hasTouch: true, isMobile: true, locale: 'en-GB' };
+  // The guard's phone is in en-US (the default locale); the supervisor's and the second SRO's
+  // in de-DE: dates must follow each.
+  const phone = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, hasTouch: true, isMobile: true, locale: 'en-US' };
+  const german = { ...phone, locale: 'de-DE' };
   const serverData = join(tmp, 'server');
   let server;
   let serverUrl;
@@ -113,8 +199,7 @@ async function main() {
     });
     bridge = await startListening(BRIDGE, ['--data', join(tmp, 'phone')], 'bridge');
     const context = await browser.newContext(phone);
-    const page = await context.newPage();
-    page.on('pageerror', (e) => log(`page error: ${e.message}`));
+    const page = await newPage(context, 'guard');
 
     await step('the first screen asks for the server and an enrollment code', async () => {
       const t = Date.now();
@@ -122,6 +207,18 @@ async function main() {
       await page.waitForSelector('#setup-server');
       figures.first_screen_ms = Date.now() - t;
       await shot(page, '01-setup');
+      await accessible(page, 'set-up');
+    });
+
+    await step('the page has its icon (no 404 in the browser)', async () => {
+      const icon = await page.evaluate(async () => {
+        const href = document.querySelector('link[rel="icon"]')?.href;
+        if (!href) return null;
+        const r = await fetch(href);
+        return { status: r.status, type: r.headers.get('content-type') };
+      });
+      check(icon?.status === 200 && icon.type.startsWith('image/svg'), `the favicon is served: ${JSON.stringify(icon)}`);
+      check(failures.length === 0, `no failed request or console error: ${failures.join('; ')}`);
     });
 
     await step('a guard enrolls the phone and lands on the home screen', async () => {
@@ -137,6 +234,7 @@ async function main() {
       check(await page.locator('#status').isVisible(), 'the status line shows once unlocked');
       check(await page.locator('button.start-shift').count() > 0, 'the guard\'s posts came down with the first sync');
       await shot(page, '02-home');
+      await accessible(page, 'home');
     });
 
     await step('a wrong PIN is refused with a clear message, the right one unlocks', async () => {
@@ -144,6 +242,7 @@ async function main() {
       await page.waitForSelector('[data-screen="unlock"]');
       check(await page.locator('#status').isHidden(), 'nothing about the records shows while locked');
       await shot(page, '03-unlock');
+      await accessible(page, 'unlock');
       await page.fill('#unlock-pin', '111111');
       await page.click('#unlock-submit');
       await page.waitForFunction(() => document.querySelector('[role="alert"]')?.textContent.startsWith('Wrong PIN'));
@@ -160,16 +259,25 @@ async function main() {
       const n = await page.locator('button.checkpoint').count();
       check(n === 6, `Lincoln's round has 6 checkpoints, the screen shows ${n}`);
       await shot(page, '05-round');
+      await accessible(page, 'round');
     });
 
     await step('10 checks: all clear in two taps, one by tag code, one with a problem', async () => {
-      // By tag: typed (a scanner types the same way) and confirmed.
+      // By tag: typed (a scanner types the same way) in lower case with spaces for the
+      // hyphens, and confirmed; a tag of no checkpoint is refused in words.
       const detail = await page.locator('button.checkpoint').nth(1).locator('.detail').textContent();
       const tag = detail.match(/Tag (\S+)/)[1];
-      await page.fill('#tag-input', tag.toLowerCase());
+      await page.fill('#tag-input', 'no such tag');
+      await page.click('#tag-submit');
+      await page.waitForFunction(() => /No checkpoint on this round has the tag/.test(document.querySelector('[data-screen="round"] [role="alert"]')?.textContent ?? ''));
+      await page.fill('#tag-input', tag.toLowerCase().replace(/-/g, ' '));
       await page.click('#tag-submit');
       await page.waitForSelector('#check-all-clear');
+      const title = await page.locator('#sheet-title').textContent();
+      const name = (await page.locator('button.checkpoint').nth(1).locator('.title').textContent()).replace(/^\d+\. /, '');
+      check(title === name, `"${tag.toLowerCase().replace(/-/g, ' ')}" opens ${name}, not ${title}`);
       await shot(page, '06-check-sheet');
+      await accessible(page, 'check');
       await page.click('#check-all-clear');
       await page.waitForSelector('.sheet', { state: 'detached' });
       // A problem with a note.
@@ -181,6 +289,8 @@ async function main() {
       await shot(page, '07-check-problem');
       await page.click('#problem-save');
       await page.waitForSelector('.sheet', { state: 'detached' });
+      const problemBadge = await page.locator('button.checkpoint').nth(2).locator('.badge').textContent();
+      check(/ · problem: hazard$/.test(problemBadge), `a check with a problem is told apart from a plain Done: "${problemBadge}"`);
       for (const i of [0, 3, 4, 5, 0, 1, 3, 4]) await allClear(page, i);
       const taps = await waitMarks(page, 'all_clear', 10);
       figures.all_clear_ms = stats(taps);
@@ -220,19 +330,38 @@ async function main() {
       check((await page.locator('#incident-status').textContent()) === 'Submitted', 'the incident was submitted');
       await page.waitForFunction(() => document.querySelector('img.thumb')?.src.startsWith('data:image/png'));
       await shot(page, '10-incident');
+      await accessible(page, 'incident');
     });
 
-    await step('with the server gone, three more checks are saved and wait', async () => {
+    await step('with the server gone, three more checks are saved, each counted the instant it is saved', async () => {
+      await syncNow(page);
+      await page.waitForFunction(() => document.getElementById('waiting-count').textContent === '0');
       await stop(server.child, 'SIGKILL');
       await page.click('.back');
       await page.waitForSelector('[data-screen="home"]');
       await page.click('#continue-round');
       await page.waitForSelector('[data-screen="round"]');
-      for (const i of [2, 5, 1]) await allClear(page, i);
+      check(await page.locator('#sync-problem').isHidden(), 'no problem shown yet');
+      // Where the list sits with the page scrolled to the top (clicks scroll rows into view).
+      const listAt = () => page.evaluate(() => {
+        window.scrollTo(0, 0);
+        const r = document.getElementById('round-list').getBoundingClientRect();
+        return { x: r.x, y: r.y };
+      });
+      const before = await listAt();
+      const expected = ['1 change waiting to sync', '2 changes waiting to sync', '3 changes waiting to sync'];
+      for (const [n, i] of [2, 5, 1].entries()) {
+        await allClear(page, i);
+        // Read at once, with no waiting: the save's own answer carries the count.
+        const now = await statusNow(page);
+        check(now.count === String(n + 1) && now.text === expected[n], `right after offline save ${n + 1} the status line says "${now.text}" (${now.count})`);
+      }
       await syncNow(page);
       await page.waitForFunction(() => /No connection/.test(document.getElementById('sync-problem').textContent));
-      const waiting = await waitingCount(page);
-      check(waiting >= 3, `the offline checks (and the incident's sync) wait: ${waiting}`);
+      check(await page.locator('#sync-problem').isVisible(), 'the problem shows');
+      const after = await listAt();
+      check(after.y === before.y && after.x === before.x, `the "No connection" box does not move the screen: the list was at y=${before.y}, is at y=${after.y}`);
+      check(await waitingCount(page) === 3, 'the three offline checks wait');
       await shot(page, '11-offline');
     });
 
@@ -258,16 +387,8 @@ async function main() {
 
     await step('a supervisor\'s phone sees the shift and the incident from the server', async () => {
       const sup = await startListening(BRIDGE, ['--data', join(tmp, 'supervisor')], 'bridge');
-      const p2 = await (await browser.newContext(phone)).newPage();
-      await p2.goto(sup.url);
-      await p2.fill('#setup-server', serverUrl);
-      await p2.fill('#setup-code', enrollmentCode(serverData));
-      await p2.fill('#setup-device-name', 'Supervisor phone');
-      await p2.fill('#setup-username', 'sam.super');
-      await p2.fill('#setup-password', 'super-pass-1');
-      await p2.fill('#setup-pin', '135790');
-      await p2.click('#setup-submit');
-      await p2.waitForSelector('[data-screen="home"]');
+      const p2 = await newPage(await browser.newContext(german), 'supervisor');
+      await enrollPage(p2, sup.url, serverData, serverUrl, 'Supervisor phone', 'sam.super', 'super-pass-1', '135790');
       await p2.click('#open-shifts');
       await p2.waitForSelector('[data-screen="shifts"]');
       const shifts = await p2.locator('[data-screen="shifts"] .row').allTextContents();
@@ -279,10 +400,61 @@ async function main() {
       const rows = await p2.locator('.incident').allTextContents();
       check(rows.some((r) => r.includes('Trespass') && r.includes('North parking lot')), `the supervisor sees the incident: ${rows}`);
       await shot(p2, '14-supervisor-incidents');
+      await p2.close(); // before its bridge stops, so that its polls do not fail
       await stop(sup.child);
     });
 
+    await step('an SRO edits the guard\'s draft, and the incident says who wrote what, in each phone\'s locale', async () => {
+      await page.click('#file-incident');
+      await page.waitForSelector('[data-screen="incidentForm"]');
+      await page.selectOption('#incident-type', 'vandalism');
+      await page.fill('#incident-location', 'East stairwell');
+      await page.fill('#incident-when', DRAFT_WHEN);
+      await page.fill('#incident-narrative', `${DRAFT_WORD} found on the east stairwell.`);
+      await page.click('#incident-save-draft');
+      await page.waitForSelector('[data-screen="incident"]');
+      const usWhen = (await page.locator('#incident-when-text').textContent()).replace(/\s/g, ' ');
+      check(usWhen === '12/01/2025, 8:05 AM', `en-US writes December 1st as 12/01/2025: "${usWhen}"`);
+      check(await page.locator('#incident-edit').isVisible(), 'the author may edit her draft');
+      await syncNow(page);
+      await page.waitForFunction(() => document.getElementById('waiting-count').textContent === '0');
+
+      const sro = await startListening(BRIDGE, ['--data', join(tmp, 'second-sro')], 'bridge');
+      const p5 = await newPage(await browser.newContext(german), 'second SRO');
+      await enrollPage(p5, sro.url, serverData, serverUrl, 'SRO phone', 'olga.sro', 'sro-pass-1', '975310');
+      await p5.click('#file-incident');
+      await p5.waitForSelector('[data-screen="incidentForm"]');
+      const school = await p5.locator('#incident-school option:checked').textContent();
+      check(school === 'Lincoln High School', `the form starts with the officer's first school, not the alphabetical first: ${school}`);
+      await accessible(p5, 'incident form');
+      await p5.click('.back');
+      await p5.click('#open-search');
+      await p5.fill('#search-q', DRAFT_WORD);
+      await p5.click('#search-go');
+      await p5.locator('[data-screen="search"] .row').first().click();
+      await p5.waitForSelector('[data-screen="incident"]');
+      const deWhen = await p5.locator('#incident-when-text').textContent();
+      check(/^01\.12\.2025, 0?8:05$/.test(deWhen), `de-DE writes the same time as 01.12.2025, 8:05: "${deWhen}"`);
+      check(await p5.locator('#incident-edit').isVisible(), 'a colleague of the school is offered Edit on the draft');
+      await p5.click('#incident-edit');
+      await p5.waitForSelector('[data-screen="incidentForm"]');
+      await p5.fill('#incident-actions', 'Photographed it; the custodian will clean it.');
+      await p5.click('#incident-save-draft');
+      await p5.waitForSelector('[data-screen="incident"]');
+      const lines = await p5.locator('#incident-history li').allTextContents();
+      check(lines.length === 2 && lines[0].startsWith('Created by Gia Guard') && lines[1].startsWith('Edited by Olga Officer'),
+        `the incident says who wrote what: ${JSON.stringify(lines)}`);
+      check(/01\.12\.2026|\d\d\.\d\d\.\d{4}/.test(lines[1]), `each change's time in de-DE: ${lines[1]}`);
+      await shot(p5, '19-colleague-history');
+      await syncNow(p5);
+      await p5.waitForFunction(() => document.getElementById('waiting-count').textContent === '0');
+      check(await p5.locator('#sync-problem').isHidden(), 'the server accepted the colleague\'s edit');
+      await p5.close();
+      await stop(sro.child);
+    });
+
     await step('the screens lock after inactivity and come back where they were', async () => {
+      await page.goto('about:blank'); // its polls must not hit the stopped bridge
       await stop(bridge.child);
       bridge = await startListening(BRIDGE, ['--data', join(tmp, 'phone'), '--idle-lock-seconds', '3'], 'bridge');
       await page.goto(bridge.url);
@@ -296,6 +468,37 @@ async function main() {
       await page.click('#unlock-submit');
       await page.waitForSelector('[data-screen="incidentForm"]');
       check(await page.inputValue('#incident-location') === 'Typed before the lock', 'the half-written form survives the lock');
+    });
+
+    await step('after an idle lock the round comes back with a check made meanwhile on another phone', async () => {
+      await page.click('.back');
+      await page.waitForSelector('[data-screen="home"]');
+      await page.locator('button.start-shift').first().click();
+      await page.waitForSelector('[data-screen="round"]');
+      await syncNow(page);
+      await page.waitForFunction(() => document.getElementById('waiting-count').textContent === '0');
+      const first = page.locator('button.checkpoint').first();
+      const id = await first.getAttribute('data-checkpoint-id');
+      const was = await first.getAttribute('data-status');
+      check(!['done', 'late'].includes(was), `the checkpoint is not done yet: ${was}`);
+      await page.waitForSelector('[data-screen="unlock"]', { timeout: 15000 });
+      // Meanwhile the same guard checks it on a second phone, which syncs.
+      const other = await startListening(BRIDGE, ['--data', join(tmp, 'second-phone')], 'bridge');
+      const p4 = await newPage(await browser.newContext(phone), 'second phone');
+      await enrollPage(p4, other.url, serverData, serverUrl, 'Second post phone', 'gia.guard', 'guard-pass-1', PIN);
+      await p4.click('#continue-round');
+      await p4.waitForSelector('[data-screen="round"]');
+      await p4.click(`button.checkpoint[data-checkpoint-id="${id}"]`);
+      await p4.click('#check-all-clear');
+      await p4.waitForSelector('.sheet', { state: 'detached' });
+      await syncNow(p4);
+      await p4.waitForFunction(() => document.getElementById('waiting-count').textContent === '0');
+      await p4.close();
+      await stop(other.child);
+      await page.fill('#unlock-pin', PIN);
+      await page.click('#unlock-submit');
+      await page.waitForSelector('[data-screen="round"]');
+      await page.waitForFunction((cp) => ['done', 'late'].includes(document.querySelector(`button.checkpoint[data-checkpoint-id="${cp}"]`)?.dataset.status), id, { timeout: 10000 });
     });
 
     await step('too many wrong PINs lock the phone out with a countdown', async () => {
@@ -321,7 +524,7 @@ async function main() {
       execFileSync(DEVICE, ['fill-incidents', '--data', data, '--pin', PIN, '--count', String(LIST)]);
       log(`     (filed ${LIST} incidents in ${Date.now() - t} ms)`);
       const b = await startListening(BRIDGE, ['--data', data], 'bridge');
-      const p3 = await (await browser.newContext(phone)).newPage();
+      const p3 = await newPage(await browser.newContext(phone), 'officer');
       await p3.goto(b.url);
       await p3.fill('#unlock-pin', PIN);
       await p3.click('#unlock-submit');
@@ -363,7 +566,11 @@ async function main() {
       const deep = await p3.locator('.vlist-row .incident').first().getAttribute('data-incident-id');
       check(Boolean(deep), 'rows far down the list load once they are in view');
       await shot(p3, '18-incidents-scrolled');
+      await p3.close();
       await stop(b.child);
+    });
+    await step('no page failed a request or logged an error', async () => {
+      check(failures.length === 0, failures.join('\n      '));
     });
   } finally {
     await browser.close();

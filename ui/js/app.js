@@ -135,11 +135,17 @@ async function handle(e, box) {
     h('button', { type: 'button', onclick: goHome, text: 'Home' })));
 }
 
-/** Runs a command from a button; the button is disabled meanwhile. */
+/**
+ * Runs a command from a button; the button is disabled meanwhile. A command that saved
+ * answers with the status line as of the save (`sync`), painted before the screen moves on, so
+ * what waits to sync is counted from the instant the save returns.
+ */
 async function act(button, box, fn) {
   if (button) button.disabled = true;
   try {
-    return await fn();
+    const out = await fn();
+    if (out?.sync) paintStatus(out.sync);
+    return out;
   } catch (e) {
     await handle(e, box);
     return undefined;
@@ -152,21 +158,45 @@ async function act(button, box, fn) {
 // Status bar, idle lock
 // ---------------------------------------------------------------------------------------
 
+/**
+ * Status answers can arrive out of order (a poll read just before a save may be answered
+ * just after it). Each carries the number of saves the app had made when it was read; one
+ * read before the status on screen is dropped, so the line never goes back to an older count.
+ */
+let paintedSaves = 0;
+
+/** Changes received from the server by the current sync worker when last painted; a change
+ * means another phone's records came in, and the screen on show is refreshed. */
+let lastReceived = null;
+
 function paintStatus(info) {
   // An answer that arrives after the app locked must not bring the status line back.
   if (appState?.stage !== 'unlocked') return;
+  if ((info.saves ?? 0) < paintedSaves) return;
+  paintedSaves = info.saves ?? 0;
+  if (lastReceived !== null && info.received !== lastReceived) refreshScreen();
+  lastReceived = info.received ?? 0;
   const line = L.syncLine(info);
   statusBar.hidden = false;
   document.getElementById('saved-text').textContent = line.saved;
   document.getElementById('waiting-count').textContent = String(line.count);
   document.getElementById('waiting-text').textContent = line.waiting;
   document.getElementById('last-sync').textContent = line.last;
+  // The problem line always holds its place (empty when all is well), so that "No
+  // connection" appearing never pushes the screen down.
   const problem = document.getElementById('sync-problem');
-  problem.hidden = !line.problem;
+  problem.classList.toggle('shown', Boolean(line.problem));
   problem.textContent = line.problem;
+  problem.title = line.problem;
   if (info.problem?.kind === 'sign_in_again' && current?.name === 'home') {
     document.getElementById('sign-in-again')?.removeAttribute('hidden');
   }
+}
+
+/** Re-reads what the screen on show displays, if it can (a form keeps what was typed). */
+function refreshScreen() {
+  const el = currentScreen;
+  if (el?.refresh && el.isConnected) el.refresh().catch((e) => handle(e));
 }
 
 async function refreshStatus() {
@@ -234,6 +264,8 @@ async function showLocked() {
   }
   appState = await invoke('state');
   statusBar.hidden = true;
+  // A check sheet left open must not stay over the unlock screen.
+  document.querySelectorAll('.sheet-backdrop').forEach((b) => b.remove());
   history.length = 0;
   current = { name: appState.stage === 'setup' ? 'setup' : 'unlock', params: {} };
   await render();
@@ -255,7 +287,7 @@ screens.setup = async () => {
         server: server.value, code: code.value, device_name: device.value,
         username: username.value, password: password.value, pin: pin.value,
       }));
-      if (s) { appState = s; await goHome(); refreshStatus(); }
+      if (s) { appState = s; lastReceived = 0; await goHome(); refreshStatus(); }
     },
   },
   field('setup-server', 'District server address', server, 'From your supervisor, e.g. https://rounds.district.example'),
@@ -283,6 +315,8 @@ screens.unlock = async () => {
       submit.disabled = true;
       try {
         appState = await invoke('unlock', { person_id: person.value, pin: pin.value });
+        // Unlocking starts a new sync worker, whose count of received changes starts at 0.
+        lastReceived = 0;
         const resume = parked && parked.person === appState.me?.id ? parked : null;
         parked = null;
         if (resume?.el) {
@@ -290,6 +324,11 @@ screens.unlock = async () => {
           history.push(...resume.history);
           current = resume.current;
           mount(resume.el);
+          // What was recorded meanwhile (by background sync, from other phones) shows at
+          // once, and again after the sync that unlocking starts (a form keeps what was
+          // typed).
+          refreshScreen();
+          invoke('sync_now').then((info) => { paintStatus(info); refreshScreen(); }).catch(() => {});
         } else {
           await goHome();
         }
@@ -442,41 +481,69 @@ screens.round = async ({ id, shift }) => {
       },
       h('span', {}, h('span', { class: 'title', text: `${r.position}. ${r.name}` }),
         h('span', { class: 'detail', text: `Tag ${r.tag}${r.lastChecked ? ` · checked ${L.shortTime(r.lastChecked)}` : ''}` })),
-      h('span', { class: `badge ${r.status}`, text: r.statusText })))));
-    current.params = { id: v.id };
+      h('span', { class: `badge ${r.status}${r.problem ? ' problem' : ''}`, text: r.statusText })))));
+    if (current?.name === 'round') current.params = { id: v.id };
   };
   paint(view);
   const tag = h('input', { autocapitalize: 'characters', autocomplete: 'off', 'data-field': 'tag_code', enterkeyhint: 'go' });
+  const tagGo = h('button', { id: 'tag-submit', type: 'submit', text: 'Go' });
   const tagForm = h('form', {
     class: 'tagline',
-    onsubmit: (ev) => {
+    onsubmit: async (ev) => {
       ev.preventDefault();
-      const code = L.cleanTag(tag.value);
-      const rows = L.roundModel(view).rows;
-      const hit = rows.find((r) => L.cleanTag(r.tag) === code);
-      if (!hit) { box.textContent = code ? `No checkpoint on this round has the tag ${code}.` : 'Type or scan a tag code.'; return; }
+      if (!tag.value.trim()) { box.textContent = 'Type or scan a tag code.'; return; }
+      // The core matches the tag (whatever its case, spaces and separators): one rule, in
+      // one place, for the screen and for checks recorded by tag.
+      const cp = await act(tagGo, box, () => invoke('find_checkpoint', { shift_id: view.id, tag_code: tag.value }));
+      if (!cp) return;
+      const hit = L.roundModel(view).rows.find((r) => r.id === cp.id);
+      if (!hit) return;
       box.textContent = '';
       tag.value = '';
       openCheck(view, hit, paint, 'tag');
     },
-  }, h('div', { class: 'grow' }, field('tag-input', 'Scan or type a tag code', tag)),
-  h('button', { id: 'tag-submit', type: 'submit', text: 'Go' }));
+  }, h('div', { class: 'grow' }, field('tag-input', 'Scan or type a tag code', tag)), tagGo);
   const end = h('button', {
     id: 'end-shift', type: 'button', class: 'wide danger', text: 'End shift',
     onclick: () => confirmEnd(view.id),
   });
-  return screen('round', view.post.name,
+  const el = screen('round', view.post.name,
     h('p', { class: 'hint', text: `Shift started ${L.shortTime(view.started_at)}` }),
     view.post.orders ? h('details', {}, h('summary', { text: 'Post orders' }), h('p', { text: view.post.orders })) : null,
     summary, box, tagForm, list, h('div', { class: 'menu' }, end));
+  // Re-read the round (after an unlock, or when sync brought checks from another phone).
+  el.refresh = async () => {
+    const v = await invoke('shift', { id: view.id });
+    Object.assign(view, v);
+    paint(v);
+  };
+  return el;
 };
 
+/** The controls of `el` that Tab can reach, in order. */
+function tabbable(el) {
+  return [...el.querySelectorAll('button, input, select, textarea, a[href], [tabindex]:not([tabindex="-1"])')]
+    .filter((c) => !c.disabled && c.getClientRects().length > 0);
+}
+
+/**
+ * A bottom sheet (a modal dialog): closed with Escape or a tap outside; Tab and Shift+Tab go
+ * round its own controls, so the keyboard never wanders behind it.
+ */
 function sheet(title, ...children) {
   const close = () => backdrop.remove();
   const backdrop = h('div', {
     class: 'sheet-backdrop',
     onclick: (ev) => { if (ev.target === backdrop) close(); },
-    onkeydown: (ev) => { if (ev.key === 'Escape') close(); },
+    onkeydown: (ev) => {
+      if (ev.key === 'Escape') close();
+      if (ev.key !== 'Tab') return;
+      const items = tabbable(backdrop);
+      if (!items.length) return;
+      const [first, last] = [items[0], items[items.length - 1]];
+      if (ev.shiftKey && document.activeElement === first) { ev.preventDefault(); last.focus(); }
+      else if (!ev.shiftKey && document.activeElement === last) { ev.preventDefault(); first.focus(); }
+    },
   }, h('div', { class: 'sheet', role: 'dialog', 'aria-modal': 'true', 'aria-labelledby': 'sheet-title' },
     h('h2', { id: 'sheet-title', text: title }), ...children));
   document.body.append(backdrop);
@@ -614,7 +681,9 @@ screens.incidentForm = async ({ edit }) => {
   const me = appState.me;
   const type = select(L.INCIDENT_TYPES, edit?.body.incident_type ?? 'fight_assault');
   type.setAttribute('data-field', 'incident_type');
-  const school = select(me.schools.map((s) => [s.id, s.name]), edit?.header.school_id);
+  // The officer's own school first: the first of their schools (as the district lists
+  // them), which is also what the core files under when no school is given.
+  const school = select(me.schools.map((s) => [s.id, s.name]), edit?.header.school_id ?? me.schools[0]?.id);
   const location = h('input', { 'data-field': 'location', value: edit?.body.location ?? '' });
   const when = h('input', { type: 'datetime-local', 'data-field': 'occurred_at', value: L.toLocalInput(edit?.body.occurred_at ?? new Date()) });
   const people = h('div', { id: 'incident-people' });
@@ -666,14 +735,15 @@ screens.incident = async ({ id, view }) => {
   const v = view ?? await invoke('incident', { id });
   const b = v.body;
   const box = alertBox();
-  const mine = v.header.author_id === appState.me?.id;
-  const editable = b.status === 'draft' || b.status === 'returned';
+  // The core says who may edit (a draft or returned report of one of the person's schools,
+  // theirs or a colleague's): the same rule it applies to the edit itself.
+  const editable = Boolean(v.may_edit);
   const parts = [
     h('p', {}, h('span', { class: `badge ${b.status}`, id: 'incident-status', text: L.statusLabel(b.status) })),
     b.status === 'returned' && b.review_comment ? h('p', { class: 'notice', text: `Returned by your supervisor: ${b.review_comment}` }) : null,
     h('dl', { class: 'kv' },
       h('dt', { text: 'Where' }), h('dd', { text: b.location }),
-      h('dt', { text: 'When' }), h('dd', { text: new Date(b.occurred_at).toLocaleString('en-GB') }),
+      h('dt', { text: 'When' }), h('dd', { id: 'incident-when-text', text: L.dateTime(b.occurred_at) }),
       h('dt', { text: 'People involved' }), h('dd', { text: b.people.map((p) => `${p.name} (${L.label(L.PERSON_CATEGORIES, p.category)}, ${L.label(L.INVOLVEMENTS, p.involvement)}${p.juvenile ? ', juvenile' : ''})`).join('\n') || 'None recorded' }),
       h('dt', { text: 'What happened' }), h('dd', { id: 'incident-narrative-text', text: b.narrative || '—' }),
       h('dt', { text: 'Actions taken' }), h('dd', { text: b.actions || '—' }),
@@ -689,8 +759,13 @@ screens.incident = async ({ id, view }) => {
   if (b.supplements.length) {
     parts.push(h('h2', { text: 'Supplements' }), h('ul', {}, b.supplements.map((s) => h('li', { text: `${L.shortTime(s.at)}: ${s.text}` }))));
   }
+  const changes = L.historyLines(v.history);
+  if (changes.length) {
+    parts.push(h('h2', { text: 'Who wrote what' }), h('ol', { class: 'history', id: 'incident-history' },
+      changes.map((c) => h('li', {}, h('span', { class: 'title', text: c.what }), ' ', h('span', { class: 'hint', text: c.when })))));
+  }
   parts.push(box);
-  if (editable && mine) {
+  if (editable) {
     parts.push(h('button', { id: 'incident-edit', type: 'button', class: 'wide secondary', text: 'Edit', onclick: () => go('incidentForm', { edit: v }) }));
     const sub = h('button', { id: 'incident-submit-now', type: 'button', class: 'wide big', text: 'Submit for review' });
     sub.addEventListener('click', async () => {
@@ -800,7 +875,7 @@ function noteItem(n) {
   return h('li', {}, h('button', {
     type: 'button', class: 'row note', 'data-note-id': n.id, onclick: () => go('note', { id: n.id }),
   }, h('span', {}, h('span', { class: 'title', text: `${n.student_name} (${n.student_ref})` }),
-    h('span', { class: 'detail', text: `${L.label(L.CONTACT_TYPES, n.contact_type)} · ${L.shortTime(n.contacted_at)}${n.follow_up_on ? ` · follow up ${n.follow_up_on}` : ''}` }))));
+    h('span', { class: 'detail', text: `${L.label(L.CONTACT_TYPES, n.contact_type)} · ${L.shortTime(n.contacted_at)}${n.follow_up_on ? ` · follow up ${L.calendarDate(n.follow_up_on)}` : ''}` }))));
 }
 
 screens.notes = async ({ student }) => {
@@ -854,11 +929,11 @@ screens.note = async ({ id, view }) => {
   const b = v.body;
   return screen('note', `${b.student_name} (${b.student_ref})`,
     h('dl', { class: 'kv' },
-      h('dt', { text: 'Contact' }), h('dd', { text: `${L.label(L.CONTACT_TYPES, b.contact_type)}, ${new Date(b.contacted_at).toLocaleString('en-GB')}` }),
+      h('dt', { text: 'Contact' }), h('dd', { text: `${L.label(L.CONTACT_TYPES, b.contact_type)}, ${L.dateTime(b.contacted_at)}` }),
       h('dt', { text: 'Reason' }), h('dd', { text: b.reason }),
       h('dt', { text: 'Outcome' }), h('dd', { text: b.outcome || '—' }),
       h('dt', { text: 'Referral' }), h('dd', { text: L.label(L.REFERRALS, b.referral) }),
-      h('dt', { text: 'Follow up' }), h('dd', { text: b.follow_up_on ?? 'No follow-up' }),
+      h('dt', { text: 'Follow up' }), h('dd', { text: b.follow_up_on ? L.calendarDate(b.follow_up_on) : 'No follow-up' }),
       h('dt', { text: 'Shared with' }), h('dd', { text: b.shared_with.length ? `${b.shared_with.length} people` : 'Nobody' })));
 };
 

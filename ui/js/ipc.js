@@ -1,6 +1,8 @@
 // How the UI calls the app's commands: Tauri's IPC inside the app, or the loopback HTTP bridge
 // (`rounds-app-bridge`) when the same UI runs in a browser for tests. Both carry the same
-// JSON and the same `{ kind, message }` errors.
+// JSON and the same `{ kind, message }` errors. The bridge answers only the page it served:
+// that page carries a per-run token (`<meta name="rounds-bridge-token">`) sent with every
+// command.
 
 export class CommandError extends Error {
   constructor(e) {
@@ -10,6 +12,9 @@ export class CommandError extends Error {
     this.retry_at = e.retry_at ?? null;
   }
 }
+
+const bridgeToken = globalThis.document
+  ?.querySelector('meta[name="rounds-bridge-token"]')?.getAttribute('content') ?? '';
 
 export async function invoke(name, args) {
   const tauri = globalThis.__TAURI_INTERNALS__;
@@ -24,7 +29,7 @@ export async function invoke(name, args) {
   try {
     r = await fetch(`/invoke/${name}`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', 'x-rounds-token': bridgeToken },
       body: args === undefined ? '' : JSON.stringify(args),
     });
   } catch (e) {

@@ -23,6 +23,18 @@ export const CHECK_PROBLEMS = [
   ['other', 'Something else'],
 ];
 
+/** A problem in a word or two, for a checkpoint's badge ("Done · problem: unsecured"). */
+const PROBLEM_WORDS = { unsecured: 'unsecured', hazard: 'hazard', damage: 'damage', other: 'other' };
+
+/** What each change in a record's history did, in words. */
+const ACTIONS = {
+  create_incident: 'Created',
+  edit_incident: 'Edited',
+  submit_incident: 'Submitted for review',
+  review_incident: 'Reviewed',
+  add_supplement: 'Added a supplement',
+};
+
 export const PERSON_CATEGORIES = [
   ['student', 'Student'], ['staff', 'Staff'], ['visitor', 'Visitor'], ['unknown', 'Unknown'],
 ];
@@ -51,6 +63,7 @@ const STATUS_LABELS = {
   draft: 'Draft',
   submitted: 'Submitted',
   approved: 'Approved',
+  amended: 'Amended after approval',
   returned: 'Returned',
 };
 
@@ -65,29 +78,63 @@ export function statusLabel(status) {
   return STATUS_LABELS[status] ?? status;
 }
 
-/** 14:05 for today, "Tue 14:05" this week, else "12 Mar 14:05" — all in local time. */
-export function shortTime(iso, now = new Date()) {
+/**
+ * The device's locale: the web view's language (`navigator.language`), en-US when it has
+ * none. Every date and time the screens show is written in it, in the device's time zone.
+ */
+export function deviceLocale() {
+  const lang = globalThis.navigator?.language;
+  try {
+    return lang ? Intl.DateTimeFormat.supportedLocalesOf([lang])[0] ?? 'en-US' : 'en-US';
+  } catch {
+    return 'en-US';
+  }
+}
+
+const TIME = { hour: 'numeric', minute: '2-digit' };
+const DATE = { year: 'numeric', month: '2-digit', day: '2-digit' };
+
+function fmt(locale, options, t) {
+  return new Intl.DateTimeFormat(locale, options).format(t);
+}
+
+/** A date and time in full: "12/01/2026, 2:05 PM" in en-US, "01.12.2026, 14:05" in de-DE. */
+export function dateTime(iso, locale = deviceLocale()) {
+  if (!iso) return '';
+  return fmt(locale, { ...DATE, ...TIME }, new Date(iso));
+}
+
+/** A calendar date (`YYYY-MM-DD`, no time of day): "12/01/2026" in en-US. */
+export function calendarDate(ymd, locale = deviceLocale()) {
+  if (!ymd) return '';
+  const [y, m, d] = String(ymd).split('-').map(Number);
+  // Noon UTC, written in UTC: the same day in every time zone.
+  return fmt(locale, { ...DATE, timeZone: 'UTC' }, new Date(Date.UTC(y, m - 1, d, 12)));
+}
+
+/** The time for today ("2:05 PM"), with the weekday this week ("Tue 2:05 PM"), else with the
+ * day ("Mar 12, 2:05 PM"), all in the device's locale and time zone. */
+export function shortTime(iso, now = new Date(), locale = deviceLocale()) {
   if (!iso) return '';
   const t = new Date(iso);
-  const hm = t.toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit' });
-  if (t.toDateString() === now.toDateString()) return hm;
+  if (t.toDateString() === now.toDateString()) return fmt(locale, TIME, t);
   const days = Math.abs(now - t) / 86400000;
-  if (days < 6) return `${t.toLocaleDateString('en-GB', { weekday: 'short' })} ${hm}`;
-  return `${t.toLocaleDateString('en-GB', { day: 'numeric', month: 'short' })} ${hm}`;
+  if (days < 6) return fmt(locale, { weekday: 'short', ...TIME }, t);
+  return fmt(locale, { day: 'numeric', month: 'short', ...TIME }, t);
 }
 
 /** "just now", "5 min ago", "2 h ago", or the time. */
-export function ago(iso, now = new Date()) {
+export function ago(iso, now = new Date(), locale = deviceLocale()) {
   if (!iso) return 'never';
   const s = Math.round((now - new Date(iso)) / 1000);
   if (s < 45) return 'just now';
   if (s < 3600) return `${Math.round(s / 60)} min ago`;
   if (s < 6 * 3600) return `${Math.round(s / 3600)} h ago`;
-  return shortTime(iso, now);
+  return shortTime(iso, now, locale);
 }
 
 /** The status line's words for a sync status from the `sync_info` command. */
-export function syncLine(info, now = new Date()) {
+export function syncLine(info, now = new Date(), locale = deviceLocale()) {
   if (!info) return { saved: 'Saved on this phone', count: 0, waiting: '', last: '', problem: '' };
   const changes = info.waiting_changes;
   const photos = info.waiting_photos ?? 0;
@@ -96,7 +143,7 @@ export function syncLine(info, now = new Date()) {
   if (changes) parts.push(`${changes} change${changes === 1 ? '' : 's'}`);
   if (photos) parts.push(`${photos} photo${photos === 1 ? '' : 's'}`);
   const waiting = count === 0 ? 'Nothing waiting to sync' : `${parts.join(' and ')} waiting to sync`;
-  const last = info.syncing ? 'Syncing…' : `Last sync: ${ago(info.last_success, now)}`;
+  const last = info.syncing ? 'Syncing…' : `Last sync: ${ago(info.last_success, now, locale)}`;
   return {
     saved: 'Everything is saved on this phone',
     count,
@@ -108,20 +155,26 @@ export function syncLine(info, now = new Date()) {
 
 /**
  * The round screen's model: checkpoints in round order with their status words, and the
- * summary line. `shift` is the `ShiftView` the core returns.
+ * summary line. `shift` is the `ShiftView` the core returns. A checkpoint whose last check
+ * found a problem says so in words ("Done · problem: unsecured"), not by colour alone.
  */
 export function roundModel(shift) {
+  const results = new Map((shift.checks ?? []).map((c) => [c.id, c.result]));
   const rows = [...shift.round]
     .sort((a, b) => a.position - b.position || a.name.localeCompare(b.name))
     .map((c) => {
       const last = [...c.visits].reverse().find((v) => v.checked_at);
+      const result = last ? results.get(last.check_id) : undefined;
+      const problem = result && result !== 'all_clear' ? result : null;
+      const base = statusLabel(c.status);
       return {
         id: c.checkpoint_id,
         name: c.name,
         tag: c.tag_code,
         position: c.position,
         status: c.status,
-        statusText: statusLabel(c.status),
+        problem,
+        statusText: problem ? `${base} · problem: ${PROBLEM_WORDS[problem] ?? problem}` : base,
         lastChecked: last ? last.checked_at : null,
         attention: c.status === 'due' || c.status === 'overdue' || c.status === 'missed',
       };
@@ -132,11 +185,6 @@ export function roundModel(shift) {
   if (s.missed) parts.push(`${s.missed} missed`);
   if (s.due) parts.push(`${s.due} due now`);
   return { rows, summary: parts.join(' · '), ended: Boolean(shift.ended_at) };
-}
-
-/** What a scanned or typed tag looks like once cleaned: trimmed, no spaces, upper case. */
-export function cleanTag(raw) {
-  return String(raw ?? '').trim().replace(/\s+/g, '').toUpperCase();
 }
 
 /**
@@ -183,10 +231,21 @@ export function toLocalInput(date) {
 }
 
 /** An incident list row's words. */
-export function incidentRowText(row, now = new Date()) {
+export function incidentRowText(row, now = new Date(), locale = deviceLocale()) {
   return {
     title: label(INCIDENT_TYPES, row.incident_type),
-    detail: `${row.location} · ${shortTime(row.occurred_at, now)}`,
+    detail: `${row.location} · ${shortTime(row.occurred_at, now, locale)}`,
     status: statusLabel(row.status),
   };
+}
+
+/**
+ * A record's history in words, oldest first: "Created by Gia Guard", "Edited by Olga
+ * Officer", each with its date and time. `history` is what the `incident` command returns.
+ */
+export function historyLines(history, locale = deviceLocale()) {
+  return (history ?? []).map((e) => ({
+    what: `${ACTIONS[e.action] ?? e.action.replace(/_/g, ' ')} by ${e.by_name ?? 'someone not known to this phone'}`,
+    when: dateTime(e.at, locale),
+  }));
 }

@@ -2,9 +2,12 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  roundModel, syncLine, visibleWindow, cleanTag, unlockMessage, idleRemaining, ago, label,
-  INCIDENT_TYPES, formatWait,
+  roundModel, syncLine, visibleWindow, unlockMessage, idleRemaining, ago, label,
+  INCIDENT_TYPES, formatWait, dateTime, calendarDate, shortTime, deviceLocale, historyLines,
 } from '../js/logic.js';
+
+/** Intl writes a narrow no-break space before AM/PM in recent ICU versions. */
+const plain = (s) => s.replace(/\s/g, ' ');
 
 const visit = (status, checked_at = null) => ({ due_at: '2026-11-30T08:00:00Z', status, check_id: null, checked_at });
 
@@ -49,10 +52,59 @@ test('the virtual list draws only the rows in view, plus a margin', () => {
   assert.deepEqual(visibleWindow(-50, 600, 60, 3, 5), { start: 0, end: 3 }, 'overscroll bounce');
 });
 
-test('tags are matched however they were typed', () => {
-  assert.equal(cleanTag('  lhs-01 '), 'LHS-01');
-  assert.equal(cleanTag('lhs 01'), 'LHS01');
-  assert.equal(cleanTag(undefined), '');
+test('a checkpoint checked with a problem says so in words, not only in colour', () => {
+  const done = (id) => ({ due_at: '2026-11-30T08:00:00Z', status: 'done', check_id: id, checked_at: '2026-11-30T08:03:00Z' });
+  const shift = {
+    ended_at: null,
+    summary: { done: 2, late: 0, missed: 0, due: 0 },
+    checks: [
+      { id: 'k1', checkpoint_id: 'a', result: 'unsecured' },
+      { id: 'k2', checkpoint_id: 'b', result: 'all_clear' },
+    ],
+    round: [
+      { checkpoint_id: 'a', name: 'Door', tag_code: 'T1', position: 1, status: 'done', visits: [done('k1')] },
+      { checkpoint_id: 'b', name: 'Gym', tag_code: 'T2', position: 2, status: 'done', visits: [done('k2')] },
+    ],
+  };
+  const [door, gym] = roundModel(shift).rows;
+  assert.equal(door.statusText, 'Done · problem: unsecured');
+  assert.equal(door.problem, 'unsecured');
+  assert.equal(gym.statusText, 'Done', 'an all-clear check is a plain Done');
+  assert.equal(gym.problem, null);
+});
+
+test('dates and times are written in the device locale, en-US when it has none', () => {
+  const dec1 = new Date(2026, 11, 1, 14, 5).toISOString(); // December 1st, 14:05 local time
+  assert.equal(plain(dateTime(dec1, 'en-US')), '12/01/2026, 2:05 PM');
+  assert.equal(dateTime(dec1, 'de-DE'), '01.12.2026, 14:05');
+  assert.equal(dateTime(dec1, 'en-GB'), '01/12/2026, 14:05');
+  assert.equal(calendarDate('2026-12-01', 'en-US'), '12/01/2026', 'a follow-up date is a day, in every time zone');
+  assert.equal(calendarDate('2026-12-01', 'de-DE'), '01.12.2026');
+  assert.equal(plain(shortTime(dec1, new Date(2026, 11, 1, 18, 0), 'en-US')), '2:05 PM', 'today: the time alone');
+  assert.equal(shortTime(dec1, new Date(2026, 11, 1, 18, 0), 'de-DE'), '14:05');
+  assert.match(plain(shortTime(dec1, new Date(2026, 11, 20), 'en-US')), /^Dec 1, 2:05 PM$/);
+  const had = Object.getOwnPropertyDescriptor(globalThis, 'navigator');
+  try {
+    Object.defineProperty(globalThis, 'navigator', { value: { language: 'de-DE' }, configurable: true });
+    assert.equal(deviceLocale(), 'de-DE');
+    assert.equal(dateTime(dec1), '01.12.2026, 14:05', 'the device locale is the default');
+    Object.defineProperty(globalThis, 'navigator', { value: {}, configurable: true });
+    assert.equal(deviceLocale(), 'en-US');
+    assert.equal(plain(dateTime(dec1)), '12/01/2026, 2:05 PM');
+  } finally {
+    if (had) Object.defineProperty(globalThis, 'navigator', had);
+    else delete globalThis.navigator;
+  }
+});
+
+test('the history says who made each change', () => {
+  const lines = historyLines([
+    { at: '2026-12-01T08:00:00Z', action: 'create_incident', by: 'g', by_name: 'Gia Guard' },
+    { at: '2026-12-01T09:00:00Z', action: 'edit_incident', by: 'o', by_name: 'Olga Officer' },
+    { at: '2026-12-01T09:30:00Z', action: 'edit_incident', by: null, by_name: null },
+  ], 'en-US');
+  assert.deepEqual(lines.map((l) => l.what), ['Created by Gia Guard', 'Edited by Olga Officer', 'Edited by someone not known to this phone']);
+  assert.match(lines[0].when, /^12\/01\/2026, /);
 });
 
 test('a wrong PIN and a lockout read differently', () => {

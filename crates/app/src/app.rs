@@ -55,7 +55,7 @@ pub struct Me {
     pub name: String,
     /// Their role.
     pub role: Role,
-    /// The schools they work at (empty until the first sync).
+    /// The schools they work at, their first school first (empty until the first sync).
     pub schools: Vec<School>,
 }
 
@@ -136,6 +136,9 @@ pub(crate) struct Inner {
     /// the one-time code.
     pending_enrollment: Option<(String, Enrollment)>,
     last_used: Option<DateTime<Utc>>,
+    /// Saves made since the app started: every status line carries it, so the screens can
+    /// tell an answer read before a save from one read after it.
+    pub(crate) saves: u64,
 }
 
 /// The field app: one per process, shared by every command.
@@ -252,10 +255,24 @@ impl App {
         f: impl FnOnce(&mut Unlocked, DateTime<Utc>) -> Result<T>,
     ) -> Result<T> {
         let out = self.with_store(f)?;
-        if let Some(w) = &self.lock_inner().worker {
+        let mut inner = self.lock_inner();
+        inner.saves += 1;
+        if let Some(w) = &inner.worker {
             w.kick(Kick::Auto);
         }
         Ok(out)
+    }
+
+    /// Like [`App::saving`], returning the status line as of the save beside the view.
+    pub(crate) fn saved<T>(
+        &self,
+        f: impl FnOnce(&mut Unlocked, DateTime<Utc>) -> Result<T>,
+    ) -> Result<crate::records::Saved<T>> {
+        let view = self.saving(f)?;
+        Ok(crate::records::Saved {
+            view,
+            sync: self.sync_info()?,
+        })
     }
 
     /// The person is still at the screen (typing a long narrative, say): counts as use, so
@@ -430,10 +447,12 @@ impl App {
         if let Some(p) = reference.people.iter().find(|p| p.id == u.me.id) {
             u.me.name = p.name.clone();
             u.me.role = p.role;
-            u.me.schools = reference
+            // In the person's own order (as the district lists them), not by name: the first
+            // is the school their forms start with.
+            u.me.schools = p
                 .schools
                 .iter()
-                .filter(|s| p.schools.contains(&s.id))
+                .filter_map(|id| reference.schools.iter().find(|s| s.id == *id))
                 .cloned()
                 .collect();
         }

@@ -52,8 +52,8 @@ macro_rules! commands {
 
 use crate::app::{AddPersonArgs, EnrollArgs, SignInArgs, UnlockArgs};
 use crate::records::{
-    EditIncidentArgs, FileIncidentArgs, IdArgs, IncidentsArgs, NotesArgs, PhotoArgs, PhotoHashArgs,
-    RecordCheckArgs, SearchArgs, StartShiftArgs, SupplementArgs, WriteNoteArgs,
+    EditIncidentArgs, FileIncidentArgs, FindTagArgs, IdArgs, IncidentsArgs, NotesArgs, PhotoArgs,
+    PhotoHashArgs, RecordCheckArgs, SearchArgs, StartShiftArgs, SupplementArgs, WriteNoteArgs,
 };
 
 commands! {
@@ -68,6 +68,7 @@ commands! {
     sync_info,
     home,
     start_shift(StartShiftArgs),
+    find_checkpoint(FindTagArgs),
     record_check(RecordCheckArgs),
     end_shift(IdArgs),
     shift(IdArgs),

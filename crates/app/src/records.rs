@@ -4,17 +4,22 @@
 //! screen shows next, so a tap needs one round trip. Ids and times come from the app's
 //! [`crate::env::Env`]; "now" defaults apply here, not in the UI, so a phone's web view and
 //! the store agree on the clock.
+//!
+//! A command that saves returns [`Saved`]: the screen's next view and, beside it, the status
+//! line as of the instant the save returned (what now waits to sync), so the status line is
+//! never behind what the screen shows.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rounds_core::client;
+use rounds_core::model::Checkpoint;
 use rounds_core::model::{
     CheckInput, CheckMethod, CheckResult, Classification, ContactType, IncidentEdit, IncidentInput,
     IncidentStatus, IncidentType, InvolvedPerson, Involvement, NoteEdit, NoteInput, PersonCategory,
     Post, Referral, Role, School,
 };
 use rounds_core::store::{
-    IncidentFilter, IncidentRow, IncidentView, NewShift, NoteRow, NoteView, SearchHit, ShiftRow,
-    ShiftView,
+    HistoryEntry, IncidentFilter, IncidentRow, IncidentView, NewShift, NoteRow, NoteView,
+    SearchHit, ShiftRow, ShiftView,
 };
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -42,6 +47,13 @@ pub struct SyncInfo {
     pub waiting_photos: u64,
     /// Why the last attempt failed, if it did.
     pub problem: Option<Problem>,
+    /// Changes received from the server since the person unlocked: when it grows, the
+    /// screens re-read what they show (another phone's check of this round, say).
+    pub received: u64,
+    /// Saves made since the app started, as of this reading: a status line read before a
+    /// save has a smaller number than one read after, so the screens never paint an older
+    /// count over a newer one (answers can arrive out of order).
+    pub saves: u64,
 }
 
 /// A sync problem as the status line shows it.
@@ -51,6 +63,40 @@ pub struct Problem {
     pub kind: Kind,
     /// In plain words.
     pub message: String,
+}
+
+/// What a command that saved returns: the view the screen shows next (its fields at the top
+/// level of the JSON) and the status line as of the save.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Saved<T> {
+    /// The screen's next view.
+    #[serde(flatten)]
+    pub view: T,
+    /// The status line right after the save: what waits to sync now includes it.
+    pub sync: SyncInfo,
+}
+
+/// The incident screen: the incident, who changed it and how, and whether the unlocked
+/// person may edit it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct IncidentScreen {
+    /// The incident (`header`, `body` at the top level of the JSON).
+    #[serde(flatten)]
+    pub view: IncidentView,
+    /// Every change, oldest first, with its author's name.
+    pub history: Vec<HistoryEntry>,
+    /// A draft or returned report of one of the person's schools: they may edit it, whoever
+    /// wrote it.
+    pub may_edit: bool,
+}
+
+/// A tag code scanned or typed on a shift's round.
+#[derive(Debug, Clone, Deserialize)]
+pub struct FindTagArgs {
+    /// The shift.
+    pub shift_id: Uuid,
+    /// What was scanned or typed.
+    pub tag_code: String,
 }
 
 /// The home screen.
@@ -343,13 +389,24 @@ pub struct Colleague {
     pub role: Role,
 }
 
-/// A tag code as compared: no whitespace, upper case (ui/js/logic.js `cleanTag` does the
-/// same for the screen).
-fn clean_tag(tag: &str) -> String {
-    tag.chars()
-        .filter(|c| !c.is_whitespace())
-        .flat_map(char::to_uppercase)
-        .collect()
+fn checkpoint_for_tag(u: &crate::app::Unlocked, shift_id: Uuid, tag: &str) -> Result<Checkpoint> {
+    let post = u.store.post_of(shift_id)?;
+    u.store.checkpoint_by_tag(post, tag).map_err(|e| match e {
+        rounds_core::error::Error::NotFound { .. } => AppError::invalid(
+            "tag_code",
+            format!("No checkpoint on this round has the tag {:?}.", tag.trim()),
+        ),
+        e => e.into(),
+    })
+}
+
+fn incident_screen(u: &mut crate::app::Unlocked, id: Uuid) -> Result<IncidentScreen> {
+    let view = u.store.incident(id)?;
+    Ok(IncidentScreen {
+        may_edit: u.store.may_edit_incident(&view),
+        history: u.store.history(id)?,
+        view,
+    })
 }
 
 fn school_of(me: &Me, asked: Option<Uuid>) -> Result<Uuid> {
@@ -391,6 +448,8 @@ impl App {
             waiting_photos: status.waiting_photos,
             syncing: worker.running,
             next_attempt_at: worker.next_at,
+            received: worker.received,
+            saves: inner.saves,
             problem,
         })
     }
@@ -431,9 +490,9 @@ impl App {
     }
 
     /// Starts a shift at a post.
-    pub fn start_shift(&self, a: StartShiftArgs) -> Result<ShiftView> {
+    pub fn start_shift(&self, a: StartShiftArgs) -> Result<Saved<ShiftView>> {
         let id = self.env.new_id();
-        self.saving(|u, now| {
+        self.saved(|u, now| {
             u.store.start_shift(&NewShift {
                 id,
                 post_id: a.post_id,
@@ -443,30 +502,20 @@ impl App {
         })
     }
 
+    /// The checkpoint of a shift's round that a scanned or typed tag names, matched by the
+    /// core whatever its case and separators (`lin 01`, `LIN-01`, `lin_01`); the screen opens
+    /// its check sheet.
+    pub fn find_checkpoint(&self, a: FindTagArgs) -> Result<Checkpoint> {
+        self.with_store(|u, _| checkpoint_for_tag(u, a.shift_id, &a.tag_code))
+    }
+
     /// Records a check and returns the round as it now stands.
-    pub fn record_check(&self, a: RecordCheckArgs) -> Result<ShiftView> {
+    pub fn record_check(&self, a: RecordCheckArgs) -> Result<Saved<ShiftView>> {
         let id = self.env.new_id();
-        self.saving(|u, now| {
+        self.saved(|u, now| {
             let (checkpoint_id, default_method) = match (a.checkpoint_id, &a.tag_code) {
                 (Some(c), _) => (c, CheckMethod::Manual),
-                (None, Some(tag)) => {
-                    // Tags are matched however they were typed or scanned: case and spaces
-                    // aside.
-                    let post = u.store.shift(a.shift_id, now)?.post.id;
-                    let wanted = clean_tag(tag);
-                    let cp = u
-                        .store
-                        .checkpoints(post)?
-                        .into_iter()
-                        .find(|c| clean_tag(&c.tag_code) == wanted)
-                        .ok_or_else(|| {
-                            AppError::invalid(
-                                "tag_code",
-                                format!("No checkpoint on this round has the tag {wanted:?}."),
-                            )
-                        })?;
-                    (cp.id, CheckMethod::Tag)
-                }
+                (None, Some(tag)) => (checkpoint_for_tag(u, a.shift_id, tag)?.id, CheckMethod::Tag),
                 (None, None) => {
                     return Err(AppError::invalid(
                         "checkpoint_id",
@@ -491,8 +540,8 @@ impl App {
     }
 
     /// Ends a shift; returns it with its final summary.
-    pub fn end_shift(&self, a: IdArgs) -> Result<ShiftView> {
-        self.saving(|u, now| {
+    pub fn end_shift(&self, a: IdArgs) -> Result<Saved<ShiftView>> {
+        self.saved(|u, now| {
             u.store.end_shift(a.id, now)?;
             let view = u.store.shift(a.id, now)?;
             // A finished shift never changes again on this device: fold its changes.
@@ -514,10 +563,10 @@ impl App {
     }
 
     /// Files an incident, as a draft or submitted at once.
-    pub fn file_incident(&self, a: FileIncidentArgs) -> Result<IncidentView> {
+    pub fn file_incident(&self, a: FileIncidentArgs) -> Result<Saved<IncidentScreen>> {
         let id = self.env.new_id();
         let people: Vec<InvolvedPerson> = a.people.into_iter().map(|p| self.involved(p)).collect();
-        self.saving(|u, now| {
+        self.saved(|u, now| {
             let school_id = school_of(&u.me, a.school_id)?;
             u.store.create_incident(
                 &IncidentInput {
@@ -536,7 +585,7 @@ impl App {
             if a.submit {
                 u.store.submit_incident(id, now)?;
             }
-            Ok(u.store.incident(id)?)
+            incident_screen(u, id)
         })
     }
 
@@ -551,10 +600,10 @@ impl App {
         }
     }
 
-    /// Edits a draft or returned incident.
-    pub fn edit_incident(&self, a: EditIncidentArgs) -> Result<IncidentView> {
+    /// Edits a draft or returned incident, the person's own or a colleague's at their school.
+    pub fn edit_incident(&self, a: EditIncidentArgs) -> Result<Saved<IncidentScreen>> {
         let add_people = a.add_people.into_iter().map(|p| self.involved(p)).collect();
-        self.saving(|u, now| {
+        self.saved(|u, now| {
             u.store.edit_incident(
                 a.id,
                 &IncidentEdit {
@@ -570,24 +619,24 @@ impl App {
                 },
                 now,
             )?;
-            Ok(u.store.incident(a.id)?)
+            incident_screen(u, a.id)
         })
     }
 
     /// Submits a draft (or returned) incident for review.
-    pub fn submit_incident(&self, a: IdArgs) -> Result<IncidentView> {
-        self.saving(|u, now| {
+    pub fn submit_incident(&self, a: IdArgs) -> Result<Saved<IncidentScreen>> {
+        self.saved(|u, now| {
             u.store.submit_incident(a.id, now)?;
-            Ok(u.store.incident(a.id)?)
+            incident_screen(u, a.id)
         })
     }
 
     /// Adds a supplement to a submitted incident.
-    pub fn add_supplement(&self, a: SupplementArgs) -> Result<IncidentView> {
+    pub fn add_supplement(&self, a: SupplementArgs) -> Result<Saved<IncidentScreen>> {
         let sid = self.env.new_id();
-        self.saving(|u, now| {
+        self.saved(|u, now| {
             u.store.add_supplement(a.id, sid, &a.text, now)?;
-            Ok(u.store.incident(a.id)?)
+            incident_screen(u, a.id)
         })
     }
 
@@ -610,15 +659,15 @@ impl App {
         })
     }
 
-    /// One incident in full.
-    pub fn incident(&self, a: IdArgs) -> Result<IncidentView> {
-        self.with_store(|u, _| Ok(u.store.incident(a.id)?))
+    /// One incident in full, with its history and whether the person may edit it.
+    pub fn incident(&self, a: IdArgs) -> Result<IncidentScreen> {
+        self.with_store(|u, _| incident_screen(u, a.id))
     }
 
     /// Writes a student-contact note.
-    pub fn write_note(&self, a: WriteNoteArgs) -> Result<NoteView> {
+    pub fn write_note(&self, a: WriteNoteArgs) -> Result<Saved<NoteView>> {
         let id = self.env.new_id();
-        self.saving(|u, now| {
+        self.saved(|u, now| {
             let school_id = school_of(&u.me, a.school_id)?;
             u.store.write_note(
                 &NoteInput {
@@ -644,8 +693,8 @@ impl App {
     }
 
     /// Changes a note's outcome, referral or follow-up date.
-    pub fn edit_note(&self, id: Uuid, e: NoteEdit) -> Result<NoteView> {
-        self.saving(|u, now| {
+    pub fn edit_note(&self, id: Uuid, e: NoteEdit) -> Result<Saved<NoteView>> {
+        self.saved(|u, now| {
             u.store.edit_note(id, &e, now)?;
             Ok(u.store.note(id)?)
         })

@@ -53,6 +53,9 @@ pub struct WorkerState {
     pub last: Option<Result<SyncReport, SyncProblem>>,
     /// Attempts finished so far.
     pub rounds: u64,
+    /// Changes received from the server so far (pulled or fetched whole): when it grows,
+    /// other phones' records came in and the screen on show is re-read.
+    pub received: u64,
     kick: Option<Kick>,
     stop: bool,
     /// The thread has finished (and closed its store connection).
@@ -239,7 +242,8 @@ fn run(mut store: Store, server: &str, env: &dyn Env, shared: &Shared) {
         s.running = false;
         s.rounds += 1;
         match &result {
-            Ok(_) => {
+            Ok(r) => {
+                s.received += (r.pulled + r.fetched) as u64;
                 s.failures = 0;
                 s.next_at = Some(now + PERIOD);
             }

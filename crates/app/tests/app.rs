@@ -13,7 +13,10 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Duration, Utc};
 use rounds_app::app::{AddPersonArgs, EnrollArgs, Stage, UnlockArgs};
 use rounds_app::env::Env;
-use rounds_app::records::{FileIncidentArgs, IncidentsArgs, RecordCheckArgs, StartShiftArgs};
+use rounds_app::records::{
+    EditIncidentArgs, FileIncidentArgs, FindTagArgs, IdArgs, IncidentsArgs, RecordCheckArgs,
+    StartShiftArgs,
+};
 use rounds_app::{App, Kind, dispatch};
 use rounds_core::entropy::{Entropy, SeededEntropy};
 use rounds_core::keyslots::KdfParams;
@@ -156,9 +159,13 @@ fn a_guard_enrolls_walks_a_round_and_a_supervisor_sees_it_after_sync() {
         .first()
         .expect("the guard's posts are on the phone")
         .id;
-    let shift = guard.start_shift(StartShiftArgs { post_id: post }).unwrap();
+    let shift = guard
+        .start_shift(StartShiftArgs { post_id: post })
+        .unwrap()
+        .view;
     let first = shift.round[0].checkpoint_id;
-    let tag = shift.round[1].tag_code.to_lowercase();
+    // Typed in lower case with a space for the hyphen, as a person would.
+    let tag = shift.round[1].tag_code.to_lowercase().replace('-', " ");
     let after = guard
         .record_check(RecordCheckArgs {
             shift_id: shift.id,
@@ -169,7 +176,8 @@ fn a_guard_enrolls_walks_a_round_and_a_supervisor_sees_it_after_sync() {
             note: String::new(),
             photos: vec![],
         })
-        .unwrap();
+        .unwrap()
+        .view;
     assert_eq!(
         after.checks.len(),
         1,
@@ -199,7 +207,18 @@ fn a_guard_enrolls_walks_a_round_and_a_supervisor_sees_it_after_sync() {
             photos: vec![],
         })
         .expect("a tag is found however it was typed");
-    assert_eq!(by_tag.checks.len(), 2);
+    assert_eq!(by_tag.view.checks.len(), 2);
+    assert_eq!(
+        by_tag.view.checks[1].checkpoint_id, shift.round[1].checkpoint_id,
+        "{tag:?} names the second checkpoint"
+    );
+    let found = guard
+        .find_checkpoint(FindTagArgs {
+            shift_id: shift.id,
+            tag_code: shift.round[2].tag_code.replace('-', "_").to_lowercase(),
+        })
+        .expect("the screen's lookup matches the same way");
+    assert_eq!(found.id, shift.round[2].checkpoint_id);
     guard
         .file_incident(FileIncidentArgs {
             school_id: None,
@@ -524,5 +543,313 @@ fn setting_up_again_without_settings_keeps_the_old_store_aside_instead_of_deleti
         old_store.shifts(10).unwrap().len(),
         1,
         "and still holds the shift recorded before"
+    );
+}
+
+fn all_clear(shift: Uuid, checkpoint: Uuid) -> RecordCheckArgs {
+    RecordCheckArgs {
+        shift_id: shift,
+        checkpoint_id: Some(checkpoint),
+        tag_code: None,
+        method: None,
+        result: CheckResult::AllClear,
+        note: String::new(),
+        photos: vec![],
+    }
+}
+
+#[test]
+fn a_save_returns_the_status_line_counting_what_now_waits() {
+    let server = Server::start();
+    let env = TestEnv::new();
+    let dir = tempfile::tempdir().unwrap();
+    let phone = app(dir.path(), &env);
+    enroll(&phone, &server, "gia.guard", "guard-pass-1", "246810");
+    let post = phone.home().unwrap().posts[0].id;
+    let shift = phone.start_shift(StartShiftArgs { post_id: post }).unwrap();
+    assert_eq!(phone.sync_now().unwrap().waiting_changes, 0);
+    let addr = server.base.trim_start_matches("http://").to_string();
+    drop(server); // Offline from here: nothing can leave the phone.
+    while std::net::TcpStream::connect(&addr).is_ok() {
+        std::thread::yield_now();
+    }
+    let cps: Vec<Uuid> = shift.view.round.iter().map(|c| c.checkpoint_id).collect();
+    let one = phone
+        .record_check(all_clear(shift.view.id, cps[0]))
+        .unwrap();
+    assert_eq!(
+        one.sync.waiting_changes, 1,
+        "the status line the save returns already counts it"
+    );
+    let two = phone
+        .record_check(all_clear(shift.view.id, cps[1]))
+        .unwrap();
+    assert_eq!(two.sync.waiting_changes, 2, "and says 2 when 2 wait");
+    let json = serde_json::to_value(&two).unwrap();
+    assert!(
+        json["round"].is_array() && json["sync"]["waiting_changes"] == 2,
+        "the view's fields stay at the top level beside `sync`: {json}"
+    );
+}
+
+#[test]
+fn an_officers_forms_start_with_their_own_first_school_not_the_alphabetical_first() {
+    let server = Server::start();
+    let env = TestEnv::new();
+    let dir = tempfile::tempdir().unwrap();
+    let phone = app(dir.path(), &env);
+    // Olga works at Lincoln High School, then Adams Middle School ("Adams" sorts first).
+    enroll(&phone, &server, "olga.sro", "sro-pass-1", "975310");
+    let me = phone.state().unwrap().me.unwrap();
+    let schools: Vec<Uuid> = me.schools.iter().map(|s| s.id).collect();
+    assert_eq!(
+        schools,
+        vec![ids::LINCOLN, ids::ADAMS],
+        "her schools in the district's order: {:?}",
+        me.schools
+    );
+    let filed = phone
+        .file_incident(FileIncidentArgs {
+            school_id: None,
+            incident_type: IncidentType::Threat,
+            location: "Library".into(),
+            occurred_at: None,
+            people: vec![],
+            narrative: String::new(),
+            actions: String::new(),
+            photos: vec![],
+            submit: false,
+        })
+        .unwrap();
+    assert_eq!(
+        filed.view.view.header.school_id,
+        ids::LINCOLN,
+        "an incident filed without a school goes to her first school"
+    );
+}
+
+#[test]
+fn a_colleague_edits_a_draft_and_the_incident_says_who_wrote_what() {
+    let server = Server::start();
+    let env = TestEnv::new();
+    let (gdir, odir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let guard = app(gdir.path(), &env);
+    enroll(&guard, &server, "gia.guard", "guard-pass-1", "246810");
+    let draft = guard
+        .file_incident(FileIncidentArgs {
+            school_id: None,
+            incident_type: IncidentType::Vandalism,
+            location: "Gym".into(),
+            occurred_at: None,
+            people: vec![],
+            narrative: "Paint on the east doors.".into(),
+            actions: String::new(),
+            photos: vec![],
+            submit: false,
+        })
+        .unwrap()
+        .view;
+    assert!(draft.may_edit, "the author may edit her own draft");
+    let id = draft.view.header.id;
+    assert_eq!(guard.sync_now().unwrap().waiting_changes, 0);
+
+    let officer = app(odir.path(), &env);
+    enroll(&officer, &server, "olga.sro", "sro-pass-1", "975310");
+    let seen = officer.incident(IdArgs { id }).unwrap();
+    assert!(
+        seen.may_edit,
+        "an SRO of the school is offered Edit on a colleague's draft"
+    );
+    officer
+        .edit_incident(EditIncidentArgs {
+            id,
+            incident_type: None,
+            location: None,
+            occurred_at: None,
+            narrative: Some("Paint on the east doors. Photos taken by the SRO.".into()),
+            actions: Some("Called the custodian.".into()),
+            add_people: vec![],
+            remove_people: vec![],
+            add_photos: vec![],
+        })
+        .unwrap();
+    let sent = officer.sync_now().unwrap();
+    assert!(
+        sent.waiting_changes == 0 && sent.problem.is_none(),
+        "the server accepts a colleague's edit: {sent:?}"
+    );
+    guard.sync_now().unwrap();
+    let back = guard.incident(IdArgs { id }).unwrap();
+    assert_eq!(back.view.body.actions, "Called the custodian.");
+    let who: Vec<(&str, Option<&str>)> = back
+        .history
+        .iter()
+        .map(|e| (e.action.as_str(), e.by_name.as_deref()))
+        .collect();
+    assert_eq!(
+        who,
+        vec![
+            ("create_incident", Some("Gia Guard")),
+            ("edit_incident", Some("Olga Officer")),
+        ],
+        "each change's author, by name, on the author's own phone"
+    );
+}
+
+/// One HTTP/1.1 request written by hand (so that Host and Origin are exactly what a hostile
+/// page would send); returns the status and the body.
+fn raw_http(addr: &str, request: &str) -> (u16, String) {
+    use std::io::{Read, Write};
+    let mut conn = std::net::TcpStream::connect(addr).unwrap();
+    conn.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    conn.read_to_string(&mut answer).unwrap();
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    (status, body)
+}
+
+fn post_notes(addr: &str, host: &str, origin: Option<&str>, token: Option<&str>) -> u16 {
+    let mut req = format!("POST /invoke/notes HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    if let Some(o) = origin {
+        req.push_str(&format!("Origin: {o}\r\n"));
+    }
+    if let Some(t) = token {
+        req.push_str(&format!("x-rounds-token: {t}\r\n"));
+    }
+    req.push_str("Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{}");
+    raw_http(addr, &req).0
+}
+
+/// The bridge (stopped on drop).
+struct BridgeProcess(std::process::Child);
+
+impl Drop for BridgeProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn the_bridge_answers_only_its_own_page_not_other_hosts_origins_or_tokenless_requests() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rounds-app-bridge"))
+        .args([
+            "--data",
+            dir.path().to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let _bridge = BridgeProcess(child);
+    let mut line = String::new();
+    std::io::BufReader::new(stdout)
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on http://")
+        .expect("the bridge says where it listens")
+        .to_string();
+    let port = addr.rsplit(':').next().unwrap();
+    let own = format!("http://{addr}");
+
+    let (status, page) = raw_http(
+        &addr,
+        &format!("GET / HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"),
+    );
+    assert_eq!(status, 200, "the page itself is served");
+    let token = page
+        .split("name=\"rounds-bridge-token\" content=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page carries this run's token")
+        .to_string();
+    assert_eq!(token.len(), 64, "32 random bytes, hex");
+
+    let evil_host = format!("evil.example:{port}");
+    let (evil, here, mine, tok) = (
+        evil_host.as_str(),
+        addr.as_str(),
+        own.as_str(),
+        token.as_str(),
+    );
+    let (local, local_origin) = (
+        format!("localhost:{port}"),
+        format!("http://localhost:{port}"),
+    );
+    /// (why, Host, Origin, token, the status expected: 403, or 0 for "let through").
+    type Case<'a> = (&'a str, &'a str, Option<&'a str>, Option<&'a str>, u16);
+    let cases: [Case; 8] = [
+        (
+            "the issue's curl: another host and origin, no token",
+            evil,
+            Some("http://evil.example"),
+            None,
+            403,
+        ),
+        (
+            "DNS rebinding: another host name, even with the token",
+            evil,
+            None,
+            Some(tok),
+            403,
+        ),
+        (
+            "another web page's origin, even with the token",
+            here,
+            Some("http://evil.example"),
+            Some(tok),
+            403,
+        ),
+        (
+            "the right host on another port",
+            "127.0.0.1:1",
+            Some(mine),
+            Some(tok),
+            403,
+        ),
+        ("no token", here, Some(mine), None, 403),
+        ("a wrong token", here, Some(mine), Some("00"), 403),
+        ("the page's own request", here, Some(mine), Some(tok), 0),
+        (
+            "as localhost",
+            local.as_str(),
+            Some(local_origin.as_str()),
+            Some(tok),
+            0,
+        ),
+    ];
+    for (why, host, origin, tok, expected) in cases {
+        let status = post_notes(&addr, host, origin, tok);
+        if expected == 403 {
+            assert_eq!(status, 403, "{why}: refused");
+        } else {
+            assert_ne!(
+                status, 403,
+                "{why}: let through to the command (got {status})"
+            );
+        }
+    }
+    let (status, _) = raw_http(
+        &addr,
+        &format!("GET / HTTP/1.1\r\nHost: {evil_host}\r\nConnection: close\r\n\r\n"),
+    );
+    assert_eq!(
+        status, 403,
+        "a rebound host name does not even get the page (nor its token)"
     );
 }

@@ -3,9 +3,12 @@
 //! [`sync_now`] runs one sync over any [`Transport`]: push every unacknowledged change in
 //! bounded pages (acknowledging exactly what the server says it committed), then pull the
 //! change feed from the persisted cursor in bounded pages, fetching whole documents when a
-//! pulled change depends on history the device never saw. The cursor is saved only after a
-//! page is applied, and applying is idempotent, so a sync cut off anywhere resumes where it
-//! stopped and a request that is lost, repeated or answered twice changes nothing.
+//! pulled change depends on history the device never saw. The cursor is saved only after
+//! every document of a page is stored (or refused by this device, or reported by the server as
+//! no longer visible), and applying is idempotent, so a sync cut off anywhere resumes where it
+//! stopped and a request that is lost, repeated or answered twice changes nothing. Fetching
+//! goes on until each document is complete: an answer lists which documents it only began
+//! (stored as they come, asked again from the new heads) and which it left for later.
 //!
 //! Photos go last ([`upload_photos`]): for each photo the device holds that the server has not
 //! confirmed, the client asks how many bytes the server already has, sends the rest in
@@ -285,38 +288,113 @@ fn apply_batch(
     Ok(incomplete)
 }
 
+/// Most documents asked for in one fetch request.
+const FETCH_DOCS: usize = 200;
+
+/// Fetches the whole history of `ids` (what the device lacks of each, from its heads), storing
+/// every part as it arrives, until each document is stored complete or the server said it is
+/// not available to this person. Returns only then: the caller saves its pull cursor after
+/// this, so a cursor never moves past a document that is not stored. A cut-off anywhere loses
+/// nothing: what was stored stays, and the next sync asks again from the new heads.
 fn fetch_whole(
     store: &mut Store,
     t: &mut dyn Transport,
     ids: &[Uuid],
     report: &mut SyncReport,
 ) -> Result<(), SyncProblem> {
-    for chunk in ids.chunks(200) {
-        let mut docs = Vec::with_capacity(chunk.len());
-        for id in chunk {
+    let mut waiting: std::collections::VecDeque<Uuid> = ids.iter().copied().collect();
+    while !waiting.is_empty() {
+        let n = waiting.len().min(FETCH_DOCS);
+        let asked: Vec<Uuid> = waiting.drain(..n).collect();
+        let mut docs = Vec::with_capacity(asked.len());
+        for id in &asked {
             docs.push((*id, store.heads(*id)?));
         }
+        let heads_before: Vec<(Uuid, Vec<[u8; 32]>)> = docs.clone();
         report.requests += 1;
         let resp: FetchResponse =
             decode(&t.fetch(rounds_protocol::encode(&FetchRequest { docs }))?)?;
-        for id in chunk {
-            if !resp.docs.iter().any(|d| d.header.id == *id) {
-                report
-                    .failed
-                    .push((*id, "no longer available to this person".into()));
-            }
-        }
+        let mut plan = fetch_plan(&asked, &resp)?;
         let failed_before = report.failed.len();
         let still = apply_batch(store, &resp.docs, report)?;
+        let refused: Vec<Uuid> = report.failed[failed_before..]
+            .iter()
+            .map(|(id, _)| *id)
+            .collect();
         for id in &still {
+            if !plan.again.contains(id) {
+                // The server said this part was the whole rest, yet it does not complete the
+                // document: storing nothing and moving on would lose it, so the sync stops.
+                return Err(SyncProblem::Refused(format!(
+                    "the server sent an incomplete history of record {id}"
+                )));
+            }
+        }
+        for id in plan.gone.iter().copied() {
             report
                 .failed
-                .push((*id, "the server sent an incomplete history".into()));
+                .push((id, "no longer available to this person".into()));
         }
-        report.fetched +=
-            resp.docs.len() - still.len() - (report.failed.len() - failed_before - still.len());
+        report.fetched += plan
+            .whole
+            .iter()
+            .filter(|id| !still.contains(id) && !refused.contains(id))
+            .count();
+        // A part this device refused (its own checks) is reported and not asked for again.
+        plan.again.retain(|id| !refused.contains(id));
+        // Progress: a document settled (whole or gone), or one asked again moved its heads.
+        let mut progressed = !plan.whole.is_empty() || !plan.gone.is_empty();
+        for (id, before) in &heads_before {
+            if !progressed && plan.again.contains(id) && store.heads(*id)? != *before {
+                progressed = true;
+            }
+        }
+        if !plan.again.is_empty() && !progressed {
+            // Nothing fitted and nothing moved: asking again would repeat the same answer.
+            return Err(SyncProblem::Server(
+                "the server's answers stopped bringing the records asked for".into(),
+            ));
+        }
+        // Parts and deferred documents go to the front: they are asked for first next time.
+        for id in plan.again.into_iter().rev() {
+            waiting.push_front(id);
+        }
     }
     Ok(())
+}
+
+/// What a fetch answer says about each document asked for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct FetchPlan {
+    /// Included whole.
+    whole: Vec<Uuid>,
+    /// Included in part, or left out because the answer was full: ask again.
+    again: Vec<Uuid>,
+    /// Not available to this person (the server said so).
+    gone: Vec<Uuid>,
+}
+
+/// Sorts the documents asked for by what the answer says of them; an answer that leaves one
+/// unaccounted for, or names one twice, is refused rather than guessed at.
+fn fetch_plan(asked: &[Uuid], resp: &FetchResponse) -> Result<FetchPlan, SyncProblem> {
+    let mut plan = FetchPlan::default();
+    for id in asked {
+        let included = resp.docs.iter().filter(|d| d.header.id == *id).count();
+        let partial = resp.partial.contains(id);
+        let deferred = resp.deferred.contains(id);
+        let gone = resp.unavailable.contains(id);
+        match (included, partial, deferred, gone) {
+            (1, false, false, false) => plan.whole.push(*id),
+            (1, true, false, false) | (0, false, true, false) => plan.again.push(*id),
+            (0, false, false, true) => plan.gone.push(*id),
+            _ => {
+                return Err(SyncProblem::Refused(format!(
+                    "the server's answer does not account for record {id} exactly once"
+                )));
+            }
+        }
+    }
+    Ok(plan)
 }
 
 /// Why one photo did not upload.
@@ -403,6 +481,95 @@ fn upload_photo(
         held = next;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn doc(id: Uuid) -> DocChanges {
+        DocChanges {
+            header: rounds_protocol::WireHeader {
+                id,
+                kind: "incident".into(),
+                school: Uuid::nil(),
+                author: Uuid::nil(),
+                device: Uuid::nil(),
+                created_at_ms: 0,
+                classification: "confidential".into(),
+            },
+            changes: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_fetch_answer_must_account_for_each_document_exactly_once() {
+        let a = Uuid::from_u128(1);
+        let with = |docs: Vec<DocChanges>, partial, deferred, unavailable| FetchResponse {
+            docs,
+            partial,
+            deferred,
+            unavailable,
+        };
+        let whole = FetchPlan {
+            whole: vec![a],
+            ..FetchPlan::default()
+        };
+        let again = FetchPlan {
+            again: vec![a],
+            ..FetchPlan::default()
+        };
+        let gone = FetchPlan {
+            gone: vec![a],
+            ..FetchPlan::default()
+        };
+        let cases: Vec<(&str, FetchResponse, Option<FetchPlan>)> = vec![
+            (
+                "included whole",
+                with(vec![doc(a)], vec![], vec![], vec![]),
+                Some(whole),
+            ),
+            (
+                "included in part",
+                with(vec![doc(a)], vec![a], vec![], vec![]),
+                Some(again.clone()),
+            ),
+            (
+                "left for later",
+                with(vec![], vec![], vec![a], vec![]),
+                Some(again),
+            ),
+            (
+                "not available",
+                with(vec![], vec![], vec![], vec![a]),
+                Some(gone),
+            ),
+            (
+                "silently left out",
+                with(vec![], vec![], vec![], vec![]),
+                None,
+            ),
+            (
+                "included twice",
+                with(vec![doc(a), doc(a)], vec![], vec![], vec![]),
+                None,
+            ),
+            (
+                "included and gone",
+                with(vec![doc(a)], vec![], vec![], vec![a]),
+                None,
+            ),
+            (
+                "partial but absent",
+                with(vec![], vec![a], vec![], vec![]),
+                None,
+            ),
+        ];
+        for (name, resp, want) in cases {
+            let got = fetch_plan(&[a], &resp).ok();
+            assert_eq!(got, want, "{name}: only what the server said counts");
+        }
+    }
 }
 
 /// What the app shows: last success, what waits, the last problem in words.
@@ -545,13 +712,18 @@ impl Transport for HttpTransport {
     }
 
     fn fetch(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
+        let asked = decode::<FetchRequest>(&body)?.docs;
         let r = self
             .binary_post("/v1/sync/fetch", body)
             .send()
             .map_err(|e| SyncProblem::NoConnection(e.to_string()))?;
         if r.status() == reqwest::StatusCode::NOT_FOUND {
-            // None of the documents is (any longer) visible to this person.
-            return Ok(rounds_protocol::encode(&FetchResponse::default()));
+            // None of the documents is (any longer) visible to this person: the server says so
+            // with 404 rather than an answer listing them all.
+            return Ok(rounds_protocol::encode(&FetchResponse {
+                unavailable: asked.into_iter().map(|(id, _)| id).collect(),
+                ..FetchResponse::default()
+            }));
         }
         bytes(checked(r)?)
     }

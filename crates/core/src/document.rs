@@ -287,6 +287,15 @@ fn read_check(value: Value<'_>, i: usize) -> Result<CheckRecord> {
     let Some(json) = value.as_str() else {
         return Err(wrong(&field));
     };
+    check_from_json(json, &field)
+}
+
+/// Reads one element of a shift's `checks` list (the JSON string a check is stored as).
+pub fn parse_check(json: &str) -> Result<CheckRecord> {
+    check_from_json(json, "check")
+}
+
+fn check_from_json(json: &str, field: &str) -> Result<CheckRecord> {
     let c: StoredCheck = serde_json::from_str(json)
         .map_err(|e| Error::invalid(format!("document.{field}"), format!("is not a check: {e}")))?;
     Ok(CheckRecord {
@@ -450,6 +459,12 @@ pub fn set_incident_status(
     at: DateTime<Utc>,
     comment: Option<&str>,
 ) -> Result<()> {
+    // Writing the value a key already holds records no operation; a second approval of an
+    // amended report must be an operation of its own (it is what marks the edits as seen), so
+    // the old value is removed first.
+    if string(tx, &ROOT, "status", "status").ok().as_deref() == Some(status.code()) {
+        tx.delete(ROOT, "status")?;
+    }
     tx.put(ROOT, "status", status.code())?;
     if status == IncidentStatus::Submitted {
         tx.put(ROOT, "submitted_at", ts(at))?;
@@ -513,7 +528,7 @@ pub fn read_incident(doc: &Automerge) -> Result<IncidentBody> {
         location: string(doc, &ROOT, "location", "location")?,
         occurred_at: time(doc, &ROOT, "occurred_at", "occurred_at")?,
         reported_at: time(doc, &ROOT, "reported_at", "reported_at")?,
-        status: IncidentStatus::parse(&string(doc, &ROOT, "status", "status")?, "status")?,
+        status: effective_status(doc)?,
         submitted_at: opt_time(doc, &ROOT, "submitted_at", "submitted_at")?,
         review_comment: opt_string(doc, &ROOT, "review_comment", "review_comment")?,
         people,
@@ -522,6 +537,58 @@ pub fn read_incident(doc: &Automerge) -> Result<IncidentBody> {
         supplements,
         photos: string_list(doc, &ROOT, "photos", "photos")?,
     })
+}
+
+/// An incident's status as people see it: the stored status, except that an approved
+/// incident with an edit the approval did not see (made offline on a draft or returned report
+/// and merged after the approval) reads as [`IncidentStatus::Amended`] and waits for review
+/// again (see [`crate::rules`]).
+fn effective_status(doc: &Automerge) -> Result<IncidentStatus> {
+    let stored = IncidentStatus::parse(&string(doc, &ROOT, "status", "status")?, "status")?;
+    if stored == IncidentStatus::Approved && amended_after_approval(doc)? {
+        return Ok(IncidentStatus::Amended);
+    }
+    Ok(stored)
+}
+
+/// Whether a change to the report's content is missing from the history of the change that
+/// approved it, i.e. was made concurrently and merged later.
+fn amended_after_approval(doc: &Automerge) -> Result<bool> {
+    let Some((_, automerge::ObjId::Id(counter, actor, _))) = doc.get(ROOT, "status")? else {
+        return Ok(false);
+    };
+    let all = doc.get_changes(&[]);
+    let Some(approval) = all
+        .iter()
+        .find(|c| c.actor_id() == &actor && c.start_op().get() <= counter && counter <= c.max_op())
+    else {
+        return Ok(false);
+    };
+    let content = |k: &str| -> Result<Option<automerge::ObjId>> {
+        Ok(match doc.get(ROOT, k)? {
+            Some((Value::Object(_), id)) => Some(id),
+            _ => None,
+        })
+    };
+    let objects: Vec<automerge::ObjId> = ["people", "narrative", "actions", "photos"]
+        .into_iter()
+        .map(content)
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
+        .flatten()
+        .collect();
+    let unseen = doc.get_changes(&[approval.hash()]);
+    Ok(unseen.iter().any(|c| {
+        c.decode().operations.iter().any(|op| match &op.obj {
+            automerge::legacy::ObjectId::Root => matches!(
+                &op.key,
+                automerge::legacy::Key::Map(k) if matches!(k.as_str(), "type" | "location" | "occurred_at")
+            ),
+            automerge::legacy::ObjectId::Id(id) => objects.iter().any(|o| {
+                matches!(o, automerge::ObjId::Id(c, a, _) if *c == id.0 && *a == id.1)
+            }),
+        })
+    }))
 }
 
 // ---------------------------------------------------------------------------------------

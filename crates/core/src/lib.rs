@@ -6,6 +6,8 @@
 //!   history, text and list lengths), shared by both sides.
 //! - [`document`]: records as automerge documents with an immutable header.
 //! - [`round`]: pure computation of a round's done / due / late / missed visits.
+//! - [`rules`]: who may see and change what, field by field: one table run by the device and
+//!   the server.
 //! - [`keyslots`]: per-person key slots that unlock the encrypted store.
 //! - [`client`]: the sync client (push, pull, fetch over a [`client::Transport`]).
 //! - [`wire`]: header conversions for the sync protocol.
@@ -22,6 +24,7 @@ pub mod keyslots;
 pub mod limits;
 pub mod model;
 pub mod round;
+pub mod rules;
 pub mod store;
 pub mod wire;
 

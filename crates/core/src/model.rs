@@ -24,9 +24,11 @@ use crate::limits::{
     TAG_CODE_CHARS,
 };
 
-/// Defines a closed vocabulary: a `Copy` enum with a stable snake_case code per variant.
+/// Defines a closed vocabulary: a `Copy` enum with a stable snake_case code per variant
+/// (`code()`, for storage and the wire) and the label people read (`label()`), written
+/// `Variant = "code" => "Label"`.
 macro_rules! vocabulary {
-    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $code:literal),+ $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $code:literal => $label:literal),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
         pub enum $name {
@@ -40,6 +42,12 @@ macro_rules! vocabulary {
             /// The stable code stored in documents and on the wire.
             pub fn code(self) -> &'static str {
                 match self { $($name::$variant => $code),+ }
+            }
+
+            /// How a person reads it (US English, sentence case): what screens, reports and
+            /// exports show, never the code.
+            pub fn label(self) -> &'static str {
+                match self { $($name::$variant => $label),+ }
             }
 
             /// Parses a stable code; `field` names the input for the error.
@@ -67,13 +75,13 @@ vocabulary! {
     /// What a person does in the district; decides what they may record and see.
     Role {
         /// Walks rounds at a post.
-        Guard = "guard",
+        Guard = "guard" => "Guard",
         /// School resource officer.
-        Sro = "sro",
+        Sro = "sro" => "School resource officer",
         /// Reviews shifts and incidents at their schools.
-        Supervisor = "supervisor",
+        Supervisor = "supervisor" => "Supervisor",
         /// District administrator.
-        Admin = "admin",
+        Admin = "admin" => "Administrator",
     }
 }
 
@@ -81,11 +89,11 @@ vocabulary! {
     /// The kind of a record document.
     DocKind {
         /// A guard's shift with its patrol checks.
-        Shift = "shift",
+        Shift = "shift" => "Shift",
         /// An incident report.
-        Incident = "incident",
+        Incident = "incident" => "Incident",
         /// A student-contact note (restricted).
-        ContactNote = "contact_note",
+        ContactNote = "contact_note" => "Contact note",
     }
 }
 
@@ -93,14 +101,14 @@ vocabulary! {
     /// Handling class, fixed in a document's header.
     Classification {
         /// Routine operational data (shifts).
-        Internal = "internal",
+        Internal = "internal" => "Internal",
         /// Criminal-justice information (incidents).
-        Confidential = "confidential",
+        Confidential = "confidential" => "Confidential",
         /// A student record held by the law-enforcement unit (contact notes).
-        RestrictedLawEnforcement = "restricted_law_enforcement",
+        RestrictedLawEnforcement = "restricted_law_enforcement" => "Restricted (law enforcement)",
         /// A student record that is part of the school's education record (contact notes
         /// shared with school staff; FERPA applies).
-        RestrictedEducation = "restricted_education",
+        RestrictedEducation = "restricted_education" => "Restricted (education record)",
     }
 }
 
@@ -118,11 +126,11 @@ vocabulary! {
     /// How a checkpoint was identified on a round.
     CheckMethod {
         /// An NFC tag was read.
-        Tag = "tag",
+        Tag = "tag" => "Tag",
         /// A QR code was scanned.
-        Qr = "qr",
+        Qr = "qr" => "QR code",
         /// Picked from the list (tag missing or unreadable).
-        Manual = "manual",
+        Manual = "manual" => "Picked from the list",
     }
 }
 
@@ -130,15 +138,15 @@ vocabulary! {
     /// What the guard found at a checkpoint.
     CheckResult {
         /// Nothing to report.
-        AllClear = "all_clear",
+        AllClear = "all_clear" => "All clear",
         /// Door or gate found unlocked.
-        Unsecured = "unsecured",
+        Unsecured = "unsecured" => "Unsecured",
         /// A safety hazard (spill, blocked exit, broken glass...).
-        Hazard = "hazard",
+        Hazard = "hazard" => "Hazard",
         /// Damage or vandalism found.
-        Damage = "damage",
+        Damage = "damage" => "Damage",
         /// Something else worth a note.
-        Other = "other",
+        Other = "other" => "Other",
     }
 }
 
@@ -147,29 +155,29 @@ vocabulary! {
     /// [`IncidentType::reporting_category`]).
     IncidentType {
         /// Physical fight or assault.
-        FightAssault = "fight_assault",
+        FightAssault = "fight_assault" => "Fight or assault",
         /// Weapon possession or use.
-        Weapon = "weapon",
+        Weapon = "weapon" => "Weapon",
         /// Drugs, alcohol or tobacco/vaping.
-        DrugsAlcohol = "drugs_alcohol",
+        DrugsAlcohol = "drugs_alcohol" => "Drugs or alcohol",
         /// Theft or robbery.
-        Theft = "theft",
+        Theft = "theft" => "Theft",
         /// Vandalism or property damage.
-        Vandalism = "vandalism",
+        Vandalism = "vandalism" => "Vandalism",
         /// Trespass or unauthorized entry.
-        Trespass = "trespass",
+        Trespass = "trespass" => "Trespass",
         /// Threat of violence, including threats made online.
-        Threat = "threat",
+        Threat = "threat" => "Threat",
         /// Bullying or harassment.
-        BullyingHarassment = "bullying_harassment",
+        BullyingHarassment = "bullying_harassment" => "Bullying or harassment",
         /// Medical emergency.
-        Medical = "medical",
+        Medical = "medical" => "Medical emergency",
         /// Fire, fire alarm or alarm activation.
-        FireAlarm = "fire_alarm",
+        FireAlarm = "fire_alarm" => "Fire or alarm",
         /// Suspicious person or activity.
-        Suspicious = "suspicious",
+        Suspicious = "suspicious" => "Suspicious person or activity",
         /// Anything else.
-        Other = "other",
+        Other = "other" => "Other",
     }
 }
 
@@ -198,13 +206,16 @@ vocabulary! {
     /// Where an incident is in its review cycle.
     IncidentStatus {
         /// Being written; only the author's side edits it.
-        Draft = "draft",
+        Draft = "draft" => "Draft",
         /// Sent for supervisor review.
-        Submitted = "submitted",
+        Submitted = "submitted" => "Submitted",
         /// Approved by a supervisor.
-        Approved = "approved",
+        Approved = "approved" => "Approved",
         /// Returned by a supervisor with a comment; editable again.
-        Returned = "returned",
+        Returned = "returned" => "Returned",
+        /// Approved, then an edit made before the approval (offline) arrived: waits for
+        /// review again. Derived from the history, never written (see `rules`).
+        Amended = "amended" => "Amended after approval",
     }
 }
 
@@ -212,13 +223,13 @@ vocabulary! {
     /// How a person involved in an incident relates to the school.
     PersonCategory {
         /// A student.
-        Student = "student",
+        Student = "student" => "Student",
         /// School staff.
-        Staff = "staff",
+        Staff = "staff" => "Staff",
         /// A visitor or someone from outside the school.
-        Visitor = "visitor",
+        Visitor = "visitor" => "Visitor",
         /// Not known yet.
-        Unknown = "unknown",
+        Unknown = "unknown" => "Unknown",
     }
 }
 
@@ -226,15 +237,15 @@ vocabulary! {
     /// A person's part in an incident.
     Involvement {
         /// Harmed or targeted.
-        Victim = "victim",
+        Victim = "victim" => "Victim",
         /// Alleged to have done it.
-        Offender = "offender",
+        Offender = "offender" => "Offender",
         /// Saw or heard it.
-        Witness = "witness",
+        Witness = "witness" => "Witness",
         /// Reported it.
-        Reporter = "reporter",
+        Reporter = "reporter" => "Reporter",
         /// Otherwise involved.
-        Other = "other",
+        Other = "other" => "Other",
     }
 }
 
@@ -242,17 +253,17 @@ vocabulary! {
     /// The kind of contact an SRO had with a student.
     ContactType {
         /// Mentoring conversation.
-        Mentoring = "mentoring",
+        Mentoring = "mentoring" => "Mentoring",
         /// Counseling referral made.
-        CounselingReferral = "counseling_referral",
+        CounselingReferral = "counseling_referral" => "Counseling referral",
         /// A follow-up to an earlier contact.
-        FollowUp = "follow_up",
+        FollowUp = "follow_up" => "Follow-up",
         /// Contact with a parent or guardian.
-        ParentContact = "parent_contact",
+        ParentContact = "parent_contact" => "Parent contact",
         /// Informal conversation.
-        Informal = "informal",
+        Informal = "informal" => "Informal conversation",
         /// Anything else.
-        Other = "other",
+        Other = "other" => "Other",
     }
 }
 
@@ -260,19 +271,19 @@ vocabulary! {
     /// Where a student was referred.
     Referral {
         /// No referral.
-        None = "none",
+        None = "none" => "None",
         /// School counselor.
-        Counselor = "counselor",
+        Counselor = "counselor" => "Counselor",
         /// Social worker.
-        SocialWorker = "social_worker",
+        SocialWorker = "social_worker" => "Social worker",
         /// School nurse or health services.
-        Nurse = "nurse",
+        Nurse = "nurse" => "Nurse",
         /// School administration.
-        Administration = "administration",
+        Administration = "administration" => "Administration",
         /// A community service or agency.
-        CommunityService = "community_service",
+        CommunityService = "community_service" => "Community service",
         /// Mental-health crisis services.
-        MentalHealth = "mental_health",
+        MentalHealth = "mental_health" => "Mental-health services",
     }
 }
 
@@ -357,6 +368,26 @@ pub struct Checkpoint {
     pub position: u32,
     /// When it must be visited.
     pub schedule: Schedule,
+}
+
+/// A tag code as it is compared: letters and digits only, upper case. A scanner or a person
+/// typing may add or drop spaces, hyphens, underscores, dots, slashes or other separators, and
+/// change the case: `lin 01`, `lin01`, `LIN-01`, `lin_01` and `Lin.01` all read as `LIN01`.
+/// Letters and digits of any script are kept, so `A-1` and `A-7` stay distinct.
+pub fn tag_key(tag: &str) -> String {
+    tag.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_uppercase)
+        .collect()
+}
+
+impl Checkpoint {
+    /// Whether a scanned or typed code names this checkpoint's tag (see [`tag_key`]). A code
+    /// with no letter or digit names no tag.
+    pub fn matches_tag(&self, scanned: &str) -> bool {
+        let key = tag_key(scanned);
+        !key.is_empty() && key == tag_key(&self.tag_code)
+    }
 }
 
 /// A person who uses Rounds.
@@ -768,6 +799,67 @@ mod tests {
 
     fn at(s: &str) -> DateTime<Utc> {
         s.parse().expect("test timestamp")
+    }
+
+    /// Every label of one vocabulary: read by people, so no code shows through (no `_`, not
+    /// the lower-case code), each starts with a capital and no two are alike.
+    fn labels_read_as_words<T: Copy>(
+        all: &[T],
+        code: fn(T) -> &'static str,
+        label: fn(T) -> &'static str,
+    ) {
+        let mut seen = std::collections::HashSet::new();
+        for v in all.iter().copied() {
+            let (c, l) = (code(v), label(v));
+            assert!(!l.contains('_'), "{c}: label {l:?} has no underscore");
+            assert!(
+                l.starts_with(|ch: char| ch.is_uppercase()),
+                "{c}: {l:?} is capitalised"
+            );
+            assert_ne!(
+                l,
+                c.replace('_', " "),
+                "{c}: the label is not the code with spaces"
+            );
+            assert!(
+                seen.insert(l),
+                "{c}: label {l:?} is not shared with another value"
+            );
+        }
+    }
+
+    #[test]
+    fn every_vocabulary_has_readable_labels() {
+        labels_read_as_words(Role::ALL, Role::code, Role::label);
+        labels_read_as_words(DocKind::ALL, DocKind::code, DocKind::label);
+        labels_read_as_words(
+            Classification::ALL,
+            Classification::code,
+            Classification::label,
+        );
+        labels_read_as_words(CheckMethod::ALL, CheckMethod::code, CheckMethod::label);
+        labels_read_as_words(CheckResult::ALL, CheckResult::code, CheckResult::label);
+        labels_read_as_words(IncidentType::ALL, IncidentType::code, IncidentType::label);
+        labels_read_as_words(
+            IncidentStatus::ALL,
+            IncidentStatus::code,
+            IncidentStatus::label,
+        );
+        labels_read_as_words(
+            PersonCategory::ALL,
+            PersonCategory::code,
+            PersonCategory::label,
+        );
+        labels_read_as_words(Involvement::ALL, Involvement::code, Involvement::label);
+        labels_read_as_words(ContactType::ALL, ContactType::code, ContactType::label);
+        labels_read_as_words(Referral::ALL, Referral::code, Referral::label);
+        // The ones the issue names, exactly.
+        assert_eq!(IncidentType::FightAssault.label(), "Fight or assault");
+        assert_eq!(CheckResult::AllClear.label(), "All clear");
+        assert_eq!(IncidentStatus::Submitted.label(), "Submitted");
+        // Codes are unchanged: stored documents and the wire still use them.
+        assert_eq!(IncidentType::FightAssault.code(), "fight_assault");
+        assert_eq!(IncidentType::FightAssault.to_string(), "fight_assault");
     }
 
     #[test]

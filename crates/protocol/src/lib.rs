@@ -16,7 +16,13 @@
 //!    answers `204 No Content`, so "anything new?" costs one tiny request.
 //! 3. `POST /v1/sync/fetch` with a [`FetchRequest`]: whole documents (or what the device
 //!    lacks of them, by heads) when a pulled change depends on changes the device never saw
-//!    (a note newly shared with this person, a device joining late).
+//!    (a note newly shared with this person, a device joining late). An answer carries at
+//!    most [`PAGE_BYTES`] of changes and accounts for every document asked for: included
+//!    whole, included in part ([`FetchResponse::partial`]: a causally closed prefix of what
+//!    the device lacks, so the device stores it and asks again from its new heads), left out
+//!    because the answer is full ([`FetchResponse::deferred`]: ask again), or not available
+//!    to this person ([`FetchResponse::unavailable`]). A document larger than one answer
+//!    therefore arrives over several, each part stored as it comes.
 //!
 //! Every request may be lost, repeated or cut off: pushes are idempotent (a change is keyed by
 //! its hash), pulls are keyed by the cursor the device persisted, and nothing is marked synced
@@ -36,8 +42,11 @@ use uuid::Uuid;
 /// The first four bytes of every sync body.
 pub const MAGIC: [u8; 4] = *b"RNDS";
 
-/// The protocol version this build speaks.
-pub const VERSION: u16 = 1;
+/// The protocol version this build speaks. Version 2 added [`FetchResponse::partial`],
+/// [`FetchResponse::deferred`] and [`FetchResponse::unavailable`]; postcard has no optional
+/// trailing fields, so a version 1 peer is refused with [`DecodeError::WrongVersion`] rather
+/// than misread.
+pub const VERSION: u16 = 2;
 
 /// Largest sync body either side sends or accepts (8 MiB).
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
@@ -113,6 +122,15 @@ pub enum RejectKind {
     Invalid,
     /// The changes depend on changes the server does not have; push those first.
     MissingDependencies,
+    /// The person may change this record, but not this field, or not to this value (a guard
+    /// approving an incident, a reader re-sharing a note).
+    ForbiddenField,
+    /// The change does not fit the record's state when it was made (approving a draft,
+    /// editing a submitted report, recording on an ended shift).
+    WrongState,
+    /// A `by`, author or actor in a change names someone other than the session's person and
+    /// device.
+    Impersonation,
 }
 
 /// A document the server refused, and why.
@@ -157,11 +175,21 @@ pub struct FetchRequest {
     pub docs: Vec<(Uuid, Vec<Hash>)>,
 }
 
-/// Server → device: the documents asked for (those the person may see).
+/// Server → device: the documents asked for (those the person may see). Every document of
+/// the request is in exactly one of: `docs` and not `partial` (complete up to the server's
+/// heads), `docs` and `partial`, `deferred`, `unavailable`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FetchResponse {
-    /// Documents with their changes.
+    /// Documents with their changes, dependencies first.
     pub docs: Vec<DocChanges>,
+    /// Documents in `docs` whose changes did not all fit: what is there is causally closed
+    /// (every dependency is included or was in the heads asked from), so the device stores it
+    /// and asks again from its new heads for the rest.
+    pub partial: Vec<Uuid>,
+    /// Documents the person may see that were left out because the answer is full: ask again.
+    pub deferred: Vec<Uuid>,
+    /// Documents unknown to the server or not visible to this person (the two look the same).
+    pub unavailable: Vec<Uuid>,
 }
 
 /// Why a body was refused.
@@ -270,11 +298,11 @@ mod tests {
             decode::<PushRequest>(b"HTTP/1.1 200"),
             Err(DecodeError::BadMagic)
         );
-        let mut v2 = good.clone();
-        v2[4] = 2;
+        let mut next = good.clone();
+        next[4] = (VERSION + 1) as u8;
         assert_eq!(
-            decode::<PushRequest>(&v2),
-            Err(DecodeError::WrongVersion { found: 2 })
+            decode::<PushRequest>(&next),
+            Err(DecodeError::WrongVersion { found: VERSION + 1 })
         );
         let mut trailing = good.clone();
         trailing.push(0);

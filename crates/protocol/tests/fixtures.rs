@@ -64,7 +64,8 @@ fn an_over_long_varint_decodes_to_the_same_message_as_the_short_one() {
 
 #[test]
 fn a_huge_declared_length_is_refused_without_allocating_it() {
-    let mut b = b"RNDS\x01\x00".to_vec();
+    let mut b = b"RNDS".to_vec();
+    b.extend_from_slice(&rounds_protocol::VERSION.to_le_bytes());
     // One document whose header id claims a length of 2^63.
     b.extend_from_slice(&[0x01, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F]);
     assert!(matches!(
@@ -79,7 +80,8 @@ mod property {
     proptest! {
         #[test]
         fn arbitrary_bytes_never_panic(tail in proptest::collection::vec(any::<u8>(), 0..512)) {
-            let mut b = b"RNDS\x01\x00".to_vec();
+            let mut b = b"RNDS".to_vec();
+    b.extend_from_slice(&rounds_protocol::VERSION.to_le_bytes());
             b.extend_from_slice(&tail);
             super::all(&b);
             super::all(&tail);

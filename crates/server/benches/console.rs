@@ -30,8 +30,8 @@ use chrono_tz::Tz;
 use rounds_core::document::{self, Header};
 use rounds_core::entropy::SeededEntropy;
 use rounds_core::model::*;
-use rounds_server::console::day;
 use rounds_server::console::reports;
+use rounds_server::console::{Locale, When, day, pdf};
 use rounds_server::storage::console::ConsoleDb;
 use rounds_server::storage::{Commit, PersonRecord, SqliteStorage, Storage};
 use rounds_server::{AppState, auth};
@@ -312,6 +312,10 @@ fn main() {
     let admin = st.person(ADMIN).unwrap().unwrap();
     let v = auth::viewer(&admin);
     let now = t(23, 0);
+    let when = When {
+        tz: Tz::UTC,
+        locale: Locale::EnUs,
+    };
     let mut work = Vec::new();
     let mut shifts = 0;
     let mut html_len = 0;
@@ -331,7 +335,7 @@ fn main() {
             false,
         )
         .unwrap();
-        let html = day::render(&reference, &days, date(), Tz::UTC, None, None);
+        let html = day::render(&reference, &days, date(), when, now, None, None);
         work.push(t0.elapsed());
         shifts = days.iter().map(|d| d.shifts.len()).sum::<usize>();
         html_len = html.len();
@@ -364,7 +368,7 @@ fn main() {
             true,
         )
         .unwrap();
-        day::render(&reference, &days, date(), Tz::UTC, None, None);
+        day::render(&reference, &days, date(), when, now, None, None);
         work.push(t0.elapsed());
     }
     let (med, max) = stats(work);
@@ -374,13 +378,22 @@ fn main() {
         None,
         &format!("median {med:.0} ms, worst {max:.0} ms (what photo counts would cost)"),
     );
+    let t0 = Instant::now();
+    let fonts =
+        Arc::new(pdf::ReportFonts::load(std::path::Path::new(pdf::DEFAULT_FONT_DIR)).unwrap());
+    line(
+        "report fonts loaded (once, at server start)",
+        "",
+        None,
+        &format!("{:.0} ms", t0.elapsed().as_secs_f64() * 1000.0),
+    );
     let mut work = Vec::new();
     let mut pdf_len = 0;
     for _ in 0..s.runs {
         let t0 = Instant::now();
         let reference = st.reference_for(&v).unwrap();
-        let r = reports::build(st, &db, &v, &reference, None, date(), Tz::UTC, now).unwrap();
-        let pdf = reports::to_pdf(&r);
+        let r = reports::build(st, &db, &v, &reference, None, date(), when, now).unwrap();
+        let pdf = reports::to_pdf(&r, &fonts).unwrap();
         work.push(t0.elapsed());
         pdf_len = pdf.len();
         if let Ok(path) = std::env::var("ROUNDS_BENCH_PDF") {
@@ -392,16 +405,20 @@ fn main() {
         "district PDF: server work",
         "≤ 5 s",
         Some(max <= 5000.0),
-        &format!(
-            "median {med:.0} ms, worst {max:.0} ms ({} KiB)",
-            pdf_len / 1024
-        ),
+        &format!("median {med:.0} ms, worst {max:.0} ms"),
+    );
+    line(
+        "district PDF: file size (fonts embedded)",
+        "≤ 2 MB",
+        Some(pdf_len <= 2 * 1024 * 1024),
+        &format!("{} KiB", pdf_len / 1024),
     );
 
     // Over HTTP, as a browser gets them.
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let dyn_st: Arc<dyn Storage> = storage.clone();
+    let server_fonts = fonts.clone();
     let server = std::thread::spawn(move || {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -411,7 +428,8 @@ fn main() {
         rt.block_on(async move {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             addr_tx.send(listener.local_addr().unwrap()).unwrap();
-            let state = AppState::with_clock(dyn_st, Arc::new(move || now));
+            let state =
+                AppState::with_clock(dyn_st, Arc::new(move || now)).with_fonts(server_fonts);
             rounds_server::serve(listener, state, async {
                 let _ = rx.await;
             })

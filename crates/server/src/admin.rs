@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::auth::{self, AdminSession};
+use crate::auth::{self, AdminSession, HashMemory};
 use crate::error::{ApiError, ApiResult};
 use crate::storage::{DeviceRecord, PersonRecord, Storage};
 
@@ -110,8 +110,20 @@ pub fn put_checkpoint(st: &dyn Storage, c: &Checkpoint) -> ApiResult<()> {
     })
 }
 
-/// Adds or replaces a person.
+/// Adds or replaces a person (a new password is hashed in fresh memory: the command line and
+/// the seed). A new password or `active: false` ends the person's sessions.
 pub fn put_person(st: &dyn Storage, p: &PersonInput, entropy: &mut dyn Entropy) -> ApiResult<()> {
+    put_person_in(st, p, entropy, &mut HashMemory::default())
+}
+
+/// [`put_person`], hashing a new password in `memory` (the server's handlers pass a hash
+/// slot's, see [`crate::signin`]).
+pub fn put_person_in(
+    st: &dyn Storage,
+    p: &PersonInput,
+    entropy: &mut dyn Entropy,
+    memory: &mut HashMemory,
+) -> ApiResult<()> {
     text("person.username", &p.username, 64)?;
     text("person.name", &p.name, NAME_CHARS)?;
     let existing = st.person(p.id)?;
@@ -121,7 +133,13 @@ pub fn put_person(st: &dyn Storage, p: &PersonInput, entropy: &mut dyn Entropy) 
                 "person.password: at least 8 characters".into(),
             ));
         }
-        (Some(pw), _) => auth::hash_password(pw, entropy),
+        (Some(pw), _) if pw.len() > crate::MAX_CREDENTIAL_BYTES => {
+            return Err(ApiError::BadRequest(format!(
+                "person.password: at most {} bytes",
+                crate::MAX_CREDENTIAL_BYTES
+            )));
+        }
+        (Some(pw), _) => auth::hash_password_in(pw, entropy, memory),
         (None, Some(old)) => old.password_hash,
         (None, None) => {
             return Err(ApiError::BadRequest(
@@ -266,8 +284,16 @@ pub async fn http_put_person(
 ) -> ApiResult<Json<PersonView>> {
     let v = json(j)?;
     let st = s.storage.clone();
+    // Hashing a new password takes a hash slot like a sign-in does.
+    let mut slot = match v.password {
+        Some(_) => Some(s.sign_in.hash_slot(&st, None).await?),
+        None => None,
+    };
     blocking(move || {
-        put_person(st.as_ref(), &v, &mut OsEntropy)?;
+        let mut fresh = HashMemory::default();
+        let memory = slot.as_mut().map_or(&mut fresh, |held| held.memory());
+        put_person_in(st.as_ref(), &v, &mut OsEntropy, memory)?;
+        drop(slot);
         let p = st
             .person(v.id)?
             .ok_or_else(|| ApiError::Internal("person vanished".into()))?;

@@ -8,8 +8,16 @@
 //! credential. Every device request checks, in this order: a token is present and known and
 //! not expired (else 401 "sign in again"), its device is not revoked (else 403 "revoked"), and
 //! its person is still active.
+//!
+//! Argon2 work is the costly part of a sign-in (19 MiB and about 50 ms of one core per run),
+//! so the server runs it only inside a [`crate::signin::HashSlot`], which lends the run a
+//! reused [`HashMemory`]: at most a fixed number run at once and the memory they use is
+//! allocated once. An unknown username is verified against [`DUMMY_HASH`] (the same
+//! parameters as every stored hash), so the answer takes as long as for a known name.
 
-use argon2::{Algorithm, Argon2, Params, Version};
+use std::sync::LazyLock;
+
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use base64::Engine;
@@ -26,11 +34,46 @@ use crate::storage::PersonRecord;
 const M_KIB: u32 = 19 * 1024;
 const T: u32 = 2;
 
-/// Hashes a password (or device secret) with Argon2id.
+/// A well-formed hash at the server's parameters that no password is expected to match:
+/// verified instead when a username is unknown, so the work (and the time) is the same.
+pub static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "argon2id${M_KIB}${T}$1${}${}",
+        "00".repeat(16),
+        "00".repeat(32)
+    )
+});
+
+/// The working memory of one Argon2 run, kept between runs so that a busy server does not
+/// allocate (and fragment) 19 MiB per sign-in. It grows to the largest run it served.
+#[derive(Default)]
+pub struct HashMemory(Vec<Block>);
+
+impl HashMemory {
+    fn blocks(&mut self, params: &Params) -> &mut [Block] {
+        let n = params.block_count();
+        if self.0.len() < n {
+            self.0.resize(n, Block::default());
+        }
+        &mut self.0[..n]
+    }
+}
+
+/// Hashes a password (or device secret) with Argon2id, in fresh memory (the command line and
+/// the demo seed; the server's handlers use [`hash_password_in`] inside a hash slot).
 pub fn hash_password(password: &str, entropy: &mut dyn Entropy) -> String {
+    hash_password_in(password, entropy, &mut HashMemory::default())
+}
+
+/// Hashes a password with Argon2id in `memory`.
+pub fn hash_password_in(
+    password: &str,
+    entropy: &mut dyn Entropy,
+    memory: &mut HashMemory,
+) -> String {
     let mut salt = [0u8; 16];
     entropy.fill(&mut salt);
-    let hash = derive(password, &salt, M_KIB, T, 1).unwrap_or_default();
+    let hash = derive(password, &salt, M_KIB, T, 1, memory).unwrap_or_default();
     format!(
         "argon2id${M_KIB}${T}$1${}${}",
         hex::encode(salt),
@@ -38,17 +81,41 @@ pub fn hash_password(password: &str, entropy: &mut dyn Entropy) -> String {
     )
 }
 
-fn derive(password: &str, salt: &[u8], m: u32, t: u32, p: u32) -> Option<[u8; 32]> {
+fn derive(
+    password: &str,
+    salt: &[u8],
+    m: u32,
+    t: u32,
+    p: u32,
+    memory: &mut HashMemory,
+) -> Option<[u8; 32]> {
     let params = Params::new(m, t, p, Some(32)).ok()?;
     let mut out = [0u8; 32];
+    let blocks = memory.blocks(&params);
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
-        .hash_password_into(password.as_bytes(), salt, &mut out)
+        .hash_password_into_with_memory(password.as_bytes(), salt, &mut out, blocks)
         .ok()?;
     Some(out)
 }
 
-/// Checks a password against a stored hash.
+/// Checks a password against a stored hash, in fresh memory.
 pub fn verify_password(password: &str, stored: &str) -> bool {
+    verify_password_in(password, Some(stored), &mut HashMemory::default())
+}
+
+/// Checks a password against a person's stored hash in `memory`; `None` (no such person)
+/// does the same work against [`DUMMY_HASH`] and is always false.
+pub fn verify_password_in(password: &str, stored: Option<&str>, memory: &mut HashMemory) -> bool {
+    match stored {
+        Some(h) => verify_hash(password, h, memory),
+        None => {
+            verify_hash(password, &DUMMY_HASH, memory);
+            false
+        }
+    }
+}
+
+fn verify_hash(password: &str, stored: &str, memory: &mut HashMemory) -> bool {
     let parts: Vec<&str> = stored.split('$').collect();
     let [alg, m, t, p, salt, hash] = parts.as_slice() else {
         return false;
@@ -65,7 +132,7 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
     ) else {
         return false;
     };
-    match derive(password, &salt, m, t, p) {
+    match derive(password, &salt, m, t, p, memory) {
         Some(got) => constant_time_eq(&got, &hash),
         None => false,
     }
@@ -255,6 +322,29 @@ mod tests {
         assert!(verify_password("correct horse", &h));
         assert!(!verify_password("correct horse ", &h));
         assert!(!verify_password("correct horse", "garbage"));
+    }
+
+    #[test]
+    fn reused_memory_gives_the_same_answers_and_unknown_names_never_match() {
+        let mut memory = HashMemory::default();
+        let h = hash_password_in("correct horse", &mut SeededEntropy::new(3), &mut memory);
+        assert!(verify_password_in("correct horse", Some(&h), &mut memory));
+        assert!(!verify_password_in("wrong horse", Some(&h), &mut memory));
+        assert!(
+            verify_password("correct horse", &h),
+            "a hash made in reused memory verifies in fresh memory"
+        );
+        assert!(
+            !verify_password_in("", None, &mut memory),
+            "no person: false, whatever the password"
+        );
+        let parts: Vec<&str> = DUMMY_HASH.split('$').collect();
+        let real: Vec<&str> = h.split('$').collect();
+        assert_eq!(
+            parts[..4],
+            real[..4],
+            "the dummy hash has the parameters of real ones, so it costs the same"
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 //! generic message.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use crate::storage::StorageError;
@@ -40,6 +40,19 @@ pub enum ApiError {
     /// `rounds_core::limits`; the message names it and the limit.
     #[error("{0}")]
     OverLimit(String),
+    /// 429 `throttled`, with `Retry-After`: too many failed sign-ins or enrollments for this
+    /// name or network (see `crate::signin`); nothing was checked.
+    #[error("{message}")]
+    Throttled {
+        /// What to tell the person.
+        message: String,
+        /// Seconds until a new attempt can be counted.
+        retry_after_secs: u64,
+    },
+    /// 503 `busy`, with `Retry-After: 1`: every password-hash slot stayed taken for the
+    /// request's short wait.
+    #[error("the server is busy checking other sign-ins; try again in a moment")]
+    Busy,
     /// 500: a bug or a failing disk; details are in the server log only.
     #[error("internal error")]
     Internal(String),
@@ -58,7 +71,22 @@ impl ApiError {
             ApiError::TooLarge | ApiError::OverLimit(_) => {
                 (StatusCode::PAYLOAD_TOO_LARGE, "too_large")
             }
+            ApiError::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "throttled"),
+            ApiError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl ApiError {
+    /// Seconds for `Retry-After`, for the answers that carry one.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::Throttled {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            ApiError::Busy => Some(1),
+            _ => None,
         }
     }
 }
@@ -70,7 +98,12 @@ impl IntoResponse for ApiError {
             tracing::error!(%detail, "internal error");
         }
         let body = serde_json::json!({ "kind": kind, "message": self.to_string() });
-        (status, Json(body)).into_response()
+        let mut r = (status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after() {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        r
     }
 }
 

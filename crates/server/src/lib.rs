@@ -4,12 +4,17 @@
 //!   [`sync`], [`admin`] and [`auth`], which work on the [`storage::Storage`] trait.
 //! - [`serve`] runs it on a listener with graceful shutdown, guarding every connection with
 //!   the [`ConnectionLimits`] (header and body read timeouts, connections per client address).
+//! - Every sign-in door (sessions, the console, enrollment) goes through [`signin`]: a
+//!   throttle kept in storage and a bounded number of Argon2 runs.
 //!
 //! Endpoints (JSON unless noted; errors are `{"kind", "message"}` with the status in
 //! [`error::ApiError`]):
 //! - `GET /health`
-//! - `POST /v1/enroll` `{code, name}` → `{device_id, device_secret}` (one-time code)
+//! - `POST /v1/enroll` `{code, name}` → `{device_id, device_secret}` (one-time code; 429
+//!   `throttled` with `Retry-After` after too many wrong codes from the client's network)
 //! - `POST /v1/sessions` `{username, password, device_id?, device_secret?}` → `{token, ...}`
+//!   (429 `throttled` after too many wrong passwords for the name or network, 503 `busy` when
+//!   no password-hash slot frees within a second; both with `Retry-After`)
 //! - `POST /v1/sync/push`, `GET /v1/sync/pull`, `POST /v1/sync/fetch` (binary, see
 //!   `rounds_protocol`)
 //! - `PUT /v1/photos/{hash}?offset=&total=` (raw bytes), `GET /v1/photos/{hash}/status`
@@ -24,6 +29,7 @@ pub mod console;
 pub mod error;
 pub mod photos;
 pub mod seed;
+pub mod signin;
 pub mod storage;
 pub mod sync;
 
@@ -40,6 +46,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::{ApiError, ApiResult};
+use crate::signin::{ClientAddr, Door, SignInGuard, SignInPolicy};
 use crate::storage::{DeviceRecord, SessionRecord, Storage};
 
 /// How long a sign-in lasts before the device must sign in again.
@@ -52,6 +59,10 @@ pub struct AppState {
     pub storage: Arc<dyn Storage>,
     clock: Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>,
     time_zone: Tz,
+    /// The sign-in throttle and hash slots.
+    pub sign_in: Arc<SignInGuard>,
+    locale: console::Locale,
+    fonts: Option<Arc<console::pdf::ReportFonts>>,
 }
 
 impl AppState {
@@ -62,11 +73,7 @@ impl AppState {
             reason = "the server's edge reads the real clock"
         )]
         let clock = Arc::new(Utc::now);
-        AppState {
-            storage,
-            clock,
-            time_zone: Tz::UTC,
-        }
+        Self::with_clock(storage, clock)
     }
 
     /// State with a clock of the caller's (tests of expiry).
@@ -78,7 +85,17 @@ impl AppState {
             storage,
             clock,
             time_zone: Tz::UTC,
+            sign_in: Arc::new(SignInGuard::new(SignInPolicy::default())),
+            locale: console::Locale::default(),
+            fonts: None,
         }
+    }
+
+    /// The same state with other sign-in numbers (`rounds-server serve --sign-in-window-seconds`,
+    /// `--hash-slots`; tests).
+    pub fn with_sign_in_policy(mut self, policy: SignInPolicy) -> Self {
+        self.sign_in = Arc::new(SignInGuard::new(policy));
+        self
     }
 
     /// The current time.
@@ -96,6 +113,35 @@ impl AppState {
     /// The district's time zone.
     pub fn time_zone(&self) -> Tz {
         self.time_zone
+    }
+
+    /// The same state writing the console's dates and times in `locale` (en-US unless set).
+    pub fn with_locale(mut self, locale: console::Locale) -> Self {
+        self.locale = locale;
+        self
+    }
+
+    /// The district's zone and locale, as the console shows times.
+    pub fn when(&self) -> console::When {
+        console::When {
+            tz: self.time_zone,
+            locale: self.locale,
+        }
+    }
+
+    /// The same state printing reports with `fonts` (loaded at start-up by `serve`).
+    pub fn with_fonts(mut self, fonts: Arc<console::pdf::ReportFonts>) -> Self {
+        self.fonts = Some(fonts);
+        self
+    }
+
+    /// The report fonts: those given with [`AppState::with_fonts`], or else those of
+    /// [`console::pdf::DEFAULT_FONT_DIR`], loaded once per process (tests).
+    pub fn fonts(&self) -> Result<Arc<console::pdf::ReportFonts>, console::pdf::FontError> {
+        match &self.fonts {
+            Some(f) => Ok(f.clone()),
+            None => console::pdf::ReportFonts::shared_default(),
+        }
     }
 }
 
@@ -195,6 +241,7 @@ pub async fn serve_with(
 ) -> std::io::Result<()> {
     use hyper_util::rt::{TokioIo, TokioTimer};
     use hyper_util::service::TowerToHyperService;
+    use tower::ServiceExt as _;
 
     let app = router(state).layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
         limits.body_timeout,
@@ -221,10 +268,19 @@ pub async fn serve_with(
             continue;
         };
         let _ = stream.set_nodelay(true);
+        // Connection info gives handlers the client's address (the sign-in throttle's
+        // network), as axum's `into_make_service_with_connect_info` would.
+        let svc = app.clone().map_request(
+            move |mut req: axum::extract::Request<hyper::body::Incoming>| {
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(peer));
+                req
+            },
+        );
         let conn = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_timeout)
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(svc));
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             if let Err(e) = conn.await {
@@ -366,12 +422,21 @@ pub struct EnrollResponse {
 
 async fn enroll(
     State(s): State<AppState>,
+    ClientAddr(ip): ClientAddr,
     j: Result<Json<EnrollRequest>, JsonRejection>,
 ) -> ApiResult<Json<EnrollResponse>> {
     let Json(req) = j.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     rounds_core::model::text("name", &req.name, 1, 100)?;
+    if req.code.len() > 64 {
+        return Err(ApiError::BadRequest("code: at most 64 characters".into()));
+    }
     let st = s.storage.clone();
     let now = s.now();
+    // Counted before the code is looked at: a burst of guesses cannot pass the limit.
+    let attempt = s
+        .sign_in
+        .admit(&st, new_id(), Door::Enrollment, ip, now)
+        .await?;
     tokio::task::spawn_blocking(move || {
         let secret = auth::new_token(&mut OsEntropy);
         let device = DeviceRecord {
@@ -382,7 +447,9 @@ async fn enroll(
             revoked_at: None,
         };
         let code = auth::token_hash(&auth::normalize_code(&req.code));
-        if !st.redeem_enrollment_code(&code, now, &device)? {
+        let redeemed = st.redeem_enrollment_code(&code, now, &device)?;
+        attempt.finish(st.as_ref(), redeemed)?;
+        if !redeemed {
             return Err(ApiError::Forbidden(
                 "this enrollment code is not valid: it is unknown, used or expired".into(),
             ));
@@ -422,22 +489,49 @@ pub struct SignInResponse {
     pub expires_at: DateTime<Utc>,
 }
 
+/// The longest username and password a sign-in may carry (refused with 400 before any work).
+pub const MAX_CREDENTIAL_BYTES: usize = 1024;
+
+/// Checks the length of a typed username and password.
+pub fn check_credential_lengths(username: &str, password: &str) -> ApiResult<()> {
+    if username.len() > 128 || password.len() > MAX_CREDENTIAL_BYTES {
+        return Err(ApiError::BadRequest(format!(
+            "username: at most 128 bytes; password: at most {MAX_CREDENTIAL_BYTES} bytes"
+        )));
+    }
+    Ok(())
+}
+
 async fn sign_in(
     State(s): State<AppState>,
+    ClientAddr(ip): ClientAddr,
     j: Result<Json<SignInRequest>, JsonRejection>,
 ) -> ApiResult<Json<SignInResponse>> {
     let Json(req) = j.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let username = req.username.trim().to_string();
+    check_credential_lengths(&username, &req.password)?;
     let st = s.storage.clone();
     let now = s.now();
+    // The attempt is counted before the password is checked (429 without any hashing when the
+    // name or network is over its limit), then waits for a hash slot (503 if none frees soon).
+    let door = Door::Password {
+        username: &username,
+    };
+    let attempt = s.sign_in.admit(&st, new_id(), door, ip, now).await?;
+    let mut slot = s.sign_in.hash_slot(&st, Some(&attempt)).await?;
     tokio::task::spawn_blocking(move || {
         let wrong = || ApiError::Unauthorized("wrong username or password".into());
-        let person = st
-            .person_by_username(req.username.trim())?
-            .filter(|p| p.active)
-            .ok_or_else(wrong)?;
-        if !auth::verify_password(&req.password, &person.password_hash) {
-            return Err(wrong());
-        }
+        // An unknown name costs the same Argon2 work as a known one.
+        let person = st.person_by_username(&username)?;
+        let ok = auth::verify_password_in(
+            &req.password,
+            person.as_ref().map(|p| p.password_hash.as_str()),
+            slot.memory(),
+        );
+        drop(slot);
+        let person = person.filter(|p| ok && p.active);
+        attempt.finish(st.as_ref(), person.is_some())?;
+        let person = person.ok_or_else(wrong)?;
         let device_id = match (req.device_id, &req.device_secret) {
             (None, None) => None,
             (Some(d), Some(secret)) => {

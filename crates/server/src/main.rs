@@ -16,6 +16,8 @@ use clap::{Parser, Subcommand};
 use rounds_core::entropy::OsEntropy;
 use rounds_core::model::{Checkpoint, Post, Role, Schedule, School};
 use rounds_server::admin::{self, PersonInput};
+use rounds_server::console::{Locale, pdf};
+use rounds_server::signin::SignInPolicy;
 use rounds_server::storage::{SqliteStorage, Storage};
 use rounds_server::{AppState, seed};
 use uuid::Uuid;
@@ -59,6 +61,22 @@ enum Command {
         /// Most connections open at once from one client address.
         #[arg(long, env = "ROUNDS_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
         max_connections_per_address: u64,
+        /// How long a failed sign-in or enrollment counts against its name and network (the
+        /// throttle's window; 5 failures per name, 50 per network, 10 enrollments per network).
+        #[arg(long, env = "ROUNDS_SIGN_IN_WINDOW_SECONDS", default_value_t = 900, value_parser = clap::value_parser!(u32).range(1..))]
+        sign_in_window_seconds: u32,
+        /// Password hashes run at once (19 MiB each); 0: one per core.
+        #[arg(long, env = "ROUNDS_HASH_SLOTS", default_value_t = 0)]
+        hash_slots: usize,
+        /// How the console writes dates and times: en-US (12/01/2026, 2:05 PM), en-GB
+        /// (01/12/2026, 14:05) or de-DE (01.12.2026, 14:05).
+        #[arg(long, env = "ROUNDS_LOCALE", default_value = "en-US")]
+        locale: Locale,
+        /// Folder holding the report PDF's fonts (Noto Sans, Noto Sans Arabic, Noto Sans CJK;
+        /// found anywhere below it). Debian's fonts-noto-core and fonts-noto-cjk put them under
+        /// the default.
+        #[arg(long, env = "ROUNDS_FONTS", default_value = pdf::DEFAULT_FONT_DIR)]
+        fonts: PathBuf,
     },
     /// Administer the district directly on the data folder.
     Admin {
@@ -163,6 +181,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         header_timeout_secs: defaults.header_timeout.as_secs(),
         body_timeout_secs: defaults.body_timeout.as_secs(),
         max_connections_per_address: defaults.per_address as u64,
+        sign_in_window_seconds: 900,
+        hash_slots: 0,
+        locale: Locale::default(),
+        fonts: PathBuf::from(pdf::DEFAULT_FONT_DIR),
     }) {
         Command::Serve {
             listen,
@@ -171,11 +193,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             header_timeout_secs,
             body_timeout_secs,
             max_connections_per_address,
+            sign_in_window_seconds,
+            hash_slots,
+            locale,
+            fonts,
         } => {
             let limits = rounds_server::ConnectionLimits {
                 header_timeout: std::time::Duration::from_secs(header_timeout_secs),
                 body_timeout: std::time::Duration::from_secs(body_timeout_secs),
                 per_address: usize::try_from(max_connections_per_address)?,
+            };
+            let mut policy = SignInPolicy {
+                window: chrono::Duration::seconds(i64::from(sign_in_window_seconds)),
+                ..SignInPolicy::default()
+            };
+            if hash_slots > 0 {
+                policy.hash_slots = hash_slots;
+            }
+            // The report fonts are read now, so a missing one stops the server here with the
+            // file and its package rather than failing the first PDF download.
+            let fonts = match pdf::ReportFonts::load(&fonts) {
+                Ok(f) => Arc::new(f),
+                Err(e) => {
+                    eprintln!("rounds-server: {e}");
+                    std::process::exit(2);
+                }
             };
             if seed_demo {
                 seed::demo_district(storage.as_ref(), &mut OsEntropy)?;
@@ -185,10 +227,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 let listener = tokio::net::TcpListener::bind(listen).await?;
                 let addr = listener.local_addr()?;
                 let docs = storage.document_count()?;
-                tracing::info!(%addr, data = %cli.data.display(), documents = docs, time_zone = %time_zone, "rounds-server listening");
+                tracing::info!(%addr, data = %cli.data.display(), documents = docs, time_zone = %time_zone, locale = locale.tag(), "rounds-server listening");
                 // Scripts read this line to find the port when listening on port 0.
                 println!("listening on http://{addr}");
-                let state = AppState::new(storage).with_time_zone(time_zone);
+                tracing::info!(window_s = sign_in_window_seconds, hash_slots = policy.hash_slots, "sign-in throttle");
+                let state = AppState::new(storage)
+                    .with_time_zone(time_zone)
+                    .with_sign_in_policy(policy)
+                    .with_locale(locale)
+                    .with_fonts(fonts);
                 rounds_server::serve_with(listener, state, limits, shutdown()).await?;
                 tracing::info!("stopped");
                 Ok::<_, Box<dyn std::error::Error>>(())

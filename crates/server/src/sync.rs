@@ -13,7 +13,7 @@
 
 use std::collections::HashMap;
 
-use automerge::{Automerge, Change, ChangeHash, ReadDoc};
+use automerge::{Automerge, Change, ChangeHash};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Query, State};
@@ -22,6 +22,7 @@ use axum::response::{IntoResponse, Response};
 use rounds_core::document::{self, Header};
 use rounds_core::limits::{self, LimitError};
 use rounds_core::model::DocKind;
+use rounds_core::rules::{self, RefusalKind};
 use rounds_core::wire;
 use rounds_protocol::{
     DecodeError, DocChanges, FetchRequest, FetchResponse, PullResponse, PushRequest, PushResponse,
@@ -246,7 +247,7 @@ fn prepare(
                     "the header differs from the stored one",
                 );
             }
-            if !access::may_write(viewer, &s.header, &s.readers) {
+            if !rules::may_write(viewer, &s.header) {
                 return refuse(RejectKind::Forbidden, "you may not change this record");
             }
             let mut am = Automerge::new();
@@ -277,13 +278,6 @@ fn prepare(
     if new.is_empty() {
         return Ok(Prepared::Done(hashes));
     }
-    let actor = document::actor_for(device);
-    if new.iter().any(|c| c.actor_id() != &actor) {
-        return refuse(
-            RejectKind::Forbidden,
-            "changes must be made on the device that sends them",
-        );
-    }
     let new_bytes: Vec<([u8; 32], Vec<u8>)> = new
         .iter()
         .map(|c| (c.hash().0, c.raw_bytes().to_vec()))
@@ -295,17 +289,38 @@ fn prepare(
     ) {
         return refuse(RejectKind::Invalid, &e.to_string());
     }
-    if let Err(e) = am.apply_changes(new) {
-        return refuse(
-            RejectKind::Invalid,
-            &format!("the changes cannot be applied: {e}"),
-        );
-    }
-    if !am.get_missing_deps(&[]).is_empty() {
-        return refuse(
-            RejectKind::MissingDependencies,
-            "the changes depend on changes the server does not have",
-        );
+    // Every change is judged against the rules on the state it was made on, in causal order;
+    // one refused change refuses the document's whole push (nothing of it is
+    // stored: the later changes of that device build on it).
+    let writer = rules::Writer { viewer, device };
+    let mut pending = new;
+    while !pending.is_empty() {
+        let (ready, waiting): (Vec<Change>, Vec<Change>) = pending.into_iter().partition(|c| {
+            c.deps()
+                .iter()
+                .all(|d| am.get_change_meta_by_hash(d).is_some())
+        });
+        if ready.is_empty() {
+            return refuse(
+                RejectKind::MissingDependencies,
+                "the changes depend on changes the server does not have",
+            );
+        }
+        for c in ready {
+            // Applied first (the rules read the state at the change's dependencies, which
+            // applying it does not alter, and a first change is read from the document
+            // itself); a refusal discards this in-memory document whole.
+            if let Err(e) = am.apply_changes([c.clone()]) {
+                return refuse(
+                    RejectKind::Invalid,
+                    &format!("the changes cannot be applied: {e}"),
+                );
+            }
+            if let Err(r) = rules::check_change(&am, header, writer, &c) {
+                return Ok(Prepared::Refused(reject_kind(r.kind), r.message));
+            }
+        }
+        pending = waiting;
     }
     if let Err(e) = document::check_header(&am, header) {
         return refuse(RejectKind::HeaderChanged, &e.to_string());
@@ -323,6 +338,18 @@ fn prepare(
         }),
         hashes,
     ))
+}
+
+/// The rejection kind a push reports for a refused change.
+fn reject_kind(k: RefusalKind) -> RejectKind {
+    match k {
+        RefusalKind::Forbidden => RejectKind::Forbidden,
+        RefusalKind::ForbiddenField => RejectKind::ForbiddenField,
+        RefusalKind::WrongState => RejectKind::WrongState,
+        RefusalKind::Impersonation => RejectKind::Impersonation,
+        RefusalKind::HeaderChanged => RejectKind::HeaderChanged,
+        RefusalKind::Malformed => RejectKind::Invalid,
+    }
 }
 
 /// The server's projection of a document. Also validates that its body reads as its kind and
@@ -454,7 +481,8 @@ pub async fn pull(
     })
 }
 
-/// `POST /v1/sync/fetch`: whole documents, or what follows the given heads.
+/// `POST /v1/sync/fetch`: whole documents, or what follows the given heads, in answers of at
+/// most [`rounds_protocol::PAGE_BYTES`] of changes (see [`fetch_page`]).
 pub async fn fetch(
     State(state): State<AppState>,
     session: DeviceSession,
@@ -468,58 +496,96 @@ pub async fn fetch(
         )));
     }
     let storage = state.storage.clone();
-    let resp = tokio::task::spawn_blocking(move || -> ApiResult<FetchResponse> {
-        let viewer = session.viewer();
-        let mut out = FetchResponse::default();
-        let mut size = 0usize;
-        for (id, heads) in req.docs {
-            // Decide from the header alone; invisible and unknown documents look the same.
-            let Some((header, readers)) = storage.header(id)? else {
-                continue;
-            };
-            if !access::may_read(&viewer, &header, &readers) {
-                continue;
-            }
-            let Some(stored) = storage.document(id)? else {
-                continue;
-            };
-            let mut am = Automerge::new();
-            let changes: Vec<Change> = stored
-                .changes
-                .into_iter()
-                .map(Change::from_bytes)
-                .collect::<Result<_, _>>()
-                .map_err(|e| ApiError::Internal(e.to_string()))?;
-            am.apply_changes(changes)
-                .map_err(|e| ApiError::Internal(e.to_string()))?;
-            // Heads the server does not know are ignored: the device then gets everything.
-            let heads: Vec<ChangeHash> = heads
-                .into_iter()
-                .map(ChangeHash)
-                .filter(|h| am.get_change_meta_by_hash(h).is_some())
-                .collect();
-            let wanted: Vec<serde_bytes::ByteBuf> = am
-                .get_changes(&heads)
-                .iter()
-                .map(|c| serde_bytes::ByteBuf::from(c.raw_bytes().to_vec()))
-                .collect();
-            size += wanted.iter().map(|c| c.len()).sum::<usize>();
-            out.docs.push(DocChanges {
-                header: wire::header_to_wire(&header),
-                changes: wanted,
-            });
-            if size > rounds_protocol::PAGE_BYTES as usize {
-                break;
-            }
-        }
-        Ok(out)
+    let resp = tokio::task::spawn_blocking(move || {
+        fetch_page(
+            storage.as_ref(),
+            &session.viewer(),
+            req,
+            rounds_protocol::PAGE_BYTES as usize,
+        )
     })
     .await??;
-    if resp.docs.is_empty() {
+    if resp.docs.is_empty() && resp.deferred.is_empty() {
         // Unknown and invisible documents look the same.
         return Err(ApiError::NotFound(
             "none of the requested records is available to you".into(),
         ));
     }
     Ok(binary(rounds_protocol::encode(&resp)))
+}
+
+/// One fetch answer: the documents asked for, in order, while their changes fit in
+/// `max_bytes`. The document that does not fit whole contributes a causally ordered prefix of
+/// its changes and is listed as partial (the first document of an answer always contributes at
+/// least one change, so a document larger than an answer still moves); the documents after it
+/// are listed as deferred without being loaded. Unknown and invisible documents are listed as
+/// unavailable, so the device never has to guess why one is missing.
+pub fn fetch_page(
+    storage: &dyn Storage,
+    viewer: &Viewer,
+    req: FetchRequest,
+    max_bytes: usize,
+) -> ApiResult<FetchResponse> {
+    let mut out = FetchResponse::default();
+    let mut size = 0usize;
+    let mut full = false;
+    for (id, heads) in req.docs {
+        // Decide from the header alone; invisible and unknown documents look the same.
+        let Some((header, readers)) = storage.header(id)? else {
+            out.unavailable.push(id);
+            continue;
+        };
+        if !access::may_read(viewer, &header, &readers) {
+            out.unavailable.push(id);
+            continue;
+        }
+        if full {
+            out.deferred.push(id);
+            continue;
+        }
+        let Some(stored) = storage.document(id)? else {
+            out.unavailable.push(id);
+            continue;
+        };
+        let mut am = Automerge::new();
+        let changes: Vec<Change> = stored
+            .changes
+            .into_iter()
+            .map(Change::from_bytes)
+            .collect::<Result<_, _>>()
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        am.apply_changes(changes)
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        // Heads the server does not know are ignored: the device then gets everything.
+        let heads: Vec<ChangeHash> = heads
+            .into_iter()
+            .map(ChangeHash)
+            .filter(|h| am.get_change_meta_by_hash(h).is_some())
+            .collect();
+        // Automerge lists what follows the heads in causal order (dependencies first), so any
+        // prefix of it is causally closed and the device can store it as it comes.
+        let lacking = am.get_changes(&heads);
+        let mut wanted: Vec<serde_bytes::ByteBuf> = Vec::new();
+        for c in &lacking {
+            let bytes = c.raw_bytes();
+            if size > 0 && size + bytes.len() > max_bytes {
+                full = true;
+                break;
+            }
+            size += bytes.len();
+            wanted.push(serde_bytes::ByteBuf::from(bytes.to_vec()));
+        }
+        if wanted.is_empty() && !lacking.is_empty() {
+            out.deferred.push(id);
+            continue;
+        }
+        if wanted.len() < lacking.len() {
+            out.partial.push(id);
+        }
+        out.docs.push(DocChanges {
+            header: wire::header_to_wire(&header),
+            changes: wanted,
+        });
+    }
+    Ok(out)
 }

@@ -1,8 +1,9 @@
 //! The user actions. Each is one call, one automerge change and one SQLite transaction;
 //! when it returns `Ok` the record is on disk and waiting for sync.
 //!
-//! The device checks roles and schools too (so the app can explain a refusal at once), but
-//! the district server is what enforces them.
+//! The device checks roles and schools too (so the app can explain a refusal at once), and
+//! every change an action makes passes [`crate::rules::check_change`] before it is stored, the
+//! same table the district server enforces.
 
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
@@ -256,7 +257,10 @@ impl Store {
                     ));
                 }
                 let b = document::read_incident(doc)?;
-                if b.status != IncidentStatus::Submitted {
+                if !matches!(
+                    b.status,
+                    IncidentStatus::Submitted | IncidentStatus::Amended
+                ) {
                     return Err(Error::Conflict(format!(
                         "this incident is {}, not submitted",
                         b.status
@@ -347,6 +351,17 @@ impl Store {
             |_, tx| document::edit_note(tx, e),
             |tx, h, doc, _| projection::project(tx, h, doc),
         )
+    }
+
+    /// Whether the unlocked person may edit this incident now: a draft or returned report
+    /// of one of their schools, whoever wrote it (the server accepts such edits from anyone
+    /// who writes at the school). The rule [`Store::edit_incident`] applies, for the screens
+    /// to offer Edit on.
+    pub fn may_edit_incident(&self, view: &super::IncidentView) -> bool {
+        matches!(
+            view.body.status,
+            IncidentStatus::Draft | IncidentStatus::Returned
+        ) && self.may_write_incident(&view.header).is_ok()
     }
 
     fn may_write_incident(&self, h: &crate::document::Header) -> Result<()> {

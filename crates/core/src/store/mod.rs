@@ -12,6 +12,13 @@
 //!   `search_index`...) derived from the documents; [`Store::rebuild_projections`] recreates
 //!   them from the documents alone.
 //!
+//! Two connections (`Store::open_pair`: the screens and the background sync) may work on one
+//! file at once. Each drops its document cache when the other committed (`data_version`), and
+//! the operations that read a document and then rewrite what derives from it (applying pulled
+//! changes, compaction) check that under the write lock (`BEGIN IMMEDIATE`), so neither can
+//! write back a stale document. [`Store::set_hook`] lets tests run the other connection at a
+//! named point in between.
+//!
 //! Opening: the key slots file beside the database unwraps the database key for the person
 //! unlocking (see [`crate::keyslots`]); the database is opened with it, checked, and migrated
 //! (numbered SQL files from `migrations/device/`, applied in one transaction, version in
@@ -35,7 +42,8 @@ use uuid::Uuid;
 
 pub use actions::NewShift;
 pub use queries::{
-    IncidentFilter, IncidentRow, IncidentView, NoteRow, NoteView, SearchHit, ShiftRow, ShiftView,
+    HistoryEntry, IncidentFilter, IncidentRow, IncidentView, NoteRow, NoteView, SearchHit,
+    ShiftRow, ShiftView,
 };
 pub use sync::{Applied, PendingChange, PendingDocument, SyncBacklog};
 
@@ -70,7 +78,20 @@ pub struct Store {
     /// SQLite's `data_version` when the cache was last known to match the database; it
     /// changes when another connection commits.
     seen_version: i64,
+    /// Called at named points inside operations (see [`Store::set_hook`]).
+    hook: Option<Hook>,
 }
+
+/// A point inside a store operation where a test may run the other connection of the pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HookPoint {
+    /// [`Store::compact`] has built the snapshot and not yet taken the write lock.
+    CompactSnapshotBuilt,
+}
+
+/// What [`Store::set_hook`] installs.
+pub type Hook = Box<dyn FnMut(HookPoint) + Send>;
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -192,6 +213,7 @@ impl Store {
             person_id: person,
             cache: HashMap::new(),
             seen_version: 0,
+            hook: None,
         };
         store.migrate(version)?;
         Ok(store)
@@ -298,13 +320,7 @@ impl Store {
     /// since the cache was filled; SQLite's `data_version` says so, and the cache is then
     /// dropped rather than trusted.
     fn take_doc(&mut self, id: Uuid) -> Result<(Header, Automerge)> {
-        let version: i64 = self
-            .conn
-            .query_row("PRAGMA data_version", [], |r| r.get(0))?;
-        if version != self.seen_version {
-            self.cache.clear();
-            self.seen_version = version;
-        }
+        check_cache(&self.conn, &mut self.cache, &mut self.seen_version)?;
         if let Some(d) = self.cache.remove(&id) {
             return Ok(d);
         }
@@ -372,6 +388,7 @@ impl Store {
                 "no change was recorded",
             ));
         };
+        self.check_rules(&header, &doc, &c)?;
         let tx = self.conn.transaction()?;
         store_change(&tx, id, &c, false)?;
         project(&tx, &header, &doc, &prepared)?;
@@ -388,6 +405,7 @@ impl Store {
                 "no change was recorded",
             ));
         };
+        self.check_rules(&header, &doc, &c)?;
         let tx = self.conn.transaction()?;
         let inserted = insert_header(&tx, &header)?;
         if !inserted {
@@ -405,10 +423,29 @@ impl Store {
 
     /// Replaces a document's stored changes by one snapshot, keeping the changes the server
     /// has not acknowledged (they are still to be pushed).
+    ///
+    /// The snapshot is built outside the write lock (saving is the slow part), then checked
+    /// under it: the write transaction is `BEGIN IMMEDIATE`, and if another connection
+    /// committed in between (`data_version` moved: the background sync stored a pulled change)
+    /// the document is reloaded and the snapshot rebuilt before anything is deleted. Otherwise
+    /// an acknowledged change stored in between would be deleted without being in the snapshot.
     pub fn compact(&mut self, id: Uuid) -> Result<()> {
         let (header, doc) = self.take_doc(id)?;
+        let seen = self.seen_version;
         let snapshot = doc.save();
-        let tx = self.conn.transaction()?;
+        self.at_hook(HookPoint::CompactSnapshotBuilt);
+        let tx = rusqlite::Transaction::new_unchecked(
+            &self.conn,
+            rusqlite::TransactionBehavior::Immediate,
+        )?;
+        check_cache(&tx, &mut self.cache, &mut self.seen_version)?;
+        let (doc, snapshot) = if self.seen_version == seen {
+            (doc, snapshot)
+        } else {
+            let fresh = load_doc(&tx, id, self.device_id)?;
+            let again = fresh.save();
+            (fresh, again)
+        };
         tx.execute(
             "UPDATE documents SET snapshot = ?2 WHERE id = ?1",
             params![id.to_string(), snapshot],
@@ -420,6 +457,44 @@ impl Store {
         tx.commit()?;
         self.put_back(header, doc);
         Ok(())
+    }
+
+    /// Runs the rules table ([`crate::rules`]) on a change this device has just made, before
+    /// it is stored: the same check the server makes, so the app never keeps a change the
+    /// district would refuse.
+    fn check_rules(
+        &self,
+        header: &Header,
+        doc: &Automerge,
+        change: &automerge::Change,
+    ) -> Result<()> {
+        let (role, schools) = self.me()?;
+        let viewer = crate::rules::Viewer {
+            person: self.person_id,
+            role,
+            schools,
+        };
+        let writer = crate::rules::Writer {
+            viewer: &viewer,
+            device: self.device_id,
+        };
+        crate::rules::check_change(doc, header, writer, change).map_err(|r| match r.kind {
+            crate::rules::RefusalKind::WrongState => Error::Conflict(r.message),
+            _ => Error::Forbidden(r.message),
+        })
+    }
+
+    /// Installs (or removes) a function called at the [`HookPoint`]s, so a test can force an
+    /// interleaving with the other connection of [`Store::open_pair`] without sleeps. The app
+    /// never installs one.
+    pub fn set_hook(&mut self, hook: Option<Hook>) {
+        self.hook = hook;
+    }
+
+    fn at_hook(&mut self, point: HookPoint) {
+        if let Some(h) = self.hook.as_mut() {
+            h(point);
+        }
     }
 
     /// The unlocked person's role and schools, from the reference data.
@@ -588,6 +663,22 @@ fn load_header(conn: &Connection, id: Uuid) -> Result<Option<Header>> {
         created_at: from_ms(created),
         classification: Classification::parse(&class, "classification")?,
     }))
+}
+
+/// Drops the cached documents when another connection to the file committed since they were
+/// last known to match it (SQLite's `data_version` moved), so no connection ever works on a
+/// stale document.
+fn check_cache(
+    conn: &Connection,
+    cache: &mut HashMap<Uuid, (Header, Automerge)>,
+    seen_version: &mut i64,
+) -> Result<()> {
+    let version: i64 = conn.query_row("PRAGMA data_version", [], |r| r.get(0))?;
+    if version != *seen_version {
+        cache.clear();
+        *seen_version = version;
+    }
+    Ok(())
 }
 
 /// Loads a document: its snapshot (if any) plus every stored change.

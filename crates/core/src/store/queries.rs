@@ -122,6 +122,21 @@ pub struct NoteView {
     pub body: NoteBody,
 }
 
+/// One change in a record's history: when, what and who, read from the automerge change
+/// (its time and its `{"action", "by"}` message), with the person's name from the reference
+/// data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryEntry {
+    /// When the change was made (to the second), on the device that made it.
+    pub at: DateTime<Utc>,
+    /// The action that made it (`create_incident`, `edit_incident`, `submit_incident`...).
+    pub action: String,
+    /// Who made it, when the change says.
+    pub by: Option<Uuid>,
+    /// Their name, when this device knows them.
+    pub by_name: Option<String>,
+}
+
 /// A full-text search result.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SearchHit {
@@ -180,6 +195,17 @@ impl Store {
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+    }
+
+    /// The post of a shift, without building its round.
+    pub fn post_of(&self, shift: Uuid) -> Result<Uuid> {
+        let post: String = self
+            .conn
+            .prepare_cached("SELECT post_id FROM shifts WHERE id = ?1")?
+            .query_row(params![shift.to_string()], |r| r.get(0))
+            .optional()?
+            .ok_or_else(|| Error::not_found("shift", shift))?;
+        Ok(parse_uuid(&post)?)
     }
 
     /// A shift with its round as of `now`.
@@ -317,6 +343,43 @@ impl Store {
         }
         let body = self.read_doc(id, document::read_incident)?;
         Ok(IncidentView { header, body })
+    }
+
+    /// Who changed a record and how, oldest first: every change of the document this device
+    /// holds, from every device, with the author's name (a compacted document keeps its
+    /// changes, so the history survives compaction).
+    pub fn history(&mut self, id: Uuid) -> Result<Vec<HistoryEntry>> {
+        self.header(id)?;
+        let changes: Vec<(i64, Option<String>)> = self.read_doc(id, |doc| {
+            Ok(doc
+                .get_changes(&[])
+                .iter()
+                .map(|c| (c.timestamp(), c.message().map(ToString::to_string)))
+                .collect())
+        })?;
+        let mut names = self
+            .conn
+            .prepare_cached("SELECT name FROM ref_people WHERE id = ?1")?;
+        let mut out = Vec::with_capacity(changes.len());
+        for (at, message) in changes {
+            let msg: serde_json::Value = message
+                .and_then(|m| serde_json::from_str(&m).ok())
+                .unwrap_or_default();
+            let by: Option<Uuid> = msg["by"].as_str().and_then(|s| s.parse().ok());
+            let by_name = match by {
+                Some(p) => names
+                    .query_row(params![p.to_string()], |r| r.get::<_, String>(0))
+                    .optional()?,
+                None => None,
+            };
+            out.push(HistoryEntry {
+                at: DateTime::from_timestamp(at, 0).unwrap_or_default(),
+                action: msg["action"].as_str().unwrap_or("unknown").to_string(),
+                by,
+                by_name,
+            });
+        }
+        Ok(out)
     }
 
     /// Contact notes about a student that the unlocked person may read, newest first.

@@ -132,12 +132,22 @@ impl Store {
         checkpoints_of(&self.conn, post_id)
     }
 
-    /// The checkpoint of a post with this tag code (what a scan reads).
+    /// The checkpoint of a post with this tag code (what a scan reads, or what was typed):
+    /// matched whatever its case and separators ([`crate::model::tag_key`]). Should two tags
+    /// of the post read alike once cleaned (`A-1` and `A1`), the exact spelling decides, and
+    /// without it the code names neither.
     pub fn checkpoint_by_tag(&self, post_id: Uuid, tag_code: &str) -> Result<Checkpoint> {
-        checkpoints_of(&self.conn, post_id)?
+        let mut hits: Vec<Checkpoint> = checkpoints_of(&self.conn, post_id)?
             .into_iter()
-            .find(|c| c.tag_code == tag_code.trim())
-            .ok_or_else(|| Error::not_found("checkpoint with tag", tag_code))
+            .filter(|c| c.matches_tag(tag_code))
+            .collect();
+        if hits.len() > 1 {
+            hits.retain(|c| c.tag_code == tag_code.trim());
+        }
+        match hits.len() {
+            1 => Ok(hits.remove(0)),
+            _ => Err(Error::not_found("checkpoint with tag", tag_code)),
+        }
     }
 }
 
@@ -178,10 +188,12 @@ pub(super) fn checkpoints_of(conn: &Connection, post_id: Uuid) -> Result<Vec<Che
         .collect::<rusqlite::Result<Vec<_>>>()?)
 }
 
+/// A person's schools in the order the district lists them (the order they were stored in):
+/// the first is the one the app starts a form with.
 fn schools_of(conn: &Connection, person: Uuid) -> Result<Vec<Uuid>> {
     Ok(conn
         .prepare_cached(
-            "SELECT school_id FROM ref_person_schools WHERE person_id = ?1 ORDER BY school_id",
+            "SELECT school_id FROM ref_person_schools WHERE person_id = ?1 ORDER BY rowid",
         )?
         .query_map(params![person.to_string()], |r| {
             parse_uuid(&r.get::<_, String>(0)?)

@@ -7,7 +7,9 @@
 //! - [`Store::apply_remote`]: stores changes received from elsewhere and updates the
 //!   projections, in one transaction. Already-known changes are skipped, so applying the
 //!   same batch twice is harmless. A batch that would alter a document's header, that is not
-//!   valid automerge, or whose document body does not read back is refused whole.
+//!   valid automerge, or whose document body does not read back is refused whole. The write
+//!   lock is taken before any document is read, so a commit from the other connection of the
+//!   pair (a check recorded on the screens during a sync) is never overwritten by a stale one.
 //! - [`Store::sync_value`] / [`Store::set_sync_value`]: the client's small persistent state
 //!   (its cursor on the server's change feed, the time of the last successful sync).
 
@@ -16,7 +18,11 @@ use rusqlite::{OptionalExtension, params};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::{Store, insert_header, load_doc, load_header, parse_uuid, projection, store_change};
+use std::collections::HashMap;
+
+use super::{
+    Store, check_cache, insert_header, load_doc, load_header, parse_uuid, projection, store_change,
+};
 use crate::document::{self, Header};
 use crate::error::{Error, Result};
 
@@ -154,10 +160,19 @@ impl Store {
         docs: &[(Header, Vec<Vec<u8>>)],
         from_server: bool,
     ) -> Result<Vec<Result<Applied>>> {
+        // The write lock first (`BEGIN IMMEDIATE`), then the cache check, then the documents:
+        // the other connection of the pair (the screens, recording a check during a sync)
+        // cannot commit between reading a document and writing its projection, and a document
+        // it changed before is reloaded rather than taken stale from the cache.
+        let tx = rusqlite::Transaction::new_unchecked(
+            &self.conn,
+            rusqlite::TransactionBehavior::Immediate,
+        )?;
+        check_cache(&tx, &mut self.cache, &mut self.seen_version)?;
         let mut results: Vec<Result<Applied>> = Vec::with_capacity(docs.len());
         let mut ready = Vec::new();
         for (i, (header, changes)) in docs.iter().enumerate() {
-            match self.prepare_remote(header, changes) {
+            match prepare_remote(&tx, &mut self.cache, self.device_id, header, changes) {
                 Ok(Some((doc, parsed))) => {
                     results.push(Ok(Applied {
                         new: 0,
@@ -172,10 +187,6 @@ impl Store {
                 Err(e) => results.push(Err(e)),
             }
         }
-        if ready.is_empty() {
-            return Ok(results);
-        }
-        let tx = self.conn.transaction()?;
         let mut stored = Vec::with_capacity(ready.len());
         for (i, doc, parsed) in ready {
             let header = &docs[i].0;
@@ -209,48 +220,6 @@ impl Store {
             self.put_back(h, doc);
         }
         Ok(results)
-    }
-
-    /// Applies changes to a copy of the document in memory and checks them; `None` when they
-    /// depend on changes this device lacks. Writes nothing.
-    fn prepare_remote(
-        &mut self,
-        header: &Header,
-        changes: &[Vec<u8>],
-    ) -> Result<Option<(automerge::Automerge, Vec<Change>)>> {
-        let mut parsed = Vec::with_capacity(changes.len());
-        for (i, bytes) in changes.iter().enumerate() {
-            // Within the same caps as the server's: a compressed chunk is never inflated past
-            // them, whoever sent it.
-            parsed.push(crate::limits::parse_change(
-                &format!("changes[{i}]"),
-                bytes.clone(),
-            )?);
-        }
-        let known = load_header(&self.conn, header.id)?;
-        if let Some(k) = &known
-            && k != header
-        {
-            return Err(Error::HeaderChanged {
-                doc: header.id,
-                field: first_difference(k, header).to_string(),
-            });
-        }
-        // The cached document is taken out; it goes back only once everything committed.
-        let mut doc = match self.cache.remove(&header.id) {
-            Some((_, d)) => d,
-            None if known.is_some() => load_doc(&self.conn, header.id, self.device_id)?,
-            None => automerge::Automerge::new().with_actor(document::actor_for(self.device_id)),
-        };
-        doc.apply_changes(parsed.iter().cloned())
-            .map_err(|e| Error::invalid("changes", format!("cannot be applied: {e}")))?;
-        if !doc.get_missing_deps(&[]).is_empty()
-            || doc.get(automerge::ROOT, "header").ok().flatten().is_none()
-        {
-            return Ok(None);
-        }
-        document::check_header(&doc, header)?;
-        Ok(Some((doc, parsed)))
     }
 
     /// The heads of a document on this device (empty if the device does not have it).
@@ -311,6 +280,51 @@ impl Store {
             .execute(params![key, value])?;
         Ok(())
     }
+}
+
+/// Applies changes to a copy of the document in memory and checks them; `None` when they
+/// depend on changes this device lacks. Writes nothing. Called under the write lock, after
+/// [`check_cache`], so a cached document is current.
+fn prepare_remote(
+    conn: &rusqlite::Connection,
+    cache: &mut HashMap<Uuid, (Header, automerge::Automerge)>,
+    device_id: Uuid,
+    header: &Header,
+    changes: &[Vec<u8>],
+) -> Result<Option<(automerge::Automerge, Vec<Change>)>> {
+    let mut parsed = Vec::with_capacity(changes.len());
+    for (i, bytes) in changes.iter().enumerate() {
+        // Within the same caps as the server's: a compressed chunk is never inflated past
+        // them, whoever sent it.
+        parsed.push(crate::limits::parse_change(
+            &format!("changes[{i}]"),
+            bytes.clone(),
+        )?);
+    }
+    let known = load_header(conn, header.id)?;
+    if let Some(k) = &known
+        && k != header
+    {
+        return Err(Error::HeaderChanged {
+            doc: header.id,
+            field: first_difference(k, header).to_string(),
+        });
+    }
+    // The cached document is taken out; it goes back only once everything committed.
+    let mut doc = match cache.remove(&header.id) {
+        Some((_, d)) => d,
+        None if known.is_some() => load_doc(conn, header.id, device_id)?,
+        None => automerge::Automerge::new().with_actor(document::actor_for(device_id)),
+    };
+    doc.apply_changes(parsed.iter().cloned())
+        .map_err(|e| Error::invalid("changes", format!("cannot be applied: {e}")))?;
+    if !doc.get_missing_deps(&[]).is_empty()
+        || doc.get(automerge::ROOT, "header").ok().flatten().is_none()
+    {
+        return Ok(None);
+    }
+    document::check_header(&doc, header)?;
+    Ok(Some((doc, parsed)))
 }
 
 fn first_difference(a: &Header, b: &Header) -> &'static str {

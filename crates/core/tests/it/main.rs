@@ -9,4 +9,5 @@ mod merge;
 mod photos;
 mod projections;
 mod queries;
+mod races;
 mod support;

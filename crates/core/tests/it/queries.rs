@@ -55,6 +55,132 @@ fn a_scanned_tag_finds_its_checkpoint_and_unknown_tags_are_not_found() {
 }
 
 #[test]
+fn a_tag_matches_whatever_its_case_spaces_and_separators() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = store_for(dir.path(), "g.db", 1, GUARD);
+    // (what was scanned or typed, the checkpoint it names: None for no match). Post A's tags
+    // are A-DOOR-1 .. A-DOOR-4.
+    let table: &[(&str, Option<u128>)] = &[
+        ("A-DOOR-3", Some(3)),
+        ("a-door-3", Some(3)),
+        ("a door 3", Some(3)),
+        ("adoor3", Some(3)),
+        ("A_DOOR_3", Some(3)),
+        ("a.door.3", Some(3)),
+        ("  A-Door-3\n", Some(3)),
+        ("A/DOOR:3", Some(3)),
+        ("A\u{2013}DOOR\u{2013}3", Some(3)),
+        ("A-DOOR-1", Some(1)),
+        ("A-DOOR-33", None),
+        ("A-DOOR", None),
+        ("A-DOR-3", None),
+        ("B-DOOR-3", None),
+        ("DOOR-3", None),
+        ("B-GYM", None),
+        ("", None),
+        ("- _ .", None),
+    ];
+    for (typed, expected) in table {
+        let found = s.checkpoint_by_tag(POST_A, typed).ok().map(|c| c.id);
+        assert_eq!(
+            found,
+            expected.map(checkpoint),
+            "{typed:?} should {} on post A",
+            match expected {
+                Some(n) => format!("name door {n}"),
+                None => "name no checkpoint".into(),
+            }
+        );
+    }
+}
+
+#[test]
+fn a_tag_cleaned_alike_for_two_checkpoints_goes_by_its_exact_spelling() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = store_for(dir.path(), "g.db", 1, GUARD);
+    let mut d = district();
+    for c in d.checkpoints.iter_mut().filter(|c| c.post_id == POST_A) {
+        c.tag_code = match c.position {
+            1 => "AB-1".into(),
+            2 => "A-B1".into(),
+            _ => c.tag_code.clone(),
+        };
+    }
+    s.replace_reference_data(&d).expect("reference data");
+    assert_eq!(
+        s.checkpoint_by_tag(POST_A, "A-B1").expect("exact").id,
+        checkpoint(2)
+    );
+    assert_eq!(
+        s.checkpoint_by_tag(POST_A, "AB-1").expect("exact").id,
+        checkpoint(1)
+    );
+    assert!(
+        s.checkpoint_by_tag(POST_A, "ab1").is_err(),
+        "a code that could be either names neither, rather than guess"
+    );
+}
+
+#[test]
+fn an_incidents_history_says_who_made_each_change_by_name() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut a = store_for(dir.path(), "a.db", 1, SRO);
+    let mut b = store_for(dir.path(), "b.db", 2, SRO_2);
+    let id = Uuid::from_u128(9);
+    a.create_incident(&incident(9, "Fight reported at lunch."), at(1))
+        .expect("create");
+    merge_into(&mut a, &mut b);
+    let draft = b.incident(id).expect("on b");
+    assert!(
+        b.may_edit_incident(&draft),
+        "a colleague at the school may edit the draft"
+    );
+    b.edit_incident(
+        id,
+        &IncidentEdit {
+            append_narrative: Some("Statements taken.".into()),
+            ..Default::default()
+        },
+        at(2),
+    )
+    .expect("colleague's edit");
+    merge_into(&mut b, &mut a);
+    a.submit_incident(id, at(3)).expect("submit");
+    let who: Vec<(String, Option<String>)> = a
+        .history(id)
+        .expect("history")
+        .into_iter()
+        .map(|e| (e.action, e.by_name))
+        .collect();
+    let name = |n: &str| Some(n.to_string());
+    assert_eq!(
+        who,
+        vec![
+            ("create_incident".to_string(), name("Sam Officer")),
+            ("edit_incident".to_string(), name("Sue Officer")),
+            ("submit_incident".to_string(), name("Sam Officer")),
+        ],
+        "each change names its author, and submitting (which compacts) keeps the history"
+    );
+    let submitted = a.incident(id).expect("view");
+    assert!(
+        !a.may_edit_incident(&submitted),
+        "a submitted report takes supplements, not edits"
+    );
+    let mut other = store_for(dir.path(), "o.db", 3, SRO_B);
+    merge_into(&mut a, &mut other);
+    let theirs = other.incident(id).expect("on the other school's device");
+    assert!(
+        !other.may_edit_incident(&theirs),
+        "an officer of another school may not edit it"
+    );
+    assert!(
+        a.history(Uuid::from_u128(404)).is_err(),
+        "unknown records have no history"
+    );
+}
+
+#[test]
 fn incidents_are_listed_by_status_and_date() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut s = store_for(dir.path(), "s.db", 2, SRO);

@@ -12,14 +12,13 @@ use axum::Form;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
-use chrono_tz::Tz;
 use rounds_core::entropy::OsEntropy;
 use rounds_core::model::{Checkpoint, Post, ReferenceData, Role, Schedule, School};
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::html::{self, csrf_field, esc};
-use super::{ConsoleError, ConsoleResult, ConsoleUser, blocking, html_response, ymd_hm};
+use super::{ConsoleError, ConsoleResult, ConsoleUser, When, blocking, html_response};
 use crate::AppState;
 use crate::admin::{self, PersonInput};
 use crate::storage::Storage;
@@ -27,7 +26,7 @@ use crate::storage::Storage;
 /// `GET /console/admin`.
 pub async fn page(State(state): State<AppState>, user: ConsoleUser) -> ConsoleResult<Response> {
     user.require_admin()?;
-    let tz = state.time_zone();
+    let when = state.when();
     let storage = state.storage.clone();
     blocking(move || {
         let reference = storage.reference_for(&user.viewer())?;
@@ -38,7 +37,7 @@ pub async fn page(State(state): State<AppState>, user: ConsoleUser) -> ConsoleRe
             html::page(
                 "Administration",
                 Some(&user.chrome()),
-                &render(&user.csrf, &reference, &people, &devices, None, tz),
+                &render(&user.csrf, &reference, &people, &devices, None, when),
             ),
         ))
     })
@@ -51,7 +50,7 @@ fn render(
     people: &[crate::storage::PersonRecord],
     devices: &[crate::storage::DeviceRecord],
     code: Option<&admin::EnrollmentCode>,
-    tz: Tz,
+    when: When,
 ) -> String {
     let school_names: HashMap<Uuid, &str> =
         r.schools.iter().map(|s| (s.id, s.name.as_str())).collect();
@@ -72,7 +71,7 @@ fn render(
             b,
             r#"<p class="code" role="status">New enrollment code: <strong id="enrollment-code">{}</strong> — valid until {}. Type it on the device; it is shown only once.</p>"#,
             esc(&c.code),
-            ymd_hm(c.expires_at, tz)
+            when.date_time(c.expires_at)
         );
     }
     b.push_str(r##"<nav class="sections"><a href="#schools">Schools</a> <a href="#posts">Posts</a> <a href="#checkpoints">Checkpoints</a> <a href="#people">People</a> <a href="#devices">Devices</a></nav>"##);
@@ -143,13 +142,13 @@ fn render(
             r#"<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><a href="/console/admin/people/{}">Change</a></td></tr>"#,
             esc(&p.username),
             esc(&p.name),
-            p.role,
+            p.role.label(),
             esc(&schools.join(", ")),
             if p.active { "yes" } else { "no" },
             p.id
         );
     }
-    let role_opts: Vec<(&str, &str)> = Role::ALL.iter().map(|r| (r.code(), r.code())).collect();
+    let role_opts: Vec<(&str, &str)> = Role::ALL.iter().map(|r| (r.code(), r.label())).collect();
     let _ = write!(
         b,
         r#"</tbody></table><form method="post" action="/console/admin/people" class="inline-form">{csrf}<label>Username <input name="username" required maxlength="64"></label><label>Name <input name="name" required maxlength="200"></label><label>Role <select name="role">{}</select></label><label>School <select name="school_id"><option value="">(none)</option>{school_select}</select></label><label>Password <input name="password" type="password" minlength="8" required autocomplete="new-password"></label><button>Add person</button></form></section>"#,
@@ -174,8 +173,8 @@ fn render(
             "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{action}</td></tr>",
             esc(&d.name),
             d.id,
-            ymd_hm(d.enrolled_at, tz),
-            d.revoked_at.map(|t| ymd_hm(t, tz)).unwrap_or_default()
+            when.date_time(d.enrolled_at),
+            d.revoked_at.map(|t| when.date_time(t)).unwrap_or_default()
         );
     }
     b.push_str("</tbody></table></section>");
@@ -645,8 +644,9 @@ pub async fn add_person(
         s => vec![parse_id(s, "school")?],
     };
     let st = state.storage.clone();
+    let mut slot = state.sign_in.hash_slot(&st, None).await?;
     blocking(move || {
-        Ok(admin::put_person(
+        Ok(admin::put_person_in(
             st.as_ref(),
             &PersonInput {
                 id: crate::new_id(),
@@ -658,6 +658,7 @@ pub async fn add_person(
                 active: true,
             },
             &mut OsEntropy,
+            slot.memory(),
         )?)
     })
     .await?;
@@ -686,7 +687,7 @@ pub async fn issue_code(
     }
     let st = state.storage.clone();
     let now = state.now();
-    let tz = state.time_zone();
+    let when = state.when();
     blocking(move || {
         let code = admin::issue_code(st.as_ref(), user.person.id, now, hours, &mut OsEntropy)?;
         let reference = st.reference_for(&user.viewer())?;
@@ -697,7 +698,7 @@ pub async fn issue_code(
             html::page(
                 "Administration",
                 Some(&user.chrome()),
-                &render(&user.csrf, &reference, &people, &devices, Some(&code), tz),
+                &render(&user.csrf, &reference, &people, &devices, Some(&code), when),
             ),
         ))
     })
@@ -757,7 +758,7 @@ pub async fn person_page(
             );
         }
         let role_opts: Vec<(&str, &str)> =
-            Role::ALL.iter().map(|r| (r.code(), r.code())).collect();
+            Role::ALL.iter().map(|r| (r.code(), r.label())).collect();
         let body = format!(
             r#"<h2>{} <small>({})</small></h2><form method="post" action="/console/admin/people/{}" class="review">{}
 <label>Role <select name="role">{}</select></label>

@@ -2,7 +2,8 @@
 //! (visits on time, late, missed: [`rounds_core::round::round_status`]), its notes and photo
 //! counts; shifts with exceptions (missed or late visits, problems found) stand out.
 //!
-//! `GET /console/day?date=YYYY-MM-DD&school=<id>` (date defaults to today, UTC). Without a
+//! `GET /console/day?date=YYYY-MM-DD&school=<id>` (date defaults to today in the district's
+//! time zone; dates and times are written in its locale, see [`super::locale`]). Without a
 //! school, every school the viewer may see is listed with one row per shift, from the server's
 //! projections only (fast for a whole district); with a school, each shift also shows its
 //! checkpoint-by-checkpoint round and photo counts, read from the shift documents themselves.
@@ -25,7 +26,8 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::html::{self, esc, url_param};
-use super::{ConsoleError, ConsoleResult, ConsoleUser, blocking, day_bounds, hm, html_response};
+use super::locale::count;
+use super::{ConsoleError, ConsoleResult, ConsoleUser, When, blocking, day_bounds, html_response};
 use crate::AppState;
 use crate::access::{self, Viewer};
 use crate::storage::Storage;
@@ -47,7 +49,7 @@ pub struct ShiftDay {
     /// Checks recorded.
     pub checks: usize,
     /// Checks that found something (not all clear): time, checkpoint, result, note.
-    pub problems: Vec<(DateTime<Utc>, String, String, String)>,
+    pub problems: Vec<(DateTime<Utc>, String, CheckResult, String)>,
     /// All-clear checks with a note: time, checkpoint, note.
     pub notes: Vec<(DateTime<Utc>, String, String)>,
     /// Photos attached to its checks (only when read from the document).
@@ -192,7 +194,7 @@ pub fn load_day(
                 problems.push((
                     c.at,
                     name(&c.checkpoint_id).to_string(),
-                    c.result.code().replace('_', " "),
+                    c.result,
                     c.note.clone(),
                 ));
             } else if !c.note.trim().is_empty() {
@@ -264,8 +266,8 @@ pub async fn page(
 ) -> ConsoleResult<Response> {
     let Query(q) = q.map_err(|e| ConsoleError::BadRequest(e.body_text()))?;
     let now = state.now();
-    let tz = state.time_zone();
-    let date = super::parse_day(q.date.as_deref(), now, tz)?;
+    let when = state.when();
+    let date = super::parse_day(q.date.as_deref(), now, when.tz)?;
     let school = opt_id(q.school.as_deref(), "school")?;
     let storage = state.storage.clone();
     blocking(move || {
@@ -279,26 +281,34 @@ pub async fn page(
             &reference,
             &schools,
             date,
-            tz,
+            when.tz,
             now,
             school.is_some(),
         )?;
         // Incidents waiting for the supervisor's review, at the schools on the page.
-        let awaiting = user
-            .db
-            .incidents(&IncidentFilter {
-                schools: Some(schools.iter().map(|s| s.id).collect()),
-                status: Some(IncidentStatus::Submitted.code().to_string()),
-                limit: usize::MAX,
-                ..IncidentFilter::default()
-            })?
-            .into_iter()
-            .filter(|i| access::may_read(&v, &i.header, &[]))
-            .count();
-        let body = render(&reference, &days, date, tz, school, Some(awaiting));
+        // (Submitted, and approved reports amended since, which wait for review again.)
+        let mut awaiting = 0;
+        for status in [IncidentStatus::Submitted, IncidentStatus::Amended] {
+            awaiting += user
+                .db
+                .incidents(&IncidentFilter {
+                    schools: Some(schools.iter().map(|s| s.id).collect()),
+                    status: Some(status.code().to_string()),
+                    limit: usize::MAX,
+                    ..IncidentFilter::default()
+                })?
+                .into_iter()
+                .filter(|i| access::may_read(&v, &i.header, &[]))
+                .count();
+        }
+        let body = render(&reference, &days, date, when, now, school, Some(awaiting));
         Ok(html_response(
             StatusCode::OK,
-            html::page(&format!("Day {date}"), Some(&user.chrome()), &body),
+            html::page(
+                &format!("Day of {}", when.date(date)),
+                Some(&user.chrome()),
+                &body,
+            ),
         ))
     })
     .await
@@ -330,7 +340,8 @@ pub fn render(
     reference: &ReferenceData,
     days: &[SchoolDay],
     date: NaiveDate,
-    tz: Tz,
+    when: When,
+    now: DateTime<Utc>,
     school: Option<Uuid>,
     awaiting: Option<usize>,
 ) -> String {
@@ -352,10 +363,16 @@ pub fn render(
     );
     let _ = write!(
         b,
-        r#"<h2>Day of {date}</h2><form method="get" action="/console/day" class="filters">
+        r#"<h2>Day of {}</h2><p class="hint">{}</p><form method="get" action="/console/day" class="filters">
 <label>Date <input type="date" name="date" value="{date}"></label>
 <label>School <select name="school">{}</select></label><button type="submit">Show</button>
 <a href="{}">← previous day</a> <a href="{}">next day →</a></form>"#,
+        esc(&when.long_date(date)),
+        // The zone's abbreviation as of the page's moment: now, or the day's start if past.
+        esc(&when.zone_note(
+            now.min(day_bounds(date, when.tz).1)
+                .max(day_bounds(date, when.tz).0)
+        )),
         html::options(
             opts.iter().map(|(a, b)| (a.as_str(), b.as_str())),
             &school_param
@@ -371,14 +388,16 @@ pub fn render(
         .count();
     let _ = write!(
         b,
-        r#"<p class="summary"><strong>{total}</strong> shifts, <strong class="{}">{exceptions}</strong> with exceptions (missed or late visits, problems found).</p>"#,
+        r#"<p class="summary"><strong>{}</strong>, <strong class="{}">{exceptions}</strong> with exceptions (missed or late visits, problems found).</p>"#,
+        count(total as u64, "shift", "shifts"),
         if exceptions > 0 { "bad" } else { "good" }
     );
     if let Some(n) = awaiting.filter(|n| *n > 0) {
         let _ = write!(
             b,
-            r#"<p class="summary awaiting"><a href="/console/incidents?status=submitted&amp;school={}"><strong>{n}</strong> incident(s) waiting for review</a></p>"#,
-            url_param(&school_param)
+            r#"<p class="summary awaiting"><a href="/console/incidents?status=submitted&amp;school={}"><strong>{}</strong> waiting for review</a></p>"#,
+            url_param(&school_param),
+            count(n as u64, "incident", "incidents")
         );
     }
     for d in days {
@@ -399,7 +418,7 @@ pub fn render(
             let end = s
                 .row
                 .ended_at
-                .map(|t| hm(t, tz))
+                .map(|t| when.time(t))
                 .unwrap_or_else(|| "open".into());
             let _ = write!(
                 b,
@@ -408,7 +427,7 @@ pub fn render(
                 s.row.header.id,
                 esc(&s.guard),
                 esc(&s.post),
-                hm(s.row.started_at, tz),
+                when.time(s.row.started_at),
                 esc(&end),
                 s.checks,
                 s.summary.done,
@@ -428,7 +447,7 @@ pub fn render(
         b.push_str("</tbody></table>");
         if school.is_some() {
             for s in &d.shifts {
-                render_round(&mut b, s, tz);
+                render_round(&mut b, s, when);
             }
         }
         b.push_str("</section>");
@@ -436,13 +455,13 @@ pub fn render(
     b
 }
 
-fn render_round(b: &mut String, s: &ShiftDay, tz: Tz) {
+fn render_round(b: &mut String, s: &ShiftDay, when: When) {
     let _ = write!(
         b,
         r#"<details class="round" open><summary>{} · {} · {}</summary><table class="visits"><thead><tr><th>#</th><th>Checkpoint</th><th>Visits (due time: state)</th></tr></thead><tbody>"#,
         esc(&s.guard),
         esc(&s.post),
-        hm(s.row.started_at, tz)
+        when.time(s.row.started_at)
     );
     for cp in &s.round {
         let _ = write!(
@@ -454,13 +473,13 @@ fn render_round(b: &mut String, s: &ShiftDay, tz: Tz) {
         for v in &cp.visits {
             let at = v
                 .checked_at
-                .map(|t| format!(" at {}", hm(t, tz)))
+                .map(|t| format!(" at {}", when.time(t)))
                 .unwrap_or_default();
             let _ = write!(
                 b,
                 r#"<span class="visit {}">{}: {}{}</span> "#,
                 status_class(v.status),
-                hm(v.due_at, tz),
+                when.time(v.due_at),
                 status_word(v.status),
                 at
             );
@@ -474,14 +493,14 @@ fn render_round(b: &mut String, s: &ShiftDay, tz: Tz) {
             let _ = write!(
                 b,
                 r#"<li class="problem">{} {} — <strong>{}</strong> {}</li>"#,
-                hm(*at, tz),
+                when.time(*at),
                 esc(cp),
-                esc(result),
+                esc(result.label()),
                 esc(note)
             );
         }
         for (at, cp, note) in &s.notes {
-            let _ = write!(b, "<li>{} {} — {}</li>", hm(*at, tz), esc(cp), esc(note));
+            let _ = write!(b, "<li>{} {} — {}</li>", when.time(*at), esc(cp), esc(note));
         }
         b.push_str("</ul>");
     }
@@ -492,7 +511,7 @@ fn render_round(b: &mut String, s: &ShiftDay, tz: Tz) {
                 b,
                 r#"<span class="photo">{}<br>{} {}</span>"#,
                 super::incidents::thumbnails(s.row.header.id, std::slice::from_ref(hash)),
-                hm(*at, tz),
+                when.time(*at),
                 esc(cp)
             );
         }

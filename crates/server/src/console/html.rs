@@ -62,12 +62,12 @@ pub fn page(title: &str, who: Option<&Chrome<'_>>, body: &str) -> String {
             nav,
             r#"<span class="who">{} ({})</span><form method="post" action="/console/logout" class="inline">{}<button>Sign out</button></form></nav>"#,
             esc(w.name),
-            esc(w.role.code()),
+            esc(w.role.label()),
             csrf_field(w.csrf)
         );
     }
     format!(
-        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{} · Rounds console</title><link rel=\"stylesheet\" href=\"/console/console.css\"></head><body><header><h1><a href=\"/console/day\">Rounds</a> <small>supervisor console</small></h1>{nav}</header><main>\n{body}\n</main></body></html>\n",
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>{} · Rounds console</title><link rel=\"icon\" href=\"/favicon.svg\" type=\"image/svg+xml\"><link rel=\"stylesheet\" href=\"/console/console.css\"></head><body><header><h1><a href=\"/console/day\">Rounds</a> <small>supervisor console</small></h1>{nav}</header><main>\n{body}\n</main></body></html>\n",
         esc(title)
     )
 }

@@ -29,9 +29,9 @@ use uuid::Uuid;
 
 use super::day::opt_id;
 use super::html::{self, csrf_field, esc, url_param};
+use super::locale::count;
 use super::{
     ConsoleError, ConsoleResult, ConsoleUser, blocking, day_bounds, html_response, parse_day,
-    ymd_hm,
 };
 use crate::AppState;
 use crate::access;
@@ -105,9 +105,8 @@ pub fn review_incident(
             "to return an incident, say what needs to change".into(),
         ));
     }
-    let (header, readers) = readable(storage, person, id, DocKind::Incident)?;
-    if person.role != Role::Supervisor
-        || !access::may_write(&crate::auth::viewer(person), &header, &readers)
+    let (header, _) = readable(storage, person, id, DocKind::Incident)?;
+    if person.role != Role::Supervisor || !access::may_write(&crate::auth::viewer(person), &header)
     {
         return Err(ConsoleError::Forbidden(
             "only a supervisor of this school reviews incidents".into(),
@@ -117,7 +116,10 @@ pub fn review_incident(
     let (am, _) = load(storage, id)?;
     let mut am = am.with_actor(document::actor_for(device));
     let body = document::read_incident(&am)?;
-    if body.status != IncidentStatus::Submitted {
+    if !matches!(
+        body.status,
+        IncidentStatus::Submitted | IncidentStatus::Amended
+    ) {
         return Err(ConsoleError::Conflict(format!(
             "this incident is {}, not submitted",
             body.status
@@ -181,9 +183,9 @@ pub fn history(changes: &[Change]) -> Vec<HistoryEntry> {
             (_, None) => String::new(),
             (None, Some(a)) => format!(
                 "created: {} at {}, {}",
-                a.incident_type.code().replace('_', " "),
+                a.incident_type.label(),
                 a.location,
-                a.status
+                a.status.label().to_lowercase()
             ),
             (Some(b), Some(a)) => effect(b, a),
         };
@@ -204,10 +206,32 @@ pub fn history(changes: &[Change]) -> Vec<HistoryEntry> {
     out
 }
 
+/// What a change's action code (the `action` of its message, see `document::change`) means,
+/// as the history shows it.
+pub fn action_label(action: &str) -> &'static str {
+    match action {
+        "create_incident" => "Incident created",
+        "edit_incident" => "Incident edited",
+        "submit_incident" => "Submitted for review",
+        "review_incident" => "Reviewed",
+        "add_supplement" => "Supplement added",
+        "start_shift" => "Shift started",
+        "record_check" => "Check recorded",
+        "end_shift" => "Shift ended",
+        "write_note" => "Note written",
+        "edit_note" => "Note edited",
+        _ => "Changed",
+    }
+}
+
 fn effect(b: &IncidentBody, a: &IncidentBody) -> String {
     let mut parts = Vec::new();
     if a.status != b.status {
-        parts.push(format!("status {} → {}", b.status, a.status));
+        parts.push(format!(
+            "status {} → {}",
+            b.status.label().to_lowercase(),
+            a.status.label().to_lowercase()
+        ));
     }
     if a.review_comment != b.review_comment
         && let Some(c) = a.review_comment.as_deref().filter(|c| !c.is_empty())
@@ -215,7 +239,7 @@ fn effect(b: &IncidentBody, a: &IncidentBody) -> String {
         parts.push(format!("review comment “{c}”"));
     }
     if a.incident_type != b.incident_type {
-        parts.push(format!("type → {}", a.incident_type.code()));
+        parts.push(format!("type → {}", a.incident_type.label()));
     }
     if a.location != b.location {
         parts.push(format!("location → {}", a.location));
@@ -234,15 +258,18 @@ fn effect(b: &IncidentBody, a: &IncidentBody) -> String {
         parts.push("actions taken edited".into());
     }
     if a.people.len() != b.people.len() {
-        parts.push(format!("{} people involved", a.people.len()));
+        parts.push(format!(
+            "{} involved",
+            count(a.people.len() as u64, "person", "people")
+        ));
     }
     if a.supplements.len() > b.supplements.len() {
         parts.push("supplement added".into());
     }
     if a.photos.len() > b.photos.len() {
         parts.push(format!(
-            "{} photo(s) added",
-            a.photos.len() - b.photos.len()
+            "{} added",
+            count((a.photos.len() - b.photos.len()) as u64, "photo", "photos")
         ));
     }
     if parts.is_empty() {
@@ -280,7 +307,7 @@ pub async fn list(
 ) -> ConsoleResult<Response> {
     let Query(q) = q.map_err(|e| ConsoleError::BadRequest(e.body_text()))?;
     let now = state.now();
-    let tz = state.time_zone();
+    let when = state.when();
     let school = opt_id(q.school.as_deref(), "school")?;
     let incident_type = nonempty(&q.incident_type)
         .map(|t| IncidentType::parse(t, "type"))
@@ -289,10 +316,10 @@ pub async fn list(
         .map(|t| IncidentStatus::parse(t, "status"))
         .transpose()?;
     let from = nonempty(&q.from)
-        .map(|d| parse_day(Some(d), now, tz).map(|d| day_bounds(d, tz).0))
+        .map(|d| parse_day(Some(d), now, when.tz).map(|d| day_bounds(d, when.tz).0))
         .transpose()?;
     let to = nonempty(&q.to)
-        .map(|d| parse_day(Some(d), now, tz).map(|d| day_bounds(d, tz).1))
+        .map(|d| parse_day(Some(d), now, when.tz).map(|d| day_bounds(d, when.tz).1))
         .transpose()?;
     let storage = state.storage.clone();
     blocking(move || {
@@ -322,9 +349,9 @@ pub async fn list(
                 .map(|s| (s.id.to_string(), s.name.clone())),
         );
         let mut type_opts = vec![("", "Any type")];
-        type_opts.extend(IncidentType::ALL.iter().map(|t| (t.code(), t.code())));
+        type_opts.extend(IncidentType::ALL.iter().map(|t| (t.code(), t.label())));
         let mut status_opts = vec![("", "Any status")];
-        status_opts.extend(IncidentStatus::ALL.iter().map(|s| (s.code(), s.code())));
+        status_opts.extend(IncidentStatus::ALL.iter().map(|s| (s.code(), s.label())));
         let _ = write!(
             b,
             r#"<h2>Incidents</h2><form method="get" action="/console/incidents" class="filters">
@@ -351,8 +378,8 @@ pub async fn list(
         );
         let _ = write!(
             b,
-            r#"<p class="summary">{} incident(s){}.</p><table class="incidents"><thead><tr><th>Occurred</th><th>School</th><th>Type</th><th>Reporting category</th><th>Location</th><th>Status</th><th>Reported by</th></tr></thead><tbody>"#,
-            rows.len(),
+            r#"<p class="summary">{}{}.</p><table class="incidents"><thead><tr><th>Occurred</th><th>School</th><th>Type</th><th>Reporting category</th><th>Location</th><th>Status</th><th>Reported by</th></tr></thead><tbody>"#,
+            count(rows.len() as u64, "incident", "incidents"),
             if rows.len() >= LIST_LIMIT {
                 " (the first ones; narrow the filter)"
             } else {
@@ -361,18 +388,21 @@ pub async fn list(
         );
         for r in &rows {
             let ty = IncidentType::parse(&r.incident_type, "type").unwrap_or(IncidentType::Other);
+            let status = IncidentStatus::parse(&r.status, "status")
+                .map(IncidentStatus::label)
+                .unwrap_or("Unknown status");
             let _ = write!(
                 b,
                 r#"<tr class="status-{}"><td>{}</td><td>{}</td><td><a href="/console/incidents/{}">{}</a></td><td>{}</td><td>{}</td><td><span class="badge {}">{}</span></td><td>{}</td></tr>"#,
                 esc(&r.status),
-                ymd_hm(r.occurred_at, tz),
+                when.date_time(r.occurred_at),
                 esc(names.get(&r.header.school_id).copied().unwrap_or("?")),
                 r.header.id,
-                esc(&r.incident_type.replace('_', " ")),
+                esc(ty.label()),
                 esc(ty.reporting_category()),
                 esc(&r.location),
                 esc(&r.status),
-                esc(&r.status),
+                esc(status),
                 esc(names.get(&r.header.author_id).copied().unwrap_or("?")),
             );
         }
@@ -397,10 +427,10 @@ pub async fn detail(
     Path(id): Path<String>,
 ) -> ConsoleResult<Response> {
     let id = parse_id(&id)?;
-    let tz = state.time_zone();
+    let when = state.when();
     let storage = state.storage.clone();
     blocking(move || {
-        let (h, readers) = readable(storage.as_ref(), &user.person, id, DocKind::Incident)?;
+        let (h, _) = readable(storage.as_ref(), &user.person, id, DocKind::Incident)?;
         let (am, changes) = load(storage.as_ref(), id)?;
         let body = document::read_incident(&am)?;
         let entries = history(&changes);
@@ -435,17 +465,17 @@ pub async fn detail(
 <dt>School</dt><dd>{}</dd><dt>Reporting category</dt><dd>{}</dd><dt>Location</dt><dd>{}</dd>
 <dt>Occurred</dt><dd>{}</dd><dt>Reported</dt><dd>{} by {}</dd><dt>Submitted</dt><dd>{}</dd>
 <dt>Review comment</dt><dd>{}</dd><dt>Photos</dt><dd>{}</dd></dl>"#,
-            esc(&body.incident_type.code().replace('_', " ")),
+            esc(body.incident_type.label()),
             body.status,
-            body.status,
+            body.status.label(),
             esc(&format!("Record {id}")),
             esc(&name(&h.school_id)),
             esc(body.incident_type.reporting_category()),
             esc(&body.location),
-            ymd_hm(body.occurred_at, tz),
-            ymd_hm(body.reported_at, tz),
+            when.date_time(body.occurred_at),
+            when.date_time(body.reported_at),
             esc(&name(&h.author_id)),
-            body.submitted_at.map(|t| ymd_hm(t, tz)).unwrap_or_else(|| "—".into()),
+            body.submitted_at.map(|t| when.date_time(t)).unwrap_or_else(|| "—".into()),
             esc(body.review_comment.as_deref().unwrap_or("—")),
             body.photos.len(),
         );
@@ -459,8 +489,8 @@ pub async fn detail(
                     b,
                     "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                     esc(&p.name),
-                    p.category,
-                    p.involvement,
+                    p.category.label(),
+                    p.involvement.label(),
                     if p.juvenile { "yes" } else { "no" },
                     esc(p.reference.as_deref().unwrap_or(""))
                 );
@@ -486,7 +516,7 @@ pub async fn detail(
                 let _ = write!(
                     b,
                     "<li>{} — {}: {}</li>",
-                    ymd_hm(s.at, tz),
+                    when.date_time(s.at),
                     esc(&name(&s.author_id)),
                     esc(&s.text)
                 );
@@ -494,8 +524,12 @@ pub async fn detail(
             b.push_str("</ul>");
         }
         if user.person.role == Role::Supervisor
-            && access::may_write(&v, &h, &readers)
-            && body.status == IncidentStatus::Submitted
+            && access::may_write(&v, &h)
+            && h.author_id != user.person.id
+            && matches!(
+                body.status,
+                IncidentStatus::Submitted | IncidentStatus::Amended
+            )
         {
             let _ = write!(
                 b,
@@ -511,9 +545,9 @@ pub async fn detail(
             let _ = write!(
                 b,
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
-                ymd_hm(e.at, tz),
+                when.date_time(e.at),
                 esc(&e.by.map(|p| name(&p)).unwrap_or_else(|| "?".into())),
-                esc(&e.action.replace('_', " ")),
+                esc(action_label(&e.action)),
                 esc(&e.effect),
                 esc(&e
                     .device
@@ -587,7 +621,7 @@ pub async fn review(
 /// `GET /console/notes`: the contact notes the signed-in person may read (for a supervisor:
 /// those shared with them; for an administrator: none, as the design's table says).
 pub async fn notes(State(state): State<AppState>, user: ConsoleUser) -> ConsoleResult<Response> {
-    let tz = state.time_zone();
+    let when = state.when();
     let storage = state.storage.clone();
     blocking(move || {
         let v = user.viewer();
@@ -613,14 +647,14 @@ pub async fn notes(State(state): State<AppState>, user: ConsoleUser) -> ConsoleR
             let _ = write!(
                 b,
                 "<tr><td>{}</td><td>{} ({})</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                ymd_hm(note.contacted_at, tz),
+                when.date_time(note.contacted_at),
                 esc(&note.student_name),
                 esc(&note.student_ref),
-                note.contact_type,
+                note.contact_type.label(),
                 esc(&note.reason),
                 esc(&note.outcome),
-                note.referral,
-                note.follow_up_on.map(|d| d.to_string()).unwrap_or_default(),
+                note.referral.label(),
+                note.follow_up_on.map(|d| when.date(d)).unwrap_or_default(),
                 esc(names.get(&h.author_id).map(String::as_str).unwrap_or("?")),
             );
         }
@@ -771,6 +805,32 @@ mod tests {
             a.get_version_num(),
             8,
             "never collides with enrolled (v7) devices"
+        );
+    }
+
+    #[test]
+    fn every_action_the_apps_record_reads_as_words() {
+        for a in [
+            "create_incident",
+            "edit_incident",
+            "submit_incident",
+            "review_incident",
+            "add_supplement",
+            "start_shift",
+            "record_check",
+            "end_shift",
+            "write_note",
+            "edit_note",
+        ] {
+            let l = action_label(a);
+            assert_ne!(l, "Changed", "{a} has its own words");
+            assert!(!l.contains('_'), "{a}: {l}");
+        }
+        assert_eq!(action_label("review_incident"), "Reviewed");
+        assert_eq!(
+            action_label("something_new"),
+            "Changed",
+            "never the raw code"
         );
     }
 

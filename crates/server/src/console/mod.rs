@@ -12,12 +12,16 @@
 //!   a review passes [`crate::access::may_write`] and is stored by [`crate::sync::process_push`]
 //!   as a change made by the supervisor's console device, so it enters the change feed and
 //!   reaches devices at their next sync.
-//! - All HTML is built in [`html`], where every interpolated value is escaped.
+//! - All HTML is built in [`html`], where every interpolated value is escaped. Labels of coded
+//!   values come from the vocabularies' `label()` (never the code), counts from
+//!   [`locale::count`], dates and times from [`When`] (the district's zone and [`Locale`]).
+//! - `/favicon.ico` and `/favicon.svg` answer with the console's SVG icon.
 
 pub mod admin_pages;
 pub mod day;
 pub mod html;
 pub mod incidents;
+pub mod locale;
 pub mod pdf;
 pub mod reports;
 pub mod session;
@@ -33,6 +37,7 @@ use crate::AppState;
 use crate::error::ApiError;
 use crate::storage::StorageError;
 
+pub use locale::Locale;
 pub use session::ConsoleUser;
 
 /// The console's routes (merged into [`crate::router`]).
@@ -41,6 +46,8 @@ pub fn router() -> Router<AppState> {
         .route("/console", get(|| async { Redirect::to("/console/day") }))
         .route("/console/", get(|| async { Redirect::to("/console/day") }))
         .route("/console/console.css", get(css))
+        .route("/favicon.ico", get(favicon))
+        .route("/favicon.svg", get(favicon))
         .route(
             "/console/login",
             get(session::login_page).post(session::login),
@@ -97,6 +104,19 @@ async fn css() -> Response {
         .into_response()
 }
 
+/// The console's icon, an SVG (every browser in use reads one, also at `/favicon.ico`, which
+/// browsers ask for whatever the page says).
+async fn favicon() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "max-age=86400"),
+        ],
+        include_str!("favicon.svg"),
+    )
+        .into_response()
+}
+
 /// An HTML page response with the console's security headers: no caching of records, no
 /// framing, nothing but this server's own CSS.
 pub fn html_response(status: StatusCode, body: String) -> Response {
@@ -147,9 +167,17 @@ pub enum ConsoleError {
     /// 409: the record is not in a state that allows this.
     #[error("{0}")]
     Conflict(String),
-    /// 429: too many failed sign-ins for this name.
-    #[error("{0}")]
-    TooMany(String),
+    /// 429 with `Retry-After`: too many failed sign-ins for this name or network.
+    #[error("{message}")]
+    TooMany {
+        /// What to tell the person.
+        message: String,
+        /// Seconds until they may try again.
+        retry_after_secs: u64,
+    },
+    /// 503 with `Retry-After: 1`: no password-hash slot came free in time.
+    #[error("the server is busy checking other sign-ins; try again in a moment")]
+    Busy,
     /// 500: details in the server log only.
     #[error("internal error")]
     Internal(String),
@@ -167,7 +195,8 @@ impl IntoResponse for ConsoleError {
             ConsoleError::Forbidden(_) => StatusCode::FORBIDDEN,
             ConsoleError::NotFound(_) => StatusCode::NOT_FOUND,
             ConsoleError::Conflict(_) => StatusCode::CONFLICT,
-            ConsoleError::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
+            ConsoleError::TooMany { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ConsoleError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             ConsoleError::Internal(d) => {
                 tracing::error!(detail = %d, "console internal error");
                 StatusCode::INTERNAL_SERVER_ERROR
@@ -179,7 +208,19 @@ impl IntoResponse for ConsoleError {
             html::esc(title),
             html::esc(&self.to_string())
         );
-        html_response(status, html::page(title, None, &body))
+        let retry_after = match &self {
+            ConsoleError::TooMany {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            ConsoleError::Busy => Some(1),
+            _ => None,
+        };
+        let mut r = html_response(status, html::page(title, None, &body));
+        if let Some(secs) = retry_after {
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        r
     }
 }
 
@@ -194,6 +235,14 @@ impl From<ApiError> for ConsoleError {
             ApiError::Conflict(m) => ConsoleError::Conflict(m),
             ApiError::TooLarge => ConsoleError::BadRequest("too large".into()),
             ApiError::OverLimit(m) => ConsoleError::BadRequest(m),
+            ApiError::Throttled {
+                message,
+                retry_after_secs,
+            } => ConsoleError::TooMany {
+                message,
+                retry_after_secs,
+            },
+            ApiError::Busy => ConsoleError::Busy,
             ApiError::Internal(m) => ConsoleError::Internal(m),
         }
     }
@@ -268,14 +317,40 @@ pub fn day_bounds(d: NaiveDate, tz: Tz) -> (DateTime<Utc>, DateTime<Utc>) {
     (day_start(d, tz), day_start(next, tz))
 }
 
-/// A time as the console shows it (in the district's zone, minutes).
-pub fn hm(t: DateTime<Utc>, tz: Tz) -> String {
-    t.with_timezone(&tz).format("%H:%M").to_string()
+/// How the console shows instants: in the district's time zone and locale (see [`locale`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct When {
+    /// The district's time zone.
+    pub tz: Tz,
+    /// How dates and times are written.
+    pub locale: Locale,
 }
 
-/// A time with its date and the zone's abbreviation (`UTC`, `CST`, ...).
-pub fn ymd_hm(t: DateTime<Utc>, tz: Tz) -> String {
-    t.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string()
+impl When {
+    /// A clock time in the zone (`2:05 PM` in en-US).
+    pub fn time(self, t: DateTime<Utc>) -> String {
+        self.locale.time(t, self.tz)
+    }
+
+    /// A time with its local date and the zone's abbreviation (`12/01/2026, 2:05 PM CST`).
+    pub fn date_time(self, t: DateTime<Utc>) -> String {
+        self.locale.date_time(t, self.tz)
+    }
+
+    /// A date (`12/01/2026`).
+    pub fn date(self, d: NaiveDate) -> String {
+        self.locale.date(d)
+    }
+
+    /// A date written out for a heading ("Tuesday, December 1, 2026").
+    pub fn long_date(self, d: NaiveDate) -> String {
+        self.locale.long_date(d)
+    }
+
+    /// "Times are in America/Chicago (CST)." for a page of bare clock times.
+    pub fn zone_note(self, at: DateTime<Utc>) -> String {
+        self.locale.zone_note(self.tz, at)
+    }
 }
 
 #[cfg(test)]
@@ -315,8 +390,12 @@ mod tests {
         let (from, to) = day_bounds(d, tz);
         let start = at("2026-11-30T01:00:00Z");
         assert!(from <= start && start < to);
-        assert_eq!(hm(start, tz), "19:00");
-        assert_eq!(ymd_hm(start, tz), "2026-11-29 19:00 CST");
+        let when = When {
+            tz,
+            locale: Locale::EnUs,
+        };
+        assert_eq!(when.time(start), "7:00 PM");
+        assert_eq!(when.date_time(start), "11/29/2026, 7:00 PM CST");
         assert_eq!(parse_day(None, start, tz).ok(), Some(d));
     }
 

@@ -17,17 +17,15 @@ use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, Utc};
-use chrono_tz::Tz;
 use rounds_core::model::{IncidentType, ReferenceData, Role};
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::day::{SchoolDay, load_day, opt_id, visible_schools};
 use super::html::{self, esc, url_param};
-use super::pdf::{MARGIN, Pdf, fit};
-use super::{
-    ConsoleError, ConsoleResult, ConsoleUser, blocking, day_bounds, hm, html_response, ymd_hm,
-};
+use super::locale::count;
+use super::pdf::{Cell, MARGIN, Pdf, PdfError, ReportFonts, TEXT_WIDTH, WIDTH};
+use super::{ConsoleError, ConsoleResult, ConsoleUser, When, blocking, day_bounds, html_response};
 use crate::AppState;
 use crate::access::{self, Viewer};
 use crate::storage::Storage;
@@ -99,12 +97,12 @@ pub struct Report {
     pub days: Vec<SchoolDay>,
     /// When it was made.
     pub made_at: DateTime<Utc>,
-    /// The district's time zone: the day runs from its midnight to the next, and its times
-    /// are shown there.
-    pub tz: Tz,
+    /// The district's time zone and locale: the day runs from the zone's midnight to the
+    /// next, and times are shown there, written the locale's way.
+    pub when: When,
 }
 
-/// Builds the report of `date` (a local day of `tz`) for `school` (or every school `v` may see).
+/// Builds the report of `date` (a local day of `when.tz`) for `school` (or every school `v` may see).
 #[allow(
     clippy::too_many_arguments,
     reason = "one call site per export, and the benchmark"
@@ -116,9 +114,10 @@ pub fn build(
     reference: &ReferenceData,
     school: Option<Uuid>,
     date: NaiveDate,
-    tz: Tz,
+    when: When,
     now: DateTime<Utc>,
 ) -> ConsoleResult<Report> {
+    let tz = when.tz;
     let schools = visible_schools(reference, school)?;
     let days = load_day(storage, db, v, reference, &schools, date, tz, now, false)?;
     let cats = categories();
@@ -181,7 +180,7 @@ pub fn build(
         total,
         days,
         made_at: now,
-        tz,
+        when,
     })
 }
 
@@ -199,19 +198,21 @@ pub fn csv_field(s: &str) -> String {
     }
 }
 
-/// The report as CSV: a header row, one row per school, a total row.
+/// The report as CSV: a header row (column names in words, as the PDF has them), one row per
+/// school, a total row. The date stays ISO `YYYY-MM-DD`, which every spreadsheet reads the
+/// same whatever its locale.
 pub fn to_csv(r: &Report) -> String {
     let mut out = String::new();
     let mut head: Vec<String> = [
-        "date",
-        "school",
-        "shifts",
-        "checks",
-        "visits_on_time",
-        "visits_late",
-        "visits_missed",
-        "problems_found",
-        "incidents",
+        "Date",
+        "School",
+        "Shifts",
+        "Checks",
+        "Visits on time",
+        "Visits late",
+        "Visits missed",
+        "Problems found",
+        "Incidents",
     ]
     .iter()
     .map(|s| s.to_string())
@@ -229,15 +230,16 @@ pub fn to_csv(r: &Report) -> String {
     out
 }
 
-const COLS: [(f32, &str); 8] = [
-    (MARGIN, "School"),
-    (250.0, "Shifts"),
-    (290.0, "Checks"),
-    (335.0, "On time"),
-    (385.0, "Late"),
-    (420.0, "Missed"),
-    (465.0, "Problems"),
-    (515.0, "Incidents"),
+/// The school table's columns: left edge, width, heading.
+const COLS: [(f32, f32, &str); 8] = [
+    (MARGIN, 196.0, "School"),
+    (250.0, 38.0, "Shifts"),
+    (290.0, 43.0, "Checks"),
+    (335.0, 48.0, "On time"),
+    (385.0, 33.0, "Late"),
+    (420.0, 43.0, "Missed"),
+    (465.0, 48.0, "Problems"),
+    (515.0, 49.0, "Incidents"),
 ];
 
 /// A line's counts in column order, shared by the CSV and the PDF.
@@ -254,68 +256,129 @@ fn counts(l: &ReportLine) -> [String; 7] {
     .map(|n| n.to_string())
 }
 
-fn line_cells(l: &ReportLine) -> [String; 8] {
+fn school_row(p: &mut Pdf<'_>, l: &ReportLine, bold: bool) {
     let [a, b, c, d, e, f, g] = counts(l);
-    [fit(&l.school, 195.0, 9.0), a, b, c, d, e, f, g]
+    let texts = [l.school.as_str(), &a, &b, &c, &d, &e, &f, &g];
+    let cells: Vec<Cell<'_>> = COLS
+        .iter()
+        .zip(texts)
+        .map(|((x, width, _), text)| Cell {
+            x: *x,
+            width: *width,
+            text,
+        })
+        .collect();
+    p.row(&cells, 9.0, bold);
 }
 
-/// The report as a printable PDF.
-pub fn to_pdf(r: &Report) -> Vec<u8> {
-    let title = format!("Daily activity report - {} - {}", r.scope, r.date);
-    let mut p = Pdf::new(&title);
+/// What went wrong on a shift, in words: "9 missed, 1 late, 1 problem".
+pub fn exceptions_summary(missed: u32, late: u32, problems: usize) -> String {
+    format!(
+        "{} missed, {} late, {}",
+        missed,
+        late,
+        count(problems as u64, "problem", "problems")
+    )
+}
+
+/// The report as a printable PDF, in `fonts`.
+pub fn to_pdf(r: &Report, fonts: &ReportFonts) -> Result<Vec<u8>, PdfError> {
+    let when = r.when;
+    let title = format!(
+        "Daily activity report - {} - {}",
+        r.scope,
+        when.date(r.date)
+    );
+    let mut p = Pdf::new(fonts, &title, r.made_at);
     // The date on the first line and the scope below it, wrapped: three school names do not
     // fit beside the title at this size.
-    p.row(
-        &[(MARGIN, &format!("Daily activity report - {}", r.date))],
+    p.paragraph(
+        MARGIN,
+        TEXT_WIDTH,
+        &format!("Daily activity report - {}", when.long_date(r.date)),
         16.0,
         true,
     );
-    p.paragraph(&r.scope, 12.0);
-    p.row(
-        &[(
-            MARGIN,
-            &format!(
-                "Made {} by the Rounds district server. Times are in {}. Visits are checked against each post's schedule.",
-                ymd_hm(r.made_at, r.tz),
-                r.tz.name()
-            ),
-        )],
+    p.paragraph(MARGIN, TEXT_WIDTH, &r.scope, 12.0, false);
+    p.paragraph(
+        MARGIN,
+        TEXT_WIDTH,
+        &format!(
+            "Made {} by the Rounds district server. {} Visits are checked against each post's schedule.",
+            when.date_time(r.made_at),
+            when.zone_note(r.made_at)
+        ),
         8.5,
         false,
     );
     p.gap(8.0);
-    p.row(&[(MARGIN, "Patrols and incidents by school")], 12.0, true);
-    let head: Vec<(f32, &str)> = COLS.to_vec();
+    p.paragraph(
+        MARGIN,
+        TEXT_WIDTH,
+        "Patrols and incidents by school",
+        12.0,
+        true,
+    );
+    let head: Vec<Cell<'_>> = COLS
+        .iter()
+        .map(|(x, width, text)| Cell {
+            x: *x,
+            width: *width,
+            text,
+        })
+        .collect();
     p.row(&head, 9.0, true);
     p.rule();
     p.repeat_header(Some((&head, 9.0)));
     for l in &r.lines {
-        let cells = line_cells(l);
-        let row: Vec<(f32, &str)> = COLS
-            .iter()
-            .zip(cells.iter())
-            .map(|((x, _), c)| (*x, c.as_str()))
-            .collect();
-        p.row(&row, 9.0, false);
+        school_row(&mut p, l, false);
     }
     p.repeat_header(None);
     p.rule();
-    let cells = line_cells(&r.total);
-    let row: Vec<(f32, &str)> = COLS
-        .iter()
-        .zip(cells.iter())
-        .map(|((x, _), c)| (*x, c.as_str()))
-        .collect();
-    p.row(&row, 9.0, true);
+    school_row(&mut p, &r.total, true);
     p.gap(12.0);
-    p.row(&[(MARGIN, "Incidents by reporting category")], 12.0, true);
-    p.row(&[(MARGIN, "Category"), (400.0, "Incidents")], 9.0, true);
+    p.paragraph(
+        MARGIN,
+        TEXT_WIDTH,
+        "Incidents by reporting category",
+        12.0,
+        true,
+    );
+    let cat_head = [
+        Cell {
+            x: MARGIN,
+            width: 340.0,
+            text: "Category",
+        },
+        Cell {
+            x: 400.0,
+            width: 100.0,
+            text: "Incidents",
+        },
+    ];
+    p.row(&cat_head, 9.0, true);
     p.rule();
     for (c, n) in categories().iter().zip(&r.total.by_category) {
-        p.row(&[(MARGIN, c), (400.0, &n.to_string())], 9.0, false);
+        let n = n.to_string();
+        p.row(
+            &[
+                Cell {
+                    x: MARGIN,
+                    width: 340.0,
+                    text: c,
+                },
+                Cell {
+                    x: 400.0,
+                    width: 100.0,
+                    text: &n,
+                },
+            ],
+            9.0,
+            false,
+        );
     }
     p.gap(12.0);
-    p.row(&[(MARGIN, "Shifts with exceptions")], 12.0, true);
+    p.paragraph(MARGIN, TEXT_WIDTH, "Shifts with exceptions", 12.0, true);
     let mut any = false;
     for d in &r.days {
         let ex: Vec<_> = d.shifts.iter().filter(|s| s.is_exception()).collect();
@@ -324,48 +387,62 @@ pub fn to_pdf(r: &Report) -> Vec<u8> {
         }
         any = true;
         p.need(40.0);
-        p.row(&[(MARGIN, &d.school.name)], 10.0, true);
+        p.paragraph(MARGIN, TEXT_WIDTH, &d.school.name, 10.0, true);
         for s in ex {
             let end = s
                 .row
                 .ended_at
-                .map(|t| hm(t, r.tz))
+                .map(|t| when.time(t))
                 .unwrap_or_else(|| "open".into());
-            let what = format!(
-                "{} missed, {} late, {} problem(s)",
-                s.summary.missed,
-                s.summary.late,
-                s.problems.len()
-            );
+            let what = exceptions_summary(s.summary.missed, s.summary.late, s.problems.len());
+            let times = format!("{}–{}", when.time(s.row.started_at), end);
             p.row(
                 &[
-                    (MARGIN + 10.0, &fit(&s.guard, 120.0, 9.0)),
-                    (180.0, &fit(&s.post, 150.0, 9.0)),
-                    (340.0, &format!("{}-{}", hm(s.row.started_at, r.tz), end)),
-                    (400.0, &what),
+                    Cell {
+                        x: MARGIN + 10.0,
+                        width: 122.0,
+                        text: &s.guard,
+                    },
+                    Cell {
+                        x: 184.0,
+                        width: 120.0,
+                        text: &s.post,
+                    },
+                    Cell {
+                        x: 308.0,
+                        width: 100.0,
+                        text: &times,
+                    },
+                    Cell {
+                        x: 412.0,
+                        width: WIDTH - MARGIN - 412.0,
+                        text: &what,
+                    },
                 ],
                 9.0,
                 false,
             );
-            for (at, cp, result, note) in s.problems.iter().take(5) {
-                p.row(
-                    &[(
-                        MARGIN + 24.0,
-                        &fit(
-                            &format!("{} {cp}: {result}. {note}", hm(*at, r.tz)),
-                            480.0,
-                            8.5,
-                        ),
-                    )],
-                    8.5,
-                    false,
-                );
+            // Every problem with its whole note, wrapped (across pages if need be).
+            for (at, cp, result, note) in &s.problems {
+                let line = if note.trim().is_empty() {
+                    format!("{} {cp}: {}.", when.time(*at), result.label())
+                } else {
+                    format!(
+                        "{} {cp}: {}. {}",
+                        when.time(*at),
+                        result.label(),
+                        note.trim()
+                    )
+                };
+                p.paragraph(MARGIN + 24.0, TEXT_WIDTH - 24.0, &line, 8.5, false);
             }
         }
     }
     if !any {
-        p.row(
-            &[(MARGIN, "None: every visit on time, nothing found.")],
+        p.paragraph(
+            MARGIN,
+            TEXT_WIDTH,
+            "None: every visit on time, nothing found.",
             9.0,
             false,
         );
@@ -388,8 +465,8 @@ async fn report_for(
     q: ReportQuery,
 ) -> ConsoleResult<(Report, ConsoleUser)> {
     let now = state.now();
-    let tz = state.time_zone();
-    let date = super::parse_day(q.date.as_deref(), now, tz)?;
+    let when = state.when();
+    let date = super::parse_day(q.date.as_deref(), now, when.tz)?;
     let school = opt_id(q.school.as_deref(), "school")?;
     let storage = state.storage.clone();
     blocking(move || {
@@ -402,7 +479,7 @@ async fn report_for(
             &reference,
             school,
             date,
-            tz,
+            when,
             now,
         )?;
         Ok((r, user))
@@ -463,7 +540,14 @@ pub async fn pdf(
 ) -> ConsoleResult<Response> {
     let Query(q) = q.map_err(|e| ConsoleError::BadRequest(e.body_text()))?;
     let (r, _) = report_for(&state, user, q).await?;
-    let bytes = blocking(move || Ok((to_pdf(&r), file_name(&r, "pdf")))).await?;
+    let fonts = state
+        .fonts()
+        .map_err(|e| ConsoleError::Internal(e.to_string()))?;
+    let bytes = blocking(move || {
+        let pdf = to_pdf(&r, &fonts).map_err(|e| ConsoleError::Internal(e.to_string()))?;
+        Ok((pdf, file_name(&r, "pdf")))
+    })
+    .await?;
     download(bytes.0, "application/pdf", &bytes.1)
 }
 
@@ -494,13 +578,17 @@ pub async fn page(
     let mut b = String::new();
     let _ = write!(
         b,
-        r#"<h2>Daily activity report: {} — {}</h2><form method="get" action="/console/reports" class="filters">
+        r#"<h2>Daily activity report: {} — {}</h2><p class="hint">{}</p><form method="get" action="/console/reports" class="filters">
 <label>Date <input type="date" name="date" value="{}"></label>
 <label>School <select name="school">{}</select></label><button type="submit">Show</button></form>
 <p class="downloads"><a id="csv" href="/console/reports/daily.csv?{query}">Download CSV</a> <a id="pdf" href="/console/reports/daily.pdf?{query}">Download PDF</a></p>
 <table class="report"><thead><tr><th>School</th><th>Shifts</th><th>Checks</th><th>On time</th><th>Late</th><th>Missed</th><th>Problems</th><th>Incidents</th></tr></thead><tbody>"#,
         esc(&r.scope),
-        r.date,
+        esc(&r.when.long_date(r.date)),
+        esc(&format!(
+            "Made {}. Visits are checked against each post's schedule.",
+            r.when.date_time(r.made_at)
+        )),
         r.date,
         html::options(
             opts.iter().map(|(a, b)| (a.as_str(), b.as_str())),

@@ -5,7 +5,13 @@
 //! server keeps its SHA-256 with the person, a per-session form token, and two clocks: it ends
 //! [`SESSION_HOURS`] after sign-in and after [`IDLE_MINUTES`] without a request, whatever the
 //! cookie says. Only supervisors and administrators may sign in (others get a 403 page), and
-//! the role is checked again on every request, so a demoted person is out at once.
+//! the role is checked again on every request, so a demoted person is out at once. A new
+//! password or a deactivation deletes the person's sessions (`Storage::put_person`).
+//!
+//! Password guessing: the sign-in form goes through [`crate::signin`] like the app's sign-in
+//! (a throttle in storage, counted before the hash; the same work for unknown names; a bounded
+//! number of hashes at once); a throttled or busy attempt gets a 429 or 503 page with
+//! `Retry-After`.
 //!
 //! Cross-site request forgery: besides `SameSite=Strict`, every POST must carry the session's
 //! form token ([`ConsoleUser::check_form`]) and, when the browser sends `Origin` (all current
@@ -28,6 +34,7 @@ use super::{ConsoleError, ConsoleResult, blocking, html_response, secure};
 use crate::AppState;
 use crate::access::Viewer;
 use crate::auth;
+use crate::signin::{ClientAddr, Door};
 use crate::storage::PersonRecord;
 use crate::storage::console::{ConsoleDb, ConsoleSession};
 
@@ -37,9 +44,6 @@ pub const COOKIE: &str = "rounds_console";
 pub const SESSION_HOURS: i64 = 8;
 /// A session ends after this long without a request.
 pub const IDLE_MINUTES: i64 = 30;
-
-/// A well-formed Argon2id hash no password matches, checked when the username is unknown.
-const UNKNOWN_USER_HASH: &str = "argon2id$19456$2$1$00000000000000000000000000000000$0000000000000000000000000000000000000000000000000000000000000000";
 
 /// A signed-in supervisor or administrator, checked for this request.
 #[derive(Clone)]
@@ -210,37 +214,42 @@ pub struct LoginForm {
 }
 
 /// `POST /console/login`: checks the password, refuses guards and SROs, starts a session.
+/// The attempt goes through the same throttle and hash slots as app sign-ins
+/// ([`crate::signin`]): the name's counter is shared, so guessing through both doors does not
+/// double the budget.
 pub async fn login(
     State(state): State<AppState>,
+    ClientAddr(ip): ClientAddr,
     headers: HeaderMap,
     form: Result<Form<LoginForm>, axum::extract::rejection::FormRejection>,
 ) -> ConsoleResult<Response> {
     check_origin(&headers)?;
     let Form(f) = form.map_err(|e| ConsoleError::BadRequest(e.body_text()))?;
+    let username = f.username.trim().to_string();
+    crate::check_credential_lengths(&username, &f.password)?;
     let storage = state.storage.clone();
     let now = state.now();
+    let door = Door::Password {
+        username: &username,
+    };
+    let attempt = state
+        .sign_in
+        .admit(&storage, crate::new_id(), door, ip, now)
+        .await?;
+    let mut slot = state.sign_in.hash_slot(&storage, Some(&attempt)).await?;
     blocking(move || {
-        let username = f.username.trim().to_string();
         let db = ConsoleDb::of(storage.as_ref())?;
-        if !db.sign_in_allowed(&username, now) {
-            tracing::warn!(%username, "console sign-in throttled");
-            return Err(ConsoleError::TooMany(format!(
-                "too many wrong passwords for this name; try again in {} minutes",
-                crate::storage::console::FAILED_SIGN_IN_MINUTES
-            )));
-        }
         // An unknown name costs the same Argon2 work as a known one: the answer's timing does
         // not say which usernames exist.
-        let person = match storage.person_by_username(&username)? {
-            Some(p) => {
-                Some(p).filter(|p| auth::verify_password(&f.password, &p.password_hash) && p.active)
-            }
-            None => {
-                auth::verify_password(&f.password, UNKNOWN_USER_HASH);
-                None
-            }
-        };
-        db.sign_in_result(&username, person.is_some(), now);
+        let person = storage.person_by_username(&username)?;
+        let ok = auth::verify_password_in(
+            &f.password,
+            person.as_ref().map(|p| p.password_hash.as_str()),
+            slot.memory(),
+        );
+        drop(slot);
+        let person = person.filter(|p| ok && p.active);
+        attempt.finish(storage.as_ref(), person.is_some())?;
         let Some(person) = person else {
             tracing::info!(%username, "console sign-in refused");
             return Ok(html_response(

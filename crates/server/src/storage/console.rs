@@ -6,8 +6,11 @@
 //! storage hot path is tuned on its own), and the console's queries are SQL over the server's
 //! projections. [`ConsoleDb`] opens its own connection to `rounds.db` in the data folder (found
 //! from [`super::Storage::photo_dir`], the `photos/` folder beside it); WAL lets it read while
-//! sync commits. Its only writes are to `console_sessions` (migration 0003). A PostgreSQL
-//! backend would implement the same methods over its pool.
+//! sync commits. Its only writes are to `console_sessions` (migration 0003); besides, the
+//! storage's `put_person` deletes a person's console sessions when their password changes or
+//! they are deactivated, and failed sign-ins are counted by the storage's throttle
+//! (`Storage::admit_attempt`), not here. A PostgreSQL backend would implement the same
+//! methods over its pool.
 //!
 //! Times are integer milliseconds, as in the other tables; a "day" is `[start, end)` in UTC.
 
@@ -130,16 +133,9 @@ fn header_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Header> {
     })
 }
 
-/// Failed sign-ins that lock a username for a while (see [`ConsoleDb::sign_in_allowed`]).
-pub const MAX_FAILED_SIGN_INS: usize = 5;
-/// The window in which they count, in minutes.
-pub const FAILED_SIGN_IN_MINUTES: i64 = 15;
-
 /// The console's handle on the server database.
 pub struct ConsoleDb {
     conn: Mutex<Connection>,
-    /// Recent failed sign-ins by username (in memory: a restart forgets them).
-    failures: Mutex<HashMap<String, Vec<DateTime<Utc>>>>,
 }
 
 impl ConsoleDb {
@@ -154,7 +150,6 @@ impl ConsoleDb {
         conn.execute_batch("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;")?;
         Ok(ConsoleDb {
             conn: Mutex::new(conn),
-            failures: Mutex::new(HashMap::new()),
         })
     }
 
@@ -182,33 +177,6 @@ impl ConsoleDb {
             .lock()
             .map_err(|_| StorageError::Conflict("console connection poisoned".into()))?;
         f(&conn)
-    }
-
-    /// Whether `username` may try to sign in now: not after [`MAX_FAILED_SIGN_INS`] failures
-    /// in the last [`FAILED_SIGN_IN_MINUTES`] (password guessing then costs a quarter of an
-    /// hour per five guesses per name).
-    pub fn sign_in_allowed(&self, username: &str, now: DateTime<Utc>) -> bool {
-        let since = now - chrono::Duration::minutes(FAILED_SIGN_IN_MINUTES);
-        let Ok(mut f) = self.failures.lock() else {
-            return false;
-        };
-        let recent = f.entry(username.to_lowercase()).or_default();
-        recent.retain(|t| *t > since);
-        recent.len() < MAX_FAILED_SIGN_INS
-    }
-
-    /// Records a failed sign-in (`ok: false`) or forgets the failures after a good one.
-    pub fn sign_in_result(&self, username: &str, ok: bool, now: DateTime<Utc>) {
-        if let Ok(mut f) = self.failures.lock() {
-            if ok {
-                f.remove(&username.to_lowercase());
-            } else {
-                if f.len() > 100_000 {
-                    f.clear();
-                }
-                f.entry(username.to_lowercase()).or_default().push(now);
-            }
-        }
     }
 
     /// Stores a new session.

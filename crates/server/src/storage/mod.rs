@@ -204,6 +204,47 @@ pub struct PhotoRecord {
     pub uploaded_at: DateTime<Utc>,
 }
 
+/// One counter of the sign-in throttle that an attempt is charged to (see `crate::signin`):
+/// `name:<username>`, `addr:<network>` or `enroll:<network>`, and how many attempts it may
+/// hold within the window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThrottleKey {
+    /// The counter.
+    pub key: String,
+    /// Attempts it may hold in the window; one more is refused.
+    pub limit: u32,
+}
+
+/// What the throttle said about a new attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// Counted against every key (as a failure until finished otherwise): check the secret.
+    Admitted,
+    /// `keys[key]` is full: refuse without checking anything; it has room again after
+    /// `retry_after`. Nothing was counted.
+    Refused {
+        /// Index of the full key.
+        key: usize,
+        /// When it has room again.
+        retry_after: chrono::Duration,
+    },
+}
+
+/// How an admitted attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttemptOutcome<'a> {
+    /// The secret was wrong: it stays counted until it is older than the window.
+    Failed,
+    /// The secret was right: the attempt is no longer counted, and neither are the earlier
+    /// attempts on these keys (a person who signs in clears their name's failures).
+    Succeeded {
+        /// Keys whose earlier attempts are forgiven.
+        forgive: &'a [String],
+    },
+    /// The secret was never checked (the server was too busy): not counted.
+    NotTried,
+}
+
 /// What the server stores.
 pub trait Storage: Send + Sync + 'static {
     /// Bumped on every change to reference data.
@@ -217,7 +258,9 @@ pub trait Storage: Send + Sync + 'static {
     fn put_post(&self, p: &Post) -> Result<()>;
     /// Adds or replaces a checkpoint.
     fn put_checkpoint(&self, c: &Checkpoint) -> Result<()>;
-    /// Adds or replaces a person (and their school assignments).
+    /// Adds or replaces a person (and their school assignments). When this replaces their
+    /// password hash or makes them inactive, every session of theirs (app, API and console)
+    /// ends in the same transaction.
     fn put_person(&self, p: &PersonRecord) -> Result<()>;
     /// A person by id.
     fn person(&self, id: Uuid) -> Result<Option<PersonRecord>>;
@@ -279,4 +322,18 @@ pub trait Storage: Send + Sync + 'static {
     fn record_photo(&self, p: &PhotoRecord) -> Result<()>;
     /// A complete photo's record.
     fn photo(&self, hash: &str) -> Result<Option<PhotoRecord>>;
+    /// The sign-in throttle's check-and-count, atomic: forgets attempts older than `window`;
+    /// if any key already holds its limit of attempts within the window, refuses (counting
+    /// nothing); otherwise counts `attempt` against every key. Two calls never both see room
+    /// for the last attempt (SQLite: one `IMMEDIATE` transaction; PostgreSQL: one transaction
+    /// that locks the keys' rows, or `SERIALIZABLE`).
+    fn admit_attempt(
+        &self,
+        attempt: Uuid,
+        keys: &[ThrottleKey],
+        now: DateTime<Utc>,
+        window: chrono::Duration,
+    ) -> Result<Admission>;
+    /// Records how an admitted attempt ended.
+    fn finish_attempt(&self, attempt: Uuid, outcome: AttemptOutcome<'_>) -> Result<()>;
 }

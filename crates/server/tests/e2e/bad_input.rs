@@ -316,8 +316,9 @@ fn deflate_bomb(inflated: u64) -> Vec<u8> {
 
 #[test]
 fn a_compressed_change_inflating_to_1_gib_is_refused_with_413_and_the_server_stays_small() {
-    let server = RealServer::start(&[]);
-    let mut olga = server.device(&OLGA);
+    let data = seeded_district();
+    let server = ServerProcess::start(data.path(), &[]);
+    let mut olga = enroll_with_cli(&server, data.path(), &OLGA);
     olga.sync().expect("first sync");
     let id = incident_at(&mut olga, 0x1b0b, ids::LINCOLN, "An honest incident.");
     let header = olga.store.header(id).expect("header");
@@ -327,7 +328,7 @@ fn a_compressed_change_inflating_to_1_gib_is_refused_with_413_and_the_server_sta
         "1 GiB of zeros deflates to {} bytes: one small push",
         bomb.len()
     );
-    let before = rounds_server::storage::SqliteStorage::open(server.data.path())
+    let before = rounds_server::storage::SqliteStorage::open(data.path())
         .expect("storage")
         .max_seq()
         .expect("seq");
@@ -342,13 +343,14 @@ fn a_compressed_change_inflating_to_1_gib_is_refused_with_413_and_the_server_sta
         text.contains("docs[0].changes[0]") && text.contains("inflates to more than 2097152 bytes"),
         "names the change and the limit: {text}"
     );
-    let peak = server.peak_rss();
+    // The real server process's peak resident memory (VmHWM of its /proc/<pid>/status).
+    let peak_kib = server.peak_rss_kib();
     assert!(
-        peak < 100 << 20,
+        peak_kib < 100 * 1024,
         "the server's peak memory stays under 100 MB: {} MB",
-        peak >> 20
+        peak_kib / 1024
     );
-    let st = rounds_server::storage::SqliteStorage::open(server.data.path()).expect("storage");
+    let st = rounds_server::storage::SqliteStorage::open(data.path()).expect("storage");
     assert_eq!(st.max_seq().expect("seq"), before, "nothing stored");
     assert_eq!(st.document_count().expect("count"), 0, "no document");
     let report = olga
@@ -390,10 +392,10 @@ fn changes_over_their_caps_refuse_the_whole_push_with_413_and_store_nothing() {
     type Case<'a> = (&'a str, Vec<(Header, Vec<Vec<u8>>)>, [&'a str; 2]);
     let cases: Vec<Case> = vec![
         (
-            "a million operations in one change",
+            "300,000 operations in one change",
             vec![ok.clone(), (h, many_ops)],
             [
-                "docs[1].changes[0]: has 100000",
+                "docs[1].changes[0]: has 300",
                 "operations; at most 250000 are allowed",
             ],
         ),
@@ -443,13 +445,19 @@ fn a_body_past_a_limit_is_refused_alone_with_the_field_and_the_limit() {
             document::init_incident(tx, &i, at(1))
         })
     };
+    // A shift starts with no checks (the rules refuse any other first change); the check
+    // comes in a second change.
     let shift = |id, note: String, photos: Vec<String>| {
         let c = check_input(id * 10, note, photos);
         let who = gia.session.person_id;
-        forged(&gia, id, DocKind::Shift, ids::LINCOLN, move |tx| {
-            document::init_shift(tx, ids::LINCOLN_MAIN, at(0))?;
+        let (h, mut doc) = forged(&gia, id, DocKind::Shift, ids::LINCOLN, |tx| {
+            document::init_shift(tx, ids::LINCOLN_MAIN, at(0))
+        });
+        document::change(&mut doc, at(2), who, "record_check", |tx| {
             document::append_check(tx, &c, who)
         })
+        .expect("check");
+        (h, doc)
     };
     type Case = (
         &'static str,
@@ -459,10 +467,16 @@ fn a_body_past_a_limit_is_refused_alone_with_the_field_and_the_limit() {
     );
     let cases: Vec<Case> = vec![
         (
-            "a narrative one character too long",
-            incident(0xa1, "é".repeat(100_001), vec![]),
+            "actions taken one character too long",
+            {
+                let mut i = incident_input(0xa1, "Fine.".into(), vec![]);
+                i.actions = "é".repeat(20_001);
+                forged(&olga, 0xa1, DocKind::Incident, ids::LINCOLN, move |tx| {
+                    document::init_incident(tx, &i, at(1))
+                })
+            },
             true,
-            "incident.narrative: is 100001 characters long; at most 100000 are allowed",
+            "incident.actions: is 20001 characters long; at most 20000 are allowed",
         ),
         (
             "an incident photo reference that is not a hash",
@@ -484,7 +498,8 @@ fn a_body_past_a_limit_is_refused_alone_with_the_field_and_the_limit() {
             "a check photo reference that is a path",
             shift(0xa4, "Door open".into(), vec!["../../etc/passwd".into()]),
             false,
-            "shift.checks[0].photos[0]: \"../../etc/passwd\" is not a photo reference",
+            // Refused by the rules as the check is appended, with the limits' message.
+            "shift.checks[].photos[0]: \"../../etc/passwd\" is not a photo reference",
         ),
         (
             "a check note one character too long",
@@ -566,11 +581,14 @@ fn a_document_whose_history_would_pass_its_cap_is_refused_and_keeps_what_it_had(
     let (h, mut doc) = forged(&olga, 0xb1, DocKind::Incident, ids::LINCOLN, |tx| {
         document::init_incident(tx, &incident_input(0xb1, "Fine.".into(), vec![]), at(1))
     });
-    // Each change writes a 1 MB value no reader looks at: one operation, a megabyte of history.
+    // Each change writes a 1 MB location and overwrites it with a short one: a field its
+    // author may change while it is a draft, a body within every cap after the merge, and a
+    // megabyte of history in two operations.
     fn pad(doc: &mut automerge::Automerge, by: Uuid, n: u32) {
         for k in 0..n {
-            document::change(doc, at(2), by, "pad", |tx| {
-                tx.put(automerge::ROOT, "padding", format!("{k}").repeat(1_000_000))?;
+            document::change(doc, at(2), by, "edit_incident", |tx| {
+                tx.put(automerge::ROOT, "location", format!("{k}").repeat(1_000_000))?;
+                tx.put(automerge::ROOT, "location", "Gym")?;
                 Ok(())
             })
             .expect("pad");
@@ -897,7 +915,14 @@ fn read_until_closed(s: &mut std::net::TcpStream, limit: std::time::Duration) ->
 fn a_client_that_stalls_is_cut_off_within_the_timeouts() {
     use std::io::Write;
     use std::time::{Duration, Instant};
-    let server = RealServer::start(&["--header-timeout-secs", "2", "--body-timeout-secs", "2"]);
+    let data = seeded_district();
+    let server = ServerProcess::start(
+        data.path(),
+        &[
+            ("ROUNDS_HEADER_TIMEOUT_SECS", "2"),
+            ("ROUNDS_BODY_TIMEOUT_SECS", "2"),
+        ],
+    );
     // A body promised and not sent (1,000 bytes promised, 4 sent).
     let mut s = std::net::TcpStream::connect(server.addr()).expect("connect");
     let t = Instant::now();
@@ -956,7 +981,8 @@ fn a_client_that_stalls_is_cut_off_within_the_timeouts() {
 fn connections_from_one_address_are_capped_and_the_excess_refused_at_once() {
     use std::io::Write;
     use std::time::{Duration, Instant};
-    let server = RealServer::start(&["--max-connections-per-address", "4"]);
+    let data = seeded_district();
+    let server = ServerProcess::start(data.path(), &[("ROUNDS_MAX_CONNECTIONS_PER_ADDRESS", "4")]);
     let health = b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n";
     let mut open = Vec::new();
     for i in 0..4 {

@@ -50,6 +50,11 @@ impl ConsoleServer {
 
     /// A server whose district is in the time zone `tz`.
     fn start_in(tz: Tz) -> ConsoleServer {
+        ConsoleServer::start_with(tz, console::Locale::EnUs)
+    }
+
+    /// A server whose district is in the time zone `tz` and writes dates in `locale`.
+    fn start_with(tz: Tz, locale: console::Locale) -> ConsoleServer {
         let offset_min = Arc::new(AtomicI64::new(0));
         let off = offset_min.clone();
         let clock = Arc::new(move || evening() + Duration::minutes(off.load(Ordering::SeqCst)));
@@ -70,7 +75,11 @@ impl ConsoleServer {
                 )
                 .expect("sue");
             },
-            move |st| AppState::with_clock(st, clock).with_time_zone(tz),
+            move |st| {
+                AppState::with_clock(st, clock)
+                    .with_time_zone(tz)
+                    .with_locale(locale)
+            },
         );
         ConsoleServer {
             base: server.base.clone(),
@@ -687,16 +696,16 @@ fn a_review_in_the_console_reaches_the_officers_device_at_its_next_sync() {
     assert_eq!(page.status, StatusCode::OK);
     let history = page.body.split("<h3>History</h3>").nth(1).expect("history");
     for (what, why) in [
-        ("create incident", "the SRO's creation"),
-        ("submit incident", "her submissions"),
-        ("review incident", "the reviews"),
+        ("Incident created", "the SRO's creation"),
+        ("Submitted for review", "her submissions"),
+        ("Reviewed", "the reviews"),
         ("status submitted → returned", "what the return changed"),
         ("status submitted → approved", "what the approval changed"),
         ("console (Sam Supervisor)", "the console as the device"),
         ("olga.sro phone", "the SRO's phone as the device"),
         ("Olga", "who"),
         (
-            "2026-11-30 18:00 UTC",
+            "11/30/2026, 6:00 PM UTC",
             "when (the server's clock for console changes)",
         ),
     ] {
@@ -740,7 +749,7 @@ fn the_day_view_and_reports_show_rounds_against_the_schedule() {
         [
             "Gia Guard",
             "Lincoln main building",
-            "08:00–10:00",
+            "8:00 AM–10:00 AM",
             "3",
             "2",
             "1",
@@ -758,7 +767,7 @@ fn the_day_view_and_reports_show_rounds_against_the_schedule() {
     );
     assert!(
         page.body
-            .contains("<strong>1</strong> incident(s) waiting for review"),
+            .contains("<strong>1 incident</strong> waiting for review"),
         "Olga's submitted incident at Lincoln waits for Sam"
     );
     assert!(
@@ -767,11 +776,11 @@ fn the_day_view_and_reports_show_rounds_against_the_schedule() {
     );
     assert!(
         page.body
-            .contains(r#"<span class="visit missed">09:00: missed</span>"#)
+            .contains(r#"<span class="visit missed">9:00 AM: missed</span>"#)
     );
     assert!(
         page.body
-            .contains(r#"<span class="visit late">08:00: late at 08:25</span>"#)
+            .contains(r#"<span class="visit late">8:00 AM: late at 8:25 AM</span>"#)
     );
 
     let csv = b.get(&format!("/console/reports/daily.csv?date={DAY}"));
@@ -784,15 +793,15 @@ fn the_day_view_and_reports_show_rounds_against_the_schedule() {
     assert_eq!(
         rows[0][..9],
         [
-            "date",
-            "school",
-            "shifts",
-            "checks",
-            "visits_on_time",
-            "visits_late",
-            "visits_missed",
-            "problems_found",
-            "incidents"
+            "Date",
+            "School",
+            "Shifts",
+            "Checks",
+            "Visits on time",
+            "Visits late",
+            "Visits missed",
+            "Problems found",
+            "Incidents"
         ]
     );
     let lincoln = rows
@@ -817,13 +826,28 @@ fn the_day_view_and_reports_show_rounds_against_the_schedule() {
 
     let pdf = b.get(&format!("/console/reports/daily.pdf?date={DAY}"));
     assert_eq!(pdf.content_type, "application/pdf");
-    assert!(pdf.bytes.starts_with(b"%PDF-1.4"));
-    let text = String::from_utf8_lossy(&pdf.bytes);
+    assert!(pdf.bytes.starts_with(b"%PDF-"));
+    let text = pdf_text(&pdf.bytes);
     assert!(
-        text.contains("(Lincoln High School)"),
-        "the school is in the PDF"
+        text.contains("Lincoln High School"),
+        "the school is in the PDF: {text}"
     );
     assert!(text.contains("Shifts with exceptions"));
+    assert!(
+        text.contains("9 missed, 1 late, 1 problem"),
+        "counts in words, singular for one: {text}"
+    );
+    assert!(
+        text.contains("Hazard. Wet floor <near> the boiler"),
+        "the problem's label and its note: {text}"
+    );
+    assert!(
+        text.contains("Daily activity report - Monday, November 30, 2026"),
+        "the date in US English: {text}"
+    );
+    for raw in ["hazard.", "problem(s)", "_", "1 problems"] {
+        assert!(!text.contains(raw), "no raw code or plural {raw:?}: {text}");
+    }
 }
 
 /// A district in America/Chicago: an evening shift from 19:00 to 23:00 local time (01:00 to
@@ -855,7 +879,14 @@ fn an_evening_shift_belongs_to_the_districts_local_day() {
     ] {
         let page = b.get(&url);
         assert_eq!(page.status, StatusCode::OK, "{url}");
-        assert!(page.body.contains("Day of 2026-11-29"), "{url}: the 29th");
+        assert!(
+            page.body.contains("Day of Sunday, November 29, 2026"),
+            "{url}: the 29th"
+        );
+        assert!(
+            page.body.contains("Times are in America/Chicago (CST)."),
+            "{url}: the zone of the page's times"
+        );
         let row = page
             .body
             .split(&marker)
@@ -863,11 +894,11 @@ fn an_evening_shift_belongs_to_the_districts_local_day() {
             .and_then(|r| r.split("</tr>").next())
             .unwrap_or_else(|| panic!("{url}: the evening shift is on the 29th"));
         assert!(
-            row.contains("19:00–23:00"),
+            row.contains("7:00 PM–11:00 PM"),
             "{url}: local clock times: {row}"
         );
         assert!(
-            page.body.contains(r#"<li class="problem">19:05 "#),
+            page.body.contains(r#"<li class="problem">7:05 PM "#),
             "{url}: the problem's local time"
         );
     }
@@ -902,15 +933,315 @@ fn an_evening_shift_belongs_to_the_districts_local_day() {
 
     let pdf = b.get("/console/reports/daily.pdf?date=2026-11-29");
     assert_eq!(pdf.content_type, "application/pdf");
-    let text = String::from_utf8_lossy(&pdf.bytes);
+    let text = pdf_text(&pdf.bytes);
     assert!(
-        text.contains("Times are in America/Chicago."),
-        "the report names the zone"
+        text.contains("Times are in America/Chicago (CST)."),
+        "the report names the zone: {text}"
     );
-    assert!(!text.contains("Times are UTC"));
+    assert!(!text.contains("Times are in UTC"));
     assert!(
-        text.contains("(19:00-23:00)"),
-        "the exception list shows local times"
+        text.contains("7:00 PM–11:00 PM"),
+        "the exception list shows local times: {text}"
+    );
+}
+
+/// The text of a PDF as `pdftotext` reads it (poppler-utils, installed by scripts/setup.sh):
+/// what a person copying or searching the file gets.
+fn pdf_text(pdf: &[u8]) -> String {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("report.pdf");
+    std::fs::write(&file, pdf).expect("write pdf");
+    let out = std::process::Command::new("pdftotext")
+        .args(["-enc", "UTF-8"])
+        .arg(&file)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils) runs");
+    assert!(
+        out.status.success(),
+        "pdftotext reads the file: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Names in Vietnamese, Chinese and Arabic, and a long note, through the daily report PDF:
+/// every name comes back from `pdftotext` as written (Arabic in reading order), the note is
+/// whole (wrapped, never cut with "…"), and `pdftoppm` renders page 1 (kept as
+/// `ROUNDS_PDF_PNG=<prefix>` when set, to look at).
+#[test]
+fn the_report_pdf_prints_every_name_and_the_whole_note() {
+    let server = ConsoleServer::start();
+    let st = server.storage.as_ref();
+    admin::put_school(
+        st,
+        &School {
+            id: ids::LINCOLN,
+            name: "Trường Nguyễn Thị Ánh".into(),
+        },
+    )
+    .expect("school");
+    admin::put_post(
+        st,
+        &Post {
+            id: ids::LINCOLN_MAIN,
+            school_id: ids::LINCOLN,
+            name: "王小明 building".into(),
+            orders: String::new(),
+        },
+    )
+    .expect("post");
+    admin::put_person(
+        st,
+        &PersonInput {
+            id: ids::GUARD_LINCOLN,
+            username: GIA.username.into(),
+            name: "محمد عبد الله".into(),
+            role: Role::Guard,
+            schools: vec![ids::LINCOLN],
+            password: None,
+            active: true,
+        },
+        &mut SeededEntropy::new(3),
+    )
+    .expect("guard");
+    let note = "The east stairwell door was propped open with a wedge again; I removed it, \
+                checked the closer, and told the custodian, who will replace the worn hinge \
+                before the first bell tomorrow. Students were reminded to keep it shut. \
+                Nguyễn Thị Ánh from the front office saw it too.";
+    let mut gia = server.device(&GIA);
+    let shift = Uuid::from_u128(0x5A);
+    gia.store
+        .start_shift(&NewShift {
+            id: shift,
+            post_id: ids::LINCOLN_MAIN,
+            started_at: at(0),
+        })
+        .expect("start");
+    gia.store
+        .record_check(
+            shift,
+            &CheckInput {
+                id: Uuid::from_u128(0x5A01),
+                checkpoint_id: ids::checkpoint(ids::LINCOLN_MAIN, 1),
+                method: CheckMethod::Tag,
+                result: CheckResult::Unsecured,
+                note: note.into(),
+                photos: vec![],
+                at: at(3),
+            },
+        )
+        .expect("check");
+    gia.store.end_shift(shift, at(60)).expect("end");
+    gia.sync().expect("sync");
+
+    let (_, mut b) = Browser::sign_in(&server.base, &SUPERVISOR);
+    let pdf = b.get(&format!("/console/reports/daily.pdf?date={DAY}"));
+    assert_eq!(pdf.status, StatusCode::OK);
+    assert_eq!(pdf.content_type, "application/pdf");
+    let text = pdf_text(&pdf.bytes);
+    for name in ["Trường Nguyễn Thị Ánh", "王小明 building", "محمد عبد الله"]
+    {
+        assert!(
+            text.contains(name),
+            "{name:?} comes back as written: {text}"
+        );
+    }
+    assert!(!text.contains('?'), "nothing printed as ?: {text}");
+    assert!(!text.contains('…'), "nothing cut: {text}");
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let whole_note = note.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(
+        flat.contains(&format!("Unsecured. {whole_note}")),
+        "the whole note, over several lines: {text}"
+    );
+    assert!(
+        text.lines()
+            .filter(|l| l.contains("stairwell") || l.contains("hinge") || l.contains("office saw"))
+            .count()
+            >= 2,
+        "the note is wrapped, not one line off the page: {text}"
+    );
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("report.pdf");
+    std::fs::write(&file, &pdf.bytes).expect("write");
+    let prefix = std::env::var("ROUNDS_PDF_PNG")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| dir.path().join("page"));
+    let out = std::process::Command::new("pdftoppm")
+        .args(["-png", "-r", "80", "-f", "1", "-l", "1", "-singlefile"])
+        .arg(&file)
+        .arg(&prefix)
+        .output()
+        .expect("pdftoppm (poppler-utils) runs");
+    assert!(
+        out.status.success() && out.stderr.is_empty(),
+        "pdftoppm renders page 1 without complaint: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let png = std::fs::read(prefix.with_extension("png")).expect("page 1 as PNG");
+    assert!(png.starts_with(b"\x89PNG"), "a PNG");
+}
+
+/// Dates and times in the configured locale: US order by default, day first in en-GB, with
+/// the zone's abbreviation where a date and time are shown.
+#[test]
+fn dates_and_times_follow_the_districts_locale() {
+    for (locale, occurred, day_heading) in [
+        (
+            console::Locale::EnUs,
+            "11/30/2026, 8:05 AM UTC",
+            "Day of Monday, November 30, 2026",
+        ),
+        (
+            console::Locale::EnGb,
+            "30/11/2026, 08:05 UTC",
+            "Day of Monday 30 November 2026",
+        ),
+    ] {
+        let server = ConsoleServer::start_with(Tz::UTC, locale);
+        let _day = a_day(&server);
+        let (_, mut b) = Browser::sign_in(&server.base, &SUPERVISOR);
+        let list = b.get("/console/incidents");
+        assert_eq!(list.status, StatusCode::OK);
+        assert!(
+            list.body.contains(occurred),
+            "{locale:?}: the incident's time {occurred:?} in {}",
+            list.body
+        );
+        let day = b.get(&format!("/console/day?date={DAY}"));
+        assert!(
+            day.body.contains(day_heading),
+            "{locale:?}: {day_heading:?}"
+        );
+        assert!(
+            day.body.contains("Times are in UTC."),
+            "{locale:?}: the page says its zone"
+        );
+    }
+}
+
+/// No raw codes and no "(s)" anywhere a supervisor reads: labels from the vocabularies,
+/// counts with the right plural.
+#[test]
+fn the_console_reads_in_words() {
+    let server = ConsoleServer::start();
+    let day = a_day(&server);
+    let (_, mut b) = Browser::sign_in(&server.base, &SUPERVISOR);
+    let list = b.get("/console/incidents");
+    assert!(
+        list.body.contains("<p class=\"summary\">1 incident."),
+        "singular for one"
+    );
+    assert!(
+        list.body.contains(">Trespass</a>"),
+        "the type's label: {}",
+        list.body
+    );
+    assert!(
+        list.body.contains(">Submitted</span>"),
+        "the status's label"
+    );
+    assert!(
+        list.body
+            .contains(r#"<option value="fight_assault">Fight or assault</option>"#),
+        "the filter shows labels and sends codes"
+    );
+    let detail = b.get(&format!("/console/incidents/{}", day.lincoln_incident));
+    assert!(detail.body.contains("<h2>Incident: Trespass</h2>"));
+    assert!(
+        detail.body.contains("Supervisor)</span>") || detail.body.contains("(Supervisor)"),
+        "the role's label"
+    );
+    let day_page = b.get(&format!("/console/day?date={DAY}"));
+    assert!(
+        day_page.body.contains("<strong>2 shifts</strong>"),
+        "plural: {}",
+        day_page.body
+    );
+    let school = b.get(&format!("/console/day?date={DAY}&school={}", ids::LINCOLN));
+    assert!(
+        school.body.contains("<strong>Hazard</strong>"),
+        "the check result's label"
+    );
+    let csv = b.get(&format!("/console/reports/daily.csv?date={DAY}"));
+    for (page, body) in [
+        ("incidents", &list.body),
+        ("detail", &detail.body),
+        ("day", &day_page.body),
+        ("school day", &school.body),
+        ("csv", &csv.body),
+    ] {
+        let text = visible_text(body);
+        for raw in [
+            "(s)",
+            "1 shifts",
+            "1 incidents",
+            "fight_assault",
+            "fight assault",
+            "all_clear",
+            "create_incident",
+            "create incident",
+            "visits_",
+            ">submitted<",
+            ">hazard<",
+        ] {
+            assert!(!text.contains(raw), "{page}: no {raw:?} in {text}");
+        }
+    }
+}
+
+/// Text a person sees: each tag reduced to `<>` (so `>word<` is a whole text node), with its
+/// attribute values (codes in `value=`, ids in links) left out.
+fn visible_text(html: &str) -> String {
+    let mut out = String::new();
+    let mut in_tag = false;
+    for c in html.chars() {
+        match c {
+            '<' => {
+                in_tag = true;
+                out.push('<');
+            }
+            '>' => {
+                in_tag = false;
+                out.push('>');
+            }
+            c if !in_tag => out.push(c),
+            _ => {}
+        }
+    }
+    out
+}
+
+#[test]
+fn the_favicon_is_an_svg_not_a_404() {
+    let server = ConsoleServer::start();
+    let http = Client::new();
+    for path in ["/favicon.ico", "/favicon.svg"] {
+        let r = http
+            .get(format!("{}{path}", server.base))
+            .send()
+            .expect("get");
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        assert_eq!(
+            r.headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok()),
+            Some("image/svg+xml"),
+            "{path}"
+        );
+        assert!(r.text().expect("body").starts_with("<svg"), "{path}");
+    }
+    let login = http
+        .get(format!("{}/console/login", server.base))
+        .send()
+        .expect("login page")
+        .text()
+        .expect("body");
+    assert!(
+        login.contains(r#"<link rel="icon" href="/favicon.svg" type="image/svg+xml">"#),
+        "pages point at the icon"
     );
 }
 

@@ -228,6 +228,45 @@ fn work(d: &mut Device, n: u8, next: &mut u128, known_incidents: &[Uuid]) -> Opt
                 .copied()
                 .filter(|i| d.store.document_ids().expect("ids").contains(i))
                 .collect();
+            let status = |d: &mut Device, id: Uuid| {
+                let doc = d.store.document(id).expect("doc");
+                rounds_core::document::read_incident(&doc)
+                    .expect("read")
+                    .status
+            };
+            // Reviews and submissions race the edits other devices make offline: whatever the
+            // order they reach the server in, nothing honest is refused (checked below, where
+            // a clean sync must leave nothing pending).
+            if role == Role::Supervisor && n % 4 == 2 && !mine.is_empty() {
+                let target = mine[usize::from(n) % mine.len()];
+                if matches!(
+                    status(d, target),
+                    IncidentStatus::Submitted | IncidentStatus::Amended
+                ) && d.store.header(target).expect("h").author_id != d.session.person_id
+                {
+                    let decision = if n % 8 == 2 {
+                        ReviewDecision::Approve
+                    } else {
+                        ReviewDecision::Return
+                    };
+                    d.store
+                        .review_incident(target, decision, "Checked.", at(minute))
+                        .expect("a supervisor reviews a submitted report");
+                    return None;
+                }
+            }
+            if n % 5 == 3 && !mine.is_empty() {
+                let target = mine[usize::from(n) % mine.len()];
+                if matches!(
+                    status(d, target),
+                    IncidentStatus::Draft | IncidentStatus::Returned
+                ) {
+                    d.store
+                        .submit_incident(target, at(minute))
+                        .expect("a writer submits a draft");
+                    return None;
+                }
+            }
             if n.is_multiple_of(3) && !mine.is_empty() {
                 let target = mine[usize::from(n) % mine.len()];
                 let _ = d.store.edit_incident(

@@ -1,5 +1,5 @@
 //! End-to-end tests: a real district server on 127.0.0.1:0 (in-process, or the real binary for
-//! the kill test), real HTTP, and device stores on real files in temporary folders.
+//! the kill and sign-in tests), real HTTP, and device stores on real files in temporary folders.
 
 mod authz;
 mod bad_input;
@@ -7,5 +7,7 @@ mod console;
 mod faults;
 mod kill;
 mod photos;
+mod rules;
+mod sign_in;
 mod support;
 mod sync;

@@ -320,25 +320,24 @@ pub fn server_photo(server: &TestServer, hash: &str) -> Option<Vec<u8>> {
     std::fs::read(server.storage.photo_dir().join(hash)).ok()
 }
 
-/// The real `rounds-server` binary on a loopback port, on its own data folder with the demo
-/// district; killed when dropped.
-pub struct RealServer {
-    pub child: std::process::Child,
+const SERVER_BIN: &str = env!("CARGO_BIN_EXE_rounds-server");
+
+/// The real `rounds-server` binary serving a data folder on a loopback port; killed on drop.
+pub struct ServerProcess {
     pub base: String,
-    pub data: tempfile::TempDir,
+    child: std::process::Child,
 }
 
-impl RealServer {
-    /// Starts the binary with `serve --listen 127.0.0.1:0` and the extra `args`.
-    pub fn start(args: &[&str]) -> RealServer {
+impl ServerProcess {
+    /// Starts `rounds-server --data <data> serve --listen 127.0.0.1:0` with the environment
+    /// `env` (`ROUNDS_*` settings) and waits for the line that says where it listens.
+    pub fn start(data: &std::path::Path, env: &[(&str, &str)]) -> ServerProcess {
         use std::io::BufRead;
-        let data = tempfile::tempdir().expect("tempdir");
-        RealServer::admin_in(data.path(), &["seed-demo"]);
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rounds-server"))
-            .args(["--data", data.path().to_str().expect("path")])
-            .args(["serve", "--listen", "127.0.0.1:0"])
-            .args(args)
-            .env("RUST_LOG", "warn")
+        let mut child = std::process::Command::new(SERVER_BIN)
+            .args(["--data", data.to_str().expect("path"), "serve"])
+            .args(["--listen", "127.0.0.1:0"])
+            .envs(env.iter().copied())
+            .env("RUST_LOG", "error")
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::null())
             .spawn()
@@ -350,54 +349,62 @@ impl RealServer {
         let base = line
             .trim()
             .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("the server says where it listens: {line:?}"))
+            .unwrap_or_else(|| panic!("the server says where it listens, not {line:?}"))
             .to_string();
-        RealServer { child, base, data }
+        ServerProcess { base, child }
     }
 
-    /// `host:port` of the server.
+    /// `host:port` of the server, for raw TCP.
     pub fn addr(&self) -> &str {
         self.base.trim_start_matches("http://")
     }
 
-    fn admin_in(data: &std::path::Path, args: &[&str]) -> String {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_rounds-server"))
-            .args(["--data", data.to_str().expect("path"), "admin"])
-            .args(args)
-            .env("RUST_LOG", "warn")
-            .output()
-            .expect("admin");
-        assert!(
-            out.status.success(),
-            "admin {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).expect("utf8")
-    }
-
-    /// A device enrolled with a code from the admin command line, signed in as `who`.
-    pub fn device(&self, who: &Login) -> Device {
-        let code = RealServer::admin_in(self.data.path(), &["enroll-code"]);
-        let code = code.split_whitespace().next().expect("code");
-        Device::enroll_at(&self.base, code, who)
-    }
-
-    /// The most memory the server process has held (VmHWM), in bytes.
-    pub fn peak_rss(&self) -> u64 {
+    /// The process's peak resident memory so far (`VmHWM` in `/proc/<pid>/status`), in KiB.
+    pub fn peak_rss_kib(&self) -> u64 {
         let status =
             std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).expect("status");
         status
             .lines()
             .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-            .expect("VmHWM in /proc/<pid>/status")
-            * 1024
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM")
     }
 }
 
-impl Drop for RealServer {
+impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Runs `rounds-server --data <data> admin <args>` and returns what it printed.
+pub fn admin_cli(data: &std::path::Path, args: &[&str]) -> String {
+    let out = std::process::Command::new(SERVER_BIN)
+        .args(["--data", data.to_str().expect("path"), "admin"])
+        .args(args)
+        .env("RUST_LOG", "error")
+        .output()
+        .expect("admin");
+    assert!(
+        out.status.success(),
+        "admin {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf8")
+}
+
+/// A data folder with the demo district, for a [`ServerProcess`].
+pub fn seeded_district() -> tempfile::TempDir {
+    let data = tempfile::tempdir().expect("tempdir");
+    admin_cli(data.path(), &["seed-demo"]);
+    data
+}
+
+/// A device enrolled on the server of `data` with a code from the admin command line, signed
+/// in as `who`.
+pub fn enroll_with_cli(server: &ServerProcess, data: &std::path::Path, who: &Login) -> Device {
+    let code = admin_cli(data, &["enroll-code"]);
+    let code = code.split_whitespace().next().expect("code");
+    Device::enroll_at(&server.base, code, who)
 }

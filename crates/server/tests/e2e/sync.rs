@@ -369,4 +369,226 @@ fn fetching_documents_no_longer_visible_is_an_empty_answer_not_a_failure() {
         .expect("a 404 is not a sync failure");
     let resp: rounds_protocol::FetchResponse = rounds_protocol::decode(&body).expect("decode");
     assert!(resp.docs.is_empty());
+    assert_eq!(
+        resp.unavailable,
+        vec![Uuid::from_u128(4242)],
+        "the answer says the document is not available, so the device may record it as gone"
+    );
+}
+
+/// Text that deflate cannot shrink much (automerge compresses large changes), so a record's
+/// size on the wire is close to its length.
+fn noise(seed: u64, len: usize) -> String {
+    let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let c = (x % 40) as u8;
+            if c >= 26 { ' ' } else { char::from(b'a' + c) }
+        })
+        .collect()
+}
+
+/// Omar files `n` incidents at Baker, each with `narrative` bytes of text added in `parts`
+/// edits; Sam (a supervisor not assigned to Baker) has synced before and is then given Baker;
+/// Omar then adds a line to each incident, so Sam's next pull holds changes whose history
+/// Sam's device never saw and must fetch. Returns Sam's device and the incidents.
+fn supervisor_newly_given_baker(
+    server: &TestServer,
+    n: u128,
+    narrative: usize,
+    parts: usize,
+) -> (Device, Vec<Uuid>) {
+    let mut omar = Device::enroll(server, &OMAR);
+    omar.sync().expect("omar's reference data");
+    let mut made = Vec::new();
+    for i in 0..n {
+        let id = incident_at(&mut omar, 5000 + i, ids::BAKER, "Opened.");
+        for p in 0..parts {
+            omar.store
+                .edit_incident(
+                    id,
+                    &IncidentEdit {
+                        append_narrative: Some(noise(
+                            (i as u64) << 16 | p as u64,
+                            narrative / parts,
+                        )),
+                        ..Default::default()
+                    },
+                    at(7),
+                )
+                .expect("narrative");
+        }
+        made.push(id);
+    }
+    omar.sync().expect("omar pushes");
+    let mut sam = Device::enroll(server, &SUPERVISOR);
+    sam.sync().expect("sam syncs before Baker is his");
+    assert!(
+        sam.store.document_ids().expect("ids").is_empty(),
+        "Baker's incidents are not Sam's yet"
+    );
+    let mut p = server
+        .storage
+        .person(ids::SUPERVISOR)
+        .expect("person")
+        .expect("sam");
+    p.schools.push(ids::BAKER);
+    server.storage.put_person(&p).expect("assign Baker");
+    for id in &made {
+        omar.store
+            .edit_incident(
+                *id,
+                &IncidentEdit {
+                    append_narrative: Some("Reviewed with the principal.".into()),
+                    ..Default::default()
+                },
+                at(20),
+            )
+            .expect("one more line");
+    }
+    omar.sync().expect("omar pushes the last lines");
+    made.sort();
+    (sam, made)
+}
+
+/// Forwards to the real transport and keeps the size of every fetch answer.
+struct FetchSizes {
+    inner: HttpTransport,
+    answers: Vec<usize>,
+    /// The fetch answer (counting from 0) that is lost on the way back, if any.
+    lose: Option<usize>,
+}
+
+impl Transport for FetchSizes {
+    fn push(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
+        self.inner.push(body)
+    }
+    fn pull(&mut self, a: u64, r: u64, m: u32) -> Result<Option<Vec<u8>>, SyncProblem> {
+        self.inner.pull(a, r, m)
+    }
+    fn fetch(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
+        let answer = self.inner.fetch(body)?;
+        let n = self.answers.len();
+        self.answers.push(answer.len());
+        if self.lose == Some(n) {
+            return Err(SyncProblem::NoConnection("answer lost by the test".into()));
+        }
+        Ok(answer)
+    }
+    fn photo_status(&mut self, hash: &str) -> Result<PhotoStatus, SyncProblem> {
+        self.inner.photo_status(hash)
+    }
+    fn photo_put(
+        &mut self,
+        hash: &str,
+        offset: u64,
+        total: u64,
+        chunk: Vec<u8>,
+    ) -> Result<PhotoStatus, SyncProblem> {
+        self.inner.photo_put(hash, offset, total, chunk)
+    }
+}
+
+fn narrative_of(d: &mut Device, id: Uuid) -> String {
+    d.store.incident(id).expect("incident").body.narrative
+}
+
+#[test]
+fn a_supervisor_newly_given_a_school_of_300_large_incidents_gets_all_in_one_sync() {
+    let server = TestServer::start();
+    let (mut sam, made) = supervisor_newly_given_baker(&server, 300, 20_000, 1);
+    let mut t = FetchSizes {
+        inner: sam.transport(),
+        answers: Vec::new(),
+        lose: None,
+    };
+    let r = sam.sync_with(&mut t).expect("one sync");
+    assert!(
+        r.failed.is_empty(),
+        "nothing is reported gone or unstorable: {:?}",
+        r.failed
+    );
+    let mut have = sam.store.document_ids().expect("ids");
+    have.sort();
+    assert_eq!(have.len(), 300, "every incident is on Sam's device");
+    assert_eq!(have, made);
+    assert_eq!(r.fetched, 300, "each history was fetched once");
+    assert!(
+        t.answers.len() >= 3,
+        "~6 MB of history came over several answers ({:?})",
+        t.answers
+    );
+    for id in [made[0], made[150], made[299]] {
+        assert!(
+            narrative_of(&mut sam, id).ends_with("Reviewed with the principal."),
+            "the whole history, up to the last line, is there"
+        );
+    }
+}
+
+#[test]
+#[ignore = "fails on the merged main: the author's own push of the 3 MiB history is cut off (NoConnection); to fix next"]
+fn a_document_larger_than_one_answer_is_fetched_whole_in_parts() {
+    let server = TestServer::start();
+    let (mut sam, made) = supervisor_newly_given_baker(&server, 1, 3 * 1024 * 1024, 40);
+    let mut t = FetchSizes {
+        inner: sam.transport(),
+        answers: Vec::new(),
+        lose: None,
+    };
+    let r = sam.sync_with(&mut t).expect("sync");
+    assert!(r.failed.is_empty(), "{:?}", r.failed);
+    let limit = rounds_protocol::PAGE_BYTES as usize + 64 * 1024;
+    assert!(
+        t.answers.len() >= 2 && t.answers.iter().all(|n| *n <= limit),
+        "the 3 MiB history came in answers of at most a page each ({:?})",
+        t.answers
+    );
+    let text = narrative_of(&mut sam, made[0]);
+    assert!(
+        text.len() > 3 * 1024 * 1024 - 1024 && text.ends_with("Reviewed with the principal."),
+        "the whole narrative arrived ({} bytes)",
+        text.len()
+    );
+    assert_eq!(r.fetched, 1);
+}
+
+#[test]
+fn a_fetch_cut_off_midway_resumes_without_loss() {
+    let server = TestServer::start();
+    let (mut sam, made) = supervisor_newly_given_baker(&server, 150, 20_000, 1);
+    let cursor_before = sam.store.sync_value("cursor").expect("cursor");
+    let mut t = FetchSizes {
+        inner: sam.transport(),
+        answers: Vec::new(),
+        lose: Some(1),
+    };
+    let err = sam
+        .sync_with(&mut t)
+        .expect_err("the second fetch answer is lost");
+    assert!(matches!(err, SyncProblem::NoConnection(_)), "{err:?}");
+    let stored = sam.store.document_ids().expect("ids").len();
+    assert!(
+        stored > 0 && stored < 150,
+        "the first answer's documents were stored ({stored})"
+    );
+    assert_eq!(
+        sam.store.sync_value("cursor").expect("cursor"),
+        cursor_before,
+        "the cursor did not move past the documents not yet stored"
+    );
+    let r = sam.sync().expect("resume");
+    assert!(r.failed.is_empty(), "{:?}", r.failed);
+    let mut have = sam.store.document_ids().expect("ids");
+    have.sort();
+    assert_eq!(have, made, "every incident arrived");
+    for id in &made {
+        assert!(
+            narrative_of(&mut sam, *id).ends_with("Reviewed with the principal."),
+            "{id} is whole"
+        );
+    }
 }

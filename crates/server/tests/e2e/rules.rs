@@ -1,0 +1,663 @@
+//! The rules of who may change what (`rounds_core::rules`), through real pushes to a real
+//! server: every forbidden change is refused with its kind and changes nothing; every allowed
+//! one is committed. Forged changes are made outside the store's own checks, with the
+//! attacker's real device actor and session, as a modified app would make them.
+
+use automerge::transaction::{Transactable, Transaction};
+use automerge::{ROOT, ReadDoc, ScalarValue};
+use rounds_core::model::{IncidentStatus, ReviewDecision};
+use rounds_core::wire;
+use rounds_protocol::{DocChanges, PushRequest, PushResponse, RejectKind};
+use rounds_server::seed::ids;
+use rounds_server::storage::Storage;
+use uuid::Uuid;
+
+use crate::support::*;
+
+/// The people of the demo district, each on their own synced device.
+struct District {
+    server: TestServer,
+    gia: Device,
+    olga: Device,
+    sam: Device,
+    next: u128,
+}
+
+impl District {
+    fn new() -> District {
+        let server = TestServer::start();
+        let mut gia = Device::enroll(&server, &GIA);
+        let mut olga = Device::enroll(&server, &OLGA);
+        let mut sam = Device::enroll(&server, &SUPERVISOR);
+        for d in [&mut gia, &mut olga, &mut sam] {
+            d.sync().expect("reference data");
+        }
+        District {
+            server,
+            gia,
+            olga,
+            sam,
+            next: 1000,
+        }
+    }
+
+    fn sync_all(&mut self) {
+        for d in [&mut self.olga, &mut self.sam, &mut self.gia] {
+            let r = d.sync().expect("sync");
+            assert!(
+                r.rejected.is_empty(),
+                "honest work refused: {:?}",
+                r.rejected
+            );
+        }
+    }
+
+    /// A new incident by Olga (SRO) at Lincoln, brought to `state` by honest actions, and held
+    /// by every device.
+    fn incident(&mut self, state: IncidentStatus) -> Uuid {
+        self.next += 1;
+        let id = incident_at(&mut self.olga, self.next, ids::LINCOLN, "What happened.");
+        if state != IncidentStatus::Draft {
+            self.olga.store.submit_incident(id, at(5)).expect("submit");
+        }
+        self.sync_all();
+        let decision = match state {
+            IncidentStatus::Approved => Some(ReviewDecision::Approve),
+            IncidentStatus::Returned => Some(ReviewDecision::Return),
+            _ => None,
+        };
+        if let Some(d) = decision {
+            self.sam
+                .store
+                .review_incident(id, d, "Reviewed.", at(6))
+                .expect("review");
+            self.sync_all();
+        }
+        id
+    }
+
+    /// A contact note by Olga at Lincoln, shared with the supervisor.
+    fn shared_note(&mut self) -> Uuid {
+        self.next += 1;
+        let id = note_at(
+            &mut self.olga,
+            self.next,
+            ids::LINCOLN,
+            vec![ids::SUPERVISOR],
+        );
+        self.sync_all();
+        id
+    }
+
+    fn state(&self) -> (u64, u64) {
+        (
+            self.server.storage.document_count().expect("count"),
+            self.server.storage.max_seq().expect("seq"),
+        )
+    }
+}
+
+/// A push request and the session token it is sent with.
+struct Forged {
+    req: PushRequest,
+    token: String,
+}
+
+/// One change to the document `id` as `d` holds it, made with `d`'s device actor and a
+/// message that says it is by `by`, outside the store's checks.
+fn forged(d: &mut Device, id: Uuid, by: Uuid, f: impl FnOnce(&mut Transaction<'_>)) -> Forged {
+    let mut am = d.store.document(id).expect("document on the device");
+    rounds_core::document::change(&mut am, at(30), by, "forged", |tx| {
+        f(tx);
+        Ok(())
+    })
+    .expect("change");
+    let c = am.get_last_local_change().expect("a change");
+    let header = d.store.header(id).expect("header");
+    Forged {
+        req: PushRequest {
+            docs: vec![DocChanges {
+                header: wire::header_to_wire(&header),
+                changes: vec![serde_bytes::ByteBuf::from(c.raw_bytes().to_vec())],
+            }],
+        },
+        token: d.session.token.clone(),
+    }
+}
+
+fn push(base: &str, token: &str, req: &PushRequest) -> PushResponse {
+    let r = reqwest::blocking::Client::new()
+        .post(format!("{base}/v1/sync/push"))
+        .bearer_auth(token)
+        .body(rounds_protocol::encode(req))
+        .send()
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    rounds_protocol::decode(&r.bytes().expect("body")).expect("decode")
+}
+
+fn put(key: &'static str, v: impl Into<ScalarValue>) -> impl FnOnce(&mut Transaction<'_>) {
+    let v = v.into();
+    move |tx| {
+        tx.put(ROOT, key, v).expect("put");
+    }
+}
+
+fn obj(tx: &Transaction<'_>, key: &str) -> automerge::ObjId {
+    tx.get(ROOT, key).expect("get").expect("object").1
+}
+
+fn time(minutes: i64) -> ScalarValue {
+    ScalarValue::Timestamp(at(minutes).timestamp_millis())
+}
+
+/// What a push should come to.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Want {
+    Committed,
+    Refused(RejectKind),
+}
+use Want::*;
+
+fn expect(d: &District, name: &str, f: Forged, want: Want) {
+    let before = d.state();
+    let resp = push(&d.server.base, &f.token, &f.req);
+    match want {
+        Committed => {
+            assert!(
+                resp.rejected.is_empty(),
+                "{name}: refused: {:?}",
+                resp.rejected
+            );
+            assert_eq!(resp.committed.len(), 1, "{name}: committed");
+        }
+        Refused(kind) => {
+            assert!(resp.committed.is_empty(), "{name}: nothing committed");
+            assert_eq!(resp.rejected.len(), 1, "{name}: one refusal");
+            assert_eq!(
+                resp.rejected[0].kind, kind,
+                "{name}: {}",
+                resp.rejected[0].message
+            );
+            assert_eq!(d.state(), before, "{name}: the server is unchanged");
+        }
+    }
+}
+
+/// Every role × incident field × status move the forgeries of the review touched, each
+/// refused with its kind, next to the honest moves that must still commit.
+#[test]
+fn incident_fields_and_status_moves_follow_the_table() {
+    use IncidentStatus::*;
+    let mut d = District::new();
+    let gia = ids::GUARD_LINCOLN;
+    let olga = ids::SRO_OLGA;
+    let sam = ids::SUPERVISOR;
+    // (name, state of the incident, who pushes, the change, what must happen)
+    type Case = (
+        &'static str,
+        IncidentStatus,
+        fn(&mut District) -> &mut Device,
+        Box<dyn FnOnce(&mut Transaction<'_>)>,
+        Uuid,
+        Want,
+    );
+    let g: fn(&mut District) -> &mut Device = |d| &mut d.gia;
+    let o: fn(&mut District) -> &mut Device = |d| &mut d.olga;
+    let s: fn(&mut District) -> &mut Device = |d| &mut d.sam;
+    let cases: Vec<Case> = vec![
+        (
+            "a guard approves a submitted incident",
+            Submitted,
+            g,
+            Box::new(put("status", "approved")),
+            gia,
+            Refused(RejectKind::ForbiddenField),
+        ),
+        (
+            "the author approves her own submitted incident",
+            Submitted,
+            o,
+            Box::new(put("status", "approved")),
+            olga,
+            Refused(RejectKind::ForbiddenField),
+        ),
+        (
+            "a guard writes a review comment",
+            Submitted,
+            g,
+            Box::new(put("review_comment", "Fine by me.")),
+            gia,
+            Refused(RejectKind::ForbiddenField),
+        ),
+        (
+            "a guard rewrites an approved incident's location",
+            Approved,
+            g,
+            Box::new(put("location", "Elsewhere")),
+            gia,
+            Refused(RejectKind::WrongState),
+        ),
+        (
+            "a guard sets an approved incident back to draft",
+            Approved,
+            g,
+            Box::new(put("status", "draft")),
+            gia,
+            Refused(RejectKind::ForbiddenField),
+        ),
+        (
+            "the author sets her approved incident back to draft",
+            Approved,
+            o,
+            Box::new(put("status", "draft")),
+            olga,
+            Refused(RejectKind::ForbiddenField),
+        ),
+        (
+            "anyone writes the derived status amended",
+            Submitted,
+            s,
+            Box::new(put("status", "amended")),
+            sam,
+            Refused(RejectKind::ForbiddenField),
+        ),
+        (
+            "a change whose message names the supervisor",
+            Draft,
+            g,
+            Box::new(put("location", "Gym")),
+            sam,
+            Refused(RejectKind::Impersonation),
+        ),
+        (
+            "a supplement whose author is the supervisor",
+            Submitted,
+            g,
+            Box::new(move |tx: &mut Transaction<'_>| {
+                let list = obj(tx, "supplements");
+                let m = tx
+                    .insert_object(&list, 0, automerge::ObjType::Map)
+                    .expect("insert");
+                tx.put(&m, "id", Uuid::from_u128(77).to_string())
+                    .expect("put");
+                tx.put(&m, "author", sam.to_string()).expect("put");
+                tx.put(&m, "at", time(20)).expect("put");
+                tx.put(&m, "text", "Approved verbally.").expect("put");
+            }),
+            gia,
+            Refused(RejectKind::Impersonation),
+        ),
+        (
+            "a supervisor approves a draft",
+            Draft,
+            s,
+            Box::new(put("status", "approved")),
+            sam,
+            Refused(RejectKind::WrongState),
+        ),
+        (
+            "a guard submits an approved incident again",
+            Approved,
+            g,
+            Box::new(put("status", "submitted")),
+            gia,
+            Refused(RejectKind::WrongState),
+        ),
+        (
+            "a submission time without a submission",
+            Draft,
+            g,
+            Box::new(put("submitted_at", time(9))),
+            gia,
+            Refused(RejectKind::ForbiddenField),
+        ),
+        (
+            "an unknown field",
+            Draft,
+            g,
+            Box::new(put("approved_by", sam.to_string())),
+            gia,
+            Refused(RejectKind::ForbiddenField),
+        ),
+        (
+            "a recorded supplement rewritten",
+            Returned,
+            g,
+            Box::new(move |tx: &mut Transaction<'_>| {
+                tx.put(ROOT, "supplements", automerge::ScalarValue::Null)
+                    .expect("put");
+            }),
+            gia,
+            Refused(RejectKind::ForbiddenField),
+        ),
+        (
+            "a photo reference that is not a hash",
+            Draft,
+            g,
+            Box::new(move |tx: &mut Transaction<'_>| {
+                let list = obj(tx, "photos");
+                tx.insert(&list, 0, "aéééé").expect("insert");
+            }),
+            gia,
+            Refused(RejectKind::Invalid),
+        ),
+        // The honest moves.
+        (
+            "a guard edits a draft's narrative",
+            Draft,
+            g,
+            Box::new(move |tx: &mut Transaction<'_>| {
+                let n = obj(tx, "narrative");
+                tx.splice_text(&n, 0, 0, "Seen by the guard. ")
+                    .expect("splice");
+            }),
+            gia,
+            Committed,
+        ),
+        (
+            "a guard edits a returned incident's location",
+            Returned,
+            g,
+            Box::new(put("location", "Gym")),
+            gia,
+            Committed,
+        ),
+        (
+            "a guard adds her own supplement to a submitted incident",
+            Submitted,
+            g,
+            Box::new(move |tx: &mut Transaction<'_>| {
+                let list = obj(tx, "supplements");
+                let m = tx
+                    .insert_object(&list, 0, automerge::ObjType::Map)
+                    .expect("insert");
+                tx.put(&m, "id", Uuid::from_u128(78).to_string())
+                    .expect("put");
+                tx.put(&m, "author", gia.to_string()).expect("put");
+                tx.put(&m, "at", time(20)).expect("put");
+                tx.put(&m, "text", "Also seen.").expect("put");
+            }),
+            gia,
+            Committed,
+        ),
+        (
+            "the supervisor returns a submitted incident",
+            Submitted,
+            s,
+            Box::new(move |tx: &mut Transaction<'_>| {
+                tx.put(ROOT, "status", "returned").expect("put");
+                tx.put(ROOT, "review_comment", "Say who called.")
+                    .expect("put");
+            }),
+            sam,
+            Committed,
+        ),
+        (
+            "the supervisor approves a submitted incident",
+            Submitted,
+            s,
+            Box::new(put("status", "approved")),
+            sam,
+            Committed,
+        ),
+    ];
+    for (name, state, who, change, by, want) in cases {
+        let id = d.incident(state);
+        let f = forged(who(&mut d), id, by, change);
+        expect(&d, name, f, want);
+    }
+}
+
+/// A supervisor never approves a report they wrote.
+#[test]
+fn nobody_approves_their_own_report() {
+    let mut d = District::new();
+    let id = incident_at(
+        &mut d.sam,
+        2001,
+        ids::LINCOLN,
+        "The supervisor's own report.",
+    );
+    d.sam.store.submit_incident(id, at(5)).expect("submit");
+    d.sync_all();
+    let req = forged(&mut d.sam, id, ids::SUPERVISOR, put("status", "approved"));
+    expect(
+        &d,
+        "approving one's own",
+        req,
+        Refused(RejectKind::ForbiddenField),
+    );
+    let err = d
+        .sam
+        .store
+        .review_incident(id, ReviewDecision::Approve, "", at(7))
+        .expect_err("the device refuses it too");
+    assert!(err.to_string().contains("own report"), "{err}");
+}
+
+/// A reader of a contact note may not re-share it or rewrite it; its author may.
+#[test]
+fn only_a_notes_author_changes_it_or_who_reads_it() {
+    let mut d = District::new();
+    let note = d.shared_note();
+    let reshare = move |tx: &mut Transaction<'_>| {
+        let list = obj(tx, "shared_with");
+        let n = tx.length(&list);
+        tx.insert(&list, n, ids::SRO_OMAR.to_string())
+            .expect("insert");
+    };
+    let req = forged(&mut d.sam, note, ids::SUPERVISOR, reshare);
+    expect(
+        &d,
+        "a reader shares the note on",
+        req,
+        Refused(RejectKind::Forbidden),
+    );
+    let req = forged(
+        &mut d.sam,
+        note,
+        ids::SUPERVISOR,
+        put("reason", "Rewritten"),
+    );
+    expect(
+        &d,
+        "a reader rewrites its reason",
+        req,
+        Refused(RejectKind::Forbidden),
+    );
+    let req = forged(
+        &mut d.olga,
+        note,
+        ids::SRO_OLGA,
+        put("student_name", "Someone else"),
+    );
+    expect(
+        &d,
+        "the author renames the student",
+        req,
+        Refused(RejectKind::ForbiddenField),
+    );
+    let req = forged(
+        &mut d.olga,
+        note,
+        ids::SRO_OLGA,
+        put("outcome", "Referred to counseling."),
+    );
+    expect(&d, "the author writes the outcome", req, Committed);
+    // The feed never delivered the note to the person a reader tried to add.
+    let mut omar = Device::enroll(&d.server, &OMAR);
+    omar.sync().expect("sync");
+    assert!(
+        !omar.store.document_ids().expect("ids").contains(&note),
+        "the note did not reach someone only a reader tried to add"
+    );
+}
+
+/// A shift takes only checks by its own guard, and nothing after it ended.
+#[test]
+fn a_shift_takes_only_its_guards_checks_until_it_ends() {
+    let mut d = District::new();
+    let shift = shift_with_checks(&mut d.gia, 3001, ids::LINCOLN_MAIN, 2);
+    d.sync_all();
+    let check = |by: Uuid| {
+        move |tx: &mut Transaction<'_>| {
+            let list = obj(tx, "checks");
+            let n = tx.length(&list);
+            let json = serde_json::json!({
+                "id": Uuid::from_u128(99).to_string(), "cp": Uuid::from_u128(98).to_string(),
+                "m": "manual", "r": "all_clear", "at": at(40).timestamp_millis(), "by": by.to_string(),
+            });
+            tx.insert(&list, n, json.to_string()).expect("insert");
+        }
+    };
+    let req = forged(
+        &mut d.gia,
+        shift,
+        ids::GUARD_LINCOLN,
+        check(ids::GUARD_ADAMS),
+    );
+    expect(
+        &d,
+        "a check recorded in another guard's name",
+        req,
+        Refused(RejectKind::Impersonation),
+    );
+    let req = forged(&mut d.gia, shift, ids::GUARD_LINCOLN, |tx| {
+        let list = obj(tx, "checks");
+        tx.delete(&list, 0).expect("delete");
+    });
+    expect(
+        &d,
+        "a recorded check deleted",
+        req,
+        Refused(RejectKind::ForbiddenField),
+    );
+    let req = forged(
+        &mut d.gia,
+        shift,
+        ids::GUARD_LINCOLN,
+        put("post", ids::ADAMS_CAMPUS.to_string()),
+    );
+    expect(
+        &d,
+        "the shift moved to another post",
+        req,
+        Refused(RejectKind::ForbiddenField),
+    );
+    d.sam.sync().expect("the supervisor receives the shift");
+    let req = forged(&mut d.sam, shift, ids::SUPERVISOR, check(ids::SUPERVISOR));
+    expect(
+        &d,
+        "a supervisor adds a check to a guard's shift",
+        req,
+        Refused(RejectKind::Forbidden),
+    );
+    let req = forged(
+        &mut d.gia,
+        shift,
+        ids::GUARD_LINCOLN,
+        check(ids::GUARD_LINCOLN),
+    );
+    expect(&d, "the guard adds her own check", req, Committed);
+    d.gia.sync().expect("sync");
+    d.gia.store.end_shift(shift, at(60)).expect("end");
+    d.gia.sync().expect("sync");
+    let req = forged(
+        &mut d.gia,
+        shift,
+        ids::GUARD_LINCOLN,
+        check(ids::GUARD_LINCOLN),
+    );
+    expect(
+        &d,
+        "a check after the shift ended",
+        req,
+        Refused(RejectKind::WrongState),
+    );
+}
+
+/// An edit made offline on a draft that reaches the server after the report was submitted and
+/// approved is kept; the incident then reads "amended after approval" everywhere and waits
+/// for review again, and a second approval settles it.
+#[test]
+fn an_edit_made_offline_before_an_approval_is_kept_and_asks_for_review_again() {
+    let mut d = District::new();
+    let id = d.incident(IncidentStatus::Draft);
+    // Gia, offline, adds to the draft's narrative.
+    d.gia
+        .store
+        .edit_incident(
+            id,
+            &rounds_core::model::IncidentEdit {
+                append_narrative: Some("The guard saw it start.".into()),
+                ..Default::default()
+            },
+            at(8),
+        )
+        .expect("an edit of a draft");
+    // Meanwhile Olga submits and Sam approves.
+    d.olga.store.submit_incident(id, at(9)).expect("submit");
+    d.olga.sync().expect("sync");
+    d.sam.sync().expect("sync");
+    d.sam
+        .store
+        .review_incident(id, ReviewDecision::Approve, "", at(10))
+        .expect("approve");
+    d.sam.sync().expect("sync");
+    // Gia comes back online: nothing of hers is refused.
+    let r = d.gia.sync().expect("sync");
+    assert!(
+        r.rejected.is_empty(),
+        "honest offline work kept: {:?}",
+        r.rejected
+    );
+    d.sync_all();
+    for (who, dev) in [
+        ("olga", &mut d.olga),
+        ("sam", &mut d.sam),
+        ("gia", &mut d.gia),
+    ] {
+        let doc = dev.store.document(id).expect("doc");
+        let body = rounds_core::document::read_incident(&doc).expect("read");
+        assert_eq!(
+            body.status,
+            IncidentStatus::Amended,
+            "{who} sees it amended"
+        );
+        assert!(
+            body.narrative.contains("The guard saw it start."),
+            "{who} has the edit"
+        );
+    }
+    let stored = d.server.storage.document(id).expect("doc").expect("stored");
+    let mut am = automerge::Automerge::new();
+    am.apply_changes(
+        stored
+            .changes
+            .iter()
+            .map(|b| automerge::Change::from_bytes(b.clone()).expect("change")),
+    )
+    .expect("apply");
+    assert_eq!(
+        rounds_core::document::read_incident(&am)
+            .expect("read")
+            .status,
+        IncidentStatus::Amended,
+        "the server reads it amended too"
+    );
+    // Sam reviews it again: approved, with nothing unseen.
+    d.sam
+        .store
+        .review_incident(id, ReviewDecision::Approve, "Seen the addition.", at(12))
+        .expect("a second review of an amended report");
+    d.sync_all();
+    d.sync_all();
+    let doc = d.olga.store.document(id).expect("doc");
+    assert_eq!(
+        rounds_core::document::read_incident(&doc)
+            .expect("read")
+            .status,
+        IncidentStatus::Approved
+    );
+}
