@@ -48,18 +48,25 @@ pub const MAX_OPS_PER_CHANGE: u64 = 250_000;
 pub const MAX_PREDS_PER_CHANGE: u64 = MAX_OPS_PER_CHANGE;
 
 /// Most operations in one push request: 2,000,000 (eight maximal changes). The server parses a
-/// whole push before it stores anything; this bounds that work to well under a second.
+/// whole push before it stores anything; this bounds that work. The device fills a push up to
+/// this count as well as up to a page of bytes (`Store::pending_changes_except`), so an honest
+/// push never passes it: typed text costs about a byte an operation, so a 2 MiB page of
+/// narrative could otherwise hold 2.1 million.
 pub const MAX_OPS_PER_PUSH: u64 = 8 * MAX_OPS_PER_CHANGE;
 
-/// Largest total history of one document on the server (every stored change, in bytes): 6 MiB,
-/// so a whole document always fits in one 8 MiB sync body with room for its header. A shift of
-/// [`CHECKS_PER_SHIFT`] checks with typical notes is about 2 MiB.
+/// Largest total history of one document on the server (every stored change, in bytes): 6 MiB.
+/// A fetch sends a large document in parts, so the sync body does not bound it; this does, for
+/// the server, which holds one document in memory to apply a push, and for the phones that
+/// receive it. An incident whose narrative grew to 3 MiB by forty appends of 80 KB is 3.1 MiB
+/// (`limits::tests::a_3_mib_history_of_80_kb_edits_fits`); a shift of [`CHECKS_PER_SHIFT`]
+/// checks with typical notes is about 2 MiB.
 pub const MAX_DOC_HISTORY_BYTES: u64 = 6 * 1024 * 1024;
 
-/// Most operations in one document's history: 2,000,000. The server holds one document in
-/// memory at a time to apply a push; this bounds that memory whatever the compression. A
-/// maximal narrative rewritten eight times over is about that much.
-pub const MAX_DOC_OPS: u64 = 8 * MAX_OPS_PER_CHANGE;
+/// Most operations in one document's history: 8,000,000. Run-length encoding lets a few bytes
+/// of history stand for many operations (deleting a long text is a few bytes), so the bytes
+/// alone do not bound the memory the server needs to apply a push; this does. A narrative of
+/// [`NARRATIVE_TOTAL_CHARS`] is 4.2 million insertions; deleting all of it again is as many.
+pub const MAX_DOC_OPS: u64 = 8_000_000;
 
 // ---------------------------------------------------------------------------------------
 // Body fields: text lengths, in characters
@@ -75,8 +82,13 @@ pub const TAG_CODE_CHARS: usize = 128;
 pub const CHECK_NOTE_CHARS: usize = 2_000;
 /// Where an incident happened (300).
 pub const LOCATION_CHARS: usize = 300;
-/// An incident's narrative (100,000: about 40 printed pages).
+/// What is typed into an incident's narrative at once: the narrative it is filed with, a
+/// replacement, or one appended piece (100,000: about 40 printed pages).
 pub const NARRATIVE_CHARS: usize = 100_000;
+/// An incident's whole narrative, which grows piece by piece (4,194,304: an incident followed
+/// for months; a 3 MiB narrative of forty 80 KB appends fits with room to spare). In
+/// characters of two bytes or more, the history cap binds first.
+pub const NARRATIVE_TOTAL_CHARS: usize = 4 * 1024 * 1024;
 /// An incident's actions taken (20,000).
 pub const ACTIONS_CHARS: usize = 20_000;
 /// A supervisor's review comment (5,000).
@@ -258,7 +270,7 @@ pub fn shift(b: &ShiftBody) -> LimitResult {
 /// Every cap on an incident's body.
 pub fn incident(b: &IncidentBody) -> LimitResult {
     text("incident.location", &b.location, LOCATION_CHARS)?;
-    text("incident.narrative", &b.narrative, NARRATIVE_CHARS)?;
+    text("incident.narrative", &b.narrative, NARRATIVE_TOTAL_CHARS)?;
     text("incident.actions", &b.actions, ACTIONS_CHARS)?;
     if let Some(c) = &b.review_comment {
         text("incident.review_comment", c, REVIEW_COMMENT_CHARS)?;
@@ -722,6 +734,51 @@ mod tests {
         incident(&document::read_incident(&doc).expect("read")).expect("body within its caps");
     }
 
+    /// The journey of `e2e sync::a_document_larger_than_one_answer_is_fetched_whole_in_parts`:
+    /// an incident whose narrative grows to 3 MiB by forty appends of about 80 KB. Every
+    /// change, the history and the body must be within the caps, or the caps are wrong.
+    #[test]
+    fn a_3_mib_history_of_80_kb_edits_fits() {
+        let now = at("2026-11-30T10:00:00Z");
+        let h = header(DocKind::Incident);
+        let mut input = largest_incident();
+        input.narrative = "Opened.".into();
+        let mut doc = document::create(&h, h.author_id, "create_incident", |tx| {
+            document::init_incident(tx, &input, now)
+        })
+        .expect("create");
+        let piece = (3 * 1024 * 1024) / 40;
+        let mut changes = vec![last_change(&doc)];
+        for p in 0..40u8 {
+            let edit = IncidentEdit {
+                // Printable ASCII that varies, like typed text (no long runs to compress).
+                append_narrative: Some(
+                    (0..piece)
+                        .map(|i| char::from(b' ' + ((i * 7 + usize::from(p)) % 95) as u8))
+                        .collect(),
+                ),
+                ..Default::default()
+            };
+            edit.validate(now).expect("an 80 KB append is a valid edit");
+            document::change(&mut doc, now, h.author_id, "edit_incident", |tx| {
+                document::edit_incident(tx, &edit)
+            })
+            .expect("append");
+            changes.push(last_change(&doc));
+        }
+        let (mut bytes, mut ops) = (0u64, 0u64);
+        for c in &changes {
+            let parsed = parse_change("c", c.raw_bytes().to_vec()).expect("each change fits");
+            bytes += parsed.raw_bytes().len() as u64;
+            ops += change_ops("c", parsed.raw_bytes()).expect("counts").ops;
+        }
+        assert!(bytes > 3 * 1024 * 1024, "a 3 MiB history: {bytes} bytes");
+        history("incident", bytes, ops).expect("the history fits");
+        let body = document::read_incident(&doc).expect("read");
+        assert!(body.narrative.len() > 3 * 1024 * 1024);
+        incident(&body).expect("the 3 MiB narrative is within the body caps");
+    }
+
     #[test]
     fn predecessors_are_counted() {
         let now = at("2026-11-30T10:00:00Z");
@@ -928,8 +985,8 @@ mod tests {
         let cases: [Case; 6] = [
             (
                 "narrative",
-                |b| b.narrative = "é".repeat(NARRATIVE_CHARS + 1),
-                "incident.narrative: is 100001 characters long; at most 100000",
+                |b| b.narrative = "é".repeat(NARRATIVE_TOTAL_CHARS + 1),
+                "incident.narrative: is 4194305 characters long; at most 4194304",
             ),
             (
                 "a photo reference that is not a hash",

@@ -63,8 +63,9 @@ pub struct SyncBacklog {
 }
 
 impl Store {
-    /// Unacknowledged changes, oldest first, stopping before `max_bytes` of change bytes (but
-    /// always at least one change, so progress is possible).
+    /// Unacknowledged changes, oldest first, stopping before `max_bytes` of change bytes or
+    /// [`crate::limits::MAX_OPS_PER_PUSH`] operations, the server's cap on one push (but always
+    /// at least one change, so progress is possible).
     pub fn pending_changes(&self, max_bytes: usize) -> Result<Vec<PendingDocument>> {
         self.pending_changes_except(max_bytes, &[])
     }
@@ -83,7 +84,7 @@ impl Store {
         let mut rows = stmt.query([])?;
         let mut out: Vec<PendingDocument> = Vec::new();
         let mut index = std::collections::HashMap::new();
-        let mut total = 0usize;
+        let (mut total, mut ops) = (0usize, 0u64);
         while let Some(r) = rows.next()? {
             let doc_id: String = r.get(0)?;
             if skip.contains(&doc_id) {
@@ -91,10 +92,15 @@ impl Store {
             }
             let hash: Vec<u8> = r.get(1)?;
             let bytes: Vec<u8> = r.get(2)?;
-            if total > 0 && total + bytes.len() > max_bytes {
+            // Counted from the column headers: a scan of the bytes, not a parse.
+            let n = crate::limits::change_ops("pending change", &bytes)?.ops;
+            if total > 0
+                && (total + bytes.len() > max_bytes || ops + n > crate::limits::MAX_OPS_PER_PUSH)
+            {
                 break;
             }
             total += bytes.len();
+            ops += n;
             let hash: [u8; 32] = hash
                 .try_into()
                 .map_err(|_| Error::internal("reading changes", "stored hash is not 32 bytes"))?;
