@@ -352,6 +352,24 @@ mod connections {
         }
     }
 
+    /// Answers a connection over the cap with 429 and closes it, giving it one second.
+    pub async fn refuse(mut stream: tokio::net::TcpStream, max: usize) {
+        let body = serde_json::json!({
+            "kind": "too_many_connections",
+            "message": format!("at most {max} connections at once from one address; try again shortly"),
+        })
+        .to_string();
+        let answer = format!(
+            "HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\ncontent-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), async {
+            stream.write_all(answer.as_bytes()).await?;
+            stream.shutdown().await
+        })
+        .await;
+    }
+
     #[cfg(test)]
     mod tests {
         use super::*;
@@ -373,24 +391,6 @@ mod connections {
                 "a closed connection frees its place"
             );
         }
-    }
-
-    /// Answers a connection over the cap with 429 and closes it, giving it one second.
-    pub async fn refuse(mut stream: tokio::net::TcpStream, max: usize) {
-        let body = serde_json::json!({
-            "kind": "too_many_connections",
-            "message": format!("at most {max} connections at once from one address; try again shortly"),
-        })
-        .to_string();
-        let answer = format!(
-            "HTTP/1.1 429 Too Many Requests\r\ncontent-type: application/json\r\ncontent-length: {}\r\nretry-after: 1\r\nconnection: close\r\n\r\n{body}",
-            body.len()
-        );
-        let _ = tokio::time::timeout(std::time::Duration::from_secs(1), async {
-            stream.write_all(answer.as_bytes()).await?;
-            stream.shutdown().await
-        })
-        .await;
     }
 }
 

@@ -345,6 +345,7 @@ fn a_compressed_change_inflating_to_1_gib_is_refused_with_413_and_the_server_sta
     );
     // The real server process's peak resident memory (VmHWM of its /proc/<pid>/status).
     let peak_kib = server.peak_rss_kib();
+    eprintln!("rounds-server VmHWM after the 1 GiB bomb: {peak_kib} KiB");
     assert!(
         peak_kib < 100 * 1024,
         "the server's peak memory stays under 100 MB: {} MB",
@@ -587,7 +588,11 @@ fn a_document_whose_history_would_pass_its_cap_is_refused_and_keeps_what_it_had(
     fn pad(doc: &mut automerge::Automerge, by: Uuid, n: u32) {
         for k in 0..n {
             document::change(doc, at(2), by, "edit_incident", |tx| {
-                tx.put(automerge::ROOT, "location", format!("{k}").repeat(1_000_000))?;
+                tx.put(
+                    automerge::ROOT,
+                    "location",
+                    format!("{k}").repeat(1_000_000),
+                )?;
                 tx.put(automerge::ROOT, "location", "Gym")?;
                 Ok(())
             })
