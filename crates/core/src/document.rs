@@ -256,6 +256,11 @@ pub fn append_check(tx: &mut Transaction<'_>, check: &CheckInput, by: Uuid) -> R
     Ok(())
 }
 
+/// How many checks a shift holds (without reading them).
+pub fn check_count(doc: &Automerge) -> Result<usize> {
+    Ok(doc.length(obj(doc, &ROOT, "checks", "checks")?))
+}
+
 /// Marks the shift ended.
 pub fn end_shift(tx: &mut Transaction<'_>, at: DateTime<Utc>) -> Result<()> {
     tx.put(ROOT, "ended_at", ts(at))?;

@@ -2,6 +2,8 @@
 //! student-contact notes with no network at all.
 //!
 //! - [`model`]: domain types and validation (reference data, inputs, vocabularies).
+//! - [`limits`]: every cap on what a device records and the server accepts (change sizes,
+//!   history, text and list lengths), shared by both sides.
 //! - [`document`]: records as automerge documents with an immutable header.
 //! - [`round`]: pure computation of a round's done / due / late / missed visits.
 //! - [`rules`]: who may see and change what, field by field: one table run by the device and
@@ -19,6 +21,7 @@ pub mod document;
 pub mod entropy;
 pub mod error;
 pub mod keyslots;
+pub mod limits;
 pub mod model;
 pub mod round;
 pub mod rules;

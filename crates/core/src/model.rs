@@ -10,12 +10,19 @@
 //! - **Contact note**: an SRO's note about a contact with a student. Always restricted.
 //!
 //! Every input type has a `validate` method; a refused value names the field and the reason.
+//! The numbers (text lengths, list lengths) live in [`crate::limits`], which the server also
+//! applies to every record body it receives.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::error::{Error, Result};
+use crate::limits::{
+    ACTIONS_CHARS, CHECK_NOTE_CHARS, LOCATION_CHARS, NAME_CHARS, NARRATIVE_CHARS, NOTE_TEXT_CHARS,
+    PEOPLE_PER_INCIDENT, PHOTOS_PER_RECORD, POST_ORDERS_CHARS, REFERENCE_CHARS, SHARED_WITH,
+    TAG_CODE_CHARS,
+};
 
 /// Defines a closed vocabulary: a `Copy` enum with a stable snake_case code per variant
 /// (`code()`, for storage and the wire) and the label people read (`label()`), written
@@ -414,12 +421,17 @@ impl ReferenceData {
     pub fn validate(&self) -> Result<()> {
         let schools: std::collections::HashSet<Uuid> = self.schools.iter().map(|s| s.id).collect();
         for (i, s) in self.schools.iter().enumerate() {
-            text(&format!("schools[{i}].name"), &s.name, 1, 200)?;
+            text(&format!("schools[{i}].name"), &s.name, 1, NAME_CHARS)?;
         }
         let mut posts = std::collections::HashSet::new();
         for (i, p) in self.posts.iter().enumerate() {
-            text(&format!("posts[{i}].name"), &p.name, 1, 200)?;
-            text(&format!("posts[{i}].orders"), &p.orders, 0, 20_000)?;
+            text(&format!("posts[{i}].name"), &p.name, 1, NAME_CHARS)?;
+            text(
+                &format!("posts[{i}].orders"),
+                &p.orders,
+                0,
+                POST_ORDERS_CHARS,
+            )?;
             if !schools.contains(&p.school_id) {
                 return Err(Error::invalid(
                     format!("posts[{i}].school_id"),
@@ -430,8 +442,13 @@ impl ReferenceData {
         }
         let mut tags = std::collections::HashSet::new();
         for (i, c) in self.checkpoints.iter().enumerate() {
-            text(&format!("checkpoints[{i}].name"), &c.name, 1, 200)?;
-            text(&format!("checkpoints[{i}].tag_code"), &c.tag_code, 1, 128)?;
+            text(&format!("checkpoints[{i}].name"), &c.name, 1, NAME_CHARS)?;
+            text(
+                &format!("checkpoints[{i}].tag_code"),
+                &c.tag_code,
+                1,
+                TAG_CODE_CHARS,
+            )?;
             c.schedule.validate(&format!("checkpoints[{i}].schedule"))?;
             if !posts.contains(&c.post_id) {
                 return Err(Error::invalid(
@@ -447,7 +464,7 @@ impl ReferenceData {
             }
         }
         for (i, p) in self.people.iter().enumerate() {
-            text(&format!("people[{i}].name"), &p.name, 1, 200)?;
+            text(&format!("people[{i}].name"), &p.name, 1, NAME_CHARS)?;
         }
         Ok(())
     }
@@ -479,7 +496,7 @@ pub struct CheckInput {
 impl CheckInput {
     /// Checks the fields that need no store to check.
     pub fn validate(&self) -> Result<()> {
-        text("check.note", &self.note, 0, 2_000)?;
+        text("check.note", &self.note, 0, CHECK_NOTE_CHARS)?;
         if self.result != CheckResult::AllClear && self.note.trim().is_empty() {
             return Err(Error::invalid(
                 "check.note",
@@ -509,9 +526,9 @@ pub struct InvolvedPerson {
 
 impl InvolvedPerson {
     fn validate(&self, field: &str) -> Result<()> {
-        text(&format!("{field}.name"), &self.name, 1, 200)?;
+        text(&format!("{field}.name"), &self.name, 1, NAME_CHARS)?;
         if let Some(r) = &self.reference {
-            text(&format!("{field}.reference"), r, 1, 64)?;
+            text(&format!("{field}.reference"), r, 1, REFERENCE_CHARS)?;
         }
         if self.category == PersonCategory::Staff && self.juvenile {
             return Err(Error::invalid(
@@ -549,10 +566,10 @@ pub struct IncidentInput {
 impl IncidentInput {
     /// Checks every field; `now` bounds the occurrence time.
     pub fn validate(&self, now: DateTime<Utc>) -> Result<()> {
-        text("incident.location", &self.location, 1, 300)?;
+        text("incident.location", &self.location, 1, LOCATION_CHARS)?;
         not_in_future("incident.occurred_at", self.occurred_at, now)?;
-        text("incident.narrative", &self.narrative, 0, 100_000)?;
-        text("incident.actions", &self.actions, 0, 20_000)?;
+        text("incident.narrative", &self.narrative, 0, NARRATIVE_CHARS)?;
+        text("incident.actions", &self.actions, 0, ACTIONS_CHARS)?;
         people("incident.people", &self.people)?;
         photo_refs("incident.photos", &self.photos)
     }
@@ -585,19 +602,19 @@ impl IncidentEdit {
     /// Checks every field that is set.
     pub fn validate(&self, now: DateTime<Utc>) -> Result<()> {
         if let Some(l) = &self.location {
-            text("incident.location", l, 1, 300)?;
+            text("incident.location", l, 1, LOCATION_CHARS)?;
         }
         if let Some(t) = self.occurred_at {
             not_in_future("incident.occurred_at", t, now)?;
         }
         if let Some(n) = &self.append_narrative {
-            text("incident.append_narrative", n, 1, 100_000)?;
+            text("incident.append_narrative", n, 1, NARRATIVE_CHARS)?;
         }
         if let Some(n) = &self.narrative {
-            text("incident.narrative", n, 0, 100_000)?;
+            text("incident.narrative", n, 0, NARRATIVE_CHARS)?;
         }
         if let Some(a) = &self.actions {
-            text("incident.actions", a, 0, 20_000)?;
+            text("incident.actions", a, 0, ACTIONS_CHARS)?;
         }
         people("incident.add_people", &self.add_people)?;
         photo_refs("incident.add_photos", &self.add_photos)
@@ -646,10 +663,10 @@ pub struct NoteInput {
 impl NoteInput {
     /// Checks every field; `now` bounds the contact time.
     pub fn validate(&self, now: DateTime<Utc>) -> Result<()> {
-        text("note.student_ref", &self.student_ref, 1, 64)?;
-        text("note.student_name", &self.student_name, 1, 200)?;
-        text("note.reason", &self.reason, 1, 5_000)?;
-        text("note.outcome", &self.outcome, 0, 5_000)?;
+        text("note.student_ref", &self.student_ref, 1, REFERENCE_CHARS)?;
+        text("note.student_name", &self.student_name, 1, NAME_CHARS)?;
+        text("note.reason", &self.reason, 1, NOTE_TEXT_CHARS)?;
+        text("note.outcome", &self.outcome, 0, NOTE_TEXT_CHARS)?;
         not_in_future("note.contacted_at", self.contacted_at, now)?;
         if !self.classification.is_restricted() {
             return Err(Error::invalid(
@@ -665,8 +682,11 @@ impl NoteInput {
                 "is before the contact itself",
             ));
         }
-        if self.shared_with.len() > 50 {
-            return Err(Error::invalid("note.shared_with", "at most 50 people"));
+        if self.shared_with.len() > SHARED_WITH {
+            return Err(Error::invalid(
+                "note.shared_with",
+                format!("at most {SHARED_WITH} people"),
+            ));
         }
         Ok(())
     }
@@ -689,7 +709,7 @@ impl NoteEdit {
     /// Checks every field that is set.
     pub fn validate(&self) -> Result<()> {
         if let Some(o) = &self.outcome {
-            text("note.outcome", o, 0, 5_000)?;
+            text("note.outcome", o, 0, NOTE_TEXT_CHARS)?;
         }
         Ok(())
     }
@@ -735,8 +755,11 @@ fn not_in_future(field: &str, at: DateTime<Utc>, now: DateTime<Utc>) -> Result<(
 }
 
 fn people(field: &str, list: &[InvolvedPerson]) -> Result<()> {
-    if list.len() > 100 {
-        return Err(Error::invalid(field, "at most 100 people per incident"));
+    if list.len() > PEOPLE_PER_INCIDENT {
+        return Err(Error::invalid(
+            field,
+            format!("at most {PEOPLE_PER_INCIDENT} people per incident"),
+        ));
     }
     for (i, p) in list.iter().enumerate() {
         p.validate(&format!("{field}[{i}]"))?;
@@ -753,8 +776,11 @@ pub fn is_photo_hash(s: &str) -> bool {
 
 /// Photo references are lowercase hex SHA-256 digests.
 pub(crate) fn photo_refs(field: &str, photos: &[String]) -> Result<()> {
-    if photos.len() > 20 {
-        return Err(Error::invalid(field, "at most 20 photos"));
+    if photos.len() > PHOTOS_PER_RECORD {
+        return Err(Error::invalid(
+            field,
+            format!("at most {PHOTOS_PER_RECORD} photos"),
+        ));
     }
     for (i, p) in photos.iter().enumerate() {
         if !is_photo_hash(p) {

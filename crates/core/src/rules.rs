@@ -605,11 +605,9 @@ fn check_shift(
                     "a check must be recorded by the person who sends it",
                 );
             }
-            if !c.photos.iter().all(|p| crate::model::is_photo_hash(p)) {
-                return refuse(
-                    RefusalKind::Malformed,
-                    "a photo reference must be a SHA-256 hash",
-                );
+            // The same check, and message, as the body limits (`crate::limits`).
+            if let Err(e) = crate::limits::photo_refs("shift.checks[].photos", &c.photos) {
+                return refuse(RefusalKind::Malformed, e.to_string());
             }
         }
     }

@@ -7,6 +7,7 @@ use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};
 use chrono::{DateTime, Duration, Utc};
 use rounds_core::entropy::{Entropy, OsEntropy};
+use rounds_core::limits::{NAME_CHARS, POST_ORDERS_CHARS, TAG_CODE_CHARS};
 use rounds_core::model::{Checkpoint, Post, ReferenceData, Role, School};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -85,22 +86,22 @@ fn text(field: &str, v: &str, max: usize) -> ApiResult<()> {
 
 /// Adds or replaces a school.
 pub fn put_school(st: &dyn Storage, s: &School) -> ApiResult<()> {
-    text("school.name", &s.name, 200)?;
+    text("school.name", &s.name, NAME_CHARS)?;
     Ok(st.put_school(s)?)
 }
 
 /// Adds or replaces a post.
 pub fn put_post(st: &dyn Storage, p: &Post) -> ApiResult<()> {
-    text("post.name", &p.name, 200)?;
-    rounds_core::model::text("post.orders", &p.orders, 0, 20_000)?;
+    text("post.name", &p.name, NAME_CHARS)?;
+    rounds_core::model::text("post.orders", &p.orders, 0, POST_ORDERS_CHARS)?;
     st.put_post(p)
         .map_err(|_| ApiError::BadRequest("post.school_id: no such school".into()))
 }
 
 /// Adds or replaces a checkpoint.
 pub fn put_checkpoint(st: &dyn Storage, c: &Checkpoint) -> ApiResult<()> {
-    text("checkpoint.name", &c.name, 200)?;
-    text("checkpoint.tag_code", &c.tag_code, 128)?;
+    text("checkpoint.name", &c.name, NAME_CHARS)?;
+    text("checkpoint.tag_code", &c.tag_code, TAG_CODE_CHARS)?;
     c.schedule.validate("checkpoint.schedule")?;
     st.put_checkpoint(c).map_err(|_| {
         ApiError::BadRequest(
@@ -124,7 +125,7 @@ pub fn put_person_in(
     memory: &mut HashMemory,
 ) -> ApiResult<()> {
     text("person.username", &p.username, 64)?;
-    text("person.name", &p.name, 200)?;
+    text("person.name", &p.name, NAME_CHARS)?;
     let existing = st.person(p.id)?;
     let password_hash = match (&p.password, existing) {
         (Some(pw), _) if pw.chars().count() < 8 => {

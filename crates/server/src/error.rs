@@ -36,6 +36,10 @@ pub enum ApiError {
     /// 413: the body is larger than allowed.
     #[error("the request body is too large")]
     TooLarge,
+    /// 413 `too_large`: something in the request is over one of the limits of
+    /// `rounds_core::limits`; the message names it and the limit.
+    #[error("{0}")]
+    OverLimit(String),
     /// 429 `throttled`, with `Retry-After`: too many failed sign-ins or enrollments for this
     /// name or network (see `crate::signin`); nothing was checked.
     #[error("{message}")]
@@ -64,7 +68,9 @@ impl ApiError {
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
-            ApiError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            ApiError::TooLarge | ApiError::OverLimit(_) => {
+                (StatusCode::PAYLOAD_TOO_LARGE, "too_large")
+            }
             ApiError::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "throttled"),
             ApiError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),

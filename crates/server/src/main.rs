@@ -51,6 +51,16 @@ enum Command {
         /// days run from local midnight to midnight and it shows local clock times.
         #[arg(long, env = "ROUNDS_TIME_ZONE", default_value = "UTC", value_parser = time_zone)]
         time_zone: Tz,
+        /// Seconds to wait for a request's head (and for the next request on an idle
+        /// connection) before closing the connection.
+        #[arg(long, env = "ROUNDS_HEADER_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        header_timeout_secs: u64,
+        /// Seconds to wait for the next bytes of a request body before refusing the request.
+        #[arg(long, env = "ROUNDS_BODY_TIMEOUT_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+        body_timeout_secs: u64,
+        /// Most connections open at once from one client address.
+        #[arg(long, env = "ROUNDS_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        max_connections_per_address: u64,
         /// How long a failed sign-in or enrollment counts against its name and network (the
         /// throttle's window; 5 failures per name, 50 per network, 10 enrollments per network).
         #[arg(long, env = "ROUNDS_SIGN_IN_WINDOW_SECONDS", default_value_t = 900, value_parser = clap::value_parser!(u32).range(1..))]
@@ -163,10 +173,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .init();
     let cli = Cli::parse();
     let storage = Arc::new(SqliteStorage::open(&cli.data)?);
+    let defaults = rounds_server::ConnectionLimits::default();
     match cli.command.unwrap_or(Command::Serve {
         listen: "127.0.0.1:8080".parse()?,
         seed_demo: false,
         time_zone: Tz::UTC,
+        header_timeout_secs: defaults.header_timeout.as_secs(),
+        body_timeout_secs: defaults.body_timeout.as_secs(),
+        max_connections_per_address: defaults.per_address as u64,
         sign_in_window_seconds: 900,
         hash_slots: 0,
         locale: Locale::default(),
@@ -176,11 +190,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             listen,
             seed_demo,
             time_zone,
+            header_timeout_secs,
+            body_timeout_secs,
+            max_connections_per_address,
             sign_in_window_seconds,
             hash_slots,
             locale,
             fonts,
         } => {
+            let limits = rounds_server::ConnectionLimits {
+                header_timeout: std::time::Duration::from_secs(header_timeout_secs),
+                body_timeout: std::time::Duration::from_secs(body_timeout_secs),
+                per_address: usize::try_from(max_connections_per_address)?,
+            };
             let mut policy = SignInPolicy {
                 window: chrono::Duration::seconds(i64::from(sign_in_window_seconds)),
                 ..SignInPolicy::default()
@@ -214,7 +236,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .with_sign_in_policy(policy)
                     .with_locale(locale)
                     .with_fonts(fonts);
-                rounds_server::serve(listener, state, shutdown()).await?;
+                rounds_server::serve_with(listener, state, limits, shutdown()).await?;
                 tracing::info!("stopped");
                 Ok::<_, Box<dyn std::error::Error>>(())
             })?;

@@ -4,6 +4,12 @@
 //! readers) before its changes are loaded or sent. A push is processed document by document:
 //! refused documents are reported and the rest still commit, so one bad record never blocks a
 //! guard's whole shift from reaching the district.
+//!
+//! Limits (`rounds_core::limits`, listed in `docs/sync.md`): [`parse`] checks every change as
+//! sent (size compressed and inflated, operations, predecessors, operations per push) before
+//! automerge parses it, and refuses the whole request with 413 on a breach; a document whose
+//! history would pass its cap, or whose body after the merge has a field past its cap or a
+//! photo reference that is not a hash ([`project`]), is refused alone, with kind `invalid`.
 
 use std::collections::HashMap;
 
@@ -14,6 +20,7 @@ use axum::extract::{Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rounds_core::document::{self, Header};
+use rounds_core::limits::{self, LimitError};
 use rounds_core::model::DocKind;
 use rounds_core::rules::{self, RefusalKind};
 use rounds_core::wire;
@@ -79,8 +86,12 @@ pub type ParsedPush = Vec<(Header, Vec<Change>)>;
 
 /// Parses a push. Malformed input (unknown codes in a header, bytes that are not automerge
 /// changes) is a client bug: the whole request is refused with 400 before anything is stored.
+/// A change over a limit (its size as sent or inflated, its operations or predecessors, or the
+/// push's operations in all) refuses the whole request with 413, also before anything is
+/// stored: no honest device makes such a change (see `rounds_core::limits`).
 pub fn parse(req: PushRequest) -> ApiResult<ParsedPush> {
     let mut out = Vec::with_capacity(req.docs.len());
+    let mut ops = 0u64;
     for (i, d) in req.docs.into_iter().enumerate() {
         let header = wire::header_from_wire(&d.header)
             .map_err(|e| ApiError::BadRequest(format!("docs[{i}]: {e}")))?;
@@ -89,15 +100,45 @@ pub fn parse(req: PushRequest) -> ApiResult<ParsedPush> {
         }
         let mut changes = Vec::with_capacity(d.changes.len());
         for (j, c) in d.changes.into_iter().enumerate() {
-            changes.push(Change::from_bytes(c.into_vec()).map_err(|e| {
-                ApiError::BadRequest(format!(
-                    "docs[{i}].changes[{j}]: not an automerge change: {e}"
-                ))
-            })?);
+            let change = limits::parse_change(&format!("docs[{i}].changes[{j}]"), c.into_vec())
+                .map_err(limit_error)?;
+            ops += change.len() as u64;
+            if ops > limits::MAX_OPS_PER_PUSH {
+                return Err(ApiError::OverLimit(format!(
+                    "the push holds more than {} operations; push fewer changes at once",
+                    limits::MAX_OPS_PER_PUSH
+                )));
+            }
+            changes.push(change);
         }
         out.push((header, changes));
     }
     Ok(out)
+}
+
+/// A limit breach of a whole request: 413 for a size, 400 for bytes that are not a change.
+fn limit_error(e: LimitError) -> ApiError {
+    if e.is_size() {
+        ApiError::OverLimit(e.to_string())
+    } else {
+        ApiError::BadRequest(e.to_string())
+    }
+}
+
+/// Refuses a document whose history, `stored` and `new` changes together, would pass the
+/// caps on one document's bytes or operations (`rounds_core::limits::history`). Operations are
+/// counted from the changes' column headers, so this costs a scan of the bytes, not a parse.
+fn check_history(
+    header: &Header,
+    stored: &[Vec<u8>],
+    new: &[([u8; 32], Vec<u8>)],
+) -> Result<(), LimitError> {
+    let (mut bytes, mut ops) = (0u64, 0u64);
+    for b in stored.iter().chain(new.iter().map(|(_, b)| b)) {
+        bytes += b.len() as u64;
+        ops += limits::change_ops("change", b)?.ops;
+    }
+    limits::history(header.kind.code(), bytes, ops)
 }
 
 /// Applies a push; pure of HTTP so tests and benchmarks can call it.
@@ -241,6 +282,13 @@ fn prepare(
         .iter()
         .map(|c| (c.hash().0, c.raw_bytes().to_vec()))
         .collect();
+    if let Err(e) = check_history(
+        header,
+        stored.as_ref().map_or(&[], |s| &s.changes),
+        &new_bytes,
+    ) {
+        return refuse(RejectKind::Invalid, &e.to_string());
+    }
     // Every change is judged against the rules on the state it was made on, in causal order;
     // one refused change refuses the document's whole push (nothing of it is
     // stored: the later changes of that device build on it).
@@ -304,11 +352,14 @@ fn reject_kind(k: RefusalKind) -> RejectKind {
     }
 }
 
-/// The server's projection of a document (also validates that its body reads as its kind).
+/// The server's projection of a document. Also validates that its body reads as its kind and
+/// is within the body limits (`rounds_core::limits`: text and list lengths, photo references
+/// that are hashes), as it reads after the merge.
 pub fn project(h: &Header, am: &Automerge) -> rounds_core::Result<Projection> {
     Ok(match h.kind {
         DocKind::Shift => {
             let b = document::read_shift(am)?;
+            limits::shift(&b)?;
             Projection::Shift {
                 post_id: b.post_id,
                 started_at: b.started_at,
@@ -328,6 +379,7 @@ pub fn project(h: &Header, am: &Automerge) -> rounds_core::Result<Projection> {
         }
         DocKind::Incident => {
             let b = document::read_incident(am)?;
+            limits::incident(&b)?;
             Projection::Incident {
                 incident_type: b.incident_type.code().to_string(),
                 status: b.status.code().to_string(),
@@ -338,6 +390,7 @@ pub fn project(h: &Header, am: &Automerge) -> rounds_core::Result<Projection> {
         }
         DocKind::ContactNote => {
             let b = document::read_note(am)?;
+            limits::note(&b)?;
             let mut readers = vec![h.author_id];
             readers.extend(b.shared_with);
             Projection::Note { readers }
@@ -378,6 +431,16 @@ pub async fn pull(
     let storage = state.storage.clone();
     let resp = tokio::task::spawn_blocking(move || -> ApiResult<Option<PullResponse>> {
         let viewer = session.viewer();
+        // A cursor comes from an earlier answer, so it is never past the feed's end: one that
+        // is (a made-up number, or 2^63 and up, which would wrap in SQL) is refused, not read
+        // as another position.
+        let end = storage.max_seq()?;
+        if q.after > end {
+            return Err(ApiError::BadRequest(format!(
+                "after={}: the cursor is past the end of the change feed ({end})",
+                q.after
+            )));
+        }
         let page = storage.feed(&viewer, q.after, max)?;
         let version = storage.reference_version()?;
         if page.items.is_empty() && page.cursor == q.after && version == q.reference {

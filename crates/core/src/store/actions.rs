@@ -97,7 +97,12 @@ impl Store {
                         "is not a checkpoint of this shift's post",
                     ));
                 }
-                let _ = doc;
+                crate::limits::list(
+                    "shift.checks",
+                    "checks",
+                    document::check_count(doc)? + 1,
+                    crate::limits::CHECKS_PER_SHIFT,
+                )?;
                 Ok(())
             },
             |_, tx| document::append_check(tx, check, person),
@@ -224,7 +229,12 @@ impl Store {
         comment: &str,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        text("review.comment", comment, 0, 5_000)?;
+        text(
+            "review.comment",
+            comment,
+            0,
+            crate::limits::REVIEW_COMMENT_CHARS,
+        )?;
         if decision == ReviewDecision::Return && comment.trim().is_empty() {
             return Err(Error::invalid("review.comment", "say what needs to change"));
         }
@@ -271,7 +281,7 @@ impl Store {
         text_: &str,
         now: DateTime<Utc>,
     ) -> Result<()> {
-        text("supplement.text", text_, 1, 20_000)?;
+        text("supplement.text", text_, 1, crate::limits::SUPPLEMENT_CHARS)?;
         let s = Supplement {
             id,
             author_id: self.person_id,

@@ -1,5 +1,9 @@
 //! Projections: query tables derived from the documents.
 //!
+//! [`project`] also refuses a body past the caps of [`crate::limits`] (so an action whose
+//! result would be refused by the server fails here first, and a document received over them
+//! is not stored).
+//!
 //! [`project`] rewrites every row derived from one document; the hot path of recording a
 //! patrol check uses [`project_check`] to add just that check's row. Both must give exactly
 //! what [`Store::rebuild_projections`] gives from the documents alone; the tests compare the
@@ -19,6 +23,7 @@ pub(super) fn project(tx: &Transaction<'_>, h: &Header, doc: &Automerge) -> Resu
     match h.kind {
         DocKind::Shift => {
             let body = document::read_shift(doc)?;
+            crate::limits::shift(&body)?;
             tx.prepare_cached("DELETE FROM patrol_checks WHERE shift_id = ?1")?
                 .execute(params![id])?;
             for c in &body.checks {
@@ -40,6 +45,7 @@ pub(super) fn project(tx: &Transaction<'_>, h: &Header, doc: &Automerge) -> Resu
         }
         DocKind::Incident => {
             let b = document::read_incident(doc)?;
+            crate::limits::incident(&b)?;
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO incidents
                     (id, school_id, author_id, type, status, location, occurred_at, reported_at,
@@ -78,6 +84,7 @@ pub(super) fn project(tx: &Transaction<'_>, h: &Header, doc: &Automerge) -> Resu
         }
         DocKind::ContactNote => {
             let b = document::read_note(doc)?;
+            crate::limits::note(&b)?;
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO contact_notes
                     (id, school_id, author_id, student_ref, student_name, contact_type, reason,

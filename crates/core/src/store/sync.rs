@@ -80,8 +80,9 @@ pub struct WaitingFor {
 
 impl Store {
     /// The unlocked person's unacknowledged changes, oldest first, stopping before `max_bytes`
-    /// of change bytes (but always at least one change, so progress is possible). Another
-    /// person's changes on a shared phone wait for their own session ([`Store::waiting_for_others`]).
+    /// of change bytes or [`crate::limits::MAX_OPS_PER_PUSH`] operations, the server's cap on
+    /// one push (but always at least one change, so progress is possible). Another person's
+    /// changes on a shared phone wait for their own session ([`Store::waiting_for_others`]).
     pub fn pending_changes(&self, max_bytes: usize) -> Result<Vec<PendingDocument>> {
         self.pending_changes_except(max_bytes, &[])
     }
@@ -101,7 +102,7 @@ impl Store {
         let mut rows = stmt.query(params![self.person_id.to_string()])?;
         let mut out: Vec<PendingDocument> = Vec::new();
         let mut index = std::collections::HashMap::new();
-        let mut total = 0usize;
+        let (mut total, mut ops) = (0usize, 0u64);
         while let Some(r) = rows.next()? {
             let doc_id: String = r.get(0)?;
             if skip.contains(&doc_id) {
@@ -109,10 +110,15 @@ impl Store {
             }
             let hash: Vec<u8> = r.get(1)?;
             let bytes: Vec<u8> = r.get(2)?;
-            if total > 0 && total + bytes.len() > max_bytes {
+            // Counted from the column headers: a scan of the bytes, not a parse.
+            let n = crate::limits::change_ops("pending change", &bytes)?.ops;
+            if total > 0
+                && (total + bytes.len() > max_bytes || ops + n > crate::limits::MAX_OPS_PER_PUSH)
+            {
                 break;
             }
             total += bytes.len();
+            ops += n;
             let hash: [u8; 32] = hash
                 .try_into()
                 .map_err(|_| Error::internal("reading changes", "stored hash is not 32 bytes"))?;
@@ -345,12 +351,12 @@ fn prepare_remote(
 ) -> Result<Option<(automerge::Automerge, Vec<Change>)>> {
     let mut parsed = Vec::with_capacity(changes.len());
     for (i, bytes) in changes.iter().enumerate() {
-        parsed.push(Change::from_bytes(bytes.clone()).map_err(|e| {
-            Error::invalid(
-                format!("changes[{i}]"),
-                format!("is not an automerge change: {e}"),
-            )
-        })?);
+        // Within the same caps as the server's: a compressed chunk is never inflated past
+        // them, whoever sent it.
+        parsed.push(crate::limits::parse_change(
+            &format!("changes[{i}]"),
+            bytes.clone(),
+        )?);
     }
     let known = load_header(conn, header.id)?;
     if let Some(k) = &known

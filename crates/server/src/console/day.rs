@@ -15,7 +15,7 @@ use std::fmt::Write;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use rounds_core::document::{self, CheckRecord};
 use rounds_core::model::{
@@ -377,8 +377,8 @@ pub fn render(
             opts.iter().map(|(a, b)| (a.as_str(), b.as_str())),
             &school_param
         ),
-        link(date - Duration::days(1)),
-        link(date + Duration::days(1)),
+        link(date.pred_opt().unwrap_or(date)),
+        link(date.succ_opt().unwrap_or(date)),
     );
     let total: usize = days.iter().map(|d| d.shifts.len()).sum();
     let exceptions: usize = days

@@ -94,7 +94,12 @@ pub fn review_incident(
     comment: &str,
     now: DateTime<Utc>,
 ) -> ConsoleResult<()> {
-    rounds_core::model::text("review.comment", comment, 0, 5_000)?;
+    rounds_core::model::text(
+        "review.comment",
+        comment,
+        0,
+        rounds_core::limits::REVIEW_COMMENT_CHARS,
+    )?;
     if decision == ReviewDecision::Return && comment.trim().is_empty() {
         return Err(ConsoleError::BadRequest(
             "to return an incident, say what needs to change".into(),
@@ -740,15 +745,22 @@ pub async fn photo(
     Ok(r)
 }
 
-/// Thumbnails linking to the full photos of record `id`.
+/// Thumbnails linking to the full photos of record `id`. A reference that is not a photo hash
+/// (data stored before the server checked references, or by a device that did not) is shown as
+/// "invalid photo reference" and links nowhere; it is never sliced, so no string can make the
+/// page fail.
 pub fn thumbnails(id: Uuid, hashes: &[String]) -> String {
     let mut b = String::new();
     for hsh in hashes {
+        if !rounds_core::model::is_photo_hash(hsh) {
+            b.push_str(r#"<span class="thumb invalid">invalid photo reference</span>"#);
+            continue;
+        }
+        // A hash is 64 ASCII hex digits: its first 8 bytes are 8 characters.
         let _ = write!(
             b,
-            r#"<a href="/console/records/{id}/photos/{0}" class="thumb"><img src="/console/records/{id}/photos/{0}" alt="photo {1}" loading="lazy"></a>"#,
-            esc(hsh),
-            esc(&hsh[..hsh.len().min(8)])
+            r#"<a href="/console/records/{id}/photos/{hsh}" class="thumb"><img src="/console/records/{id}/photos/{hsh}" alt="photo {}" loading="lazy"></a>"#,
+            &hsh[..8]
         );
     }
     b
@@ -757,6 +769,32 @@ pub fn thumbnails(id: Uuid, hashes: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn thumbnails_of_references_that_are_not_hashes_never_panic() {
+        let id = Uuid::from_u128(1);
+        for bad in [
+            "aéééé",
+            "",
+            "é",
+            "../../etc/passwd",
+            "<script>",
+            &"A".repeat(64),
+        ] {
+            let t = thumbnails(id, &[bad.to_string()]);
+            assert!(t.contains("invalid photo reference"), "{bad:?}: {t}");
+            assert!(
+                !t.contains("<script>") && !t.contains("href"),
+                "{bad:?}: {t}"
+            );
+        }
+        let good = "ab".repeat(32);
+        let t = thumbnails(id, std::slice::from_ref(&good));
+        assert!(
+            t.contains(&format!("/photos/{good}")) && t.contains("photo abababab"),
+            "{t}"
+        );
+    }
 
     #[test]
     fn console_devices_are_stable_per_person_and_not_v7() {

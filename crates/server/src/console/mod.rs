@@ -234,6 +234,7 @@ impl From<ApiError> for ConsoleError {
             ApiError::NotFound(m) => ConsoleError::NotFound(m),
             ApiError::Conflict(m) => ConsoleError::Conflict(m),
             ApiError::TooLarge => ConsoleError::BadRequest("too large".into()),
+            ApiError::OverLimit(m) => ConsoleError::BadRequest(m),
             ApiError::Throttled {
                 message,
                 retry_after_secs,
@@ -280,8 +281,18 @@ pub async fn blocking<T: Send + 'static>(
 pub fn parse_day(s: Option<&str>, now: DateTime<Utc>, tz: Tz) -> ConsoleResult<NaiveDate> {
     match s.map(str::trim).filter(|s| !s.is_empty()) {
         None => Ok(now.with_timezone(&tz).date_naive()),
-        Some(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
-            .map_err(|_| ConsoleError::BadRequest(format!("date: {s:?} is not YYYY-MM-DD"))),
+        Some(s) => {
+            let d = NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map_err(|_| ConsoleError::BadRequest(format!("date: {s:?} is not YYYY-MM-DD")))?;
+            // Records are from 2000 on (inputs refuse earlier times); chrono's own range ends
+            // at year 262,143, where the page's "next day" would overflow.
+            if !(2000..=9999).contains(&chrono::Datelike::year(&d)) {
+                return Err(ConsoleError::BadRequest(format!(
+                    "date: {s:?} is not between the years 2000 and 9999"
+                )));
+            }
+            Ok(d)
+        }
     }
 }
 

@@ -757,9 +757,11 @@ impl Storage for SqliteStorage {
                     "SELECT c.seq, c.bytes, {HEADER_COLS} FROM changes c JOIN documents d ON d.id = c.doc_id
                      WHERE c.seq > ?1 AND c.seq <= ?2 AND {VISIBLE} ORDER BY c.seq LIMIT 2000"
                 ))?;
-                let mut page = FeedPage { items: Vec::new(), cursor: max.max(after as i64) as u64, more: false };
+                // A cursor past i64::MAX is past every row: never wrapped to a negative one.
+                let after_seq = i64::try_from(after).unwrap_or(i64::MAX);
+                let mut page = FeedPage { items: Vec::new(), cursor: (max as u64).max(after), more: false };
                 let mut bytes = 0usize;
-                let mut from = after as i64;
+                let mut from = after_seq;
                 loop {
                     let mut rows = stmt.query(params![from, max, v.person.to_string(), v.role.code()])?;
                     let mut n = 0;

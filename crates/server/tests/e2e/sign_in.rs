@@ -107,19 +107,12 @@ fn count(statuses: &[StatusCode], s: StatusCode) -> usize {
     statuses.iter().filter(|x| **x == s).count()
 }
 
-/// A seeded data folder.
-fn district() -> tempfile::TempDir {
-    let data = tempfile::tempdir().expect("tempdir");
-    admin_cli(data.path(), &["seed-demo"]);
-    data
-}
-
 #[test]
 fn a_flood_of_sign_ins_is_turned_away_quickly_with_flat_memory_and_the_right_password_works_after_the_window()
  {
     let _serial = one_at_a_time();
     const WINDOW_S: u64 = 8;
-    let data = district();
+    let data = seeded_district();
     let window = WINDOW_S.to_string();
     let server = ServerProcess::start(data.path(), &[(WINDOW, &window), (SLOTS, "2")]);
     let client = http();
@@ -216,7 +209,7 @@ fn unknown_and_known_names_take_the_same_time_on_both_doors() {
         for round in 0..3 {
             // A server per measurement: 21 tries of each kind are at most 4 wrong passwords per
             // known name (under the limit of 5) and 42 failures from this address (under 50).
-            let data = district();
+            let data = seeded_district();
             let server = ServerProcess::start(data.path(), &[(SLOTS, "2")]);
             let client = http();
             let sign_in = |u: &str, p: &str| match door {
@@ -261,7 +254,7 @@ fn unknown_and_known_names_take_the_same_time_on_both_doors() {
 fn a_parallel_burst_of_wrong_passwords_is_counted_before_hashing_on_both_doors_and_both_processes()
 {
     let _serial = one_at_a_time();
-    let data = district();
+    let data = seeded_district();
     // Two server processes on one database, as several processes on PostgreSQL will be.
     let a = ServerProcess::start(data.path(), &[(SLOTS, "2")]);
     let b = ServerProcess::start(data.path(), &[(SLOTS, "2")]);
@@ -329,7 +322,7 @@ fn a_parallel_burst_of_wrong_passwords_is_counted_before_hashing_on_both_doors_a
 fn enrollment_codes_are_throttled_per_network() {
     let _serial = one_at_a_time();
     const WINDOW_S: u64 = 5;
-    let data = district();
+    let data = seeded_district();
     let window = WINDOW_S.to_string();
     let server = ServerProcess::start(data.path(), &[(WINDOW, &window)]);
     let code = admin_cli(data.path(), &["enroll-code"]);
@@ -383,7 +376,7 @@ fn enrollment_codes_are_throttled_per_network() {
 #[test]
 fn a_password_change_or_a_deactivation_ends_every_session_of_that_person() {
     let _serial = one_at_a_time();
-    let data = district();
+    let data = seeded_district();
     let server = ServerProcess::start(data.path(), &[(SLOTS, "2")]);
     let client = http();
     let code = admin_cli(data.path(), &["enroll-code"]);

@@ -359,6 +359,11 @@ impl ServerProcess {
         ServerProcess { base, child }
     }
 
+    /// `host:port` of the server, for raw TCP.
+    pub fn addr(&self) -> &str {
+        self.base.trim_start_matches("http://")
+    }
+
     /// The process's peak resident memory so far (`VmHWM` in `/proc/<pid>/status`), in KiB.
     pub fn peak_rss_kib(&self) -> u64 {
         let status =
@@ -392,4 +397,19 @@ pub fn admin_cli(data: &std::path::Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).expect("utf8")
+}
+
+/// A data folder with the demo district, for a [`ServerProcess`].
+pub fn seeded_district() -> tempfile::TempDir {
+    let data = tempfile::tempdir().expect("tempdir");
+    admin_cli(data.path(), &["seed-demo"]);
+    data
+}
+
+/// A device enrolled on the server of `data` with a code from the admin command line, signed
+/// in as `who`.
+pub fn enroll_with_cli(server: &ServerProcess, data: &std::path::Path, who: &Login) -> Device {
+    let code = admin_cli(data, &["enroll-code"]);
+    let code = code.split_whitespace().next().expect("code");
+    Device::enroll_at(&server.base, code, who)
 }
