@@ -169,10 +169,13 @@ fn an_incidents_history_says_who_made_each_change_by_name() {
     );
     let mut other = store_for(dir.path(), "o.db", 3, SRO_B);
     merge_into(&mut a, &mut other);
-    let theirs = other.incident(id).expect("on the other school's device");
+    let err = other
+        .incident(id)
+        .expect_err("an officer of another school does not see it, even on their phone");
+    assert_eq!(err.kind(), rounds_core::ErrorKind::NotFound, "{err}");
     assert!(
-        !other.may_edit_incident(&theirs),
-        "an officer of another school may not edit it"
+        other.history(id).is_err() && other.search("Fight", 10).expect("search").is_empty(),
+        "nor its history, nor in search"
     );
     assert!(
         a.history(Uuid::from_u128(404)).is_err(),
