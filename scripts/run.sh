@@ -33,7 +33,7 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/rounds-target}"
 port="${ROUNDS_PORT:-8080}"
 data="${ROUNDS_DATA:-rounds-data}"
 phone="${ROUNDS_PHONE:-rounds-phone}"
-pin=246810
+pin=2468013579
 server_url="http://127.0.0.1:$port"
 
 # Something accepts connections on this loopback port.
@@ -114,7 +114,8 @@ else
 Phone: $phone is new, so the app opens on its set-up screen. Enter:
     District server address:  $server_url
     Enrollment code:          $code   (one use, valid 24 hours)
-    and one of the demo people below, with a PIN of 6 digits or more.
+    and one of the demo people below, with a PIN of 10 digits or more (or a passphrase of
+    8 characters or more with letters in it).
 MSG
 fi
 
