@@ -822,6 +822,7 @@ fn setting_up_again_without_settings_keeps_the_old_store_aside_instead_of_deleti
         .find(|n| {
             n.starts_with("device.db.set-aside-")
                 && !n.ends_with(".keys")
+                && !n.ends_with(".seal")
                 && !n.ends_with("-wal")
                 && !n.ends_with("-shm")
                 && !n.ends_with(".photos")
