@@ -91,6 +91,10 @@ fn a_guard_a_second_guard_and_a_supervisor_of_two_schools_share_a_phone() {
     let mut gias_old_phone = Device::enroll(&server, &GIA);
     gias_old_phone.sync().expect("reference");
     let gias_old_shift = shift_with_checks(&mut gias_old_phone, 0x51, ids::LINCOLN_MAIN, 3);
+    gias_old_phone
+        .store
+        .end_shift(gias_old_shift, at(400))
+        .expect("end of that shift");
     gias_old_phone.sync().expect("gia's old shift");
     let mut olga = Device::enroll(&server, &OLGA);
     olga.sync().expect("reference");
