@@ -354,7 +354,7 @@ async function main() {
     await step('a supervisor\'s phone sees the shift and the incident from the server', async () => {
       const sup = await startListening(BRIDGE, ['--data', join(tmp, 'supervisor')], 'bridge');
       const p2 = await newPage(await browser.newContext(german), 'supervisor');
-      await enrollPage(p2, sup.url, serverData, serverUrl, 'Supervisor phone', 'sam.super', 'super-pass-1', '135790');
+      await enrollPage(p2, sup.url, serverData, serverUrl, 'Supervisor phone', 'sam.super', 'super-pass-1', '1357902468');
       await p2.click('#open-shifts');
       await p2.waitForSelector('[data-screen="shifts"]');
       const shifts = await p2.locator('[data-screen="shifts"] .row').allTextContents();
@@ -387,7 +387,7 @@ async function main() {
 
       const sro = await startListening(BRIDGE, ['--data', join(tmp, 'second-sro')], 'bridge');
       const p5 = await newPage(await browser.newContext(german), 'second SRO');
-      await enrollPage(p5, sro.url, serverData, serverUrl, 'SRO phone', 'olga.sro', 'sro-pass-1', '975310');
+      await enrollPage(p5, sro.url, serverData, serverUrl, 'SRO phone', 'olga.sro', 'sro-pass-1', '9753108642');
       await p5.click('#file-incident');
       await p5.waitForSelector('[data-screen="incidentForm"]');
       const school = await p5.locator('#incident-school option:checked').textContent();
