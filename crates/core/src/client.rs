@@ -10,13 +10,16 @@
 //! goes on until each document is complete: an answer lists which documents it only began
 //! (stored as they come, asked again from the new heads) and which it left for later.
 //!
-//! Photos go last ([`upload_photos`]): for each photo the device holds that the server has not
-//! confirmed, the client asks how many bytes the server already has, sends the rest in
-//! chunks of [`PHOTO_CHUNK`] bytes from there, and marks the photo uploaded once the server
-//! says it holds it whole (the server checks the SHA-256). A sync cut off mid-photo resumes
-//! from the server's count, so no chunk the server acknowledged is sent again. A photo the
-//! server refuses (its bytes do not match its hash) or that the device cannot read is reported
-//! in [`SyncReport::photos_failed`] and does not stop the others.
+//! Photos go last ([`upload_photos`]), after the records they belong to: for each photo the
+//! unlocked person attached to a record and the server has not confirmed for it, the client
+//! asks how many bytes of its upload the server already has, sends the rest in chunks of
+//! [`PHOTO_CHUNK`] bytes from there, naming the record, and marks the photo uploaded for that
+//! record once the server says it holds it whole (the server checks the SHA-256 and that the
+//! person may write the record). A sync cut off mid-photo resumes from the server's count, so
+//! no chunk the server acknowledged is sent again. A photo the server refuses (its bytes do
+//! not match its hash, its record is not there yet, the device's daily quota is spent) or that
+//! the device cannot read is reported in [`SyncReport::photos_failed`], stays waiting, and
+//! does not stop the others.
 //!
 //! [`HttpTransport`] is the real transport (reqwest, blocking: the store is synchronous and the
 //! app calls sync from a worker thread). Tests wrap it to inject faults.
@@ -31,7 +34,7 @@ use uuid::Uuid;
 
 use crate::error::Error;
 use crate::model::ReferenceData;
-use crate::store::Store;
+use crate::store::{Store, WaitingPhoto};
 use crate::wire;
 
 /// Keys of the sync state kept in the store: each person's own (`cursor/<person>`), so the
@@ -103,15 +106,17 @@ pub trait Transport {
     ) -> Result<Option<Vec<u8>>, SyncProblem>;
     /// `POST /v1/sync/fetch`.
     fn fetch(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem>;
-    /// `GET /v1/photos/{hash}/status`: how much of a photo the server holds.
-    fn photo_status(&mut self, hash: &str) -> Result<PhotoStatus, SyncProblem>;
-    /// `PUT /v1/photos/{hash}?offset=&total=`: one chunk of a photo of `total` bytes, starting
-    /// at `offset`. Answers what the server holds afterwards. When the server holds a different
-    /// number of bytes than `offset` (409), that is answered too, as `Ok`, so the caller
-    /// carries on from the server's count.
+    /// `GET /v1/photos/{hash}/status?record=`: how much of this device's upload of a photo for
+    /// `record` the server holds.
+    fn photo_status(&mut self, hash: &str, record: Uuid) -> Result<PhotoStatus, SyncProblem>;
+    /// `PUT /v1/photos/{hash}?record=&offset=&total=`: one chunk of a photo of `total` bytes
+    /// for `record`, starting at `offset`. Answers what the server holds afterwards. When the
+    /// server holds a different number of bytes than `offset` (409), that is answered too, as
+    /// `Ok`, so the caller carries on from the server's count.
     fn photo_put(
         &mut self,
         hash: &str,
+        record: Uuid,
         offset: u64,
         total: u64,
         chunk: Vec<u8>,
@@ -433,16 +438,17 @@ impl From<SyncProblem> for PhotoFailure {
     }
 }
 
-/// Uploads every photo the server has not confirmed, oldest first.
+/// Uploads every photo of the unlocked person the server has not confirmed, oldest first,
+/// once for each record it is attached to.
 pub fn upload_photos(
     store: &mut Store,
     t: &mut dyn Transport,
     report: &mut SyncReport,
 ) -> Result<(), SyncProblem> {
-    for (hash, _) in store.pending_photos()? {
-        match upload_photo(store, t, &hash, report) {
+    for WaitingPhoto { hash, record } in store.photo_uploads_waiting()? {
+        match upload_photo(store, t, &hash, record, report) {
             Ok(()) => {
-                store.mark_photo_uploaded(&hash)?;
+                store.mark_photo_uploaded_for(&hash, record)?;
                 report.photos_uploaded += 1;
             }
             Err(PhotoFailure::Photo(why)) => report.photos_failed.push((hash, why)),
@@ -452,15 +458,17 @@ pub fn upload_photos(
     Ok(())
 }
 
-/// Sends one photo from wherever the server's copy stops; `Ok` once the server holds it whole.
+/// Sends one photo for `record` from wherever the server's copy stops; `Ok` once the server
+/// holds it whole.
 fn upload_photo(
     store: &Store,
     t: &mut dyn Transport,
     hash: &str,
+    record: Uuid,
     report: &mut SyncReport,
 ) -> Result<(), PhotoFailure> {
     report.requests += 1;
-    let mut held = t.photo_status(hash)?;
+    let mut held = t.photo_status(hash, record)?;
     if held.complete {
         return Ok(());
     }
@@ -487,7 +495,13 @@ fn upload_photo(
         };
         let end = plain.len().min(offset + PHOTO_CHUNK);
         report.requests += 1;
-        let next = t.photo_put(hash, offset as u64, total, plain[offset..end].to_vec())?;
+        let next = t.photo_put(
+            hash,
+            record,
+            offset as u64,
+            total,
+            plain[offset..end].to_vec(),
+        )?;
         if !next.complete && next.received <= held.received {
             stalls += 1;
             if stalls > 3 {
@@ -747,10 +761,13 @@ impl Transport for HttpTransport {
         bytes(checked(r)?)
     }
 
-    fn photo_status(&mut self, hash: &str) -> Result<PhotoStatus, SyncProblem> {
+    fn photo_status(&mut self, hash: &str, record: Uuid) -> Result<PhotoStatus, SyncProblem> {
         let r = send(
             self.client
-                .get(format!("{}/v1/photos/{hash}/status", self.base))
+                .get(format!(
+                    "{}/v1/photos/{hash}/status?record={record}",
+                    self.base
+                ))
                 .bearer_auth(&self.token),
         )?;
         photo_status_from(&bytes(r)?)
@@ -759,6 +776,7 @@ impl Transport for HttpTransport {
     fn photo_put(
         &mut self,
         hash: &str,
+        record: Uuid,
         offset: u64,
         total: u64,
         chunk: Vec<u8>,
@@ -766,7 +784,7 @@ impl Transport for HttpTransport {
         let r = self
             .client
             .put(format!(
-                "{}/v1/photos/{hash}?offset={offset}&total={total}",
+                "{}/v1/photos/{hash}?record={record}&offset={offset}&total={total}",
                 self.base
             ))
             .bearer_auth(&self.token)

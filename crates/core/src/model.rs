@@ -774,6 +774,46 @@ pub fn is_photo_hash(s: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+/// The image types a photo may have: what the app's camera and file picker produce. The device
+/// refuses to keep anything else, the server refuses to receive anything else (checked from
+/// the first bytes of an upload), and the console serves a photo with the type its bytes name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImageType {
+    /// `FF D8 FF`.
+    Jpeg,
+    /// The eight-byte PNG signature.
+    Png,
+    /// `RIFF` ... `WEBP`.
+    Webp,
+}
+
+impl ImageType {
+    /// The fewest leading bytes [`ImageType::of`] needs to tell every type apart.
+    pub const SNIFF_BYTES: usize = 12;
+
+    /// The image type the bytes start with, if any.
+    pub fn of(b: &[u8]) -> Option<ImageType> {
+        if b.starts_with(&[0xFF, 0xD8, 0xFF]) {
+            Some(ImageType::Jpeg)
+        } else if b.starts_with(b"\x89PNG\r\n\x1a\n") {
+            Some(ImageType::Png)
+        } else if b.len() >= 12 && b.starts_with(b"RIFF") && &b[8..12] == b"WEBP" {
+            Some(ImageType::Webp)
+        } else {
+            None
+        }
+    }
+
+    /// The type's MIME name.
+    pub fn mime(self) -> &'static str {
+        match self {
+            ImageType::Jpeg => "image/jpeg",
+            ImageType::Png => "image/png",
+            ImageType::Webp => "image/webp",
+        }
+    }
+}
+
 /// Photo references are lowercase hex SHA-256 digests.
 pub(crate) fn photo_refs(field: &str, photos: &[String]) -> Result<()> {
     if photos.len() > PHOTOS_PER_RECORD {

@@ -29,10 +29,11 @@
 //! on the device before the server's response says it is committed.
 //!
 //! Photos travel apart from the documents, as raw bytes addressed by their SHA-256 (the hex
-//! string the documents reference): `GET /v1/photos/{hash}/status` answers a [`PhotoStatus`]
-//! (JSON), and `PUT /v1/photos/{hash}?offset=N&total=T` appends one chunk of at most
-//! [`MAX_PHOTO_CHUNK`] bytes at `offset`, which must be what the server already holds. The
-//! server keeps the photo only when its SHA-256 is the hash. See `docs/sync.md`.
+//! string the documents reference), each for a named record it belongs to:
+//! `GET /v1/photos/{hash}/status?record=R` answers a [`PhotoStatus`] (JSON) about this device's
+//! upload, and `PUT /v1/photos/{hash}?record=R&offset=N&total=T` appends one chunk of at most
+//! [`MAX_PHOTO_CHUNK`] bytes at `offset`, which must be what the server already holds of it.
+//! The server keeps the photo only when its SHA-256 is the hash. See `docs/sync.md`.
 
 #![forbid(unsafe_code)]
 

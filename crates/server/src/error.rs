@@ -49,6 +49,13 @@ pub enum ApiError {
         /// Seconds until a new attempt can be counted.
         retry_after_secs: u64,
     },
+    /// 429 `quota`: this device has sent its day's share of photo bytes; the photo waits on
+    /// the device and goes later (no `Retry-After`: the next sync tries again).
+    #[error("{0}")]
+    Quota(String),
+    /// 415 `unsupported_type`: an upload that is not one of the image types the app makes.
+    #[error("{0}")]
+    UnsupportedType(String),
     /// 503 `busy`, with `Retry-After: 1`: every password-hash slot stayed taken for the
     /// request's short wait.
     #[error("the server is busy checking other sign-ins; try again in a moment")]
@@ -72,6 +79,10 @@ impl ApiError {
                 (StatusCode::PAYLOAD_TOO_LARGE, "too_large")
             }
             ApiError::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "throttled"),
+            ApiError::Quota(_) => (StatusCode::TOO_MANY_REQUESTS, "quota"),
+            ApiError::UnsupportedType(_) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_type")
+            }
             ApiError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }

@@ -17,7 +17,8 @@
 //!   no password-hash slot frees within a second; both with `Retry-After`)
 //! - `POST /v1/sync/push`, `GET /v1/sync/pull`, `POST /v1/sync/fetch` (binary, see
 //!   `rounds_protocol`)
-//! - `PUT /v1/photos/{hash}?offset=&total=` (raw bytes), `GET /v1/photos/{hash}/status`
+//! - `PUT /v1/photos/{hash}?record=&offset=&total=` (raw bytes),
+//!   `GET /v1/photos/{hash}/status?record=`
 //!   (see [`photos`])
 //! - `/v1/admin/...`: reference data, people, enrollment codes, devices (administrators)
 //! - `/console/...`: the supervisor console, HTML pages and reports (see [`console`])
@@ -63,6 +64,7 @@ pub struct AppState {
     pub sign_in: Arc<SignInGuard>,
     locale: console::Locale,
     fonts: Option<Arc<console::pdf::ReportFonts>>,
+    photos: photos::PhotoPolicy,
 }
 
 impl AppState {
@@ -88,6 +90,7 @@ impl AppState {
             sign_in: Arc::new(SignInGuard::new(SignInPolicy::default())),
             locale: console::Locale::default(),
             fonts: None,
+            photos: photos::PhotoPolicy::default(),
         }
     }
 
@@ -96,6 +99,17 @@ impl AppState {
     pub fn with_sign_in_policy(mut self, policy: SignInPolicy) -> Self {
         self.sign_in = Arc::new(SignInGuard::new(policy));
         self
+    }
+
+    /// The same state with other photo numbers (tests of the quota and the sweep).
+    pub fn with_photo_policy(mut self, policy: photos::PhotoPolicy) -> Self {
+        self.photos = policy;
+        self
+    }
+
+    /// The photo quota and grace period.
+    pub fn photo_policy(&self) -> photos::PhotoPolicy {
+        self.photos
     }
 
     /// The current time.
@@ -243,6 +257,7 @@ pub async fn serve_with(
     use hyper_util::service::TowerToHyperService;
     use tower::ServiceExt as _;
 
+    let sweeper = tokio::spawn(sweep_photos_hourly(state.clone()));
     let app = router(state).layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
         limits.body_timeout,
     ));
@@ -290,8 +305,29 @@ pub async fn serve_with(
         });
     }
     drop(listener);
+    sweeper.abort();
     graceful.shutdown().await;
     Ok(())
+}
+
+/// Runs [`photos::sweep`] at start-up and then every hour, in the blocking pool; a failure is
+/// logged and retried at the next hour.
+async fn sweep_photos_hourly(state: AppState) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        every.tick().await;
+        let (storage, now, policy) = (state.storage.clone(), state.now(), state.photo_policy());
+        match tokio::task::spawn_blocking(move || photos::sweep(storage.as_ref(), now, policy))
+            .await
+        {
+            Ok(Ok(swept)) if swept != photos::Swept::default() => {
+                tracing::info!(?swept, "photo sweep");
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "photo sweep failed"),
+            Err(e) => tracing::warn!(error = %e, "photo sweep stopped"),
+        }
+    }
 }
 
 mod connections {

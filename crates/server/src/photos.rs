@@ -1,22 +1,45 @@
-//! Photos: resumable uploads from devices, kept only when their SHA-256 is their name.
+//! Photos: resumable uploads from devices, each tied to the records it was uploaded for, and
+//! kept only when their SHA-256 is their name and their bytes are an image the app makes.
 //!
 //! Terms:
 //! - **hash**: a photo's SHA-256 as 64 lowercase hex digits, the reference documents carry.
-//! - **partial file**: `<photo folder>/partial/<hash>`, the bytes received so far of an upload
-//!   in progress. Its length is **received**: the offset the next chunk must start at.
+//! - **record**: the shift or incident an upload is for (`?record=<id>`). The device pushes
+//!   the record before its photos; the upload is refused unless the record is on the server
+//!   (404) and the uploader may write it (403); contact notes carry no photos (422).
+//! - **partial file**: `<photo folder>/partial/<device>/<hash>`, the bytes one device has sent
+//!   so far of an upload in progress. Its length is **received**: the offset the next chunk
+//!   must start at. Each device has its own, so nobody can spoil another's upload.
 //! - **complete file**: `<photo folder>/<hash>`, a photo whose bytes were checked against its
 //!   hash. The photo folder is [`Storage::photo_dir`] (`<data>/photos`).
+//! - **upload row**: (hash, record, device, person, bytes sent), written when the photo is
+//!   complete; **confirmed** once the record is seen to refer to the photo.
 //!
 //! The exchange (device sessions only; a revoked device gets 403 `revoked` like everywhere):
-//! - `GET /v1/photos/{hash}/status` → [`PhotoStatus`] `{received, complete}`.
-//! - `PUT /v1/photos/{hash}?offset=N&total=T`, body = at most [`MAX_PHOTO_CHUNK`] raw bytes,
-//!   `T` ≤ [`MAX_PHOTO_BYTES`]. The chunk is appended if `N` is what the server holds; a chunk
-//!   already received (a retry after a lost answer) is answered without writing anything; a
-//!   chunk that starts past what the server holds is refused with 409 and a body that says how
-//!   much it holds (`{kind: "conflict", message, received}`), so the device resumes from there.
-//!   When `received` reaches `T` the server checks the SHA-256: a match moves the file to its
-//!   place and records who uploaded it (answer `complete: true`); a mismatch deletes the
-//!   partial file and answers 422 `invalid`. A PUT for a complete photo changes nothing.
+//! - `GET /v1/photos/{hash}/status?record=R` → [`PhotoStatus`] `{received, complete}`, about
+//!   this device's upload only: `complete` only if this device uploaded the photo (for R or
+//!   another record it then also ties to R); otherwise what its partial file holds. Whether
+//!   anyone else uploaded the photo is never revealed.
+//! - `PUT /v1/photos/{hash}?record=R&offset=N&total=T`, body = at most [`MAX_PHOTO_CHUNK`] raw
+//!   bytes, `T` ≤ [`MAX_PHOTO_BYTES`]. The first chunk must start with the bytes of a JPEG,
+//!   PNG or WebP image (415 otherwise). The chunk is appended if `N` is what the device's
+//!   partial file holds; a chunk already received (a retry after a lost answer) is answered
+//!   without writing anything; a chunk that starts past what is held is refused with 409 and a
+//!   body that says how much is held (`{kind: "conflict", message, received}`), so the device
+//!   resumes from there. When `received` reaches `T` the server checks the SHA-256: a match
+//!   moves the file to its place and records the upload (answer `complete: true`); a mismatch
+//!   deletes the partial file and answers 422 `invalid`.
+//! - **Quota**: a device may hold partial files and complete uploads of at most
+//!   [`PhotoPolicy::daily_quota`] bytes within 24 hours (429 `quota` past it: the photo waits
+//!   on the device and goes on a later sync).
+//!
+//! Serving (the console): a photo is shown to a person who may read a record that refers to
+//! it *and* that it was uploaded for ([`served_for`]). Photos received before uploads named
+//! their record are tied to [`LEGACY_PHOTO_RECORD`] and keep the old rule (any readable record
+//! that refers to them).
+//!
+//! The sweep ([`sweep`], at start-up and hourly): an upload whose record still does not refer
+//! to its photo after [`PhotoPolicy::grace`] is forgotten, a complete photo no upload ties to
+//! any more is deleted, and so is a partial file untouched for the grace period.
 //!
 //! Every appended chunk is fsynced before it is acknowledged, so `received` survives a power
 //! cut; the complete file is fsynced, renamed into place and its folder fsynced before the
@@ -29,21 +52,48 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use automerge::Automerge;
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
 use axum::extract::{Path as UrlPath, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use rounds_core::model::is_photo_hash;
+use chrono::{DateTime, Utc};
+use rounds_core::document::{self, Header};
+use rounds_core::model::{DocKind, ImageType, is_photo_hash};
 use rounds_protocol::{MAX_PHOTO_BYTES, MAX_PHOTO_CHUNK, PhotoStatus};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
+use uuid::Uuid;
 
 use crate::AppState;
+use crate::access;
 use crate::auth::DeviceSession;
 use crate::error::ApiError;
-use crate::storage::{PhotoRecord, Storage};
+use crate::storage::{LEGACY_PHOTO_RECORD, PhotoRecord, PhotoUpload, Storage};
+
+/// The photo numbers of a server: how much a device may send a day, and how long an upload
+/// no record refers to (or a partial file nobody continues) is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PhotoPolicy {
+    /// Bytes of partial files and completed uploads one device may hold within 24 hours.
+    pub daily_quota: u64,
+    /// How long an upload waits for its record to refer to it, and a partial file for its
+    /// next chunk, before the sweep removes it.
+    pub grace: chrono::Duration,
+}
+
+impl Default for PhotoPolicy {
+    /// 2 GiB a day (over a hundred full-size photos: a guard's shift takes a few dozen), and a
+    /// grace period of 24 hours.
+    fn default() -> Self {
+        PhotoPolicy {
+            daily_quota: 2 * 1024 * 1024 * 1024,
+            grace: chrono::Duration::hours(24),
+        }
+    }
+}
 
 /// What a photo request can fail with: an [`ApiError`], or a chunk that does not start where
 /// the server's copy ends (409, with how much the server holds).
@@ -103,9 +153,18 @@ impl IntoResponse for PhotoError {
     }
 }
 
+/// Query of `GET /v1/photos/{hash}/status`.
+#[derive(Debug, Deserialize)]
+pub struct StatusQuery {
+    /// The record the photo is for.
+    pub record: Uuid,
+}
+
 /// Query of `PUT /v1/photos/{hash}`.
 #[derive(Debug, Deserialize)]
 pub struct PutQuery {
+    /// The record the photo is for.
+    pub record: Uuid,
     /// Where this chunk starts in the photo.
     pub offset: u64,
     /// The photo's whole size.
@@ -122,28 +181,125 @@ fn hash_of(p: Result<UrlPath<String>, PathRejection>) -> Result<String, ApiError
     Ok(hash)
 }
 
-/// `GET /v1/photos/{hash}/status`.
+/// The photo hashes a shift's checks or an incident refer to (a contact note carries none).
+pub fn photo_refs(h: &Header, am: &Automerge) -> Result<Vec<String>, rounds_core::Error> {
+    Ok(match h.kind {
+        DocKind::Shift => document::read_shift(am)?
+            .checks
+            .into_iter()
+            .flat_map(|c| c.photos)
+            .collect(),
+        DocKind::Incident => document::read_incident(am)?.photos,
+        DocKind::ContactNote => Vec::new(),
+    })
+}
+
+/// Whether record `record` (stored) refers to photo `hash`.
+fn refers(storage: &dyn Storage, record: Uuid, hash: &str) -> Result<bool, ApiError> {
+    let Some(doc) = storage.document(record)? else {
+        return Ok(false);
+    };
+    let am = doc.to_automerge().map_err(ApiError::Internal)?;
+    Ok(photo_refs(&doc.header, &am)?.iter().any(|h| h == hash))
+}
+
+/// Whether a photo may be shown with record `record`, whose header the viewer may read and
+/// which refers to it: it was uploaded for that record, or before uploads named one.
+pub fn served_for(storage: &dyn Storage, hash: &str, record: Uuid) -> Result<bool, ApiError> {
+    Ok(storage
+        .photo_uploads(hash)?
+        .iter()
+        .any(|u| u.record_id == record || u.record_id == LEGACY_PHOTO_RECORD))
+}
+
+/// The upload's record, if the session may attach photos to it.
+fn authorize(storage: &dyn Storage, session: &DeviceSession, record: Uuid) -> Result<(), ApiError> {
+    let (h, _) = storage.header(record)?.ok_or_else(|| {
+        ApiError::NotFound(format!(
+            "record {record} is not on the server: a photo is uploaded after the record it belongs to is pushed"
+        ))
+    })?;
+    if h.kind == DocKind::ContactNote {
+        return Err(ApiError::Unprocessable(
+            "contact notes carry no photos".into(),
+        ));
+    }
+    if !access::may_write(&session.viewer(), &h) {
+        return Err(ApiError::Forbidden(
+            "you may not add photos to this record".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Whether this device already uploaded the complete photo (for any record); if so, it is
+/// tied to `record` too.
+fn reuse_own_upload(
+    storage: &dyn Storage,
+    session: &DeviceSession,
+    hash: &str,
+    record: Uuid,
+    now: DateTime<Utc>,
+) -> Result<bool, ApiError> {
+    let uploads = storage.photo_uploads(hash)?;
+    let Some(own) = uploads.iter().find(|u| u.device_id == session.device_id) else {
+        return Ok(false);
+    };
+    if !uploads.iter().any(|u| u.record_id == record) {
+        let photo = PhotoRecord {
+            hash: hash.to_string(),
+            bytes: own.bytes,
+            device_id: session.device_id,
+            person_id: session.person.id,
+            uploaded_at: now,
+        };
+        storage.record_photo_upload(
+            &photo,
+            &PhotoUpload {
+                hash: hash.to_string(),
+                record_id: record,
+                device_id: session.device_id,
+                person_id: session.person.id,
+                bytes: 0,
+                uploaded_at: now,
+                confirmed: refers(storage, record, hash)?,
+            },
+        )?;
+    }
+    Ok(true)
+}
+
+/// `GET /v1/photos/{hash}/status?record=R`.
 pub async fn status(
     State(state): State<AppState>,
     session: DeviceSession,
     p: Result<UrlPath<String>, PathRejection>,
+    q: Result<Query<StatusQuery>, QueryRejection>,
 ) -> Result<Json<PhotoStatus>, PhotoError> {
     let hash = hash_of(p)?;
+    let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let storage = state.storage.clone();
     let now = state.now();
     tokio::task::spawn_blocking(move || {
+        authorize(storage.as_ref(), &session, q.record)?;
         let files = PhotoFiles::new(storage.photo_dir());
         let _one_at_a_time = files.lock(&hash);
-        let held = files.status(&hash)?;
-        if held.complete {
-            ensure_recorded(storage.as_ref(), &session, &hash, held.received, now)?;
+        let complete = files.complete_path(&hash).is_file();
+        if complete && reuse_own_upload(storage.as_ref(), &session, &hash, q.record, now)? {
+            return Ok(Json(PhotoStatus {
+                received: file_len(&files.complete_path(&hash))?.unwrap_or(0),
+                complete: true,
+            }));
         }
-        Ok(Json(held))
+        Ok(Json(PhotoStatus {
+            received: files.received(session.device_id, &hash)?,
+            complete: false,
+        }))
     })
     .await?
 }
 
-/// `PUT /v1/photos/{hash}?offset=N&total=T`.
+/// `PUT /v1/photos/{hash}?record=R&offset=N&total=T`.
 pub async fn put(
     State(state): State<AppState>,
     session: DeviceSession,
@@ -160,28 +316,60 @@ pub async fn put(
             ApiError::BadRequest(e.body_text())
         }
     })?;
-    check_chunk(&q, chunk.len())?;
+    check_chunk(&q, &chunk)?;
     let storage = state.storage.clone();
     let now = state.now();
+    let policy = state.photo_policy();
     tokio::task::spawn_blocking(move || {
+        let storage = storage.as_ref();
+        authorize(storage, &session, q.record)?;
         let files = PhotoFiles::new(storage.photo_dir());
         let _one_at_a_time = files.lock(&hash);
-        match files.append(&hash, q.offset, q.total, &chunk)? {
-            Appended::Held(held) => {
-                if held.complete {
-                    ensure_recorded(storage.as_ref(), &session, &hash, held.received, now)?;
-                }
-                Ok(Json(held))
+        if files.complete_path(&hash).is_file()
+            && reuse_own_upload(storage, &session, &hash, q.record, now)?
+        {
+            return Ok(Json(PhotoStatus {
+                received: q.total,
+                complete: true,
+            }));
+        }
+        let held = files.received(session.device_id, &hash)?;
+        let new_bytes = (q.offset + chunk.len() as u64).saturating_sub(held);
+        if new_bytes > 0 {
+            let used = storage.photo_bytes_sent(session.device_id, now - chrono::Duration::hours(24))?
+                + files.partial_bytes(session.device_id)?;
+            if used + new_bytes > policy.daily_quota {
+                return Err(ApiError::Quota(format!(
+                    "this device has sent {} MiB of photos in the last 24 hours, its share is {} MiB; the photo waits on the device and goes on a later sync",
+                    used / (1024 * 1024),
+                    policy.daily_quota / (1024 * 1024)
+                ))
+                .into());
             }
+        }
+        match files.append(session.device_id, &hash, q.offset, q.total, &chunk)? {
+            Appended::Held(held) => Ok(Json(held)),
             Appended::Completed(held) => {
-                storage.record_photo(&PhotoRecord {
+                let photo = PhotoRecord {
                     hash: hash.clone(),
                     bytes: held.received,
                     device_id: session.device_id,
                     person_id: session.person.id,
                     uploaded_at: now,
-                })?;
-                tracing::info!(photo = %hash, bytes = held.received, device = %session.device_id, "photo received");
+                };
+                storage.record_photo_upload(
+                    &photo,
+                    &PhotoUpload {
+                        hash: hash.clone(),
+                        record_id: q.record,
+                        device_id: session.device_id,
+                        person_id: session.person.id,
+                        bytes: held.received,
+                        uploaded_at: now,
+                        confirmed: refers(storage, q.record, &hash)?,
+                    },
+                )?;
+                tracing::info!(photo = %hash, record = %q.record, bytes = held.received, device = %session.device_id, "photo received");
                 Ok(Json(held))
             }
             Appended::Gap { received } => Err(PhotoError::Gap {
@@ -197,8 +385,10 @@ pub async fn put(
     .await?
 }
 
-/// Refuses a chunk that cannot belong to a photo the server accepts.
-fn check_chunk(q: &PutQuery, len: usize) -> Result<(), ApiError> {
+/// Refuses a chunk that cannot belong to a photo the server accepts: sizes out of range, and
+/// a first chunk that does not start like an image the app makes.
+fn check_chunk(q: &PutQuery, chunk: &[u8]) -> Result<(), ApiError> {
+    let len = chunk.len();
     if q.total == 0 || q.total > MAX_PHOTO_BYTES {
         return Err(ApiError::BadRequest(format!(
             "total is {}; a photo has 1 to {MAX_PHOTO_BYTES} bytes",
@@ -217,29 +407,63 @@ fn check_chunk(q: &PutQuery, len: usize) -> Result<(), ApiError> {
             q.offset, q.total
         )));
     }
+    if q.offset == 0 && ImageType::of(chunk).is_none() {
+        return Err(ApiError::UnsupportedType(format!(
+            "a photo must be a JPEG, PNG or WebP image, and the first chunk must hold its first {} bytes",
+            ImageType::SNIFF_BYTES
+        )));
+    }
     Ok(())
 }
 
-/// A complete file without its record (the server stopped between the two): record it now,
-/// for the device asking, which is the one that uploaded it unless two devices hold the
-/// same photo.
-fn ensure_recorded(
+/// What one sweep removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Swept {
+    /// Uploads whose record never came to refer to their photo.
+    pub uploads: usize,
+    /// Complete photos no upload ties to a record any more (files deleted).
+    pub photos: usize,
+    /// Partial files untouched for the grace period.
+    pub partials: usize,
+}
+
+/// Removes what no record needs, older than the grace period (see the module doc). Safe to
+/// run at any time and in several processes: each step only removes what is past the grace
+/// period, and a photo's file is deleted only after its row is.
+pub fn sweep(
     storage: &dyn Storage,
-    session: &DeviceSession,
-    hash: &str,
-    bytes: u64,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<(), PhotoError> {
-    if storage.photo(hash)?.is_none() {
-        storage.record_photo(&PhotoRecord {
-            hash: hash.to_string(),
-            bytes,
-            device_id: session.device_id,
-            person_id: session.person.id,
-            uploaded_at: now,
-        })?;
+    now: DateTime<Utc>,
+    policy: PhotoPolicy,
+) -> Result<Swept, ApiError> {
+    let before = now - policy.grace;
+    let mut swept = Swept::default();
+    for u in storage.unconfirmed_photo_uploads(before)? {
+        let keep = refers(storage, u.record_id, &u.hash)?;
+        storage.settle_photo_upload(&u.hash, u.record_id, keep)?;
+        if !keep {
+            swept.uploads += 1;
+        }
     }
-    Ok(())
+    let files = PhotoFiles::new(storage.photo_dir());
+    for hash in storage.forget_untied_photos(before)? {
+        let _one_at_a_time = files.lock(&hash);
+        // An upload that completed since the row was forgotten (it holds this lock while it
+        // moves the file into place and records it) keeps the file.
+        if !storage.photo_uploads(&hash)?.is_empty() {
+            continue;
+        }
+        match fs::remove_file(files.complete_path(&hash)) {
+            Ok(()) => swept.photos += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(ApiError::Internal(format!("removing photo {hash}: {e}"))),
+        }
+    }
+    let cutoff = std::time::SystemTime::UNIX_EPOCH
+        + std::time::Duration::from_millis(before.timestamp_millis().max(0) as u64);
+    swept.partials = files
+        .remove_partials_before(cutoff)
+        .map_err(|e| ApiError::Internal(format!("removing stale partial photos: {e}")))?;
+    Ok(swept)
 }
 
 /// What appending a chunk did.
@@ -289,40 +513,75 @@ impl PhotoFiles {
         self.dir.join(hash)
     }
 
-    /// Where the upload in progress is.
-    pub fn partial_path(&self, hash: &str) -> PathBuf {
-        self.dir.join("partial").join(hash)
+    /// Where `device`'s upload in progress of a photo is.
+    pub fn partial_path(&self, device: Uuid, hash: &str) -> PathBuf {
+        self.dir.join("partial").join(device.to_string()).join(hash)
     }
 
-    /// How much of a photo is held.
-    pub fn status(&self, hash: &str) -> std::io::Result<PhotoStatus> {
-        if let Some(len) = file_len(&self.complete_path(hash))? {
-            return Ok(PhotoStatus {
-                received: len,
-                complete: true,
-            });
+    /// How many bytes of a photo `device` has sent so far (its partial file's length).
+    pub fn received(&self, device: Uuid, hash: &str) -> std::io::Result<u64> {
+        Ok(file_len(&self.partial_path(device, hash))?.unwrap_or(0))
+    }
+
+    /// The bytes of every upload `device` has in progress.
+    pub fn partial_bytes(&self, device: Uuid) -> std::io::Result<u64> {
+        let dir = self.dir.join("partial").join(device.to_string());
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(e),
+        };
+        let mut n = 0;
+        for e in entries {
+            n += e?.metadata()?.len();
         }
-        Ok(PhotoStatus {
-            received: file_len(&self.partial_path(hash))?.unwrap_or(0),
-            complete: false,
-        })
+        Ok(n)
     }
 
-    /// Appends a chunk at `offset` of a photo of `total` bytes (already checked to fit), and
-    /// completes the photo when it is whole.
+    /// Removes partial files last written before `cutoff` (and the files of servers that kept
+    /// one partial file per hash, directly under `partial/`); returns how many.
+    pub fn remove_partials_before(&self, cutoff: std::time::SystemTime) -> std::io::Result<usize> {
+        let root = self.dir.join("partial");
+        let mut removed = 0;
+        let mut stale = |path: &Path, m: &fs::Metadata| -> std::io::Result<()> {
+            if m.modified()? < cutoff {
+                fs::remove_file(path)?;
+                removed += 1;
+            }
+            Ok(())
+        };
+        let entries = match fs::read_dir(&root) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(e) => return Err(e),
+        };
+        for e in entries {
+            let e = e?;
+            let m = e.metadata()?;
+            if m.is_dir() {
+                for f in fs::read_dir(e.path())? {
+                    let f = f?;
+                    stale(&f.path(), &f.metadata()?)?;
+                }
+            } else {
+                stale(&e.path(), &m)?;
+            }
+        }
+        Ok(removed)
+    }
+
+    /// Appends `device`'s chunk at `offset` of a photo of `total` bytes (already checked to
+    /// fit), and completes the photo when it is whole.
     pub fn append(
         &self,
+        device: Uuid,
         hash: &str,
         offset: u64,
         total: u64,
         chunk: &[u8],
     ) -> std::io::Result<Appended> {
-        let held = self.status(hash)?;
-        if held.complete {
-            return Ok(Appended::Held(held));
-        }
-        let partial = self.partial_path(hash);
-        let mut received = held.received;
+        let partial = self.partial_path(device, hash);
+        let mut received = self.received(device, hash)?;
         if received > total {
             // Left by an upload that declared another size: a photo has one size, so those
             // bytes are not this photo. Start again.
@@ -341,7 +600,7 @@ impl PhotoFiles {
             }));
         }
         let new = &chunk[(received - offset) as usize..];
-        let folder = self.dir.join("partial");
+        let folder = partial.parent().map(Path::to_path_buf).unwrap_or_default();
         if received == 0 {
             create_dir_durably(&folder)?;
         }
@@ -390,9 +649,10 @@ fn create_dir_durably(dir: &Path) -> std::io::Result<()> {
         return Ok(());
     }
     fs::create_dir_all(dir)?;
-    // The photo folder and the data folder gain entries: make them durable.
+    // The partial folder, the photo folder and the data folder may gain entries: make them
+    // durable.
     let mut d = dir.parent();
-    for _ in 0..2 {
+    for _ in 0..3 {
         let Some(p) = d.filter(|p| !p.as_os_str().is_empty()) else {
             break;
         };
@@ -452,18 +712,20 @@ mod tests {
                 700..1000,
                 Appended::Completed(held(1000, true)),
             ),
-            (
-                "after completion: nothing changes",
-                0,
-                0..10,
-                Appended::Held(held(1000, true)),
-            ),
         ];
+        let (device, other) = (Uuid::from_u128(1), Uuid::from_u128(2));
         for (name, offset, range, want) in cases {
             let got = files
-                .append(&h, *offset, 1000, &photo[range.clone()])
+                .append(device, &h, *offset, 1000, &photo[range.clone()])
                 .expect(name);
             assert_eq!(&got, want, "{name}");
+            if *offset == 0 && range.end == 400 {
+                assert_eq!(
+                    files.append(other, &h, 0, 1000, b"spoil").expect("other"),
+                    Appended::Held(held(5, false)),
+                    "another device's bytes go to its own partial file"
+                );
+            }
         }
         assert_eq!(
             fs::read(files.complete_path(&h)).expect("complete"),
@@ -471,7 +733,7 @@ mod tests {
             "the complete file is the photo"
         );
         assert!(
-            !files.partial_path(&h).exists(),
+            !files.partial_path(device, &h).exists(),
             "the partial file was moved into place"
         );
     }
@@ -481,7 +743,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let files = PhotoFiles::new(dir.path().join("photos"));
         let h = hash(b"the real photo");
-        let got = files.append(&h, 0, 5, b"other").expect("append");
+        let device = Uuid::from_u128(1);
+        let got = files.append(device, &h, 0, 5, b"other").expect("append");
         assert_eq!(
             got,
             Appended::Mismatch {
@@ -489,29 +752,74 @@ mod tests {
             }
         );
         assert_eq!(
-            files.status(&h).expect("status"),
-            PhotoStatus::default(),
+            files.received(device, &h).expect("received"),
+            0,
             "nothing kept: the next upload starts at 0"
         );
+        assert!(!files.complete_path(&h).exists());
     }
 
     #[test]
     fn chunks_that_cannot_fit_are_refused() {
-        let q = |offset, total| PutQuery { offset, total };
-        assert!(check_chunk(&q(0, 0), 1).is_err(), "empty photo");
+        let q = |offset, total| PutQuery {
+            record: Uuid::nil(),
+            offset,
+            total,
+        };
+        let jpeg = |len: usize| {
+            let mut b = vec![0u8; len];
+            b[..3].copy_from_slice(&[0xFF, 0xD8, 0xFF]);
+            b
+        };
+        assert!(check_chunk(&q(0, 0), &jpeg(4)).is_err(), "empty photo");
         assert!(
-            check_chunk(&q(0, MAX_PHOTO_BYTES + 1), 1).is_err(),
+            check_chunk(&q(0, MAX_PHOTO_BYTES + 1), &jpeg(4)).is_err(),
             "too big"
         );
-        assert!(check_chunk(&q(0, 10), 0).is_err(), "empty chunk");
-        assert!(check_chunk(&q(8, 10), 3).is_err(), "past the end");
+        assert!(check_chunk(&q(0, 10), &[]).is_err(), "empty chunk");
+        assert!(check_chunk(&q(8, 10), &[0; 3]).is_err(), "past the end");
         assert!(
             matches!(
-                check_chunk(&q(0, MAX_PHOTO_BYTES), MAX_PHOTO_CHUNK + 1),
+                check_chunk(&q(0, MAX_PHOTO_BYTES), &jpeg(MAX_PHOTO_CHUNK + 1)),
                 Err(ApiError::TooLarge)
             ),
             "chunk over 1 MiB"
         );
-        assert!(check_chunk(&q(7, 10), 3).is_ok(), "the last three bytes");
+        assert!(
+            check_chunk(&q(7, 10), &[0; 3]).is_ok(),
+            "the last three bytes"
+        );
+        assert!(
+            check_chunk(&q(0, 10), &jpeg(10)).is_ok(),
+            "a JPEG's first chunk"
+        );
+    }
+
+    #[test]
+    fn a_first_chunk_that_is_not_an_image_the_app_makes_is_refused() {
+        let q = PutQuery {
+            record: Uuid::nil(),
+            offset: 0,
+            total: 100,
+        };
+        for (name, bytes) in [
+            ("html", &b"<html><script>alert(1)</script>"[..]),
+            ("svg", b"<svg onload=alert(1)>"),
+            ("gif", b"GIF89a......"),
+            ("riff but not webp", b"RIFF\0\0\0\0WAVEfmt "),
+            ("two bytes of a jpeg", &[0xFF, 0xD8]),
+        ] {
+            assert!(
+                matches!(check_chunk(&q, bytes), Err(ApiError::UnsupportedType(_))),
+                "{name}"
+            );
+        }
+        for (name, bytes) in [
+            ("jpeg", &[0xFF, 0xD8, 0xFF, 0xE0][..]),
+            ("png", b"\x89PNG\r\n\x1a\n...."),
+            ("webp", b"RIFF\0\0\0\0WEBPVP8 "),
+        ] {
+            assert!(check_chunk(&q, bytes).is_ok(), "{name}");
+        }
     }
 }

@@ -61,7 +61,7 @@ impl Store {
         let doc = document::create(&header, self.person_id, "start_shift", |tx| {
             document::init_shift(tx, s.post_id, s.started_at)
         })?;
-        self.insert_new(header, doc)
+        self.insert_new(header, doc, &[])
     }
 
     /// Records a patrol check on an open shift of the unlocked guard.
@@ -106,7 +106,10 @@ impl Store {
                 Ok(())
             },
             |_, tx| document::append_check(tx, check, person),
-            |tx, h, _, _| projection::project_check(tx, h, &document::check_record(check, person)),
+            |tx, h, _, _| {
+                projection::project_check(tx, h, &document::check_record(check, person))?;
+                super::photos::attach(tx, shift_id, &check.photos, person)
+            },
         )
     }
 
@@ -166,12 +169,13 @@ impl Store {
         let doc = document::create(&header, self.person_id, "create_incident", |tx| {
             document::init_incident(tx, i, now)
         })?;
-        self.insert_new(header, doc)
+        self.insert_new(header, doc, &i.photos)
     }
 
     /// Edits a draft or returned incident.
     pub fn edit_incident(&mut self, id: Uuid, e: &IncidentEdit, now: DateTime<Utc>) -> Result<()> {
         e.validate(now)?;
+        let person = self.person_id;
         self.act(
             id,
             now,
@@ -188,7 +192,10 @@ impl Store {
                 Ok(())
             },
             |_, tx| document::edit_incident(tx, e),
-            |tx, h, doc, _| projection::project(tx, h, doc),
+            |tx, h, doc, _| {
+                projection::project(tx, h, doc)?;
+                super::photos::attach(tx, id, &e.add_photos, person)
+            },
         )
     }
 
@@ -328,7 +335,7 @@ impl Store {
         let doc = document::create(&header, self.person_id, "write_note", |tx| {
             document::init_note(tx, n)
         })?;
-        self.insert_new(header, doc)
+        self.insert_new(header, doc, &[])
     }
 
     /// Edits a contact note (its author only).

@@ -43,6 +43,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use uuid::Uuid;
 
 pub use actions::NewShift;
+pub use photos::WaitingPhoto;
 pub use queries::{
     HistoryEntry, IncidentFilter, IncidentRow, IncidentView, NoteRow, NoteView, SearchHit,
     ShiftRow, ShiftView,
@@ -60,6 +61,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../../migrations/device/0001_init.sql"),
     include_str!("../../../../migrations/device/0002_photos.sql"),
     include_str!("../../../../migrations/device/0003_shared_phones.sql"),
+    include_str!("../../../../migrations/device/0004_photo_records.sql"),
 ];
 
 /// The schema version this build writes.
@@ -281,6 +283,9 @@ impl Store {
         if from < 3 {
             owners_of_waiting_changes(&tx)?;
         }
+        if from < 4 {
+            photos_of_waiting_incidents(&tx)?;
+        }
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         tx.commit()?;
         Ok(())
@@ -480,7 +485,7 @@ impl Store {
     }
 
     /// Stores a newly created document and its first change, and projects it.
-    fn insert_new(&mut self, header: Header, doc: Automerge) -> Result<()> {
+    fn insert_new(&mut self, header: Header, doc: Automerge, photos: &[String]) -> Result<()> {
         let Some(c) = doc.get_last_local_change() else {
             return Err(Error::internal(
                 "creating a document",
@@ -498,6 +503,7 @@ impl Store {
         }
         store_change(&tx, header.id, &c, false)?;
         projection::project(&tx, &header, &doc)?;
+        photos::attach(&tx, header.id, photos, self.person_id)?;
         tx.commit()?;
         self.put_back(header, doc);
         Ok(())
@@ -843,6 +849,42 @@ fn made_by(c: &Change) -> Option<Uuid> {
         by: Uuid,
     }
     serde_json::from_str::<By>(c.message()?).ok().map(|m| m.by)
+}
+
+/// Schema 4 ties each photo to the records it was attached to; the migration's SQL finds the
+/// patrol checks', and this the incidents' (their photos are only in their documents), for the
+/// photos still waiting, attached in the name of the incident's author.
+fn photos_of_waiting_incidents(tx: &rusqlite::Transaction<'_>) -> Result<()> {
+    let waiting: std::collections::HashSet<String> = tx
+        .prepare(
+            "SELECT hash FROM photos WHERE uploaded = 0
+             AND hash NOT IN (SELECT hash FROM photo_records)",
+        )?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    if waiting.is_empty() {
+        return Ok(());
+    }
+    let incidents: Vec<(String, String)> = tx
+        .prepare("SELECT id, author_id FROM documents WHERE kind = 'incident'")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (id, author) in incidents {
+        let Ok(uuid) = Uuid::parse_str(&id) else {
+            continue;
+        };
+        let doc = load_doc(tx, uuid, Uuid::nil())?;
+        let photos = document::read_incident(&doc)
+            .map(|b| b.photos)
+            .unwrap_or_default();
+        for h in photos.iter().filter(|h| waiting.contains(*h)) {
+            tx.execute(
+                "INSERT OR IGNORE INTO photo_records (hash, record_id, person_id) VALUES (?1, ?2, ?3)",
+                params![h, id, author],
+            )?;
+        }
+    }
+    Ok(())
 }
 
 /// Schema 3 records who made each waiting change; the changes waiting when a store is

@@ -29,9 +29,14 @@
 //! inserted. A crash leaves either no file, or a whole file without a row (the next
 //! [`Store::add_photo`] of the same bytes writes it again), never a row without its file.
 //!
-//! Uploading: [`Store::pending_photos`] lists what the server has not confirmed (referenced
-//! by a document or not); the sync client sends each one's plaintext and calls
-//! [`Store::mark_photo_uploaded`] once the server holds it whole (see `crate::client`).
+//! Uploading: a photo goes to the server once for each record it is attached to (the server
+//! takes an upload only for a named record the uploader may write). Attaching it, in the same
+//! transaction as the check or incident change that refers to it, writes a `photo_records`
+//! row naming the record and the person; [`Store::photo_uploads_waiting`] lists the unlocked
+//! person's rows not yet confirmed, the sync client sends each one's plaintext and calls
+//! [`Store::mark_photo_uploaded_for`] once the server holds it for that record (see
+//! `crate::client`). On a shared phone each person's photos go in their own session. A photo
+//! attached to nothing stays on the device and is not uploaded.
 
 use std::fs;
 use std::io::Write;
@@ -48,6 +53,7 @@ use super::{Store, ms};
 use crate::entropy::Entropy;
 use crate::error::{Error, Result};
 use crate::model::is_photo_hash;
+use uuid::Uuid;
 
 /// Largest photo the device keeps (the server accepts no more either).
 const MAX_PHOTO_BYTES: u64 = rounds_protocol::MAX_PHOTO_BYTES;
@@ -55,6 +61,33 @@ const MAX_PHOTO_BYTES: u64 = rounds_protocol::MAX_PHOTO_BYTES;
 /// The start of every sealed file: `RNDP` and the format version.
 const FILE_MAGIC: &[u8; 5] = b"RNDP\x01";
 const NONCE_LEN: usize = 24;
+
+/// One upload the sync client owes the server: a photo, for one record it is attached to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitingPhoto {
+    /// The photo's hash.
+    pub hash: String,
+    /// The shift or incident it belongs to.
+    pub record: Uuid,
+}
+
+/// Ties the photos among `hashes` that this device holds to `record`, in the name of
+/// `person`, inside the transaction that records the change referring to them.
+pub(super) fn attach(
+    tx: &rusqlite::Transaction<'_>,
+    record: Uuid,
+    hashes: &[String],
+    person: Uuid,
+) -> Result<()> {
+    let mut stmt = tx.prepare_cached(
+        "INSERT OR IGNORE INTO photo_records (hash, record_id, person_id)
+         SELECT hash, ?2, ?3 FROM photos WHERE hash = ?1",
+    )?;
+    for h in hashes {
+        stmt.execute(params![h, record.to_string(), person.to_string()])?;
+    }
+    Ok(())
+}
 const KEY_NAME: &str = "photo_key";
 
 impl Store {
@@ -142,17 +175,64 @@ impl Store {
         Ok(rows.collect::<rusqlite::Result<_>>()?)
     }
 
-    /// How many photos wait for the server.
+    /// How many of the unlocked person's photos wait for the server (attached to a record, not
+    /// yet confirmed for it).
     pub fn pending_photo_count(&self) -> Result<u64> {
-        let n: i64 =
-            self.conn
-                .query_row("SELECT count(*) FROM photos WHERE uploaded = 0", [], |r| {
-                    r.get(0)
-                })?;
+        let n: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT count(DISTINCT hash) FROM photo_records WHERE uploaded = 0 AND person_id = ?1",
+            )?
+            .query_row(params![self.person_id.to_string()], |r| r.get(0))?;
         Ok(n.max(0) as u64)
     }
 
-    /// Records that the server holds the whole photo (idempotent).
+    /// The unlocked person's photo uploads the server has not confirmed: one per record a photo
+    /// is attached to, oldest photo first.
+    pub fn photo_uploads_waiting(&self) -> Result<Vec<WaitingPhoto>> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT r.hash, r.record_id FROM photo_records r JOIN photos p ON p.hash = r.hash
+             WHERE r.uploaded = 0 AND r.person_id = ?1
+             ORDER BY p.created_at, r.hash, r.record_id",
+        )?;
+        let rows = stmt.query_map(params![self.person_id.to_string()], |r| {
+            Ok(WaitingPhoto {
+                hash: r.get(0)?,
+                record: super::parse_uuid(&r.get::<_, String>(1)?)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Records that the server holds the photo for `record` (idempotent); once it holds it for
+    /// every record it is attached to, the photo no longer waits.
+    ///
+    /// Errors: [`Error::Invalid`] for a malformed hash, [`Error::NotFound`] for a photo not
+    /// attached to that record here.
+    pub fn mark_photo_uploaded_for(&mut self, hash: &str, record: Uuid) -> Result<()> {
+        check_hash(hash)?;
+        let tx = self.conn.transaction()?;
+        let n = tx
+            .prepare_cached(
+                "UPDATE photo_records SET uploaded = 1 WHERE hash = ?1 AND record_id = ?2",
+            )?
+            .execute(params![hash, record.to_string()])?;
+        if n == 0 {
+            return Err(Error::not_found(
+                "photo of record",
+                format!("{hash} of {record}"),
+            ));
+        }
+        tx.prepare_cached(
+            "UPDATE photos SET uploaded = 1 WHERE hash = ?1
+             AND NOT EXISTS (SELECT 1 FROM photo_records WHERE hash = ?1 AND uploaded = 0)",
+        )?
+        .execute(params![hash])?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    /// Records that the server holds the whole photo for every record (idempotent).
     ///
     /// Errors: [`Error::Invalid`] for a malformed hash, [`Error::NotFound`] for a photo this
     /// device does not hold.
@@ -165,6 +245,9 @@ impl Store {
         if n == 0 {
             return Err(Error::not_found("photo", hash));
         }
+        self.conn
+            .prepare_cached("UPDATE photo_records SET uploaded = 1 WHERE hash = ?1")?
+            .execute(params![hash])?;
         Ok(())
     }
 
@@ -236,10 +319,7 @@ fn check_image(bytes: &[u8]) -> Result<()> {
             ),
         ));
     }
-    let jpeg = bytes.starts_with(&[0xFF, 0xD8, 0xFF]);
-    let png = bytes.starts_with(b"\x89PNG\r\n\x1a\n");
-    let webp = bytes.len() >= 12 && bytes.starts_with(b"RIFF") && &bytes[8..12] == b"WEBP";
-    if !(jpeg || png || webp) {
+    if crate::model::ImageType::of(bytes).is_none() {
         return Err(Error::invalid("photo", "is not a JPEG, PNG or WebP image"));
     }
     Ok(())

@@ -4,8 +4,10 @@ use std::path::{Path, PathBuf};
 
 use rounds_core::entropy::{Entropy, SeededEntropy};
 use rounds_core::error::Error;
-use rounds_core::store::Store;
+use rounds_core::model::CheckInput;
+use rounds_core::store::{Store, WaitingPhoto};
 use sha2::{Digest, Sha256};
+use uuid::Uuid;
 
 use crate::support::*;
 
@@ -187,17 +189,50 @@ fn photos_survive_reopening_the_store() {
 }
 
 #[test]
-fn a_photo_waits_until_marked_uploaded_and_marking_twice_is_harmless() {
+fn a_photo_waits_once_per_record_it_is_attached_to_until_marked_uploaded() {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut s = guard_store(dir.path());
     let h = s
         .add_photo(&jpeg(16, 2_000), at(1), &mut SeededEntropy::new(17))
         .expect("add");
+    assert_eq!(
+        s.pending_photo_count().expect("count"),
+        0,
+        "a photo attached to nothing is kept but not uploaded"
+    );
+    let shift = Uuid::from_u128(0x51);
+    s.start_shift(&new_shift(0x51, 0)).expect("start");
+    for (n, minutes) in [(1u128, 2i64), (2, 3)] {
+        s.record_check(
+            shift,
+            &CheckInput {
+                photos: vec![h.clone()],
+                ..clear_check(0x5100 + n, n, minutes)
+            },
+        )
+        .expect("check with the photo");
+    }
     assert_eq!(s.pending_photo_count().expect("count"), 1);
-    s.mark_photo_uploaded(&h).expect("mark");
-    s.mark_photo_uploaded(&h).expect("mark again");
+    assert_eq!(
+        s.photo_uploads_waiting().expect("waiting"),
+        vec![WaitingPhoto {
+            hash: h.clone(),
+            record: shift
+        }],
+        "two checks of one shift: one upload, naming the shift"
+    );
+    s.mark_photo_uploaded_for(&h, shift).expect("mark");
+    s.mark_photo_uploaded_for(&h, shift).expect("mark again");
     assert_eq!(s.pending_photo_count().expect("count"), 0);
     assert!(s.pending_photos().expect("pending").is_empty());
+    assert!(s.photo_uploads_waiting().expect("waiting").is_empty());
+    assert!(
+        matches!(
+            s.mark_photo_uploaded_for(&h, Uuid::from_u128(0x52)),
+            Err(Error::NotFound { .. })
+        ),
+        "a record the photo is not attached to"
+    );
     // Still on the device after upload.
     assert!(s.photo_bytes(&h).is_ok());
 }

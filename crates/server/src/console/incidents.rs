@@ -670,34 +670,9 @@ pub async fn notes(State(state): State<AppState>, user: ConsoleUser) -> ConsoleR
     .await
 }
 
-/// Photo hashes referenced by a shift's checks or an incident.
-fn photo_refs(h: &Header, am: &Automerge) -> ConsoleResult<Vec<String>> {
-    Ok(match h.kind {
-        DocKind::Shift => document::read_shift(am)?
-            .checks
-            .into_iter()
-            .flat_map(|c| c.photos)
-            .collect(),
-        DocKind::Incident => document::read_incident(am)?.photos,
-        DocKind::ContactNote => Vec::new(),
-    })
-}
-
-/// The image type of a photo's bytes (the app accepts JPEG, PNG and WebP).
-pub fn image_type(b: &[u8]) -> Option<&'static str> {
-    if b.starts_with(&[0xFF, 0xD8, 0xFF]) {
-        Some("image/jpeg")
-    } else if b.starts_with(b"\x89PNG\r\n\x1a\n") {
-        Some("image/png")
-    } else if b.len() >= 12 && &b[..4] == b"RIFF" && &b[8..12] == b"WEBP" {
-        Some("image/webp")
-    } else {
-        None
-    }
-}
-
 /// `GET /console/records/{id}/photos/{hash}`: a photo of a shift or incident the viewer may
-/// read, and only a photo that record refers to (404 otherwise, or while it is not uploaded).
+/// read, and only a photo that record refers to and that was uploaded for it (404 otherwise,
+/// or while it is not uploaded; see `crate::photos`).
 pub async fn photo(
     State(state): State<AppState>,
     user: ConsoleUser,
@@ -717,18 +692,20 @@ pub async fn photo(
             return Err(not_found());
         }
         let (am, _) = load(storage.as_ref(), id)?;
-        if !photo_refs(&h, &am)?.contains(&hash) {
+        if !crate::photos::photo_refs(&h, &am)?.contains(&hash)
+            || !crate::photos::served_for(storage.as_ref(), &hash, id)?
+        {
             return Err(not_found());
         }
-        std::fs::read(storage.photo_dir().join(&hash))
+        std::fs::read(crate::photos::PhotoFiles::new(storage.photo_dir()).complete_path(&hash))
             .map_err(|_| ConsoleError::NotFound("this photo has not reached the server yet".into()))
     })
     .await?;
     let mut r = bytes.clone().into_response();
     let h = r.headers_mut();
-    match image_type(&bytes) {
+    match rounds_core::model::ImageType::of(&bytes) {
         Some(t) => {
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(t));
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(t.mime()));
         }
         None => {
             h.insert(
@@ -836,6 +813,7 @@ mod tests {
 
     #[test]
     fn photos_are_served_with_their_image_type_only() {
+        let image_type = |b: &[u8]| rounds_core::model::ImageType::of(b).map(|t| t.mime());
         assert_eq!(image_type(&[0xFF, 0xD8, 0xFF, 0xE0]), Some("image/jpeg"));
         assert_eq!(image_type(b"\x89PNG\r\n\x1a\n...."), Some("image/png"));
         assert_eq!(image_type(b"RIFF\0\0\0\0WEBPVP8 "), Some("image/webp"));

@@ -234,7 +234,9 @@ impl From<ApiError> for ConsoleError {
             ApiError::NotFound(m) => ConsoleError::NotFound(m),
             ApiError::Conflict(m) => ConsoleError::Conflict(m),
             ApiError::TooLarge => ConsoleError::BadRequest("too large".into()),
-            ApiError::OverLimit(m) => ConsoleError::BadRequest(m),
+            ApiError::OverLimit(m) | ApiError::Quota(m) | ApiError::UnsupportedType(m) => {
+                ConsoleError::BadRequest(m)
+            }
             ApiError::Throttled {
                 message,
                 retry_after_secs,

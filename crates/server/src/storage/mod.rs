@@ -96,6 +96,23 @@ pub struct StoredDoc {
     pub readers: Vec<Uuid>,
 }
 
+impl StoredDoc {
+    /// The document in automerge, rebuilt from its stored changes (which were checked when
+    /// they were pushed, so a failure here is damage, not bad input).
+    pub fn to_automerge(&self) -> std::result::Result<automerge::Automerge, String> {
+        let changes = self
+            .changes
+            .iter()
+            .map(|b| automerge::Change::from_bytes(b.clone()))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| format!("stored change of {}: {e}", self.header.id))?;
+        let mut am = automerge::Automerge::new();
+        am.apply_changes(changes)
+            .map_err(|e| format!("stored changes of {}: {e}", self.header.id))?;
+        Ok(am)
+    }
+}
+
 /// A patrol check row of the server's projection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CheckRow {
@@ -203,6 +220,30 @@ pub struct PhotoRecord {
     /// When the upload completed.
     pub uploaded_at: DateTime<Utc>,
 }
+
+/// One upload of a complete photo for one record (see `crate::photos`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PhotoUpload {
+    /// SHA-256 of the photo, 64 lowercase hex digits.
+    pub hash: String,
+    /// The shift or incident it was uploaded for ([`LEGACY_PHOTO_RECORD`] for photos received
+    /// before uploads named their record).
+    pub record_id: Uuid,
+    /// The device that uploaded it.
+    pub device_id: Uuid,
+    /// The person signed in on that device.
+    pub person_id: Uuid,
+    /// Bytes this upload sent (0 when the device's earlier upload of the photo was reused).
+    pub bytes: u64,
+    /// When the upload completed.
+    pub uploaded_at: DateTime<Utc>,
+    /// Whether the record was seen to refer to the photo; an unconfirmed upload is removed by
+    /// the sweep once the grace period has passed and the record still does not.
+    pub confirmed: bool,
+}
+
+/// The record id photos received before uploads named their record are tied to.
+pub const LEGACY_PHOTO_RECORD: Uuid = Uuid::nil();
 
 /// One counter of the sign-in throttle that an attempt is charged to (see `crate::signin`):
 /// `name:<username>`, `addr:<network>` or `enroll:<network>`, and how many attempts it may
@@ -318,10 +359,23 @@ pub trait Storage: Send + Sync + 'static {
     /// Photos are files, not rows: a 15 MiB photo never passes through the database. Several
     /// server processes on one database must share this folder.
     fn photo_dir(&self) -> PathBuf;
-    /// Records a complete photo; a photo already recorded keeps its first record.
-    fn record_photo(&self, p: &PhotoRecord) -> Result<()>;
+    /// Records a complete photo (a photo already recorded keeps its first record) and its
+    /// upload for a record (an upload already recorded for that record keeps its first row,
+    /// but becomes confirmed if this one is), in one transaction.
+    fn record_photo_upload(&self, p: &PhotoRecord, u: &PhotoUpload) -> Result<()>;
     /// A complete photo's record.
     fn photo(&self, hash: &str) -> Result<Option<PhotoRecord>>;
+    /// The uploads of a photo, for every record it was uploaded for.
+    fn photo_uploads(&self, hash: &str) -> Result<Vec<PhotoUpload>>;
+    /// Bytes `device` sent in photo uploads completed at or after `since`.
+    fn photo_bytes_sent(&self, device: Uuid, since: DateTime<Utc>) -> Result<u64>;
+    /// Unconfirmed uploads completed before `before`.
+    fn unconfirmed_photo_uploads(&self, before: DateTime<Utc>) -> Result<Vec<PhotoUpload>>;
+    /// Marks an upload confirmed (`keep`) or forgets it.
+    fn settle_photo_upload(&self, hash: &str, record: Uuid, keep: bool) -> Result<()>;
+    /// Forgets every photo completed before `before` that no upload ties to a record, and
+    /// returns their hashes (the caller removes the files).
+    fn forget_untied_photos(&self, before: DateTime<Utc>) -> Result<Vec<String>>;
     /// The sign-in throttle's check-and-count, atomic: forgets attempts older than `window`;
     /// if any key already holds its limit of attempts within the window, refuses (counting
     /// nothing); otherwise counts `attempt` against every key. Two calls never both see room

@@ -803,11 +803,16 @@ fn numbers_in_requests_are_range_checked_never_wrapped() {
             .expect("pull")
     };
     let put = |q: &str| {
-        http.put(format!("{base}/v1/photos/{}?{q}", "ab".repeat(32)))
-            .bearer_auth(&olga.session.token)
-            .body(vec![0xFFu8, 0xD8, 0xFF, 0xE0])
-            .send()
-            .expect("put")
+        // Any record id: the numbers are checked before the record is looked up.
+        http.put(format!(
+            "{base}/v1/photos/{}?record={}&{q}",
+            "ab".repeat(32),
+            Uuid::from_u128(1)
+        ))
+        .bearer_auth(&olga.session.token)
+        .body(vec![0xFFu8, 0xD8, 0xFF, 0xE0])
+        .send()
+        .expect("put")
     };
     let code = |hours: &str| {
         http.post(format!("{base}/v1/admin/enrollment-codes"))

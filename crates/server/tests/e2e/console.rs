@@ -1850,6 +1850,45 @@ fn photos_are_shown_only_to_those_who_may_read_their_record() {
         Browser::new(&server.base).get(&path).status,
         StatusCode::SEE_OTHER
     );
+
+    // Gus, at another school Sam supervises, refers to Gia's photo from his own shift (he
+    // learned its hash) but never uploaded it for that shift: it is not shown with his record.
+    let mut gus = server.device(&GUS);
+    let borrowed = Uuid::from_u128(0x54);
+    gus.store
+        .start_shift(&NewShift {
+            id: borrowed,
+            post_id: ids::ADAMS_CAMPUS,
+            started_at: at(0),
+        })
+        .expect("start");
+    gus.store
+        .record_check(
+            borrowed,
+            &CheckInput {
+                id: Uuid::from_u128(0x5401),
+                checkpoint_id: ids::checkpoint(ids::ADAMS_CAMPUS, 1),
+                method: CheckMethod::Tag,
+                result: CheckResult::Damage,
+                note: "Same window?".into(),
+                photos: vec![hash.clone()],
+                at: at(2),
+            },
+        )
+        .expect("check");
+    let report = gus.sync().expect("sync");
+    assert_eq!(report.photos_uploaded, 0, "Gus holds no photo to upload");
+    assert_eq!(
+        sam.get(&format!("/console/records/{borrowed}/photos/{hash}"))
+            .status,
+        StatusCode::NOT_FOUND,
+        "a photo is shown only with a record it was uploaded for"
+    );
+    assert_eq!(
+        sam.get(&path).status,
+        StatusCode::OK,
+        "and still with Gia's"
+    );
 }
 
 fn server_photo_of(server: &ConsoleServer, hash: &str) -> Option<Vec<u8>> {

@@ -82,12 +82,12 @@ impl Faulty {
 }
 
 impl Transport for Faulty {
-    fn photo_status(&mut self, hash: &str) -> Result<PhotoStatus, SyncProblem> {
+    fn photo_status(&mut self, hash: &str, record: Uuid) -> Result<PhotoStatus, SyncProblem> {
         match self.fault() {
-            Fault::None | Fault::Delay | Fault::Duplicate => self.inner.photo_status(hash),
+            Fault::None | Fault::Delay | Fault::Duplicate => self.inner.photo_status(hash, record),
             Fault::DropRequest => Err(Self::lost()),
             Fault::DropResponse | Fault::CutOff => {
-                let _ = self.inner.photo_status(hash);
+                let _ = self.inner.photo_status(hash, record);
                 Err(Self::lost())
             }
         }
@@ -95,31 +95,34 @@ impl Transport for Faulty {
     fn photo_put(
         &mut self,
         hash: &str,
+        record: Uuid,
         offset: u64,
         total: u64,
         chunk: Vec<u8>,
     ) -> Result<PhotoStatus, SyncProblem> {
         match self.fault() {
-            Fault::None => self.inner.photo_put(hash, offset, total, chunk),
+            Fault::None => self.inner.photo_put(hash, record, offset, total, chunk),
             Fault::DropRequest => Err(Self::lost()),
             Fault::DropResponse => {
-                let _ = self.inner.photo_put(hash, offset, total, chunk);
+                let _ = self.inner.photo_put(hash, record, offset, total, chunk);
                 Err(Self::lost())
             }
             Fault::Duplicate => {
-                let _ = self.inner.photo_put(hash, offset, total, chunk.clone());
-                self.inner.photo_put(hash, offset, total, chunk)
+                let _ = self
+                    .inner
+                    .photo_put(hash, record, offset, total, chunk.clone());
+                self.inner.photo_put(hash, record, offset, total, chunk)
             }
             Fault::Delay => {
                 std::thread::sleep(std::time::Duration::from_millis(self.rng.next_u64() % 15));
-                self.inner.photo_put(hash, offset, total, chunk)
+                self.inner.photo_put(hash, record, offset, total, chunk)
             }
             Fault::CutOff => {
                 // The server receives the first half of the chunk as if the connection dropped.
                 let half = chunk.len() / 2;
                 let _ = self
                     .inner
-                    .photo_put(hash, offset, total, chunk[..half].to_vec());
+                    .photo_put(hash, record, offset, total, chunk[..half].to_vec());
                 Err(Self::lost())
             }
         }

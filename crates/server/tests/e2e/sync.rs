@@ -203,18 +203,21 @@ impl Transport for Stutter {
     fn fetch(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
         self.0.fetch(body)
     }
-    fn photo_status(&mut self, hash: &str) -> Result<PhotoStatus, SyncProblem> {
-        self.0.photo_status(hash)
+    fn photo_status(&mut self, hash: &str, record: Uuid) -> Result<PhotoStatus, SyncProblem> {
+        self.0.photo_status(hash, record)
     }
     fn photo_put(
         &mut self,
         hash: &str,
+        record: Uuid,
         offset: u64,
         total: u64,
         chunk: Vec<u8>,
     ) -> Result<PhotoStatus, SyncProblem> {
-        let _lost = self.0.photo_put(hash, offset, total, chunk.clone())?;
-        self.0.photo_put(hash, offset, total, chunk)
+        let _lost = self
+            .0
+            .photo_put(hash, record, offset, total, chunk.clone())?;
+        self.0.photo_put(hash, record, offset, total, chunk)
     }
 }
 
@@ -261,17 +264,18 @@ impl Transport for SmallPagesThenCut {
     fn fetch(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
         self.inner.fetch(body)
     }
-    fn photo_status(&mut self, hash: &str) -> Result<PhotoStatus, SyncProblem> {
-        self.inner.photo_status(hash)
+    fn photo_status(&mut self, hash: &str, record: Uuid) -> Result<PhotoStatus, SyncProblem> {
+        self.inner.photo_status(hash, record)
     }
     fn photo_put(
         &mut self,
         hash: &str,
+        record: Uuid,
         offset: u64,
         total: u64,
         chunk: Vec<u8>,
     ) -> Result<PhotoStatus, SyncProblem> {
-        self.inner.photo_put(hash, offset, total, chunk)
+        self.inner.photo_put(hash, record, offset, total, chunk)
     }
 }
 
@@ -478,17 +482,18 @@ impl Transport for FetchSizes {
         }
         Ok(answer)
     }
-    fn photo_status(&mut self, hash: &str) -> Result<PhotoStatus, SyncProblem> {
-        self.inner.photo_status(hash)
+    fn photo_status(&mut self, hash: &str, record: Uuid) -> Result<PhotoStatus, SyncProblem> {
+        self.inner.photo_status(hash, record)
     }
     fn photo_put(
         &mut self,
         hash: &str,
+        record: Uuid,
         offset: u64,
         total: u64,
         chunk: Vec<u8>,
     ) -> Result<PhotoStatus, SyncProblem> {
-        self.inner.photo_put(hash, offset, total, chunk)
+        self.inner.photo_put(hash, record, offset, total, chunk)
     }
 }
 
