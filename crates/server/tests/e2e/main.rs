@@ -6,6 +6,7 @@ mod bad_input;
 mod console;
 mod faults;
 mod kill;
+mod leaks;
 mod photos;
 mod rules;
 mod shared_phone;

@@ -661,3 +661,206 @@ fn an_edit_made_offline_before_an_approval_is_kept_and_asks_for_review_again() {
         IncidentStatus::Approved
     );
 }
+
+/// A change no honest device could make, for the property test below: the state its target is
+/// in (`None`: a contact note shared with the supervisor), who pushes it, what it claims to be
+/// by, and the change. `seed` varies the values written.
+type Forgery = (
+    Option<IncidentStatus>,
+    fn(&mut District) -> &mut Device,
+    Uuid,
+    Box<dyn FnOnce(&mut Transaction<'_>)>,
+);
+
+const FORGERIES: usize = 12;
+
+fn forgery(k: usize, seed: u64) -> (&'static str, Forgery) {
+    use IncidentStatus::*;
+    let g: fn(&mut District) -> &mut Device = |d| &mut d.gia;
+    let o: fn(&mut District) -> &mut Device = |d| &mut d.olga;
+    let s: fn(&mut District) -> &mut Device = |d| &mut d.sam;
+    let (gia, olga, sam) = (ids::GUARD_LINCOLN, ids::SRO_OLGA, ids::SUPERVISOR);
+    let text = format!("forged {seed:x}");
+    let any_state = [Draft, Submitted, Returned, Approved][(seed % 4) as usize];
+    let someone_else = [olga, sam, ids::SRO_OMAR, ids::GUARD_ADAMS][(seed % 4) as usize];
+    match k {
+        0 => (
+            "a guard approves",
+            (
+                Some([Draft, Submitted, Returned][(seed % 3) as usize]),
+                g,
+                gia,
+                Box::new(put("status", "approved")),
+            ),
+        ),
+        1 => (
+            "the author approves her own report",
+            (
+                Some(Submitted),
+                o,
+                olga,
+                Box::new(put("status", "approved")),
+            ),
+        ),
+        2 => (
+            "a writer writes a review comment",
+            (
+                Some(any_state),
+                [g, o][(seed % 2) as usize],
+                [gia, olga][(seed % 2) as usize],
+                Box::new(put("review_comment", text)),
+            ),
+        ),
+        3 => (
+            "anyone rewrites an approved report",
+            (
+                Some(Approved),
+                [g, o][(seed % 2) as usize],
+                [gia, olga][(seed % 2) as usize],
+                Box::new(put("location", text)),
+            ),
+        ),
+        4 => (
+            "a writer sets a reviewed report back to draft",
+            (
+                Some([Approved, Submitted][(seed % 2) as usize]),
+                [g, o][(seed % 2) as usize],
+                [gia, olga][(seed % 2) as usize],
+                Box::new(put("status", "draft")),
+            ),
+        ),
+        5 => (
+            "anyone writes the derived status",
+            (
+                Some(any_state),
+                [g, o, s][(seed % 3) as usize],
+                [gia, olga, sam][(seed % 3) as usize],
+                Box::new(put("status", "amended")),
+            ),
+        ),
+        6 => (
+            "a change in someone else's name",
+            (
+                Some(Draft),
+                g,
+                someone_else,
+                Box::new(put("location", text)),
+            ),
+        ),
+        7 => (
+            "a supplement by someone else",
+            (
+                Some([Submitted, Approved][(seed % 2) as usize]),
+                g,
+                gia,
+                Box::new(move |tx: &mut Transaction<'_>| {
+                    let list = obj(tx, "supplements");
+                    let m = tx
+                        .insert_object(&list, 0, automerge::ObjType::Map)
+                        .expect("insert");
+                    tx.put(&m, "id", Uuid::from_u128(u128::from(seed)).to_string())
+                        .expect("put");
+                    tx.put(&m, "author", someone_else.to_string()).expect("put");
+                    tx.put(&m, "at", time(20)).expect("put");
+                    tx.put(&m, "text", text).expect("put");
+                }),
+            ),
+        ),
+        8 => (
+            "a supervisor approves a draft",
+            (Some(Draft), s, sam, Box::new(put("status", "approved"))),
+        ),
+        9 => (
+            "a reader shares the note on",
+            (
+                None,
+                s,
+                sam,
+                Box::new(move |tx: &mut Transaction<'_>| {
+                    let list = obj(tx, "shared_with");
+                    let n = tx.length(&list);
+                    tx.insert(&list, n, someone_else.to_string())
+                        .expect("insert");
+                }),
+            ),
+        ),
+        10 => (
+            "a reader rewrites the note",
+            (
+                None,
+                s,
+                sam,
+                Box::new(put(["reason", "outcome"][(seed % 2) as usize], text)),
+            ),
+        ),
+        _ => (
+            "a change to the header",
+            (
+                Some(any_state),
+                [g, o, s][(seed % 3) as usize],
+                [gia, olga, sam][(seed % 3) as usize],
+                Box::new(put(
+                    ["school_id", "author_id", "kind"][(seed % 3) as usize],
+                    text,
+                )),
+            ),
+        ),
+    }
+}
+
+fn forged_cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(4)
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig {
+        cases: forged_cases(),
+        failure_persistence: None,
+        ..proptest::prelude::ProptestConfig::default()
+    })]
+
+    /// Random forgeries from random roles against records in random states, each followed by
+    /// honest work: every forgery is refused and changes nothing on the server, and the honest
+    /// work still commits (a refusal never wedges anyone's sync).
+    #[test]
+    fn random_forged_changes_from_random_roles_are_refused_and_change_nothing(
+        script in proptest::collection::vec((0..FORGERIES, proptest::prelude::any::<u64>()), 1..7)
+    ) {
+        let mut d = District::new();
+        let mut targets: Vec<(Option<IncidentStatus>, Uuid)> = Vec::new();
+        for (k, seed) in script {
+            let (name, (state, who, by, change)) = forgery(k, seed);
+            let id = match targets.iter().find(|(s, _)| *s == state) {
+                Some((_, id)) => *id,
+                None => {
+                    let id = match state {
+                        Some(s) => d.incident(s),
+                        None => d.shared_note(),
+                    };
+                    targets.push((state, id));
+                    id
+                }
+            };
+            let heads_before = d.server.storage.document(id).expect("doc").expect("stored").changes.len();
+            let before = d.state();
+            let f = forged(who(&mut d), id, by, change);
+            let resp = push(&d.server.base, &f.token, &f.req);
+            proptest::prop_assert!(resp.committed.is_empty(), "{}: committed", name);
+            proptest::prop_assert_eq!(resp.rejected.len(), 1, "{}: one refusal", name);
+            proptest::prop_assert_eq!(d.state(), before, "{}: the server is unchanged", name);
+            proptest::prop_assert_eq!(
+                d.server.storage.document(id).expect("doc").expect("stored").changes.len(),
+                heads_before,
+                "{}: the record is unchanged",
+                name
+            );
+            // Honest work goes on: Olga files a new draft and everyone syncs without refusals.
+            d.next += 1;
+            incident_at(&mut d.olga, d.next, ids::LINCOLN, "Honest work.");
+            d.sync_all();
+        }
+    }
+}
