@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what building Rounds needs on a fresh Debian/Ubuntu machine that has only the Rust
-# toolchain: a C compiler, make and perl (SQLCipher and its vendored OpenSSL are built from
-# source); WebKitGTK for the Tauri field app; and for its end-to-end journey a display without
+# toolchain: a C compiler, make, perl and OpenSSL's headers (SQLCipher is built from source and
+# linked against the system's OpenSSL, as is the TLS of the sync client); WebKitGTK for the Tauri field app; and for its end-to-end journey a display without
 # a screen (Xvfb), a session bus, WebKit's WebDriver, tauri-driver and Node. Safe to run again;
 # installs nothing that is already there.
 set -euo pipefail
@@ -18,7 +18,7 @@ command -v node >/dev/null || missing+=(nodejs)
 # The browser journeys (tests/ui) drive Debian's chromium with playwright-core.
 # The district server's report PDF embeds Noto fonts (Latin and Vietnamese, Arabic, CJK):
 # fonts-noto-core and fonts-noto-cjk, found under /usr/share/fonts (rounds-server --fonts).
-for pkg in libwebkit2gtk-4.1-dev xvfb xauth webkit2gtk-driver dbus-x11 at-spi2-core imagemagick chromium fonts-dejavu-core poppler-utils fonts-noto-core fonts-noto-cjk; do
+for pkg in libssl-dev libwebkit2gtk-4.1-dev xvfb xauth webkit2gtk-driver dbus-x11 at-spi2-core imagemagick chromium fonts-dejavu-core poppler-utils fonts-noto-core fonts-noto-cjk; do
     [[ $(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null) == "install ok installed" ]] || missing+=("$pkg")
 done
 

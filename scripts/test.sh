@@ -8,7 +8,17 @@
 #   cargo bench -p rounds-core --bench store              # full-size benchmark
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+# How long each part took, printed at the end (CI's time budget is watched part by part).
+timings=()
+mark=$SECONDS
+took() {
+    timings+=("$(printf '%5d s  %s' $((SECONDS - mark)) "$1")")
+    mark=$SECONDS
+}
+
 bash scripts/setup.sh
+took "setup (packages, tauri-driver)"
 
 # Every program the tests call, with the Debian package that provides it: a machine where
 # setup.sh missed one fails here at once, with the package named, not half an hour in.
@@ -47,11 +57,14 @@ export CARGO_INCREMENTAL=0
 export ROUNDS_BUILD_ARGS="--profile test --workspace --all-targets"
 # shellcheck disable=SC2086
 cargo build $ROUNDS_BUILD_ARGS
+took "cargo build (clippy included)"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
 cargo test --workspace --doc 2>&1 | tee "$log"
+took "doc tests"
 # --all-targets runs the bench binaries too, in their quick test mode.
 cargo test --workspace --all-targets 2>&1 | tee -a "$log"
+took "cargo tests"
 
 # --- Tauri journey ---
 # The real field app (src-tauri) under Xvfb, driven through tauri-driver and WebKitWebDriver
@@ -61,6 +74,7 @@ cargo test --workspace --all-targets 2>&1 | tee -a "$log"
 ROUNDS_FIELD_BIN="$CARGO_TARGET_DIR/debug/rounds-field" \
     ROUNDS_SERVER_BIN="$CARGO_TARGET_DIR/debug/rounds-server" \
     node tests/tauri/journey.mjs 2>&1 | tee -a "$log"
+took "Tauri journey"
 # --- end of Tauri journey ---
 
 # --- UI logic and browser journeys ---
@@ -72,6 +86,7 @@ awk '/^# pass/ { p = $3 } /^# fail/ { f = $3 } END { printf "test result: %s. %d
 rm -f "$log.node"
 (cd tests/ui && npm ci --no-audit --no-fund --loglevel=error)
 node tests/ui/journey.mjs 2>&1 | tee -a "$log"
+took "UI logic and browser journeys"
 # --- end of UI journeys ---
 
 # --- run.sh ---
@@ -79,6 +94,7 @@ node tests/ui/journey.mjs 2>&1 | tee -a "$log"
 # reuses the server, a second phone folder, a taken port and a failed build (under a minute on
 # a warm build). Ends with a libtest-style line for the tally.
 bash tests/run/run-sh.sh 2>&1 | tee -a "$log"
+took "run.sh"
 # --- end of run.sh ---
 
 # --- console journey ---
@@ -88,7 +104,10 @@ bash tests/run/run-sh.sh 2>&1 | tee -a "$log"
 # rendered with pdftoppm, the CSV parsed). Ends with a libtest-style line for the tally.
 (cd tests/console && npm ci --no-audit --no-fund --loglevel=error)
 node tests/console/journey.mjs 2>&1 | tee -a "$log"
+took "console journey"
 # --- end of console journey ---
 
+printf '%s\n' "${timings[@]}"
+printf '%5d s  in all\n' "$SECONDS"
 # One closing line over every test binary.
 awk '/^test result:/ { p += $4; f += $6 } END { printf "tests: %d passed, %d failed\n", p, f }' "$log"
