@@ -332,6 +332,9 @@ struct SurgeRun {
     wall: Duration,
     changes: usize,
     bytes: usize,
+    /// In-process time of the rule checks alone on the same changes (applying each change one
+    /// at a time, as the server does, with and without `rules::check_change`; the difference).
+    rules: Duration,
 }
 
 fn surge(s: &Sizes) {
@@ -361,6 +364,21 @@ fn surge(s: &Sizes) {
         &format!(
             "{median:.2}x (median of {} surges; each against its own floor)",
             runs.len()
+        ),
+    );
+    let mut shares: Vec<f64> = runs
+        .iter()
+        .map(|r| r.rules.as_secs_f64() / r.cpu.as_secs_f64())
+        .collect();
+    shares.sort_by(f64::total_cmp);
+    line(
+        "surge: rule checks' share of server CPU",
+        "",
+        "info",
+        &format!(
+            "{:.0} % (median; the checks alone took {:.2} s in-process in surge 1)",
+            shares[shares.len() / 2] * 100.0,
+            runs[0].rules.as_secs_f64()
         ),
     );
     let peak = runs.iter().map(|r| r.peak_mib).fold(0.0, f64::max);
@@ -519,6 +537,7 @@ fn surge_once(s: &Sizes) -> SurgeRun {
     let peak = server.peak_mib();
     let floor_after = floor_once(&kept);
     let floor = (floor_before + floor_after) / 2;
+    let rules = rules_cost(&kept);
     let committed = *committed.lock().unwrap();
     assert_eq!(committed, total_changes, "every change committed");
     let ratio = cpu.as_secs_f64() / floor.as_secs_f64();
@@ -532,7 +551,43 @@ fn surge_once(s: &Sizes) -> SurgeRun {
         wall,
         changes: total_changes,
         bytes: total_bytes,
+        rules,
     }
+}
+
+/// The rule checks' own cost on a surge's changes: each document's changes applied one at a
+/// time as the server applies them, once with `rules::check_change` after each and once
+/// without; the difference (the better of two runs of each).
+fn rules_cost(pushes: &[DevicePush]) -> Duration {
+    let once = |check: bool| {
+        let start = Instant::now();
+        for (_, docs) in pushes {
+            for (h, changes) in docs {
+                let viewer = rounds_core::rules::Viewer {
+                    person: h.author_id,
+                    role: Role::Guard,
+                    schools: vec![h.school_id],
+                };
+                let writer = rounds_core::rules::Writer {
+                    viewer: &viewer,
+                    device: h.device_id,
+                };
+                let mut am = Automerge::new();
+                for b in changes {
+                    let c = Change::from_bytes(b.clone()).unwrap();
+                    am.apply_changes([c.clone()]).unwrap();
+                    if check {
+                        rounds_core::rules::check_change(&am, h, writer, &c).unwrap();
+                    }
+                }
+                std::hint::black_box(am.get_heads());
+            }
+        }
+        start.elapsed()
+    };
+    let with = once(true).min(once(true));
+    let without = once(false).min(once(false));
+    with.saturating_sub(without)
 }
 
 fn supervisor_store(dir: &Path, token_person: Uuid, device: Uuid) -> Store {
