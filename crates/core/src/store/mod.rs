@@ -62,6 +62,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../../migrations/device/0002_photos.sql"),
     include_str!("../../../../migrations/device/0003_shared_phones.sql"),
     include_str!("../../../../migrations/device/0004_photo_records.sql"),
+    include_str!("../../../../migrations/device/0005_waiting_by_person.sql"),
 ];
 
 /// The schema version this build writes.
