@@ -58,8 +58,9 @@ export CARGO_INCREMENTAL=0
 export RUSTFLAGS="${RUSTFLAGS:-} -C link-arg=-fuse-ld=mold"
 # scripts/run.sh (run for real below) builds exactly this too, a no-op by then.
 export ROUNDS_BUILD_ARGS="--profile test --workspace --all-targets"
+# `--timings` leaves a report of what each crate cost in $CARGO_TARGET_DIR/cargo-timings/.
 # shellcheck disable=SC2086
-cargo build $ROUNDS_BUILD_ARGS
+cargo build $ROUNDS_BUILD_ARGS --timings
 took "cargo build (clippy included)"
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

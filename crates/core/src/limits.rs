@@ -606,10 +606,34 @@ fn write_uleb(out: &mut Vec<u8>, mut v: u64) {
     }
 }
 
-#[cfg(test)]
-mod tests {
+/// Helpers for tests of these limits, here and in the server's end-to-end tests; not part of
+/// the crate's API.
+#[doc(hidden)]
+pub mod testing {
     use std::io::Write;
 
+    /// A compressed automerge change chunk whose deflated body inflates to `inflated` zero
+    /// bytes: 1 GiB is about 1 MiB on the wire.
+    pub fn deflate_bomb(inflated: u64) -> Vec<u8> {
+        let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
+        let zeros = vec![0u8; 1 << 20];
+        let mut left = inflated;
+        while left > 0 {
+            let n = left.min(zeros.len() as u64) as usize;
+            enc.write_all(&zeros[..n]).expect("deflate");
+            left -= n as u64;
+        }
+        let data = enc.finish().expect("deflate");
+        let mut out = super::MAGIC.to_vec();
+        out.extend_from_slice(&[1, 2, 3, 4, super::CHUNK_COMPRESSED]);
+        super::write_uleb(&mut out, data.len() as u64);
+        out.extend_from_slice(&data);
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
     use automerge::transaction::Transactable;
     use automerge::{Automerge, ReadDoc};
     use chrono::{DateTime, Utc};
@@ -811,20 +835,7 @@ mod tests {
     /// A compressed change chunk (automerge chunk type 2) of `inflated` zero bytes, streamed
     /// through the encoder so the test never holds them.
     fn bomb(inflated: u64) -> Vec<u8> {
-        let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
-        let zeros = vec![0u8; 1 << 20];
-        let mut left = inflated;
-        while left > 0 {
-            let n = left.min(zeros.len() as u64) as usize;
-            enc.write_all(&zeros[..n]).expect("deflate");
-            left -= n as u64;
-        }
-        let data = enc.finish().expect("deflate");
-        let mut out = MAGIC.to_vec();
-        out.extend_from_slice(&[1, 2, 3, 4, CHUNK_COMPRESSED]);
-        write_uleb(&mut out, data.len() as u64);
-        out.extend_from_slice(&data);
-        out
+        testing::deflate_bomb(inflated)
     }
 
     #[test]

@@ -286,34 +286,6 @@ fn check_input(n: u128, note: String, photos: Vec<String>) -> CheckInput {
     }
 }
 
-/// A compressed change chunk (automerge chunk type 2) whose data inflates to `inflated` zero
-/// bytes, streamed through the encoder so the test never holds them.
-fn deflate_bomb(inflated: u64) -> Vec<u8> {
-    use std::io::Write;
-    let mut enc = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::best());
-    let zeros = vec![0u8; 1 << 20];
-    let mut left = inflated;
-    while left > 0 {
-        let n = left.min(zeros.len() as u64) as usize;
-        enc.write_all(&zeros[..n]).expect("deflate");
-        left -= n as u64;
-    }
-    let data = enc.finish().expect("deflate");
-    let mut out = vec![0x85, 0x6f, 0x4a, 0x83, 1, 2, 3, 4, 2];
-    let mut len = data.len() as u64;
-    loop {
-        let byte = (len & 0x7f) as u8;
-        len >>= 7;
-        if len == 0 {
-            out.push(byte);
-            break;
-        }
-        out.push(byte | 0x80);
-    }
-    out.extend_from_slice(&data);
-    out
-}
-
 #[test]
 fn a_compressed_change_inflating_to_1_gib_is_refused_with_413_and_the_server_stays_small() {
     let data = seeded_district();
@@ -322,7 +294,7 @@ fn a_compressed_change_inflating_to_1_gib_is_refused_with_413_and_the_server_sta
     olga.sync().expect("first sync");
     let id = incident_at(&mut olga, 0x1b0b, ids::LINCOLN, "An honest incident.");
     let header = olga.store.header(id).expect("header");
-    let bomb = deflate_bomb(1 << 30);
+    let bomb = rounds_core::limits::testing::deflate_bomb(1 << 30);
     assert!(
         bomb.len() < 2 << 20,
         "1 GiB of zeros deflates to {} bytes: one small push",
