@@ -246,27 +246,40 @@ fn reuse_own_upload(
         return Ok(false);
     };
     if !uploads.iter().any(|u| u.record_id == record) {
-        let photo = PhotoRecord {
-            hash: hash.to_string(),
-            bytes: own.bytes,
-            device_id: session.device_id,
-            person_id: session.person.id,
-            uploaded_at: now,
-        };
-        storage.record_photo_upload(
-            &photo,
-            &PhotoUpload {
-                hash: hash.to_string(),
-                record_id: record,
-                device_id: session.device_id,
-                person_id: session.person.id,
-                bytes: 0,
-                uploaded_at: now,
-                confirmed: refers(storage, record, hash)?,
-            },
-        )?;
+        tie(storage, session, hash, record, own.bytes, 0, now)?;
     }
     Ok(true)
+}
+
+/// Records a complete photo of `bytes` bytes and its upload for `record` by this session,
+/// `sent` of those bytes sent this time (0 when an earlier upload is reused), confirmed if the
+/// record already refers to it.
+fn tie(
+    storage: &dyn Storage,
+    session: &DeviceSession,
+    hash: &str,
+    record: Uuid,
+    bytes: u64,
+    sent: u64,
+    now: DateTime<Utc>,
+) -> Result<(), ApiError> {
+    let photo = PhotoRecord {
+        hash: hash.to_string(),
+        bytes,
+        device_id: session.device_id,
+        person_id: session.person.id,
+        uploaded_at: now,
+    };
+    let upload = PhotoUpload {
+        hash: hash.to_string(),
+        record_id: record,
+        device_id: session.device_id,
+        person_id: session.person.id,
+        bytes: sent,
+        uploaded_at: now,
+        confirmed: refers(storage, record, hash)?,
+    };
+    Ok(storage.record_photo_upload(&photo, &upload)?)
 }
 
 /// `GET /v1/photos/{hash}/status?record=R`.
@@ -350,25 +363,7 @@ pub async fn put(
         match files.append(session.device_id, &hash, q.offset, q.total, &chunk)? {
             Appended::Held(held) => Ok(Json(held)),
             Appended::Completed(held) => {
-                let photo = PhotoRecord {
-                    hash: hash.clone(),
-                    bytes: held.received,
-                    device_id: session.device_id,
-                    person_id: session.person.id,
-                    uploaded_at: now,
-                };
-                storage.record_photo_upload(
-                    &photo,
-                    &PhotoUpload {
-                        hash: hash.clone(),
-                        record_id: q.record,
-                        device_id: session.device_id,
-                        person_id: session.person.id,
-                        bytes: held.received,
-                        uploaded_at: now,
-                        confirmed: refers(storage, q.record, &hash)?,
-                    },
-                )?;
+                tie(storage, &session, &hash, q.record, held.received, held.received, now)?;
                 tracing::info!(photo = %hash, record = %q.record, bytes = held.received, device = %session.device_id, "photo received");
                 Ok(Json(held))
             }

@@ -445,15 +445,8 @@ fn server_doc_ids(devices: &[Device]) -> BTreeSet<Uuid> {
         .collect()
 }
 
-fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(6)
-}
-
 proptest! {
-    #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: proptest_cases(6), failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn devices_converge_with_the_server_through_faults(

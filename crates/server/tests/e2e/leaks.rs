@@ -11,7 +11,7 @@ use automerge::transaction::Transactable;
 use proptest::prelude::*;
 use rounds_core::client::{self, HttpTransport, SyncProblem, Transport};
 use rounds_core::model::{DocKind, NoteEdit};
-use rounds_protocol::{FetchResponse, PhotoStatus, PullResponse, PushRequest, PushResponse};
+use rounds_protocol::{FetchResponse, PhotoStatus, PullResponse, PushRequest};
 use rounds_server::seed::ids;
 use rounds_server::storage::Storage;
 use uuid::Uuid;
@@ -100,17 +100,6 @@ fn acts() -> impl Strategy<Value = Vec<Act>> {
         ],
         1..30,
     )
-}
-
-fn push(base: &str, token: &str, req: &PushRequest) -> PushResponse {
-    let r = reqwest::blocking::Client::new()
-        .post(format!("{base}/v1/sync/push"))
-        .bearer_auth(token)
-        .body(rounds_protocol::encode(req))
-        .send()
-        .expect("send");
-    assert_eq!(r.status(), 200);
-    rounds_protocol::decode(&r.bytes().expect("body")).expect("decode")
 }
 
 /// Syncs device `d`, keeping the notes its answers carried in `seen[d]`.
@@ -207,7 +196,7 @@ fn run(script: Vec<Act>) -> Result<(), TestCaseError> {
                         changes: vec![serde_bytes::ByteBuf::from(c.raw_bytes().to_vec())],
                     }],
                 };
-                let resp = push(&server.base, &d.session.token, &req);
+                let resp = push_request(&server.base, &d.session.token, &req);
                 prop_assert!(
                     resp.committed.is_empty(),
                     "a reader's re-share was committed"
@@ -285,15 +274,8 @@ fn run(script: Vec<Act>) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-fn cases() -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(4)
-}
-
 proptest! {
-    #![proptest_config(ProptestConfig { cases: cases(), failure_persistence: None, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: proptest_cases(4), failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn no_note_reaches_anyone_its_author_did_not_share_it_with(script in acts()) {

@@ -7,7 +7,7 @@ use automerge::transaction::{Transactable, Transaction};
 use automerge::{ROOT, ReadDoc, ScalarValue};
 use rounds_core::model::{IncidentStatus, ReviewDecision};
 use rounds_core::wire;
-use rounds_protocol::{DocChanges, PushRequest, PushResponse, RejectKind};
+use rounds_protocol::{DocChanges, PushRequest, RejectKind};
 use rounds_server::seed::ids;
 use rounds_server::storage::Storage;
 use uuid::Uuid;
@@ -125,17 +125,6 @@ fn forged(d: &mut Device, id: Uuid, by: Uuid, f: impl FnOnce(&mut Transaction<'_
     }
 }
 
-fn push(base: &str, token: &str, req: &PushRequest) -> PushResponse {
-    let r = reqwest::blocking::Client::new()
-        .post(format!("{base}/v1/sync/push"))
-        .bearer_auth(token)
-        .body(rounds_protocol::encode(req))
-        .send()
-        .expect("send");
-    assert_eq!(r.status(), 200);
-    rounds_protocol::decode(&r.bytes().expect("body")).expect("decode")
-}
-
 fn put(key: &'static str, v: impl Into<ScalarValue>) -> impl FnOnce(&mut Transaction<'_>) {
     let v = v.into();
     move |tx| {
@@ -161,7 +150,7 @@ use Want::*;
 
 fn expect(d: &District, name: &str, f: Forged, want: Want) {
     let before = d.state();
-    let resp = push(&d.server.base, &f.token, &f.req);
+    let resp = push_request(&d.server.base, &f.token, &f.req);
     match want {
         Committed => {
             assert!(
@@ -808,16 +797,9 @@ fn forgery(k: usize, seed: u64) -> (&'static str, Forgery) {
     }
 }
 
-fn forged_cases() -> u32 {
-    std::env::var("PROPTEST_CASES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(4)
-}
-
 proptest::proptest! {
     #![proptest_config(proptest::prelude::ProptestConfig {
-        cases: forged_cases(),
+        cases: proptest_cases(4),
         failure_persistence: None,
         ..proptest::prelude::ProptestConfig::default()
     })]
@@ -847,7 +829,7 @@ proptest::proptest! {
             let heads_before = d.server.storage.document(id).expect("doc").expect("stored").changes.len();
             let before = d.state();
             let f = forged(who(&mut d), id, by, change);
-            let resp = push(&d.server.base, &f.token, &f.req);
+            let resp = push_request(&d.server.base, &f.token, &f.req);
             proptest::prop_assert!(resp.committed.is_empty(), "{}: committed", name);
             proptest::prop_assert_eq!(resp.rejected.len(), 1, "{}: one refusal", name);
             proptest::prop_assert_eq!(d.state(), before, "{}: the server is unchanged", name);

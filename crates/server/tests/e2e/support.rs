@@ -413,3 +413,27 @@ pub fn enroll_with_cli(server: &ServerProcess, data: &std::path::Path, who: &Log
     let code = code.split_whitespace().next().expect("code");
     Device::enroll_at(&server.base, code, who)
 }
+
+/// Property-test cases: `PROPTEST_CASES` if set, else the quick `default` CI runs.
+pub fn proptest_cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+/// `POST /v1/sync/push` of `req` with `token`, answered 200: the decoded answer.
+pub fn push_request(
+    base: &str,
+    token: &str,
+    req: &rounds_protocol::PushRequest,
+) -> rounds_protocol::PushResponse {
+    let r = reqwest::blocking::Client::new()
+        .post(format!("{base}/v1/sync/push"))
+        .bearer_auth(token)
+        .body(rounds_protocol::encode(req))
+        .send()
+        .expect("send");
+    assert_eq!(r.status(), 200);
+    rounds_protocol::decode(&r.bytes().expect("body")).expect("decode")
+}
