@@ -169,10 +169,56 @@ pub struct Writer<'a> {
 
 /// Judges one change of the document `header` against the rules.
 ///
-/// `doc` must hold every dependency of `change`; it may already hold `change` itself (the
-/// device checks a change it has just made). Decisions that depend on the record's state read
-/// that state at the change's dependencies.
+/// `doc` must hold every dependency of `change` and nothing else; it may already hold `change`
+/// itself (the device checks a change it has just made). Decisions that depend on the record's
+/// state read that state at the change's dependencies.
 pub fn check_change(
+    doc: &Automerge,
+    header: &Header,
+    who: Writer<'_>,
+    change: &Change,
+) -> Result<(), Refusal> {
+    if change.deps().is_empty() {
+        let heads = doc.get_heads();
+        if !(heads.is_empty() || heads == [change.hash()]) {
+            return refuse(RefusalKind::Malformed, "a record is created once");
+        }
+    }
+    judge(doc, header, who, change)
+}
+
+/// Applies a push's changes of the document `header` to `doc` in one call and judges them:
+/// `doc` holds the stored history (or nothing, for a new record) and `new` are the changes not
+/// stored before, in causal order. Applying them together is several times faster than one call
+/// per change; it is the server's push path. On a refusal `doc` is to be discarded.
+///
+/// Each change is judged exactly as [`check_change`] judges it, against the state at its own
+/// dependencies; the first refusal is returned. Nothing in the rules reads the document's
+/// state after a change, so the changes applied after it do not alter its verdict. (The roots'
+/// objects are read from the current state: only a record's creation makes objects at its
+/// root keys, and any later change that does is refused, so they are the same at every state.)
+pub fn apply_and_check(
+    doc: &mut Automerge,
+    header: &Header,
+    who: Writer<'_>,
+    new: &[Change],
+) -> Result<(), Refusal> {
+    let stored = !doc.get_heads().is_empty();
+    let creations = new.iter().filter(|c| c.deps().is_empty()).count();
+    if creations > usize::from(!stored) {
+        return refuse(RefusalKind::Malformed, "a record is created once");
+    }
+    if let Err(e) = doc.apply_changes(new.iter().cloned()) {
+        return refuse(
+            RefusalKind::Malformed,
+            format!("the changes cannot be applied: {e}"),
+        );
+    }
+    new.iter().try_for_each(|c| judge(doc, header, who, c))
+}
+
+/// [`check_change`] and [`apply_and_check`] after their creation-once checks.
+fn judge(
     doc: &Automerge,
     header: &Header,
     who: Writer<'_>,
@@ -525,10 +571,6 @@ fn check_creation(
     change: &Change,
     list: &[automerge::legacy::Op],
 ) -> Result<(), Refusal> {
-    let heads = doc.get_heads();
-    if !(heads.is_empty() || heads == [change.hash()]) {
-        return refuse(RefusalKind::Malformed, "a record is created once");
-    }
     if header.author_id != who.viewer.person || header.device_id != who.device {
         return refuse(
             RefusalKind::Impersonation,
@@ -551,9 +593,9 @@ fn check_creation(
         }
     }
     // The record as this one change leaves it must be in its kind's initial state (read from
-    // `doc` when it holds just this change, as it does once the caller has applied it).
+    // `doc` when it holds just this change, as it does once the device has applied it).
     let mut built = None;
-    let fresh: &Automerge = if heads == [change.hash()] {
+    let fresh: &Automerge = if doc.get_heads() == [change.hash()] {
         doc
     } else {
         let mut d = Automerge::new();

@@ -332,12 +332,10 @@ struct SurgeRun {
     wall: Duration,
     changes: usize,
     bytes: usize,
-    /// In-process time of the rule checks alone on the same changes (applying each change one
-    /// at a time, as the server does, with and without `rules::check_change`; the difference).
+    /// In-process time of the rule checks alone on the same changes (each document's changes
+    /// applied in one call, as the server does, with and without the checks of `rules::apply_and_check`; the
+    /// difference).
     rules: Duration,
-    /// In-process time of applying the same changes one at a time, as the server does
-    /// (without the rule checks), against the floor's one call per document.
-    one_at_a_time: Duration,
 }
 
 fn surge(s: &Sizes) {
@@ -382,16 +380,6 @@ fn surge(s: &Sizes) {
             "{:.0} % (median; the checks alone took {:.2} s in-process in surge 1)",
             shares[shares.len() / 2] * 100.0,
             runs[0].rules.as_secs_f64()
-        ),
-    );
-    line(
-        "surge: changes applied one at a time",
-        "",
-        "info",
-        &format!(
-            "{:.2} s in-process without the checks, against the floor's {:.2} s (surge 1)",
-            runs[0].one_at_a_time.as_secs_f64(),
-            runs[0].floor.as_secs_f64()
         ),
     );
     let peak = runs.iter().map(|r| r.peak_mib).fold(0.0, f64::max);
@@ -550,7 +538,7 @@ fn surge_once(s: &Sizes) -> SurgeRun {
     let peak = server.peak_mib();
     let floor_after = floor_once(&kept);
     let floor = (floor_before + floor_after) / 2;
-    let (rules, one_at_a_time) = rules_cost(&kept);
+    let rules = rules_cost(&kept);
     let committed = *committed.lock().unwrap();
     assert_eq!(committed, total_changes, "every change committed");
     let ratio = cpu.as_secs_f64() / floor.as_secs_f64();
@@ -565,14 +553,13 @@ fn surge_once(s: &Sizes) -> SurgeRun {
         changes: total_changes,
         bytes: total_bytes,
         rules,
-        one_at_a_time,
     }
 }
 
-/// The rule checks' own cost on a surge's changes: each document's changes applied one at a
-/// time as the server applies them, once with `rules::check_change` after each and once
-/// without; the difference (the better of two runs of each), and the time without.
-fn rules_cost(pushes: &[DevicePush]) -> (Duration, Duration) {
+/// The rule checks' own cost on a surge's changes: each document's changes applied in one call
+/// as the server applies them, once through `rules::apply_and_check` and once without the checks; the
+/// difference (the better of two runs of each).
+fn rules_cost(pushes: &[DevicePush]) -> Duration {
     let once = |check: bool| {
         let start = Instant::now();
         for (_, docs) in pushes {
@@ -587,12 +574,14 @@ fn rules_cost(pushes: &[DevicePush]) -> (Duration, Duration) {
                     device: h.device_id,
                 };
                 let mut am = Automerge::new();
-                for b in changes {
-                    let c = Change::from_bytes(b.clone()).unwrap();
-                    am.apply_changes([c.clone()]).unwrap();
-                    if check {
-                        rounds_core::rules::check_change(&am, h, writer, &c).unwrap();
-                    }
+                let new: Vec<Change> = changes
+                    .iter()
+                    .map(|b| Change::from_bytes(b.clone()).unwrap())
+                    .collect();
+                if check {
+                    rounds_core::rules::apply_and_check(&mut am, h, writer, &new).unwrap();
+                } else {
+                    am.apply_changes(new.iter().cloned()).unwrap();
                 }
                 std::hint::black_box(am.get_heads());
             }
@@ -601,7 +590,7 @@ fn rules_cost(pushes: &[DevicePush]) -> (Duration, Duration) {
     };
     let with = once(true).min(once(true));
     let without = once(false).min(once(false));
-    (with.saturating_sub(without), without)
+    with.saturating_sub(without)
 }
 
 fn supervisor_store(dir: &Path, token_person: Uuid, device: Uuid) -> Store {

@@ -290,37 +290,19 @@ fn prepare(
         return refuse(RejectKind::Invalid, &e.to_string());
     }
     // Every change is judged against the rules on the state it was made on, in causal order;
-    // one refused change refuses the document's whole push (nothing of it is
-    // stored: the later changes of that device build on it).
+    // one refused change refuses the document's whole push (nothing of it is stored: the later
+    // changes of that device build on it). The changes are applied in one call first (the
+    // rules read the state at each change's dependencies, which later changes do not alter);
+    // a refusal discards this in-memory document whole.
+    let Some(new) = causal_order(&am, new) else {
+        return refuse(
+            RejectKind::MissingDependencies,
+            "the changes depend on changes the server does not have",
+        );
+    };
     let writer = rules::Writer { viewer, device };
-    let mut pending = new;
-    while !pending.is_empty() {
-        let (ready, waiting): (Vec<Change>, Vec<Change>) = pending.into_iter().partition(|c| {
-            c.deps()
-                .iter()
-                .all(|d| am.get_change_meta_by_hash(d).is_some())
-        });
-        if ready.is_empty() {
-            return refuse(
-                RejectKind::MissingDependencies,
-                "the changes depend on changes the server does not have",
-            );
-        }
-        for c in ready {
-            // Applied first (the rules read the state at the change's dependencies, which
-            // applying it does not alter, and a first change is read from the document
-            // itself); a refusal discards this in-memory document whole.
-            if let Err(e) = am.apply_changes([c.clone()]) {
-                return refuse(
-                    RejectKind::Invalid,
-                    &format!("the changes cannot be applied: {e}"),
-                );
-            }
-            if let Err(r) = rules::check_change(&am, header, writer, &c) {
-                return Ok(Prepared::Refused(reject_kind(r.kind), r.message));
-            }
-        }
-        pending = waiting;
+    if let Err(r) = rules::apply_and_check(&mut am, header, writer, &new) {
+        return Ok(Prepared::Refused(reject_kind(r.kind), r.message));
     }
     if let Err(e) = document::check_header(&am, header) {
         return refuse(RejectKind::HeaderChanged, &e.to_string());
@@ -338,6 +320,48 @@ fn prepare(
         }),
         hashes,
     ))
+}
+
+/// `new` in causal order (each after the changes among `new` it depends on, otherwise in the
+/// order sent), or `None` when one depends on a change neither in `new` nor in `am`.
+fn causal_order(am: &Automerge, new: Vec<Change>) -> Option<Vec<Change>> {
+    use std::collections::HashMap;
+    let index: HashMap<automerge::ChangeHash, usize> =
+        new.iter().enumerate().map(|(i, c)| (c.hash(), i)).collect();
+    let mut blocking = vec![0usize; new.len()];
+    let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); new.len()];
+    for (i, c) in new.iter().enumerate() {
+        for d in c.deps() {
+            match index.get(d) {
+                Some(&j) => {
+                    blocking[i] += 1;
+                    dependents[j].push(i);
+                }
+                None if am.get_change_meta_by_hash(d).is_some() => {}
+                None => return None,
+            }
+        }
+    }
+    // Ready changes leave in the order sent (a min-heap of indexes).
+    let mut ready: std::collections::BinaryHeap<std::cmp::Reverse<usize>> = (0..new.len())
+        .filter(|&i| blocking[i] == 0)
+        .map(std::cmp::Reverse)
+        .collect();
+    let mut order = Vec::with_capacity(new.len());
+    while let Some(std::cmp::Reverse(i)) = ready.pop() {
+        order.push(i);
+        for &k in &dependents[i] {
+            blocking[k] -= 1;
+            if blocking[k] == 0 {
+                ready.push(std::cmp::Reverse(k));
+            }
+        }
+    }
+    if order.len() < new.len() {
+        return None;
+    }
+    let mut slots: Vec<Option<Change>> = new.into_iter().map(Some).collect();
+    Some(order.into_iter().filter_map(|i| slots[i].take()).collect())
 }
 
 /// The rejection kind a push reports for a refused change.

@@ -398,6 +398,77 @@ fn incident_fields_and_status_moves_follow_the_table() {
     }
 }
 
+/// A second change without dependencies, made with the record's own device actor: a second
+/// "creation" that would replace the header and body at the root.
+fn second_creation(d: &mut Device, id: Uuid) -> Vec<u8> {
+    let actor = d.store.document(id).expect("document").get_actor().clone();
+    let mut fresh = automerge::Automerge::new().with_actor(actor);
+    rounds_core::document::change(&mut fresh, at(40), ids::SRO_OLGA, "forged", |tx| {
+        tx.put(ROOT, "type", "other").expect("put");
+        Ok(())
+    })
+    .expect("change");
+    fresh
+        .get_last_local_change()
+        .expect("a change")
+        .raw_bytes()
+        .to_vec()
+}
+
+/// A record is created once: a second change without dependencies is refused, both for a
+/// stored record and within the first push of a new one, and nothing is stored.
+#[test]
+fn a_record_is_created_once() {
+    let mut d = District::new();
+    let stored = d.incident(IncidentStatus::Draft);
+    let fresh = incident_at(&mut d.olga, 2100, ids::LINCOLN, "Not pushed yet.");
+    let creation = d
+        .olga
+        .store
+        .document(fresh)
+        .expect("document")
+        .get_changes(&[])
+        .into_iter()
+        .map(|c| c.raw_bytes().to_vec())
+        .collect::<Vec<_>>();
+    let second_of_stored = second_creation(&mut d.olga, stored);
+    let second_of_fresh = second_creation(&mut d.olga, fresh);
+    for (name, id, changes) in [
+        (
+            "a stored record created again",
+            stored,
+            vec![second_of_stored],
+        ),
+        (
+            "a new record created twice in one push",
+            fresh,
+            [creation, vec![second_of_fresh]].concat(),
+        ),
+    ] {
+        let header = d.olga.store.header(id).expect("header");
+        let req = PushRequest {
+            docs: vec![DocChanges {
+                header: wire::header_to_wire(&header),
+                changes: changes
+                    .into_iter()
+                    .map(serde_bytes::ByteBuf::from)
+                    .collect(),
+            }],
+        };
+        let before = d.state();
+        let resp = push_request(&d.server.base, &d.olga.session.token, &req);
+        assert!(resp.committed.is_empty(), "{name}: nothing committed");
+        assert_eq!(resp.rejected.len(), 1, "{name}: one refusal");
+        assert_eq!(resp.rejected[0].kind, RejectKind::Invalid, "{name}");
+        assert!(
+            resp.rejected[0].message.contains("created once"),
+            "{name}: {}",
+            resp.rejected[0].message
+        );
+        assert_eq!(d.state(), before, "{name}: the server is unchanged");
+    }
+}
+
 /// A supervisor never approves a report they wrote.
 #[test]
 fn nobody_approves_their_own_report() {
