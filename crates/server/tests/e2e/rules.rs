@@ -469,6 +469,94 @@ fn a_record_is_created_once() {
     }
 }
 
+/// A record's creation must leave it as its kind in its initial state: an incident created
+/// already approved, or with a field its kind does not have, is refused and nothing is stored.
+#[test]
+fn a_new_record_starts_in_its_initial_state_with_its_kinds_fields() {
+    let mut d = District::new();
+    let model = d.incident(IncidentStatus::Draft);
+    let mut header = d.olga.store.header(model).expect("header");
+    /// A case: its name, what the creation also writes, and the refusal's kind and words.
+    type Case = (
+        &'static str,
+        fn(&mut Transaction<'_>),
+        RejectKind,
+        &'static str,
+    );
+    let cases: [Case; 3] = [
+        (
+            "an incident created approved",
+            |tx| {
+                tx.put(ROOT, "status", "approved").expect("put");
+            },
+            RejectKind::WrongState,
+            "initial state",
+        ),
+        (
+            "an incident created with a field of no kind",
+            |tx| {
+                tx.put(ROOT, "approved_by", "someone").expect("put");
+            },
+            RejectKind::Invalid,
+            "has no field approved_by",
+        ),
+        ("an honest creation", |_| {}, RejectKind::Invalid, ""),
+    ];
+    for (n, (name, extra, kind, words)) in cases.into_iter().enumerate() {
+        header.id = Uuid::from_u128(2200 + n as u128);
+        let input = rounds_core::model::IncidentInput {
+            id: header.id,
+            school_id: ids::LINCOLN,
+            incident_type: rounds_core::model::IncidentType::Trespass,
+            location: "North gate".into(),
+            occurred_at: at(5),
+            people: vec![],
+            narrative: "What happened.".into(),
+            actions: String::new(),
+            photos: vec![],
+        };
+        let am = rounds_core::document::create(&header, ids::SRO_OLGA, "create_incident", |tx| {
+            rounds_core::document::init_incident(tx, &input, at(6))?;
+            extra(tx);
+            Ok(())
+        })
+        .expect("create");
+        let f = Forged {
+            req: PushRequest {
+                docs: vec![DocChanges {
+                    header: wire::header_to_wire(&header),
+                    changes: am
+                        .get_changes(&[])
+                        .into_iter()
+                        .map(|c| serde_bytes::ByteBuf::from(c.raw_bytes().to_vec()))
+                        .collect(),
+                }],
+            },
+            token: d.olga.session.token.clone(),
+        };
+        if words.is_empty() {
+            expect(&d, name, f, Committed);
+            continue;
+        }
+        let resp = push_request(&d.server.base, &f.token, &f.req);
+        assert_eq!(resp.rejected.len(), 1, "{name}: refused");
+        assert_eq!(resp.rejected[0].kind, kind, "{name}");
+        assert!(
+            resp.rejected[0].message.contains(words),
+            "{name}: {}",
+            resp.rejected[0].message
+        );
+        assert!(
+            d.server
+                .storage
+                .document(header.id)
+                .expect("read")
+                .is_none(),
+            "{name}: nothing stored"
+        );
+    }
+}
+
 /// A supervisor never approves a report they wrote.
 #[test]
 fn nobody_approves_their_own_report() {
