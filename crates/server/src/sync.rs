@@ -278,6 +278,13 @@ fn prepare(
     if new.is_empty() {
         return Ok(Prepared::Done(hashes));
     }
+    // Causal order (dependencies first): the order they are judged and stored in.
+    let Some(new) = causal_order(new, |d| am.get_change_meta_by_hash(d).is_some()) else {
+        return refuse(
+            RejectKind::MissingDependencies,
+            "the changes depend on changes the server does not have",
+        );
+    };
     let new_bytes: Vec<([u8; 32], Vec<u8>)> = new
         .iter()
         .map(|c| (c.hash().0, c.raw_bytes().to_vec()))
@@ -294,12 +301,6 @@ fn prepare(
     // changes of that device build on it). The changes are applied in one call first (the
     // rules read the state at each change's dependencies, which later changes do not alter);
     // a refusal discards this in-memory document whole.
-    let Some(new) = causal_order(&am, new) else {
-        return refuse(
-            RejectKind::MissingDependencies,
-            "the changes depend on changes the server does not have",
-        );
-    };
     let writer = rules::Writer { viewer, device };
     if let Err(r) = rules::apply_and_check(&mut am, header, writer, &new) {
         return Ok(Prepared::Refused(reject_kind(r.kind), r.message));
@@ -323,10 +324,9 @@ fn prepare(
 }
 
 /// `new` in causal order (each after the changes among `new` it depends on, otherwise in the
-/// order sent), or `None` when one depends on a change neither in `new` nor in `am`.
-fn causal_order(am: &Automerge, new: Vec<Change>) -> Option<Vec<Change>> {
-    use std::collections::HashMap;
-    let index: HashMap<automerge::ChangeHash, usize> =
+/// order given), or `None` when one depends on a change neither in `new` nor `known`.
+fn causal_order(new: Vec<Change>, known: impl Fn(&ChangeHash) -> bool) -> Option<Vec<Change>> {
+    let index: HashMap<ChangeHash, usize> =
         new.iter().enumerate().map(|(i, c)| (c.hash(), i)).collect();
     let mut blocking = vec![0usize; new.len()];
     let mut dependents: Vec<Vec<usize>> = vec![Vec::new(); new.len()];
@@ -337,7 +337,7 @@ fn causal_order(am: &Automerge, new: Vec<Change>) -> Option<Vec<Change>> {
                     blocking[i] += 1;
                     dependents[j].push(i);
                 }
-                None if am.get_change_meta_by_hash(d).is_some() => {}
+                None if known(d) => {}
                 None => return None,
             }
         }
@@ -362,6 +362,40 @@ fn causal_order(am: &Automerge, new: Vec<Change>) -> Option<Vec<Change>> {
     }
     let mut slots: Vec<Option<Change>> = new.into_iter().map(Some).collect();
     Some(order.into_iter().filter_map(|i| slots[i].take()).collect())
+}
+
+/// What follows `heads` in a document's stored `changes`: every change that is not one of the
+/// heads or an ancestor of one, in causal order (dependencies first), so that any prefix of it
+/// is causally closed and a device can store it as it comes. Heads the document does not hold
+/// are ignored (the device then gets everything). Reads only the changes' hashes and
+/// dependencies: nothing is applied, so this costs the same for a 2 MB narrative as for a
+/// check. `None` if a stored change depends on one that is not stored.
+fn lacking(changes: Vec<Change>, heads: &[ChangeHash]) -> Option<Vec<Change>> {
+    let index: HashMap<ChangeHash, usize> = changes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.hash(), i))
+        .collect();
+    let mut held = vec![false; changes.len()];
+    let mut todo: Vec<usize> = heads.iter().filter_map(|h| index.get(h).copied()).collect();
+    while let Some(i) = todo.pop() {
+        if std::mem::replace(&mut held[i], true) {
+            continue;
+        }
+        todo.extend(
+            changes[i]
+                .deps()
+                .iter()
+                .filter_map(|d| index.get(d).copied()),
+        );
+    }
+    let rest: Vec<Change> = changes
+        .into_iter()
+        .zip(held)
+        .filter_map(|(c, held)| (!held).then_some(c))
+        .collect();
+    // Every dependency outside `rest` is held by the device (an ancestor of its heads).
+    causal_order(rest, |d| index.contains_key(d))
 }
 
 /// The rejection kind a push reports for a refused change.
@@ -571,24 +605,16 @@ pub fn fetch_page(
             out.unavailable.push(id);
             continue;
         };
-        let mut am = Automerge::new();
         let changes: Vec<Change> = stored
             .changes
             .into_iter()
             .map(Change::from_bytes)
             .collect::<Result<_, _>>()
             .map_err(|e| ApiError::Internal(e.to_string()))?;
-        am.apply_changes(changes)
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
-        // Heads the server does not know are ignored: the device then gets everything.
-        let heads: Vec<ChangeHash> = heads
-            .into_iter()
-            .map(ChangeHash)
-            .filter(|h| am.get_change_meta_by_hash(h).is_some())
-            .collect();
-        // Automerge lists what follows the heads in causal order (dependencies first), so any
-        // prefix of it is causally closed and the device can store it as it comes.
-        let lacking = am.get_changes(&heads);
+        let heads: Vec<ChangeHash> = heads.into_iter().map(ChangeHash).collect();
+        let lacking = lacking(changes, &heads).ok_or_else(|| {
+            ApiError::Internal(format!("document {id}: a stored change lacks a dependency"))
+        })?;
         let mut wanted: Vec<serde_bytes::ByteBuf> = Vec::new();
         for c in &lacking {
             let bytes = c.raw_bytes();
@@ -612,4 +638,44 @@ pub fn fetch_page(
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use automerge::transaction::Transactable;
+
+    /// Three changes, each depending on the one before.
+    fn chain() -> Vec<Change> {
+        let mut am = Automerge::new();
+        for i in 0..3i64 {
+            let mut tx = am.transaction();
+            tx.put(automerge::ROOT, "n", i).expect("put");
+            tx.commit();
+        }
+        am.get_changes(&[])
+    }
+
+    #[test]
+    fn lacking_lists_what_follows_the_heads_dependencies_first_whatever_the_stored_order() {
+        let c = chain();
+        let (a, b, z) = (c[0].hash(), c[1].hash(), c[2].hash());
+        let stored = || vec![c[2].clone(), c[0].clone(), c[1].clone()];
+        let hashes =
+            |v: Option<Vec<Change>>| v.map(|v| v.iter().map(Change::hash).collect::<Vec<_>>());
+        assert_eq!(hashes(lacking(stored(), &[])), Some(vec![a, b, z]));
+        assert_eq!(hashes(lacking(stored(), &[a])), Some(vec![b, z]));
+        assert_eq!(hashes(lacking(stored(), &[z])), Some(vec![]));
+        let unknown = ChangeHash([7; 32]);
+        assert_eq!(
+            hashes(lacking(stored(), &[unknown])),
+            Some(vec![a, b, z]),
+            "a head the server does not hold is ignored"
+        );
+        assert_eq!(
+            hashes(lacking(vec![c[2].clone(), c[1].clone()], &[])),
+            None,
+            "a stored change whose dependency is not stored"
+        );
+    }
 }
