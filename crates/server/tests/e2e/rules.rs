@@ -114,11 +114,19 @@ fn forged(d: &mut Device, id: Uuid, by: Uuid, f: impl FnOnce(&mut Transaction<'_
     .expect("change");
     let c = am.get_last_local_change().expect("a change");
     let header = d.store.header(id).expect("header");
+    push_of(d, &header, vec![c.raw_bytes().to_vec()])
+}
+
+/// A push of these change bytes of one document, sent with `d`'s session.
+fn push_of(d: &Device, header: &rounds_core::document::Header, changes: Vec<Vec<u8>>) -> Forged {
     Forged {
         req: PushRequest {
             docs: vec![DocChanges {
-                header: wire::header_to_wire(&header),
-                changes: vec![serde_bytes::ByteBuf::from(c.raw_bytes().to_vec())],
+                header: wire::header_to_wire(header),
+                changes: changes
+                    .into_iter()
+                    .map(serde_bytes::ByteBuf::from)
+                    .collect(),
             }],
         },
         token: d.session.token.clone(),
@@ -148,7 +156,9 @@ enum Want {
 }
 use Want::*;
 
-fn expect(d: &District, name: &str, f: Forged, want: Want) {
+/// Sends `f` and checks it came to `want`; a refusal's message is returned (empty when
+/// committed).
+fn expect(d: &District, name: &str, f: Forged, want: Want) -> String {
     let before = d.state();
     let resp = push_request(&d.server.base, &f.token, &f.req);
     match want {
@@ -159,6 +169,7 @@ fn expect(d: &District, name: &str, f: Forged, want: Want) {
                 resp.rejected
             );
             assert_eq!(resp.committed.len(), 1, "{name}: committed");
+            String::new()
         }
         Refused(kind) => {
             assert!(resp.committed.is_empty(), "{name}: nothing committed");
@@ -169,6 +180,7 @@ fn expect(d: &District, name: &str, f: Forged, want: Want) {
                 resp.rejected[0].message
             );
             assert_eq!(d.state(), before, "{name}: the server is unchanged");
+            resp.rejected[0].message.clone()
         }
     }
 }
@@ -446,26 +458,9 @@ fn a_record_is_created_once() {
         ),
     ] {
         let header = d.olga.store.header(id).expect("header");
-        let req = PushRequest {
-            docs: vec![DocChanges {
-                header: wire::header_to_wire(&header),
-                changes: changes
-                    .into_iter()
-                    .map(serde_bytes::ByteBuf::from)
-                    .collect(),
-            }],
-        };
-        let before = d.state();
-        let resp = push_request(&d.server.base, &d.olga.session.token, &req);
-        assert!(resp.committed.is_empty(), "{name}: nothing committed");
-        assert_eq!(resp.rejected.len(), 1, "{name}: one refusal");
-        assert_eq!(resp.rejected[0].kind, RejectKind::Invalid, "{name}");
-        assert!(
-            resp.rejected[0].message.contains("created once"),
-            "{name}: {}",
-            resp.rejected[0].message
-        );
-        assert_eq!(d.state(), before, "{name}: the server is unchanged");
+        let f = push_of(&d.olga, &header, changes);
+        let message = expect(&d, name, f, Refused(RejectKind::Invalid));
+        assert!(message.contains("created once"), "{name}: {message}");
     }
 }
 
@@ -521,39 +516,18 @@ fn a_new_record_starts_in_its_initial_state_with_its_kinds_fields() {
             Ok(())
         })
         .expect("create");
-        let f = Forged {
-            req: PushRequest {
-                docs: vec![DocChanges {
-                    header: wire::header_to_wire(&header),
-                    changes: am
-                        .get_changes(&[])
-                        .into_iter()
-                        .map(|c| serde_bytes::ByteBuf::from(c.raw_bytes().to_vec()))
-                        .collect(),
-                }],
-            },
-            token: d.olga.session.token.clone(),
-        };
+        let changes = am
+            .get_changes(&[])
+            .into_iter()
+            .map(|c| c.raw_bytes().to_vec())
+            .collect();
+        let f = push_of(&d.olga, &header, changes);
         if words.is_empty() {
             expect(&d, name, f, Committed);
             continue;
         }
-        let resp = push_request(&d.server.base, &f.token, &f.req);
-        assert_eq!(resp.rejected.len(), 1, "{name}: refused");
-        assert_eq!(resp.rejected[0].kind, kind, "{name}");
-        assert!(
-            resp.rejected[0].message.contains(words),
-            "{name}: {}",
-            resp.rejected[0].message
-        );
-        assert!(
-            d.server
-                .storage
-                .document(header.id)
-                .expect("read")
-                .is_none(),
-            "{name}: nothing stored"
-        );
+        let message = expect(&d, name, f, Refused(kind));
+        assert!(message.contains(words), "{name}: {message}");
     }
 }
 
