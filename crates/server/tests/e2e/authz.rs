@@ -148,14 +148,7 @@ fn forge(d: &Device, id: u128, school: Uuid, author: Uuid) -> DocChanges {
         rounds_core::document::init_incident(tx, &input, at(0))
     })
     .expect("forge");
-    DocChanges {
-        header: wire::header_to_wire(&header),
-        changes: am
-            .get_changes(&[])
-            .iter()
-            .map(|c| serde_bytes::ByteBuf::from(c.raw_bytes().to_vec()))
-            .collect(),
-    }
+    doc_changes(&header, all_changes(&am))
 }
 
 /// Server state that no refused request may change.

@@ -6,8 +6,7 @@
 use automerge::transaction::{Transactable, Transaction};
 use automerge::{ROOT, ReadDoc, ScalarValue};
 use rounds_core::model::{IncidentStatus, ReviewDecision};
-use rounds_core::wire;
-use rounds_protocol::{DocChanges, PushRequest, RejectKind};
+use rounds_protocol::{PushRequest, RejectKind};
 use rounds_server::seed::ids;
 use rounds_server::storage::Storage;
 use uuid::Uuid;
@@ -121,13 +120,7 @@ fn forged(d: &mut Device, id: Uuid, by: Uuid, f: impl FnOnce(&mut Transaction<'_
 fn push_of(d: &Device, header: &rounds_core::document::Header, changes: Vec<Vec<u8>>) -> Forged {
     Forged {
         req: PushRequest {
-            docs: vec![DocChanges {
-                header: wire::header_to_wire(header),
-                changes: changes
-                    .into_iter()
-                    .map(serde_bytes::ByteBuf::from)
-                    .collect(),
-            }],
+            docs: vec![doc_changes(header, changes)],
         },
         token: d.session.token.clone(),
     }
@@ -434,15 +427,7 @@ fn a_record_is_created_once() {
     let mut d = District::new();
     let stored = d.incident(IncidentStatus::Draft);
     let fresh = incident_at(&mut d.olga, 2100, ids::LINCOLN, "Not pushed yet.");
-    let creation = d
-        .olga
-        .store
-        .document(fresh)
-        .expect("document")
-        .get_changes(&[])
-        .into_iter()
-        .map(|c| c.raw_bytes().to_vec())
-        .collect::<Vec<_>>();
+    let creation = all_changes(&d.olga.store.document(fresh).expect("document"));
     let second_of_stored = second_creation(&mut d.olga, stored);
     let second_of_fresh = second_creation(&mut d.olga, fresh);
     for (name, id, changes) in [
@@ -516,12 +501,7 @@ fn a_new_record_starts_in_its_initial_state_with_its_kinds_fields() {
             Ok(())
         })
         .expect("create");
-        let changes = am
-            .get_changes(&[])
-            .into_iter()
-            .map(|c| c.raw_bytes().to_vec())
-            .collect();
-        let f = push_of(&d.olga, &header, changes);
+        let f = push_of(&d.olga, &header, all_changes(&am));
         if words.is_empty() {
             expect(&d, name, f, Committed);
             continue;

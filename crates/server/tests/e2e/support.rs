@@ -437,3 +437,25 @@ pub fn push_request(
     assert_eq!(r.status(), 200);
     rounds_protocol::decode(&r.bytes().expect("body")).expect("decode")
 }
+
+/// One document's part of a push: its header and these change bytes.
+pub fn doc_changes(
+    header: &rounds_core::document::Header,
+    changes: Vec<Vec<u8>>,
+) -> rounds_protocol::DocChanges {
+    rounds_protocol::DocChanges {
+        header: rounds_core::wire::header_to_wire(header),
+        changes: changes
+            .into_iter()
+            .map(serde_bytes::ByteBuf::from)
+            .collect(),
+    }
+}
+
+/// Every change of `am`, as bytes.
+pub fn all_changes(am: &automerge::Automerge) -> Vec<Vec<u8>> {
+    am.get_changes(&[])
+        .iter()
+        .map(|c| c.raw_bytes().to_vec())
+        .collect()
+}
