@@ -65,6 +65,7 @@ pub struct AppState {
     locale: console::Locale,
     fonts: Option<Arc<console::pdf::ReportFonts>>,
     photos: photos::PhotoPolicy,
+    fetch_page_bytes: usize,
 }
 
 impl AppState {
@@ -91,7 +92,16 @@ impl AppState {
             locale: console::Locale::default(),
             fonts: None,
             photos: photos::PhotoPolicy::default(),
+            fetch_page_bytes: rounds_protocol::PAGE_BYTES as usize,
         }
+    }
+
+    /// The same state answering fetches in pages of at most `bytes` of changes (default and
+    /// most: [`rounds_protocol::PAGE_BYTES`]). Tests of paging use small pages, so that a
+    /// history larger than one answer need not be megabytes built edit by edit.
+    pub fn with_fetch_page_bytes(mut self, bytes: usize) -> Self {
+        self.fetch_page_bytes = bytes.clamp(1, rounds_protocol::PAGE_BYTES as usize);
+        self
     }
 
     /// The same state with other sign-in numbers (`rounds-server serve --sign-in-window-seconds`,

@@ -540,7 +540,8 @@ pub async fn pull(
 }
 
 /// `POST /v1/sync/fetch`: whole documents, or what follows the given heads, in answers of at
-/// most [`rounds_protocol::PAGE_BYTES`] of changes (see [`fetch_page`]).
+/// most [`rounds_protocol::PAGE_BYTES`] of changes (or the state's smaller page, see
+/// [`AppState::with_fetch_page_bytes`]; see [`fetch_page`]).
 pub async fn fetch(
     State(state): State<AppState>,
     session: DeviceSession,
@@ -554,13 +555,9 @@ pub async fn fetch(
         )));
     }
     let storage = state.storage.clone();
+    let page = state.fetch_page_bytes;
     let resp = tokio::task::spawn_blocking(move || {
-        fetch_page(
-            storage.as_ref(),
-            &session.viewer(),
-            req,
-            rounds_protocol::PAGE_BYTES as usize,
-        )
+        fetch_page(storage.as_ref(), &session.viewer(), req, page)
     })
     .await??;
     if resp.docs.is_empty() && resp.deferred.is_empty() {

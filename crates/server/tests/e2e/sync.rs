@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use rounds_core::client::{self, HttpTransport, SyncProblem, Transport};
 use rounds_core::model::*;
 use rounds_protocol::PhotoStatus;
+use rounds_server::AppState;
 use rounds_server::seed::ids;
 use rounds_server::storage::Storage;
 use uuid::Uuid;
@@ -497,14 +498,24 @@ impl Transport for FetchSizes {
     }
 }
 
+/// The fetch page of the paging tests' server: 128 KiB instead of the 2 MiB default, so that
+/// histories larger than one answer (and schools larger than several) take kilobytes of
+/// narrative, not megabytes typed edit by edit on the author's phone.
+const PAGE: usize = 128 * 1024;
+
+/// A server answering fetches in pages of [`PAGE`].
+fn small_page_server() -> TestServer {
+    TestServer::start_with(|_| {}, |s| AppState::new(s).with_fetch_page_bytes(PAGE))
+}
+
 fn narrative_of(d: &mut Device, id: Uuid) -> String {
     d.store.incident(id).expect("incident").body.narrative
 }
 
 #[test]
-fn a_supervisor_newly_given_a_school_of_300_large_incidents_gets_all_in_one_sync() {
-    let server = TestServer::start();
-    let (mut sam, made) = supervisor_newly_given_baker(&server, 300, 20_000, 1);
+fn a_supervisor_newly_given_a_school_of_300_incidents_gets_all_in_one_sync() {
+    let server = small_page_server();
+    let (mut sam, made) = supervisor_newly_given_baker(&server, 300, 2_000, 1);
     let mut t = FetchSizes {
         inner: sam.transport(),
         answers: Vec::new(),
@@ -523,7 +534,7 @@ fn a_supervisor_newly_given_a_school_of_300_large_incidents_gets_all_in_one_sync
     assert_eq!(r.fetched, 300, "each history was fetched once");
     assert!(
         t.answers.len() >= 3,
-        "~6 MB of history came over several answers ({:?})",
+        "~600 KB of history came over several answers of at most {PAGE} bytes ({:?})",
         t.answers
     );
     for id in [made[0], made[150], made[299]] {
@@ -536,11 +547,11 @@ fn a_supervisor_newly_given_a_school_of_300_large_incidents_gets_all_in_one_sync
 
 #[test]
 fn a_document_larger_than_one_answer_is_fetched_whole_in_parts() {
-    // A little more than one answer (`PAGE_BYTES`, 2 MiB): enough to need two, small enough
-    // that the author's phone, which re-indexes the narrative on every edit, builds it quickly.
-    const BIG: usize = 2 * 1024 * 1024 + 256 * 1024;
-    let server = TestServer::start();
-    let (mut sam, made) = supervisor_newly_given_baker(&server, 1, BIG, 24);
+    // A quarter more than one answer: enough to need two, added in four edits so that each
+    // answer holds whole changes.
+    const BIG: usize = PAGE + PAGE / 4;
+    let server = small_page_server();
+    let (mut sam, made) = supervisor_newly_given_baker(&server, 1, BIG, 4);
     let mut t = FetchSizes {
         inner: sam.transport(),
         answers: Vec::new(),
@@ -548,7 +559,8 @@ fn a_document_larger_than_one_answer_is_fetched_whole_in_parts() {
     };
     let r = sam.sync_with(&mut t).expect("sync");
     assert!(r.failed.is_empty(), "{:?}", r.failed);
-    let limit = rounds_protocol::PAGE_BYTES as usize + 64 * 1024;
+    // A page of changes, plus the answer's framing and the document's header.
+    let limit = PAGE + 8 * 1024;
     assert!(
         t.answers.len() >= 2 && t.answers.iter().all(|n| *n <= limit),
         "the history larger than a page came in answers of at most a page each ({:?})",
@@ -565,8 +577,8 @@ fn a_document_larger_than_one_answer_is_fetched_whole_in_parts() {
 
 #[test]
 fn a_fetch_cut_off_midway_resumes_without_loss() {
-    let server = TestServer::start();
-    let (mut sam, made) = supervisor_newly_given_baker(&server, 150, 20_000, 1);
+    let server = small_page_server();
+    let (mut sam, made) = supervisor_newly_given_baker(&server, 150, 2_000, 1);
     let cursor_before = sam
         .store
         .sync_value(&client::key::of(&sam.store, client::key::CURSOR))
