@@ -22,9 +22,14 @@ use rounds_app::App;
 use rounds_app::env::RealEnv;
 use tauri::{AppHandle, Builder, Manager, Runtime, WebviewWindowBuilder};
 
-#[cfg(test)]
-mod command_names;
 pub mod commands;
+
+/// Tauri's handler of the listed commands (expanded over [`rounds_app::for_each_command`]).
+macro_rules! handler {
+    ($( $name:ident $(($arg:ty))? ),+ $(,)?) => {
+        tauri::generate_handler![$(commands::$name),+]
+    };
+}
 
 /// The window the UI runs in; the only one the capability grants commands to.
 pub const MAIN_WINDOW: &str = "main";
@@ -36,38 +41,7 @@ pub type OpenApp<R> = Box<dyn FnOnce(&AppHandle<R>) -> Result<App, Box<dyn Error
 /// opens. Generic over the runtime so tests can build it on `tauri::test::mock_builder()`.
 pub fn build_app<R: Runtime>(builder: Builder<R>, open: OpenApp<R>) -> Builder<R> {
     builder
-        .invoke_handler(tauri::generate_handler![
-            commands::state,
-            commands::still_here,
-            commands::enroll,
-            commands::unlock,
-            commands::lock,
-            commands::add_person,
-            commands::change_pin,
-            commands::sign_in_again,
-            commands::sync_now,
-            commands::sync_info,
-            commands::home,
-            commands::start_shift,
-            commands::find_checkpoint,
-            commands::record_check,
-            commands::end_shift,
-            commands::shift,
-            commands::shifts,
-            commands::file_incident,
-            commands::edit_incident,
-            commands::submit_incident,
-            commands::add_supplement,
-            commands::incidents,
-            commands::incident,
-            commands::write_note,
-            commands::notes,
-            commands::note,
-            commands::search,
-            commands::colleagues,
-            commands::add_photo,
-            commands::photo,
-        ])
+        .invoke_handler(rounds_app::for_each_command!(handler))
         .setup(move |tauri_app| {
             let app = open(tauri_app.handle())?;
             tauri_app.manage(app);
@@ -152,17 +126,6 @@ mod tests {
     use tauri::{App as TauriApp, WebviewWindow};
 
     use super::*;
-
-    #[test]
-    fn build_rs_declares_exactly_the_apps_commands() {
-        // build.rs grants permissions from this list; the handler serves dispatch's list. A
-        // command missing here would be registered but refused at runtime by the ACL.
-        assert_eq!(
-            command_names::COMMAND_NAMES,
-            rounds_app::dispatch::COMMANDS,
-            "src-tauri/src/command_names.rs must list rounds_app::dispatch::COMMANDS (and commands.rs serve them)"
-        );
-    }
 
     fn mock_app(dir: &std::path::Path) -> (TauriApp<MockRuntime>, WebviewWindow<MockRuntime>) {
         let dir = dir.to_path_buf();

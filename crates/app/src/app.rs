@@ -30,6 +30,7 @@ use uuid::Uuid;
 use crate::config::{self, DeviceConfig, Member};
 use crate::env::Env;
 use crate::error::{AppError, Kind, Result};
+use crate::status::{Problem, Saved, SyncInfo};
 use crate::worker::{Kick, SyncWorker, session_key};
 
 /// Screens lock after this long without use, unless configured otherwise.
@@ -297,10 +298,7 @@ impl App {
         self.expire(&mut inner);
         let now = self.env.now();
         if inner.config.is_none() {
-            return Err(AppError::new(
-                Kind::NotSetUp,
-                "This device is not set up yet.",
-            ));
+            return Err(AppError::not_set_up());
         }
         inner.last_used = Some(now);
         let unlocked = inner.unlocked.as_mut().ok_or_else(AppError::locked)?;
@@ -321,13 +319,46 @@ impl App {
         Ok(out)
     }
 
+    /// The sync status line.
+    pub fn sync_info(&self) -> Result<SyncInfo> {
+        let inner = self.lock_inner();
+        let u = inner.unlocked.as_ref().ok_or_else(AppError::locked)?;
+        let status = client::status(&u.store)?;
+        let worker = inner.worker.as_ref().map(|w| w.state()).unwrap_or_default();
+        let problem = match &worker.last {
+            Some(Err(p)) => Some(p.clone()),
+            Some(Ok(_)) => None,
+            None => status.last_error.clone(),
+        }
+        .map(|p| {
+            let e = AppError::from(p);
+            Problem {
+                kind: e.kind,
+                message: e.message,
+            }
+        });
+        Ok(SyncInfo {
+            saved_on_device: true,
+            waiting_changes: status.waiting_changes,
+            waiting_records: status.waiting_records,
+            last_success: status.last_success,
+            waiting_photos: status.waiting_photos,
+            waiting_for_others: status.waiting_for_others,
+            syncing: worker.running,
+            next_attempt_at: worker.next_at,
+            received: worker.received,
+            saves: inner.saves,
+            problem,
+        })
+    }
+
     /// Like [`App::saving`], returning the status line as of the save beside the view.
     pub(crate) fn saved<T>(
         &self,
         f: impl FnOnce(&mut Unlocked, DateTime<Utc>) -> Result<T>,
-    ) -> Result<crate::records::Saved<T>> {
+    ) -> Result<Saved<T>> {
         let view = self.saving(f)?;
-        Ok(crate::records::Saved {
+        Ok(Saved {
             view,
             sync: self.sync_info()?,
         })
@@ -460,10 +491,7 @@ impl App {
     pub fn unlock(&self, a: UnlockArgs) -> Result<AppState> {
         let mut inner = self.lock_inner();
         let Some(config) = &inner.config else {
-            return Err(AppError::new(
-                Kind::NotSetUp,
-                "This device is not set up yet.",
-            ));
+            return Err(AppError::not_set_up());
         };
         if !config.people.iter().any(|p| p.id == a.person_id) {
             return Err(AppError::new(
@@ -539,10 +567,7 @@ impl App {
             monotonic,
         )
         .map_err(|e| AppError::from_core_at(e, now))?;
-        let config = inner
-            .config
-            .as_ref()
-            .ok_or_else(|| AppError::new(Kind::NotSetUp, "This device is not set up yet."))?;
+        let config = inner.config.as_ref().ok_or_else(AppError::not_set_up)?;
         let member = config.people.iter().find(|p| p.id == person);
         let me = Me {
             id: person,
@@ -608,10 +633,7 @@ impl App {
         check_pin("pin", &a.pin)?;
         let mut inner = self.lock_inner();
         self.expire(&mut inner);
-        let config = inner
-            .config
-            .clone()
-            .ok_or_else(|| AppError::new(Kind::NotSetUp, "This device is not set up yet."))?;
+        let config = inner.config.clone().ok_or_else(AppError::not_set_up)?;
         let now = self.env.now();
         let monotonic = self.env.monotonic();
         if inner.unlocked.is_none() {
@@ -712,13 +734,13 @@ impl App {
     }
 
     /// Signs the unlocked person in again after their session expired, then syncs.
-    pub fn sign_in_again(&self, a: SignInArgs) -> Result<crate::records::SyncInfo> {
+    pub fn sign_in_again(&self, a: SignInArgs) -> Result<SyncInfo> {
         let server = self
             .lock_inner()
             .config
             .as_ref()
             .map(|c| c.server.clone())
-            .ok_or_else(|| AppError::new(Kind::NotSetUp, "This device is not set up yet."))?;
+            .ok_or_else(AppError::not_set_up)?;
         let (enrollment, username) = self.with_store(|u, _| {
             let e: Enrollment = u
                 .store
@@ -744,7 +766,7 @@ impl App {
     }
 
     /// Syncs now and waits for the outcome (at most a minute).
-    pub fn sync_now(&self) -> Result<crate::records::SyncInfo> {
+    pub fn sync_now(&self) -> Result<SyncInfo> {
         let handle = {
             let inner = self.lock_inner();
             if inner.unlocked.is_none() {

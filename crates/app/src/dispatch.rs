@@ -1,8 +1,7 @@
 //! Commands by name, for the test bridge: `dispatch(app, "record_check", json)`.
 //!
-//! The Tauri shell does not use this: it declares each command on its own so that
-//! capabilities can grant them one by one. [`COMMANDS`] is the list both must agree on; a
-//! test in `src-tauri` checks that its `build.rs` declares exactly these.
+//! The commands are those of [`crate::for_each_command`], the one list the Tauri shell expands
+//! too (into a function per command, so that capabilities can grant them one by one).
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -52,39 +51,9 @@ macro_rules! commands {
 
 use crate::app::{AddPersonArgs, ChangePinArgs, EnrollArgs, SignInArgs, UnlockArgs};
 use crate::records::{
-    EditIncidentArgs, FileIncidentArgs, FindTagArgs, IdArgs, IncidentsArgs, NotesArgs, PhotoArgs,
-    PhotoHashArgs, RecordCheckArgs, SearchArgs, StartShiftArgs, SupplementArgs, WriteNoteArgs,
+    EditIncidentArgs, EditNoteArgs, FileIncidentArgs, FindTagArgs, IdArgs, IncidentsArgs,
+    NotesArgs, PhotoArgs, PhotoHashArgs, RecordCheckArgs, SearchArgs, StartShiftArgs,
+    SupplementArgs, WriteNoteArgs,
 };
 
-commands! {
-    state,
-    still_here,
-    enroll(EnrollArgs),
-    unlock(UnlockArgs),
-    lock,
-    add_person(AddPersonArgs),
-    change_pin(ChangePinArgs),
-    sign_in_again(SignInArgs),
-    sync_now,
-    sync_info,
-    home,
-    start_shift(StartShiftArgs),
-    find_checkpoint(FindTagArgs),
-    record_check(RecordCheckArgs),
-    end_shift(IdArgs),
-    shift(IdArgs),
-    shifts,
-    file_incident(FileIncidentArgs),
-    edit_incident(EditIncidentArgs),
-    submit_incident(IdArgs),
-    add_supplement(SupplementArgs),
-    incidents(IncidentsArgs),
-    incident(IdArgs),
-    write_note(WriteNoteArgs),
-    notes(NotesArgs),
-    note(IdArgs),
-    search(SearchArgs),
-    colleagues,
-    add_photo(PhotoArgs),
-    photo(PhotoHashArgs),
-}
+crate::for_each_command!(commands);

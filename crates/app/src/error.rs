@@ -85,6 +85,11 @@ impl AppError {
         }
     }
 
+    /// The device has not been set up (enrolled) yet.
+    pub fn not_set_up() -> Self {
+        AppError::new(Kind::NotSetUp, "This device is not set up yet.")
+    }
+
     /// The app is locked.
     pub fn locked() -> Self {
         AppError::new(Kind::Locked, "Locked. Unlock with your PIN to go on.")

@@ -12,11 +12,13 @@
 //! - [`env`]: the clock, ids and randomness, passed in.
 
 pub mod app;
+mod command_list;
 pub mod config;
 pub mod dispatch;
 pub mod env;
 pub mod error;
 pub mod records;
+pub mod status;
 pub mod worker;
 
 pub use app::App;

@@ -10,7 +10,6 @@
 //! never behind what the screen shows.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use rounds_core::client;
 use rounds_core::model::Checkpoint;
 use rounds_core::model::{
     CheckInput, CheckMethod, CheckResult, Classification, ContactType, IncidentEdit, IncidentInput,
@@ -26,57 +25,7 @@ use uuid::Uuid;
 
 use crate::app::{App, Me};
 use crate::error::{AppError, Kind, Result};
-
-/// The status line every screen shows.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct SyncInfo {
-    /// Everything the app said was saved is on the device (always true: a save that did not
-    /// reach the disk is an error, not a success).
-    pub saved_on_device: bool,
-    /// Changes waiting for the server.
-    pub waiting_changes: u64,
-    /// Records they belong to.
-    pub waiting_records: u64,
-    /// Last sync that finished.
-    pub last_success: Option<DateTime<Utc>>,
-    /// A sync is running now.
-    pub syncing: bool,
-    /// When the next automatic attempt is due.
-    pub next_attempt_at: Option<DateTime<Utc>>,
-    /// Photos waiting for the server.
-    pub waiting_photos: u64,
-    /// On a shared phone: other people's records waiting for them to unlock and sync.
-    pub waiting_for_others: Vec<rounds_core::store::WaitingFor>,
-    /// Why the last attempt failed, if it did.
-    pub problem: Option<Problem>,
-    /// Changes received from the server since the person unlocked: when it grows, the
-    /// screens re-read what they show (another phone's check of this round, say).
-    pub received: u64,
-    /// Saves made since the app started, as of this reading: a status line read before a
-    /// save has a smaller number than one read after, so the screens never paint an older
-    /// count over a newer one (answers can arrive out of order).
-    pub saves: u64,
-}
-
-/// A sync problem as the status line shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Problem {
-    /// What the UI offers: `sign_in_again` shows a password box, `revoked` a notice.
-    pub kind: Kind,
-    /// In plain words.
-    pub message: String,
-}
-
-/// What a command that saved returns: the view the screen shows next (its fields at the top
-/// level of the JSON) and the status line as of the save.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Saved<T> {
-    /// The screen's next view.
-    #[serde(flatten)]
-    pub view: T,
-    /// The status line right after the save: what waits to sync now includes it.
-    pub sync: SyncInfo,
-}
+pub use crate::status::{Problem, Saved, SyncInfo};
 
 /// The incident screen: the incident, who changed it and how, and whether the unlocked
 /// person may edit it.
@@ -304,6 +253,33 @@ pub struct WriteNoteArgs {
     pub contacted_at: Option<DateTime<Utc>>,
 }
 
+/// Change a student-contact note (its author only): each field given replaces the note's.
+#[derive(Debug, Clone, Deserialize)]
+pub struct EditNoteArgs {
+    /// The note.
+    pub id: Uuid,
+    /// New outcome text.
+    #[serde(default)]
+    pub outcome: Option<String>,
+    /// New referral.
+    #[serde(default)]
+    pub referral: Option<Referral>,
+    /// New follow-up date: a date sets it, `null` clears it, absent leaves it.
+    #[serde(default, deserialize_with = "present")]
+    pub follow_up_on: Option<Option<NaiveDate>>,
+    /// People to share it with, in addition.
+    #[serde(default)]
+    pub share_with: Vec<Uuid>,
+}
+
+/// A field that is present (`null` included) reads as `Some`: absent stays `None` through
+/// `#[serde(default)]`.
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> std::result::Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
 fn no_referral() -> Referral {
     Referral::None
 }
@@ -424,39 +400,6 @@ fn school_of(me: &Me, asked: Option<Uuid>) -> Result<Uuid> {
 }
 
 impl App {
-    /// The sync status line.
-    pub fn sync_info(&self) -> Result<SyncInfo> {
-        let inner = self.lock_inner();
-        let u = inner.unlocked.as_ref().ok_or_else(AppError::locked)?;
-        let status = client::status(&u.store)?;
-        let worker = inner.worker.as_ref().map(|w| w.state()).unwrap_or_default();
-        let problem = match &worker.last {
-            Some(Err(p)) => Some(p.clone()),
-            Some(Ok(_)) => None,
-            None => status.last_error.clone(),
-        }
-        .map(|p| {
-            let e = AppError::from(p);
-            Problem {
-                kind: e.kind,
-                message: e.message,
-            }
-        });
-        Ok(SyncInfo {
-            saved_on_device: true,
-            waiting_changes: status.waiting_changes,
-            waiting_records: status.waiting_records,
-            last_success: status.last_success,
-            waiting_photos: status.waiting_photos,
-            waiting_for_others: status.waiting_for_others,
-            syncing: worker.running,
-            next_attempt_at: worker.next_at,
-            received: worker.received,
-            saves: inner.saves,
-            problem,
-        })
-    }
-
     /// The home screen.
     pub fn home(&self) -> Result<Home> {
         let (me, posts, shift, open_incidents) = self.with_store(|u, now| {
@@ -545,13 +488,9 @@ impl App {
     /// Ends a shift; returns it with its final summary.
     pub fn end_shift(&self, a: IdArgs) -> Result<Saved<ShiftView>> {
         self.saved(|u, now| {
+            // The store compacts the ended shift's document itself.
             u.store.end_shift(a.id, now)?;
-            let view = u.store.shift(a.id, now)?;
-            // A finished shift never changes again on this device: fold its changes.
-            if let Err(e) = u.store.compact(a.id) {
-                tracing::warn!(%e, "compacting a finished shift");
-            }
-            Ok(view)
+            Ok(u.store.shift(a.id, now)?)
         })
     }
 
@@ -695,11 +634,17 @@ impl App {
         })
     }
 
-    /// Changes a note's outcome, referral or follow-up date.
-    pub fn edit_note(&self, id: Uuid, e: NoteEdit) -> Result<Saved<NoteView>> {
+    /// The author changes a note's reason, outcome, referral or follow-up date.
+    pub fn edit_note(&self, a: EditNoteArgs) -> Result<Saved<NoteView>> {
+        let edit = NoteEdit {
+            outcome: a.outcome,
+            referral: a.referral,
+            follow_up_on: a.follow_up_on,
+            share_with: a.share_with,
+        };
         self.saved(|u, now| {
-            u.store.edit_note(id, &e, now)?;
-            Ok(u.store.note(id)?)
+            u.store.edit_note(a.id, &edit, now)?;
+            Ok(u.store.note(a.id)?)
         })
     }
 

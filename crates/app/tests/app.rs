@@ -1149,3 +1149,65 @@ fn the_bridge_answers_only_its_own_page_not_other_hosts_origins_or_tokenless_req
         "a rebound host name does not even get the page (nor its token)"
     );
 }
+
+#[test]
+fn the_author_edits_a_contact_note_and_a_cleared_follow_up_stays_cleared() {
+    let server = Server::start();
+    let env = TestEnv::new();
+    let dir = tempfile::tempdir().unwrap();
+    let phone = app(dir.path(), &env);
+    enroll(&phone, &server, "olga.sro", "sro-pass-1", "9753102468");
+    let note = |v: serde_json::Value| v["body"].clone();
+    let written = dispatch::dispatch(
+        &phone,
+        "write_note",
+        serde_json::json!({
+            "student_ref": "S-1001", "student_name": "Ana Lopez", "contact_type": "mentoring",
+            "reason": "Check-in after the hallway incident.", "follow_up_on": "2026-12-08"
+        }),
+    )
+    .unwrap();
+    let id = written["header"]["id"].clone();
+    let edited = dispatch::dispatch(
+        &phone,
+        "edit_note",
+        serde_json::json!({
+            "id": id, "outcome": "Agreed to meet the counselor.", "referral": "counselor",
+            "follow_up_on": null
+        }),
+    )
+    .unwrap();
+    assert_eq!(
+        note(edited.clone())["outcome"],
+        "Agreed to meet the counselor."
+    );
+    assert_eq!(note(edited.clone())["referral"], "counselor");
+    assert!(
+        note(edited.clone())["follow_up_on"].is_null(),
+        "null clears the follow-up"
+    );
+    assert!(
+        edited["sync"]["waiting_changes"].as_u64().unwrap() >= 2,
+        "the status line counts the edit"
+    );
+    // A field left out stays as it is.
+    let again = dispatch::dispatch(
+        &phone,
+        "edit_note",
+        serde_json::json!({ "id": id, "outcome": "Met the counselor." }),
+    )
+    .unwrap();
+    assert_eq!(note(again.clone())["referral"], "counselor");
+    assert!(note(again.clone())["follow_up_on"].is_null());
+    assert_eq!(
+        note(again)["reason"],
+        "Check-in after the hallway incident."
+    );
+    let e = dispatch::dispatch(
+        &phone,
+        "edit_note",
+        serde_json::json!({ "id": Uuid::nil(), "outcome": "x" }),
+    )
+    .unwrap_err();
+    assert_eq!(e.kind, Kind::NotFound, "{e:?}");
+}
