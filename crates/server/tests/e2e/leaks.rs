@@ -11,7 +11,7 @@ use automerge::transaction::Transactable;
 use proptest::prelude::*;
 use rounds_core::client::{self, HttpTransport, SyncProblem, Transport};
 use rounds_core::model::{DocKind, NoteEdit};
-use rounds_protocol::{FetchResponse, PhotoStatus, PullResponse, PushRequest};
+use rounds_protocol::{FetchResponse, PullResponse, PushRequest};
 use rounds_server::seed::ids;
 use rounds_server::storage::Storage;
 use uuid::Uuid;
@@ -34,10 +34,11 @@ impl Recording {
     }
 }
 
-impl Transport for Recording {
-    fn push(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
-        self.inner.push(body)
+impl Intercept for Recording {
+    fn inner(&mut self) -> &mut HttpTransport {
+        &mut self.inner
     }
+
     fn pull(&mut self, a: u64, r: u64, m: u32) -> Result<Option<Vec<u8>>, SyncProblem> {
         let answer = self.inner.pull(a, r, m)?;
         if let Some(body) = &answer {
@@ -46,24 +47,12 @@ impl Transport for Recording {
         }
         Ok(answer)
     }
+
     fn fetch(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
         let answer = self.inner.fetch(body)?;
         let f: FetchResponse = rounds_protocol::decode(&answer).expect("a fetch answer");
         self.keep(&f.docs);
         Ok(answer)
-    }
-    fn photo_status(&mut self, hash: &str, record: Uuid) -> Result<PhotoStatus, SyncProblem> {
-        self.inner.photo_status(hash, record)
-    }
-    fn photo_put(
-        &mut self,
-        hash: &str,
-        record: Uuid,
-        offset: u64,
-        total: u64,
-        chunk: Vec<u8>,
-    ) -> Result<PhotoStatus, SyncProblem> {
-        self.inner.photo_put(hash, record, offset, total, chunk)
     }
 }
 
@@ -104,12 +93,12 @@ fn acts() -> impl Strategy<Value = Vec<Act>> {
 
 /// Syncs device `d`, keeping the notes its answers carried in `seen[d]`.
 fn sync(devices: &mut [Device], seen: &mut [BTreeSet<Uuid>], d: usize) -> client::SyncReport {
-    let mut t = Recording {
+    let mut t = Via(Recording {
         inner: devices[d].transport(),
         notes: BTreeSet::new(),
-    };
+    });
     let report = devices[d].sync_with(&mut t).expect("sync");
-    seen[d].extend(t.notes);
+    seen[d].extend(t.0.notes);
     report
 }
 

@@ -64,19 +64,11 @@ impl CountingCut {
     }
 }
 
-impl Transport for CountingCut {
-    fn push(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
-        self.inner.push(body)
+impl Intercept for CountingCut {
+    fn inner(&mut self) -> &mut HttpTransport {
+        &mut self.inner
     }
-    fn pull(&mut self, a: u64, r: u64, m: u32) -> Result<Option<Vec<u8>>, SyncProblem> {
-        self.inner.pull(a, r, m)
-    }
-    fn fetch(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
-        self.inner.fetch(body)
-    }
-    fn photo_status(&mut self, hash: &str, record: Uuid) -> Result<PhotoStatus, SyncProblem> {
-        self.inner.photo_status(hash, record)
-    }
+
     fn photo_put(
         &mut self,
         hash: &str,
@@ -98,19 +90,11 @@ impl Transport for CountingCut {
 /// Flips one bit of every chunk it forwards: the server receives bytes that are not the photo.
 struct Garbling(HttpTransport);
 
-impl Transport for Garbling {
-    fn push(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
-        self.0.push(body)
+impl Intercept for Garbling {
+    fn inner(&mut self) -> &mut HttpTransport {
+        &mut self.0
     }
-    fn pull(&mut self, a: u64, r: u64, m: u32) -> Result<Option<Vec<u8>>, SyncProblem> {
-        self.0.pull(a, r, m)
-    }
-    fn fetch(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
-        self.0.fetch(body)
-    }
-    fn photo_status(&mut self, hash: &str, record: Uuid) -> Result<PhotoStatus, SyncProblem> {
-        self.0.photo_status(hash, record)
-    }
+
     fn photo_put(
         &mut self,
         hash: &str,
@@ -246,7 +230,7 @@ fn a_photo_cut_off_midway_resumes_from_the_servers_count() {
     let server = TestServer::start();
     let len = 3 * PHOTO_CHUNK + 1_000;
     let (mut gia, hash, photo) = guard_with_photo(&server, len);
-    let mut cut = CountingCut::new(gia.transport(), 1);
+    let mut cut = Via(CountingCut::new(gia.transport(), 1));
     let err = gia
         .sync_with(&mut cut)
         .expect_err("cut off after one chunk");
@@ -264,16 +248,16 @@ fn a_photo_cut_off_midway_resumes_from_the_servers_count() {
         "the server holds the first chunk"
     );
 
-    let mut rest = CountingCut::new(gia.transport(), usize::MAX);
+    let mut rest = Via(CountingCut::new(gia.transport(), usize::MAX));
     let report = gia.sync_with(&mut rest).expect("resumed sync");
     assert_eq!(report.photos_uploaded, 1);
     assert_eq!(
-        rest.offsets.first(),
+        rest.0.offsets.first(),
         Some(&(PHOTO_CHUNK as u64)),
         "the upload resumed at the server's count"
     );
     assert_eq!(
-        rest.sent,
+        rest.0.sent,
         len - PHOTO_CHUNK,
         "the first chunk was not sent again"
     );
@@ -291,19 +275,11 @@ fn lost_and_repeated_chunks_change_nothing() {
     // Each chunk arrives twice (the first answer lost): the second is answered without being
     // appended again.
     struct Twice(HttpTransport);
-    impl Transport for Twice {
-        fn push(&mut self, b: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
-            self.0.push(b)
+    impl Intercept for Twice {
+        fn inner(&mut self) -> &mut HttpTransport {
+            &mut self.0
         }
-        fn pull(&mut self, a: u64, r: u64, m: u32) -> Result<Option<Vec<u8>>, SyncProblem> {
-            self.0.pull(a, r, m)
-        }
-        fn fetch(&mut self, b: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
-            self.0.fetch(b)
-        }
-        fn photo_status(&mut self, h: &str, record: Uuid) -> Result<PhotoStatus, SyncProblem> {
-            self.0.photo_status(h, record)
-        }
+
         fn photo_put(
             &mut self,
             h: &str,
@@ -316,7 +292,9 @@ fn lost_and_repeated_chunks_change_nothing() {
             self.0.photo_put(h, record, o, t, c)
         }
     }
-    let report = gia.sync_with(&mut Twice(gia.transport())).expect("sync");
+    let report = gia
+        .sync_with(&mut Via(Twice(gia.transport())))
+        .expect("sync");
     assert_eq!(report.photos_uploaded, 1);
     assert_eq!(server_photo(&server, &hash).expect("kept"), photo);
 }
@@ -359,7 +337,7 @@ fn a_photo_the_server_refuses_is_reported_and_stays_waiting() {
     let server = TestServer::start();
     let (mut gia, hash, _) = guard_with_photo(&server, 1_000);
     let report = gia
-        .sync_with(&mut Garbling(gia.transport()))
+        .sync_with(&mut Via(Garbling(gia.transport())))
         .expect("the sync itself succeeds");
     assert_eq!(report.photos_uploaded, 0);
     assert_eq!(report.photos_failed.len(), 1, "{report:?}");

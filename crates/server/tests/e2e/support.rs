@@ -459,3 +459,84 @@ pub fn all_changes(am: &automerge::Automerge) -> Vec<Vec<u8>> {
         .map(|c| c.raw_bytes().to_vec())
         .collect()
 }
+
+/// A test's transport over the real one: it overrides the calls it changes (losing,
+/// repeating, garbling or recording them) and every other call goes through unchanged. Sync
+/// through it wrapped in [`Via`].
+pub trait Intercept {
+    /// The real transport underneath.
+    fn inner(&mut self) -> &mut HttpTransport;
+
+    fn push(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
+        self.inner().push(body)
+    }
+
+    fn pull(
+        &mut self,
+        after: u64,
+        reference: u64,
+        max: u32,
+    ) -> Result<Option<Vec<u8>>, SyncProblem> {
+        self.inner().pull(after, reference, max)
+    }
+
+    fn fetch(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
+        self.inner().fetch(body)
+    }
+
+    fn photo_status(
+        &mut self,
+        hash: &str,
+        record: Uuid,
+    ) -> Result<rounds_protocol::PhotoStatus, SyncProblem> {
+        self.inner().photo_status(hash, record)
+    }
+
+    fn photo_put(
+        &mut self,
+        hash: &str,
+        record: Uuid,
+        offset: u64,
+        total: u64,
+        chunk: Vec<u8>,
+    ) -> Result<rounds_protocol::PhotoStatus, SyncProblem> {
+        self.inner().photo_put(hash, record, offset, total, chunk)
+    }
+}
+
+/// The [`Transport`] of an [`Intercept`] (the test's own state is `.0`).
+pub struct Via<I>(pub I);
+
+impl<I: Intercept> Transport for Via<I> {
+    fn push(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
+        self.0.push(body)
+    }
+    fn pull(
+        &mut self,
+        after: u64,
+        reference: u64,
+        max: u32,
+    ) -> Result<Option<Vec<u8>>, SyncProblem> {
+        self.0.pull(after, reference, max)
+    }
+    fn fetch(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
+        self.0.fetch(body)
+    }
+    fn photo_status(
+        &mut self,
+        hash: &str,
+        record: Uuid,
+    ) -> Result<rounds_protocol::PhotoStatus, SyncProblem> {
+        self.0.photo_status(hash, record)
+    }
+    fn photo_put(
+        &mut self,
+        hash: &str,
+        record: Uuid,
+        offset: u64,
+        total: u64,
+        chunk: Vec<u8>,
+    ) -> Result<rounds_protocol::PhotoStatus, SyncProblem> {
+        self.0.photo_put(hash, record, offset, total, chunk)
+    }
+}

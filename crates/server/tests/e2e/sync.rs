@@ -192,21 +192,21 @@ fn anything_new_with_nothing_new_is_one_request_under_300_bytes() {
 /// response lost on the way back.
 struct Stutter(HttpTransport);
 
-impl Transport for Stutter {
+impl Intercept for Stutter {
+    fn inner(&mut self) -> &mut HttpTransport {
+        &mut self.0
+    }
+
     fn push(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
         let _lost = self.0.push(body.clone())?;
         self.0.push(body)
     }
+
     fn pull(&mut self, a: u64, r: u64, m: u32) -> Result<Option<Vec<u8>>, SyncProblem> {
         let _ = self.0.pull(a, r, m)?;
         self.0.pull(a, r, m)
     }
-    fn fetch(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
-        self.0.fetch(body)
-    }
-    fn photo_status(&mut self, hash: &str, record: Uuid) -> Result<PhotoStatus, SyncProblem> {
-        self.0.photo_status(hash, record)
-    }
+
     fn photo_put(
         &mut self,
         hash: &str,
@@ -228,7 +228,7 @@ fn repeated_requests_and_lost_answers_duplicate_nothing() {
     let mut gia = Device::enroll(&server, &GIA);
     gia.sync().expect("sync");
     shift_with_checks(&mut gia, 3, ids::LINCOLN_MAIN, 20);
-    let mut t = Stutter(gia.transport());
+    let mut t = Via(Stutter(gia.transport()));
     let r = gia.sync_with(&mut t).expect("sync");
     assert_eq!(r.pushed, 21);
     let max = server.storage.max_seq().expect("seq");
@@ -251,32 +251,17 @@ struct SmallPagesThenCut {
     budget: usize,
 }
 
-impl Transport for SmallPagesThenCut {
-    fn push(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
-        self.inner.push(body)
+impl Intercept for SmallPagesThenCut {
+    fn inner(&mut self) -> &mut HttpTransport {
+        &mut self.inner
     }
+
     fn pull(&mut self, a: u64, r: u64, _m: u32) -> Result<Option<Vec<u8>>, SyncProblem> {
         if self.budget == 0 {
             return Err(SyncProblem::NoConnection("cut off by the test".into()));
         }
         self.budget -= 1;
         self.inner.pull(a, r, 1024)
-    }
-    fn fetch(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
-        self.inner.fetch(body)
-    }
-    fn photo_status(&mut self, hash: &str, record: Uuid) -> Result<PhotoStatus, SyncProblem> {
-        self.inner.photo_status(hash, record)
-    }
-    fn photo_put(
-        &mut self,
-        hash: &str,
-        record: Uuid,
-        offset: u64,
-        total: u64,
-        chunk: Vec<u8>,
-    ) -> Result<PhotoStatus, SyncProblem> {
-        self.inner.photo_put(hash, record, offset, total, chunk)
     }
 }
 
@@ -296,10 +281,10 @@ fn a_pull_cut_off_midway_resumes_where_it_stopped() {
     }
     olga.sync().expect("push");
     let mut sam = Device::enroll(&server, &SUPERVISOR);
-    let mut t = SmallPagesThenCut {
+    let mut t = Via(SmallPagesThenCut {
         inner: sam.transport(),
         budget: 5,
-    };
+    });
     let err = sam.sync_with(&mut t).expect_err("cut off");
     assert!(matches!(err, SyncProblem::NoConnection(_)));
     let partial = sam.store.document_ids().expect("ids").len();
@@ -314,10 +299,10 @@ fn a_pull_cut_off_midway_resumes_where_it_stopped() {
             "No connection to the district server. Everything is saved on this device and will sync later."
         )
     );
-    let mut t = SmallPagesThenCut {
+    let mut t = Via(SmallPagesThenCut {
         inner: sam.transport(),
         budget: usize::MAX,
-    };
+    });
     sam.sync_with(&mut t).expect("resume");
     let mut have = sam.store.document_ids().expect("ids");
     have.sort();
@@ -467,13 +452,11 @@ struct FetchSizes {
     lose: Option<usize>,
 }
 
-impl Transport for FetchSizes {
-    fn push(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
-        self.inner.push(body)
+impl Intercept for FetchSizes {
+    fn inner(&mut self) -> &mut HttpTransport {
+        &mut self.inner
     }
-    fn pull(&mut self, a: u64, r: u64, m: u32) -> Result<Option<Vec<u8>>, SyncProblem> {
-        self.inner.pull(a, r, m)
-    }
+
     fn fetch(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
         let answer = self.inner.fetch(body)?;
         let n = self.answers.len();
@@ -482,19 +465,6 @@ impl Transport for FetchSizes {
             return Err(SyncProblem::NoConnection("answer lost by the test".into()));
         }
         Ok(answer)
-    }
-    fn photo_status(&mut self, hash: &str, record: Uuid) -> Result<PhotoStatus, SyncProblem> {
-        self.inner.photo_status(hash, record)
-    }
-    fn photo_put(
-        &mut self,
-        hash: &str,
-        record: Uuid,
-        offset: u64,
-        total: u64,
-        chunk: Vec<u8>,
-    ) -> Result<PhotoStatus, SyncProblem> {
-        self.inner.photo_put(hash, record, offset, total, chunk)
     }
 }
 
@@ -516,11 +486,11 @@ fn narrative_of(d: &mut Device, id: Uuid) -> String {
 fn a_supervisor_newly_given_a_school_of_300_incidents_gets_all_in_one_sync() {
     let server = small_page_server();
     let (mut sam, made) = supervisor_newly_given_baker(&server, 300, 2_000, 1);
-    let mut t = FetchSizes {
+    let mut t = Via(FetchSizes {
         inner: sam.transport(),
         answers: Vec::new(),
         lose: None,
-    };
+    });
     let r = sam.sync_with(&mut t).expect("one sync");
     assert!(
         r.failed.is_empty(),
@@ -533,9 +503,9 @@ fn a_supervisor_newly_given_a_school_of_300_incidents_gets_all_in_one_sync() {
     assert_eq!(have, made);
     assert_eq!(r.fetched, 300, "each history was fetched once");
     assert!(
-        t.answers.len() >= 3,
+        t.0.answers.len() >= 3,
         "~600 KB of history came over several answers of at most {PAGE} bytes ({:?})",
-        t.answers
+        t.0.answers
     );
     for id in [made[0], made[150], made[299]] {
         assert!(
@@ -552,19 +522,19 @@ fn a_document_larger_than_one_answer_is_fetched_whole_in_parts() {
     const BIG: usize = PAGE + PAGE / 4;
     let server = small_page_server();
     let (mut sam, made) = supervisor_newly_given_baker(&server, 1, BIG, 4);
-    let mut t = FetchSizes {
+    let mut t = Via(FetchSizes {
         inner: sam.transport(),
         answers: Vec::new(),
         lose: None,
-    };
+    });
     let r = sam.sync_with(&mut t).expect("sync");
     assert!(r.failed.is_empty(), "{:?}", r.failed);
     // A page of changes, plus the answer's framing and the document's header.
     let limit = PAGE + 8 * 1024;
     assert!(
-        t.answers.len() >= 2 && t.answers.iter().all(|n| *n <= limit),
+        t.0.answers.len() >= 2 && t.0.answers.iter().all(|n| *n <= limit),
         "the history larger than a page came in answers of at most a page each ({:?})",
-        t.answers
+        t.0.answers
     );
     let text = narrative_of(&mut sam, made[0]);
     assert!(
@@ -583,11 +553,11 @@ fn a_fetch_cut_off_midway_resumes_without_loss() {
         .store
         .sync_value(&client::key::of(&sam.store, client::key::CURSOR))
         .expect("cursor");
-    let mut t = FetchSizes {
+    let mut t = Via(FetchSizes {
         inner: sam.transport(),
         answers: Vec::new(),
         lose: Some(1),
-    };
+    });
     let err = sam
         .sync_with(&mut t)
         .expect_err("the second fetch answer is lost");
