@@ -322,7 +322,7 @@ fn main() {
     for _ in 0..s.runs {
         let t0 = Instant::now();
         let reference = st.reference_for(&v).unwrap();
-        let schools = day::visible_schools(&reference, None).unwrap();
+        let schools = rounds_server::console::params::visible_schools(&reference, None).unwrap();
         let days = day::load_day(
             st,
             &db,
@@ -355,7 +355,7 @@ fn main() {
     for _ in 0..s.runs.min(3) {
         let t0 = Instant::now();
         let reference = st.reference_for(&v).unwrap();
-        let schools = day::visible_schools(&reference, None).unwrap();
+        let schools = rounds_server::console::params::visible_schools(&reference, None).unwrap();
         let days = day::load_day(
             st,
             &db,

@@ -1,21 +1,20 @@
 //! District administration: reference data, people, enrollment codes, devices. The functions
-//! here work on any [`Storage`] and are shared by the HTTP admin API and the
-//! `rounds-server admin` command line.
+//! here work on any [`Storage`] and know nothing of HTTP: the admin API ([`crate::api::admin`]),
+//! the console's admin pages and the `rounds-server admin` command line all call them.
+//!
+//! A write the storage refuses is answered by its cause: a constraint (an unknown school, a
+//! taken username or tag) is a 400 that says which; a backend failure stays a 500.
 
-use axum::Json;
-use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
 use chrono::{DateTime, Duration, Utc};
-use rounds_core::entropy::{Entropy, OsEntropy};
+use rounds_core::entropy::Entropy;
 use rounds_core::limits::{NAME_CHARS, POST_ORDERS_CHARS, TAG_CODE_CHARS};
-use rounds_core::model::{Checkpoint, Post, ReferenceData, Role, School};
+use rounds_core::model::{Checkpoint, Post, Role, School};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::AppState;
-use crate::auth::{self, AdminSession, HashMemory};
+use crate::auth::{self, HashMemory};
 use crate::error::{ApiError, ApiResult};
-use crate::storage::{DeviceRecord, PersonRecord, Storage};
+use crate::storage::{DeviceRecord, PersonRecord, Storage, StorageError};
 
 /// A person as an admin creates or edits them.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -84,6 +83,15 @@ fn text(field: &str, v: &str, max: usize) -> ApiResult<()> {
     rounds_core::model::text(field, v, 1, max).map_err(ApiError::from)
 }
 
+/// A write the storage refused, by cause: a constraint is the caller's mistake, said as
+/// `what`; anything else (a failing disk, a poisoned lock) is the server's.
+fn refused(what: &'static str) -> impl FnOnce(StorageError) -> ApiError {
+    move |e| match e {
+        StorageError::Conflict(_) => ApiError::BadRequest(what.into()),
+        e => e.into(),
+    }
+}
+
 /// Adds or replaces a school.
 pub fn put_school(st: &dyn Storage, s: &School) -> ApiResult<()> {
     text("school.name", &s.name, NAME_CHARS)?;
@@ -95,7 +103,7 @@ pub fn put_post(st: &dyn Storage, p: &Post) -> ApiResult<()> {
     text("post.name", &p.name, NAME_CHARS)?;
     rounds_core::model::text("post.orders", &p.orders, 0, POST_ORDERS_CHARS)?;
     st.put_post(p)
-        .map_err(|_| ApiError::BadRequest("post.school_id: no such school".into()))
+        .map_err(refused("post.school_id: no such school"))
 }
 
 /// Adds or replaces a checkpoint.
@@ -103,11 +111,9 @@ pub fn put_checkpoint(st: &dyn Storage, c: &Checkpoint) -> ApiResult<()> {
     text("checkpoint.name", &c.name, NAME_CHARS)?;
     text("checkpoint.tag_code", &c.tag_code, TAG_CODE_CHARS)?;
     c.schedule.validate("checkpoint.schedule")?;
-    st.put_checkpoint(c).map_err(|_| {
-        ApiError::BadRequest(
-            "checkpoint: unknown post, or tag code already used on this post".into(),
-        )
-    })
+    st.put_checkpoint(c).map_err(refused(
+        "checkpoint: unknown post, or tag code already used on this post",
+    ))
 }
 
 /// Adds or replaces a person (a new password is hashed in fresh memory: the command line and
@@ -156,9 +162,9 @@ pub fn put_person_in(
         password_hash,
         active: p.active,
     })
-    .map_err(|_| {
-        ApiError::BadRequest("person: the username is taken or a school does not exist".into())
-    })
+    .map_err(refused(
+        "person: the username is taken or a school does not exist",
+    ))
 }
 
 /// Issues a one-time enrollment code valid for `hours`.
@@ -194,7 +200,8 @@ pub fn revoke(st: &dyn Storage, id: Uuid, now: DateTime<Utc>) -> ApiResult<()> {
     }
 }
 
-fn person_view(p: PersonRecord) -> PersonView {
+/// A person as listed: everything but the credential.
+pub fn person_view(p: PersonRecord) -> PersonView {
     PersonView {
         id: p.id,
         username: p.username,
@@ -205,7 +212,8 @@ fn person_view(p: PersonRecord) -> PersonView {
     }
 }
 
-fn device_view(d: DeviceRecord) -> DeviceView {
+/// A device as listed: everything but the credential.
+pub fn device_view(d: DeviceRecord) -> DeviceView {
     DeviceView {
         id: d.id,
         name: d.name,
@@ -214,142 +222,22 @@ fn device_view(d: DeviceRecord) -> DeviceView {
     }
 }
 
-fn json<T>(j: Result<Json<T>, JsonRejection>) -> ApiResult<T> {
-    j.map(|Json(v)| v)
-        .map_err(|e| ApiError::BadRequest(e.body_text()))
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> ApiResult<T> + Send + 'static,
-) -> ApiResult<T> {
-    tokio::task::spawn_blocking(f).await?
-}
-
-/// `GET /v1/admin/reference`: everything.
-pub async fn get_reference(
-    State(s): State<AppState>,
-    a: AdminSession,
-) -> ApiResult<Json<ReferenceData>> {
-    let st = s.storage.clone();
-    blocking(move || Ok(Json(st.reference_for(&auth::viewer(&a.person))?))).await
-}
-
-/// `PUT /v1/admin/schools`.
-pub async fn http_put_school(
-    State(s): State<AppState>,
-    _a: AdminSession,
-    j: Result<Json<School>, JsonRejection>,
-) -> ApiResult<Json<School>> {
-    let v = json(j)?;
-    let st = s.storage.clone();
-    blocking(move || put_school(st.as_ref(), &v).map(|_| Json(v))).await
-}
-
-/// `PUT /v1/admin/posts`.
-pub async fn http_put_post(
-    State(s): State<AppState>,
-    _a: AdminSession,
-    j: Result<Json<Post>, JsonRejection>,
-) -> ApiResult<Json<Post>> {
-    let v = json(j)?;
-    let st = s.storage.clone();
-    blocking(move || put_post(st.as_ref(), &v).map(|_| Json(v))).await
-}
-
-/// `PUT /v1/admin/checkpoints`.
-pub async fn http_put_checkpoint(
-    State(s): State<AppState>,
-    _a: AdminSession,
-    j: Result<Json<Checkpoint>, JsonRejection>,
-) -> ApiResult<Json<Checkpoint>> {
-    let v = json(j)?;
-    let st = s.storage.clone();
-    blocking(move || put_checkpoint(st.as_ref(), &v).map(|_| Json(v))).await
-}
-
-/// `GET /v1/admin/people`.
-pub async fn http_people(
-    State(s): State<AppState>,
-    _a: AdminSession,
-) -> ApiResult<Json<Vec<PersonView>>> {
-    let st = s.storage.clone();
-    blocking(move || Ok(Json(st.people()?.into_iter().map(person_view).collect()))).await
-}
-
-/// `PUT /v1/admin/people`.
-pub async fn http_put_person(
-    State(s): State<AppState>,
-    _a: AdminSession,
-    j: Result<Json<PersonInput>, JsonRejection>,
-) -> ApiResult<Json<PersonView>> {
-    let v = json(j)?;
-    let st = s.storage.clone();
-    // Hashing a new password takes a hash slot like a sign-in does.
-    let mut slot = match v.password {
-        Some(_) => Some(s.sign_in.hash_slot(&st, None).await?),
-        None => None,
-    };
-    blocking(move || {
-        let mut fresh = HashMemory::default();
-        let memory = slot.as_mut().map_or(&mut fresh, |held| held.memory());
-        put_person_in(st.as_ref(), &v, &mut OsEntropy, memory)?;
-        drop(slot);
-        let p = st
-            .person(v.id)?
-            .ok_or_else(|| ApiError::Internal("person vanished".into()))?;
-        Ok(Json(person_view(p)))
-    })
-    .await
-}
-
-/// Body of `POST /v1/admin/enrollment-codes`.
-#[derive(Debug, Deserialize)]
-pub struct CodeRequest {
-    /// Hours the code stays valid (default 24).
-    pub valid_hours: Option<i64>,
-}
-
-/// `POST /v1/admin/enrollment-codes`.
-pub async fn http_issue_code(
-    State(s): State<AppState>,
-    a: AdminSession,
-    j: Result<Json<CodeRequest>, JsonRejection>,
-) -> ApiResult<Json<EnrollmentCode>> {
-    let v = json(j)?;
-    let st = s.storage.clone();
-    let now = s.now();
-    blocking(move || {
-        Ok(Json(issue_code(
-            st.as_ref(),
-            a.person.id,
-            now,
-            v.valid_hours.unwrap_or(24),
-            &mut OsEntropy,
-        )?))
-    })
-    .await
-}
-
-/// `GET /v1/admin/devices`.
-pub async fn http_devices(
-    State(s): State<AppState>,
-    _a: AdminSession,
-) -> ApiResult<Json<Vec<DeviceView>>> {
-    let st = s.storage.clone();
-    blocking(move || Ok(Json(st.devices()?.into_iter().map(device_view).collect()))).await
-}
-
-/// `POST /v1/admin/devices/{id}/revoke`.
-pub async fn http_revoke(
-    State(s): State<AppState>,
-    _a: AdminSession,
-    Path(id): Path<Uuid>,
-) -> ApiResult<Json<serde_json::Value>> {
-    let st = s.storage.clone();
-    let now = s.now();
-    blocking(move || {
-        revoke(st.as_ref(), id, now)?;
-        Ok(Json(serde_json::json!({ "revoked": id })))
-    })
-    .await
+    #[test]
+    fn a_refused_write_is_the_callers_mistake_only_when_a_constraint_refused_it() {
+        let what = "post.school_id: no such school";
+        match refused(what)(StorageError::Conflict(
+            "FOREIGN KEY constraint failed".into(),
+        )) {
+            ApiError::BadRequest(m) => assert_eq!(m, what),
+            e => panic!("a constraint is a 400 naming the field: {e:?}"),
+        }
+        match refused(what)(StorageError::backend("writer poisoned")) {
+            ApiError::Internal(m) => assert!(m.contains("writer poisoned"), "{m}"),
+            e => panic!("a backend failure (a poisoned lock) is a 500: {e:?}"),
+        }
+    }
 }

@@ -54,9 +54,7 @@ use std::sync::Mutex;
 
 use automerge::Automerge;
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
-use axum::extract::{Path as UrlPath, Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
@@ -71,6 +69,7 @@ use crate::AppState;
 use crate::access;
 use crate::auth::DeviceSession;
 use crate::error::ApiError;
+use crate::extract::{Body, Path as UrlPath, Query};
 use crate::storage::{LEGACY_PHOTO_RECORD, PhotoRecord, PhotoUpload, Storage};
 
 /// The photo numbers of a server: how much a device may send a day, and how long an upload
@@ -171,8 +170,7 @@ pub struct PutQuery {
     pub total: u64,
 }
 
-fn hash_of(p: Result<UrlPath<String>, PathRejection>) -> Result<String, ApiError> {
-    let UrlPath(hash) = p.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+fn hash_of(UrlPath(hash): UrlPath<String>) -> Result<String, ApiError> {
     if !is_photo_hash(&hash) {
         return Err(ApiError::BadRequest(
             "a photo is named by its SHA-256: 64 lowercase hex digits".into(),
@@ -210,6 +208,36 @@ pub fn served_for(storage: &dyn Storage, hash: &str, record: Uuid) -> Result<boo
         .photo_uploads(hash)?
         .iter()
         .any(|u| u.record_id == record || u.record_id == LEGACY_PHOTO_RECORD))
+}
+
+/// What the photo store has of photo `hash` for record `record` ([`shown_with`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Shown {
+    /// The photo's bytes.
+    Photo(Vec<u8>),
+    /// The record does not refer to it, or it was uploaded for another record.
+    NotThisRecords,
+    /// The record refers to it, but the whole photo has not reached the server yet.
+    NotYetUploaded,
+}
+
+/// Photo `hash` as shown with record `record` (whose header the caller has checked the viewer
+/// may read): the stored record must refer to it and it must have been uploaded for that
+/// record (or before uploads named one).
+pub fn shown_with(storage: &dyn Storage, record: Uuid, hash: &str) -> Result<Shown, ApiError> {
+    if !is_photo_hash(hash)
+        || !refers(storage, record, hash)?
+        || !served_for(storage, hash, record)?
+    {
+        return Ok(Shown::NotThisRecords);
+    }
+    let files = PhotoFiles::new(storage.photo_dir());
+    let _one_at_a_time = files.lock(hash);
+    match fs::read(files.complete_path(hash)) {
+        Ok(bytes) => Ok(Shown::Photo(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Shown::NotYetUploaded),
+        Err(e) => Err(ApiError::Internal(format!("photo {hash}: {e}"))),
+    }
 }
 
 /// The upload's record, if the session may attach photos to it.
@@ -286,11 +314,10 @@ fn tie(
 pub async fn status(
     State(state): State<AppState>,
     session: DeviceSession,
-    p: Result<UrlPath<String>, PathRejection>,
-    q: Result<Query<StatusQuery>, QueryRejection>,
+    p: UrlPath<String>,
+    Query(q): Query<StatusQuery>,
 ) -> Result<Json<PhotoStatus>, PhotoError> {
     let hash = hash_of(p)?;
-    let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let storage = state.storage.clone();
     let now = state.now();
     tokio::task::spawn_blocking(move || {
@@ -316,19 +343,11 @@ pub async fn status(
 pub async fn put(
     State(state): State<AppState>,
     session: DeviceSession,
-    p: Result<UrlPath<String>, PathRejection>,
-    q: Result<Query<PutQuery>, QueryRejection>,
-    b: Result<Bytes, BytesRejection>,
+    p: UrlPath<String>,
+    Query(q): Query<PutQuery>,
+    Body(chunk): Body,
 ) -> Result<Json<PhotoStatus>, PhotoError> {
     let hash = hash_of(p)?;
-    let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
-    let chunk = b.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::TooLarge
-        } else {
-            ApiError::BadRequest(e.body_text())
-        }
-    })?;
     check_chunk(&q, &chunk)?;
     let storage = state.storage.clone();
     let now = state.now();

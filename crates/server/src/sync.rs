@@ -14,9 +14,7 @@
 use std::collections::HashMap;
 
 use automerge::{Automerge, Change, ChangeHash};
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rounds_core::document::{self, Header};
@@ -35,20 +33,11 @@ use crate::AppState;
 use crate::access::{self, Viewer};
 use crate::auth::DeviceSession;
 use crate::error::{ApiError, ApiResult};
+use crate::extract::{Body, Query};
 use crate::storage::{CheckRow, Commit, CommitOutcome, Projection, Storage};
 
 /// Most documents in one push or fetch request.
 pub const MAX_DOCS_PER_REQUEST: usize = 2_000;
-
-fn body(b: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
-    b.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::TooLarge
-        } else {
-            ApiError::BadRequest(e.body_text())
-        }
-    })
-}
 
 fn decode<T: serde::de::DeserializeOwned>(b: &[u8]) -> ApiResult<T> {
     rounds_protocol::decode(b).map_err(|e| match e {
@@ -65,9 +54,8 @@ fn binary(bytes: Vec<u8>) -> Response {
 pub async fn push(
     State(state): State<AppState>,
     session: DeviceSession,
-    b: Result<Bytes, BytesRejection>,
+    Body(b): Body,
 ) -> ApiResult<Response> {
-    let b = body(b)?;
     let req: PushRequest = decode(&b)?;
     if req.docs.len() > MAX_DOCS_PER_REQUEST {
         return Err(ApiError::BadRequest(format!(
@@ -250,16 +238,10 @@ fn prepare(
             if !rules::may_write(viewer, &s.header) {
                 return refuse(RejectKind::Forbidden, "you may not change this record");
             }
-            let mut am = Automerge::new();
-            let mut old = Vec::with_capacity(s.changes.len());
-            for b in &s.changes {
-                old.push(
-                    Change::from_bytes(b.clone()).map_err(|e| ApiError::Internal(e.to_string()))?,
-                );
-            }
-            am.apply_changes(old)
-                .map_err(|e| ApiError::Internal(e.to_string()))?;
-            (am, Some(s.version))
+            (
+                s.to_automerge().map_err(ApiError::Internal)?,
+                Some(s.version),
+            )
         }
         None => {
             if let Err(why) = access::may_create(viewer, header, device) {
@@ -473,9 +455,8 @@ pub struct PullQuery {
 pub async fn pull(
     State(state): State<AppState>,
     session: DeviceSession,
-    q: Result<Query<PullQuery>, axum::extract::rejection::QueryRejection>,
+    Query(q): Query<PullQuery>,
 ) -> ApiResult<Response> {
-    let Query(q) = q.map_err(|e| ApiError::BadRequest(e.body_text()))?;
     let max = match q.max {
         None => rounds_protocol::PAGE_BYTES as usize,
         Some(m) if (1024..=u64::from(rounds_protocol::PAGE_BYTES)).contains(&m) => m as usize,
@@ -545,9 +526,8 @@ pub async fn pull(
 pub async fn fetch(
     State(state): State<AppState>,
     session: DeviceSession,
-    b: Result<Bytes, BytesRejection>,
+    Body(b): Body,
 ) -> ApiResult<Response> {
-    let b = body(b)?;
     let req: FetchRequest = decode(&b)?;
     if req.docs.len() > MAX_DOCS_PER_REQUEST {
         return Err(ApiError::BadRequest(format!(
@@ -602,12 +582,7 @@ pub fn fetch_page(
             out.unavailable.push(id);
             continue;
         };
-        let changes: Vec<Change> = stored
-            .changes
-            .into_iter()
-            .map(Change::from_bytes)
-            .collect::<Result<_, _>>()
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        let changes = stored.decoded_changes().map_err(ApiError::Internal)?;
         let heads: Vec<ChangeHash> = heads.into_iter().map(ChangeHash).collect();
         let lacking = lacking(changes, &heads).ok_or_else(|| {
             ApiError::Internal(format!("document {id}: a stored change lacks a dependency"))

@@ -1,16 +1,15 @@
 //! Admin pages: the district's schools, posts, checkpoints with their schedules (added on the
 //! admin page, each changed on its own page), people with their roles and schools, enrollment
-//! codes, and devices with revoking. Administrators only
-//! (every handler checks [`ConsoleUser::require_admin`]); every change goes through the same
+//! codes, and devices with revoking. Administrators only (every handler takes an
+//! [`AdminUser`]; every change comes in a [`CsrfForm`]); every change goes through the same
 //! functions as the HTTP admin API and the command line ([`crate::admin`]), so validation is
 //! the same everywhere.
 
 use std::collections::HashMap;
 use std::fmt::Write;
 
-use axum::Form;
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use rounds_core::entropy::OsEntropy;
 use rounds_core::model::{Checkpoint, Post, ReferenceData, Role, Schedule, School};
@@ -18,14 +17,18 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::html::{self, csrf_field, esc};
+use super::params::{Path, form_id, path_id};
+use super::session::{AdminUser, CsrfForm, TokenForm};
 use super::{ConsoleError, ConsoleResult, ConsoleUser, When, blocking, html_response};
 use crate::AppState;
 use crate::admin::{self, PersonInput};
 use crate::storage::Storage;
 
 /// `GET /console/admin`.
-pub async fn page(State(state): State<AppState>, user: ConsoleUser) -> ConsoleResult<Response> {
-    user.require_admin()?;
+pub async fn page(
+    State(state): State<AppState>,
+    AdminUser(user): AdminUser,
+) -> ConsoleResult<Response> {
     let when = state.when();
     let storage = state.storage.clone();
     blocking(move || {
@@ -255,18 +258,6 @@ fn done(anchor: &str) -> Response {
     Redirect::to(&format!("/console/admin#{anchor}")).into_response()
 }
 
-fn parse_id(s: &str, field: &str) -> ConsoleResult<Uuid> {
-    s.trim()
-        .parse()
-        .map_err(|_| ConsoleError::BadRequest(format!("{field}: choose one")))
-}
-
-/// A record's id in a page's path: anything but a UUID is a record that does not exist.
-fn path_id(s: &str, kind: Kind) -> ConsoleResult<Uuid> {
-    s.parse()
-        .map_err(|_| ConsoleError::NotFound(format!("no such {}", kind.noun())))
-}
-
 fn number(s: &str, field: &str) -> ConsoleResult<u32> {
     s.trim()
         .parse()
@@ -275,9 +266,12 @@ fn number(s: &str, field: &str) -> ConsoleResult<u32> {
 
 /// The reference records the admin pages add and edit.
 #[derive(Debug, Clone, Copy)]
-enum Kind {
+pub enum Kind {
+    /// A school.
     School,
+    /// A post of a school.
     Post,
+    /// A checkpoint of a post.
     Checkpoint,
 }
 
@@ -326,22 +320,86 @@ impl Kind {
     }
 }
 
-/// Stores a school, post or checkpoint from a form: a new record when `id` is `None`, else
-/// the existing record `id` replaced (404 if there is none). Administrators only, with the
-/// session's form token; `put` turns the form into the record (400 on a bad value) and stores
-/// it through [`crate::admin`], whose validation is the admin API's.
+/// A form that adds or changes one kind of reference record (a school, a post, a
+/// checkpoint): the generic [`add`], [`record_page`] and [`edit`] handlers serve all three.
+pub trait RecordForm: serde::de::DeserializeOwned + Send + 'static {
+    /// Which kind of record.
+    const KIND: Kind;
+    /// Turns the form into record `id` (400 on a bad value) and stores it through
+    /// [`crate::admin`], whose validation is the admin API's.
+    fn put(self, st: &dyn Storage, id: Uuid) -> ConsoleResult<()>;
+}
+
+/// `POST /console/admin/{schools,posts,checkpoints}`: a new record from the form.
+pub async fn add<F: RecordForm>(
+    State(state): State<AppState>,
+    AdminUser(user): AdminUser,
+    CsrfForm(f): CsrfForm<F>,
+) -> ConsoleResult<Response> {
+    save(&state, &user, F::KIND, None, move |st, id| f.put(st, id)).await
+}
+
+/// `POST /console/admin/{schools,posts,checkpoints}/{id}`: record `id` replaced by the form
+/// (404 if there is none).
+pub async fn edit<F: RecordForm>(
+    State(state): State<AppState>,
+    AdminUser(user): AdminUser,
+    Path(id): Path<String>,
+    CsrfForm(f): CsrfForm<F>,
+) -> ConsoleResult<Response> {
+    let id = path_id(&id, F::KIND.noun())?;
+    save(&state, &user, F::KIND, Some(id), move |st, id| {
+        f.put(st, id)
+    })
+    .await
+}
+
+/// `GET /console/admin/{schools,posts,checkpoints}/{id}`: the record's form, prefilled.
+pub async fn record_page<F: RecordForm>(
+    State(state): State<AppState>,
+    AdminUser(user): AdminUser,
+    Path(id): Path<String>,
+) -> ConsoleResult<Response> {
+    let kind = F::KIND;
+    let id = path_id(&id, kind.noun())?;
+    let st = state.storage.clone();
+    blocking(move || {
+        let r = st.reference_for(&user.viewer())?;
+        let (name, fields) = kind
+            .edit_form(&r, id)
+            .ok_or_else(|| ConsoleError::NotFound(format!("no such {}", kind.noun())))?;
+        Ok(html_response(
+            StatusCode::OK,
+            html::page(
+                &format!("Edit {}", kind.noun()),
+                Some(&user.chrome()),
+                &render_record_page(kind, id, &name, &fields, &user.csrf),
+            ),
+        ))
+    })
+    .await
+}
+
+/// The edit page of record `id` of `kind`, named `name`, with its prefilled `fields`.
+fn render_record_page(kind: Kind, id: Uuid, name: &str, fields: &str, csrf: &str) -> String {
+    let section = kind.section();
+    format!(
+        r#"<h2>{} <small>({})</small></h2><form method="post" action="/console/admin/{section}/{id}" class="review">{}{fields}<button type="submit">Save</button></form><p><a href="/console/admin#{section}">Back to the {section}</a></p>"#,
+        esc(name),
+        kind.noun(),
+        csrf_field(csrf),
+    )
+}
+
+/// Stores a school, post or checkpoint: a new record when `id` is `None`, else the existing
+/// record `id` replaced (404 if there is none).
 async fn save(
     state: &AppState,
     user: &ConsoleUser,
-    headers: &HeaderMap,
-    csrf: &str,
     kind: Kind,
-    id: Option<&str>,
+    id: Option<Uuid>,
     put: impl FnOnce(&dyn Storage, Uuid) -> ConsoleResult<()> + Send + 'static,
 ) -> ConsoleResult<Response> {
-    user.require_admin()?;
-    user.check_form(headers, csrf)?;
-    let id = id.map(|s| path_id(s, kind)).transpose()?;
     let st = state.storage.clone();
     let viewer = user.viewer();
     let id = blocking(move || {
@@ -363,184 +421,51 @@ async fn save(
     Ok(done(kind.section()))
 }
 
-/// `GET /console/admin/{schools,posts,checkpoints}/{id}`: the record's form, prefilled.
-async fn edit_page(
-    state: AppState,
-    user: ConsoleUser,
-    kind: Kind,
-    id: &str,
-) -> ConsoleResult<Response> {
-    user.require_admin()?;
-    let id = path_id(id, kind)?;
-    let st = state.storage.clone();
-    blocking(move || {
-        let r = st.reference_for(&user.viewer())?;
-        let (name, fields) = kind
-            .edit_form(&r, id)
-            .ok_or_else(|| ConsoleError::NotFound(format!("no such {}", kind.noun())))?;
-        let section = kind.section();
-        let body = format!(
-            r#"<h2>{} <small>({})</small></h2><form method="post" action="/console/admin/{section}/{id}" class="review">{}{fields}<button type="submit">Save</button></form><p><a href="/console/admin#{section}">Back to the {section}</a></p>"#,
-            esc(&name),
-            kind.noun(),
-            csrf_field(&user.csrf),
-        );
-        Ok(html_response(
-            StatusCode::OK,
-            html::page(
-                &format!("Edit {}", kind.noun()),
-                Some(&user.chrome()),
-                &body,
-            ),
-        ))
-    })
-    .await
-}
-
 /// School form. Every field defaults to empty, so a missing one is refused by the checks
-/// (a missing token is a 403, a missing name a 400) rather than by the form decoder.
+/// (a missing name is a 400) rather than by the form decoder.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct SchoolForm {
-    csrf: String,
     name: String,
 }
 
-impl SchoolForm {
-    fn school(self, id: Uuid) -> School {
-        School {
+impl RecordForm for SchoolForm {
+    const KIND: Kind = Kind::School;
+    fn put(self, st: &dyn Storage, id: Uuid) -> ConsoleResult<()> {
+        let school = School {
             id,
             name: self.name.trim().to_string(),
-        }
+        };
+        Ok(admin::put_school(st, &school)?)
     }
-}
-
-/// `POST /console/admin/schools`.
-pub async fn add_school(
-    State(state): State<AppState>,
-    user: ConsoleUser,
-    headers: HeaderMap,
-    Form(f): Form<SchoolForm>,
-) -> ConsoleResult<Response> {
-    let csrf = f.csrf.clone();
-    save(
-        &state,
-        &user,
-        &headers,
-        &csrf,
-        Kind::School,
-        None,
-        move |st, id| Ok(admin::put_school(st, &f.school(id))?),
-    )
-    .await
-}
-
-/// `GET /console/admin/schools/{id}`.
-pub async fn school_page(
-    State(state): State<AppState>,
-    user: ConsoleUser,
-    Path(id): Path<String>,
-) -> ConsoleResult<Response> {
-    edit_page(state, user, Kind::School, &id).await
-}
-
-/// `POST /console/admin/schools/{id}`.
-pub async fn edit_school(
-    State(state): State<AppState>,
-    user: ConsoleUser,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Form(f): Form<SchoolForm>,
-) -> ConsoleResult<Response> {
-    let csrf = f.csrf.clone();
-    save(
-        &state,
-        &user,
-        &headers,
-        &csrf,
-        Kind::School,
-        Some(&id),
-        move |st, id| Ok(admin::put_school(st, &f.school(id))?),
-    )
-    .await
 }
 
 /// Post form.
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct PostForm {
-    csrf: String,
     school_id: String,
     name: String,
     orders: String,
 }
 
-impl PostForm {
-    fn post(self, id: Uuid) -> ConsoleResult<Post> {
-        Ok(Post {
+impl RecordForm for PostForm {
+    const KIND: Kind = Kind::Post;
+    fn put(self, st: &dyn Storage, id: Uuid) -> ConsoleResult<()> {
+        let post = Post {
             id,
-            school_id: parse_id(&self.school_id, "school")?,
+            school_id: form_id(&self.school_id, "school")?,
             name: self.name.trim().to_string(),
             orders: self.orders.replace("\r\n", "\n"),
-        })
+        };
+        Ok(admin::put_post(st, &post)?)
     }
-}
-
-/// `POST /console/admin/posts`.
-pub async fn add_post(
-    State(state): State<AppState>,
-    user: ConsoleUser,
-    headers: HeaderMap,
-    Form(f): Form<PostForm>,
-) -> ConsoleResult<Response> {
-    let csrf = f.csrf.clone();
-    save(
-        &state,
-        &user,
-        &headers,
-        &csrf,
-        Kind::Post,
-        None,
-        move |st, id| Ok(admin::put_post(st, &f.post(id)?)?),
-    )
-    .await
-}
-
-/// `GET /console/admin/posts/{id}`.
-pub async fn post_page(
-    State(state): State<AppState>,
-    user: ConsoleUser,
-    Path(id): Path<String>,
-) -> ConsoleResult<Response> {
-    edit_page(state, user, Kind::Post, &id).await
-}
-
-/// `POST /console/admin/posts/{id}`.
-pub async fn edit_post(
-    State(state): State<AppState>,
-    user: ConsoleUser,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Form(f): Form<PostForm>,
-) -> ConsoleResult<Response> {
-    let csrf = f.csrf.clone();
-    save(
-        &state,
-        &user,
-        &headers,
-        &csrf,
-        Kind::Post,
-        Some(&id),
-        move |st, id| Ok(admin::put_post(st, &f.post(id)?)?),
-    )
-    .await
 }
 
 /// Checkpoint form (numbers as text, so a wrong one is a 400 page that names the field).
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct CheckpointForm {
-    csrf: String,
     post_id: String,
     name: String,
     tag_code: String,
@@ -550,11 +475,12 @@ pub struct CheckpointForm {
     grace_minutes: String,
 }
 
-impl CheckpointForm {
-    fn checkpoint(self, id: Uuid) -> ConsoleResult<Checkpoint> {
-        Ok(Checkpoint {
+impl RecordForm for CheckpointForm {
+    const KIND: Kind = Kind::Checkpoint;
+    fn put(self, st: &dyn Storage, id: Uuid) -> ConsoleResult<()> {
+        let checkpoint = Checkpoint {
             id,
-            post_id: parse_id(&self.post_id, "post")?,
+            post_id: form_id(&self.post_id, "post")?,
             name: self.name.trim().to_string(),
             tag_code: self.tag_code.trim().to_string(),
             position: number(&self.position, "position")?,
@@ -563,64 +489,14 @@ impl CheckpointForm {
                 interval_minutes: number(&self.interval_minutes, "every")?,
                 grace_minutes: number(&self.grace_minutes, "grace")?,
             },
-        })
+        };
+        Ok(admin::put_checkpoint(st, &checkpoint)?)
     }
-}
-
-/// `POST /console/admin/checkpoints`.
-pub async fn add_checkpoint(
-    State(state): State<AppState>,
-    user: ConsoleUser,
-    headers: HeaderMap,
-    Form(f): Form<CheckpointForm>,
-) -> ConsoleResult<Response> {
-    let csrf = f.csrf.clone();
-    save(
-        &state,
-        &user,
-        &headers,
-        &csrf,
-        Kind::Checkpoint,
-        None,
-        move |st, id| Ok(admin::put_checkpoint(st, &f.checkpoint(id)?)?),
-    )
-    .await
-}
-
-/// `GET /console/admin/checkpoints/{id}`.
-pub async fn checkpoint_page(
-    State(state): State<AppState>,
-    user: ConsoleUser,
-    Path(id): Path<String>,
-) -> ConsoleResult<Response> {
-    edit_page(state, user, Kind::Checkpoint, &id).await
-}
-
-/// `POST /console/admin/checkpoints/{id}`.
-pub async fn edit_checkpoint(
-    State(state): State<AppState>,
-    user: ConsoleUser,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    Form(f): Form<CheckpointForm>,
-) -> ConsoleResult<Response> {
-    let csrf = f.csrf.clone();
-    save(
-        &state,
-        &user,
-        &headers,
-        &csrf,
-        Kind::Checkpoint,
-        Some(&id),
-        move |st, id| Ok(admin::put_checkpoint(st, &f.checkpoint(id)?)?),
-    )
-    .await
 }
 
 /// Add-person form.
 #[derive(Debug, Deserialize)]
 pub struct PersonForm {
-    csrf: String,
     username: String,
     name: String,
     role: String,
@@ -632,16 +508,13 @@ pub struct PersonForm {
 /// `POST /console/admin/people`.
 pub async fn add_person(
     State(state): State<AppState>,
-    user: ConsoleUser,
-    headers: HeaderMap,
-    Form(f): Form<PersonForm>,
+    AdminUser(_): AdminUser,
+    CsrfForm(f): CsrfForm<PersonForm>,
 ) -> ConsoleResult<Response> {
-    user.require_admin()?;
-    user.check_form(&headers, &f.csrf)?;
     let role = Role::parse(&f.role, "role")?;
     let schools = match f.school_id.trim() {
         "" => vec![],
-        s => vec![parse_id(s, "school")?],
+        s => vec![form_id(s, "school")?],
     };
     let st = state.storage.clone();
     let mut slot = state.sign_in.hash_slot(&st, None).await?;
@@ -668,19 +541,15 @@ pub async fn add_person(
 /// Enrollment-code form.
 #[derive(Debug, Deserialize)]
 pub struct CodeForm {
-    csrf: String,
     hours: Option<i64>,
 }
 
 /// `POST /console/admin/codes`: issues a code and shows it once.
 pub async fn issue_code(
     State(state): State<AppState>,
-    user: ConsoleUser,
-    headers: HeaderMap,
-    Form(f): Form<CodeForm>,
+    AdminUser(user): AdminUser,
+    CsrfForm(f): CsrfForm<CodeForm>,
 ) -> ConsoleResult<Response> {
-    user.require_admin()?;
-    user.check_form(&headers, &f.csrf)?;
     let hours = f.hours.unwrap_or(24);
     if !(1..=168).contains(&hours) {
         return Err(ConsoleError::BadRequest("hours: between 1 and 168".into()));
@@ -705,23 +574,14 @@ pub async fn issue_code(
     .await
 }
 
-/// A form with only the token.
-#[derive(Debug, Deserialize)]
-pub struct RevokeForm {
-    csrf: String,
-}
-
 /// `POST /console/admin/devices/{id}/revoke`.
 pub async fn revoke(
     State(state): State<AppState>,
-    user: ConsoleUser,
-    headers: HeaderMap,
+    AdminUser(_): AdminUser,
     Path(id): Path<String>,
-    Form(f): Form<RevokeForm>,
+    CsrfForm(_): CsrfForm<TokenForm>,
 ) -> ConsoleResult<Response> {
-    user.require_admin()?;
-    user.check_form(&headers, &f.csrf)?;
-    let id = parse_id(&id, "device")?;
+    let id = path_id(&id, "device")?;
     let st = state.storage.clone();
     let now = state.now();
     blocking(move || Ok(admin::revoke(st.as_ref(), id, now)?)).await?;
@@ -732,11 +592,10 @@ pub async fn revoke(
 /// `GET /console/admin/people/{id}`: a person's role, schools and whether they may sign in.
 pub async fn person_page(
     State(state): State<AppState>,
-    user: ConsoleUser,
+    AdminUser(user): AdminUser,
     Path(id): Path<String>,
 ) -> ConsoleResult<Response> {
-    user.require_admin()?;
-    let id = parse_id(&id, "person")?;
+    let id = path_id(&id, "person")?;
     let st = state.storage.clone();
     blocking(move || {
         let p = st
@@ -785,27 +644,23 @@ pub async fn person_page(
 /// password and names stay). Administrators cannot take away their own role or access.
 pub async fn edit_person(
     State(state): State<AppState>,
-    user: ConsoleUser,
-    headers: HeaderMap,
+    AdminUser(user): AdminUser,
     Path(id): Path<String>,
-    body: axum::body::Bytes,
+    CsrfForm(fields): CsrfForm<Vec<(String, String)>>,
 ) -> ConsoleResult<Response> {
-    user.require_admin()?;
-    let fields = html::form_pairs(&body);
+    let id = path_id(&id, "person")?;
     let get = |k: &str| {
         fields
             .iter()
             .find(|(key, _)| key == k)
             .map(|(_, v)| v.as_str())
     };
-    user.check_form(&headers, get("csrf").unwrap_or(""))?;
-    let id = parse_id(&id, "person")?;
     let role = Role::parse(get("role").unwrap_or(""), "role")?;
     let active = get("active").is_some();
     let schools = fields
         .iter()
         .filter(|(k, _)| k == "school")
-        .map(|(_, v)| parse_id(v, "school"))
+        .map(|(_, v)| form_id(v, "school"))
         .collect::<ConsoleResult<Vec<Uuid>>>()?;
     if id == user.person.id && (role != Role::Admin || !active) {
         return Err(ConsoleError::BadRequest(

@@ -12,7 +12,7 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{DateTime, NaiveDate, Utc};
@@ -27,6 +27,7 @@ use uuid::Uuid;
 
 use super::html::{self, esc, url_param};
 use super::locale::count;
+use super::params::{Query, opt_id, visible_schools};
 use super::{ConsoleError, ConsoleResult, ConsoleUser, When, blocking, day_bounds, html_response};
 use crate::AppState;
 use crate::access::{self, Viewer};
@@ -72,23 +73,6 @@ pub struct SchoolDay {
     pub school: School,
     /// Its shifts, by start time.
     pub shifts: Vec<ShiftDay>,
-}
-
-/// The schools `v` may see, or just `only` (403 if it is not one of them).
-pub fn visible_schools(
-    reference: &ReferenceData,
-    only: Option<Uuid>,
-) -> ConsoleResult<Vec<School>> {
-    match only {
-        None => Ok(reference.schools.clone()),
-        Some(id) => reference
-            .schools
-            .iter()
-            .find(|s| s.id == id)
-            .cloned()
-            .map(|s| vec![s])
-            .ok_or_else(|| ConsoleError::Forbidden("this school is not one of yours".into())),
-    }
 }
 
 /// Evaluates every shift that started on `date` (a local day of `tz`) at the given schools
@@ -155,15 +139,7 @@ pub fn load_day(
             let doc = storage.document(row.header.id)?.ok_or_else(|| {
                 ConsoleError::Internal(format!("shift {} has no document", row.header.id))
             })?;
-            let mut am = automerge::Automerge::new();
-            let changes = doc
-                .changes
-                .into_iter()
-                .map(automerge::Change::from_bytes)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| ConsoleError::Internal(e.to_string()))?;
-            am.apply_changes(changes)
-                .map_err(|e| ConsoleError::Internal(e.to_string()))?;
+            let am = doc.to_automerge().map_err(ConsoleError::Internal)?;
             let body = document::read_shift(&am)?;
             let photos = body.checks.iter().map(|c| c.photos.len()).sum();
             (body.checks, Some(photos))
@@ -247,24 +223,12 @@ pub struct DayQuery {
     pub school: Option<String>,
 }
 
-/// Parses an optional id from a query or form.
-pub fn opt_id(s: Option<&str>, field: &str) -> ConsoleResult<Option<Uuid>> {
-    match s.map(str::trim).filter(|s| !s.is_empty()) {
-        None => Ok(None),
-        Some(s) => s
-            .parse()
-            .map(Some)
-            .map_err(|_| ConsoleError::BadRequest(format!("{field}: not an id"))),
-    }
-}
-
 /// `GET /console/day`.
 pub async fn page(
     State(state): State<AppState>,
     user: ConsoleUser,
-    q: Result<Query<DayQuery>, axum::extract::rejection::QueryRejection>,
+    Query(q): Query<DayQuery>,
 ) -> ConsoleResult<Response> {
-    let Query(q) = q.map_err(|e| ConsoleError::BadRequest(e.body_text()))?;
     let now = state.now();
     let when = state.when();
     let date = super::parse_day(q.date.as_deref(), now, when.tz)?;
@@ -510,7 +474,7 @@ fn render_round(b: &mut String, s: &ShiftDay, when: When) {
             let _ = write!(
                 b,
                 r#"<span class="photo">{}<br>{} {}</span>"#,
-                super::incidents::thumbnails(s.row.header.id, std::slice::from_ref(hash)),
+                super::photos::thumbnails(s.row.header.id, std::slice::from_ref(hash)),
                 when.time(*at),
                 esc(cp)
             );

@@ -95,46 +95,15 @@ pub fn options<'a>(items: impl IntoIterator<Item = (&'a str, &'a str)>, selected
     out
 }
 
-/// Decodes an `application/x-www-form-urlencoded` body into its pairs, in order, keeping
-/// repeated keys (a multiple select sends one pair per chosen option). `+` is a space;
-/// malformed percent escapes are kept as they are.
-pub fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
-    fn decode(s: &[u8]) -> String {
-        let mut out = Vec::with_capacity(s.len());
-        let mut i = 0;
-        while i < s.len() {
-            match s[i] {
-                b'+' => out.push(b' '),
-                b'%' if i + 2 < s.len() => {
-                    let hex = std::str::from_utf8(&s[i + 1..i + 3]).ok();
-                    match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                        Some(b) => {
-                            out.push(b);
-                            i += 2;
-                        }
-                        None => out.push(b'%'),
-                    }
-                }
-                b => out.push(b),
-            }
-            i += 1;
-        }
-        String::from_utf8_lossy(&out).into_owned()
-    }
-    body.split(|b| *b == b'&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let mut kv = p.splitn(2, |b| *b == b'=');
-            let k = decode(kv.next().unwrap_or_default());
-            let v = decode(kv.next().unwrap_or_default());
-            (k, v)
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A form body as the console's form extractors decode it
+    /// ([`crate::console::session::CsrfForm`] of pairs).
+    fn form_pairs(body: &[u8]) -> Vec<(String, String)> {
+        serde_urlencoded::from_bytes(body).unwrap_or_default()
+    }
 
     #[test]
     fn escaping_neutralises_markup_in_text_and_attributes() {

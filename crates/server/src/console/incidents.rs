@@ -16,9 +16,8 @@ use std::collections::HashMap;
 use std::fmt::Write;
 
 use automerge::{ActorId, Automerge, Change};
-use axum::Form;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, TimeZone, Utc};
 use rounds_core::document::{self, Header, IncidentBody};
@@ -27,9 +26,11 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::day::opt_id;
 use super::html::{self, csrf_field, esc, url_param};
 use super::locale::count;
+use super::params::{Query, RecordId, opt_id, visible_schools};
+use super::photos::thumbnails;
+use super::session::CsrfForm;
 use super::{
     ConsoleError, ConsoleResult, ConsoleUser, blocking, day_bounds, html_response, parse_day,
 };
@@ -57,16 +58,8 @@ pub fn load(storage: &dyn Storage, id: Uuid) -> ConsoleResult<(Automerge, Vec<Ch
     let doc = storage
         .document(id)?
         .ok_or_else(|| ConsoleError::NotFound("no such record".into()))?;
-    let changes = doc
-        .changes
-        .into_iter()
-        .map(Change::from_bytes)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| ConsoleError::Internal(e.to_string()))?;
-    let mut am = Automerge::new();
-    am.apply_changes(changes.clone())
-        .map_err(|e| ConsoleError::Internal(e.to_string()))?;
-    Ok((am, changes))
+    doc.to_automerge_and_changes()
+        .map_err(ConsoleError::Internal)
 }
 
 /// The header of a record `person` may read, or 404 (unknown and invisible look the same).
@@ -303,9 +296,8 @@ fn nonempty(s: &Option<String>) -> Option<&str> {
 pub async fn list(
     State(state): State<AppState>,
     user: ConsoleUser,
-    q: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    Query(q): Query<ListQuery>,
 ) -> ConsoleResult<Response> {
-    let Query(q) = q.map_err(|e| ConsoleError::BadRequest(e.body_text()))?;
     let now = state.now();
     let when = state.when();
     let school = opt_id(q.school.as_deref(), "school")?;
@@ -325,7 +317,7 @@ pub async fn list(
     blocking(move || {
         let v = user.viewer();
         let reference = storage.reference_for(&v)?;
-        let schools = super::day::visible_schools(&reference, school)?;
+        let schools = visible_schools(&reference, school)?;
         let rows = user.db.incidents(&IncidentFilter {
             schools: Some(schools.iter().map(|s| s.id).collect()),
             incident_type: incident_type.map(|t| t.code().to_string()),
@@ -415,18 +407,12 @@ pub async fn list(
     .await
 }
 
-fn parse_id(s: &str) -> ConsoleResult<Uuid> {
-    s.parse()
-        .map_err(|_| ConsoleError::NotFound("no such record".into()))
-}
-
 /// `GET /console/incidents/{id}`.
 pub async fn detail(
     State(state): State<AppState>,
     user: ConsoleUser,
-    Path(id): Path<String>,
+    RecordId(id): RecordId,
 ) -> ConsoleResult<Response> {
-    let id = parse_id(&id)?;
     let when = state.when();
     let storage = state.storage.clone();
     blocking(move || {
@@ -565,12 +551,9 @@ pub async fn detail(
     .await
 }
 
-/// The review form.
+/// The review form (its token is checked by [`CsrfForm`]).
 #[derive(Debug, Deserialize)]
 pub struct ReviewForm {
-    /// Session form token.
-    #[serde(default)]
-    pub csrf: String,
     /// `approve` or `return`.
     pub decision: String,
     /// Comment.
@@ -582,13 +565,9 @@ pub struct ReviewForm {
 pub async fn review(
     State(state): State<AppState>,
     user: ConsoleUser,
-    headers: HeaderMap,
-    Path(id): Path<String>,
-    form: Result<Form<ReviewForm>, axum::extract::rejection::FormRejection>,
+    RecordId(id): RecordId,
+    CsrfForm(f): CsrfForm<ReviewForm>,
 ) -> ConsoleResult<Response> {
-    let Form(f) = form.map_err(|e| ConsoleError::BadRequest(e.body_text()))?;
-    user.check_form(&headers, &f.csrf)?;
-    let id = parse_id(&id)?;
     let decision = match f.decision.as_str() {
         "approve" => ReviewDecision::Approve,
         "return" => ReviewDecision::Return,
@@ -670,108 +649,9 @@ pub async fn notes(State(state): State<AppState>, user: ConsoleUser) -> ConsoleR
     .await
 }
 
-/// `GET /console/records/{id}/photos/{hash}`: a photo of a shift or incident the viewer may
-/// read, and only a photo that record refers to and that was uploaded for it (404 otherwise,
-/// or while it is not uploaded; see `crate::photos`).
-pub async fn photo(
-    State(state): State<AppState>,
-    user: ConsoleUser,
-    Path((id, hash)): Path<(String, String)>,
-) -> ConsoleResult<Response> {
-    let id = parse_id(&id)?;
-    if !rounds_core::model::is_photo_hash(&hash) {
-        return Err(ConsoleError::NotFound("no such photo".into()));
-    }
-    let storage = state.storage.clone();
-    let bytes = blocking(move || {
-        let not_found = || ConsoleError::NotFound("no such photo, or not one of yours".into());
-        let (h, readers) = storage.header(id)?.ok_or_else(not_found)?;
-        if h.kind == DocKind::ContactNote
-            || !access::may_read(&crate::auth::viewer(&user.person), &h, &readers)
-        {
-            return Err(not_found());
-        }
-        let (am, _) = load(storage.as_ref(), id)?;
-        if !crate::photos::photo_refs(&h, &am)?.contains(&hash)
-            || !crate::photos::served_for(storage.as_ref(), &hash, id)?
-        {
-            return Err(not_found());
-        }
-        std::fs::read(crate::photos::PhotoFiles::new(storage.photo_dir()).complete_path(&hash))
-            .map_err(|_| ConsoleError::NotFound("this photo has not reached the server yet".into()))
-    })
-    .await?;
-    let mut r = bytes.clone().into_response();
-    let h = r.headers_mut();
-    match rounds_core::model::ImageType::of(&bytes) {
-        Some(t) => {
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(t.mime()));
-        }
-        None => {
-            h.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/octet-stream"),
-            );
-            h.insert(
-                header::CONTENT_DISPOSITION,
-                HeaderValue::from_static("attachment"),
-            );
-        }
-    }
-    super::secure(h);
-    Ok(r)
-}
-
-/// Thumbnails linking to the full photos of record `id`. A reference that is not a photo hash
-/// (data stored before the server checked references, or by a device that did not) is shown as
-/// "invalid photo reference" and links nowhere; it is never sliced, so no string can make the
-/// page fail.
-pub fn thumbnails(id: Uuid, hashes: &[String]) -> String {
-    let mut b = String::new();
-    for hsh in hashes {
-        if !rounds_core::model::is_photo_hash(hsh) {
-            b.push_str(r#"<span class="thumb invalid">invalid photo reference</span>"#);
-            continue;
-        }
-        // A hash is 64 ASCII hex digits: its first 8 bytes are 8 characters.
-        let _ = write!(
-            b,
-            r#"<a href="/console/records/{id}/photos/{hsh}" class="thumb"><img src="/console/records/{id}/photos/{hsh}" alt="photo {}" loading="lazy"></a>"#,
-            &hsh[..8]
-        );
-    }
-    b
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn thumbnails_of_references_that_are_not_hashes_never_panic() {
-        let id = Uuid::from_u128(1);
-        for bad in [
-            "aéééé",
-            "",
-            "é",
-            "../../etc/passwd",
-            "<script>",
-            &"A".repeat(64),
-        ] {
-            let t = thumbnails(id, &[bad.to_string()]);
-            assert!(t.contains("invalid photo reference"), "{bad:?}: {t}");
-            assert!(
-                !t.contains("<script>") && !t.contains("href"),
-                "{bad:?}: {t}"
-            );
-        }
-        let good = "ab".repeat(32);
-        let t = thumbnails(id, std::slice::from_ref(&good));
-        assert!(
-            t.contains(&format!("/photos/{good}")) && t.contains("photo abababab"),
-            "{t}"
-        );
-    }
 
     #[test]
     fn console_devices_are_stable_per_person_and_not_v7() {

@@ -22,7 +22,9 @@ pub mod day;
 pub mod html;
 pub mod incidents;
 pub mod locale;
+pub mod params;
 pub mod pdf;
+pub mod photos;
 pub mod reports;
 pub mod session;
 
@@ -38,10 +40,13 @@ use crate::error::ApiError;
 use crate::storage::StorageError;
 
 pub use locale::Locale;
+pub use params::parse_day;
 pub use session::ConsoleUser;
 
 /// The console's routes (merged into [`crate::router`]).
 pub fn router() -> Router<AppState> {
+    use admin_pages::{CheckpointForm, PostForm, SchoolForm};
+
     Router::new()
         .route("/console", get(|| async { Redirect::to("/console/day") }))
         .route("/console/", get(|| async { Redirect::to("/console/day") }))
@@ -58,28 +63,32 @@ pub fn router() -> Router<AppState> {
         .route("/console/incidents/{id}", get(incidents::detail))
         .route("/console/incidents/{id}/review", post(incidents::review))
         .route("/console/notes", get(incidents::notes))
-        .route("/console/records/{id}/photos/{hash}", get(incidents::photo))
+        .route("/console/records/{id}/photos/{hash}", get(photos::photo))
         .route("/console/reports", get(reports::page))
         .route("/console/reports/daily.csv", get(reports::csv))
         .route("/console/reports/daily.pdf", get(reports::pdf))
         .route("/console/admin", get(admin_pages::page))
-        .route("/console/admin/schools", post(admin_pages::add_school))
+        .route(
+            "/console/admin/schools",
+            post(admin_pages::add::<SchoolForm>),
+        )
         .route(
             "/console/admin/schools/{id}",
-            get(admin_pages::school_page).post(admin_pages::edit_school),
+            get(admin_pages::record_page::<SchoolForm>).post(admin_pages::edit::<SchoolForm>),
         )
-        .route("/console/admin/posts", post(admin_pages::add_post))
+        .route("/console/admin/posts", post(admin_pages::add::<PostForm>))
         .route(
             "/console/admin/posts/{id}",
-            get(admin_pages::post_page).post(admin_pages::edit_post),
+            get(admin_pages::record_page::<PostForm>).post(admin_pages::edit::<PostForm>),
         )
         .route(
             "/console/admin/checkpoints",
-            post(admin_pages::add_checkpoint),
+            post(admin_pages::add::<CheckpointForm>),
         )
         .route(
             "/console/admin/checkpoints/{id}",
-            get(admin_pages::checkpoint_page).post(admin_pages::edit_checkpoint),
+            get(admin_pages::record_page::<CheckpointForm>)
+                .post(admin_pages::edit::<CheckpointForm>),
         )
         .route("/console/admin/people", post(admin_pages::add_person))
         .route(
@@ -276,26 +285,6 @@ pub async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> ConsoleResult<T> + Send + 'static,
 ) -> ConsoleResult<T> {
     tokio::task::spawn_blocking(f).await?
-}
-
-/// A `YYYY-MM-DD` query value (a date in the district's zone `tz`), or today there (by `now`)
-/// when absent or empty.
-pub fn parse_day(s: Option<&str>, now: DateTime<Utc>, tz: Tz) -> ConsoleResult<NaiveDate> {
-    match s.map(str::trim).filter(|s| !s.is_empty()) {
-        None => Ok(now.with_timezone(&tz).date_naive()),
-        Some(s) => {
-            let d = NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                .map_err(|_| ConsoleError::BadRequest(format!("date: {s:?} is not YYYY-MM-DD")))?;
-            // Records are from 2000 on (inputs refuse earlier times); chrono's own range ends
-            // at year 262,143, where the page's "next day" would overflow.
-            if !(2000..=9999).contains(&chrono::Datelike::year(&d)) {
-                return Err(ConsoleError::BadRequest(format!(
-                    "date: {s:?} is not between the years 2000 and 9999"
-                )));
-            }
-            Ok(d)
-        }
-    }
 }
 
 /// The instant a local day starts in `tz`: its midnight, or (where a DST change skips

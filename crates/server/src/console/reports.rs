@@ -13,7 +13,7 @@
 
 use std::fmt::Write;
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, Utc};
@@ -21,9 +21,10 @@ use rounds_core::model::{IncidentType, ReferenceData, Role};
 use serde::Deserialize;
 use uuid::Uuid;
 
-use super::day::{SchoolDay, load_day, opt_id, visible_schools};
+use super::day::{SchoolDay, load_day};
 use super::html::{self, esc, url_param};
 use super::locale::count;
+use super::params::{Query, opt_id, visible_schools};
 use super::pdf::{Cell, MARGIN, Pdf, PdfError, ReportFonts, TEXT_WIDTH, WIDTH};
 use super::{ConsoleError, ConsoleResult, ConsoleUser, When, blocking, day_bounds, html_response};
 use crate::AppState;
@@ -515,15 +516,14 @@ fn download(body: Vec<u8>, content_type: &'static str, name: &str) -> ConsoleRes
     Ok(resp)
 }
 
-type Q = Result<Query<ReportQuery>, axum::extract::rejection::QueryRejection>;
+type Q = Query<ReportQuery>;
 
 /// `GET /console/reports/daily.csv?date=&school=`.
 pub async fn csv(
     State(state): State<AppState>,
     user: ConsoleUser,
-    q: Q,
+    Query(q): Q,
 ) -> ConsoleResult<Response> {
-    let Query(q) = q.map_err(|e| ConsoleError::BadRequest(e.body_text()))?;
     let (r, _) = report_for(&state, user, q).await?;
     download(
         to_csv(&r).into_bytes(),
@@ -536,9 +536,8 @@ pub async fn csv(
 pub async fn pdf(
     State(state): State<AppState>,
     user: ConsoleUser,
-    q: Q,
+    Query(q): Q,
 ) -> ConsoleResult<Response> {
-    let Query(q) = q.map_err(|e| ConsoleError::BadRequest(e.body_text()))?;
     let (r, _) = report_for(&state, user, q).await?;
     let fonts = state
         .fonts()
@@ -555,9 +554,8 @@ pub async fn pdf(
 pub async fn page(
     State(state): State<AppState>,
     user: ConsoleUser,
-    q: Q,
+    Query(q): Q,
 ) -> ConsoleResult<Response> {
-    let Query(q) = q.map_err(|e| ConsoleError::BadRequest(e.body_text()))?;
     let school = q.school.clone().unwrap_or_default();
     let (r, user) = report_for(&state, user, q).await?;
     let storage = state.storage.clone();

@@ -19,8 +19,8 @@
 
 use std::sync::Arc;
 
-use axum::Form;
-use axum::extract::{FromRequestParts, State};
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -30,6 +30,7 @@ use rounds_core::model::Role;
 use serde::Deserialize;
 
 use super::html::{self, Chrome, esc};
+use super::params::Form;
 use super::{ConsoleError, ConsoleResult, blocking, html_response, secure};
 use crate::AppState;
 use crate::access::Viewer;
@@ -150,6 +151,21 @@ impl FromRequestParts<AppState> for ConsoleUser {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        // Checked once per request: the other extractors that need the user (an admin, a
+        // form's token) find it here.
+        if let Some(user) = parts.extensions.get::<ConsoleUser>() {
+            return Ok(user.clone());
+        }
+        let user = Self::check(parts, state).await?;
+        parts.extensions.insert(user.clone());
+        Ok(user)
+    }
+}
+
+impl ConsoleUser {
+    /// The session the request's cookie names, if it is alive and its person may use the
+    /// console; the session's last use moves to now.
+    async fn check(parts: &Parts, state: &AppState) -> ConsoleResult<ConsoleUser> {
         let token = cookie_token(&parts.headers).ok_or(ConsoleError::SignIn)?;
         let storage = state.storage.clone();
         let now = state.now();
@@ -179,6 +195,57 @@ impl FromRequestParts<AppState> for ConsoleUser {
             })
         })
         .await
+    }
+}
+
+/// A signed-in district administrator: anyone else gets the 403 page
+/// ([`ConsoleUser::require_admin`]).
+pub struct AdminUser(pub ConsoleUser);
+
+impl FromRequestParts<AppState> for AdminUser {
+    type Rejection = ConsoleError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let user = ConsoleUser::from_request_parts(parts, state).await?;
+        user.require_admin()?;
+        Ok(AdminUser(user))
+    }
+}
+
+/// A form posted from one of this session's pages: it came from this server's origin and
+/// carries the session's token in its `csrf` field ([`ConsoleUser::check_form`]), or it is
+/// refused with the 403 page before the handler runs. `T` is read from the same body (its own
+/// fields; it need not name `csrf`).
+pub struct CsrfForm<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned> FromRequest<AppState> for CsrfForm<T> {
+    type Rejection = ConsoleError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let (mut parts, body) = req.into_parts();
+        let user = ConsoleUser::from_request_parts(&mut parts, state).await?;
+        let is_form = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        let headers = parts.headers.clone();
+        let bytes = Bytes::from_request(Request::from_parts(parts, body), state)
+            .await
+            .map_err(|e| ConsoleError::BadRequest(e.body_text()))?;
+        let token: TokenForm = serde_urlencoded::from_bytes(&bytes).unwrap_or_default();
+        user.check_form(&headers, &token.csrf)?;
+        if !is_form {
+            return Err(ConsoleError::BadRequest(
+                "a form is sent as application/x-www-form-urlencoded".into(),
+            ));
+        }
+        let form = serde_urlencoded::from_bytes(&bytes)
+            .map_err(|e| ConsoleError::BadRequest(format!("the form: {e}")))?;
+        Ok(CsrfForm(form))
     }
 }
 
@@ -221,10 +288,9 @@ pub async fn login(
     State(state): State<AppState>,
     ClientAddr(ip): ClientAddr,
     headers: HeaderMap,
-    form: Result<Form<LoginForm>, axum::extract::rejection::FormRejection>,
+    Form(f): Form<LoginForm>,
 ) -> ConsoleResult<Response> {
     check_origin(&headers)?;
-    let Form(f) = form.map_err(|e| ConsoleError::BadRequest(e.body_text()))?;
     let username = f.username.trim().to_string();
     crate::check_credential_lengths(&username, &f.password)?;
     let storage = state.storage.clone();
@@ -296,7 +362,7 @@ pub async fn login(
 }
 
 /// A form that carries only the token.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default, Deserialize)]
 pub struct TokenForm {
     /// The session's form token.
     #[serde(default)]
@@ -306,10 +372,8 @@ pub struct TokenForm {
 /// `POST /console/logout`: ends the session on the server and clears the cookie.
 pub async fn logout(
     user: ConsoleUser,
-    headers: HeaderMap,
-    Form(f): Form<TokenForm>,
+    CsrfForm(_): CsrfForm<TokenForm>,
 ) -> ConsoleResult<Response> {
-    user.check_form(&headers, &f.csrf)?;
     let db = user.db.clone();
     let hash = user.token_hash.clone();
     blocking(move || Ok(db.end_session(&hash)?)).await?;

@@ -162,7 +162,7 @@ impl ConsoleDb {
         let mut open = OPEN
             .get_or_init(|| Mutex::new(HashMap::new()))
             .lock()
-            .map_err(|_| StorageError::Conflict("console handles poisoned".into()))?;
+            .map_err(|_| StorageError::backend("console handles poisoned"))?;
         if let Some(db) = open.get(&path) {
             return Ok(db.clone());
         }
@@ -175,7 +175,7 @@ impl ConsoleDb {
         let conn = self
             .conn
             .lock()
-            .map_err(|_| StorageError::Conflict("console connection poisoned".into()))?;
+            .map_err(|_| StorageError::backend("console connection poisoned"))?;
         f(&conn)
     }
 

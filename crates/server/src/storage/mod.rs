@@ -1,8 +1,9 @@
 //! Server storage behind a narrow trait.
 //!
 //! The trait speaks in domain terms (headers, change bytes, projections, people, devices) and
-//! carries no SQLite types, so a PostgreSQL backend can implement it later; the SQL in
-//! `migrations/server/` is kept portable for that. [`SqliteStorage`] is the embedded backend.
+//! carries no SQLite types, so a PostgreSQL backend can implement it later (with migrations of
+//! its own: the SQL in `migrations/server/` is SQLite's dialect). [`SqliteStorage`] is the
+//! embedded backend.
 //!
 //! Concurrency: every document row has a `version`. A push loads a document with its version,
 //! applies and validates the new changes outside any lock, and commits with
@@ -33,6 +34,14 @@ pub enum StorageError {
     /// The backend failed.
     #[error("storage backend: {0}")]
     Backend(#[from] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StorageError {
+    /// A failure of the backend described by `what` (a poisoned lock: a thread panicked
+    /// holding it), answered as the server's fault, never the caller's.
+    pub fn backend(what: impl Into<String>) -> Self {
+        StorageError::Backend(what.into().into())
+    }
 }
 
 /// Storage result.
@@ -97,19 +106,34 @@ pub struct StoredDoc {
 }
 
 impl StoredDoc {
-    /// The document in automerge, rebuilt from its stored changes (which were checked when
-    /// they were pushed, so a failure here is damage, not bad input).
-    pub fn to_automerge(&self) -> std::result::Result<automerge::Automerge, String> {
-        let changes = self
-            .changes
+    /// Its stored changes, decoded (they were checked when they were pushed, so a failure
+    /// here is damage, not bad input).
+    pub fn decoded_changes(&self) -> std::result::Result<Vec<automerge::Change>, String> {
+        self.changes
             .iter()
             .map(|b| automerge::Change::from_bytes(b.clone()))
             .collect::<std::result::Result<Vec<_>, _>>()
-            .map_err(|e| format!("stored change of {}: {e}", self.header.id))?;
+            .map_err(|e| format!("stored change of {}: {e}", self.header.id))
+    }
+
+    /// The document in automerge, rebuilt from its stored changes.
+    pub fn to_automerge(&self) -> std::result::Result<automerge::Automerge, String> {
         let mut am = automerge::Automerge::new();
-        am.apply_changes(changes)
+        am.apply_changes(self.decoded_changes()?)
             .map_err(|e| format!("stored changes of {}: {e}", self.header.id))?;
         Ok(am)
+    }
+
+    /// The document in automerge and its decoded changes (pages that show a record's
+    /// history).
+    pub fn to_automerge_and_changes(
+        &self,
+    ) -> std::result::Result<(automerge::Automerge, Vec<automerge::Change>), String> {
+        let changes = self.decoded_changes()?;
+        let mut am = automerge::Automerge::new();
+        am.apply_changes(changes.iter().cloned())
+            .map_err(|e| format!("stored changes of {}: {e}", self.header.id))?;
+        Ok((am, changes))
     }
 }
 

@@ -127,7 +127,7 @@ impl SqliteStorage {
         let i = self.next_reader.fetch_add(1, Ordering::Relaxed) % READERS;
         let conn = self.readers[i]
             .lock()
-            .map_err(|_| StorageError::Conflict("reader poisoned".into()))?;
+            .map_err(|_| StorageError::backend("reader poisoned"))?;
         f(&conn)
     }
 
@@ -135,7 +135,7 @@ impl SqliteStorage {
         let mut conn = self
             .writer
             .lock()
-            .map_err(|_| StorageError::Conflict("writer poisoned".into()))?;
+            .map_err(|_| StorageError::backend("writer poisoned"))?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let out = f(&tx)?;
         tx.commit()?;

@@ -1894,3 +1894,70 @@ fn photos_are_shown_only_to_those_who_may_read_their_record() {
 fn server_photo_of(server: &ConsoleServer, hash: &str) -> Option<Vec<u8>> {
     std::fs::read(server.storage.photo_dir().join(hash)).ok()
 }
+
+#[test]
+fn bad_input_on_console_pages_gets_the_consoles_error_page_and_changes_nothing() {
+    let server = ConsoleServer::start();
+    let people_before = server.storage.people().expect("people").len();
+    let (_, mut admin) = Browser::sign_in(&server.base, &ADMIN);
+    let error_page = |p: &Page, status: StatusCode, what: &str| {
+        assert_eq!(p.status, status, "{what}: {}", p.body);
+        assert!(
+            p.content_type.starts_with("text/html"),
+            "{what}: an HTML page, not axum's plain text ({})",
+            p.content_type
+        );
+        assert!(
+            p.body.contains("Back to the console"),
+            "{what}: the console's own error page"
+        );
+    };
+    // A form without the fields the handler reads (its token is right).
+    let p = admin.post("/console/admin/people", &[("name", "No Username")]);
+    error_page(
+        &p,
+        StatusCode::BAD_REQUEST,
+        "a person form without a username",
+    );
+    // A query value given twice.
+    let p = admin.get(&format!(
+        "/console/incidents?school={}&school={}",
+        ids::LINCOLN,
+        ids::BAKER
+    ));
+    error_page(&p, StatusCode::BAD_REQUEST, "a repeated query value");
+    // Ids in paths that are not ids are records that do not exist.
+    for path in [
+        "/console/incidents/not-an-id",
+        "/console/admin/people/not-an-id",
+        "/console/admin/schools/not-an-id",
+        "/console/records/not-an-id/photos/00",
+    ] {
+        error_page(&admin.get(path), StatusCode::NOT_FOUND, path);
+    }
+    // A supervisor on an admin page.
+    let (_, mut sam) = Browser::sign_in(&server.base, &SUPERVISOR);
+    error_page(
+        &sam.get("/console/admin"),
+        StatusCode::FORBIDDEN,
+        "a supervisor on the admin page",
+    );
+    error_page(
+        &sam.post(
+            "/console/admin/people",
+            &[
+                ("username", "x.y"),
+                ("name", "X"),
+                ("role", "guard"),
+                ("password", "long-enough-1"),
+            ],
+        ),
+        StatusCode::FORBIDDEN,
+        "a supervisor adding a person",
+    );
+    assert_eq!(
+        server.storage.people().expect("people").len(),
+        people_before,
+        "nobody was added"
+    );
+}

@@ -1,0 +1,131 @@
+//! `POST /v1/sessions`: a person signs in with their password (from an enrolled device, or
+//! for the console), through the sign-in throttle and a bounded number of Argon2 runs, and gets
+//! a bearer token for [`SESSION_DAYS`].
+
+use axum::extract::State;
+use chrono::{DateTime, Duration, Utc};
+use rounds_core::entropy::OsEntropy;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::auth;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::Json;
+use crate::signin::{ClientAddr, Door};
+use crate::state::{AppState, new_id};
+use crate::storage::SessionRecord;
+
+/// How long a sign-in lasts before the device must sign in again.
+pub const SESSION_DAYS: i64 = 30;
+
+/// Body of `POST /v1/sessions`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SignInRequest {
+    /// Sign-in name.
+    pub username: String,
+    /// Password.
+    pub password: String,
+    /// The enrolled device signing in (absent for the console).
+    pub device_id: Option<Uuid>,
+    /// The device's credential.
+    pub device_secret: Option<String>,
+}
+
+/// Answer of `POST /v1/sessions`.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct SignInResponse {
+    /// Bearer token for later requests.
+    pub token: String,
+    /// The person.
+    pub person_id: uuid::Uuid,
+    /// Their role.
+    pub role: rounds_core::model::Role,
+    /// When the token stops working.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The longest username and password a sign-in may carry (refused with 400 before any work).
+pub const MAX_CREDENTIAL_BYTES: usize = 1024;
+
+/// Checks the length of a typed username and password.
+pub fn check_credential_lengths(username: &str, password: &str) -> ApiResult<()> {
+    if username.len() > 128 || password.len() > MAX_CREDENTIAL_BYTES {
+        return Err(ApiError::BadRequest(format!(
+            "username: at most 128 bytes; password: at most {MAX_CREDENTIAL_BYTES} bytes"
+        )));
+    }
+    Ok(())
+}
+
+/// The handler.
+pub async fn sign_in(
+    State(s): State<AppState>,
+    ClientAddr(ip): ClientAddr,
+    Json(req): Json<SignInRequest>,
+) -> ApiResult<Json<SignInResponse>> {
+    let username = req.username.trim().to_string();
+    check_credential_lengths(&username, &req.password)?;
+    let st = s.storage.clone();
+    let now = s.now();
+    // The attempt is counted before the password is checked (429 without any hashing when the
+    // name or network is over its limit), then waits for a hash slot (503 if none frees soon).
+    let door = Door::Password {
+        username: &username,
+    };
+    let attempt = s.sign_in.admit(&st, new_id(), door, ip, now).await?;
+    let mut slot = s.sign_in.hash_slot(&st, Some(&attempt)).await?;
+    tokio::task::spawn_blocking(move || {
+        let wrong = || ApiError::Unauthorized("wrong username or password".into());
+        // An unknown name costs the same Argon2 work as a known one.
+        let person = st.person_by_username(&username)?;
+        let ok = auth::verify_password_in(
+            &req.password,
+            person.as_ref().map(|p| p.password_hash.as_str()),
+            slot.memory(),
+        );
+        drop(slot);
+        let person = person.filter(|p| ok && p.active);
+        attempt.finish(st.as_ref(), person.is_some())?;
+        let person = person.ok_or_else(wrong)?;
+        let device_id = match (req.device_id, &req.device_secret) {
+            (None, None) => None,
+            (Some(d), Some(secret)) => {
+                let dev = st
+                    .device(d)?
+                    .ok_or_else(|| ApiError::Unauthorized("this device is not enrolled".into()))?;
+                if dev.revoked_at.is_some() {
+                    return Err(ApiError::Revoked);
+                }
+                if auth::token_hash(secret) != dev.secret_hash {
+                    return Err(ApiError::Unauthorized(
+                        "the device credential is wrong".into(),
+                    ));
+                }
+                Some(d)
+            }
+            _ => {
+                return Err(ApiError::BadRequest(
+                    "device_id and device_secret go together".into(),
+                ));
+            }
+        };
+        let token = auth::new_token(&mut OsEntropy);
+        let expires_at = now + Duration::days(SESSION_DAYS);
+        st.add_session(
+            &auth::token_hash(&token),
+            &SessionRecord {
+                person_id: person.id,
+                device_id,
+                expires_at,
+            },
+            now,
+        )?;
+        Ok(Json(SignInResponse {
+            token,
+            person_id: person.id,
+            role: person.role,
+            expires_at,
+        }))
+    })
+    .await?
+}
