@@ -1,5 +1,6 @@
--- Rounds district server, schema 1. Portable SQL: the same statements run on SQLite now and on
--- PostgreSQL later (ids as text, times as integer milliseconds, booleans as integers).
+-- Rounds district server, schema 1, for the embedded SQLite store (ids as text, times as integer
+-- milliseconds, booleans as integers). It is SQLite's dialect, not portable SQL (AUTOINCREMENT,
+-- BLOB, WITHOUT ROWID): a PostgreSQL backend gets migrations of its own.
 
 CREATE TABLE schools (
     id   TEXT PRIMARY KEY,
