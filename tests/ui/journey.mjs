@@ -34,6 +34,8 @@ const repo = resolve(here, '..', '..');
 const target = process.env.CARGO_TARGET_DIR ?? join(homedir(), '.cache', 'rounds-target');
 const bin = (name) => join(target, 'debug', name);
 const SERVER = process.env.ROUNDS_SERVER_BIN ?? bin('rounds-server');
+// Every bridge is started with `--ui` this checkout's `ui/`: without it, it serves the folder it
+// was built from, which may be another checkout's.
 const BRIDGE = process.env.ROUNDS_BRIDGE_BIN ?? bin('rounds-app-bridge');
 const DEVICE = process.env.ROUNDS_DEVICE_BIN ?? bin('rounds-device');
 const LIST = Number(process.env.ROUNDS_UI_LIST ?? 10000);
@@ -163,7 +165,7 @@ async function main() {
       server = await startListening(SERVER, ['--data', serverData, 'serve', '--listen', '127.0.0.1:0'], 'server');
       serverUrl = server.url;
     });
-    bridge = await startListening(BRIDGE, ['--data', join(tmp, 'phone')], 'bridge');
+    bridge = await startListening(BRIDGE, ['--data', join(tmp, 'phone'), '--ui', join(repo, 'ui')], 'bridge');
     const context = await browser.newContext(phone);
     const page = await newPage(context, 'guard');
 
@@ -352,7 +354,7 @@ async function main() {
     });
 
     await step('a supervisor\'s phone sees the shift and the incident from the server', async () => {
-      const sup = await startListening(BRIDGE, ['--data', join(tmp, 'supervisor')], 'bridge');
+      const sup = await startListening(BRIDGE, ['--data', join(tmp, 'supervisor'), '--ui', join(repo, 'ui')], 'bridge');
       const p2 = await newPage(await browser.newContext(german), 'supervisor');
       await enrollPage(p2, sup.url, serverData, serverUrl, 'Supervisor phone', 'sam.super', 'super-pass-1', '1357902468');
       await p2.click('#open-shifts');
@@ -385,7 +387,7 @@ async function main() {
       await syncNow(page);
       await page.waitForFunction(() => document.getElementById('waiting-count').textContent === '0');
 
-      const sro = await startListening(BRIDGE, ['--data', join(tmp, 'second-sro')], 'bridge');
+      const sro = await startListening(BRIDGE, ['--data', join(tmp, 'second-sro'), '--ui', join(repo, 'ui')], 'bridge');
       const p5 = await newPage(await browser.newContext(german), 'second SRO');
       await enrollPage(p5, sro.url, serverData, serverUrl, 'SRO phone', 'olga.sro', 'sro-pass-1', '9753108642');
       await p5.click('#file-incident');
@@ -422,7 +424,7 @@ async function main() {
     await step('the screens lock after inactivity and come back where they were', async () => {
       await page.goto('about:blank'); // its polls must not hit the stopped bridge
       await stop(bridge.child);
-      bridge = await startListening(BRIDGE, ['--data', join(tmp, 'phone'), '--idle-lock-seconds', '3'], 'bridge');
+      bridge = await startListening(BRIDGE, ['--data', join(tmp, 'phone'), '--idle-lock-seconds', '3', '--ui', join(repo, 'ui')], 'bridge');
       await page.goto(bridge.url);
       await page.fill('#unlock-pin', PIN);
       await page.click('#unlock-submit');
@@ -449,7 +451,7 @@ async function main() {
       check(!['done', 'late'].includes(was), `the checkpoint is not done yet: ${was}`);
       await page.waitForSelector('[data-screen="unlock"]', { timeout: 15000 });
       // Meanwhile the same guard checks it on a second phone, which syncs.
-      const other = await startListening(BRIDGE, ['--data', join(tmp, 'second-phone')], 'bridge');
+      const other = await startListening(BRIDGE, ['--data', join(tmp, 'second-phone'), '--ui', join(repo, 'ui')], 'bridge');
       const p4 = await newPage(await browser.newContext(phone), 'second phone');
       await enrollPage(p4, other.url, serverData, serverUrl, 'Second post phone', 'gia.guard', 'guard-pass-1', PIN);
       await p4.click('#continue-round');
@@ -489,7 +491,7 @@ async function main() {
       const t = Date.now();
       execFileSync(DEVICE, ['fill-incidents', '--data', data, '--pin', PIN, '--count', String(LIST)]);
       log(`     (filed ${LIST} incidents in ${Date.now() - t} ms)`);
-      const b = await startListening(BRIDGE, ['--data', data], 'bridge');
+      const b = await startListening(BRIDGE, ['--data', data, '--ui', join(repo, 'ui')], 'bridge');
       const p3 = await newPage(await browser.newContext(phone), 'officer');
       await p3.goto(b.url);
       await p3.fill('#unlock-pin', PIN);
