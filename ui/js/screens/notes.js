@@ -1,0 +1,73 @@
+// An SRO's student-contact notes (restricted records): the follow-ups due and the notes of one
+// student, a note, and the form that writes one and chooses who it is shared with.
+
+import { invoke } from '../ipc.js';
+import * as L from '../logic.js';
+import { h, field, select, alertBox } from '../dom.js';
+import { screen, go, act } from '../nav.js';
+
+function noteItem(n) {
+  return h('li', {}, h('button', {
+    type: 'button', class: 'row note', 'data-note-id': n.id, onclick: () => go('note', { id: n.id }),
+  }, h('span', {}, h('span', { class: 'title', text: `${n.student_name} (${n.student_ref})` }),
+    h('span', { class: 'detail', text: `${L.label(L.CONTACT_TYPES, n.contact_type)} · ${L.shortTime(n.contacted_at)}${n.follow_up_on ? ` · follow up ${L.calendarDate(n.follow_up_on)}` : ''}` }))));
+}
+
+export const notes = async ({ student }) => {
+  const rows = await invoke('notes', { student_ref: student ?? null });
+  const q = h('input', { 'data-field': 'student_ref', value: student ?? '' });
+  return screen('notes', 'Student-contact notes',
+    h('p', { class: 'notice', text: 'Restricted student records. They stay on your phone and go only to the people you share them with.' }),
+    h('button', { id: 'new-note', type: 'button', class: 'wide big', text: 'Write a contact note', onclick: () => go('noteForm', {}) }),
+    h('form', { class: 'tagline', onsubmit: (ev) => { ev.preventDefault(); go('notes', { student: q.value.trim() }, { replace: true }); } },
+      h('div', { class: 'grow' }, field('student-search', 'Student id', q)), h('button', { type: 'submit', text: 'Find' })),
+    h('h2', { text: student ? `Notes for ${student}` : 'Follow-ups due in the next two weeks' }),
+    rows.length ? h('ul', { class: 'list' }, rows.map(noteItem)) : h('p', { text: 'None.' }));
+};
+
+export const noteForm = async () => {
+  const box = alertBox();
+  const colleagues = await invoke('colleagues');
+  const ref = h('input', { 'data-field': 'student_ref' });
+  const name = h('input', { 'data-field': 'student_name' });
+  const type = select(L.CONTACT_TYPES, 'mentoring');
+  const reason = h('textarea', { 'data-field': 'reason' });
+  const outcome = h('textarea', { 'data-field': 'outcome' });
+  const referral = select(L.REFERRALS, 'none');
+  const follow = h('input', { type: 'date', 'data-field': 'follow_up_on' });
+  const cls = select([['restricted_law_enforcement', 'Law-enforcement record'], ['restricted_education', 'Education record (shared with school staff)']], 'restricted_law_enforcement');
+  const share = colleagues.filter((c) => c.role !== 'guard').map((c) => {
+    const cb = h('input', { type: 'checkbox', value: c.id, id: `share-${c.id}` });
+    return { cb, el: h('label', { class: 'check-label', for: `share-${c.id}` }, cb, `${c.name} (${c.role})`) };
+  });
+  const save = h('button', { id: 'note-save', type: 'button', class: 'wide big', text: 'Save note' });
+  save.addEventListener('click', async () => {
+    const v = await act(save, box, () => invoke('write_note', {
+      student_ref: ref.value, student_name: name.value, contact_type: type.value,
+      reason: reason.value, outcome: outcome.value, referral: referral.value,
+      follow_up_on: follow.value || null, classification: cls.value,
+      shared_with: share.filter((s) => s.cb.checked).map((s) => s.cb.value),
+    }));
+    if (v) { await go('note', { id: v.header.id, view: v }, { replace: true }); }
+  });
+  return screen('noteForm', 'Contact note',
+    field('note-student-ref', 'Student id', ref), field('note-student-name', 'Student name', name),
+    field('note-type', 'Kind of contact', type), field('note-reason', 'Reason', reason),
+    field('note-outcome', 'Outcome', outcome), field('note-referral', 'Referral', referral),
+    field('note-follow-up', 'Follow up on (optional)', follow), field('note-class', 'Record class', cls),
+    share.length ? h('fieldset', {}, h('legend', { text: 'Share with (optional)' }), share.map((s) => s.el)) : null,
+    box, save);
+};
+
+export const note = async ({ id, view }) => {
+  const v = view ?? await invoke('note', { id });
+  const b = v.body;
+  return screen('note', `${b.student_name} (${b.student_ref})`,
+    h('dl', { class: 'kv' },
+      h('dt', { text: 'Contact' }), h('dd', { text: `${L.label(L.CONTACT_TYPES, b.contact_type)}, ${L.dateTime(b.contacted_at)}` }),
+      h('dt', { text: 'Reason' }), h('dd', { text: b.reason }),
+      h('dt', { text: 'Outcome' }), h('dd', { text: b.outcome || '—' }),
+      h('dt', { text: 'Referral' }), h('dd', { text: L.label(L.REFERRALS, b.referral) }),
+      h('dt', { text: 'Follow up' }), h('dd', { text: b.follow_up_on ? L.calendarDate(b.follow_up_on) : 'No follow-up' }),
+      h('dt', { text: 'Shared with' }), h('dd', { text: b.shared_with.length ? `${b.shared_with.length} people` : 'Nobody' })));
+};
