@@ -75,13 +75,18 @@ impl<S: Send + Sync> FromRequest<S> for Body {
     }
 }
 
+/// A body that could not be read: over its limit (413), or not what was expected (400).
+fn unreadable(status: StatusCode, text: String) -> ApiError {
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::TooLarge
+    } else {
+        ApiError::BadRequest(text)
+    }
+}
+
 impl From<JsonRejection> for ApiError {
     fn from(e: JsonRejection) -> Self {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::TooLarge
-        } else {
-            ApiError::BadRequest(e.body_text())
-        }
+        unreadable(e.status(), e.body_text())
     }
 }
 
@@ -99,10 +104,6 @@ impl From<PathRejection> for ApiError {
 
 impl From<BytesRejection> for ApiError {
     fn from(e: BytesRejection) -> Self {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::TooLarge
-        } else {
-            ApiError::BadRequest(e.body_text())
-        }
+        unreadable(e.status(), e.body_text())
     }
 }
