@@ -17,7 +17,9 @@
 //!   [`locale::count`], dates and times from [`When`] (the district's zone and [`Locale`]).
 //! - `/favicon.ico` and `/favicon.svg` answer with the console's SVG icon.
 
+pub mod admin_forms;
 pub mod admin_pages;
+pub mod admin_views;
 pub mod day;
 pub mod html;
 pub mod incidents;
@@ -45,7 +47,7 @@ pub use session::ConsoleUser;
 
 /// The console's routes (merged into [`crate::router`]).
 pub fn router() -> Router<AppState> {
-    use admin_pages::{CheckpointForm, PostForm, SchoolForm};
+    use admin_forms::{CheckpointForm, PostForm, SchoolForm};
 
     Router::new()
         .route("/console", get(|| async { Redirect::to("/console/day") }))
