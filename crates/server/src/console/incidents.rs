@@ -13,7 +13,6 @@
 //! Also here: the contact notes shared with the signed-in supervisor (`/console/notes`).
 
 use std::collections::HashMap;
-use std::fmt::Write;
 
 use automerge::{ActorId, Automerge, Change};
 use axum::extract::State;
@@ -26,10 +25,12 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::html::{self, csrf_field, esc, url_param};
+use super::html::{self, url_param};
+use super::incident_views::{
+    IncidentListView, IncidentView, NotesView, render_incident, render_incident_list, render_notes,
+};
 use super::locale::count;
 use super::params::{Query, RecordId, opt_id, visible_schools};
-use super::photos::thumbnails;
 use super::session::CsrfForm;
 use super::{
     ConsoleError, ConsoleResult, ConsoleUser, blocking, day_bounds, html_response, parse_day,
@@ -326,79 +327,16 @@ pub async fn list(
             to,
             limit: LIST_LIMIT,
         })?;
-        let names: HashMap<Uuid, &str> = reference
-            .schools
-            .iter()
-            .map(|s| (s.id, s.name.as_str()))
-            .chain(reference.people.iter().map(|p| (p.id, p.name.as_str())))
-            .collect();
-        let mut b = String::new();
-        let mut school_opts = vec![(String::new(), "All my schools".to_string())];
-        school_opts.extend(
-            reference
-                .schools
-                .iter()
-                .map(|s| (s.id.to_string(), s.name.clone())),
-        );
-        let mut type_opts = vec![("", "Any type")];
-        type_opts.extend(IncidentType::ALL.iter().map(|t| (t.code(), t.label())));
-        let mut status_opts = vec![("", "Any status")];
-        status_opts.extend(IncidentStatus::ALL.iter().map(|s| (s.code(), s.label())));
-        let _ = write!(
-            b,
-            r#"<h2>Incidents</h2><form method="get" action="/console/incidents" class="filters">
-<label>School <select name="school">{}</select></label>
-<label>Type <select name="type">{}</select></label>
-<label>Status <select name="status">{}</select></label>
-<label>From <input type="date" name="from" value="{}"></label>
-<label>To <input type="date" name="to" value="{}"></label>
-<button type="submit">Filter</button></form>"#,
-            html::options(
-                school_opts.iter().map(|(a, b)| (a.as_str(), b.as_str())),
-                &school.map(|s| s.to_string()).unwrap_or_default()
-            ),
-            html::options(
-                type_opts.iter().copied(),
-                incident_type.map(|t| t.code()).unwrap_or("")
-            ),
-            html::options(
-                status_opts.iter().copied(),
-                status.map(|s| s.code()).unwrap_or("")
-            ),
-            esc(nonempty(&q.from).unwrap_or("")),
-            esc(nonempty(&q.to).unwrap_or("")),
-        );
-        let _ = write!(
-            b,
-            r#"<p class="summary">{}{}.</p><table class="incidents"><thead><tr><th>Occurred</th><th>School</th><th>Type</th><th>Reporting category</th><th>Location</th><th>Status</th><th>Reported by</th></tr></thead><tbody>"#,
-            count(rows.len() as u64, "incident", "incidents"),
-            if rows.len() >= LIST_LIMIT {
-                " (the first ones; narrow the filter)"
-            } else {
-                ""
-            }
-        );
-        for r in &rows {
-            let ty = IncidentType::parse(&r.incident_type, "type").unwrap_or(IncidentType::Other);
-            let status = IncidentStatus::parse(&r.status, "status")
-                .map(IncidentStatus::label)
-                .unwrap_or("Unknown status");
-            let _ = write!(
-                b,
-                r#"<tr class="status-{}"><td>{}</td><td>{}</td><td><a href="/console/incidents/{}">{}</a></td><td>{}</td><td>{}</td><td><span class="badge {}">{}</span></td><td>{}</td></tr>"#,
-                esc(&r.status),
-                when.date_time(r.occurred_at),
-                esc(names.get(&r.header.school_id).copied().unwrap_or("?")),
-                r.header.id,
-                esc(ty.label()),
-                esc(ty.reporting_category()),
-                esc(&r.location),
-                esc(&r.status),
-                esc(status),
-                esc(names.get(&r.header.author_id).copied().unwrap_or("?")),
-            );
-        }
-        b.push_str("</tbody></table>");
+        let view = IncidentListView {
+            school,
+            incident_type,
+            status,
+            from: nonempty(&q.from).unwrap_or("").to_string(),
+            to: nonempty(&q.to).unwrap_or("").to_string(),
+            reference,
+            rows,
+        };
+        let b = render_incident_list(&view, when);
         Ok(html_response(
             StatusCode::OK,
             html::page("Incidents", Some(&user.chrome()), &b),
@@ -443,106 +381,23 @@ pub async fn detail(
                 devices.insert(console_device(by), format!("console ({who})"));
             }
         }
-        let name = |id: &Uuid| names.get(id).cloned().unwrap_or_else(|| id.to_string());
-        let mut b = String::new();
-        let _ = write!(
-            b,
-            r#"<h2>Incident: {}</h2><p><span class="badge {}">{}</span> {}</p><dl class="record">
-<dt>School</dt><dd>{}</dd><dt>Reporting category</dt><dd>{}</dd><dt>Location</dt><dd>{}</dd>
-<dt>Occurred</dt><dd>{}</dd><dt>Reported</dt><dd>{} by {}</dd><dt>Submitted</dt><dd>{}</dd>
-<dt>Review comment</dt><dd>{}</dd><dt>Photos</dt><dd>{}</dd></dl>"#,
-            esc(body.incident_type.label()),
-            body.status,
-            body.status.label(),
-            esc(&format!("Record {id}")),
-            esc(&name(&h.school_id)),
-            esc(body.incident_type.reporting_category()),
-            esc(&body.location),
-            when.date_time(body.occurred_at),
-            when.date_time(body.reported_at),
-            esc(&name(&h.author_id)),
-            body.submitted_at.map(|t| when.date_time(t)).unwrap_or_else(|| "—".into()),
-            esc(body.review_comment.as_deref().unwrap_or("—")),
-            body.photos.len(),
-        );
-        b.push_str("<h3>People involved</h3>");
-        if body.people.is_empty() {
-            b.push_str("<p class=\"none\">None recorded.</p>");
-        } else {
-            b.push_str("<table><thead><tr><th>Name</th><th>Category</th><th>Involvement</th><th>Juvenile</th><th>Reference</th></tr></thead><tbody>");
-            for p in &body.people {
-                let _ = write!(
-                    b,
-                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                    esc(&p.name),
-                    p.category.label(),
-                    p.involvement.label(),
-                    if p.juvenile { "yes" } else { "no" },
-                    esc(p.reference.as_deref().unwrap_or(""))
-                );
-            }
-            b.push_str("</tbody></table>");
-        }
-        let _ = write!(
-            b,
-            r#"<h3>Narrative</h3><p class="text">{}</p><h3>Actions taken</h3><p class="text">{}</p>"#,
-            esc(&body.narrative),
-            esc(&body.actions)
-        );
-        if !body.photos.is_empty() {
-            let _ = write!(
-                b,
-                r#"<h3>Photos</h3><p class="photos">{}</p>"#,
-                thumbnails(id, &body.photos)
-            );
-        }
-        if !body.supplements.is_empty() {
-            b.push_str("<h3>Supplements</h3><ul>");
-            for s in &body.supplements {
-                let _ = write!(
-                    b,
-                    "<li>{} — {}: {}</li>",
-                    when.date_time(s.at),
-                    esc(&name(&s.author_id)),
-                    esc(&s.text)
-                );
-            }
-            b.push_str("</ul>");
-        }
-        if user.person.role == Role::Supervisor
+        let may_review = user.person.role == Role::Supervisor
             && access::may_write(&v, &h)
             && h.author_id != user.person.id
             && matches!(
                 body.status,
                 IncidentStatus::Submitted | IncidentStatus::Amended
-            )
-        {
-            let _ = write!(
-                b,
-                r#"<h3>Review</h3><form method="post" action="/console/incidents/{id}/review" class="review">{}
-<label>Comment (required to return) <textarea name="comment" rows="3" maxlength="5000"></textarea></label>
-<button name="decision" value="approve" type="submit">Approve</button>
-<button name="decision" value="return" type="submit" class="secondary">Return with comment</button></form>"#,
-                csrf_field(&user.csrf)
             );
-        }
-        b.push_str(r#"<h3>History</h3><table class="history"><thead><tr><th>When</th><th>Who</th><th>What</th><th>Effect</th><th>Device</th><th>Change</th></tr></thead><tbody>"#);
-        for e in &entries {
-            let _ = write!(
-                b,
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td><code>{}</code></td></tr>",
-                when.date_time(e.at),
-                esc(&e.by.map(|p| name(&p)).unwrap_or_else(|| "?".into())),
-                esc(action_label(&e.action)),
-                esc(&e.effect),
-                esc(&e
-                    .device
-                    .map(|d| devices.get(&d).cloned().unwrap_or_else(|| d.to_string()))
-                    .unwrap_or_else(|| "?".into())),
-                esc(&e.hash)
-            );
-        }
-        b.push_str("</tbody></table>");
+        let view = IncidentView {
+            id,
+            header: h,
+            body,
+            history: entries,
+            names,
+            devices,
+            may_review,
+        };
+        let b = render_incident(&view, &user.csrf, when);
         Ok(html_response(
             StatusCode::OK,
             html::page("Incident", Some(&user.chrome()), &b),
@@ -609,10 +464,7 @@ pub async fn notes(State(state): State<AppState>, user: ConsoleUser) -> ConsoleR
             .into_iter()
             .map(|p| (p.id, p.name))
             .collect();
-        let mut b = String::from(
-            r#"<h2>Contact notes shared with you</h2><p class="hint">Student-contact notes are restricted: you see only those their author shared with you.</p><table class="notes"><thead><tr><th>Contact</th><th>Student</th><th>Type</th><th>Reason</th><th>Outcome</th><th>Referral</th><th>Follow-up</th><th>Author</th></tr></thead><tbody>"#,
-        );
-        let mut n = 0;
+        let mut notes = Vec::new();
         for h in user.db.notes_of(user.person.id)? {
             let Some((h, readers)) = storage.header(h.id)? else {
                 continue;
@@ -621,26 +473,9 @@ pub async fn notes(State(state): State<AppState>, user: ConsoleUser) -> ConsoleR
                 continue;
             }
             let (am, _) = load(storage.as_ref(), h.id)?;
-            let note = document::read_note(&am)?;
-            n += 1;
-            let _ = write!(
-                b,
-                "<tr><td>{}</td><td>{} ({})</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                when.date_time(note.contacted_at),
-                esc(&note.student_name),
-                esc(&note.student_ref),
-                note.contact_type.label(),
-                esc(&note.reason),
-                esc(&note.outcome),
-                note.referral.label(),
-                note.follow_up_on.map(|d| when.date(d)).unwrap_or_default(),
-                esc(names.get(&h.author_id).map(String::as_str).unwrap_or("?")),
-            );
+            notes.push((h, document::read_note(&am)?));
         }
-        b.push_str("</tbody></table>");
-        if n == 0 {
-            b.push_str(r#"<p class="none">No notes are shared with you.</p>"#);
-        }
+        let b = render_notes(&NotesView { notes, names }, when);
         Ok(html_response(
             StatusCode::OK,
             html::page("Shared notes", Some(&user.chrome()), &b),

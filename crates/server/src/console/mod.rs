@@ -22,6 +22,7 @@ pub mod admin_pages;
 pub mod admin_views;
 pub mod day;
 pub mod html;
+pub mod incident_views;
 pub mod incidents;
 pub mod locale;
 pub mod params;
