@@ -262,3 +262,28 @@ export function historyLines(history, locale = deviceLocale()) {
     when: dateTime(e.at, locale),
   }));
 }
+
+/**
+ * Whether the unlocked person (`meId`) may edit a contact note: only its author may, the rule
+ * the core applies to `edit_note`. `view` is what the `note` command returns.
+ */
+export function mayEditNote(view, meId) {
+  return Boolean(meId) && view?.header?.author_id === meId;
+}
+
+/**
+ * The `edit_note` arguments for what the note's edit form holds (`{ outcome, referral,
+ * follow_up_on }`, the date as a date input gives it: `YYYY-MM-DD`, or empty for none): only
+ * the fields that differ from the note as the form opened it, so that a field left alone is
+ * not written over a change made meanwhile on another phone. A date emptied sends `null`, which
+ * clears the note's. `null` when nothing changed.
+ */
+export function noteEditArgs(view, form) {
+  const b = view.body;
+  const args = { id: view.header.id };
+  if (form.outcome !== b.outcome) args.outcome = form.outcome;
+  if (form.referral !== b.referral) args.referral = form.referral;
+  const date = form.follow_up_on || null;
+  if (date !== (b.follow_up_on ?? null)) args.follow_up_on = date;
+  return Object.keys(args).length > 1 ? args : null;
+}

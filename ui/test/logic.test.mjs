@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import {
   roundModel, syncLine, visibleWindow, unlockMessage, idleRemaining, ago, label,
   INCIDENT_TYPES, formatWait, dateTime, calendarDate, shortTime, deviceLocale, historyLines,
-  pinHint,
+  pinHint, mayEditNote, noteEditArgs,
 } from '../js/logic.js';
 
 /** Intl writes a narrow no-break space before AM/PM in recent ICU versions. */
@@ -139,4 +139,31 @@ test('the new-PIN hint states the rule, with the numbers from the app', () => {
     'At least 10 digits, or a passphrase of at least 7 characters with letters in it. You unlock the app with it, even with no signal.',
   );
   assert.equal(pinHint(undefined), '', 'no rule known yet: no hint rather than a wrong one');
+});
+
+const noteView = (body = {}) => ({
+  header: { id: 'n1', author_id: 'olga' },
+  body: { outcome: 'Talked it through.', referral: 'none', follow_up_on: '2026-12-08', ...body },
+});
+
+test('only the author of a note is offered Edit', () => {
+  assert.equal(mayEditNote(noteView(), 'olga'), true);
+  assert.equal(mayEditNote(noteView(), 'sam'), false, 'a person it is shared with reads it only');
+  assert.equal(mayEditNote(noteView(), undefined), false, 'nobody unlocked: no Edit');
+  assert.equal(mayEditNote({ header: {} }, undefined), false, 'no author and no one unlocked is not a match');
+});
+
+test('a note edit sends only what changed; an emptied follow-up date sends null', () => {
+  const same = { outcome: 'Talked it through.', referral: 'none', follow_up_on: '2026-12-08' };
+  assert.equal(noteEditArgs(noteView(), same), null, 'nothing changed: nothing to send');
+  assert.deepEqual(noteEditArgs(noteView(), { ...same, outcome: 'Agreed to see the counselor.' }),
+    { id: 'n1', outcome: 'Agreed to see the counselor.' }, 'the unchanged referral and date are left out');
+  assert.deepEqual(noteEditArgs(noteView(), { ...same, follow_up_on: '' }), { id: 'n1', follow_up_on: null },
+    'an emptied date clears the follow-up');
+  assert.deepEqual(noteEditArgs(noteView(), { ...same, follow_up_on: '2026-12-15', referral: 'counselor' }),
+    { id: 'n1', referral: 'counselor', follow_up_on: '2026-12-15' });
+  assert.deepEqual(noteEditArgs(noteView(), { ...same, outcome: '' }), { id: 'n1', outcome: '' }, 'an outcome may be emptied');
+  const none = noteView({ follow_up_on: null });
+  assert.equal(noteEditArgs(none, { ...same, follow_up_on: '' }), null, 'no date before and none now: left out');
+  assert.deepEqual(noteEditArgs(none, { ...same, follow_up_on: '2026-12-20' }), { id: 'n1', follow_up_on: '2026-12-20' }, 'a date added to a note without one');
 });
