@@ -22,12 +22,12 @@ import { unlock } from './screens/unlock.js';
 import { home, addPerson, changePin } from './screens/home.js';
 import { round, shiftSummary, shifts } from './screens/round.js';
 import { incidents, incident, incidentForm } from './screens/incidents.js';
-import { notes, note, noteForm } from './screens/notes.js';
+import { notes, note, noteForm, noteEdit } from './screens/notes.js';
 import { search } from './screens/search.js';
 
 Object.assign(screens, {
   setup, unlock, home, addPerson, changePin, round, shiftSummary, shifts,
-  incidents, incident, incidentForm, notes, note, noteForm, search,
+  incidents, incident, incidentForm, notes, note, noteForm, noteEdit, search,
 });
 
 connectStatusBar({ onError: handle, onLocked: showLocked });

@@ -1,9 +1,9 @@
-// Moving between screens: the table of screens (filled by app.js), `go`, `goBack` and
-// `goHome`, mounting a screen (its heading takes the focus), the frame every screen shares (its
-// Back button and title), the errors every screen treats alike, `act` for a button's command,
-// and `start` and `showLocked`, which pick the screen from the app's stage. Screens import
-// their navigation from here; nav.js imports no screen (app.js fills `screens`), so there is
-// no import cycle.
+// Moving between screens: the table of screens (filled by app.js), `go`, `goBack`, `returnTo`
+// and `goHome`, mounting a screen (its heading takes the focus), the frame every screen shares
+// (its Back button and title), the errors every screen treats alike, `act` for a button's
+// command, and `start` and `showLocked`, which pick the screen from the app's stage. Screens
+// import their navigation from here; nav.js imports no screen (app.js fills `screens`), so
+// there is no import cycle.
 
 import { invoke, CommandError } from './ipc.js';
 import { state } from './state.js';
@@ -41,6 +41,17 @@ export async function go(name, params = {}, { replace = false } = {}) {
 
 export async function goBack() {
   state.current = state.history.pop() ?? { name: 'home', params: {} };
+  await render();
+}
+
+/**
+ * Leaves a form that saved for the record it edited, shown with `params` (the record as saved):
+ * the form's place is taken, and so is the record's screen below it, if it is `name`, so Back
+ * from the record does not show it again as it was before the edit.
+ */
+export async function returnTo(name, params) {
+  if (state.history[state.history.length - 1]?.name === name) state.history.pop();
+  state.current = { name, params };
   await render();
 }
 

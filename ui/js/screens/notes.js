@@ -1,10 +1,12 @@
 // An SRO's student-contact notes (restricted records): the follow-ups due and the notes of one
-// student, a note, and the form that writes one and chooses who it is shared with.
+// student, a note, the form that writes one and chooses who it is shared with, and the form
+// in which the note's author changes its outcome, referral and follow-up date.
 
 import { invoke } from '../ipc.js';
 import * as L from '../logic.js';
+import { state } from '../state.js';
 import { h, field, select, alertBox } from '../dom.js';
-import { screen, go, act } from '../nav.js';
+import { screen, go, returnTo, act } from '../nav.js';
 
 function noteItem(n) {
   return h('li', {}, h('button', {
@@ -62,12 +64,52 @@ export const noteForm = async () => {
 export const note = async ({ id, view }) => {
   const v = view ?? await invoke('note', { id });
   const b = v.body;
+  // Only the author may change a note (the core refuses anyone else's edit).
+  const editable = L.mayEditNote(v, state.appState?.me?.id);
   return screen('note', `${b.student_name} (${b.student_ref})`,
     h('dl', { class: 'kv' },
       h('dt', { text: 'Contact' }), h('dd', { text: `${L.label(L.CONTACT_TYPES, b.contact_type)}, ${L.dateTime(b.contacted_at)}` }),
       h('dt', { text: 'Reason' }), h('dd', { text: b.reason }),
-      h('dt', { text: 'Outcome' }), h('dd', { text: b.outcome || '—' }),
-      h('dt', { text: 'Referral' }), h('dd', { text: L.label(L.REFERRALS, b.referral) }),
-      h('dt', { text: 'Follow up' }), h('dd', { text: b.follow_up_on ? L.calendarDate(b.follow_up_on) : 'No follow-up' }),
-      h('dt', { text: 'Shared with' }), h('dd', { text: b.shared_with.length ? `${b.shared_with.length} people` : 'Nobody' })));
+      h('dt', { text: 'Outcome' }), h('dd', { id: 'note-outcome-text', text: b.outcome || '—' }),
+      h('dt', { text: 'Referral' }), h('dd', { id: 'note-referral-text', text: L.label(L.REFERRALS, b.referral) }),
+      h('dt', { text: 'Follow up' }), h('dd', { id: 'note-follow-up-text', text: b.follow_up_on ? L.calendarDate(b.follow_up_on) : 'No follow-up' }),
+      h('dt', { text: 'Shared with' }), h('dd', { text: b.shared_with.length ? `${b.shared_with.length} people` : 'Nobody' })),
+    editable ? h('button', { id: 'note-edit', type: 'button', class: 'wide secondary', text: 'Edit', onclick: () => go('noteEdit', { edit: v }) }) : null);
+};
+
+/**
+ * The author's changes to a note: its outcome, referral and follow-up date, prefilled with the
+ * note as it was opened. "No follow-up" empties the date (ticking it off again brings the date
+ * back); typing a date unticks it. Save sends only what changed (`L.noteEditArgs`) and shows
+ * the note as saved; an error shows here, with what was typed kept.
+ */
+export const noteEdit = async ({ edit }) => {
+  const box = alertBox();
+  const b = edit.body;
+  const outcome = h('textarea', { 'data-field': 'outcome', value: b.outcome });
+  const referral = select(L.REFERRALS, b.referral);
+  referral.setAttribute('data-field', 'referral');
+  const follow = h('input', { type: 'date', 'data-field': 'follow_up_on', value: b.follow_up_on ?? '' });
+  const none = h('input', { type: 'checkbox', id: 'note-edit-no-follow-up', checked: !b.follow_up_on });
+  let kept = b.follow_up_on ?? '';
+  none.addEventListener('change', () => {
+    if (none.checked) { kept = follow.value || kept; follow.value = ''; } else { follow.value = kept; follow.focus(); }
+  });
+  follow.addEventListener('input', () => { none.checked = !follow.value; });
+  const save = h('button', { id: 'note-edit-save', type: 'button', class: 'wide big', text: 'Save changes' });
+  save.addEventListener('click', async () => {
+    const args = L.noteEditArgs(edit, {
+      outcome: outcome.value, referral: referral.value, follow_up_on: none.checked ? '' : follow.value,
+    });
+    if (!args) { await returnTo('note', { id: edit.header.id }); return; }
+    const v = await act(save, box, () => invoke('edit_note', args));
+    if (v) await returnTo('note', { id: v.header.id, view: v });
+  });
+  return screen('noteEdit', 'Edit note',
+    h('p', { class: 'hint', text: `${b.student_name} (${b.student_ref}) · ${L.label(L.CONTACT_TYPES, b.contact_type)}, ${L.dateTime(b.contacted_at)}` }),
+    field('note-edit-outcome', 'Outcome', outcome),
+    field('note-edit-referral', 'Referral', referral),
+    field('note-edit-follow-up', 'Follow up on', follow),
+    h('label', { class: 'check-label', for: 'note-edit-no-follow-up' }, none, 'No follow-up'),
+    box, save);
 };
