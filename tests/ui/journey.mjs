@@ -6,8 +6,10 @@
 // tag, one with a problem) → sync → file an incident → the server goes away → 3 more checks,
 // counted on the status line the instant each is saved, and "No connection" appears without
 // moving the screen → it comes back → sync → a supervisor's phone (in de-DE) sees everything
-// → an SRO edits the guard's draft and the incident says who wrote what; the screens lock
-// after inactivity and come back refreshed (a check made meanwhile on another phone shows);
+// → an SRO edits the guard's draft and the incident says who wrote what → she writes a
+// contact note with a follow-up date, shared with the supervisor, and edits it (a new
+// outcome, the follow-up removed; the waiting count grows) → the supervisor reads it as edited,
+// with no Edit (only the author edits a note); the screens lock after inactivity and come back refreshed (a check made meanwhile on another phone shows);
 // lockout after wrong PINs; a list of 10,000 incidents opens and scrolls. axe-core checks
 // every screen on the way (no serious or critical violation) and every control is reached
 // with the Tab key.
@@ -49,6 +51,10 @@ const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 // The guard's draft: December 1st, 08:05 local time, as each locale writes it.
 const DRAFT_WHEN = '2025-12-01T08:05';
 const DRAFT_WORD = 'Graffitiwall';
+// The SRO's contact note: a word to find it by, the outcome she writes, and the one she edits in.
+const NOTE_WORD = 'Lunchroomtalk';
+const NOTE_OUTCOME = 'Talked it through; she will come back on Friday.';
+const NOTE_EDITED = 'Agreed to see the counselor on Monday.';
 
 const tmp = mkdtempSync(join(tmpdir(), 'rounds-ui-'));
 const figures = {};
@@ -133,6 +139,15 @@ async function enrollPage(page, url, serverData, serverUrl, name, username, pass
 async function syncNow(page) {
   await page.click('#sync-now');
   await page.waitForFunction(() => document.getElementById('sync-now').textContent === 'Sync now');
+}
+
+/** Taps Back until the screen `name` shows (each tap waits for the screen it left to go). */
+async function backTo(page, name) {
+  while (await page.locator(`[data-screen="${name}"]`).count() === 0) {
+    await page.evaluate(() => { document.querySelector('[data-screen]').dataset.left = 'yes'; });
+    await page.click('.back');
+    await page.waitForSelector('[data-left]', { state: 'detached' });
+  }
 }
 
 async function allClear(page, index) {
@@ -372,6 +387,9 @@ async function main() {
       await stop(sup.child);
     });
 
+    // The second SRO's phone stays open for her contact note (the steps after this one).
+    let sro;
+    let p5;
     await step('an SRO edits the guard\'s draft, and the incident says who wrote what, in each phone\'s locale', async () => {
       await page.click('#file-incident');
       await page.waitForSelector('[data-screen="incidentForm"]');
@@ -387,8 +405,8 @@ async function main() {
       await syncNow(page);
       await page.waitForFunction(() => document.getElementById('waiting-count').textContent === '0');
 
-      const sro = await startListening(BRIDGE, ['--data', join(tmp, 'second-sro'), '--ui', join(repo, 'ui')], 'bridge');
-      const p5 = await newPage(await browser.newContext(german), 'second SRO');
+      sro = await startListening(BRIDGE, ['--data', join(tmp, 'second-sro'), '--ui', join(repo, 'ui')], 'bridge');
+      p5 = await newPage(await browser.newContext(german), 'second SRO');
       await enrollPage(p5, sro.url, serverData, serverUrl, 'SRO phone', 'olga.sro', 'sro-pass-1', '9753108642');
       await p5.click('#file-incident');
       await p5.waitForSelector('[data-screen="incidentForm"]');
@@ -417,8 +435,117 @@ async function main() {
       await syncNow(p5);
       await p5.waitForFunction(() => document.getElementById('waiting-count').textContent === '0');
       check(await p5.locator('#sync-problem').isHidden(), 'the server accepted the colleague\'s edit');
+    });
+
+    await step('the SRO writes a contact note with a follow-up, then edits it: a new outcome, no follow-up', async () => {
+      // A week from now: among the follow-ups due in the next two weeks.
+      const due = new Date(Date.now() + 7 * 86400000).toISOString().slice(0, 10);
+      await backTo(p5, 'home');
+      await p5.click('#open-notes');
+      await p5.waitForSelector('[data-screen="notes"]');
+      await p5.click('#new-note');
+      await p5.waitForSelector('[data-screen="noteForm"]');
+      await p5.fill('#note-student-ref', 'S-2040');
+      await p5.fill('#note-student-name', 'Dana Reyes');
+      await p5.fill('#note-reason', `${NOTE_WORD}: a check-in after the argument in the lunch room.`);
+      await p5.fill('#note-outcome', NOTE_OUTCOME);
+      await p5.fill('#note-follow-up', due);
+      await p5.getByLabel('Sam Supervisor').check();
+      await p5.click('#note-save');
+      await p5.waitForSelector('[data-screen="note"]');
+      await backTo(p5, 'notes');
+      const row = p5.locator('button.note', { hasText: 'Dana Reyes (S-2040)' });
+      check(await row.count() === 1, 'the note is among the follow-ups due');
+      const noteId = await row.getAttribute('data-note-id');
+      await row.click();
+      await p5.waitForSelector('[data-screen="note"]');
+      const dueText = await p5.locator('#note-follow-up-text').textContent();
+      check(/^\d\d\.\d\d\.\d{4}$/.test(dueText), `the follow-up date, in de-DE: "${dueText}"`);
+      check(await p5.locator('#note-edit').isVisible(), 'the author is offered Edit');
+      await accessible(p5, 'note');
+      await syncNow(p5);
+      await p5.waitForFunction(() => document.getElementById('waiting-count').textContent === '0');
+      const before = await waitingCount(p5);
+
+      await p5.click('#note-edit');
+      await p5.waitForSelector('[data-screen="noteEdit"]');
+      check(await p5.inputValue('#note-edit-outcome') === NOTE_OUTCOME, 'the form holds the outcome');
+      check(await p5.inputValue('#note-edit-referral') === 'none', 'the form holds the referral');
+      check(await p5.inputValue('#note-edit-follow-up') === due, `the form holds the follow-up date: ${await p5.inputValue('#note-edit-follow-up')}`);
+      check(!(await p5.isChecked('#note-edit-no-follow-up')), '"No follow-up" is not ticked for a note with a date');
+      await accessible(p5, 'note edit');
+      await p5.fill('#note-edit-outcome', NOTE_EDITED);
+      await p5.check('#note-edit-no-follow-up');
+      check(await p5.inputValue('#note-edit-follow-up') === '', '"No follow-up" empties the date');
+      await shot(p5, '20-note-edit');
+      // Every count the status line shows from here on.
+      await p5.evaluate(() => {
+        const el = document.getElementById('waiting-count');
+        globalThis.seenCounts = [];
+        new MutationObserver(() => globalThis.seenCounts.push(Number(el.textContent)))
+          .observe(el, { childList: true, characterData: true, subtree: true });
+      });
+      const answered = p5.waitForResponse((r) => r.url().endsWith('/invoke/edit_note'));
+      await p5.click('#note-edit-save');
+      const answer = await answered;
+      await p5.waitForSelector('[data-screen="note"]');
+      const sent = answer.request().postDataJSON();
+      check(JSON.stringify(sent) === JSON.stringify({ id: noteId, outcome: NOTE_EDITED, follow_up_on: null }),
+        `edit_note gets only what changed, the date as null: ${JSON.stringify(sent)}`);
+      check(await p5.locator('#note-outcome-text').textContent() === NOTE_EDITED, 'the note shows the new outcome');
+      check(await p5.locator('#note-follow-up-text').textContent() === 'No follow-up', 'the note has no follow-up date');
+      check(await p5.locator('#note-referral-text').textContent() === 'No referral', 'the referral is unchanged');
+      const sync = (await answer.json()).sync;
+      const seen = await p5.evaluate(() => globalThis.seenCounts);
+      check(sync.waiting_changes > before && seen.includes(sync.waiting_changes + (sync.waiting_photos ?? 0)),
+        `the waiting count grew from ${before} with the edit (the answer said ${sync.waiting_changes}; the status line showed ${JSON.stringify(seen)})`);
+      await shot(p5, '21-note-edited');
+
+      // Edit again: the form holds the note as saved; an outcome too long is refused in the
+      // form, which keeps what was typed.
+      await p5.click('#note-edit');
+      await p5.waitForSelector('[data-screen="noteEdit"]');
+      check(await p5.inputValue('#note-edit-outcome') === NOTE_EDITED, 'the form holds the new outcome');
+      check(await p5.isChecked('#note-edit-no-follow-up') && await p5.inputValue('#note-edit-follow-up') === '', '"No follow-up" is ticked for a note without a date');
+      const long = 'x'.repeat(5001);
+      await p5.fill('#note-edit-outcome', long);
+      await p5.click('#note-edit-save');
+      await p5.waitForFunction(() => /5000/.test(document.querySelector('[data-screen="noteEdit"] [role="alert"]')?.textContent ?? ''));
+      check(await p5.inputValue('#note-edit-outcome') === long, 'the refused outcome is still in the form');
+      check(await p5.locator('#note-edit-outcome.field-error').count() === 1, 'the outcome is marked as the field in error');
+      await p5.click('.back');
+      await p5.waitForSelector('[data-screen="note"]');
+      check(await p5.locator('#note-outcome-text').textContent() === NOTE_EDITED, 'Back from the refused edit: the note as saved');
+      // Back shows the list, where the note, no longer to follow up, is not due.
+      await p5.click('.back');
+      await p5.waitForSelector('[data-screen="notes"]');
+      check(await p5.locator(`button.note[data-note-id="${noteId}"]`).count() === 0, 'the note is no longer among the follow-ups due');
+      await syncNow(p5);
+      await p5.waitForFunction(() => document.getElementById('waiting-count').textContent === '0');
+      check(await p5.locator('#sync-problem').isHidden(), 'the server accepted the edit');
       await p5.close();
       await stop(sro.child);
+    });
+
+    await step('the supervisor the note is shared with reads it as edited, and is not offered Edit', async () => {
+      const sup = await startListening(BRIDGE, ['--data', join(tmp, 'supervisor'), '--ui', join(repo, 'ui')], 'bridge');
+      const p6 = await newPage(await browser.newContext(german), 'supervisor');
+      await p6.goto(sup.url);
+      await p6.fill('#unlock-pin', '1357902468');
+      await p6.click('#unlock-submit');
+      await p6.waitForSelector('[data-screen="home"]');
+      await syncNow(p6);
+      await p6.click('#open-search');
+      await p6.fill('#search-q', NOTE_WORD);
+      await p6.click('#search-go');
+      await p6.locator('[data-screen="search"] .row').first().click();
+      await p6.waitForSelector('[data-screen="note"]');
+      check(await p6.locator('#note-outcome-text').textContent() === NOTE_EDITED, 'the supervisor reads the edited outcome');
+      check(await p6.locator('#note-follow-up-text').textContent() === 'No follow-up', 'and no follow-up date');
+      check(await p6.locator('#note-edit').count() === 0, 'a reader who is not the author is offered no Edit');
+      await shot(p6, '22-note-shared');
+      await p6.close();
+      await stop(sup.child);
     });
 
     await step('the screens lock after inactivity and come back where they were', async () => {
