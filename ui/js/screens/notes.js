@@ -73,7 +73,7 @@ export const note = async ({ id, view }) => {
       h('dt', { text: 'Outcome' }), h('dd', { id: 'note-outcome-text', text: b.outcome || '—' }),
       h('dt', { text: 'Referral' }), h('dd', { id: 'note-referral-text', text: L.label(L.REFERRALS, b.referral) }),
       h('dt', { text: 'Follow up' }), h('dd', { id: 'note-follow-up-text', text: b.follow_up_on ? L.calendarDate(b.follow_up_on) : 'No follow-up' }),
-      h('dt', { text: 'Shared with' }), h('dd', { text: b.shared_with.length ? `${b.shared_with.length} people` : 'Nobody' })),
+      h('dt', { text: 'Shared with' }), h('dd', { text: b.shared_with.length ? `${b.shared_with.length} ${b.shared_with.length === 1 ? 'person' : 'people'}` : 'Nobody' })),
     editable ? h('button', { id: 'note-edit', type: 'button', class: 'wide secondary', text: 'Edit', onclick: () => go('noteEdit', { edit: v }) }) : null);
 };
 
