@@ -24,23 +24,9 @@ use rounds_core::model::{Classification, DocKind};
 use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
 
+pub use super::CheckRow;
+use super::rows::{HEADER_COLS, conv, header_row, id, ms, time};
 use super::{Result, Storage, StorageError};
-
-fn ms(t: DateTime<Utc>) -> i64 {
-    t.timestamp_millis()
-}
-
-fn time(v: i64) -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(v).single().unwrap_or_default()
-}
-
-fn conv(e: impl std::error::Error + Send + Sync + 'static) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-}
-
-fn id(s: &str) -> rusqlite::Result<Uuid> {
-    s.parse().map_err(conv)
-}
 
 /// A console session as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -66,21 +52,6 @@ pub struct ShiftRow {
     pub started_at: DateTime<Utc>,
     /// End.
     pub ended_at: Option<DateTime<Utc>>,
-}
-
-/// A patrol check from the projection.
-#[derive(Debug, Clone)]
-pub struct CheckRow {
-    /// Check id.
-    pub id: Uuid,
-    /// Checkpoint.
-    pub checkpoint_id: Uuid,
-    /// Result code.
-    pub result: String,
-    /// Note.
-    pub note: String,
-    /// Device time.
-    pub at: DateTime<Utc>,
 }
 
 /// An incident from the projection, with its header.
@@ -115,22 +86,6 @@ pub struct IncidentFilter {
     pub to: Option<DateTime<Utc>>,
     /// At most this many.
     pub limit: usize,
-}
-
-const HEADER_COLS: &str =
-    "d.id, d.kind, d.school_id, d.author_id, d.device_id, d.created_at, d.classification";
-
-fn header_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Header> {
-    Ok(Header {
-        id: id(&r.get::<_, String>(0)?)?,
-        kind: DocKind::parse(&r.get::<_, String>(1)?, "kind").map_err(conv)?,
-        school_id: id(&r.get::<_, String>(2)?)?,
-        author_id: id(&r.get::<_, String>(3)?)?,
-        device_id: id(&r.get::<_, String>(4)?)?,
-        created_at: time(r.get(5)?),
-        classification: Classification::parse(&r.get::<_, String>(6)?, "classification")
-            .map_err(conv)?,
-    })
 }
 
 /// The console's handle on the server database.
@@ -257,7 +212,7 @@ impl ConsoleDb {
             ))?;
             let rows = stmt.query_map(params![ms(from), ms(to)], |r| {
                 Ok(ShiftRow {
-                    header: header_row(r)?,
+                    header: header_row(r, 0)?,
                     post_id: id(&r.get::<_, String>(7)?)?,
                     started_at: time(r.get(8)?),
                     ended_at: r.get::<_, Option<i64>>(9)?.map(time),
@@ -311,7 +266,7 @@ impl ConsoleDb {
                 params![f.incident_type, f.status, f.from.map(ms), f.to.map(ms)],
                 |r| {
                     Ok(IncidentRow {
-                        header: header_row(r)?,
+                        header: header_row(r, 0)?,
                         incident_type: r.get(7)?,
                         status: r.get(8)?,
                         location: r.get(9)?,
@@ -344,7 +299,7 @@ impl ConsoleDb {
                 "SELECT {HEADER_COLS} FROM doc_readers r JOIN documents d ON d.id = r.doc_id
                  WHERE r.person_id = ?1 AND d.kind = 'contact_note' ORDER BY d.created_at DESC"
             ))?;
-            let rows = stmt.query_map(params![person.to_string()], header_row)?;
+            let rows = stmt.query_map(params![person.to_string()], |r| header_row(r, 0))?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
     }

@@ -12,6 +12,7 @@
 //! across several server processes on one PostgreSQL database).
 
 pub mod console;
+mod rows;
 mod sqlite;
 
 use std::path::PathBuf;

@@ -48,26 +48,6 @@ impl From<rusqlite::Error> for StorageError {
     }
 }
 
-fn ms(t: DateTime<Utc>) -> i64 {
-    t.timestamp_millis()
-}
-
-fn time(v: i64) -> DateTime<Utc> {
-    Utc.timestamp_millis_opt(v).single().unwrap_or_default()
-}
-
-fn id(s: &str) -> rusqlite::Result<Uuid> {
-    s.parse().map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-    })
-}
-
-fn parse_code<T>(r: std::result::Result<T, rounds_core::Error>) -> rusqlite::Result<T> {
-    r.map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-    })
-}
-
 fn photo_upload_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PhotoUpload> {
     Ok(PhotoUpload {
         hash: r.get(0)?,
@@ -173,24 +153,6 @@ fn person_row(conn: &Connection, r: &rusqlite::Row<'_>) -> Result<PersonRecord> 
 }
 
 const PERSON_COLS: &str = "id, username, name, role, password_hash, active";
-const HEADER_COLS: &str =
-    "d.id, d.kind, d.school_id, d.author_id, d.device_id, d.created_at, d.classification";
-
-fn header_row(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Header> {
-    Ok(Header {
-        id: id(&r.get::<_, String>(at)?)?,
-        kind: parse_code(DocKind::parse(&r.get::<_, String>(at + 1)?, "kind"))?,
-        school_id: id(&r.get::<_, String>(at + 2)?)?,
-        author_id: id(&r.get::<_, String>(at + 3)?)?,
-        device_id: id(&r.get::<_, String>(at + 4)?)?,
-        created_at: time(r.get(at + 5)?),
-        classification: parse_code(Classification::parse(
-            &r.get::<_, String>(at + 6)?,
-            "classification",
-        ))?,
-    })
-}
-
 fn readers_of(conn: &Connection, doc: Uuid) -> Result<Vec<Uuid>> {
     let mut stmt = conn
         .prepare_cached("SELECT person_id FROM doc_readers WHERE doc_id = ?1 ORDER BY person_id")?;
