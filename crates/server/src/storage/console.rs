@@ -18,14 +18,13 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use rounds_core::document::Header;
-use rounds_core::model::{Classification, DocKind};
 use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
 
 pub use super::CheckRow;
-use super::rows::{HEADER_COLS, conv, header_row, id, ms, time};
+use super::rows::{HEADER_COLS, header_row, id, ms, time};
 use super::{Result, Storage, StorageError};
 
 /// A console session as stored.

@@ -8,14 +8,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use chrono::{DateTime, TimeZone, Utc};
+use chrono::{DateTime, Utc};
 use rounds_core::document::Header;
-use rounds_core::model::{
-    Checkpoint, Classification, DocKind, Person, Post, ReferenceData, Role, Schedule, School,
-};
+use rounds_core::model::{Checkpoint, Person, Post, ReferenceData, Role, Schedule, School};
 use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
 
+use super::rows::{HEADER_COLS, header_row, id, ms, parse_code, time};
 use super::*;
 
 const MIGRATIONS: &[&str] = &[
