@@ -216,7 +216,7 @@ pub enum Shown {
     /// The photo's bytes.
     Photo(Vec<u8>),
     /// The record does not refer to it, or it was uploaded for another record.
-    NotThisRecords,
+    NotForThisRecord,
     /// The record refers to it, but the whole photo has not reached the server yet.
     NotYetUploaded,
 }
@@ -229,7 +229,7 @@ pub fn shown_with(storage: &dyn Storage, record: Uuid, hash: &str) -> Result<Sho
         || !refers(storage, record, hash)?
         || !served_for(storage, hash, record)?
     {
-        return Ok(Shown::NotThisRecords);
+        return Ok(Shown::NotForThisRecord);
     }
     let files = PhotoFiles::new(storage.photo_dir());
     let _one_at_a_time = files.lock(hash);

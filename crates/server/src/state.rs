@@ -25,7 +25,7 @@ pub struct AppState {
     locale: console::Locale,
     fonts: Option<Arc<console::pdf::ReportFonts>>,
     photos: photos::PhotoPolicy,
-    pub(crate) fetch_page_bytes: usize,
+    fetch_page_bytes: usize,
 }
 
 impl AppState {
@@ -62,6 +62,11 @@ impl AppState {
     pub fn with_fetch_page_bytes(mut self, bytes: usize) -> Self {
         self.fetch_page_bytes = bytes.clamp(1, rounds_protocol::PAGE_BYTES as usize);
         self
+    }
+
+    /// The most bytes of changes one fetch answer carries.
+    pub fn fetch_page_bytes(&self) -> usize {
+        self.fetch_page_bytes
     }
 
     /// The same state with other sign-in numbers (`rounds-server serve --sign-in-window-seconds`,

@@ -535,7 +535,7 @@ pub async fn fetch(
         )));
     }
     let storage = state.storage.clone();
-    let page = state.fetch_page_bytes;
+    let page = state.fetch_page_bytes();
     let resp = tokio::task::spawn_blocking(move || {
         fetch_page(storage.as_ref(), &session.viewer(), req, page)
     })

@@ -59,7 +59,7 @@ pub async fn photo(
         }
         match photos::shown_with(storage.as_ref(), id, &hash)? {
             Shown::Photo(bytes) => Ok(bytes),
-            Shown::NotThisRecords => Err(not_found()),
+            Shown::NotForThisRecord => Err(not_found()),
             Shown::NotYetUploaded => Err(ConsoleError::NotFound(
                 "this photo has not reached the server yet".into(),
             )),
