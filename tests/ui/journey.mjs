@@ -8,7 +8,7 @@
 // moving the screen → it comes back → sync → a supervisor's phone (in de-DE) sees everything
 // → an SRO edits the guard's draft and the incident says who wrote what → she writes a
 // contact note with a follow-up date, shared with the supervisor, and edits it (a new
-// outcome, the follow-up removed; the waiting count grows) → the supervisor reads it as edited,
+// reason and outcome, the follow-up removed; the waiting count grows) → the supervisor reads it as edited,
 // with no Edit (only the author edits a note); the screens lock after inactivity and come back refreshed (a check made meanwhile on another phone shows);
 // lockout after wrong PINs; a list of 10,000 incidents opens and scrolls. axe-core checks
 // every screen on the way (no serious or critical violation) and every control is reached
@@ -55,6 +55,8 @@ const DRAFT_WORD = 'Graffitiwall';
 const NOTE_WORD = 'Lunchroomtalk';
 const NOTE_OUTCOME = 'Talked it through; she will come back on Friday.';
 const NOTE_EDITED = 'Agreed to see the counselor on Monday.';
+const NOTE_REASON = `${NOTE_WORD}: a check-in after the argument in the lunch room.`;
+const NOTE_REASON_EDITED = `${NOTE_WORD}: a check-in after the argument in the lunch room; she asked for it.`;
 
 const tmp = mkdtempSync(join(tmpdir(), 'rounds-ui-'));
 const figures = {};
@@ -437,7 +439,7 @@ async function main() {
       check(await p5.locator('#sync-problem').isHidden(), 'the server accepted the colleague\'s edit');
     });
 
-    await step('the SRO writes a contact note with a follow-up, then edits it: a new outcome, no follow-up', async () => {
+    await step('the SRO writes a contact note with a follow-up, then edits it: a new reason and outcome, no follow-up', async () => {
       // A week from now: among the follow-ups due in the next two weeks.
       const due = new Date(Date.now() + 7 * 86400000).toISOString().slice(0, 10);
       await backTo(p5, 'home');
@@ -447,7 +449,7 @@ async function main() {
       await p5.waitForSelector('[data-screen="noteForm"]');
       await p5.fill('#note-student-ref', 'S-2040');
       await p5.fill('#note-student-name', 'Dana Reyes');
-      await p5.fill('#note-reason', `${NOTE_WORD}: a check-in after the argument in the lunch room.`);
+      await p5.fill('#note-reason', NOTE_REASON);
       await p5.fill('#note-outcome', NOTE_OUTCOME);
       await p5.fill('#note-follow-up', due);
       await p5.getByLabel('Sam Supervisor').check();
@@ -469,11 +471,13 @@ async function main() {
 
       await p5.click('#note-edit');
       await p5.waitForSelector('[data-screen="noteEdit"]');
+      check(await p5.inputValue('#note-edit-reason') === NOTE_REASON, 'the form holds the reason');
       check(await p5.inputValue('#note-edit-outcome') === NOTE_OUTCOME, 'the form holds the outcome');
       check(await p5.inputValue('#note-edit-referral') === 'none', 'the form holds the referral');
       check(await p5.inputValue('#note-edit-follow-up') === due, `the form holds the follow-up date: ${await p5.inputValue('#note-edit-follow-up')}`);
       check(!(await p5.isChecked('#note-edit-no-follow-up')), '"No follow-up" is not ticked for a note with a date');
       await accessible(p5, 'note edit');
+      await p5.fill('#note-edit-reason', NOTE_REASON_EDITED);
       await p5.fill('#note-edit-outcome', NOTE_EDITED);
       await p5.check('#note-edit-no-follow-up');
       check(await p5.inputValue('#note-edit-follow-up') === '', '"No follow-up" empties the date');
@@ -490,8 +494,9 @@ async function main() {
       const answer = await answered;
       await p5.waitForSelector('[data-screen="note"]');
       const sent = answer.request().postDataJSON();
-      check(JSON.stringify(sent) === JSON.stringify({ id: noteId, outcome: NOTE_EDITED, follow_up_on: null }),
+      check(JSON.stringify(sent) === JSON.stringify({ id: noteId, reason: NOTE_REASON_EDITED, outcome: NOTE_EDITED, follow_up_on: null }),
         `edit_note gets only what changed, the date as null: ${JSON.stringify(sent)}`);
+      check(await p5.locator('#note-reason-text').textContent() === NOTE_REASON_EDITED, 'the note shows the new reason');
       check(await p5.locator('#note-outcome-text').textContent() === NOTE_EDITED, 'the note shows the new outcome');
       check(await p5.locator('#note-follow-up-text').textContent() === 'No follow-up', 'the note has no follow-up date');
       check(await p5.locator('#note-referral-text').textContent() === 'No referral', 'the referral is unchanged');
@@ -540,6 +545,7 @@ async function main() {
       await p6.click('#search-go');
       await p6.locator('[data-screen="search"] .row').first().click();
       await p6.waitForSelector('[data-screen="note"]');
+      check(await p6.locator('#note-reason-text').textContent() === NOTE_REASON_EDITED, 'the supervisor reads the edited reason');
       check(await p6.locator('#note-outcome-text').textContent() === NOTE_EDITED, 'the supervisor reads the edited outcome');
       check(await p6.locator('#note-follow-up-text').textContent() === 'No follow-up', 'and no follow-up date');
       check(await p6.locator('#note-edit').count() === 0, 'a reader who is not the author is offered no Edit');

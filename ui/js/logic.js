@@ -272,7 +272,7 @@ export function mayEditNote(view, meId) {
 }
 
 /**
- * The `edit_note` arguments for what the note's edit form holds (`{ outcome, referral,
+ * The `edit_note` arguments for what the note's edit form holds (`{ reason, outcome, referral,
  * follow_up_on }`, the date as a date input gives it: `YYYY-MM-DD`, or empty for none): only
  * the fields that differ from the note as the form opened it, so that a field left alone is
  * not written over a change made meanwhile on another phone. A date emptied sends `null`, which
@@ -281,6 +281,7 @@ export function mayEditNote(view, meId) {
 export function noteEditArgs(view, form) {
   const b = view.body;
   const args = { id: view.header.id };
+  if (form.reason !== undefined && form.reason !== b.reason) args.reason = form.reason;
   if (form.outcome !== b.outcome) args.outcome = form.outcome;
   if (form.referral !== b.referral) args.referral = form.referral;
   const date = form.follow_up_on || null;

@@ -143,7 +143,7 @@ test('the new-PIN hint states the rule, with the numbers from the app', () => {
 
 const noteView = (body = {}) => ({
   header: { id: 'n1', author_id: 'olga' },
-  body: { outcome: 'Talked it through.', referral: 'none', follow_up_on: '2026-12-08', ...body },
+  body: { reason: 'Asked about a fight.', outcome: 'Talked it through.', referral: 'none', follow_up_on: '2026-12-08', ...body },
 });
 
 test('only the author of a note is offered Edit', () => {
@@ -154,7 +154,7 @@ test('only the author of a note is offered Edit', () => {
 });
 
 test('a note edit sends only what changed; an emptied follow-up date sends null', () => {
-  const same = { outcome: 'Talked it through.', referral: 'none', follow_up_on: '2026-12-08' };
+  const same = { reason: 'Asked about a fight.', outcome: 'Talked it through.', referral: 'none', follow_up_on: '2026-12-08' };
   assert.equal(noteEditArgs(noteView(), same), null, 'nothing changed: nothing to send');
   assert.deepEqual(noteEditArgs(noteView(), { ...same, outcome: 'Agreed to see the counselor.' }),
     { id: 'n1', outcome: 'Agreed to see the counselor.' }, 'the unchanged referral and date are left out');
@@ -163,6 +163,8 @@ test('a note edit sends only what changed; an emptied follow-up date sends null'
   assert.deepEqual(noteEditArgs(noteView(), { ...same, follow_up_on: '2026-12-15', referral: 'counselor' }),
     { id: 'n1', referral: 'counselor', follow_up_on: '2026-12-15' });
   assert.deepEqual(noteEditArgs(noteView(), { ...same, outcome: '' }), { id: 'n1', outcome: '' }, 'an outcome may be emptied');
+  assert.deepEqual(noteEditArgs(noteView(), { ...same, reason: 'Asked about a fight on the bus.' }),
+    { id: 'n1', reason: 'Asked about a fight on the bus.' }, 'a new reason is sent');
   const none = noteView({ follow_up_on: null });
   assert.equal(noteEditArgs(none, { ...same, follow_up_on: '' }), null, 'no date before and none now: left out');
   assert.deepEqual(noteEditArgs(none, { ...same, follow_up_on: '2026-12-20' }), { id: 'n1', follow_up_on: '2026-12-20' }, 'a date added to a note without one');

@@ -258,6 +258,9 @@ pub struct WriteNoteArgs {
 pub struct EditNoteArgs {
     /// The note.
     pub id: Uuid,
+    /// New reason for the contact.
+    #[serde(default)]
+    pub reason: Option<String>,
     /// New outcome text.
     #[serde(default)]
     pub outcome: Option<String>,
@@ -637,6 +640,7 @@ impl App {
     /// The author changes a note's reason, outcome, referral or follow-up date.
     pub fn edit_note(&self, a: EditNoteArgs) -> Result<Saved<NoteView>> {
         let edit = NoteEdit {
+            reason: a.reason,
             outcome: a.outcome,
             referral: a.referral,
             follow_up_on: a.follow_up_on,

@@ -220,7 +220,7 @@ fn a_guard_enrolls_walks_a_round_and_a_supervisor_sees_it_after_sync() {
         .expect("a tag is found however it was typed");
     assert_eq!(by_tag.view.checks.len(), 2);
     assert_eq!(
-        by_tag.view.checks[1].checkpoint_id, shift.round[1].checkpoint_id,
+        by_tag.view.checks[1].check.checkpoint_id, shift.round[1].checkpoint_id,
         "{tag:?} names the second checkpoint"
     );
     let found = guard
@@ -1203,6 +1203,30 @@ fn the_author_edits_a_contact_note_and_a_cleared_follow_up_stays_cleared() {
         note(again)["reason"],
         "Check-in after the hallway incident."
     );
+    // The reason may change, but not to nothing; a refused edit changes nothing.
+    let reasoned = dispatch::dispatch(
+        &phone,
+        "edit_note",
+        serde_json::json!({ "id": id, "reason": "Check-in after the hallway fight." }),
+    )
+    .unwrap();
+    assert_eq!(
+        note(reasoned.clone())["reason"],
+        "Check-in after the hallway fight."
+    );
+    let e = dispatch::dispatch(
+        &phone,
+        "edit_note",
+        serde_json::json!({ "id": id, "reason": "  ", "outcome": "Lost." }),
+    )
+    .unwrap_err();
+    assert_eq!(e.kind, Kind::Invalid, "{e:?}");
+    let kept = dispatch::dispatch(&phone, "note", serde_json::json!({ "id": id })).unwrap();
+    assert_eq!(
+        note(kept.clone())["reason"],
+        "Check-in after the hallway fight."
+    );
+    assert_eq!(note(kept)["outcome"], "Met the counselor.");
     let e = dispatch::dispatch(
         &phone,
         "edit_note",

@@ -264,13 +264,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for c in view
         .checks
         .iter()
-        .filter(|c| c.result != CheckResult::AllClear)
+        .filter(|c| c.check.result != CheckResult::AllClear)
     {
         println!(
             "  Issue at {}: {} — {}",
-            c.at.format("%H:%M"),
-            c.result,
-            c.note
+            c.check.at.format("%H:%M"),
+            c.check.result,
+            c.check.note
         );
     }
     if let Some(server) = &opts.server {

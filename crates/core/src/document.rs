@@ -157,23 +157,13 @@ pub fn check_header(doc: &Automerge, expected: &Header) -> Result<()> {
 // Shift
 // ---------------------------------------------------------------------------------------
 
-/// A patrol check as stored in a shift document.
+/// A patrol check as stored in a shift document: what the guard recorded and who recorded it.
+/// (As JSON, the check's fields and `recorded_by` side by side.)
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckRecord {
-    /// Check id.
-    pub id: Uuid,
-    /// Checkpoint visited.
-    pub checkpoint_id: Uuid,
-    /// How it was identified.
-    pub method: CheckMethod,
-    /// What was found.
-    pub result: CheckResult,
-    /// Note.
-    pub note: String,
-    /// Photo hashes.
-    pub photos: Vec<String>,
-    /// Device time of the check.
-    pub at: DateTime<Utc>,
+    /// The check as recorded.
+    #[serde(flatten)]
+    pub check: CheckInput,
     /// Who recorded it.
     pub recorded_by: Uuid,
 }
@@ -225,13 +215,7 @@ struct StoredCheck {
 /// The record a check input becomes.
 pub fn check_record(check: &CheckInput, by: Uuid) -> CheckRecord {
     CheckRecord {
-        id: check.id,
-        checkpoint_id: check.checkpoint_id,
-        method: check.method,
-        result: check.result,
-        note: check.note.clone(),
-        photos: check.photos.clone(),
-        at: check.at,
+        check: check.clone(),
         recorded_by: by,
     }
 }
@@ -301,16 +285,18 @@ fn check_from_json(json: &str, field: &str) -> Result<CheckRecord> {
     let c: StoredCheck = serde_json::from_str(json)
         .map_err(|e| Error::invalid(format!("document.{field}"), format!("is not a check: {e}")))?;
     Ok(CheckRecord {
-        id: c.id,
-        checkpoint_id: c.cp,
-        method: c.m,
-        result: c.r,
-        note: c.n,
-        photos: c.p,
-        at: Utc
-            .timestamp_millis_opt(c.at)
-            .single()
-            .ok_or_else(|| wrong(&format!("{field}.at")))?,
+        check: CheckInput {
+            id: c.id,
+            checkpoint_id: c.cp,
+            method: c.m,
+            result: c.r,
+            note: c.n,
+            photos: c.p,
+            at: Utc
+                .timestamp_millis_opt(c.at)
+                .single()
+                .ok_or_else(|| wrong(&format!("{field}.at")))?,
+        },
         recorded_by: c.by,
     })
 }
@@ -659,6 +645,9 @@ fn put_date(tx: &mut Transaction<'_>, d: Option<NaiveDate>) -> Result<()> {
 
 /// Applies an edit to a note.
 pub fn edit_note(tx: &mut Transaction<'_>, e: &NoteEdit) -> Result<()> {
+    if let Some(r) = &e.reason {
+        tx.put(ROOT, "reason", r.as_str())?;
+    }
     if let Some(o) = &e.outcome {
         tx.put(ROOT, "outcome", o.as_str())?;
     }

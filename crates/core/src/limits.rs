@@ -259,10 +259,10 @@ pub fn shift(b: &ShiftBody) -> LimitResult {
     for (i, c) in b.checks.iter().enumerate() {
         text(
             &format!("shift.checks[{i}].note"),
-            &c.note,
+            &c.check.note,
             CHECK_NOTE_CHARS,
         )?;
-        photo_refs(&format!("shift.checks[{i}].photos"), &c.photos)?;
+        photo_refs(&format!("shift.checks[{i}].photos"), &c.check.photos)?;
     }
     Ok(())
 }
@@ -1036,13 +1036,15 @@ mod tests {
             assert!(e.to_string().starts_with(says), "{name}: {e}");
         }
         let check = document::CheckRecord {
-            id: Uuid::nil(),
-            checkpoint_id: Uuid::nil(),
-            method: CheckMethod::Tag,
-            result: CheckResult::Hazard,
-            note: "x".repeat(CHECK_NOTE_CHARS + 1),
-            photos: vec![],
-            at: now,
+            check: crate::model::CheckInput {
+                id: Uuid::nil(),
+                checkpoint_id: Uuid::nil(),
+                method: CheckMethod::Tag,
+                result: CheckResult::Hazard,
+                note: "x".repeat(CHECK_NOTE_CHARS + 1),
+                photos: vec![],
+                at: now,
+            },
             recorded_by: Uuid::nil(),
         };
         let mut s = document::ShiftBody {
@@ -1053,19 +1055,15 @@ mod tests {
         };
         let e = shift(&s).expect_err("long note");
         assert_eq!(e.field, "shift.checks[0].note");
-        s.checks[0].note.clear();
-        s.checks[0].photos = vec!["../../etc/passwd".into()];
+        s.checks[0].check.note.clear();
+        s.checks[0].check.photos = vec!["../../etc/passwd".into()];
         assert_eq!(
             shift(&s).expect_err("bad ref").field,
             "shift.checks[0].photos[0]"
         );
-        s.checks = vec![
-            document::CheckRecord {
-                note: String::new(),
-                ..check
-            };
-            CHECKS_PER_SHIFT + 1
-        ];
+        let mut clear = check;
+        clear.check.note.clear();
+        s.checks = vec![clear; CHECKS_PER_SHIFT + 1];
         assert_eq!(shift(&s).expect_err("too many").field, "shift.checks");
         let n = document::NoteBody {
             student_ref: "S-1".into(),

@@ -695,6 +695,8 @@ impl NoteInput {
 /// An edit to a contact note by its author.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct NoteEdit {
+    /// New reason (why the contact happened; never empty).
+    pub reason: Option<String>,
     /// New outcome text.
     pub outcome: Option<String>,
     /// New referral.
@@ -708,6 +710,9 @@ pub struct NoteEdit {
 impl NoteEdit {
     /// Checks every field that is set.
     pub fn validate(&self) -> Result<()> {
+        if let Some(r) = &self.reason {
+            text("note.reason", r, 1, NOTE_TEXT_CHARS)?;
+        }
         if let Some(o) = &self.outcome {
             text("note.outcome", o, 0, NOTE_TEXT_CHARS)?;
         }

@@ -130,8 +130,11 @@ fn checkpoint_round(
         Some(end) => end.min(now),
         None => now,
     };
-    let mut mine: Vec<&CheckRecord> = checks.iter().filter(|c| c.checkpoint_id == cp.id).collect();
-    mine.sort_by_key(|c| (c.at, c.id));
+    let mut mine: Vec<&CheckRecord> = checks
+        .iter()
+        .filter(|c| c.check.checkpoint_id == cp.id)
+        .collect();
+    mine.sort_by_key(|c| (c.check.at, c.check.id));
 
     let mut visits = Vec::new();
     for k in 0..MAX_VISITS {
@@ -145,9 +148,11 @@ fn checkpoint_round(
             due - grace
         };
         let close = due + interval - grace;
-        let hit = mine.iter().find(|c| c.at >= open && c.at < close);
+        let hit = mine
+            .iter()
+            .find(|c| c.check.at >= open && c.check.at < close);
         let status = match hit {
-            Some(c) if c.at <= due + grace => VisitStatus::Done,
+            Some(c) if c.check.at <= due + grace => VisitStatus::Done,
             Some(_) => VisitStatus::Late,
             // The shift is over: nothing can count for this visit any more.
             None if ended_at.is_some() => VisitStatus::Missed,
@@ -159,8 +164,8 @@ fn checkpoint_round(
         visits.push(Visit {
             due_at: due,
             status,
-            check_id: hit.map(|c| c.id),
-            checked_at: hit.map(|c| c.at),
+            check_id: hit.map(|c| c.check.id),
+            checked_at: hit.map(|c| c.check.at),
         });
         if status == VisitStatus::Upcoming {
             // The next visit is listed; later ones are not yet interesting.
@@ -210,13 +215,15 @@ mod tests {
 
     fn check(n: u128, at: &str) -> CheckRecord {
         CheckRecord {
-            id: Uuid::from_u128(100 + n),
-            checkpoint_id: Uuid::from_u128(1),
-            method: CheckMethod::Tag,
-            result: CheckResult::AllClear,
-            note: String::new(),
-            photos: vec![],
-            at: t(at),
+            check: crate::model::CheckInput {
+                id: Uuid::from_u128(100 + n),
+                checkpoint_id: Uuid::from_u128(1),
+                method: CheckMethod::Tag,
+                result: CheckResult::AllClear,
+                note: String::new(),
+                photos: vec![],
+                at: t(at),
+            },
             recorded_by: Uuid::nil(),
         }
     }

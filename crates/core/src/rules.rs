@@ -670,7 +670,7 @@ fn check_shift(
                 );
             }
             // The same check, and message, as the body limits (`crate::limits`).
-            if let Err(e) = crate::limits::photo_refs("shift.checks[].photos", &c.photos) {
+            if let Err(e) = crate::limits::photo_refs("shift.checks[].photos", &c.check.photos) {
                 return refuse(RefusalKind::Malformed, e.to_string());
             }
         }

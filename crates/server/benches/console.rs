@@ -321,23 +321,12 @@ fn main() {
     let mut html_len = 0;
     for _ in 0..s.runs {
         let t0 = Instant::now();
-        let reference = st.reference_for(&v).unwrap();
-        let schools = rounds_server::console::params::visible_schools(&reference, None).unwrap();
-        let days = day::load_day(
-            st,
-            &db,
-            &v,
-            &reference,
-            &schools,
-            date(),
-            Tz::UTC,
-            now,
-            false,
-        )
-        .unwrap();
-        let html = day::render(&reference, &days, date(), when, now, None, None);
+        // What the page's handler runs: the loader (with its count of incidents waiting for
+        // review) and the renderer.
+        let view = day::load_view(st, &db, &v, date(), None, Tz::UTC, now).unwrap();
+        let html = day::render(&view, when, now);
         work.push(t0.elapsed());
-        shifts = days.iter().map(|d| d.shifts.len()).sum::<usize>();
+        shifts = view.days.iter().map(|d| d.shifts.len()).sum::<usize>();
         html_len = html.len();
     }
     assert_eq!(shifts, s.shifts, "every shift of the day is on the page");
@@ -368,7 +357,14 @@ fn main() {
             true,
         )
         .unwrap();
-        day::render(&reference, &days, date(), when, now, None, None);
+        let view = day::DayView {
+            reference,
+            date: date(),
+            school: None,
+            days,
+            awaiting: None,
+        };
+        day::render(&view, when, now);
         work.push(t0.elapsed());
     }
     let (med, max) = stats(work);

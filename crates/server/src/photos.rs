@@ -185,7 +185,7 @@ pub fn photo_refs(h: &Header, am: &Automerge) -> Result<Vec<String>, rounds_core
         DocKind::Shift => document::read_shift(am)?
             .checks
             .into_iter()
-            .flat_map(|c| c.photos)
+            .flat_map(|c| c.check.photos)
             .collect(),
         DocKind::Incident => document::read_incident(am)?.photos,
         DocKind::ContactNote => Vec::new(),

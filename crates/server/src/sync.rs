@@ -408,11 +408,11 @@ pub fn project(h: &Header, am: &Automerge) -> rounds_core::Result<Projection> {
                     .checks
                     .into_iter()
                     .map(|c| CheckRow {
-                        id: c.id,
-                        checkpoint_id: c.checkpoint_id,
-                        result: c.result.code().to_string(),
-                        note: c.note,
-                        at: c.at,
+                        id: c.check.id,
+                        checkpoint_id: c.check.checkpoint_id,
+                        result: c.check.result.code().to_string(),
+                        note: c.check.note,
+                        at: c.check.at,
                     })
                     .collect(),
             }

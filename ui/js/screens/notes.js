@@ -1,6 +1,6 @@
 // An SRO's student-contact notes (restricted records): the follow-ups due and the notes of one
 // student, a note, the form that writes one and chooses who it is shared with, and the form
-// in which the note's author changes its outcome, referral and follow-up date.
+// in which the note's author changes its reason, outcome, referral and follow-up date.
 
 import { invoke } from '../ipc.js';
 import * as L from '../logic.js';
@@ -69,7 +69,7 @@ export const note = async ({ id, view }) => {
   return screen('note', `${b.student_name} (${b.student_ref})`,
     h('dl', { class: 'kv' },
       h('dt', { text: 'Contact' }), h('dd', { text: `${L.label(L.CONTACT_TYPES, b.contact_type)}, ${L.dateTime(b.contacted_at)}` }),
-      h('dt', { text: 'Reason' }), h('dd', { text: b.reason }),
+      h('dt', { text: 'Reason' }), h('dd', { id: 'note-reason-text', text: b.reason }),
       h('dt', { text: 'Outcome' }), h('dd', { id: 'note-outcome-text', text: b.outcome || '—' }),
       h('dt', { text: 'Referral' }), h('dd', { id: 'note-referral-text', text: L.label(L.REFERRALS, b.referral) }),
       h('dt', { text: 'Follow up' }), h('dd', { id: 'note-follow-up-text', text: b.follow_up_on ? L.calendarDate(b.follow_up_on) : 'No follow-up' }),
@@ -78,7 +78,7 @@ export const note = async ({ id, view }) => {
 };
 
 /**
- * The author's changes to a note: its outcome, referral and follow-up date, prefilled with the
+ * The author's changes to a note: its reason, outcome, referral and follow-up date, prefilled with the
  * note as it was opened. "No follow-up" empties the date (ticking it off again brings the date
  * back); typing a date unticks it. Save sends only what changed (`L.noteEditArgs`) and shows
  * the note as saved; an error shows here, with what was typed kept.
@@ -86,6 +86,7 @@ export const note = async ({ id, view }) => {
 export const noteEdit = async ({ edit }) => {
   const box = alertBox();
   const b = edit.body;
+  const reason = h('textarea', { 'data-field': 'reason', value: b.reason });
   const outcome = h('textarea', { 'data-field': 'outcome', value: b.outcome });
   const referral = select(L.REFERRALS, b.referral);
   referral.setAttribute('data-field', 'referral');
@@ -99,7 +100,7 @@ export const noteEdit = async ({ edit }) => {
   const save = h('button', { id: 'note-edit-save', type: 'button', class: 'wide big', text: 'Save changes' });
   save.addEventListener('click', async () => {
     const args = L.noteEditArgs(edit, {
-      outcome: outcome.value, referral: referral.value, follow_up_on: none.checked ? '' : follow.value,
+      reason: reason.value, outcome: outcome.value, referral: referral.value, follow_up_on: none.checked ? '' : follow.value,
     });
     if (!args) { await returnTo('note', { id: edit.header.id }); return; }
     const v = await act(save, box, () => invoke('edit_note', args));
@@ -107,6 +108,7 @@ export const noteEdit = async ({ edit }) => {
   });
   return screen('noteEdit', 'Edit note',
     h('p', { class: 'hint', text: `${b.student_name} (${b.student_ref}) · ${L.label(L.CONTACT_TYPES, b.contact_type)}, ${L.dateTime(b.contacted_at)}` }),
+    field('note-edit-reason', 'Reason', reason),
     field('note-edit-outcome', 'Outcome', outcome),
     field('note-edit-referral', 'Referral', referral),
     field('note-edit-follow-up', 'Follow up on', follow),

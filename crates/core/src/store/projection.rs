@@ -130,7 +130,7 @@ pub(super) fn project_check(tx: &Transaction<'_>, h: &Header, c: &CheckRecord) -
 }
 
 fn insert_check(tx: &Transaction<'_>, h: &Header, c: &CheckRecord) -> Result<bool> {
-    let photos = serde_json::to_string(&c.photos)
+    let photos = serde_json::to_string(&c.check.photos)
         .map_err(|e| crate::Error::internal("encoding photo list", e))?;
     let n = tx
         .prepare_cached(
@@ -139,14 +139,14 @@ fn insert_check(tx: &Transaction<'_>, h: &Header, c: &CheckRecord) -> Result<boo
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         )?
         .execute(params![
-            c.id.to_string(),
+            c.check.id.to_string(),
             h.id.to_string(),
-            c.checkpoint_id.to_string(),
-            c.method.code(),
-            c.result.code(),
-            c.note,
+            c.check.checkpoint_id.to_string(),
+            c.check.method.code(),
+            c.check.result.code(),
+            c.check.note,
             photos,
-            ms(c.at),
+            ms(c.check.at),
             c.recorded_by.to_string()
         ])?;
     Ok(n == 1)

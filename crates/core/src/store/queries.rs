@@ -254,13 +254,15 @@ impl Store {
             .map(|row| {
                 let (id, cp, method, result, note, photos, at, by) = row?;
                 Ok(CheckRecord {
-                    id: parse_uuid(&id)?,
-                    checkpoint_id: parse_uuid(&cp)?,
-                    method: CheckMethod::parse(&method, "method")?,
-                    result: CheckResult::parse(&result, "result")?,
-                    note,
-                    photos: serde_json::from_str(&photos).unwrap_or_default(),
-                    at: from_ms(at),
+                    check: crate::model::CheckInput {
+                        id: parse_uuid(&id)?,
+                        checkpoint_id: parse_uuid(&cp)?,
+                        method: CheckMethod::parse(&method, "method")?,
+                        result: CheckResult::parse(&result, "result")?,
+                        note,
+                        photos: serde_json::from_str(&photos).unwrap_or_default(),
+                        at: from_ms(at),
+                    },
                     recorded_by: parse_uuid(&by)?,
                 })
             })

@@ -36,7 +36,10 @@ fn a_guard_walks_a_round_and_everything_is_there_after_reopening() {
         5,
         "every recorded check survived the reopen"
     );
-    assert_eq!(shift.checks[4].note, "Door 2 propped open with a chair");
+    assert_eq!(
+        shift.checks[4].check.note,
+        "Door 2 propped open with a chair"
+    );
     assert_eq!(
         shift.summary.done, 5,
         "four first visits and door 2's second were on time"

@@ -193,7 +193,7 @@ fn run(stores_n: usize, actions: Vec<Action>) -> Result<(), TestCaseError> {
                     .expect("shift")
                     .checks
                     .iter()
-                    .map(|c| c.id),
+                    .map(|c| c.check.id),
             );
         }
         if i == 0 {

@@ -78,7 +78,7 @@ fn checks_survive_sigkill_at_random_moments() {
                     .expect("shift")
                     .checks
                     .iter()
-                    .map(|c| c.id),
+                    .map(|c| c.check.id),
             );
         }
         let lost: Vec<_> = acked.difference(&present).collect();

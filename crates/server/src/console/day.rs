@@ -7,7 +7,8 @@
 //! school, every school the viewer may see is listed with one row per shift, from the server's
 //! projections only (fast for a whole district); with a school, each shift also shows its
 //! checkpoint-by-checkpoint round and photo counts, read from the shift documents themselves.
-//! [`load_day`] is shared with the reports.
+//! [`load_view`] loads the page's [`DayView`] and [`render`] writes it; [`load_day`] is shared
+//! with the reports.
 
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -19,7 +20,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
 use rounds_core::document::{self, CheckRecord};
 use rounds_core::model::{
-    CheckMethod, CheckResult, Checkpoint, IncidentStatus, ReferenceData, School,
+    CheckInput, CheckMethod, CheckResult, Checkpoint, IncidentStatus, ReferenceData, School,
 };
 use rounds_core::round::{self, CheckpointRound, RoundSummary, VisitStatus};
 use serde::Deserialize;
@@ -141,19 +142,22 @@ pub fn load_day(
             })?;
             let am = doc.to_automerge().map_err(ConsoleError::Internal)?;
             let body = document::read_shift(&am)?;
-            let photos = body.checks.iter().map(|c| c.photos.len()).sum();
+            let photos = body.checks.iter().map(|c| c.check.photos.len()).sum();
             (body.checks, Some(photos))
         } else {
             let records = rows_checks
                 .iter()
                 .map(|c| CheckRecord {
-                    id: c.id,
-                    checkpoint_id: c.checkpoint_id,
-                    method: CheckMethod::Manual,
-                    result: CheckResult::parse(&c.result, "result").unwrap_or(CheckResult::Other),
-                    note: c.note.clone(),
-                    photos: Vec::new(),
-                    at: c.at,
+                    check: CheckInput {
+                        id: c.id,
+                        checkpoint_id: c.checkpoint_id,
+                        method: CheckMethod::Manual,
+                        result: CheckResult::parse(&c.result, "result")
+                            .unwrap_or(CheckResult::Other),
+                        note: c.note.clone(),
+                        photos: Vec::new(),
+                        at: c.at,
+                    },
                     recorded_by: row.header.author_id,
                 })
                 .collect::<Vec<_>>();
@@ -166,23 +170,31 @@ pub fn load_day(
         let mut problems = Vec::new();
         let mut notes = Vec::new();
         for c in &records {
-            if c.result != CheckResult::AllClear {
+            if c.check.result != CheckResult::AllClear {
                 problems.push((
-                    c.at,
-                    name(&c.checkpoint_id).to_string(),
-                    c.result,
-                    c.note.clone(),
+                    c.check.at,
+                    name(&c.check.checkpoint_id).to_string(),
+                    c.check.result,
+                    c.check.note.clone(),
                 ));
-            } else if !c.note.trim().is_empty() {
-                notes.push((c.at, name(&c.checkpoint_id).to_string(), c.note.clone()));
+            } else if !c.check.note.trim().is_empty() {
+                notes.push((
+                    c.check.at,
+                    name(&c.check.checkpoint_id).to_string(),
+                    c.check.note.clone(),
+                ));
             }
         }
         let photo_refs: Vec<(DateTime<Utc>, String, String)> = records
             .iter()
             .flat_map(|c| {
-                c.photos
-                    .iter()
-                    .map(|p| (c.at, name(&c.checkpoint_id).to_string(), p.clone()))
+                c.check.photos.iter().map(|p| {
+                    (
+                        c.check.at,
+                        name(&c.check.checkpoint_id).to_string(),
+                        p.clone(),
+                    )
+                })
             })
             .collect();
         problems.sort_by_key(|p| p.0);
@@ -223,6 +235,69 @@ pub struct DayQuery {
     pub school: Option<String>,
 }
 
+/// What the day page shows: the schools' days and the count of incidents waiting for review.
+#[derive(Debug, Clone)]
+pub struct DayView {
+    /// The reference data the viewer may see (the school picker, names).
+    pub reference: ReferenceData,
+    /// The local day shown.
+    pub date: NaiveDate,
+    /// The school chosen (none: all of the viewer's schools).
+    pub school: Option<Uuid>,
+    /// Each school's day.
+    pub days: Vec<SchoolDay>,
+    /// Incidents waiting for the supervisor's review at these schools (none: not counted).
+    pub awaiting: Option<usize>,
+}
+
+/// Loads the day page for `v`: with a school, each shift's document is read too (rounds and
+/// photos); without, projections only.
+pub fn load_view(
+    storage: &dyn Storage,
+    db: &ConsoleDb,
+    v: &Viewer,
+    date: NaiveDate,
+    school: Option<Uuid>,
+    tz: Tz,
+    now: DateTime<Utc>,
+) -> ConsoleResult<DayView> {
+    let reference = storage.reference_for(v)?;
+    let schools = visible_schools(&reference, school)?;
+    let days = load_day(
+        storage,
+        db,
+        v,
+        &reference,
+        &schools,
+        date,
+        tz,
+        now,
+        school.is_some(),
+    )?;
+    // Incidents waiting for the supervisor's review, at the schools on the page.
+    // (Submitted, and approved reports amended since, which wait for review again.)
+    let mut awaiting = 0;
+    for status in [IncidentStatus::Submitted, IncidentStatus::Amended] {
+        awaiting += db
+            .incidents(&IncidentFilter {
+                schools: Some(schools.iter().map(|s| s.id).collect()),
+                status: Some(status.code().to_string()),
+                limit: usize::MAX,
+                ..IncidentFilter::default()
+            })?
+            .into_iter()
+            .filter(|i| access::may_read(v, &i.header, &[]))
+            .count();
+    }
+    Ok(DayView {
+        reference,
+        date,
+        school,
+        days,
+        awaiting: Some(awaiting),
+    })
+}
+
 /// `GET /console/day`.
 pub async fn page(
     State(state): State<AppState>,
@@ -235,43 +310,21 @@ pub async fn page(
     let school = opt_id(q.school.as_deref(), "school")?;
     let storage = state.storage.clone();
     blocking(move || {
-        let v = user.viewer();
-        let reference = storage.reference_for(&v)?;
-        let schools = visible_schools(&reference, school)?;
-        let days = load_day(
+        let view = load_view(
             storage.as_ref(),
             &user.db,
-            &v,
-            &reference,
-            &schools,
+            &user.viewer(),
             date,
+            school,
             when.tz,
             now,
-            school.is_some(),
         )?;
-        // Incidents waiting for the supervisor's review, at the schools on the page.
-        // (Submitted, and approved reports amended since, which wait for review again.)
-        let mut awaiting = 0;
-        for status in [IncidentStatus::Submitted, IncidentStatus::Amended] {
-            awaiting += user
-                .db
-                .incidents(&IncidentFilter {
-                    schools: Some(schools.iter().map(|s| s.id).collect()),
-                    status: Some(status.code().to_string()),
-                    limit: usize::MAX,
-                    ..IncidentFilter::default()
-                })?
-                .into_iter()
-                .filter(|i| access::may_read(&v, &i.header, &[]))
-                .count();
-        }
-        let body = render(&reference, &days, date, when, now, school, Some(awaiting));
         Ok(html_response(
             StatusCode::OK,
             html::page(
                 &format!("Day of {}", when.date(date)),
                 Some(&user.chrome()),
-                &body,
+                &render(&view, when, now),
             ),
         ))
     })
@@ -299,16 +352,16 @@ fn status_class(s: VisitStatus) -> &'static str {
     }
 }
 
-/// The day view's HTML body; `awaiting`: incidents waiting for review at these schools.
-pub fn render(
-    reference: &ReferenceData,
-    days: &[SchoolDay],
-    date: NaiveDate,
-    when: When,
-    now: DateTime<Utc>,
-    school: Option<Uuid>,
-    awaiting: Option<usize>,
-) -> String {
+/// The day page's HTML body, from its view alone (no storage, no HTTP).
+pub fn render(view: &DayView, when: When, now: DateTime<Utc>) -> String {
+    let DayView {
+        reference,
+        date,
+        school,
+        days,
+        awaiting,
+    } = view;
+    let (date, school, awaiting) = (*date, *school, *awaiting);
     let mut b = String::with_capacity(64 * 1024);
     let school_param = school.map(|s| s.to_string()).unwrap_or_default();
     let link = |d: NaiveDate| {
@@ -482,4 +535,155 @@ fn render_round(b: &mut String, s: &ShiftDay, when: When) {
         b.push_str("</p>");
     }
     b.push_str("</details>");
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+    use rounds_core::document::Header;
+    use rounds_core::model::{Classification, DocKind};
+    use rounds_core::round::{CheckpointRound, Visit};
+
+    use super::*;
+    use crate::console::Locale;
+
+    fn id(n: u128) -> Uuid {
+        Uuid::from_u128(n)
+    }
+
+    fn at(h: u32, m: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 1, h, m, 0)
+            .single()
+            .unwrap_or_default()
+    }
+
+    fn when() -> When {
+        When {
+            tz: Tz::UTC,
+            locale: Locale::EnUs,
+        }
+    }
+
+    fn school(n: u128, name: &str) -> School {
+        School {
+            id: id(n),
+            name: name.into(),
+        }
+    }
+
+    /// A shift at `school` whose one checkpoint had a visit due at 08:30 that was missed.
+    fn missed_shift(school: u128) -> ShiftDay {
+        ShiftDay {
+            row: ShiftRow {
+                header: Header {
+                    id: id(500),
+                    kind: DocKind::Shift,
+                    school_id: id(school),
+                    author_id: id(20),
+                    device_id: id(30),
+                    created_at: at(8, 0),
+                    classification: Classification::Internal,
+                },
+                post_id: id(40),
+                started_at: at(8, 0),
+                ended_at: None,
+            },
+            guard: "Gus <Guard>".into(),
+            post: "Front gate".into(),
+            round: vec![CheckpointRound {
+                checkpoint_id: id(50),
+                position: 1,
+                name: "Boiler room".into(),
+                tag_code: "T-1".into(),
+                visits: vec![Visit {
+                    due_at: at(8, 30),
+                    status: VisitStatus::Missed,
+                    check_id: None,
+                    checked_at: None,
+                }],
+                status: VisitStatus::Missed,
+            }],
+            summary: RoundSummary {
+                missed: 1,
+                ..RoundSummary::default()
+            },
+            checks: 0,
+            problems: vec![],
+            notes: vec![],
+            photos: Some(0),
+            photo_refs: vec![],
+        }
+    }
+
+    fn view(school: Option<Uuid>) -> DayView {
+        let (a, b) = (school_(1), school_(2));
+        DayView {
+            reference: ReferenceData {
+                schools: vec![a.clone(), b.clone()],
+                ..ReferenceData::default()
+            },
+            date: NaiveDate::from_ymd_opt(2026, 12, 1).unwrap_or_default(),
+            school,
+            days: vec![
+                SchoolDay {
+                    school: a,
+                    shifts: vec![missed_shift(1)],
+                },
+                SchoolDay {
+                    school: b,
+                    shifts: vec![],
+                },
+            ],
+            awaiting: Some(2),
+        }
+    }
+
+    fn school_(n: u128) -> School {
+        school(n, if n == 1 { "Lincoln & High" } else { "Adams" })
+    }
+
+    #[test]
+    fn the_district_day_counts_shifts_and_exceptions_and_marks_the_shift_to_look_at() {
+        let html = render(&view(None), when(), at(12, 0));
+        assert!(
+            html.contains("<h2>Day of Tuesday, December 1, 2026</h2>"),
+            "{html}"
+        );
+        assert!(html.contains("<strong>1 shift</strong>"), "{html}");
+        assert!(html.contains(r#"<strong class="bad">1</strong> with exceptions"#));
+        assert!(html.contains(&format!(r#"<tr class="exception" id="shift-{}">"#, id(500))));
+        assert!(html.contains("Gus &lt;Guard&gt;"), "names are escaped");
+        assert!(html.contains("Lincoln &amp; High"));
+        assert!(
+            html.contains("No shifts recorded."),
+            "a school without shifts says so"
+        );
+        assert!(html.contains("<strong>2 incidents</strong> waiting for review"));
+        assert!(
+            !html.contains("<details"),
+            "rounds are shown for one school only"
+        );
+    }
+
+    #[test]
+    fn one_schools_day_shows_each_round_visit_by_visit() {
+        let html = render(&view(Some(id(1))), when(), at(12, 0));
+        assert!(html.contains(r#"<details class="round" open>"#), "{html}");
+        assert!(
+            html.contains(r#"<span class="visit missed">8:30 AM: missed</span>"#),
+            "{html}"
+        );
+        let chosen = format!(r#"<option value="{}" selected>"#, id(1));
+        assert!(
+            html.contains(&chosen),
+            "the school picker shows the school: {html}"
+        );
+    }
+
+    #[test]
+    fn nothing_waiting_for_review_is_not_mentioned() {
+        let mut v = view(None);
+        v.awaiting = Some(0);
+        assert!(!render(&v, when(), at(12, 0)).contains("waiting for review"));
+    }
 }

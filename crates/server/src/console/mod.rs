@@ -28,6 +28,7 @@ pub mod locale;
 pub mod params;
 pub mod pdf;
 pub mod photos;
+pub mod report_pages;
 pub mod reports;
 pub mod session;
 
@@ -67,9 +68,9 @@ pub fn router() -> Router<AppState> {
         .route("/console/incidents/{id}/review", post(incidents::review))
         .route("/console/notes", get(incidents::notes))
         .route("/console/records/{id}/photos/{hash}", get(photos::photo))
-        .route("/console/reports", get(reports::page))
-        .route("/console/reports/daily.csv", get(reports::csv))
-        .route("/console/reports/daily.pdf", get(reports::pdf))
+        .route("/console/reports", get(report_pages::page))
+        .route("/console/reports/daily.csv", get(report_pages::csv))
+        .route("/console/reports/daily.pdf", get(report_pages::pdf))
         .route("/console/admin", get(admin_pages::page))
         .route(
             "/console/admin/schools",

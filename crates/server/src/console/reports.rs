@@ -7,27 +7,21 @@
 //! the PDF the shifts with exceptions. Built from the same [`super::day::load_day`] as the day
 //! view, so the two always agree.
 //!
+//! The HTTP side (the page and the downloads) is [`super::report_pages`].
+//!
 //! CSV follows RFC 4180 (fields with a comma, quote or line break are quoted, quotes doubled;
 //! CRLF line ends), and text fields starting with `=`, `+`, `-` or `@` get a leading `'` so a
 //! spreadsheet does not run them as formulas.
 
-use std::fmt::Write;
-
-use axum::extract::State;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, NaiveDate, Utc};
 use rounds_core::model::{IncidentType, ReferenceData, Role};
-use serde::Deserialize;
 use uuid::Uuid;
 
 use super::day::{SchoolDay, load_day};
-use super::html::{self, esc, url_param};
 use super::locale::count;
-use super::params::{Query, opt_id, visible_schools};
+use super::params::visible_schools;
 use super::pdf::{Cell, MARGIN, Pdf, PdfError, ReportFonts, TEXT_WIDTH, WIDTH};
-use super::{ConsoleError, ConsoleResult, ConsoleUser, When, blocking, day_bounds, html_response};
-use crate::AppState;
+use super::{ConsoleResult, When, day_bounds};
 use crate::access::{self, Viewer};
 use crate::storage::Storage;
 use crate::storage::console::{ConsoleDb, IncidentFilter};
@@ -449,181 +443,6 @@ pub fn to_pdf(r: &Report, fonts: &ReportFonts) -> Result<Vec<u8>, PdfError> {
         );
     }
     p.finish()
-}
-
-/// Query of the reports.
-#[derive(Debug, Deserialize)]
-pub struct ReportQuery {
-    /// `YYYY-MM-DD`.
-    pub date: Option<String>,
-    /// School id (empty: all of the viewer's schools).
-    pub school: Option<String>,
-}
-
-async fn report_for(
-    state: &AppState,
-    user: ConsoleUser,
-    q: ReportQuery,
-) -> ConsoleResult<(Report, ConsoleUser)> {
-    let now = state.now();
-    let when = state.when();
-    let date = super::parse_day(q.date.as_deref(), now, when.tz)?;
-    let school = opt_id(q.school.as_deref(), "school")?;
-    let storage = state.storage.clone();
-    blocking(move || {
-        let v = user.viewer();
-        let reference = storage.reference_for(&v)?;
-        let r = build(
-            storage.as_ref(),
-            &user.db,
-            &v,
-            &reference,
-            school,
-            date,
-            when,
-            now,
-        )?;
-        Ok((r, user))
-    })
-    .await
-}
-
-fn file_name(r: &Report, ext: &str) -> String {
-    let scope: String = r
-        .scope
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
-    format!("rounds-daily-{}-{}.{ext}", scope.trim_matches('-'), r.date)
-}
-
-fn download(body: Vec<u8>, content_type: &'static str, name: &str) -> ConsoleResult<Response> {
-    let mut resp = (StatusCode::OK, body).into_response();
-    let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
-    h.insert(
-        header::CONTENT_DISPOSITION,
-        HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
-            .map_err(|e| ConsoleError::Internal(e.to_string()))?,
-    );
-    super::secure(h);
-    Ok(resp)
-}
-
-type Q = Query<ReportQuery>;
-
-/// `GET /console/reports/daily.csv?date=&school=`.
-pub async fn csv(
-    State(state): State<AppState>,
-    user: ConsoleUser,
-    Query(q): Q,
-) -> ConsoleResult<Response> {
-    let (r, _) = report_for(&state, user, q).await?;
-    download(
-        to_csv(&r).into_bytes(),
-        "text/csv; charset=utf-8",
-        &file_name(&r, "csv"),
-    )
-}
-
-/// `GET /console/reports/daily.pdf?date=&school=`.
-pub async fn pdf(
-    State(state): State<AppState>,
-    user: ConsoleUser,
-    Query(q): Q,
-) -> ConsoleResult<Response> {
-    let (r, _) = report_for(&state, user, q).await?;
-    let fonts = state
-        .fonts()
-        .map_err(|e| ConsoleError::Internal(e.to_string()))?;
-    let bytes = blocking(move || {
-        let pdf = to_pdf(&r, &fonts).map_err(|e| ConsoleError::Internal(e.to_string()))?;
-        Ok((pdf, file_name(&r, "pdf")))
-    })
-    .await?;
-    download(bytes.0, "application/pdf", &bytes.1)
-}
-
-/// `GET /console/reports`: the report on screen, with its downloads.
-pub async fn page(
-    State(state): State<AppState>,
-    user: ConsoleUser,
-    Query(q): Q,
-) -> ConsoleResult<Response> {
-    let school = q.school.clone().unwrap_or_default();
-    let (r, user) = report_for(&state, user, q).await?;
-    let storage = state.storage.clone();
-    let v = user.viewer();
-    let reference = blocking(move || Ok(storage.reference_for(&v)?)).await?;
-    let mut opts = vec![(String::new(), "All my schools".to_string())];
-    opts.extend(
-        reference
-            .schools
-            .iter()
-            .map(|s| (s.id.to_string(), s.name.clone())),
-    );
-    let query = format!(
-        "date={}&amp;school={}",
-        url_param(&r.date.to_string()),
-        url_param(school.trim())
-    );
-    let mut b = String::new();
-    let _ = write!(
-        b,
-        r#"<h2>Daily activity report: {} — {}</h2><p class="hint">{}</p><form method="get" action="/console/reports" class="filters">
-<label>Date <input type="date" name="date" value="{}"></label>
-<label>School <select name="school">{}</select></label><button type="submit">Show</button></form>
-<p class="downloads"><a id="csv" href="/console/reports/daily.csv?{query}">Download CSV</a> <a id="pdf" href="/console/reports/daily.pdf?{query}">Download PDF</a></p>
-<table class="report"><thead><tr><th>School</th><th>Shifts</th><th>Checks</th><th>On time</th><th>Late</th><th>Missed</th><th>Problems</th><th>Incidents</th></tr></thead><tbody>"#,
-        esc(&r.scope),
-        esc(&r.when.long_date(r.date)),
-        esc(&format!(
-            "Made {}. Visits are checked against each post's schedule.",
-            r.when.date_time(r.made_at)
-        )),
-        r.date,
-        html::options(
-            opts.iter().map(|(a, b)| (a.as_str(), b.as_str())),
-            school.trim()
-        ),
-    );
-    for l in r.lines.iter().chain(std::iter::once(&r.total)) {
-        let _ = write!(
-            b,
-            r#"<tr{}><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class="{}">{}</td><td class="{}">{}</td><td class="{}">{}</td><td>{}</td></tr>"#,
-            if std::ptr::eq(l, &r.total) {
-                r#" class="total""#
-            } else {
-                ""
-            },
-            esc(&l.school),
-            l.shifts,
-            l.checks,
-            l.on_time,
-            if l.late > 0 { "late" } else { "" },
-            l.late,
-            if l.missed > 0 { "missed" } else { "" },
-            l.missed,
-            if l.problems > 0 { "problem" } else { "" },
-            l.problems,
-            l.incidents
-        );
-    }
-    b.push_str("</tbody></table><h3>Incidents by reporting category</h3><table class=\"report\"><thead><tr><th>Category</th><th>Incidents</th></tr></thead><tbody>");
-    for (c, n) in categories().iter().zip(&r.total.by_category) {
-        let _ = write!(b, "<tr><td>{}</td><td>{n}</td></tr>", esc(c));
-    }
-    b.push_str("</tbody></table>");
-    Ok(html_response(
-        StatusCode::OK,
-        html::page("Reports", Some(&user.chrome()), &b),
-    ))
 }
 
 #[cfg(test)]
