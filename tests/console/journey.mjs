@@ -23,7 +23,7 @@ import { tmpdir, homedir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { children, steps, log, startListening, stop, step, checkAccessible } from '../support/harness.mjs';
+import { log, startListening, stop, step, check, checkAccessible, runJourney } from '../support/harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..', '..');
@@ -35,20 +35,12 @@ const SHOTS = resolve(repo, process.env.ROUNDS_CONSOLE_SHOTS ?? 'docs/screens');
 const tmp = mkdtempSync(join(tmpdir(), 'rounds-console-'));
 const figures = {};
 
-
-
-
-
 const AXE = createRequire(import.meta.url).resolve('axe-core/axe.min.js');
 
 /** axe-core finds no serious or critical violation, and every control is labelled and reached
  * with Tab (see the harness). */
 function accessible(page, screenName) {
   return checkAccessible(page, screenName, { axe: AXE });
-}
-
-function check(cond, why) {
-  if (!cond) throw new Error(why);
 }
 
 async function shot(page, name, fullPage = true) {
@@ -277,19 +269,10 @@ async function main() {
     });
   } finally {
     await browser.close();
-    for (const c of [...children]) await stop(c, 'SIGKILL');
   }
 }
 
-let failed = false;
-try {
-  await main();
-} catch (e) {
-  failed = true;
-  process.stdout.write(`journey failed: ${e.stack}\n`);
-}
-process.stdout.write(`figures: ${JSON.stringify(figures)}\n`);
-rmSync(tmp, { recursive: true, force: true });
-const passed = steps.filter((s) => s.ok).length;
-process.stdout.write(`test result: ${failed ? 'FAILED' : 'ok'}. ${passed} passed; ${steps.length - passed + (failed && steps.every((s) => s.ok) ? 1 : 0)} failed; (console journey)\n`);
-process.exit(failed ? 1 : 0);
+await runJourney('console journey', main, {
+  figures,
+  done: () => rmSync(tmp, { recursive: true, force: true }),
+});

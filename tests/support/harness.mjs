@@ -1,6 +1,7 @@
 // What the end-to-end journeys (tests/ui, tests/console) share: starting the real programs
-// and stopping them, and running named steps with a pass/fail record for the closing
-// libtest-style line.
+// and stopping them, running named steps with a pass/fail record, checks, accessibility, and
+// `runJourney`, which runs a journey's `main` and ends with the libtest-style line
+// scripts/test.sh counts.
 
 import { spawn } from 'node:child_process';
 
@@ -55,8 +56,35 @@ export async function step(name, fn) {
   }
 }
 
-function mustHold(cond, why) {
+/** Fails the step with `why` unless `cond` holds. */
+export function check(cond, why) {
   if (!cond) throw new Error(why);
+}
+
+const mustHold = check;
+
+/**
+ * Runs a journey: `main()` (which stops what it started in its own `finally`), then whatever
+ * is still running is killed, `figures` printed, `done()` run (it writes files, removes the
+ * temporary folder), and the libtest-style `test result:` line written for `label`; the
+ * process exits 1 when a step failed or `main` threw.
+ */
+export async function runJourney(label, main, { figures = {}, pretty = false, done = () => {} } = {}) {
+  let failed = false;
+  try {
+    await main();
+  } catch (e) {
+    failed = true;
+    process.stdout.write(`journey failed: ${e.stack}\n`);
+  }
+  for (const c of [...children]) await stop(c, 'SIGKILL');
+  process.stdout.write(`${pretty ? '\n' : ''}figures: ${JSON.stringify(figures, null, pretty ? 1 : undefined)}\n`);
+  done();
+  const passed = steps.filter((s) => s.ok).length;
+  // A throw outside any step counts as one more failure.
+  const failures = steps.length - passed + (failed && steps.every((s) => s.ok) ? 1 : 0);
+  process.stdout.write(`test result: ${failed ? 'FAILED' : 'ok'}. ${passed} passed; ${failures} failed; (${label})\n`);
+  process.exit(failed ? 1 : 0);
 }
 
 /**

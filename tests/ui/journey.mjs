@@ -29,7 +29,7 @@ import { tmpdir, homedir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { children, steps, log, startListening, stop, step, checkAccessible } from '../support/harness.mjs';
+import { steps, log, startListening, stop, step, check, checkAccessible, runJourney } from '../support/harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, '..', '..');
@@ -78,9 +78,6 @@ function accessible(page, screenName) {
   return checkAccessible(page, screenName, { axe: AXE, within: '.sheet' });
 }
 
-
-
-
 function serverCli(data, ...args) {
   return execFileSync(SERVER, ['--data', data, ...args], { encoding: 'utf8' });
 }
@@ -89,10 +86,6 @@ function enrollmentCode(data) {
   return serverCli(data, 'admin', 'enroll-code').trim().split(/\s+/)[0];
 }
 
-
-function check(cond, why) {
-  if (!cond) throw new Error(why);
-}
 
 async function shot(page, name) {
   await page.screenshot({ path: join(SHOTS, `${name}.png`) });
@@ -675,20 +668,14 @@ async function main() {
     });
   } finally {
     await browser.close();
-    for (const c of [...children]) await stop(c, 'SIGKILL');
   }
 }
 
-let failed = false;
-try {
-  await main();
-} catch (e) {
-  failed = true;
-  process.stdout.write(`journey failed: ${e.stack}\n`);
-}
-process.stdout.write(`\nfigures: ${JSON.stringify(figures, null, 1)}\n`);
-writeFileSync(join(here, 'last-run.json'), JSON.stringify({ steps, figures }, null, 1));
-rmSync(tmp, { recursive: true, force: true });
-const passed = steps.filter((s) => s.ok).length;
-process.stdout.write(`test result: ${failed ? 'FAILED' : 'ok'}. ${passed} passed; ${steps.length - passed + (failed && steps.every((s) => s.ok) ? 1 : 0)} failed; (ui journeys)\n`);
-process.exit(failed ? 1 : 0);
+await runJourney('ui journeys', main, {
+  figures,
+  pretty: true,
+  done: () => {
+    writeFileSync(join(here, 'last-run.json'), JSON.stringify({ steps, figures }, null, 1));
+    rmSync(tmp, { recursive: true, force: true });
+  },
+});

@@ -13,6 +13,10 @@
 //!   still delivers what was saved. Locking on purpose (or switching person) stops sync too.
 //!
 //! Every field command lives in [`crate::records`]; this module owns the lifecycle.
+//!
+//! **Why this file is long:** the whole lifecycle as one state machine (setup, unlock with its
+//! lockout, lock, people, PINs, sign-in again, background sync), so that every transition and
+//! the lock it takes is read in one place.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};

@@ -17,6 +17,7 @@ pub mod config;
 pub mod dispatch;
 pub mod env;
 pub mod error;
+pub mod record_types;
 pub mod records;
 pub mod status;
 pub mod worker;

@@ -14,6 +14,11 @@
 //! This module only builds and reads documents; it knows nothing of SQLite. Each write function
 //! runs inside an automerge transaction whose commit carries the action's time and a small
 //! JSON message (`{"action":..,"by":..}`) so the history says who did what, when.
+//!
+//! **Why one file:** the schema of every record's automerge document, written and read side by
+//! side (each kind's `init_*`/`edit_*` beside its `read_*`), so a field's name in a write is
+//! checked against the read a few lines away; the server's rules ([`crate::rules`]) read the
+//! same names.
 
 use automerge::transaction::{CommitOptions, Transactable, Transaction};
 use automerge::{

@@ -34,6 +34,10 @@
 //! keypad; someone who can copy the files faces Argon2id's cost per guess instead, which the
 //! policy prices at 100 core-years or more (see `docs/app.md`, "Unlocking", for what each
 //! kind of attacker can and cannot do, and the platform keystore design for phones).
+//!
+//! **Why one file:** all key handling (slots, Argon2id, the sealed database key, the lockout
+//! counter, the file's atomic rewrite) in one place, to be reviewed as one piece of
+//! cryptography; nothing outside it sees a key's bytes.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -18,6 +18,9 @@
 //!   honest app never makes a change the server refuses for its size.
 //!
 //! Text lengths are counted in characters (Unicode scalar values), as the inputs are.
+//!
+//! **Why one file:** every cap and its check in one place, so that a reviewer sees all of them
+//! at once and the device and the server cannot drift apart.
 
 use std::io::Read;
 

@@ -12,6 +12,12 @@
 //! Every input type has a `validate` method; a refused value names the field and the reason.
 //! The numbers (text lengths, list lengths) live in [`crate::limits`], which the server also
 //! applies to every record body it receives.
+//!
+//! **Why one file:** every domain type with its validation, one section per record kind
+//! (reference data, shift, incident, contact note, field inputs), so the whole vocabulary and
+//! every rule on a value is read in one place; the types are small and many, and splitting them
+//! would scatter the `validate` methods that share one set of field checks (at the end of the
+//! file).
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};

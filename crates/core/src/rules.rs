@@ -41,6 +41,11 @@
 //! reaches the server after a supervisor approved it is kept (it was honest); the incident
 //! then reads as [`IncidentStatus::Amended`] and waits for review again (see
 //! [`crate::document::read_incident`]).
+//!
+//! **Why one file:** this is the one table of who may change what and its interpreter, which
+//! both the device and the server run; a reviewer must be able to read every rule, and the code
+//! that classifies each automerge operation into a field the rules name, without leaving the
+//! file.
 
 use automerge::legacy::{Key, ObjectId, OpId, OpType};
 use automerge::{Automerge, Change, ObjId, ROOT, ReadDoc, ScalarValue, Value};

@@ -43,14 +43,11 @@
 //!
 //! Every appended chunk is fsynced before it is acknowledged, so `received` survives a power
 //! cut; the complete file is fsynced, renamed into place and its folder fsynced before the
-//! answer says complete. Requests for the same hash are serialised within this process (a
-//! device retrying while its first request still runs); several server processes sharing one
-//! photo folder would need a file lock as well.
+//! answer says complete ([`PhotoFiles`], in [`crate::photo_files`]). Requests for the same hash
+//! are serialised within this process (a device retrying while its first request still runs);
+//! several server processes sharing one photo folder would need a file lock as well.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::fs;
 
 use automerge::Automerge;
 use axum::Json;
@@ -62,7 +59,6 @@ use rounds_core::document::{self, Header};
 use rounds_core::model::{DocKind, ImageType, is_photo_hash};
 use rounds_protocol::{MAX_PHOTO_BYTES, MAX_PHOTO_CHUNK, PhotoStatus};
 use serde::Deserialize;
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::AppState;
@@ -70,6 +66,7 @@ use crate::access;
 use crate::auth::DeviceSession;
 use crate::error::ApiError;
 use crate::extract::{Body, Path as UrlPath, Query};
+pub use crate::photo_files::{Appended, PhotoFiles};
 use crate::storage::{LEGACY_PHOTO_RECORD, PhotoRecord, PhotoUpload, Storage};
 
 /// The photo numbers of a server: how much a device may send a day, and how long an upload
@@ -327,7 +324,7 @@ pub async fn status(
         let complete = files.complete_path(&hash).is_file();
         if complete && reuse_own_upload(storage.as_ref(), &session, &hash, q.record, now)? {
             return Ok(Json(PhotoStatus {
-                received: file_len(&files.complete_path(&hash))?.unwrap_or(0),
+                received: files.complete_len(&hash)?.unwrap_or(0),
                 complete: true,
             }));
         }
@@ -480,298 +477,9 @@ pub fn sweep(
     Ok(swept)
 }
 
-/// What appending a chunk did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Appended {
-    /// Nothing more to do: the server holds this much (a chunk appended, a repeated chunk, or
-    /// a photo already complete).
-    Held(PhotoStatus),
-    /// This chunk completed the photo and its hash matched: the complete file is in place.
-    Completed(PhotoStatus),
-    /// The chunk starts past what the server holds.
-    Gap {
-        /// What the server holds.
-        received: u64,
-    },
-    /// The whole photo was received but its SHA-256 is `actual`: the partial file is gone.
-    Mismatch {
-        /// The SHA-256 of what was received.
-        actual: String,
-    },
-}
-
-/// Requests for the same hash run one at a time (striped by the hash's first byte).
-static STRIPES: [Mutex<()>; 64] = [const { Mutex::new(()) }; 64];
-
-/// The photo files under one folder; pure of HTTP so tests can call it.
-#[derive(Debug, Clone)]
-pub struct PhotoFiles {
-    dir: PathBuf,
-}
-
-impl PhotoFiles {
-    /// The photo files under `dir`.
-    pub fn new(dir: PathBuf) -> Self {
-        PhotoFiles { dir }
-    }
-
-    fn lock(&self, hash: &str) -> std::sync::MutexGuard<'static, ()> {
-        let i = usize::from(hash.as_bytes().first().copied().unwrap_or(0)) % STRIPES.len();
-        STRIPES[i]
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// Where the complete photo is (or will be).
-    pub fn complete_path(&self, hash: &str) -> PathBuf {
-        self.dir.join(hash)
-    }
-
-    /// Where `device`'s upload in progress of a photo is.
-    pub fn partial_path(&self, device: Uuid, hash: &str) -> PathBuf {
-        self.dir.join("partial").join(device.to_string()).join(hash)
-    }
-
-    /// How many bytes of a photo `device` has sent so far (its partial file's length).
-    pub fn received(&self, device: Uuid, hash: &str) -> std::io::Result<u64> {
-        Ok(file_len(&self.partial_path(device, hash))?.unwrap_or(0))
-    }
-
-    /// The bytes of every upload `device` has in progress.
-    pub fn partial_bytes(&self, device: Uuid) -> std::io::Result<u64> {
-        let dir = self.dir.join("partial").join(device.to_string());
-        let entries = match fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-            Err(e) => return Err(e),
-        };
-        let mut n = 0;
-        for e in entries {
-            n += e?.metadata()?.len();
-        }
-        Ok(n)
-    }
-
-    /// Removes partial files last written before `cutoff` (and the files of servers that kept
-    /// one partial file per hash, directly under `partial/`); returns how many.
-    pub fn remove_partials_before(&self, cutoff: std::time::SystemTime) -> std::io::Result<usize> {
-        let root = self.dir.join("partial");
-        let mut removed = 0;
-        let mut stale = |path: &Path, m: &fs::Metadata| -> std::io::Result<()> {
-            if m.modified()? < cutoff {
-                fs::remove_file(path)?;
-                removed += 1;
-            }
-            Ok(())
-        };
-        let entries = match fs::read_dir(&root) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
-            Err(e) => return Err(e),
-        };
-        for e in entries {
-            let e = e?;
-            let m = e.metadata()?;
-            if m.is_dir() {
-                for f in fs::read_dir(e.path())? {
-                    let f = f?;
-                    stale(&f.path(), &f.metadata()?)?;
-                }
-            } else {
-                stale(&e.path(), &m)?;
-            }
-        }
-        Ok(removed)
-    }
-
-    /// Appends `device`'s chunk at `offset` of a photo of `total` bytes (already checked to
-    /// fit), and completes the photo when it is whole.
-    pub fn append(
-        &self,
-        device: Uuid,
-        hash: &str,
-        offset: u64,
-        total: u64,
-        chunk: &[u8],
-    ) -> std::io::Result<Appended> {
-        let partial = self.partial_path(device, hash);
-        let mut received = self.received(device, hash)?;
-        if received > total {
-            // Left by an upload that declared another size: a photo has one size, so those
-            // bytes are not this photo. Start again.
-            fs::remove_file(&partial)?;
-            received = 0;
-        }
-        if offset > received {
-            return Ok(Appended::Gap { received });
-        }
-        let end = offset + chunk.len() as u64;
-        if end <= received {
-            // Already received: a retry after a lost answer.
-            return Ok(Appended::Held(PhotoStatus {
-                received,
-                complete: false,
-            }));
-        }
-        let new = &chunk[(received - offset) as usize..];
-        let folder = partial.parent().map(Path::to_path_buf).unwrap_or_default();
-        if received == 0 {
-            create_dir_durably(&folder)?;
-        }
-        {
-            let mut f = OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&partial)?;
-            f.write_all(new)?;
-            f.sync_data()?;
-        }
-        if received == 0 {
-            File::open(&folder)?.sync_all()?;
-        }
-        if end < total {
-            return Ok(Appended::Held(PhotoStatus {
-                received: end,
-                complete: false,
-            }));
-        }
-        let actual = sha256_of(&partial)?;
-        if actual != hash {
-            fs::remove_file(&partial)?;
-            return Ok(Appended::Mismatch { actual });
-        }
-        File::open(&partial)?.sync_all()?;
-        fs::rename(&partial, self.complete_path(hash))?;
-        File::open(&self.dir)?.sync_all()?;
-        Ok(Appended::Completed(PhotoStatus {
-            received: total,
-            complete: true,
-        }))
-    }
-}
-
-fn file_len(path: &Path) -> std::io::Result<Option<u64>> {
-    match fs::metadata(path) {
-        Ok(m) => Ok(Some(m.len())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
-    }
-}
-
-fn create_dir_durably(dir: &Path) -> std::io::Result<()> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    fs::create_dir_all(dir)?;
-    // The partial folder, the photo folder and the data folder may gain entries: make them
-    // durable.
-    let mut d = dir.parent();
-    for _ in 0..3 {
-        let Some(p) = d.filter(|p| !p.as_os_str().is_empty()) else {
-            break;
-        };
-        File::open(p)?.sync_all()?;
-        d = p.parent();
-    }
-    Ok(())
-}
-
-fn sha256_of(path: &Path) -> std::io::Result<String> {
-    let mut f = File::open(path)?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let n = f.read(&mut buf)?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex::encode(h.finalize()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn hash(b: &[u8]) -> String {
-        hex::encode(Sha256::digest(b))
-    }
-
-    #[test]
-    fn chunks_append_in_order_and_the_whole_is_checked() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let files = PhotoFiles::new(dir.path().join("photos"));
-        let photo: Vec<u8> = (0..1000u32).map(|i| (i % 251) as u8).collect();
-        let h = hash(&photo);
-        let held = |received, complete| PhotoStatus { received, complete };
-        let cases: &[(&str, u64, std::ops::Range<usize>, Appended)] = &[
-            ("first chunk", 0, 0..400, Appended::Held(held(400, false))),
-            (
-                "the same chunk again",
-                0,
-                0..400,
-                Appended::Held(held(400, false)),
-            ),
-            ("a gap", 600, 600..800, Appended::Gap { received: 400 }),
-            (
-                "overlapping: only the new part is kept",
-                200,
-                200..700,
-                Appended::Held(held(700, false)),
-            ),
-            (
-                "the last chunk",
-                700,
-                700..1000,
-                Appended::Completed(held(1000, true)),
-            ),
-        ];
-        let (device, other) = (Uuid::from_u128(1), Uuid::from_u128(2));
-        for (name, offset, range, want) in cases {
-            let got = files
-                .append(device, &h, *offset, 1000, &photo[range.clone()])
-                .expect(name);
-            assert_eq!(&got, want, "{name}");
-            if *offset == 0 && range.end == 400 {
-                assert_eq!(
-                    files.append(other, &h, 0, 1000, b"spoil").expect("other"),
-                    Appended::Held(held(5, false)),
-                    "another device's bytes go to its own partial file"
-                );
-            }
-        }
-        assert_eq!(
-            fs::read(files.complete_path(&h)).expect("complete"),
-            photo,
-            "the complete file is the photo"
-        );
-        assert!(
-            !files.partial_path(device, &h).exists(),
-            "the partial file was moved into place"
-        );
-    }
-
-    #[test]
-    fn a_photo_whose_bytes_do_not_match_is_not_kept() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let files = PhotoFiles::new(dir.path().join("photos"));
-        let h = hash(b"the real photo");
-        let device = Uuid::from_u128(1);
-        let got = files.append(device, &h, 0, 5, b"other").expect("append");
-        assert_eq!(
-            got,
-            Appended::Mismatch {
-                actual: hash(b"other")
-            }
-        );
-        assert_eq!(
-            files.received(device, &h).expect("received"),
-            0,
-            "nothing kept: the next upload starts at 0"
-        );
-        assert!(!files.complete_path(&h).exists());
-    }
 
     #[test]
     fn chunks_that_cannot_fit_are_refused() {

@@ -10,6 +10,10 @@
 //! automerge parses it, and refuses the whole request with 413 on a breach; a document whose
 //! history would pass its cap, or whose body after the merge has a field past its cap or a
 //! photo reference that is not a hash ([`project`]), is refused alone, with kind `invalid`.
+//!
+//! **Why one file:** the three halves of the exchange (push, pull, fetch) share the decoding,
+//! the limits, the causal ordering and the projection of a merged document; kept together so a
+//! reader follows a change from the wire to the feed.
 
 use std::collections::HashMap;
 

@@ -24,6 +24,11 @@
 //! (numbered SQL files from `migrations/device/`, applied in one transaction, version in
 //! `PRAGMA user_version`). A newer schema, a file that is not a database, or a damaged file is
 //! refused and never written to.
+//!
+//! **Why this file is long:** it is the store's lifecycle (create, open, unlock, people and
+//! their key slots, integrity, close) and the document cache and compaction every action goes
+//! through, with the private helpers they share; the actions, queries, sync and photos are in
+//! the submodules.
 
 mod actions;
 mod photos;

@@ -21,6 +21,11 @@
 //!   cell and is never split; a paragraph may continue on the next page.
 //!
 //! Coordinates are points from the top-left corner of the page (y grows downwards).
+//!
+//! **Why one file:** it is the whole PDF writer over krilla, and its halves share private
+//! types: the shaped runs and lines that fonts and wrapping produce are what the page layout
+//! draws glyph by glyph; the reports that use it ([`super::reports`]) know only cells,
+//! paragraphs and rules.
 
 use std::ops::Range;
 use std::path::{Path, PathBuf};

@@ -3,6 +3,10 @@
 //! One writer connection (SQLite has one writer at a time anyway) and a few reader
 //! connections; WAL lets readers work while a commit is in progress. `synchronous = FULL`:
 //! when the server says a change is committed, it survives a power cut.
+//!
+//! **Why this file is long:** it implements the whole [`super::Storage`] trait for one backend,
+//! each method a transaction over its SQL; it splits by concern with the trait itself when the
+//! storage seam is split into narrow traits (the PostgreSQL issue).
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
