@@ -32,7 +32,6 @@ use rounds_core::entropy::SeededEntropy;
 use rounds_core::model::*;
 use rounds_server::console::reports;
 use rounds_server::console::{Locale, When, day, pdf};
-use rounds_server::storage::console::ConsoleDb;
 use rounds_server::storage::{Commit, PersonRecord, SqliteStorage, Storage};
 use rounds_server::{AppState, auth};
 use uuid::Uuid;
@@ -308,7 +307,6 @@ fn main() {
 
     // Server-side work alone.
     let st: &dyn Storage = storage.as_ref();
-    let db = ConsoleDb::of(st).unwrap();
     let admin = st.person(ADMIN).unwrap().unwrap();
     let v = auth::viewer(&admin);
     let now = t(23, 0);
@@ -323,7 +321,7 @@ fn main() {
         let t0 = Instant::now();
         // What the page's handler runs: the loader (with its count of incidents waiting for
         // review) and the renderer.
-        let view = day::load_view(st, &db, &v, date(), None, Tz::UTC, now).unwrap();
+        let view = day::load_view(st, &v, date(), None, Tz::UTC, now).unwrap();
         let html = day::render(&view, when, now);
         work.push(t0.elapsed());
         shifts = view.days.iter().map(|d| d.shifts.len()).sum::<usize>();
@@ -345,18 +343,7 @@ fn main() {
         let t0 = Instant::now();
         let reference = st.reference_for(&v).unwrap();
         let schools = rounds_server::console::params::visible_schools(&reference, None).unwrap();
-        let days = day::load_day(
-            st,
-            &db,
-            &v,
-            &reference,
-            &schools,
-            date(),
-            Tz::UTC,
-            now,
-            true,
-        )
-        .unwrap();
+        let days = day::load_day(st, &v, &reference, &schools, date(), Tz::UTC, now, true).unwrap();
         let view = day::DayView {
             reference,
             date: date(),
@@ -388,7 +375,7 @@ fn main() {
     for _ in 0..s.runs {
         let t0 = Instant::now();
         let reference = st.reference_for(&v).unwrap();
-        let r = reports::build(st, &db, &v, &reference, None, date(), when, now).unwrap();
+        let r = reports::build(st, &v, &reference, None, date(), when, now).unwrap();
         let pdf = reports::to_pdf(&r, &fonts).unwrap();
         work.push(t0.elapsed());
         pdf_len = pdf.len();

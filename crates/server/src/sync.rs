@@ -414,7 +414,7 @@ pub fn project(h: &Header, am: &Automerge) -> rounds_core::Result<Projection> {
                     .map(|c| CheckRow {
                         id: c.check.id,
                         checkpoint_id: c.check.checkpoint_id,
-                        result: c.check.result.code().to_string(),
+                        result: c.check.result,
                         note: c.check.note,
                         at: c.check.at,
                     })

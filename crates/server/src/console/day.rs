@@ -33,7 +33,7 @@ use super::{ConsoleError, ConsoleResult, ConsoleUser, When, blocking, day_bounds
 use crate::AppState;
 use crate::access::{self, Viewer};
 use crate::storage::Storage;
-use crate::storage::console::{ConsoleDb, IncidentFilter, ShiftRow};
+use crate::storage::console::{IncidentFilter, ShiftRow};
 
 /// One shift of the day, evaluated.
 #[derive(Debug, Clone)]
@@ -85,7 +85,6 @@ pub struct SchoolDay {
 )]
 pub fn load_day(
     storage: &dyn Storage,
-    db: &ConsoleDb,
     v: &Viewer,
     reference: &ReferenceData,
     schools: &[School],
@@ -96,13 +95,13 @@ pub fn load_day(
 ) -> ConsoleResult<Vec<SchoolDay>> {
     let (from, to) = day_bounds(date, tz);
     let ids: Vec<Uuid> = schools.iter().map(|s| s.id).collect();
-    let rows: Vec<ShiftRow> = db
-        .shifts(from, to, Some(&ids))?
+    let rows: Vec<ShiftRow> = storage
+        .shifts_started(from, to, Some(&ids))?
         .into_iter()
         .filter(|r| access::may_read(v, &r.header, &[]))
         .collect();
     let shift_ids: Vec<Uuid> = rows.iter().map(|r| r.header.id).collect();
-    let mut checks = db.checks(&shift_ids)?;
+    let mut checks = storage.checks_of(&shift_ids)?;
     let people: HashMap<Uuid, &str> = reference
         .people
         .iter()
@@ -152,8 +151,7 @@ pub fn load_day(
                         id: c.id,
                         checkpoint_id: c.checkpoint_id,
                         method: CheckMethod::Manual,
-                        result: CheckResult::parse(&c.result, "result")
-                            .unwrap_or(CheckResult::Other),
+                        result: c.result,
                         note: c.note.clone(),
                         photos: Vec::new(),
                         at: c.at,
@@ -254,7 +252,6 @@ pub struct DayView {
 /// photos); without, projections only.
 pub fn load_view(
     storage: &dyn Storage,
-    db: &ConsoleDb,
     v: &Viewer,
     date: NaiveDate,
     school: Option<Uuid>,
@@ -265,7 +262,6 @@ pub fn load_view(
     let schools = visible_schools(&reference, school)?;
     let days = load_day(
         storage,
-        db,
         v,
         &reference,
         &schools,
@@ -278,10 +274,10 @@ pub fn load_view(
     // (Submitted, and approved reports amended since, which wait for review again.)
     let mut awaiting = 0;
     for status in [IncidentStatus::Submitted, IncidentStatus::Amended] {
-        awaiting += db
+        awaiting += storage
             .incidents(&IncidentFilter {
                 schools: Some(schools.iter().map(|s| s.id).collect()),
-                status: Some(status.code().to_string()),
+                status: Some(status),
                 limit: usize::MAX,
                 ..IncidentFilter::default()
             })?
@@ -310,15 +306,7 @@ pub async fn page(
     let school = opt_id(q.school.as_deref(), "school")?;
     let storage = state.storage.clone();
     blocking(move || {
-        let view = load_view(
-            storage.as_ref(),
-            &user.db,
-            &user.viewer(),
-            date,
-            school,
-            when.tz,
-            now,
-        )?;
+        let view = load_view(storage.as_ref(), &user.viewer(), date, school, when.tz, now)?;
         Ok(html_response(
             StatusCode::OK,
             html::page(

@@ -121,22 +121,19 @@ pub fn render_incident_list(v: &IncidentListView, when: When) -> String {
         }
     );
     for r in rows {
-        let ty = IncidentType::parse(&r.incident_type, "type").unwrap_or(IncidentType::Other);
-        let status = IncidentStatus::parse(&r.status, "status")
-            .map(IncidentStatus::label)
-            .unwrap_or("Unknown status");
+        let (ty, status) = (r.incident_type, r.status);
         let _ = write!(
             b,
             r#"<tr class="status-{}"><td>{}</td><td>{}</td><td><a href="/console/incidents/{}">{}</a></td><td>{}</td><td>{}</td><td><span class="badge {}">{}</span></td><td>{}</td></tr>"#,
-            esc(&r.status),
+            status.code(),
             when.date_time(r.occurred_at),
             esc(names.get(&r.header.school_id).copied().unwrap_or("?")),
             r.header.id,
             esc(ty.label()),
             esc(ty.reporting_category()),
             esc(&r.location),
-            esc(&r.status),
-            esc(status),
+            status.code(),
+            esc(status.label()),
             esc(names.get(&r.header.author_id).copied().unwrap_or("?")),
         );
     }
@@ -353,8 +350,8 @@ mod tests {
             },
             rows: vec![IncidentRow {
                 header: header(DocKind::Incident),
-                incident_type: "fight_assault".into(),
-                status: "submitted".into(),
+                incident_type: IncidentType::FightAssault,
+                status: IncidentStatus::Submitted,
                 location: "<Gym>".into(),
                 occurred_at: at(),
                 submitted_at: None,

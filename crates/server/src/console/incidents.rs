@@ -319,10 +319,10 @@ pub async fn list(
         let v = user.viewer();
         let reference = storage.reference_for(&v)?;
         let schools = visible_schools(&reference, school)?;
-        let rows = user.db.incidents(&IncidentFilter {
+        let rows = storage.incidents(&IncidentFilter {
             schools: Some(schools.iter().map(|s| s.id).collect()),
-            incident_type: incident_type.map(|t| t.code().to_string()),
-            status: status.map(|s| s.code().to_string()),
+            incident_type,
+            status,
             from,
             to,
             limit: LIST_LIMIT,
@@ -465,7 +465,7 @@ pub async fn notes(State(state): State<AppState>, user: ConsoleUser) -> ConsoleR
             .map(|p| (p.id, p.name))
             .collect();
         let mut notes = Vec::new();
-        for h in user.db.notes_of(user.person.id)? {
+        for h in storage.notes_of(user.person.id)? {
             let Some((h, readers)) = storage.header(h.id)? else {
                 continue;
             };

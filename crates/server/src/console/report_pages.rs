@@ -48,20 +48,11 @@ async fn load(
     let date = super::parse_day(q.date.as_deref(), now, when.tz)?;
     let school = opt_id(q.school.as_deref(), "school")?;
     let storage = state.storage.clone();
-    let (db, v) = (user.db.clone(), user.viewer());
+    let v = user.viewer();
     let picked = q.school.unwrap_or_default().trim().to_string();
     blocking(move || {
         let reference = storage.reference_for(&v)?;
-        let report = build(
-            storage.as_ref(),
-            &db,
-            &v,
-            &reference,
-            school,
-            date,
-            when,
-            now,
-        )?;
+        let report = build(storage.as_ref(), &v, &reference, school, date, when, now)?;
         Ok(ReportPageView {
             report,
             schools: reference.schools,

@@ -24,7 +24,7 @@ use super::pdf::{Cell, MARGIN, Pdf, PdfError, ReportFonts, TEXT_WIDTH, WIDTH};
 use super::{ConsoleResult, When, day_bounds};
 use crate::access::{self, Viewer};
 use crate::storage::Storage;
-use crate::storage::console::{ConsoleDb, IncidentFilter};
+use crate::storage::console::IncidentFilter;
 
 /// The reporting categories, in taxonomy order, each once.
 pub fn categories() -> Vec<&'static str> {
@@ -104,7 +104,6 @@ pub struct Report {
 )]
 pub fn build(
     storage: &dyn Storage,
-    db: &ConsoleDb,
     v: &Viewer,
     reference: &ReferenceData,
     school: Option<Uuid>,
@@ -114,10 +113,10 @@ pub fn build(
 ) -> ConsoleResult<Report> {
     let tz = when.tz;
     let schools = visible_schools(reference, school)?;
-    let days = load_day(storage, db, v, reference, &schools, date, tz, now, false)?;
+    let days = load_day(storage, v, reference, &schools, date, tz, now, false)?;
     let cats = categories();
     let (from, to) = day_bounds(date, tz);
-    let incidents = db.incidents(&IncidentFilter {
+    let incidents = storage.incidents(&IncidentFilter {
         schools: Some(schools.iter().map(|s| s.id).collect()),
         from: Some(from),
         to: Some(to),
@@ -149,8 +148,8 @@ pub fn build(
             .filter(|i| i.header.school_id == d.school.id)
             .filter(|i| access::may_read(v, &i.header, &[]))
         {
-            let t = IncidentType::parse(&i.incident_type, "type").unwrap_or(IncidentType::Other);
-            if let Some(k) = cats.iter().position(|c| *c == t.reporting_category()) {
+            let category = i.incident_type.reporting_category();
+            if let Some(k) = cats.iter().position(|c| *c == category) {
                 l.by_category[k] += 1;
             }
             l.incidents += 1;

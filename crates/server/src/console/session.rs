@@ -17,7 +17,6 @@
 //! form token ([`ConsoleUser::check_form`]) and, when the browser sends `Origin` (all current
 //! browsers do on POST), it must be this server's own origin.
 
-use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
@@ -37,7 +36,7 @@ use crate::access::Viewer;
 use crate::auth;
 use crate::signin::{ClientAddr, Door};
 use crate::storage::PersonRecord;
-use crate::storage::console::{ConsoleDb, ConsoleSession};
+use crate::storage::console::ConsoleSession;
 
 /// The cookie's name.
 pub const COOKIE: &str = "rounds_console";
@@ -53,8 +52,6 @@ pub struct ConsoleUser {
     pub person: PersonRecord,
     /// Their form token.
     pub csrf: String,
-    /// The console's database handle.
-    pub db: Arc<ConsoleDb>,
     token_hash: String,
 }
 
@@ -170,11 +167,12 @@ impl ConsoleUser {
         let storage = state.storage.clone();
         let now = state.now();
         blocking(move || {
-            let db = ConsoleDb::of(storage.as_ref())?;
             let hash = auth::token_hash(&token);
-            let s = db.session(&hash)?.ok_or(ConsoleError::SignIn)?;
+            let s = storage
+                .console_session(&hash)?
+                .ok_or(ConsoleError::SignIn)?;
             if !session_alive(&s, now) {
-                db.end_session(&hash)?;
+                storage.end_console_session(&hash)?;
                 return Err(ConsoleError::SignIn);
             }
             let person = storage
@@ -186,11 +184,10 @@ impl ConsoleUser {
                     "the console is for supervisors and administrators".into(),
                 ));
             }
-            db.touch_session(&hash, now)?;
+            storage.touch_console_session(&hash, now)?;
             Ok(ConsoleUser {
                 person,
                 csrf: s.csrf,
-                db,
                 token_hash: hash,
             })
         })
@@ -304,7 +301,6 @@ pub async fn login(
         .await?;
     let mut slot = state.sign_in.hash_slot(&storage, Some(&attempt)).await?;
     blocking(move || {
-        let db = ConsoleDb::of(storage.as_ref())?;
         // An unknown name costs the same Argon2 work as a known one: the answer's timing does
         // not say which usernames exist.
         let person = storage.person_by_username(&username)?;
@@ -335,7 +331,7 @@ pub async fn login(
         }
         let token = auth::new_token(&mut OsEntropy);
         let csrf = auth::new_token(&mut OsEntropy);
-        db.add_session(
+        storage.add_console_session(
             &auth::token_hash(&token),
             &ConsoleSession {
                 person_id: person.id,
@@ -371,12 +367,13 @@ pub struct TokenForm {
 
 /// `POST /console/logout`: ends the session on the server and clears the cookie.
 pub async fn logout(
+    State(state): State<AppState>,
     user: ConsoleUser,
     CsrfForm(_): CsrfForm<TokenForm>,
 ) -> ConsoleResult<Response> {
-    let db = user.db.clone();
+    let storage = state.storage.clone();
     let hash = user.token_hash.clone();
-    blocking(move || Ok(db.end_session(&hash)?)).await?;
+    blocking(move || Ok(storage.end_console_session(&hash)?)).await?;
     let mut r = Redirect::to("/console/login").into_response();
     r.headers_mut().insert(
         header::SET_COOKIE,

@@ -19,7 +19,7 @@ use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 use rounds_core::document::Header;
-use rounds_core::model::{Checkpoint, Post, ReferenceData, Role, School};
+use rounds_core::model::{CheckResult, Checkpoint, Post, ReferenceData, Role, School};
 use uuid::Uuid;
 
 pub use sqlite::SqliteStorage;
@@ -145,8 +145,8 @@ pub struct CheckRow {
     pub id: Uuid,
     /// Checkpoint.
     pub checkpoint_id: Uuid,
-    /// Result code.
-    pub result: String,
+    /// What the guard found.
+    pub result: CheckResult,
     /// Note.
     pub note: String,
     /// Time.
@@ -311,8 +311,10 @@ pub enum AttemptOutcome<'a> {
     NotTried,
 }
 
-/// What the server stores.
-pub trait Storage: Send + Sync + 'static {
+/// What the server stores: the sync and directory methods here, and the console's
+/// ([`console::ConsoleStore`]), which every backend implements too, so one handle built at
+/// start and carried in `AppState` reaches all of the server's state.
+pub trait Storage: console::ConsoleStore + Send + Sync + 'static {
     /// Bumped on every change to reference data.
     fn reference_version(&self) -> Result<u64>;
     /// The reference data a person's devices need: their schools (all, for admins), those

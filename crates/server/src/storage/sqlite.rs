@@ -21,6 +21,8 @@ use uuid::Uuid;
 use super::rows::{HEADER_COLS, header_row, id, ms, parse_code, time};
 use super::*;
 
+mod console;
+
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../../migrations/server/0001_init.sql"),
     include_str!("../../../../migrations/server/0002_photos.sql"),
@@ -231,7 +233,7 @@ fn commit_one(tx: &rusqlite::Transaction<'_>, cm: &Commit) -> Result<CommitOutco
                     c.id.to_string(),
                     doc,
                     c.checkpoint_id.to_string(),
-                    c.result,
+                    c.result.code(),
                     c.note,
                     ms(c.at)
                 ])?;

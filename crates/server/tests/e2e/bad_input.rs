@@ -711,7 +711,7 @@ fn a_stored_photo_reference_that_is_not_a_hash_does_not_break_the_console() {
                             checks: vec![CheckRow {
                                 id: check.id,
                                 checkpoint_id: check.checkpoint_id,
-                                result: check.result.code().into(),
+                                result: check.result,
                                 note: check.note.clone(),
                                 at: check.at,
                             }],
