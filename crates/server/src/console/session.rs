@@ -17,7 +17,6 @@
 //! form token ([`ConsoleUser::check_form`]) and, when the browser sends `Origin` (all current
 //! browsers do on POST), it must be this server's own origin.
 
-
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;

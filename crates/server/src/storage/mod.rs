@@ -2,7 +2,7 @@
 //!
 //! The trait speaks in domain terms (headers, change bytes, projections, people, devices) and
 //! carries no SQLite types, so a PostgreSQL backend can implement it later (with migrations of
-//! its own: the SQL in `migrations/server/` is SQLite's dialect). [`SqliteStorage`] is the
+//! its own: the SQL in `migrations/server/sqlite/` is SQLite's dialect). [`SqliteStorage`] is the
 //! embedded backend.
 //!
 //! Concurrency: every document row has a `version`. A push loads a document with its version,
