@@ -18,8 +18,8 @@ mod sqlite;
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
-use rounds_core::document::Header;
-use rounds_core::model::{CheckResult, Checkpoint, Post, ReferenceData, Role, School};
+use rounds_domain::document::Header;
+use rounds_domain::model::{CheckResult, Checkpoint, Post, ReferenceData, Role, School};
 use uuid::Uuid;
 
 pub use sqlite::SqliteStorage;

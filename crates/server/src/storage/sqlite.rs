@@ -13,8 +13,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{DateTime, Utc};
-use rounds_core::document::Header;
-use rounds_core::model::{Checkpoint, Person, Post, ReferenceData, Role, Schedule, School};
+use rounds_domain::document::Header;
+use rounds_domain::model::{Checkpoint, Person, Post, ReferenceData, Role, Schedule, School};
 use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
 
