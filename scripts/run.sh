@@ -50,7 +50,7 @@ rounds_server_on() {
 # ROUNDS_BUILD_ARGS replaces what is built: scripts/test.sh passes its own one build's
 # arguments, so running this script there rebuilds nothing. Both land in $CARGO_TARGET_DIR/debug.
 echo "Building (the first build takes several minutes)..."
-read -ra build_args <<<"${ROUNDS_BUILD_ARGS:--p rounds-server -p rounds-app -p rounds-field}"
+read -ra build_args <<<"${ROUNDS_BUILD_ARGS:--p rounds-server -p rounds-bridge -p rounds-field}"
 if ! cargo build -q "${build_args[@]}"; then
     fail "the build failed (the compiler's errors are above); nothing was started."
 fi

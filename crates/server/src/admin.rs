@@ -6,9 +6,9 @@
 //! taken username or tag) is a 400 that says which; a backend failure stays a 500.
 
 use chrono::{DateTime, Duration, Utc};
-use rounds_core::entropy::Entropy;
-use rounds_core::limits::{NAME_CHARS, POST_ORDERS_CHARS, TAG_CODE_CHARS};
-use rounds_core::model::{Checkpoint, Post, Role, School};
+use rounds_domain::entropy::Entropy;
+use rounds_domain::limits::{NAME_CHARS, POST_ORDERS_CHARS, TAG_CODE_CHARS};
+use rounds_domain::model::{Checkpoint, Post, Role, School};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -80,7 +80,7 @@ pub struct EnrollmentCode {
 }
 
 fn text(field: &str, v: &str, max: usize) -> ApiResult<()> {
-    rounds_core::model::text(field, v, 1, max).map_err(ApiError::from)
+    rounds_domain::model::text(field, v, 1, max).map_err(ApiError::from)
 }
 
 /// A write the storage refused, by cause: a constraint is the caller's mistake, said as
@@ -101,7 +101,7 @@ pub fn put_school(st: &dyn Storage, s: &School) -> ApiResult<()> {
 /// Adds or replaces a post.
 pub fn put_post(st: &dyn Storage, p: &Post) -> ApiResult<()> {
     text("post.name", &p.name, NAME_CHARS)?;
-    rounds_core::model::text("post.orders", &p.orders, 0, POST_ORDERS_CHARS)?;
+    rounds_domain::model::text("post.orders", &p.orders, 0, POST_ORDERS_CHARS)?;
     st.put_post(p)
         .map_err(refused("post.school_id: no such school"))
 }

@@ -21,8 +21,8 @@ use argon2::{Algorithm, Argon2, Block, Params, Version};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use base64::Engine;
-use rounds_core::entropy::Entropy;
-use rounds_core::model::Role;
+use rounds_domain::entropy::Entropy;
+use rounds_domain::model::Role;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -314,7 +314,7 @@ impl FromRequestParts<AppState> for AdminSession {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use rounds_core::entropy::SeededEntropy;
+    use rounds_domain::entropy::SeededEntropy;
 
     #[test]
     fn passwords_verify_only_with_the_right_secret() {

@@ -37,7 +37,7 @@ pub enum ApiError {
     #[error("the request body is too large")]
     TooLarge,
     /// 413 `too_large`: something in the request is over one of the limits of
-    /// `rounds_core::limits`; the message names it and the limit.
+    /// `rounds_domain::limits`; the message names it and the limit.
     #[error("{0}")]
     OverLimit(String),
     /// 429 `throttled`, with `Retry-After`: too many failed sign-ins or enrollments for this
@@ -127,9 +127,9 @@ impl From<StorageError> for ApiError {
     }
 }
 
-impl From<rounds_core::Error> for ApiError {
-    fn from(e: rounds_core::Error) -> Self {
-        use rounds_core::ErrorKind::*;
+impl From<rounds_domain::Error> for ApiError {
+    fn from(e: rounds_domain::Error) -> Self {
+        use rounds_domain::ErrorKind::*;
         match e.kind() {
             Invalid => ApiError::BadRequest(e.to_string()),
             NotFound => ApiError::NotFound(e.to_string()),

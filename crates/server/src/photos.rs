@@ -55,8 +55,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use rounds_core::document::{self, Header};
-use rounds_core::model::{DocKind, ImageType, is_photo_hash};
+use rounds_domain::document::{self, Header};
+use rounds_domain::model::{DocKind, ImageType, is_photo_hash};
 use rounds_protocol::{MAX_PHOTO_BYTES, MAX_PHOTO_CHUNK, PhotoStatus};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -177,7 +177,7 @@ fn hash_of(UrlPath(hash): UrlPath<String>) -> Result<String, ApiError> {
 }
 
 /// The photo hashes a shift's checks or an incident refer to (a contact note carries none).
-pub fn photo_refs(h: &Header, am: &Automerge) -> Result<Vec<String>, rounds_core::Error> {
+pub fn photo_refs(h: &Header, am: &Automerge) -> Result<Vec<String>, rounds_domain::Error> {
     Ok(match h.kind {
         DocKind::Shift => document::read_shift(am)?
             .checks

@@ -10,8 +10,8 @@
 //! | `olga.sro` | `sro-pass-1` | SRO | Lincoln, Adams |
 //! | `omar.sro` | `sro-pass-2` | SRO | Baker |
 
-use rounds_core::entropy::Entropy;
-use rounds_core::model::{Checkpoint, Post, Role, Schedule, School};
+use rounds_domain::entropy::Entropy;
+use rounds_domain::model::{Checkpoint, Post, Role, Schedule, School};
 use uuid::Uuid;
 
 use crate::admin::{self, PersonInput};

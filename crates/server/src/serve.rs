@@ -38,6 +38,9 @@ impl Default for ConnectionLimits {
     }
 }
 
+/// How long a shutdown waits for the requests in flight.
+pub const DRAIN: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// Serves [`router`] on `listener` with the default [`ConnectionLimits`] until `shutdown`
 /// resolves; requests in flight finish first.
 pub async fn serve(
@@ -48,8 +51,8 @@ pub async fn serve(
     serve_with(listener, state, ConnectionLimits::default(), shutdown).await
 }
 
-/// Serves [`router`] on `listener` with `limits` until `shutdown` resolves; requests in flight
-/// finish first.
+/// Serves [`router`] on `listener` with `limits` until `shutdown` resolves: it then stops
+/// accepting at once, and requests in flight finish first (for at most [`DRAIN`]).
 ///
 /// This is axum's `serve` loop (one HTTP/1 connection task per accepted socket) with what it
 /// does not offer: hyper's header read timeout (it needs a timer, which axum does not give
@@ -114,7 +117,17 @@ pub async fn serve_with(
     }
     drop(listener);
     sweeper.abort();
-    graceful.shutdown().await;
+    // Requests in flight finish; a client that holds its connection open longer than this
+    // (the timeouts above bound each piece, not the whole) does not hold up the exit.
+    if tokio::time::timeout(DRAIN, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            seconds = DRAIN.as_secs(),
+            "connections still open after the drain time; stopping anyway"
+        );
+    }
     Ok(())
 }
 

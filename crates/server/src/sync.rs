@@ -5,7 +5,7 @@
 //! refused documents are reported and the rest still commit, so one bad record never blocks a
 //! guard's whole shift from reaching the district.
 //!
-//! Limits (`rounds_core::limits`, listed in `docs/sync.md`): [`parse`] checks every change as
+//! Limits (`rounds_domain::limits`, listed in `docs/sync.md`): [`parse`] checks every change as
 //! sent (size compressed and inflated, operations, predecessors, operations per push) before
 //! automerge parses it, and refuses the whole request with 413 on a breach; a document whose
 //! history would pass its cap, or whose body after the merge has a field past its cap or a
@@ -21,11 +21,11 @@ use automerge::{Automerge, Change, ChangeHash};
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use rounds_core::document::{self, Header};
-use rounds_core::limits::{self, LimitError};
-use rounds_core::model::DocKind;
-use rounds_core::rules::{self, RefusalKind};
-use rounds_core::wire;
+use rounds_domain::document::{self, Header};
+use rounds_domain::limits::{self, LimitError};
+use rounds_domain::model::DocKind;
+use rounds_domain::rules::{self, RefusalKind};
+use rounds_domain::wire;
 use rounds_protocol::{
     DecodeError, DocChanges, FetchRequest, FetchResponse, PullResponse, PushRequest, PushResponse,
     RejectKind, Rejection,
@@ -80,7 +80,7 @@ pub type ParsedPush = Vec<(Header, Vec<Change>)>;
 /// changes) is a client bug: the whole request is refused with 400 before anything is stored.
 /// A change over a limit (its size as sent or inflated, its operations or predecessors, or the
 /// push's operations in all) refuses the whole request with 413, also before anything is
-/// stored: no honest device makes such a change (see `rounds_core::limits`).
+/// stored: no honest device makes such a change (see `rounds_domain::limits`).
 pub fn parse(req: PushRequest) -> ApiResult<ParsedPush> {
     let mut out = Vec::with_capacity(req.docs.len());
     let mut ops = 0u64;
@@ -118,7 +118,7 @@ fn limit_error(e: LimitError) -> ApiError {
 }
 
 /// Refuses a document whose history, `stored` and `new` changes together, would pass the
-/// caps on one document's bytes or operations (`rounds_core::limits::history`). Operations are
+/// caps on one document's bytes or operations (`rounds_domain::limits::history`). Operations are
 /// counted from the changes' column headers, so this costs a scan of the bytes, not a parse.
 fn check_history(
     header: &Header,
@@ -397,9 +397,9 @@ fn reject_kind(k: RefusalKind) -> RejectKind {
 }
 
 /// The server's projection of a document. Also validates that its body reads as its kind and
-/// is within the body limits (`rounds_core::limits`: text and list lengths, photo references
+/// is within the body limits (`rounds_domain::limits`: text and list lengths, photo references
 /// that are hashes), as it reads after the merge.
-pub fn project(h: &Header, am: &Automerge) -> rounds_core::Result<Projection> {
+pub fn project(h: &Header, am: &Automerge) -> rounds_domain::Result<Projection> {
     Ok(match h.kind {
         DocKind::Shift => {
             let b = document::read_shift(am)?;

@@ -3,8 +3,8 @@
 //! [`crate::admin`] off the async threads.
 
 use axum::extract::State;
-use rounds_core::entropy::OsEntropy;
-use rounds_core::model::{Checkpoint, Post, ReferenceData, School};
+use rounds_domain::entropy::OsEntropy;
+use rounds_domain::model::{Checkpoint, Post, ReferenceData, School};
 use serde::Deserialize;
 use uuid::Uuid;
 

@@ -2,7 +2,7 @@
 //! through the sign-in throttle (a burst of guessed codes is refused before any is looked at).
 
 use axum::extract::State;
-use rounds_core::entropy::OsEntropy;
+use rounds_domain::entropy::OsEntropy;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -37,7 +37,7 @@ pub async fn enroll(
     ClientAddr(ip): ClientAddr,
     Json(req): Json<EnrollRequest>,
 ) -> ApiResult<Json<EnrollResponse>> {
-    rounds_core::model::text("name", &req.name, 1, 100)?;
+    rounds_domain::model::text("name", &req.name, 1, 100)?;
     if req.code.len() > 64 {
         return Err(ApiError::BadRequest("code: at most 64 characters".into()));
     }

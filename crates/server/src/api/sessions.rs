@@ -4,7 +4,7 @@
 
 use axum::extract::State;
 use chrono::{DateTime, Duration, Utc};
-use rounds_core::entropy::OsEntropy;
+use rounds_domain::entropy::OsEntropy;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
@@ -39,7 +39,7 @@ pub struct SignInResponse {
     /// The person.
     pub person_id: uuid::Uuid,
     /// Their role.
-    pub role: rounds_core::model::Role,
+    pub role: rounds_domain::model::Role,
     /// When the token stops working.
     pub expires_at: DateTime<Utc>,
 }

@@ -2,7 +2,7 @@
 //! records the pages add and edit ([`Kind`]), and the school, post and checkpoint forms, each a
 //! [`RecordForm`] served by the generic handlers of [`super::admin_pages`].
 
-use rounds_core::model::{Checkpoint, Post, ReferenceData, Schedule, School};
+use rounds_domain::model::{Checkpoint, Post, ReferenceData, Schedule, School};
 use serde::Deserialize;
 use uuid::Uuid;
 

@@ -8,8 +8,8 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use rounds_core::entropy::OsEntropy;
-use rounds_core::model::Role;
+use rounds_domain::entropy::OsEntropy;
+use rounds_domain::model::Role;
 use serde::Deserialize;
 use uuid::Uuid;
 

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
-use rounds_core::model::{Checkpoint, Post, ReferenceData, Role, Schedule, School};
+use rounds_domain::model::{Checkpoint, Post, ReferenceData, Role, Schedule, School};
 use uuid::Uuid;
 
 use super::admin_forms::Kind;

@@ -1,5 +1,5 @@
 //! The day view: every shift of a date by school, with its round against the post's schedule
-//! (visits on time, late, missed: [`rounds_core::round::round_status`]), its notes and photo
+//! (visits on time, late, missed: [`rounds_domain::round::round_status`]), its notes and photo
 //! counts; shifts with exceptions (missed or late visits, problems found) stand out.
 //!
 //! `GET /console/day?date=YYYY-MM-DD&school=<id>` (date defaults to today in the district's
@@ -18,11 +18,11 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
-use rounds_core::document::{self, CheckRecord};
-use rounds_core::model::{
+use rounds_domain::document::{self, CheckRecord};
+use rounds_domain::model::{
     CheckInput, CheckMethod, CheckResult, Checkpoint, IncidentStatus, ReferenceData, School,
 };
-use rounds_core::round::{self, CheckpointRound, RoundSummary, VisitStatus};
+use rounds_domain::round::{self, CheckpointRound, RoundSummary, VisitStatus};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -528,9 +528,9 @@ fn render_round(b: &mut String, s: &ShiftDay, when: When) {
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
-    use rounds_core::document::Header;
-    use rounds_core::model::{Classification, DocKind};
-    use rounds_core::round::{CheckpointRound, Visit};
+    use rounds_domain::document::Header;
+    use rounds_domain::model::{Classification, DocKind};
+    use rounds_domain::round::{CheckpointRound, Visit};
 
     use super::*;
     use crate::console::Locale;

@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use rounds_core::model::Role;
+use rounds_domain::model::Role;
 
 /// Escapes text for HTML element content and quoted attribute values: `&`, `<`, `>`, `"`
 /// and `'` become character references.

@@ -6,8 +6,8 @@
 use std::collections::HashMap;
 use std::fmt::Write;
 
-use rounds_core::document::{Header, IncidentBody, NoteBody};
-use rounds_core::model::{IncidentStatus, IncidentType, ReferenceData};
+use rounds_domain::document::{Header, IncidentBody, NoteBody};
+use rounds_domain::model::{IncidentStatus, IncidentType, ReferenceData};
 use uuid::Uuid;
 
 use super::When;
@@ -272,7 +272,7 @@ pub fn render_notes(v: &NotesView, when: When) -> String {
 #[cfg(test)]
 mod tests {
     use chrono::{DateTime, TimeZone, Utc};
-    use rounds_core::model::{Classification, ContactType, DocKind, Referral, School};
+    use rounds_domain::model::{Classification, ContactType, DocKind, Referral, School};
 
     use super::*;
 

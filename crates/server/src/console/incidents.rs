@@ -1,7 +1,7 @@
 //! Incidents in the console: a list by school, type, status and date; a detail page with the
 //! record and the full history of its changes (who, what, when, from which device, read from
 //! each stored automerge change: its actor is the device, its message `{"action","by"}` and
-//! its time are what `rounds_core::document::change` wrote); and the supervisor's review.
+//! its time are what `rounds_domain::document::change` wrote); and the supervisor's review.
 //!
 //! A review is a real automerge change to the incident, made as the supervisor with the same
 //! core function a supervisor's phone uses ([`document::set_incident_status`]), by the
@@ -19,8 +19,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, TimeZone, Utc};
-use rounds_core::document::{self, Header, IncidentBody};
-use rounds_core::model::{DocKind, IncidentStatus, IncidentType, ReviewDecision, Role};
+use rounds_domain::document::{self, Header, IncidentBody};
+use rounds_domain::model::{DocKind, IncidentStatus, IncidentType, ReviewDecision, Role};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -88,11 +88,11 @@ pub fn review_incident(
     comment: &str,
     now: DateTime<Utc>,
 ) -> ConsoleResult<()> {
-    rounds_core::model::text(
+    rounds_domain::model::text(
         "review.comment",
         comment,
         0,
-        rounds_core::limits::REVIEW_COMMENT_CHARS,
+        rounds_domain::limits::REVIEW_COMMENT_CHARS,
     )?;
     if decision == ReviewDecision::Return && comment.trim().is_empty() {
         return Err(ConsoleError::BadRequest(
@@ -528,7 +528,7 @@ mod tests {
 
     #[test]
     fn photos_are_served_with_their_image_type_only() {
-        let image_type = |b: &[u8]| rounds_core::model::ImageType::of(b).map(|t| t.mime());
+        let image_type = |b: &[u8]| rounds_domain::model::ImageType::of(b).map(|t| t.mime());
         assert_eq!(image_type(&[0xFF, 0xD8, 0xFF, 0xE0]), Some("image/jpeg"));
         assert_eq!(image_type(b"\x89PNG\r\n\x1a\n...."), Some("image/png"));
         assert_eq!(image_type(b"RIFF\0\0\0\0WEBPVP8 "), Some("image/webp"));

@@ -269,8 +269,8 @@ impl From<StorageError> for ConsoleError {
     }
 }
 
-impl From<rounds_core::Error> for ConsoleError {
-    fn from(e: rounds_core::Error) -> Self {
+impl From<rounds_domain::Error> for ConsoleError {
+    fn from(e: rounds_domain::Error) -> Self {
         ApiError::from(e).into()
     }
 }

@@ -9,7 +9,7 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
-use rounds_core::model::{ReferenceData, School};
+use rounds_domain::model::{ReferenceData, School};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 

@@ -8,7 +8,7 @@ use std::fmt::Write;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use rounds_core::model::DocKind;
+use rounds_domain::model::DocKind;
 use uuid::Uuid;
 
 use super::params::{Path, RecordId};
@@ -24,7 +24,7 @@ use crate::photos::{self, Shown};
 pub fn thumbnails(id: Uuid, hashes: &[String]) -> String {
     let mut b = String::new();
     for hsh in hashes {
-        if !rounds_core::model::is_photo_hash(hsh) {
+        if !rounds_domain::model::is_photo_hash(hsh) {
             b.push_str(r#"<span class="thumb invalid">invalid photo reference</span>"#);
             continue;
         }
@@ -47,7 +47,7 @@ pub async fn photo(
     RecordId(id): RecordId,
     Path((_, hash)): Path<(String, String)>,
 ) -> ConsoleResult<Response> {
-    if !rounds_core::model::is_photo_hash(&hash) {
+    if !rounds_domain::model::is_photo_hash(&hash) {
         return Err(ConsoleError::NotFound("no such photo".into()));
     }
     let storage = state.storage.clone();
@@ -68,7 +68,7 @@ pub async fn photo(
     .await?;
     let mut r = bytes.clone().into_response();
     let h = r.headers_mut();
-    match rounds_core::model::ImageType::of(&bytes) {
+    match rounds_domain::model::ImageType::of(&bytes) {
         Some(t) => {
             h.insert(header::CONTENT_TYPE, HeaderValue::from_static(t.mime()));
         }

@@ -8,7 +8,7 @@ use std::fmt::Write;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use rounds_core::model::School;
+use rounds_domain::model::School;
 use serde::Deserialize;
 
 use super::html::{self, esc, url_param};

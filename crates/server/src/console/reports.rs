@@ -14,7 +14,7 @@
 //! spreadsheet does not run them as formulas.
 
 use chrono::{DateTime, NaiveDate, Utc};
-use rounds_core::model::{IncidentType, ReferenceData, Role};
+use rounds_domain::model::{IncidentType, ReferenceData, Role};
 use uuid::Uuid;
 
 use super::day::{SchoolDay, load_day};

@@ -23,8 +23,8 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Duration, Utc};
-use rounds_core::entropy::OsEntropy;
-use rounds_core::model::Role;
+use rounds_domain::entropy::OsEntropy;
+use rounds_domain::model::Role;
 use serde::Deserialize;
 
 use super::html::{self, Chrome, esc};

@@ -14,8 +14,8 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use rounds_core::document::Header;
-use rounds_core::model::{IncidentStatus, IncidentType};
+use rounds_domain::document::Header;
+use rounds_domain::model::{IncidentStatus, IncidentType};
 use uuid::Uuid;
 
 pub use super::CheckRow;

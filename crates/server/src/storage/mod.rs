@@ -2,7 +2,7 @@
 //!
 //! The trait speaks in domain terms (headers, change bytes, projections, people, devices) and
 //! carries no SQLite types, so a PostgreSQL backend can implement it later (with migrations of
-//! its own: the SQL in `migrations/server/` is SQLite's dialect). [`SqliteStorage`] is the
+//! its own: the SQL in `migrations/server/sqlite/` is SQLite's dialect). [`SqliteStorage`] is the
 //! embedded backend.
 //!
 //! Concurrency: every document row has a `version`. A push loads a document with its version,
@@ -18,8 +18,8 @@ mod sqlite;
 use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
-use rounds_core::document::Header;
-use rounds_core::model::{CheckResult, Checkpoint, Post, ReferenceData, Role, School};
+use rounds_domain::document::Header;
+use rounds_domain::model::{CheckResult, Checkpoint, Post, ReferenceData, Role, School};
 use uuid::Uuid;
 
 pub use sqlite::SqliteStorage;

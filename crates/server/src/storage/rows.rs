@@ -3,8 +3,8 @@
 //! through their vocabularies, and a document header from its seven columns.
 
 use chrono::{DateTime, TimeZone, Utc};
-use rounds_core::document::Header;
-use rounds_core::model::{Classification, DocKind};
+use rounds_domain::document::Header;
+use rounds_domain::model::{Classification, DocKind};
 use uuid::Uuid;
 
 /// The header's columns of `documents d`, in [`header_row`]'s order.
@@ -32,7 +32,7 @@ pub(super) fn id(s: &str) -> rusqlite::Result<Uuid> {
 }
 
 /// A stored code, read through its vocabulary.
-pub(super) fn parse_code<T>(r: std::result::Result<T, rounds_core::Error>) -> rusqlite::Result<T> {
+pub(super) fn parse_code<T>(r: std::result::Result<T, rounds_domain::Error>) -> rusqlite::Result<T> {
     r.map_err(conv)
 }
 

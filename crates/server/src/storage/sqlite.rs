@@ -13,8 +13,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use chrono::{DateTime, Utc};
-use rounds_core::document::Header;
-use rounds_core::model::{Checkpoint, Person, Post, ReferenceData, Role, Schedule, School};
+use rounds_domain::document::Header;
+use rounds_domain::model::{Checkpoint, Person, Post, ReferenceData, Role, Schedule, School};
 use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
 
@@ -24,11 +24,11 @@ use super::*;
 mod console;
 
 const MIGRATIONS: &[&str] = &[
-    include_str!("../../../../migrations/server/0001_init.sql"),
-    include_str!("../../../../migrations/server/0002_photos.sql"),
-    include_str!("../../../../migrations/server/0003_console.sql"),
-    include_str!("../../../../migrations/server/0004_sign_in_throttle.sql"),
-    include_str!("../../../../migrations/server/0005_photo_uploads.sql"),
+    include_str!("../../../../migrations/server/sqlite/0001_init.sql"),
+    include_str!("../../../../migrations/server/sqlite/0002_photos.sql"),
+    include_str!("../../../../migrations/server/sqlite/0003_console.sql"),
+    include_str!("../../../../migrations/server/sqlite/0004_sign_in_throttle.sql"),
+    include_str!("../../../../migrations/server/sqlite/0005_photo_uploads.sql"),
 ];
 const READERS: usize = 4;
 
@@ -82,7 +82,11 @@ impl SqliteStorage {
         std::fs::create_dir_all(dir).map_err(backend)?;
         let path = dir.join("rounds.db");
         let mut writer = open(&path)?;
-        let version: i64 = writer.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        // The schema version is read inside the write transaction that migrates, so several
+        // processes starting at once on one file migrate it once: the first takes the write
+        // lock and migrates; the others wait for it (busy_timeout) and find nothing to do.
+        let tx = writer.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let version: i64 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
         let supported = MIGRATIONS.len() as i64;
         if version > supported {
             return Err(StorageError::Conflict(format!(
@@ -90,13 +94,12 @@ impl SqliteStorage {
             )));
         }
         if version < supported {
-            let tx = writer.transaction()?;
             for sql in &MIGRATIONS[version as usize..] {
                 tx.execute_batch(sql)?;
             }
             tx.pragma_update(None, "user_version", supported)?;
-            tx.commit()?;
         }
+        tx.commit()?;
         let readers = (0..READERS)
             .map(|_| open(&path).map(Mutex::new))
             .collect::<Result<_>>()?;
@@ -867,6 +870,28 @@ mod tests {
     use chrono::Duration;
 
     use super::*;
+
+    #[test]
+    fn several_processes_starting_at_once_migrate_one_file_once() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let opened: Vec<_> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..4)
+                .map(|_| scope.spawn(|| SqliteStorage::open(dir.path()).map(|_| ())))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("joined"))
+                .collect()
+        });
+        for o in opened {
+            o.expect("every opener sees a migrated database");
+        }
+        let conn = Connection::open(dir.path().join("rounds.db")).expect("open");
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .expect("version");
+        assert_eq!(version, MIGRATIONS.len() as i64);
+    }
 
     fn t(secs: i64) -> DateTime<Utc> {
         time(1_800_000_000_000 + secs * 1000)

@@ -10,6 +10,7 @@ mod leaks;
 mod photos;
 mod rules;
 mod shared_phone;
+mod shutdown;
 mod sign_in;
 mod support;
 mod sync;

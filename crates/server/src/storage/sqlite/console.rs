@@ -5,8 +5,8 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use rounds_core::document::Header;
-use rounds_core::model::{CheckResult, IncidentStatus, IncidentType};
+use rounds_domain::document::Header;
+use rounds_domain::model::{CheckResult, IncidentStatus, IncidentType};
 use rusqlite::{OptionalExtension, params};
 use uuid::Uuid;
 

@@ -1,6 +1,6 @@
 //! The core's one error type.
 //!
-//! Every fallible call in `rounds-core` returns [`Error`]. Its variants are the closed set of
+//! Every fallible call in `rounds-domain` and `rounds-core` returns [`Error`]. Its variants are the closed set of
 //! situations a caller (the Tauri shell, the sync client) can branch on; [`Error::kind`] maps
 //! each to a stable [`ErrorKind`] string that crosses IPC unchanged. Causes from SQLite,
 //! automerge or the file system are kept as sources so logs show the whole chain.
@@ -157,6 +157,7 @@ impl Error {
     }
 }
 
+#[cfg(feature = "sqlite")]
 impl From<rusqlite::Error> for Error {
     fn from(e: rusqlite::Error) -> Self {
         Error::internal("database", e)
