@@ -992,7 +992,6 @@ fn a_colleague_edits_a_draft_and_the_incident_says_who_wrote_what() {
     );
 }
 
-
 #[test]
 fn the_author_edits_a_contact_note_and_a_cleared_follow_up_stays_cleared() {
     let server = Server::start();

@@ -2,7 +2,10 @@
 //! and answers only requests from that page (its Host, its Origin, its token), so another site
 //! in the same browser cannot drive the app (DNS rebinding included).
 
-#![allow(clippy::unwrap_used, reason = "tests: unwraps that fail the test loudly")]
+#![allow(
+    clippy::unwrap_used,
+    reason = "tests: unwraps that fail the test loudly"
+)]
 
 /// One HTTP/1.1 request written by hand (so that Host and Origin are exactly what a hostile
 /// page would send); returns the status and the body.

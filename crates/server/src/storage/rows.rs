@@ -32,7 +32,9 @@ pub(super) fn id(s: &str) -> rusqlite::Result<Uuid> {
 }
 
 /// A stored code, read through its vocabulary.
-pub(super) fn parse_code<T>(r: std::result::Result<T, rounds_domain::Error>) -> rusqlite::Result<T> {
+pub(super) fn parse_code<T>(
+    r: std::result::Result<T, rounds_domain::Error>,
+) -> rusqlite::Result<T> {
     r.map_err(conv)
 }
 
