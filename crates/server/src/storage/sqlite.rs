@@ -67,11 +67,24 @@ fn photo_upload_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PhotoUpload> {
 
 fn open(path: &Path) -> Result<Connection> {
     let conn = Connection::open(path)?;
+    conn.execute_batch("PRAGMA busy_timeout = 10000;")?;
+    // Switching a new file to WAL answers "database is locked" at once, without waiting for
+    // the busy timeout, while another process opens the same file: try again for as long.
+    for attempt in 0.. {
+        match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0)) {
+            Ok(_) => break,
+            Err(e)
+                if attempt < 1_000
+                    && e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
     conn.execute_batch(
-        "PRAGMA journal_mode = WAL;
-         PRAGMA synchronous = FULL;
-         PRAGMA foreign_keys = ON;
-         PRAGMA busy_timeout = 10000;",
+        "PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = ON;",
     )?;
     Ok(conn)
 }
