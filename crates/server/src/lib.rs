@@ -35,7 +35,6 @@ pub mod auth;
 pub mod console;
 pub mod error;
 pub mod extract;
-pub mod photo_files;
 pub mod photos;
 pub mod seed;
 mod serve;

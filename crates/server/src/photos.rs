@@ -6,11 +6,13 @@
 //! - **record**: the shift or incident an upload is for (`?record=<id>`). The device pushes
 //!   the record before its photos; the upload is refused unless the record is on the server
 //!   (404) and the uploader may write it (403); contact notes carry no photos (422).
-//! - **partial file**: `<photo folder>/partial/<device>/<hash>`, the bytes one device has sent
-//!   so far of an upload in progress. Its length is **received**: the offset the next chunk
-//!   must start at. Each device has its own, so nobody can spoil another's upload.
-//! - **complete file**: `<photo folder>/<hash>`, a photo whose bytes were checked against its
-//!   hash. The photo folder is [`Storage::photo_dir`] (`<data>/photos`).
+//! - **partial upload**: the bytes one device has sent so far of a photo (in the embedded
+//!   backend the file `<data>/photos/partial/<device>/<hash>`). Its length is **received**:
+//!   the offset the next chunk must start at. Each device has its own, so nobody can spoil
+//!   another's upload.
+//! - **complete photo**: a photo whose bytes were checked against its hash (the file
+//!   `<data>/photos/<hash>`). Both are reached only through the storage's [`PhotoStore`]
+//!   ([`Storage::photo_bytes`]), never by path.
 //! - **upload row**: (hash, record, device, person, bytes sent), written when the photo is
 //!   complete; **confirmed** once the record is seen to refer to the photo.
 //!
@@ -43,9 +45,9 @@
 //!
 //! Every appended chunk is fsynced before it is acknowledged, so `received` survives a power
 //! cut; the complete file is fsynced, renamed into place and its folder fsynced before the
-//! answer says complete ([`PhotoFiles`], in [`crate::photo_files`]). Requests for the same hash
-//! are serialised within this process (a device retrying while its first request still runs);
-//! several server processes sharing one photo folder would need a file lock as well.
+//! answer says complete ([`PhotoFiles`]). Requests for the same hash are serialised by
+//! [`PhotoStore::lock`] (a device retrying while its first request still runs), in this
+//! process and in any other sharing the store: the embedded backend takes a file lock.
 
 use std::fs;
 
@@ -66,7 +68,7 @@ use crate::access;
 use crate::auth::DeviceSession;
 use crate::error::ApiError;
 use crate::extract::{Body, Path as UrlPath, Query};
-pub use crate::photo_files::{Appended, PhotoFiles};
+pub use crate::storage::{Appended, PhotoFiles, PhotoStore};
 use crate::storage::{LEGACY_PHOTO_RECORD, PhotoRecord, PhotoUpload, Storage};
 
 /// The photo numbers of a server: how much a device may send a day, and how long an upload
@@ -228,11 +230,13 @@ pub fn shown_with(storage: &dyn Storage, record: Uuid, hash: &str) -> Result<Sho
     {
         return Ok(Shown::NotForThisRecord);
     }
-    let files = PhotoFiles::new(storage.photo_dir());
-    let _one_at_a_time = files.lock(hash);
-    match fs::read(files.complete_path(hash)) {
-        Ok(bytes) => Ok(Shown::Photo(bytes)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Shown::NotYetUploaded),
+    let files = storage.photo_bytes();
+    let _one_at_a_time = files
+        .lock(hash)
+        .map_err(|e| ApiError::Internal(format!("locking photo {hash}: {e}")))?;
+    match files.read(hash) {
+        Ok(Some(bytes)) => Ok(Shown::Photo(bytes)),
+        Ok(None) => Ok(Shown::NotYetUploaded),
         Err(e) => Err(ApiError::Internal(format!("photo {hash}: {e}"))),
     }
 }
@@ -319,9 +323,9 @@ pub async fn status(
     let now = state.now();
     tokio::task::spawn_blocking(move || {
         authorize(storage.as_ref(), &session, q.record)?;
-        let files = PhotoFiles::new(storage.photo_dir());
-        let _one_at_a_time = files.lock(&hash);
-        let complete = files.complete_path(&hash).is_file();
+        let files = storage.photo_bytes();
+        let _one_at_a_time = files.lock(&hash)?;
+        let complete = files.complete_len(&hash)?.is_some();
         if complete && reuse_own_upload(storage.as_ref(), &session, &hash, q.record, now)? {
             return Ok(Json(PhotoStatus {
                 received: files.complete_len(&hash)?.unwrap_or(0),
@@ -352,9 +356,9 @@ pub async fn put(
     tokio::task::spawn_blocking(move || {
         let storage = storage.as_ref();
         authorize(storage, &session, q.record)?;
-        let files = PhotoFiles::new(storage.photo_dir());
-        let _one_at_a_time = files.lock(&hash);
-        if files.complete_path(&hash).is_file()
+        let files = storage.photo_bytes();
+        let _one_at_a_time = files.lock(&hash)?;
+        if files.complete_len(&hash)?.is_some()
             && reuse_own_upload(storage, &session, &hash, q.record, now)?
         {
             return Ok(Json(PhotoStatus {
@@ -455,24 +459,24 @@ pub fn sweep(
             swept.uploads += 1;
         }
     }
-    let files = PhotoFiles::new(storage.photo_dir());
+    let files = storage.photo_bytes();
     for hash in storage.forget_untied_photos(before)? {
-        let _one_at_a_time = files.lock(&hash);
+        let _one_at_a_time = files
+            .lock(&hash)
+            .map_err(|e| ApiError::Internal(format!("locking photo {hash}: {e}")))?;
         // An upload that completed since the row was forgotten (it holds this lock while it
         // moves the file into place and records it) keeps the file.
         if !storage.photo_uploads(&hash)?.is_empty() {
             continue;
         }
-        match fs::remove_file(files.complete_path(&hash)) {
-            Ok(()) => swept.photos += 1,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        match files.remove(&hash) {
+            Ok(true) => swept.photos += 1,
+            Ok(false) => {}
             Err(e) => return Err(ApiError::Internal(format!("removing photo {hash}: {e}"))),
         }
     }
-    let cutoff = std::time::SystemTime::UNIX_EPOCH
-        + std::time::Duration::from_millis(before.timestamp_millis().max(0) as u64);
     swept.partials = files
-        .remove_partials_before(cutoff)
+        .remove_partials_before(before)
         .map_err(|e| ApiError::Internal(format!("removing stale partial photos: {e}")))?;
     Ok(swept)
 }

@@ -12,6 +12,8 @@
 //! across several server processes on one PostgreSQL database).
 
 pub mod console;
+pub mod photo_files;
+pub mod photo_store;
 mod rows;
 mod sqlite;
 
@@ -22,6 +24,8 @@ use rounds_domain::document::Header;
 use rounds_domain::model::{CheckResult, Checkpoint, Post, ReferenceData, Role, School};
 use uuid::Uuid;
 
+pub use photo_files::PhotoFiles;
+pub use photo_store::{Appended, PhotoLock, PhotoStore};
 pub use sqlite::SqliteStorage;
 
 use crate::access::Viewer;
@@ -382,10 +386,9 @@ pub trait Storage: console::ConsoleStore + Send + Sync + 'static {
     fn max_seq(&self) -> Result<u64>;
     /// How many documents are stored.
     fn document_count(&self) -> Result<u64>;
-    /// The folder holding photo files (`photos/` in the data folder; see `crate::photos`).
-    /// Photos are files, not rows: a 15 MiB photo never passes through the database. Several
-    /// server processes on one database must share this folder.
-    fn photo_dir(&self) -> PathBuf;
+    /// The photos' bytes ([`PhotoStore`]): the embedded backend keeps them as files in
+    /// `photos/` of the data folder, so a 15 MiB photo never passes through the database.
+    fn photo_bytes(&self) -> &dyn PhotoStore;
     /// Records a complete photo (a photo already recorded keeps its first record) and its
     /// upload for a record (an upload already recorded for that record keeps its first row,
     /// but becomes confirmed if this one is), in one transaction.

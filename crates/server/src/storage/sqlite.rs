@@ -37,7 +37,7 @@ pub struct SqliteStorage {
     writer: Mutex<Connection>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
-    photos: PathBuf,
+    photos: PhotoFiles,
 }
 
 fn backend(e: impl std::error::Error + Send + Sync + 'static) -> StorageError {
@@ -120,7 +120,7 @@ impl SqliteStorage {
             writer: Mutex::new(writer),
             readers,
             next_reader: AtomicUsize::new(0),
-            photos: dir.join("photos"),
+            photos: PhotoFiles::new(dir.join("photos")),
         })
     }
 
@@ -285,8 +285,8 @@ fn commit_one(tx: &rusqlite::Transaction<'_>, cm: &Commit) -> Result<CommitOutco
 }
 
 impl Storage for SqliteStorage {
-    fn photo_dir(&self) -> PathBuf {
-        self.photos.clone()
+    fn photo_bytes(&self) -> &dyn PhotoStore {
+        &self.photos
     }
 
     fn record_photo_upload(&self, p: &PhotoRecord, u: &PhotoUpload) -> Result<()> {

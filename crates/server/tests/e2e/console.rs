@@ -1892,7 +1892,7 @@ fn photos_are_shown_only_to_those_who_may_read_their_record() {
 }
 
 fn server_photo_of(server: &ConsoleServer, hash: &str) -> Option<Vec<u8>> {
-    std::fs::read(server.storage.photo_dir().join(hash)).ok()
+    server.storage.photo_bytes().read(hash).expect("read")
 }
 
 #[test]

@@ -157,9 +157,12 @@ fn status(
 }
 
 fn partial_exists(server: &TestServer, device: &Device, hash: &str) -> bool {
-    rounds_server::photos::PhotoFiles::new(server.storage.photo_dir())
-        .partial_path(device.enrollment.device_id, hash)
-        .exists()
+    server
+        .storage
+        .photo_bytes()
+        .received(device.enrollment.device_id, hash)
+        .expect("received")
+        > 0
 }
 
 /// A guard's device whose shift [`SHIFT`] is on the server: uploads can name it.
@@ -739,7 +742,7 @@ fn a_device_past_its_daily_quota_keeps_its_photos_waiting() {
 
 #[test]
 fn the_sweep_removes_uploads_no_record_refers_to_after_the_grace_period() {
-    use rounds_server::photos::{PhotoFiles, PhotoPolicy, Swept, sweep};
+    use rounds_server::photos::{PhotoPolicy, Swept, sweep};
     let server = TestServer::start();
     let (mut gia, kept, _) = guard_with_photo(&server, 2_000);
     gia.sync().expect("the referenced photo goes up");
@@ -778,9 +781,12 @@ fn the_sweep_removes_uploads_no_record_refers_to_after_the_grace_period() {
             partials: 1
         }
     );
-    let files = PhotoFiles::new(storage.photo_dir());
     assert!(
-        !files.complete_path(&stray_hash).exists(),
+        storage
+            .photo_bytes()
+            .read(&stray_hash)
+            .expect("read")
+            .is_none(),
         "the stray photo is gone"
     );
     assert!(storage.photo(&stray_hash).expect("row").is_none());

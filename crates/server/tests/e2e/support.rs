@@ -322,7 +322,7 @@ pub fn sha256_hex(b: &[u8]) -> String {
 
 /// The server's complete copy of a photo, if it holds one.
 pub fn server_photo(server: &TestServer, hash: &str) -> Option<Vec<u8>> {
-    std::fs::read(server.storage.photo_dir().join(hash)).ok()
+    server.storage.photo_bytes().read(hash).expect("read")
 }
 
 const SERVER_BIN: &str = env!("CARGO_BIN_EXE_rounds-server");

@@ -1,42 +1,23 @@
-//! The photo files under one folder: each device's partial file of an upload in progress,
-//! appended chunk by chunk and fsynced before it is acknowledged, and the complete file,
-//! checked against its SHA-256 and moved into place durably. Pure of HTTP and of the
-//! database, so tests call it directly; the exchange and its rules are [`crate::photos`].
+//! [`PhotoStore`] as files under one folder (the embedded backend's `<data>/photos`): each
+//! device's partial file of an upload in progress (`partial/<device>/<hash>`), appended chunk
+//! by chunk and fsynced before it is acknowledged, and the complete file (`<hash>`), checked
+//! against its SHA-256 and moved into place durably. Pure of HTTP and of the database, so
+//! tests call it directly; the exchange and its rules are [`crate::photos`].
 //!
-//! Requests for the same hash are serialised within this process (striped locks); several
-//! server processes sharing one photo folder would need a file lock as well.
+//! Requests for the same hash are serialised by an exclusive file lock (`flock`) on one of 256
+//! lock files (`locks/<first two hex digits>`), which holds between threads of this process
+//! and between processes sharing the folder alike.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
+use chrono::{DateTime, Utc};
 use rounds_protocol::PhotoStatus;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-/// What appending a chunk did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Appended {
-    /// Nothing more to do: the server holds this much (a chunk appended, a repeated chunk, or
-    /// a photo already complete).
-    Held(PhotoStatus),
-    /// This chunk completed the photo and its hash matched: the complete file is in place.
-    Completed(PhotoStatus),
-    /// The chunk starts past what the server holds.
-    Gap {
-        /// What the server holds.
-        received: u64,
-    },
-    /// The whole photo was received but its SHA-256 is `actual`: the partial file is gone.
-    Mismatch {
-        /// The SHA-256 of what was received.
-        actual: String,
-    },
-}
-
-/// Requests for the same hash run one at a time (striped by the hash's first byte).
-static STRIPES: [Mutex<()>; 64] = [const { Mutex::new(()) }; 64];
+use super::photo_store::{Appended, PhotoLock, PhotoStore};
 
 /// The photo files under one folder; pure of HTTP so tests can call it.
 #[derive(Debug, Clone)]
@@ -50,19 +31,6 @@ impl PhotoFiles {
         PhotoFiles { dir }
     }
 
-    /// Holds off every other request for `hash` in this process until the guard is dropped.
-    pub fn lock(&self, hash: &str) -> std::sync::MutexGuard<'static, ()> {
-        let i = usize::from(hash.as_bytes().first().copied().unwrap_or(0)) % STRIPES.len();
-        STRIPES[i]
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    /// The size of the complete photo, if it is here.
-    pub fn complete_len(&self, hash: &str) -> std::io::Result<Option<u64>> {
-        file_len(&self.complete_path(hash))
-    }
-
     /// Where the complete photo is (or will be).
     pub fn complete_path(&self, hash: &str) -> PathBuf {
         self.dir.join(hash)
@@ -72,14 +40,30 @@ impl PhotoFiles {
     pub fn partial_path(&self, device: Uuid, hash: &str) -> PathBuf {
         self.dir.join("partial").join(device.to_string()).join(hash)
     }
+}
 
-    /// How many bytes of a photo `device` has sent so far (its partial file's length).
-    pub fn received(&self, device: Uuid, hash: &str) -> std::io::Result<u64> {
+impl PhotoStore for PhotoFiles {
+    fn lock(&self, hash: &str) -> std::io::Result<PhotoLock> {
+        let dir = self.dir.join("locks");
+        fs::create_dir_all(&dir)?;
+        let stripe = hash
+            .get(..2)
+            .filter(|s| s.bytes().all(|b| b.is_ascii_hexdigit()))
+            .unwrap_or("00");
+        let f = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(stripe))?;
+        f.lock()?;
+        Ok(PhotoLock::new(f))
+    }
+
+    fn received(&self, device: Uuid, hash: &str) -> std::io::Result<u64> {
         Ok(file_len(&self.partial_path(device, hash))?.unwrap_or(0))
     }
 
-    /// The bytes of every upload `device` has in progress.
-    pub fn partial_bytes(&self, device: Uuid) -> std::io::Result<u64> {
+    fn partial_bytes(&self, device: Uuid) -> std::io::Result<u64> {
         let dir = self.dir.join("partial").join(device.to_string());
         let entries = match fs::read_dir(&dir) {
             Ok(e) => e,
@@ -93,9 +77,9 @@ impl PhotoFiles {
         Ok(n)
     }
 
-    /// Removes partial files last written before `cutoff` (and the files of servers that kept
-    /// one partial file per hash, directly under `partial/`); returns how many.
-    pub fn remove_partials_before(&self, cutoff: std::time::SystemTime) -> std::io::Result<usize> {
+    fn remove_partials_before(&self, cutoff: DateTime<Utc>) -> std::io::Result<usize> {
+        let cutoff = std::time::SystemTime::UNIX_EPOCH
+            + std::time::Duration::from_millis(cutoff.timestamp_millis().max(0) as u64);
         let root = self.dir.join("partial");
         let mut removed = 0;
         let mut stale = |path: &Path, m: &fs::Metadata| -> std::io::Result<()> {
@@ -125,9 +109,7 @@ impl PhotoFiles {
         Ok(removed)
     }
 
-    /// Appends `device`'s chunk at `offset` of a photo of `total` bytes (already checked to
-    /// fit), and completes the photo when it is whole.
-    pub fn append(
+    fn append(
         &self,
         device: Uuid,
         hash: &str,
@@ -188,6 +170,26 @@ impl PhotoFiles {
             received: total,
             complete: true,
         }))
+    }
+
+    fn complete_len(&self, hash: &str) -> std::io::Result<Option<u64>> {
+        file_len(&self.complete_path(hash))
+    }
+
+    fn read(&self, hash: &str) -> std::io::Result<Option<Vec<u8>>> {
+        match fs::read(self.complete_path(hash)) {
+            Ok(bytes) => Ok(Some(bytes)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn remove(&self, hash: &str) -> std::io::Result<bool> {
+        match fs::remove_file(self.complete_path(hash)) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 }
 
