@@ -49,8 +49,6 @@
 //! [`PhotoStore::lock`] (a device retrying while its first request still runs), in this
 //! process and in any other sharing the store: the embedded backend takes a file lock.
 
-use std::fs;
-
 use automerge::Automerge;
 use axum::Json;
 use axum::extract::State;

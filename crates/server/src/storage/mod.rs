@@ -17,8 +17,6 @@ pub mod photo_store;
 mod rows;
 mod sqlite;
 
-use std::path::PathBuf;
-
 use chrono::{DateTime, Utc};
 use rounds_domain::document::Header;
 use rounds_domain::model::{CheckResult, Checkpoint, Post, ReferenceData, Role, School};

@@ -8,7 +8,7 @@
 //! each method a transaction over its SQL; it splits by concern with the trait itself when the
 //! storage seam is split into narrow traits (the PostgreSQL issue).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
