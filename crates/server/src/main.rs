@@ -78,6 +78,19 @@ enum Command {
         #[arg(long, env = "ROUNDS_FONTS", default_value = pdf::DEFAULT_FONT_DIR)]
         fonts: PathBuf,
     },
+    /// Write a consistent backup of the data folder's store and photos to one file, while the
+    /// server may keep serving (see docs/deploy.md).
+    Backup {
+        /// The backup file to write (it must not exist).
+        #[arg(long)]
+        to: PathBuf,
+    },
+    /// Restore a backup into the data folder, which must hold no store yet.
+    Restore {
+        /// The backup file to read.
+        #[arg(long)]
+        from: PathBuf,
+    },
     /// Administer the district directly on the data folder.
     Admin {
         #[command(subcommand)]
@@ -172,6 +185,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .init();
     let cli = Cli::parse();
+    if let Some(Command::Restore { from }) = &cli.command {
+        // Before the store is opened: opening would create an empty one.
+        let s = SqliteStorage::restore_from(from, &cli.data)?;
+        println!(
+            "restored {} documents and {} photos into {}",
+            s.documents,
+            s.photos,
+            cli.data.display()
+        );
+        return Ok(());
+    }
     let storage = Arc::new(SqliteStorage::open(&cli.data)?);
     let defaults = rounds_server::ConnectionLimits::default();
     match cli.command.unwrap_or(Command::Serve {
@@ -241,6 +265,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 Ok::<_, Box<dyn std::error::Error>>(())
             })?;
         }
+        Command::Backup { to } => {
+            let s = storage.backup_to(&to)?;
+            println!(
+                "backed up {} documents and {} photos to {}{}",
+                s.documents,
+                s.photos,
+                to.display(),
+                if s.photos_missing > 0 {
+                    format!(
+                        " ({} photos the sweep removed meanwhile left out)",
+                        s.photos_missing
+                    )
+                } else {
+                    String::new()
+                }
+            );
+        }
+        Command::Restore { .. } => unreachable!("handled before the store is opened"),
         Command::Admin { what } => admin_command(storage.as_ref(), what)?,
     }
     Ok(())

@@ -24,7 +24,7 @@ use uuid::Uuid;
 
 pub use photo_files::PhotoFiles;
 pub use photo_store::{Appended, PhotoLock, PhotoStore};
-pub use sqlite::SqliteStorage;
+pub use sqlite::{BackupSummary, SqliteStorage};
 
 use crate::access::Viewer;
 

@@ -36,6 +36,20 @@ impl PhotoFiles {
         self.dir.join(hash)
     }
 
+    /// Writes a complete photo whose bytes were checked against `hash` already (a restore),
+    /// durably: to a temporary file first, moved into place when whole.
+    pub fn put_complete(&self, hash: &str, bytes: &[u8]) -> std::io::Result<()> {
+        create_dir_durably(&self.dir)?;
+        let tmp = self.dir.join(format!("{hash}.restoring"));
+        {
+            let mut f = File::create(&tmp)?;
+            f.write_all(bytes)?;
+            f.sync_all()?;
+        }
+        fs::rename(&tmp, self.complete_path(hash))?;
+        File::open(&self.dir)?.sync_all()
+    }
+
     /// Where `device`'s upload in progress of a photo is.
     pub fn partial_path(&self, device: Uuid, hash: &str) -> PathBuf {
         self.dir.join("partial").join(device.to_string()).join(hash)

@@ -8,7 +8,7 @@
 //! each method a transaction over its SQL; it splits by concern with the trait itself when the
 //! storage seam is split into narrow traits (the PostgreSQL issue).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -21,7 +21,10 @@ use uuid::Uuid;
 use super::rows::{HEADER_COLS, header_row, id, ms, parse_code, time};
 use super::*;
 
+mod backup;
 mod console;
+
+pub use backup::BackupSummary;
 
 const MIGRATIONS: &[&str] = &[
     include_str!("../../../../migrations/server/sqlite/0001_init.sql"),
@@ -34,6 +37,7 @@ const READERS: usize = 4;
 
 /// SQLite-backed storage.
 pub struct SqliteStorage {
+    path: PathBuf,
     writer: Mutex<Connection>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
@@ -117,6 +121,7 @@ impl SqliteStorage {
             .map(|_| open(&path).map(Mutex::new))
             .collect::<Result<_>>()?;
         Ok(SqliteStorage {
+            path,
             writer: Mutex::new(writer),
             readers,
             next_reader: AtomicUsize::new(0),

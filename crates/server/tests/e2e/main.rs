@@ -2,6 +2,7 @@
 //! the kill and sign-in tests), real HTTP, and device stores on real files in temporary folders.
 
 mod authz;
+mod backup;
 mod bad_input;
 mod console;
 mod faults;
