@@ -172,11 +172,11 @@ fn a_backup_taken_while_devices_push_restores_into_a_server_with_the_same_record
 
     // A server on the restored folder serves the records to a device enrolled there...
     let second = ServerProcess::start(restored.path(), &[]);
-    let mut omar = enroll_with_cli(&second, restored.path(), &OMAR);
-    omar.sync().expect("sync with the restored server");
+    let mut new_phone = enroll_with_cli(&second, restored.path(), &GIA);
+    new_phone.sync().expect("sync with the restored server");
     assert!(
-        omar.store.incident(Uuid::from_u128(0x5_0000)).is_ok(),
-        "a new device gets the incidents in the backup from the restored server"
+        new_phone.store.incident(Uuid::from_u128(0x5_0000)).is_ok(),
+        "a new phone gets the incidents in the backup from the restored server"
     );
     // ...and the supervisor's phone, whose cursor is past the backup, still receives what is
     // stored after the restore.
