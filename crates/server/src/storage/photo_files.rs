@@ -256,6 +256,30 @@ mod tests {
     }
 
     #[test]
+    fn a_hash_is_held_by_one_request_at_a_time_even_through_another_handle_on_the_folder() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let one = PhotoFiles::new(dir.path().join("photos"));
+        // A second handle opens its own lock files, as another server process would.
+        let other = PhotoFiles::new(dir.path().join("photos"));
+        let h = hash(b"a photo");
+        let held = one.lock(&h).expect("lock");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let waiter = std::thread::spawn(move || {
+            let _second = other.lock(&h).expect("lock");
+            tx.send(()).expect("send");
+        });
+        assert!(
+            rx.recv_timeout(std::time::Duration::from_millis(300))
+                .is_err(),
+            "the second request waits while the first holds the hash"
+        );
+        drop(held);
+        rx.recv_timeout(std::time::Duration::from_secs(5))
+            .expect("the second request goes on once the first lets go");
+        waiter.join().expect("joined");
+    }
+
+    #[test]
     fn chunks_append_in_order_and_the_whole_is_checked() {
         let dir = tempfile::tempdir().expect("tempdir");
         let files = PhotoFiles::new(dir.path().join("photos"));
