@@ -13,6 +13,10 @@ perl -MFindBin -MIPC::Cmd -e1 2>/dev/null || missing+=(perl)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 command -v curl >/dev/null || missing+=(curl)
 command -v node >/dev/null || missing+=(nodejs)
+# The server's PostgreSQL tests start a private cluster with Debian's server programs
+# (initdb, pg_ctl, createdb, psql: crates/pgtest).
+[[ -x /usr/lib/postgresql/15/bin/initdb ]] || command -v pg_config >/dev/null || missing+=(postgresql-15)
+command -v psql >/dev/null || missing+=(postgresql-client-15)
 # The Tauri field app (src-tauri) and its journey (tests/tauri): WebKitGTK's headers, and
 # WebKitWebDriver, which must match the installed WebKitGTK (both come from the same source).
 # The browser journeys (tests/ui) drive Debian's chromium with playwright-core.

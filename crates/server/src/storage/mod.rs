@@ -14,6 +14,7 @@
 pub mod console;
 pub mod photo_files;
 pub mod photo_store;
+pub mod postgres;
 mod rows;
 mod sqlite;
 

@@ -1,0 +1,246 @@
+//! The PostgreSQL backend's foundations: its migrations, run at start by every server process
+//! and safe when several start at once, and the change feed's positions in commit order.
+//!
+//! **Not built yet:** the `Storage`, `ConsoleStore` and `PhotoStore` implementations over
+//! these, `--database postgres://…`, and the suites that run against both backends (the
+//! PostgreSQL issue). What is here is what those build on, tested on a real private cluster
+//! (`rounds-pgtest`).
+//!
+//! Driver: `tokio-postgres` with `deadpool-postgres`'s pool. It is async, as the server is; it
+//! prepares and caches statements per connection; and it is small to build (the server has
+//! tokio already), where sqlx would bring its macros and their build time into every CI run.
+//!
+//! **The feed in commit order.** A change's feed position comes from one counter row,
+//! `feed_position`, updated by the transaction that stores the change ([`take_positions`]).
+//! The row stays locked until that transaction commits or rolls back, so a later transaction
+//! takes its positions only after the earlier one is settled: positions are in commit order,
+//! and a reader whose cursor passed position N has seen every change at or below N that will
+//! ever commit. A sequence would hand out numbers at insert time instead, and a lower number
+//! could commit after a higher one was read, skipped forever by every device past it. The cost
+//! is that commits of changes queue for the counter; each holds it only from the update to its
+//! commit, which is why a backend takes positions as the last step before committing.
+
+use tokio_postgres::{GenericClient, Transaction};
+
+/// The migrations, in order; `schema_migrations` records which ran.
+pub const MIGRATIONS: &[&str] = &[include_str!(
+    "../../../../migrations/server/postgres/0001_init.sql"
+)];
+
+/// The advisory lock every process takes to migrate: one migrates, the others wait and then
+/// find nothing to do. (Any constant unique to Rounds; this one spells "rounds" in ASCII.)
+const MIGRATION_LOCK: i64 = 0x726f_756e_6473;
+
+/// Brings the database to the newest schema this build knows; refuses a newer one. Safe to
+/// run from several processes at once.
+pub async fn migrate(client: &mut tokio_postgres::Client) -> Result<(), tokio_postgres::Error> {
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (
+             version    INTEGER PRIMARY KEY,
+             applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+         )",
+    )
+    .await?;
+    let done: i32 = tx
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            &[],
+        )
+        .await?
+        .get(0);
+    for (i, sql) in MIGRATIONS.iter().enumerate() {
+        let version = i as i32 + 1;
+        if version > done {
+            tx.batch_execute(sql).await?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version) VALUES ($1)",
+                &[&version],
+            )
+            .await?;
+        }
+    }
+    tx.commit().await
+}
+
+/// The schema version a database is at (0: none).
+pub async fn schema_version(client: &impl GenericClient) -> Result<i32, tokio_postgres::Error> {
+    let exists: bool = client
+        .query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])
+        .await?
+        .get(0);
+    if !exists {
+        return Ok(0);
+    }
+    Ok(client
+        .query_one(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            &[],
+        )
+        .await?
+        .get(0))
+}
+
+/// Takes `n` consecutive feed positions for changes `tx` stores; returns the first. The
+/// counter stays locked until `tx` ends (see the module doc): take positions last, just
+/// before committing.
+pub async fn take_positions(tx: &Transaction<'_>, n: i64) -> Result<i64, tokio_postgres::Error> {
+    Ok(tx
+        .query_one(
+            "UPDATE feed_position SET next = next + $1 WHERE only_row RETURNING next - $1",
+            &[&n],
+        )
+        .await?
+        .get(0))
+}
+
+/// The feed positions stored after `after`, in order, at most `limit`.
+pub async fn positions_after(
+    client: &impl GenericClient,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<i64>, tokio_postgres::Error> {
+    Ok(client
+        .query(
+            "SELECT seq FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2",
+            &[&after, &limit],
+        )
+        .await?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use tokio_postgres::NoTls;
+
+    use super::*;
+
+    async fn connect(url: &str) -> tokio_postgres::Client {
+        let (client, conn) = tokio_postgres::connect(url, NoTls).await.expect("connect");
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        client
+    }
+
+    async fn store_change(tx: &Transaction<'_>, doc: &str, seq: i64) {
+        tx.execute(
+            "INSERT INTO documents (id, kind, school_id, author_id, device_id, created_at, classification, version)
+             VALUES ($1, 'incident', 's', 'a', 'd', 0, 'internal', 1) ON CONFLICT DO NOTHING",
+            &[&doc],
+        )
+        .await
+        .expect("document");
+        tx.execute(
+            "INSERT INTO changes (seq, doc_id, hash, bytes) VALUES ($1, $2, $3, $4)",
+            &[&seq, &doc, &vec![seq as u8; 32], &vec![0u8; 4]],
+        )
+        .await
+        .expect("change");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn several_processes_migrating_at_once_migrate_once() {
+        let cluster = rounds_pgtest::Cluster::start().expect("cluster");
+        let url = cluster.create_database("migrations").expect("db");
+        let mut tasks = Vec::new();
+        for _ in 0..4 {
+            let url = url.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut c = connect(&url).await;
+                migrate(&mut c).await
+            }));
+        }
+        for t in tasks {
+            t.await
+                .expect("joined")
+                .expect("every process migrates or finds it done");
+        }
+        let c = connect(&url).await;
+        assert_eq!(
+            schema_version(&c).await.expect("version"),
+            MIGRATIONS.len() as i32
+        );
+        let runs: i64 = c
+            .query_one("SELECT COUNT(*) FROM schema_migrations", &[])
+            .await
+            .expect("count")
+            .get(0);
+        assert_eq!(runs, MIGRATIONS.len() as i64, "each migration ran once");
+    }
+
+    /// T1 takes a feed position and has not committed; T2 wants a later one. If T2 could
+    /// commit first, a pull between T2's commit and T1's would move a device's cursor past
+    /// T1's position, and T1's change would never reach it. Here T2 waits for T1: the pull
+    /// in between sees nothing new, and the next pulls see T1's change, then T2's.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn feed_positions_follow_commit_order_so_no_pull_skips_a_change() {
+        let cluster = rounds_pgtest::Cluster::start().expect("cluster");
+        let url = cluster.create_database("feed").expect("db");
+        let mut c1 = connect(&url).await;
+        migrate(&mut c1).await.expect("migrate");
+        let mut c2 = connect(&url).await;
+        let reader = connect(&url).await;
+
+        let t1 = c1.transaction().await.expect("t1");
+        let p1 = take_positions(&t1, 1).await.expect("T1 takes a position");
+        store_change(&t1, "doc-1", p1).await;
+
+        let (taken_tx, mut taken_rx) = tokio::sync::mpsc::channel(1);
+        let t2_task = tokio::spawn(async move {
+            let t2 = c2.transaction().await.expect("t2");
+            let p2 = take_positions(&t2, 1).await.expect("T2 takes a position");
+            taken_tx.send(p2).await.expect("send");
+            store_change(&t2, "doc-2", p2).await;
+            t2.commit().await.expect("T2 commits");
+            p2
+        });
+        assert!(
+            tokio::time::timeout(Duration::from_millis(500), taken_rx.recv())
+                .await
+                .is_err(),
+            "T2 cannot take a later position while T1 is open"
+        );
+        let cursor = 0;
+        assert_eq!(
+            positions_after(&reader, cursor, 100).await.expect("pull"),
+            Vec::<i64>::new(),
+            "a pull while T1 is open sees nothing, so no cursor moves past T1's position"
+        );
+        t1.commit().await.expect("T1 commits");
+        let p2 = t2_task.await.expect("T2 done");
+        assert!(p2 > p1, "T2's position comes after T1's");
+        assert_eq!(
+            positions_after(&reader, cursor, 100).await.expect("pull"),
+            vec![p1, p2],
+            "the next pull returns T1's change, then T2's"
+        );
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_rolled_back_transaction_gives_its_positions_back_and_stores_nothing() {
+        let cluster = rounds_pgtest::Cluster::start().expect("cluster");
+        let url = cluster.create_database("gap").expect("db");
+        let mut c = connect(&url).await;
+        migrate(&mut c).await.expect("migrate");
+        let t = c.transaction().await.expect("tx");
+        let lost = take_positions(&t, 3).await.expect("positions");
+        store_change(&t, "doc-lost", lost).await;
+        t.rollback().await.expect("rollback");
+        let t = c.transaction().await.expect("tx");
+        let kept = take_positions(&t, 1).await.expect("position");
+        store_change(&t, "doc-kept", kept).await;
+        t.commit().await.expect("commit");
+        assert_eq!(
+            kept, lost,
+            "a rolled-back transaction's positions are taken again"
+        );
+        assert_eq!(positions_after(&c, 0, 100).await.expect("pull"), vec![kept]);
+    }
+}
