@@ -34,6 +34,7 @@ use rounds_protocol::{DocChanges, PushRequest, PushResponse};
 use rounds_server::admin::{self, PersonInput};
 use rounds_server::auth;
 use rounds_server::seed::{self, ids};
+use rounds_server::storage::SyncStore;
 use rounds_server::storage::{Commit, DeviceRecord, SessionRecord, SqliteStorage, Storage};
 use uuid::Uuid;
 

@@ -18,7 +18,7 @@ use rounds_domain::model::{Checkpoint, Post, Role, Schedule, School};
 use rounds_server::admin::{self, PersonInput};
 use rounds_server::console::{Locale, pdf};
 use rounds_server::signin::SignInPolicy;
-use rounds_server::storage::{SqliteStorage, Storage};
+use rounds_server::storage::{SqliteStorage, Storage, SyncStore};
 use rounds_server::{AppState, seed};
 use uuid::Uuid;
 

@@ -314,10 +314,9 @@ pub enum AttemptOutcome<'a> {
     NotTried,
 }
 
-/// What the server stores: the sync and directory methods here, and the console's
-/// ([`console::ConsoleStore`]), which every backend implements too, so one handle built at
-/// start and carried in `AppState` reaches all of the server's state.
-pub trait Storage: console::ConsoleStore + Send + Sync + 'static {
+/// The district's directory: reference data (schools, posts, checkpoints), people, devices,
+/// enrollment codes, sessions and the sign-in throttle.
+pub trait DirectoryStore: Send + Sync {
     /// Bumped on every change to reference data.
     fn reference_version(&self) -> Result<u64>;
     /// The reference data a person's devices need: their schools (all, for admins), those
@@ -365,6 +364,25 @@ pub trait Storage: console::ConsoleStore + Send + Sync + 'static {
     fn add_session(&self, token_hash: &str, s: &SessionRecord, now: DateTime<Utc>) -> Result<()>;
     /// A session by its token's hash.
     fn session(&self, token_hash: &str) -> Result<Option<SessionRecord>>;
+    /// The sign-in throttle's check-and-count, atomic: forgets attempts older than `window`;
+    /// if any key already holds its limit of attempts within the window, refuses (counting
+    /// nothing); otherwise counts `attempt` against every key. Two calls never both see room
+    /// for the last attempt (SQLite: one `IMMEDIATE` transaction; PostgreSQL: one transaction
+    /// that locks the keys' rows, or `SERIALIZABLE`).
+    fn admit_attempt(
+        &self,
+        attempt: Uuid,
+        keys: &[ThrottleKey],
+        now: DateTime<Utc>,
+        window: chrono::Duration,
+    ) -> Result<Admission>;
+    /// Records how an admitted attempt ended.
+    fn finish_attempt(&self, attempt: Uuid, outcome: AttemptOutcome<'_>) -> Result<()>;
+}
+
+/// The records and their sync: documents with every change, their projections, the change
+/// feed.
+pub trait SyncStore: Send + Sync {
     /// A document's header and readers, without its changes.
     fn header(&self, id: Uuid) -> Result<Option<(Header, Vec<Uuid>)>>;
     /// A whole document.
@@ -385,6 +403,10 @@ pub trait Storage: console::ConsoleStore + Send + Sync + 'static {
     fn max_seq(&self) -> Result<u64>;
     /// How many documents are stored.
     fn document_count(&self) -> Result<u64>;
+}
+
+/// Photos: the record of each complete photo and of each upload for a record, and the bytes.
+pub trait PhotoIndex: Send + Sync {
     /// The photos' bytes ([`PhotoStore`]): the embedded backend keeps them as files in
     /// `photos/` of the data folder, so a 15 MiB photo never passes through the database.
     fn photo_bytes(&self) -> &dyn PhotoStore;
@@ -405,18 +427,18 @@ pub trait Storage: console::ConsoleStore + Send + Sync + 'static {
     /// Forgets every photo completed before `before` that no upload ties to a record, and
     /// returns their hashes (the caller removes the files).
     fn forget_untied_photos(&self, before: DateTime<Utc>) -> Result<Vec<String>>;
-    /// The sign-in throttle's check-and-count, atomic: forgets attempts older than `window`;
-    /// if any key already holds its limit of attempts within the window, refuses (counting
-    /// nothing); otherwise counts `attempt` against every key. Two calls never both see room
-    /// for the last attempt (SQLite: one `IMMEDIATE` transaction; PostgreSQL: one transaction
-    /// that locks the keys' rows, or `SERIALIZABLE`).
-    fn admit_attempt(
-        &self,
-        attempt: Uuid,
-        keys: &[ThrottleKey],
-        now: DateTime<Utc>,
-        window: chrono::Duration,
-    ) -> Result<Admission>;
-    /// Records how an admitted attempt ended.
-    fn finish_attempt(&self, attempt: Uuid, outcome: AttemptOutcome<'_>) -> Result<()>;
+}
+
+/// What the server stores, one concern per trait ([`DirectoryStore`], [`SyncStore`],
+/// [`PhotoIndex`] with its [`PhotoStore`], [`console::ConsoleStore`]); a backend implements
+/// each, and one handle built at start and carried in `AppState` reaches all of the server's
+/// state. Every type that implements them all is a `Storage`.
+pub trait Storage:
+    DirectoryStore + SyncStore + PhotoIndex + console::ConsoleStore + Send + Sync + 'static
+{
+}
+
+impl<T> Storage for T where
+    T: DirectoryStore + SyncStore + PhotoIndex + console::ConsoleStore + Send + Sync + 'static
+{
 }

@@ -9,7 +9,8 @@ use rounds_core::wire;
 use rounds_protocol::{DocChanges, PushRequest, PushResponse, RejectKind};
 use rounds_server::access;
 use rounds_server::seed::ids;
-use rounds_server::storage::Storage;
+use rounds_server::storage::DirectoryStore;
+use rounds_server::storage::SyncStore;
 use uuid::Uuid;
 
 use crate::support::*;

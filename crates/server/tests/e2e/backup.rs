@@ -11,7 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use rounds_core::entropy::SeededEntropy;
 use rounds_core::model::{CheckInput, CheckMethod, CheckResult};
 use rounds_server::seed::ids;
-use rounds_server::storage::{SqliteStorage, Storage};
+use rounds_server::storage::PhotoIndex;
+use rounds_server::storage::SqliteStorage;
 use rusqlite::Connection;
 use uuid::Uuid;
 

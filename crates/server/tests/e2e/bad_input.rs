@@ -10,7 +10,9 @@ use rounds_core::document::{self, Header};
 use rounds_core::model::*;
 use rounds_protocol::{DocChanges, FetchRequest, PushRequest, WireHeader};
 use rounds_server::seed::ids;
-use rounds_server::storage::{CheckRow, Commit, CommitOutcome, Projection, Storage};
+use rounds_server::storage::DirectoryStore;
+use rounds_server::storage::SyncStore;
+use rounds_server::storage::{CheckRow, Commit, CommitOutcome, Projection};
 use uuid::Uuid;
 
 use crate::support::*;

@@ -17,7 +17,9 @@ use rounds_core::model::*;
 use rounds_core::store::NewShift;
 use rounds_server::admin::{self, PersonInput};
 use rounds_server::seed::ids;
-use rounds_server::storage::{SqliteStorage, Storage};
+use rounds_server::storage::DirectoryStore;
+use rounds_server::storage::PhotoIndex;
+use rounds_server::storage::SqliteStorage;
 use rounds_server::{AppState, console};
 use uuid::Uuid;
 

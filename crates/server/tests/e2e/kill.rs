@@ -13,7 +13,8 @@ use automerge::Change;
 use rounds_core::client::{self, HttpTransport};
 use rounds_core::entropy::SeededEntropy;
 use rounds_server::seed::ids;
-use rounds_server::storage::{SqliteStorage, Storage};
+use rounds_server::storage::SqliteStorage;
+use rounds_server::storage::SyncStore;
 
 use crate::support::*;
 

@@ -12,6 +12,7 @@ use rounds_core::keyslots::{KdfParams, Secret};
 use rounds_core::model::*;
 use rounds_core::store::{NewShift, Setup, Store};
 use rounds_server::seed::ids;
+use rounds_server::storage::PhotoIndex;
 use rounds_server::storage::{SqliteStorage, Storage};
 use rounds_server::{AppState, admin, seed};
 use uuid::Uuid;

@@ -10,7 +10,8 @@ use rounds_core::model::*;
 use rounds_protocol::PhotoStatus;
 use rounds_server::AppState;
 use rounds_server::seed::ids;
-use rounds_server::storage::Storage;
+use rounds_server::storage::DirectoryStore;
+use rounds_server::storage::SyncStore;
 use uuid::Uuid;
 
 use crate::support::*;
