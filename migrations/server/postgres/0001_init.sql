@@ -183,3 +183,23 @@ CREATE TABLE sign_in_attempts (
 );
 CREATE INDEX sign_in_attempts_by_key ON sign_in_attempts(throttle_key, at);
 CREATE INDEX sign_in_attempts_by_time ON sign_in_attempts(at);
+
+-- Photo bytes, in the database so that every server process accepts, resumes and serves any
+-- upload (storage/postgres_photos.rs). An upload in progress is the chunks one device sent,
+-- in order; its length is what the next chunk must start at. A complete photo is its chunks
+-- moved under its hash once their SHA-256 matched.
+CREATE TABLE photo_partial_chunks (
+    device_id  TEXT NOT NULL,
+    hash       TEXT NOT NULL,
+    offset_at  BIGINT NOT NULL,
+    bytes      BYTEA NOT NULL,
+    written_at BIGINT NOT NULL,
+    PRIMARY KEY (device_id, hash, offset_at)
+);
+
+CREATE TABLE photo_chunks (
+    hash      TEXT NOT NULL,
+    offset_at BIGINT NOT NULL,
+    bytes     BYTEA NOT NULL,
+    PRIMARY KEY (hash, offset_at)
+);

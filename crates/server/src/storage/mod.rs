@@ -15,6 +15,7 @@ pub mod console;
 pub mod photo_files;
 pub mod photo_store;
 pub mod postgres;
+pub mod postgres_photos;
 mod rows;
 mod sqlite;
 

@@ -249,108 +249,52 @@ fn sha256_of(path: &Path) -> std::io::Result<String> {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
+    use super::super::photo_store::contract;
     use super::*;
 
-    fn hash(b: &[u8]) -> String {
-        hex::encode(Sha256::digest(b))
-    }
-
-    #[test]
-    fn a_hash_is_held_by_one_request_at_a_time_even_through_another_handle_on_the_folder() {
+    fn store() -> (tempfile::TempDir, PhotoFiles) {
         let dir = tempfile::tempdir().expect("tempdir");
-        let one = PhotoFiles::new(dir.path().join("photos"));
-        // A second handle opens its own lock files, as another server process would.
-        let other = PhotoFiles::new(dir.path().join("photos"));
-        let h = hash(b"a photo");
-        let held = one.lock(&h).expect("lock");
-        let (tx, rx) = std::sync::mpsc::channel();
-        let waiter = std::thread::spawn(move || {
-            let _second = other.lock(&h).expect("lock");
-            tx.send(()).expect("send");
-        });
-        assert!(
-            rx.recv_timeout(std::time::Duration::from_millis(300))
-                .is_err(),
-            "the second request waits while the first holds the hash"
-        );
-        drop(held);
-        rx.recv_timeout(std::time::Duration::from_secs(5))
-            .expect("the second request goes on once the first lets go");
-        waiter.join().expect("joined");
+        let files = PhotoFiles::new(dir.path().join("photos"));
+        (dir, files)
     }
 
     #[test]
     fn chunks_append_in_order_and_the_whole_is_checked() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let files = PhotoFiles::new(dir.path().join("photos"));
-        let photo: Vec<u8> = (0..1000u32).map(|i| (i % 251) as u8).collect();
-        let h = hash(&photo);
-        let held = |received, complete| PhotoStatus { received, complete };
-        let cases: &[(&str, u64, std::ops::Range<usize>, Appended)] = &[
-            ("first chunk", 0, 0..400, Appended::Held(held(400, false))),
-            (
-                "the same chunk again",
-                0,
-                0..400,
-                Appended::Held(held(400, false)),
-            ),
-            ("a gap", 600, 600..800, Appended::Gap { received: 400 }),
-            (
-                "overlapping: only the new part is kept",
-                200,
-                200..700,
-                Appended::Held(held(700, false)),
-            ),
-            (
-                "the last chunk",
-                700,
-                700..1000,
-                Appended::Completed(held(1000, true)),
-            ),
-        ];
-        let (device, other) = (Uuid::from_u128(1), Uuid::from_u128(2));
-        for (name, offset, range, want) in cases {
-            let got = files
-                .append(device, &h, *offset, 1000, &photo[range.clone()])
-                .expect(name);
-            assert_eq!(&got, want, "{name}");
-            if *offset == 0 && range.end == 400 {
-                assert_eq!(
-                    files.append(other, &h, 0, 1000, b"spoil").expect("other"),
-                    Appended::Held(held(5, false)),
-                    "another device's bytes go to its own partial file"
-                );
-            }
-        }
-        assert_eq!(
-            fs::read(files.complete_path(&h)).expect("complete"),
-            photo,
-            "the complete file is the photo"
-        );
-        assert!(
-            !files.partial_path(device, &h).exists(),
-            "the partial file was moved into place"
-        );
+        let (_dir, files) = store();
+        contract::chunks_append_in_order_and_the_whole_is_checked(&files);
     }
 
     #[test]
     fn a_photo_whose_bytes_do_not_match_is_not_kept() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let files = PhotoFiles::new(dir.path().join("photos"));
-        let h = hash(b"the real photo");
+        let (_dir, files) = store();
+        contract::a_photo_whose_bytes_do_not_match_is_not_kept(&files);
+    }
+
+    #[test]
+    fn a_hash_is_held_by_one_request_at_a_time_even_through_another_handle_on_the_folder() {
+        let (dir, one) = store();
+        // A second handle opens its own lock files, as another server process would.
+        let other = Arc::new(PhotoFiles::new(dir.path().join("photos")));
+        contract::a_hash_is_held_by_one_request_at_a_time_across_handles(&one, other);
+    }
+
+    #[test]
+    fn uploads_left_unfinished_are_removed_after_the_cutoff() {
+        let (_dir, files) = store();
+        contract::uploads_left_unfinished_are_removed_after_the_cutoff(&files);
+    }
+
+    #[test]
+    fn the_photo_is_a_file_named_by_its_hash_and_the_upload_a_file_of_its_device() {
+        let (_dir, files) = store();
+        let h = contract::hash(b"photo");
         let device = Uuid::from_u128(1);
-        let got = files.append(device, &h, 0, 5, b"other").expect("append");
-        assert_eq!(
-            got,
-            Appended::Mismatch {
-                actual: hash(b"other")
-            }
-        );
-        assert_eq!(
-            files.received(device, &h).expect("received"),
-            0,
-            "nothing kept: the next upload starts at 0"
-        );
-        assert!(!files.complete_path(&h).exists());
+        files.append(device, &h, 0, 5, b"pho").expect("append");
+        assert!(files.partial_path(device, &h).is_file());
+        files.append(device, &h, 3, 5, b"to").expect("append");
+        assert_eq!(fs::read(files.complete_path(&h)).expect("file"), b"photo");
+        assert!(!files.partial_path(device, &h).exists(), "moved into place");
     }
 }

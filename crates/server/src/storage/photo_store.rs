@@ -68,3 +68,141 @@ pub trait PhotoStore: Send + Sync {
     /// Removes uploads in progress last written before `cutoff`; how many.
     fn remove_partials_before(&self, cutoff: DateTime<Utc>) -> std::io::Result<usize>;
 }
+
+/// What every [`PhotoStore`] must do, as test functions each backend's tests run on its own
+/// store (the file store's, the PostgreSQL store's), so both are held to the same code.
+#[cfg(test)]
+pub(crate) mod contract {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use chrono::TimeZone;
+    use sha2::{Digest, Sha256};
+
+    use super::*;
+
+    pub fn hash(b: &[u8]) -> String {
+        hex::encode(Sha256::digest(b))
+    }
+
+    fn held(received: u64, complete: bool) -> Appended {
+        Appended::Held(PhotoStatus { received, complete })
+    }
+
+    pub fn chunks_append_in_order_and_the_whole_is_checked(store: &dyn PhotoStore) {
+        let photo: Vec<u8> = (0..1000u32).map(|i| (i % 251) as u8).collect();
+        let h = hash(&photo);
+        let cases: &[(&str, u64, std::ops::Range<usize>, Appended)] = &[
+            ("first chunk", 0, 0..400, held(400, false)),
+            ("the same chunk again", 0, 0..400, held(400, false)),
+            ("a gap", 600, 600..800, Appended::Gap { received: 400 }),
+            (
+                "overlapping: only the new part is kept",
+                200,
+                200..700,
+                held(700, false),
+            ),
+            (
+                "the last chunk",
+                700,
+                700..1000,
+                Appended::Completed(PhotoStatus {
+                    received: 1000,
+                    complete: true,
+                }),
+            ),
+        ];
+        let (device, other) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        assert_eq!(store.complete_len(&h).expect("len"), None);
+        for (name, offset, range, want) in cases {
+            let got = store
+                .append(device, &h, *offset, 1000, &photo[range.clone()])
+                .expect(name);
+            assert_eq!(&got, want, "{name}");
+            if *offset == 0 && range.end == 400 {
+                assert_eq!(
+                    store.append(other, &h, 0, 1000, b"spoil").expect("other"),
+                    held(5, false),
+                    "another device's bytes go to its own upload"
+                );
+                assert_eq!(store.partial_bytes(device).expect("bytes"), 400);
+            }
+        }
+        assert_eq!(
+            store.read(&h).expect("read"),
+            Some(photo),
+            "the photo, whole"
+        );
+        assert_eq!(store.complete_len(&h).expect("len"), Some(1000));
+        assert_eq!(
+            store.received(device, &h).expect("received"),
+            0,
+            "the upload in progress became the photo"
+        );
+        assert_eq!(store.received(other, &h).expect("received"), 5);
+        assert!(store.remove(&h).expect("remove"), "removed");
+        assert!(!store.remove(&h).expect("remove"), "once");
+        assert_eq!(store.read(&h).expect("read"), None);
+    }
+
+    pub fn a_photo_whose_bytes_do_not_match_is_not_kept(store: &dyn PhotoStore) {
+        let h = hash(b"the real photo");
+        let device = Uuid::from_u128(1);
+        let got = store.append(device, &h, 0, 5, b"other").expect("append");
+        assert_eq!(
+            got,
+            Appended::Mismatch {
+                actual: hash(b"other")
+            }
+        );
+        assert_eq!(
+            store.received(device, &h).expect("received"),
+            0,
+            "nothing kept: the next upload starts at 0"
+        );
+        assert_eq!(store.read(&h).expect("read"), None);
+    }
+
+    /// `one` and `other` are two handles on the same store, as two server processes would be.
+    pub fn a_hash_is_held_by_one_request_at_a_time_across_handles(
+        one: &dyn PhotoStore,
+        other: Arc<dyn PhotoStore>,
+    ) {
+        let h = hash(b"a photo");
+        let lock = one.lock(&h).expect("lock");
+        let (tx, rx) = std::sync::mpsc::channel();
+        let waiter = {
+            let h = h.clone();
+            std::thread::spawn(move || {
+                let _second = other.lock(&h).expect("lock");
+                tx.send(()).expect("send");
+            })
+        };
+        assert!(
+            rx.recv_timeout(Duration::from_millis(300)).is_err(),
+            "the second request waits while the first holds the hash"
+        );
+        drop(lock);
+        rx.recv_timeout(Duration::from_secs(5))
+            .expect("the second request goes on once the first lets go");
+        waiter.join().expect("joined");
+    }
+
+    pub fn uploads_left_unfinished_are_removed_after_the_cutoff(store: &dyn PhotoStore) {
+        let device = Uuid::from_u128(1);
+        let h = hash(b"a photo never finished");
+        store.append(device, &h, 0, 100, &[7; 40]).expect("append");
+        let long_ago = Utc
+            .with_ymd_and_hms(2000, 1, 1, 0, 0, 0)
+            .single()
+            .expect("date");
+        let far_ahead = Utc
+            .with_ymd_and_hms(2100, 1, 1, 0, 0, 0)
+            .single()
+            .expect("date");
+        assert_eq!(store.remove_partials_before(long_ago).expect("sweep"), 0);
+        assert_eq!(store.received(device, &h).expect("received"), 40);
+        assert_eq!(store.remove_partials_before(far_ahead).expect("sweep"), 1);
+        assert_eq!(store.received(device, &h).expect("received"), 0);
+    }
+}

@@ -1,10 +1,11 @@
 //! The PostgreSQL backend's foundations: its migrations, run at start by every server process
-//! and safe when several start at once, and the change feed's positions in commit order.
+//! and safe when several start at once, and the change feed's positions in commit order. The
+//! photos' bytes are [`super::postgres_photos::PgPhotos`].
 //!
-//! **Not built yet:** the `Storage`, `ConsoleStore` and `PhotoStore` implementations over
-//! these, `--database postgres://…`, and the suites that run against both backends (the
-//! PostgreSQL issue). What is here is what those build on, tested on a real private cluster
-//! (`rounds-pgtest`).
+//! **Not built yet:** the `DirectoryStore`, `SyncStore`, `PhotoIndex` and `ConsoleStore`
+//! implementations over these, `--database postgres://…`, and the suites that run against both
+//! backends (the PostgreSQL issue). What is here is what those build on, tested on a real
+//! private cluster (`rounds-pgtest`).
 //!
 //! Driver: `tokio-postgres` with `deadpool-postgres`'s pool. It is async, as the server is; it
 //! prepares and caches statements per connection; and it is small to build (the server has
