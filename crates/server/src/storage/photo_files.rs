@@ -17,7 +17,7 @@ use rounds_protocol::PhotoStatus;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use super::photo_store::{Appended, PhotoLock, PhotoStore};
+use super::photo_store::{Appended, ChunkStep, PhotoLock, PhotoStore, plan_chunk};
 
 /// The photo files under one folder; pure of HTTP so tests can call it.
 #[derive(Debug, Clone)]
@@ -132,25 +132,22 @@ impl PhotoStore for PhotoFiles {
         chunk: &[u8],
     ) -> std::io::Result<Appended> {
         let partial = self.partial_path(device, hash);
-        let mut received = self.received(device, hash)?;
-        if received > total {
-            // Left by an upload that declared another size: a photo has one size, so those
-            // bytes are not this photo. Start again.
+        let plan = plan_chunk(self.received(device, hash)?, offset, total, chunk.len());
+        if plan.restart {
             fs::remove_file(&partial)?;
-            received = 0;
         }
-        if offset > received {
-            return Ok(Appended::Gap { received });
-        }
-        let end = offset + chunk.len() as u64;
-        if end <= received {
-            // Already received: a retry after a lost answer.
-            return Ok(Appended::Held(PhotoStatus {
-                received,
-                complete: false,
-            }));
-        }
-        let new = &chunk[(received - offset) as usize..];
+        let (skip, end) = match plan.step {
+            ChunkStep::Gap { received } => return Ok(Appended::Gap { received }),
+            ChunkStep::Repeat { received } => {
+                return Ok(Appended::Held(PhotoStatus {
+                    received,
+                    complete: false,
+                }));
+            }
+            ChunkStep::Write { skip, end } => (skip, end),
+        };
+        let received = end - (chunk.len() - skip) as u64;
+        let new = &chunk[skip..];
         let folder = partial.parent().map(Path::to_path_buf).unwrap_or_default();
         if received == 0 {
             create_dir_durably(&folder)?;

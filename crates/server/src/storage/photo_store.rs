@@ -29,6 +29,59 @@ pub enum Appended {
     },
 }
 
+/// What a chunk at `offset` of a photo of `total` bytes does to an upload holding `received`
+/// bytes: the one rule both photo stores follow ([`plan_chunk`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChunkPlan {
+    /// The upload holds more than `total`: it was for a photo of another size (a photo has one
+    /// size, so those bytes are not this photo). Drop them first; `received` is then 0.
+    pub restart: bool,
+    /// What to do next.
+    pub step: ChunkStep,
+}
+
+/// The step of a [`ChunkPlan`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChunkStep {
+    /// The chunk starts past what is held: answer [`Appended::Gap`].
+    Gap {
+        /// What is held.
+        received: u64,
+    },
+    /// Every byte of the chunk is held already (a retry after a lost answer): answer
+    /// [`Appended::Held`] and write nothing.
+    Repeat {
+        /// What is held.
+        received: u64,
+    },
+    /// Write the chunk from byte `skip` on (the bytes before it are held); the upload then
+    /// holds `end` bytes, and is whole when `end == total`.
+    Write {
+        /// Bytes of the chunk already held.
+        skip: usize,
+        /// What the upload holds after the write.
+        end: u64,
+    },
+}
+
+/// The rule for one chunk (see [`ChunkPlan`]).
+pub fn plan_chunk(received: u64, offset: u64, total: u64, len: usize) -> ChunkPlan {
+    let restart = received > total;
+    let received = if restart { 0 } else { received };
+    let end = offset + len as u64;
+    let step = if offset > received {
+        ChunkStep::Gap { received }
+    } else if end <= received {
+        ChunkStep::Repeat { received }
+    } else {
+        ChunkStep::Write {
+            skip: (received - offset) as usize,
+            end,
+        }
+    };
+    ChunkPlan { restart, step }
+}
+
 /// Held while one request works on one hash; other requests for it (in this process or any
 /// other sharing the store) wait until it is dropped.
 pub struct PhotoLock(#[allow(dead_code, reason = "held for its drop")] Box<dyn Send>);
@@ -67,6 +120,57 @@ pub trait PhotoStore: Send + Sync {
     fn remove(&self, hash: &str) -> std::io::Result<bool>;
     /// Removes uploads in progress last written before `cutoff`; how many.
     fn remove_partials_before(&self, cutoff: DateTime<Utc>) -> std::io::Result<usize>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_chunk_is_a_gap_a_repeat_or_a_write_of_its_new_bytes() {
+        let write = |skip, end| ChunkStep::Write { skip, end };
+        let cases = [
+            ("the first chunk", (0, 0, 100, 40), false, write(0, 40)),
+            ("the next chunk", (40, 40, 100, 60), false, write(0, 100)),
+            (
+                "a retry of held bytes",
+                (40, 0, 100, 40),
+                false,
+                ChunkStep::Repeat { received: 40 },
+            ),
+            (
+                "overlapping: the new part",
+                (40, 20, 100, 40),
+                false,
+                write(20, 60),
+            ),
+            (
+                "past what is held",
+                (40, 60, 100, 10),
+                false,
+                ChunkStep::Gap { received: 40 },
+            ),
+            (
+                "held bytes of a bigger photo",
+                (120, 0, 100, 50),
+                true,
+                write(0, 50),
+            ),
+            (
+                "bigger photo, resumed past 0",
+                (120, 10, 100, 50),
+                true,
+                ChunkStep::Gap { received: 0 },
+            ),
+        ];
+        for (name, (received, offset, total, len), restart, step) in cases {
+            assert_eq!(
+                plan_chunk(received, offset, total, len),
+                ChunkPlan { restart, step },
+                "{name}"
+            );
+        }
+    }
 }
 
 /// What every [`PhotoStore`] must do, as test functions each backend's tests run on its own

@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use tokio_postgres::NoTls;
 use uuid::Uuid;
 
-use super::photo_store::{Appended, PhotoLock, PhotoStore};
+use super::photo_store::{Appended, ChunkStep, PhotoLock, PhotoStore, plan_chunk};
 
 fn io(e: impl std::fmt::Display) -> std::io::Error {
     std::io::Error::other(e.to_string())
@@ -135,28 +135,31 @@ impl PhotoStore for PgPhotos {
                 .await
                 .map_err(io)?
                 .get(0);
-            let mut received = held.max(0) as u64;
-            if received > total {
-                // Left by an upload that declared another size: a photo has one size.
+            let plan = plan_chunk(held.max(0) as u64, offset, total, chunk.len());
+            if plan.restart {
                 tx.execute(
                     "DELETE FROM photo_partial_chunks WHERE device_id = $1 AND hash = $2",
                     &[&dev, &hash],
                 )
                 .await
                 .map_err(io)?;
-                received = 0;
             }
-            if offset > received {
-                return Ok(Appended::Gap { received });
-            }
-            let end = offset + chunk.len() as u64;
-            if end <= received {
-                return Ok(Appended::Held(PhotoStatus {
-                    received,
-                    complete: false,
-                }));
-            }
-            let new = &chunk[(received - offset) as usize..];
+            let (skip, end) = match plan.step {
+                ChunkStep::Gap { received } => {
+                    tx.commit().await.map_err(io)?;
+                    return Ok(Appended::Gap { received });
+                }
+                ChunkStep::Repeat { received } => {
+                    tx.commit().await.map_err(io)?;
+                    return Ok(Appended::Held(PhotoStatus {
+                        received,
+                        complete: false,
+                    }));
+                }
+                ChunkStep::Write { skip, end } => (skip, end),
+            };
+            let received = end - (chunk.len() - skip) as u64;
+            let new = &chunk[skip..];
             // The database's clock, as the file store uses the file system's.
             tx.execute(
                 "INSERT INTO photo_partial_chunks (device_id, hash, offset_at, bytes, written_at)

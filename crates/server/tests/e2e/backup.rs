@@ -8,8 +8,6 @@ use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use rounds_core::entropy::SeededEntropy;
-use rounds_core::model::{CheckInput, CheckMethod, CheckResult};
 use rounds_server::seed::ids;
 use rounds_server::storage::PhotoIndex;
 use rounds_server::storage::SqliteStorage;
@@ -54,24 +52,7 @@ fn a_backup_taken_while_devices_push_restores_into_a_server_with_the_same_record
     gia.sync().expect("first sync");
     let shift = shift_with_checks(&mut gia, 7, ids::LINCOLN_MAIN, 3);
     let photo = jpeg(5, 40_000);
-    let hash = gia
-        .store
-        .add_photo(&photo, at(30), &mut SeededEntropy::new(3))
-        .expect("photo");
-    gia.store
-        .record_check(
-            shift,
-            &CheckInput {
-                id: Uuid::from_u128(0x9_0000),
-                checkpoint_id: ids::checkpoint(ids::LINCOLN_MAIN, 2),
-                method: CheckMethod::Manual,
-                result: CheckResult::Damage,
-                note: "Door 2 forced open".into(),
-                photos: vec![hash.clone()],
-                at: at(30),
-            },
-        )
-        .expect("check with photo");
+    let hash = check_with_photo(&mut gia, shift, ids::LINCOLN_MAIN, &photo);
     gia.sync().expect("the shift and its photo go up");
 
     // The supervisor's phone has synced before the backup, and syncs again after it.

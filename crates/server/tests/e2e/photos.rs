@@ -23,24 +23,7 @@ fn guard_with_photo(server: &TestServer, len: usize) -> (Device, String, Vec<u8>
     gia.sync().expect("first sync");
     let shift = shift_with_checks(&mut gia, 7, ids::LINCOLN_MAIN, 1);
     let photo = jpeg(len as u64, len);
-    let hash = gia
-        .store
-        .add_photo(&photo, at(30), &mut SeededEntropy::new(3))
-        .expect("photo");
-    gia.store
-        .record_check(
-            shift,
-            &CheckInput {
-                id: Uuid::from_u128(0x9_0000),
-                checkpoint_id: ids::checkpoint(ids::LINCOLN_MAIN, 2),
-                method: CheckMethod::Manual,
-                result: CheckResult::Damage,
-                note: "Door 2 forced open".into(),
-                photos: vec![hash.clone()],
-                at: at(30),
-            },
-        )
-        .expect("check with photo");
+    let hash = check_with_photo(&mut gia, shift, ids::LINCOLN_MAIN, &photo);
     (gia, hash, photo)
 }
 

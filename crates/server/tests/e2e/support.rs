@@ -262,6 +262,30 @@ pub fn shift_with_checks(d: &mut Device, shift: u128, post: Uuid, n: u32) -> Uui
     id
 }
 
+/// Keeps `photo` on the device and records a check of the shift's checkpoint 2 (damage found)
+/// that refers to it; the photo's hash.
+pub fn check_with_photo(d: &mut Device, shift: Uuid, post: Uuid, photo: &[u8]) -> String {
+    let hash = d
+        .store
+        .add_photo(photo, at(30), &mut SeededEntropy::new(3))
+        .expect("photo");
+    d.store
+        .record_check(
+            shift,
+            &CheckInput {
+                id: Uuid::from_u128(0x9_0000),
+                checkpoint_id: ids::checkpoint(post, 2),
+                method: CheckMethod::Manual,
+                result: CheckResult::Damage,
+                note: "Door 2 forced open".into(),
+                photos: vec![hash.clone()],
+                at: at(30),
+            },
+        )
+        .expect("check with photo");
+    hash
+}
+
 pub fn incident_at(d: &mut Device, id: u128, school: Uuid, text: &str) -> Uuid {
     let i = IncidentInput {
         id: Uuid::from_u128(id),
