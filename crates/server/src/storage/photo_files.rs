@@ -146,7 +146,8 @@ impl PhotoStore for PhotoFiles {
             }
             ChunkStep::Write { skip, end } => (skip, end),
         };
-        let received = end - (chunk.len() - skip) as u64;
+        // What the upload held before this write (0 after a restart).
+        let received = offset + skip as u64;
         let new = &chunk[skip..];
         let folder = partial.parent().map(Path::to_path_buf).unwrap_or_default();
         if received == 0 {

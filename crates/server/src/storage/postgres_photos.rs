@@ -158,7 +158,8 @@ impl PhotoStore for PgPhotos {
                 }
                 ChunkStep::Write { skip, end } => (skip, end),
             };
-            let received = end - (chunk.len() - skip) as u64;
+            // What the upload held before this write (0 after a restart).
+            let received = offset + skip as u64;
             let new = &chunk[skip..];
             // The database's clock, as the file store uses the file system's.
             tx.execute(

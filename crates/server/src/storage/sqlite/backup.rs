@@ -88,15 +88,11 @@ impl SqliteStorage {
             let backup = Backup::new(&source, &mut copy)?;
             // Every page in one step: one read transaction, one snapshot.
             loop {
-                match backup.step(-1)? {
-                    StepResult::Done => break,
-                    StepResult::More | StepResult::Busy | StepResult::Locked => {
-                        std::thread::sleep(std::time::Duration::from_millis(20));
-                    }
-                    _ => {
-                        std::thread::sleep(std::time::Duration::from_millis(20));
-                    }
+                // Busy or locked: a writer holds the file for a moment; try the step again.
+                if backup.step(-1)? == StepResult::Done {
+                    break;
                 }
+                std::thread::sleep(std::time::Duration::from_millis(20));
             }
         }
         let mut summary = BackupSummary {
