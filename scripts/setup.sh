@@ -22,8 +22,10 @@ command -v psql >/dev/null || missing+=(postgresql-client-15)
 # The browser journeys (tests/ui) drive Debian's chromium with playwright-core.
 # The district server's report PDF embeds Noto fonts (Latin and Vietnamese, Arabic, CJK):
 # fonts-noto-core and fonts-noto-cjk, found under /usr/share/fonts (rounds-server --fonts).
+# haproxy is the reverse proxy of the server tests that run two processes on one PostgreSQL
+# (crates/server/tests/e2e/district.rs).
 # mold links the test binaries several times faster than the default linker (scripts/test.sh).
-for pkg in libssl-dev mold libwebkit2gtk-4.1-dev xvfb xauth webkit2gtk-driver dbus-x11 at-spi2-core imagemagick chromium fonts-dejavu-core poppler-utils fonts-noto-core fonts-noto-cjk; do
+for pkg in libssl-dev mold haproxy libwebkit2gtk-4.1-dev xvfb xauth webkit2gtk-driver dbus-x11 at-spi2-core imagemagick chromium fonts-dejavu-core poppler-utils fonts-noto-core fonts-noto-cjk; do
     [[ $(dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null) == "install ok installed" ]] || missing+=("$pkg")
 done
 

@@ -20,13 +20,15 @@ took() {
 bash scripts/setup.sh
 took "setup (packages, tauri-driver)"
 
+# haproxy is installed in /usr/sbin, outside a plain user's PATH.
+export PATH="$PATH:/usr/sbin"
 # Every program the tests call, with the Debian package that provides it: a machine where
 # setup.sh missed one fails here at once, with the package named, not half an hour in.
 need=(
     cc:build-essential make:make perl:perl pkg-config:pkg-config mold:mold curl:curl node:nodejs
     npm:npm chromium:chromium Xvfb:xvfb xauth:xauth WebKitWebDriver:webkit2gtk-driver
     dbus-run-session:dbus-daemon convert:imagemagick pdftoppm:poppler-utils
-    pdftotext:poppler-utils pdfinfo:poppler-utils tauri-driver:"tauri-driver (cargo install tauri-driver)"
+    pdftotext:poppler-utils pdfinfo:poppler-utils haproxy:haproxy tauri-driver:"tauri-driver (cargo install tauri-driver)"
 )
 absent=()
 for entry in "${need[@]}"; do
@@ -85,6 +87,11 @@ took "doc tests"
 # --all-targets runs the bench binaries too, in their quick test mode.
 cargo test --workspace --all-targets 2>&1 | tee -a "$log"
 took "cargo tests"
+# The server's end-to-end suites again, from the same test code, on PostgreSQL: each server
+# gets a fresh database in a private cluster the test process starts (crates/pgtest). The
+# backup test is the embedded store's and ran above.
+ROUNDS_TEST_BACKEND=postgres cargo test -p rounds-server --test e2e -- --skip backup:: 2>&1 | tee -a "$log"
+took "server suites on PostgreSQL"
 
 # --- Tauri journey ---
 # The real field app (src-tauri) under Xvfb, driven through tauri-driver and WebKitWebDriver

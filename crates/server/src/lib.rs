@@ -52,8 +52,8 @@ pub use api::sessions::{
     MAX_CREDENTIAL_BYTES, SESSION_DAYS, SignInRequest, SignInResponse, check_credential_lengths,
 };
 pub use serve::{ConnectionLimits, serve, serve_with};
-pub use state::AppState;
 pub(crate) use state::new_id;
+pub use state::{AppState, ProxyPolicy};
 
 /// The HTTP API.
 pub fn router(state: AppState) -> Router {

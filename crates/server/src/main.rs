@@ -18,7 +18,7 @@ use rounds_domain::model::{Checkpoint, Post, Role, Schedule, School};
 use rounds_server::admin::{self, PersonInput};
 use rounds_server::console::{Locale, pdf};
 use rounds_server::signin::SignInPolicy;
-use rounds_server::storage::{SqliteStorage, Storage, SyncStore};
+use rounds_server::storage::{self as storage, DatabaseUrl, SqliteStorage, Storage};
 use rounds_server::{AppState, seed};
 use uuid::Uuid;
 
@@ -33,6 +33,11 @@ struct Cli {
         global = true
     )]
     data: PathBuf,
+    /// Where the server keeps its state: `sqlite:<folder>` (the embedded store; the default is
+    /// `sqlite:` and the `--data` folder) or `postgres://user@host:port/database`, which several
+    /// server processes may share (see docs/deploy.md).
+    #[arg(long, env = "ROUNDS_DATABASE", global = true)]
+    database: Option<DatabaseUrl>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -77,6 +82,18 @@ enum Command {
         /// the default.
         #[arg(long, env = "ROUNDS_FONTS", default_value = pdf::DEFAULT_FONT_DIR)]
         fonts: PathBuf,
+        /// A reverse proxy's address whose `X-Forwarded-For` names the client (repeat, or
+        /// comma-separate in the variable, for several); from anyone else it is ignored.
+        #[arg(
+            long = "trusted-proxy",
+            env = "ROUNDS_TRUSTED_PROXIES",
+            value_delimiter = ','
+        )]
+        trusted_proxies: Vec<std::net::IpAddr>,
+        /// The console is reached over HTTPS (TLS at the proxy): its cookie is marked
+        /// `Secure`.
+        #[arg(long, env = "ROUNDS_HTTPS")]
+        https: bool,
     },
     /// Write a consistent backup of the data folder's store and photos to one file, while the
     /// server may keep serving (see docs/deploy.md).
@@ -185,18 +202,54 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         )
         .init();
     let cli = Cli::parse();
-    if let Some(Command::Restore { from }) = &cli.command {
+    let database = cli
+        .database
+        .clone()
+        .unwrap_or_else(|| DatabaseUrl::Sqlite(cli.data.clone()));
+    let embedded = match &database {
+        DatabaseUrl::Sqlite(dir) => Some(dir.clone()),
+        DatabaseUrl::Postgres(_) => None,
+    };
+    if matches!(
+        cli.command,
+        Some(Command::Backup { .. } | Command::Restore { .. })
+    ) && embedded.is_none()
+    {
+        eprintln!(
+            "rounds-server: backup and restore are for the embedded store; back up PostgreSQL with pg_dump (docs/deploy.md)"
+        );
+        std::process::exit(2);
+    }
+    if let (Some(Command::Restore { from }), Some(dir)) = (&cli.command, &embedded) {
         // Before the store is opened: opening would create an empty one.
-        let s = SqliteStorage::restore_from(from, &cli.data)?;
+        let s = SqliteStorage::restore_from(from, dir)?;
         println!(
             "restored {} documents and {} photos into {}",
             s.documents,
             s.photos,
-            cli.data.display()
+            dir.display()
         );
         return Ok(());
     }
-    let storage = Arc::new(SqliteStorage::open(&cli.data)?);
+    if let (Some(Command::Backup { to }), Some(dir)) = (&cli.command, &embedded) {
+        let s = SqliteStorage::open(dir)?.backup_to(to)?;
+        println!(
+            "backed up {} documents and {} photos to {}{}",
+            s.documents,
+            s.photos,
+            to.display(),
+            if s.photos_missing > 0 {
+                format!(
+                    " ({} photos the sweep removed meanwhile left out)",
+                    s.photos_missing
+                )
+            } else {
+                String::new()
+            }
+        );
+        return Ok(());
+    }
+    let storage = storage::open(&database)?;
     let defaults = rounds_server::ConnectionLimits::default();
     match cli.command.unwrap_or(Command::Serve {
         listen: "127.0.0.1:8080".parse()?,
@@ -209,6 +262,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         hash_slots: 0,
         locale: Locale::default(),
         fonts: PathBuf::from(pdf::DEFAULT_FONT_DIR),
+        trusted_proxies: Vec::new(),
+        https: false,
     }) {
         Command::Serve {
             listen,
@@ -221,6 +276,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             hash_slots,
             locale,
             fonts,
+            trusted_proxies,
+            https,
         } => {
             let limits = rounds_server::ConnectionLimits {
                 header_timeout: std::time::Duration::from_secs(header_timeout_secs),
@@ -246,12 +303,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             if seed_demo {
                 seed::demo_district(storage.as_ref(), &mut OsEntropy)?;
             }
+            let docs = storage.document_count()?;
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(async move {
                 let listener = tokio::net::TcpListener::bind(listen).await?;
                 let addr = listener.local_addr()?;
-                let docs = storage.document_count()?;
-                tracing::info!(%addr, data = %cli.data.display(), documents = docs, time_zone = %time_zone, locale = locale.tag(), "rounds-server listening");
+                tracing::info!(%addr, database = %database, documents = docs, time_zone = %time_zone, locale = locale.tag(), "rounds-server listening");
                 // Scripts read this line to find the port when listening on port 0.
                 println!("listening on http://{addr}");
                 tracing::info!(window_s = sign_in_window_seconds, hash_slots = policy.hash_slots, "sign-in throttle");
@@ -259,30 +316,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     .with_time_zone(time_zone)
                     .with_sign_in_policy(policy)
                     .with_locale(locale)
-                    .with_fonts(fonts);
+                    .with_fonts(fonts)
+                    .with_proxy(rounds_server::ProxyPolicy {
+                        trusted: trusted_proxies,
+                        https,
+                    });
                 rounds_server::serve_with(listener, state, limits, shutdown()).await?;
                 tracing::info!("stopped");
                 Ok::<_, Box<dyn std::error::Error>>(())
             })?;
         }
-        Command::Backup { to } => {
-            let s = storage.backup_to(&to)?;
-            println!(
-                "backed up {} documents and {} photos to {}{}",
-                s.documents,
-                s.photos,
-                to.display(),
-                if s.photos_missing > 0 {
-                    format!(
-                        " ({} photos the sweep removed meanwhile left out)",
-                        s.photos_missing
-                    )
-                } else {
-                    String::new()
-                }
-            );
+        Command::Backup { .. } | Command::Restore { .. } => {
+            unreachable!("handled before the store is opened")
         }
-        Command::Restore { .. } => unreachable!("handled before the store is opened"),
         Command::Admin { what } => admin_command(storage.as_ref(), what)?,
     }
     Ok(())

@@ -117,22 +117,54 @@ pub fn throttle_keys(policy: &SignInPolicy, door: Door<'_>, ip: IpAddr) -> Vec<T
     }
 }
 
-/// The client's address (the TCP peer; `0.0.0.0` when the router runs without connection
-/// info, as in in-process tests). A proxy in front of the server makes every client one
-/// address: see `docs/sync.md`.
+/// The client's address: the TCP peer (`0.0.0.0` when the router runs without connection
+/// info, as in in-process tests), or, when the peer is a trusted proxy
+/// ([`crate::ProxyPolicy`]), the rightmost address of `X-Forwarded-For` that is not itself a
+/// trusted proxy (the proxies append; what the client wrote is to the left and not believed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddr(pub IpAddr);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+impl ClientAddr {
+    /// The client of a request from `peer` with `X-Forwarded-For` values `forwarded`.
+    pub fn of(peer: IpAddr, forwarded: &[&str], trusted: &[IpAddr]) -> ClientAddr {
+        if !trusted.contains(&peer) {
+            return ClientAddr(peer);
+        }
+        let hops = forwarded
+            .iter()
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .rev();
+        for hop in hops {
+            match hop.parse::<IpAddr>() {
+                Ok(ip) if trusted.contains(&ip) => continue,
+                Ok(ip) => return ClientAddr(ip),
+                // Garbage in the chain: trust nothing to its left.
+                Err(_) => break,
+            }
+        }
+        ClientAddr(peer)
+    }
+}
+
+impl FromRequestParts<crate::AppState> for ClientAddr {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddr(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip()),
-        ))
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &crate::AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or(IpAddr::from([0, 0, 0, 0]), |c| c.0.ip());
+        let forwarded: Vec<&str> = parts
+            .headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        Ok(ClientAddr::of(peer, &forwarded, &state.proxy().trusted))
     }
 }
 
@@ -298,6 +330,40 @@ mod tests {
     use std::net::Ipv6Addr;
 
     use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap_or(IpAddr::from([0, 0, 0, 0]))
+    }
+
+    #[test]
+    fn the_forwarded_client_is_believed_only_from_a_trusted_proxy() {
+        let proxy = [ip("10.0.0.2")];
+        assert_eq!(
+            ClientAddr::of(ip("10.0.0.2"), &["198.51.100.7"], &proxy).0,
+            ip("198.51.100.7"),
+            "the proxy names the client"
+        );
+        assert_eq!(
+            ClientAddr::of(ip("203.0.113.9"), &["198.51.100.7"], &proxy).0,
+            ip("203.0.113.9"),
+            "anyone else's header is ignored"
+        );
+        assert_eq!(
+            ClientAddr::of(ip("10.0.0.2"), &["1.2.3.4, 198.51.100.7"], &proxy).0,
+            ip("198.51.100.7"),
+            "what the client wrote to the left of the proxy's entry is not believed"
+        );
+        assert_eq!(
+            ClientAddr::of(ip("10.0.0.2"), &["198.51.100.7", "10.0.0.2"], &proxy).0,
+            ip("198.51.100.7"),
+            "trusted hops on the right are skipped"
+        );
+        assert_eq!(
+            ClientAddr::of(ip("10.0.0.2"), &["bogus"], &proxy).0,
+            ip("10.0.0.2"),
+            "garbage leaves the proxy's own address"
+        );
+    }
 
     #[test]
     fn counters_by_door() {

@@ -26,6 +26,19 @@ pub struct AppState {
     fonts: Option<Arc<console::pdf::ReportFonts>>,
     photos: photos::PhotoPolicy,
     fetch_page_bytes: usize,
+    proxy: ProxyPolicy,
+}
+
+/// What the server trusts of a reverse proxy in front of it (see `docs/deploy.md`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProxyPolicy {
+    /// Peers whose `X-Forwarded-For` names the client: the sign-in throttle then counts the
+    /// client's network, not the proxy's. From any other peer the header is ignored (anyone
+    /// can write it).
+    pub trusted: Vec<std::net::IpAddr>,
+    /// Whether the console is reached over HTTPS (TLS at the proxy): its cookie is then
+    /// `Secure`, never sent over plain HTTP.
+    pub https: bool,
 }
 
 impl AppState {
@@ -53,7 +66,19 @@ impl AppState {
             fonts: None,
             photos: photos::PhotoPolicy::default(),
             fetch_page_bytes: rounds_protocol::PAGE_BYTES as usize,
+            proxy: ProxyPolicy::default(),
         }
+    }
+
+    /// The same state behind the reverse proxy `proxy` describes.
+    pub fn with_proxy(mut self, proxy: ProxyPolicy) -> Self {
+        self.proxy = proxy;
+        self
+    }
+
+    /// What the server trusts of a proxy in front of it.
+    pub fn proxy(&self) -> &ProxyPolicy {
+        &self.proxy
     }
 
     /// The same state answering fetches in pages of at most `bytes` of changes (default and

@@ -291,6 +291,7 @@ pub async fn login(
     crate::check_credential_lengths(&username, &f.password)?;
     let storage = state.storage.clone();
     let now = state.now();
+    let https = state.proxy().https;
     let door = Door::Password {
         username: &username,
     };
@@ -343,8 +344,9 @@ pub async fn login(
         tracing::info!(person = %person.id, "console sign-in");
         let mut r = Redirect::to("/console/day").into_response();
         let cookie = format!(
-            "{COOKIE}={token}; Path=/console; HttpOnly; SameSite=Strict; Max-Age={}",
-            SESSION_HOURS * 3600
+            "{COOKIE}={token}; Path=/console; HttpOnly; SameSite=Strict; Max-Age={}{}",
+            SESSION_HOURS * 3600,
+            if https { "; Secure" } else { "" }
         );
         r.headers_mut().insert(
             header::SET_COOKIE,
@@ -376,9 +378,11 @@ pub async fn logout(
     let mut r = Redirect::to("/console/login").into_response();
     r.headers_mut().insert(
         header::SET_COOKIE,
-        HeaderValue::from_static(
-            "rounds_console=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0",
-        ),
+        HeaderValue::from_static(if state.proxy().https {
+            "rounds_console=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0; Secure"
+        } else {
+            "rounds_console=; Path=/console; HttpOnly; SameSite=Strict; Max-Age=0"
+        }),
     );
     secure(r.headers_mut());
     Ok(r)

@@ -1,9 +1,11 @@
-//! Server storage behind a narrow trait.
+//! Server storage behind narrow traits, one per concern ([`DirectoryStore`], [`SyncStore`],
+//! [`PhotoIndex`] with [`PhotoStore`], [`console::ConsoleStore`]; [`Storage`] is all of them).
 //!
-//! The trait speaks in domain terms (headers, change bytes, projections, people, devices) and
-//! carries no SQLite types, so a PostgreSQL backend can implement it later (with migrations of
-//! its own: the SQL in `migrations/server/sqlite/` is SQLite's dialect). [`SqliteStorage`] is the
-//! embedded backend.
+//! The traits speak in domain terms (headers, change bytes, projections, people, devices) and
+//! carry no database types. Two backends implement them, each with its own migrations:
+//! [`SqliteStorage`], the embedded default (`migrations/server/sqlite/`), and [`PgStorage`],
+//! PostgreSQL for several server processes (`migrations/server/postgres/`). [`open`] picks one
+//! from a [`DatabaseUrl`].
 //!
 //! Concurrency: every document row has a `version`. A push loads a document with its version,
 //! applies and validates the new changes outside any lock, and commits with
@@ -12,10 +14,11 @@
 //! across several server processes on one PostgreSQL database).
 
 pub mod console;
+#[cfg(test)]
+mod contract;
 pub mod photo_files;
 pub mod photo_store;
 pub mod postgres;
-pub mod postgres_photos;
 mod rows;
 mod sqlite;
 
@@ -26,6 +29,7 @@ use uuid::Uuid;
 
 pub use photo_files::PhotoFiles;
 pub use photo_store::{Appended, PhotoLock, PhotoStore};
+pub use postgres::{PgPhotos, PgStorage};
 pub use sqlite::{BackupSummary, SqliteStorage};
 
 use crate::access::Viewer;
@@ -428,6 +432,71 @@ pub trait PhotoIndex: Send + Sync {
     /// Forgets every photo completed before `before` that no upload ties to a record, and
     /// returns their hashes (the caller removes the files).
     fn forget_untied_photos(&self, before: DateTime<Utc>) -> Result<Vec<String>>;
+}
+
+/// Where the server's state lives, as `--database` names it: `sqlite:<folder>` (the embedded
+/// store: `rounds.db` and `photos/` in the folder) or `postgres://user@host:port/db` (one
+/// database every server process shares).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    /// The embedded store in a folder.
+    Sqlite(std::path::PathBuf),
+    /// A PostgreSQL database (the URL as given).
+    Postgres(String),
+}
+
+impl std::str::FromStr for DatabaseUrl {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        if let Some(dir) = s.strip_prefix("sqlite:") {
+            let dir = dir.strip_prefix("//").unwrap_or(dir);
+            if dir.is_empty() {
+                return Err("sqlite: needs a folder, as in sqlite:rounds-data".into());
+            }
+            Ok(DatabaseUrl::Sqlite(dir.into()))
+        } else if s.starts_with("postgres://") || s.starts_with("postgresql://") {
+            s.parse::<tokio_postgres::Config>()
+                .map_err(|e| format!("{s:?} is not a PostgreSQL URL: {e}"))?;
+            Ok(DatabaseUrl::Postgres(s.to_string()))
+        } else {
+            Err(format!(
+                "{s:?}: a database is sqlite:<folder> or postgres://user@host:port/database"
+            ))
+        }
+    }
+}
+
+impl std::fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DatabaseUrl::Sqlite(dir) => write!(f, "sqlite:{}", dir.display()),
+            // The password, if the URL holds one, is not written to logs.
+            DatabaseUrl::Postgres(url) => match url.parse::<tokio_postgres::Config>() {
+                Ok(c) => {
+                    let host = c.get_hosts().first().map_or(String::new(), |h| match h {
+                        tokio_postgres::config::Host::Tcp(h) => h.clone(),
+                        tokio_postgres::config::Host::Unix(p) => p.display().to_string(),
+                    });
+                    let port = c.get_ports().first().copied().unwrap_or(5432);
+                    write!(
+                        f,
+                        "postgres://{}@{host}:{port}/{}",
+                        c.get_user().unwrap_or(""),
+                        c.get_dbname().unwrap_or("")
+                    )
+                }
+                Err(_) => f.write_str("postgres://…"),
+            },
+        }
+    }
+}
+
+/// Opens (creating and migrating if needed) the storage `url` names.
+pub fn open(url: &DatabaseUrl) -> Result<std::sync::Arc<dyn Storage>> {
+    Ok(match url {
+        DatabaseUrl::Sqlite(dir) => std::sync::Arc::new(SqliteStorage::open(dir)?),
+        DatabaseUrl::Postgres(u) => std::sync::Arc::new(PgStorage::open(u)?),
+    })
 }
 
 /// What the server stores, one concern per trait ([`DirectoryStore`], [`SyncStore`],

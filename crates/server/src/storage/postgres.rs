@@ -2,10 +2,11 @@
 //! and safe when several start at once, and the change feed's positions in commit order. The
 //! photos' bytes are [`super::postgres_photos::PgPhotos`].
 //!
-//! **Not built yet:** the `DirectoryStore`, `SyncStore`, `PhotoIndex` and `ConsoleStore`
-//! implementations over these, `--database postgres://…`, and the suites that run against both
-//! backends (the PostgreSQL issue). What is here is what those build on, tested on a real
-//! private cluster (`rounds-pgtest`).
+//! [`PgStorage`] implements the storage traits over them, one concern per file
+//! (`postgres/directory.rs`, `sync.rs`, `photos.rs`, `console.rs`; the photos' bytes are
+//! [`PgPhotos`] in `photo_bytes.rs`). Nothing is kept per process: sessions, console sessions,
+//! the sign-in throttle, enrollment codes, upload offsets and photo locks are rows or advisory
+//! locks in the database, so any process answers any request.
 //!
 //! Driver: `tokio-postgres` with `deadpool-postgres`'s pool. It is async, as the server is; it
 //! prepares and caches statements per connection; and it is small to build (the server has
@@ -21,7 +22,198 @@
 //! is that commits of changes queue for the counter; each holds it only from the update to its
 //! commit, which is why a backend takes positions as the last step before committing.
 
-use tokio_postgres::{GenericClient, Transaction};
+use std::future::Future;
+use std::sync::Arc;
+
+use deadpool_postgres::{Manager, Pool};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::{GenericClient, NoTls, Transaction};
+
+use super::{Result, StorageError};
+
+mod console;
+mod directory;
+mod photo_bytes;
+mod photos;
+mod sync;
+
+pub use photo_bytes::PgPhotos;
+
+/// A connection pool to one database and the small runtime its connections run on. The
+/// storage traits are synchronous (the server calls them from its blocking pool); [`PgDb::run`]
+/// drives a query to its end from the calling thread.
+pub struct PgDb {
+    /// Always `Some` until dropped (see `Drop`).
+    rt: Option<tokio::runtime::Runtime>,
+    pool: Pool,
+    config: tokio_postgres::Config,
+}
+
+/// Connections per process: a push holds one for its transaction, a pull one for its read.
+const POOL_SIZE: usize = 16;
+
+impl PgDb {
+    /// A pool for `url` (`postgres://user@host:port/db`); connects lazily.
+    pub fn connect(url: &str) -> Result<PgDb> {
+        let config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| StorageError::backend(format!("database URL: {e}")))?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .thread_name("rounds-pg")
+            .build()
+            .map_err(|e| StorageError::Backend(Box::new(e)))?;
+        let pool = {
+            let _in_rt = rt.enter();
+            Pool::builder(Manager::new(config.clone(), NoTls))
+                .max_size(POOL_SIZE)
+                .build()
+                .map_err(|e| StorageError::backend(e.to_string()))?
+        };
+        Ok(PgDb {
+            rt: Some(rt),
+            pool,
+            config,
+        })
+    }
+
+    /// Runs `f` to its end on this thread, with the pool's runtime entered (so connections it
+    /// opens run there). Callable from any thread, including a runtime's own (a test body).
+    pub fn run<T>(&self, f: impl Future<Output = T>) -> T {
+        let _in_rt = self.rt.as_ref().map(|rt| rt.enter());
+        futures_executor::block_on(f)
+    }
+
+    /// A pooled connection.
+    async fn client(&self) -> Result<deadpool_postgres::Object> {
+        self.pool
+            .get()
+            .await
+            .map_err(|e| StorageError::backend(format!("database pool: {e}")))
+    }
+}
+
+impl Drop for PgDb {
+    /// The pool's runtime stops without waiting: the last handle may be dropped on another
+    /// runtime's thread (the server's, at shutdown), where blocking is not allowed.
+    fn drop(&mut self) {
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl From<tokio_postgres::Error> for StorageError {
+    fn from(e: tokio_postgres::Error) -> Self {
+        match e.code() {
+            Some(c)
+                if *c == SqlState::UNIQUE_VIOLATION
+                    || *c == SqlState::FOREIGN_KEY_VIOLATION
+                    || *c == SqlState::CHECK_VIOLATION
+                    || *c == SqlState::NOT_NULL_VIOLATION =>
+            {
+                StorageError::Conflict(e.to_string())
+            }
+            _ => StorageError::Backend(Box::new(e)),
+        }
+    }
+}
+
+/// Whether a transaction failed only because it raced another (a deadlock PostgreSQL broke,
+/// or a serialization failure): run it again.
+fn is_retryable(e: &StorageError) -> bool {
+    match e {
+        StorageError::Backend(b) => b
+            .downcast_ref::<tokio_postgres::Error>()
+            .and_then(|e| e.code())
+            .is_some_and(|c| {
+                *c == SqlState::T_R_DEADLOCK_DETECTED || *c == SqlState::T_R_SERIALIZATION_FAILURE
+            }),
+        StorageError::Conflict(_) => false,
+    }
+}
+
+/// The PostgreSQL backend: every storage trait over one database that several server
+/// processes share.
+pub struct PgStorage {
+    db: Arc<PgDb>,
+    photos: PgPhotos,
+}
+
+impl PgStorage {
+    /// Connects to `url` and brings its schema up to date (safe while other processes do the
+    /// same).
+    pub fn open(url: &str) -> Result<PgStorage> {
+        let db = Arc::new(PgDb::connect(url)?);
+        db.run(async {
+            let mut c = db.client().await?;
+            migrate(&mut c).await?;
+            Ok::<_, StorageError>(())
+        })?;
+        Ok(PgStorage {
+            photos: PgPhotos::on(db.clone()),
+            db,
+        })
+    }
+
+    /// Runs a read on a pooled connection.
+    fn read<T>(&self, f: impl AsyncFnOnce(&deadpool_postgres::Object) -> Result<T>) -> Result<T> {
+        self.db.run(async {
+            let c = self.db.client().await?;
+            f(&c).await
+        })
+    }
+
+    /// Runs `f` in a transaction and commits it; runs it again (up to 5 times in all) when
+    /// it lost a race PostgreSQL broke (a deadlock or serialization failure).
+    fn write<T>(
+        &self,
+        f: impl AsyncFn(&deadpool_postgres::Transaction<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.db.run(async {
+            let mut c = self.db.client().await?;
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                let tx = c.transaction().await?;
+                let out = match f(&tx).await {
+                    Ok(out) => tx.commit().await.map(|()| out).map_err(StorageError::from),
+                    Err(e) => Err(e),
+                };
+                match out {
+                    Err(e) if attempt < 5 && is_retryable(&e) => continue,
+                    other => return other,
+                }
+            }
+        })
+    }
+}
+
+/// A stored id.
+fn uid(s: &str) -> Result<uuid::Uuid> {
+    s.parse()
+        .map_err(|e| StorageError::backend(format!("stored id {s:?}: {e}")))
+}
+
+/// A stored code, read through its vocabulary (a code the server did not write is damage).
+fn code<T>(r: std::result::Result<T, rounds_domain::Error>) -> Result<T> {
+    r.map_err(|e| StorageError::backend(format!("stored code: {e}")))
+}
+
+/// The header in the row's columns from `at` on ([`super::rows::HEADER_COLS`]'s order).
+fn header_at(r: &tokio_postgres::Row, at: usize) -> Result<rounds_domain::document::Header> {
+    use rounds_domain::model::{Classification, DocKind};
+    Ok(rounds_domain::document::Header {
+        id: uid(r.try_get(at)?)?,
+        kind: code(DocKind::parse(r.try_get(at + 1)?, "kind"))?,
+        school_id: uid(r.try_get(at + 2)?)?,
+        author_id: uid(r.try_get(at + 3)?)?,
+        device_id: uid(r.try_get(at + 4)?)?,
+        created_at: super::rows::time(r.try_get(at + 5)?),
+        classification: code(Classification::parse(r.try_get(at + 6)?, "classification"))?,
+    })
+}
 
 /// The migrations, in order; `schema_migrations` records which ran.
 pub const MIGRATIONS: &[&str] = &[include_str!(
@@ -34,7 +226,9 @@ const MIGRATION_LOCK: i64 = 0x726f_756e_6473;
 
 /// Brings the database to the newest schema this build knows; refuses a newer one. Safe to
 /// run from several processes at once.
-pub async fn migrate(client: &mut tokio_postgres::Client) -> Result<(), tokio_postgres::Error> {
+pub async fn migrate(
+    client: &mut tokio_postgres::Client,
+) -> std::result::Result<(), tokio_postgres::Error> {
     let tx = client.transaction().await?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
         .await?;
@@ -67,7 +261,9 @@ pub async fn migrate(client: &mut tokio_postgres::Client) -> Result<(), tokio_po
 }
 
 /// The schema version a database is at (0: none).
-pub async fn schema_version(client: &impl GenericClient) -> Result<i32, tokio_postgres::Error> {
+pub async fn schema_version(
+    client: &impl GenericClient,
+) -> std::result::Result<i32, tokio_postgres::Error> {
     let exists: bool = client
         .query_one("SELECT to_regclass('schema_migrations') IS NOT NULL", &[])
         .await?
@@ -87,7 +283,10 @@ pub async fn schema_version(client: &impl GenericClient) -> Result<i32, tokio_po
 /// Takes `n` consecutive feed positions for changes `tx` stores; returns the first. The
 /// counter stays locked until `tx` ends (see the module doc): take positions last, just
 /// before committing.
-pub async fn take_positions(tx: &Transaction<'_>, n: i64) -> Result<i64, tokio_postgres::Error> {
+pub async fn take_positions(
+    tx: &Transaction<'_>,
+    n: i64,
+) -> std::result::Result<i64, tokio_postgres::Error> {
     Ok(tx
         .query_one(
             "UPDATE feed_position SET next = next + $1 WHERE only_row RETURNING next - $1",
@@ -102,7 +301,7 @@ pub async fn positions_after(
     client: &impl GenericClient,
     after: i64,
     limit: i64,
-) -> Result<Vec<i64>, tokio_postgres::Error> {
+) -> std::result::Result<Vec<i64>, tokio_postgres::Error> {
     Ok(client
         .query(
             "SELECT seq FROM changes WHERE seq > $1 ORDER BY seq LIMIT $2",
@@ -116,11 +315,51 @@ pub async fn positions_after(
 
 #[cfg(test)]
 mod tests {
+    use std::sync::OnceLock;
     use std::time::Duration;
 
     use tokio_postgres::NoTls;
 
+    use super::super::contract;
     use super::*;
+
+    /// One cluster for the storage tests (each gets its own database).
+    fn shared_cluster() -> &'static rounds_pgtest::Cluster {
+        static CLUSTER: OnceLock<rounds_pgtest::Cluster> = OnceLock::new();
+        CLUSTER.get_or_init(|| rounds_pgtest::Cluster::start().expect("cluster"))
+    }
+
+    fn storage(db: &str) -> (String, PgStorage) {
+        let url = shared_cluster().create_database(db).expect("db");
+        let st = PgStorage::open(&url).expect("open");
+        (url, st)
+    }
+
+    #[test]
+    fn a_parallel_burst_admits_exactly_the_limit() {
+        contract::a_parallel_burst_admits_exactly_the_limit(Arc::new(storage("burst").1));
+    }
+
+    #[test]
+    fn failures_count_for_the_window_and_a_success_forgives_the_name() {
+        contract::failures_count_for_the_window_and_a_success_forgives_the_name(
+            &storage("window").1,
+        );
+    }
+
+    #[test]
+    fn two_processes_on_one_database_share_the_counts() {
+        let (url, a) = storage("two_handles");
+        let b = PgStorage::open(&url).expect("second handle migrates nothing and opens");
+        contract::two_handles_on_one_database_share_the_counts(&a, &b);
+    }
+
+    #[test]
+    fn a_new_password_or_a_deactivation_ends_the_persons_sessions() {
+        contract::a_new_password_or_a_deactivation_ends_the_persons_sessions(
+            &storage("sessions").1,
+        );
+    }
 
     async fn connect(url: &str) -> tokio_postgres::Client {
         let (client, conn) = tokio_postgres::connect(url, NoTls).await.expect("connect");

@@ -9,8 +9,6 @@ use rounds_core::wire;
 use rounds_protocol::{DocChanges, PushRequest, PushResponse, RejectKind};
 use rounds_server::access;
 use rounds_server::seed::ids;
-use rounds_server::storage::DirectoryStore;
-use rounds_server::storage::SyncStore;
 use uuid::Uuid;
 
 use crate::support::*;

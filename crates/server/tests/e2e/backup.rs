@@ -9,8 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use rounds_server::seed::ids;
-use rounds_server::storage::PhotoIndex;
-use rounds_server::storage::SqliteStorage;
+use rounds_server::storage::{PhotoIndex, SqliteStorage};
 use rusqlite::Connection;
 use uuid::Uuid;
 
@@ -46,9 +45,11 @@ fn changes_by_document(db: &std::path::Path) -> BTreeMap<String, Vec<String>> {
 
 #[test]
 fn a_backup_taken_while_devices_push_restores_into_a_server_with_the_same_records() {
-    let data = seeded_district();
-    let server = ServerProcess::start(data.path(), &[]);
-    let mut gia = enroll_with_cli(&server, data.path(), &GIA);
+    // Backups are the embedded store's (PostgreSQL's are pg_dump's): on either run.
+    let data = Data::sqlite_in(tempfile::tempdir().expect("tempdir"));
+    admin_cli(&data, &["seed-demo"]);
+    let server = ServerProcess::start(&data, &[]);
+    let mut gia = enroll_with_cli(&server, &data, &GIA);
     gia.sync().expect("first sync");
     let shift = shift_with_checks(&mut gia, 7, ids::LINCOLN_MAIN, 3);
     let photo = jpeg(5, 40_000);
@@ -56,11 +57,11 @@ fn a_backup_taken_while_devices_push_restores_into_a_server_with_the_same_record
     gia.sync().expect("the shift and its photo go up");
 
     // The supervisor's phone has synced before the backup, and syncs again after it.
-    let mut sam = enroll_with_cli(&server, data.path(), &SUPERVISOR);
+    let mut sam = enroll_with_cli(&server, &data, &SUPERVISOR);
     sam.sync().expect("the supervisor syncs before the backup");
 
     // Olga files incidents and pushes them, one sync each, until the backup is done.
-    let mut olga = enroll_with_cli(&server, data.path(), &OLGA);
+    let mut olga = enroll_with_cli(&server, &data, &OLGA);
     olga.sync().expect("first sync");
     let done = Arc::new(AtomicBool::new(false));
     let writer = {
@@ -101,7 +102,7 @@ fn a_backup_taken_while_devices_push_restores_into_a_server_with_the_same_record
     );
     assert!(!again.status.success(), "a backup never overwrites a file");
 
-    let restored = tempfile::tempdir().expect("tempdir");
+    let restored = Data::sqlite_in(tempfile::tempdir().expect("tempdir"));
     let out = cli(
         restored.path(),
         &["restore", "--from", file.to_str().expect("path")],
@@ -153,8 +154,8 @@ fn a_backup_taken_while_devices_push_restores_into_a_server_with_the_same_record
     drop(restored_store);
 
     // A server on the restored folder serves the records to a device enrolled there...
-    let second = ServerProcess::start(restored.path(), &[]);
-    let mut new_phone = enroll_with_cli(&second, restored.path(), &GIA);
+    let second = ServerProcess::start(&restored, &[]);
+    let mut new_phone = enroll_with_cli(&second, &restored, &GIA);
     new_phone.sync().expect("sync with the restored server");
     assert!(
         new_phone.store.incident(Uuid::from_u128(0x5_0000)).is_ok(),

@@ -10,8 +10,6 @@ use rounds_core::document::{self, Header};
 use rounds_core::model::*;
 use rounds_protocol::{DocChanges, FetchRequest, PushRequest, WireHeader};
 use rounds_server::seed::ids;
-use rounds_server::storage::DirectoryStore;
-use rounds_server::storage::SyncStore;
 use rounds_server::storage::{CheckRow, Commit, CommitOutcome, Projection};
 use uuid::Uuid;
 
@@ -291,8 +289,8 @@ fn check_input(n: u128, note: String, photos: Vec<String>) -> CheckInput {
 #[test]
 fn a_compressed_change_inflating_to_1_gib_is_refused_with_413_and_the_server_stays_small() {
     let data = seeded_district();
-    let server = ServerProcess::start(data.path(), &[]);
-    let mut olga = enroll_with_cli(&server, data.path(), &OLGA);
+    let server = ServerProcess::start(&data, &[]);
+    let mut olga = enroll_with_cli(&server, &data, &OLGA);
     olga.sync().expect("first sync");
     let id = incident_at(&mut olga, 0x1b0b, ids::LINCOLN, "An honest incident.");
     let header = olga.store.header(id).expect("header");
@@ -302,10 +300,7 @@ fn a_compressed_change_inflating_to_1_gib_is_refused_with_413_and_the_server_sta
         "1 GiB of zeros deflates to {} bytes: one small push",
         bomb.len()
     );
-    let before = rounds_server::storage::SqliteStorage::open(data.path())
-        .expect("storage")
-        .max_seq()
-        .expect("seq");
+    let before = data.open().max_seq().expect("seq");
     let r = push_raw(
         &server.base,
         &olga.session.token,
@@ -325,7 +320,7 @@ fn a_compressed_change_inflating_to_1_gib_is_refused_with_413_and_the_server_sta
         "the server's peak memory stays under 100 MB: {} MB",
         peak_kib / 1024
     );
-    let st = rounds_server::storage::SqliteStorage::open(data.path()).expect("storage");
+    let st = data.open();
     assert_eq!(st.max_seq().expect("seq"), before, "nothing stored");
     assert_eq!(st.document_count().expect("count"), 0, "no document");
     let report = olga
@@ -901,7 +896,7 @@ fn a_client_that_stalls_is_cut_off_within_the_timeouts() {
     use std::time::{Duration, Instant};
     let data = seeded_district();
     let server = ServerProcess::start(
-        data.path(),
+        &data,
         &[
             ("ROUNDS_HEADER_TIMEOUT_SECS", "2"),
             ("ROUNDS_BODY_TIMEOUT_SECS", "2"),
@@ -966,7 +961,7 @@ fn connections_from_one_address_are_capped_and_the_excess_refused_at_once() {
     use std::io::Write;
     use std::time::{Duration, Instant};
     let data = seeded_district();
-    let server = ServerProcess::start(data.path(), &[("ROUNDS_MAX_CONNECTIONS_PER_ADDRESS", "4")]);
+    let server = ServerProcess::start(&data, &[("ROUNDS_MAX_CONNECTIONS_PER_ADDRESS", "4")]);
     let health = b"GET /health HTTP/1.1\r\nhost: x\r\n\r\n";
     let mut open = Vec::new();
     for i in 0..4 {

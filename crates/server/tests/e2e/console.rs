@@ -17,9 +17,7 @@ use rounds_core::model::*;
 use rounds_core::store::NewShift;
 use rounds_server::admin::{self, PersonInput};
 use rounds_server::seed::ids;
-use rounds_server::storage::DirectoryStore;
-use rounds_server::storage::PhotoIndex;
-use rounds_server::storage::SqliteStorage;
+use rounds_server::storage::Storage;
 use rounds_server::{AppState, console};
 use uuid::Uuid;
 
@@ -36,7 +34,7 @@ const SUE_ID: Uuid = Uuid::from_u128(0x0193_0000_0000_7000_8000_0000_0000_0301);
 /// A server with the demo district (plus Sue) on a clock the test can move.
 struct ConsoleServer {
     base: String,
-    storage: Arc<SqliteStorage>,
+    storage: Arc<dyn Storage>,
     offset_min: Arc<AtomicI64>,
     _server: TestServer,
 }
@@ -1307,14 +1305,14 @@ fn admin_actions_are_for_administrators_only() {
         StatusCode::FORBIDDEN,
         "the form token is checked"
     );
-    let reference = |st: &SqliteStorage| {
+    let reference = |st: &dyn Storage| {
         st.reference_for(&rounds_server::auth::viewer(
             &st.person(ids::ADMIN).expect("p").expect("admin"),
         ))
         .expect("reference")
     };
     assert!(
-        !reference(&server.storage)
+        !reference(server.storage.as_ref())
             .schools
             .iter()
             .any(|s| s.name.contains("High") && s.name != "Lincoln High School"),
@@ -1344,7 +1342,7 @@ fn admin_actions_are_for_administrators_only() {
             );
         }
     }
-    let r = reference(&server.storage);
+    let r = reference(server.storage.as_ref());
     assert!(r.schools.iter().any(|s| s.name == "Jefferson High"));
     assert!(r.posts.iter().any(|p| p.name == "Annex"));
     assert!(
@@ -1413,7 +1411,7 @@ fn admin_actions_are_for_administrators_only() {
 }
 
 /// Everything the admin sees, as the admin API reads it.
-fn all_reference(st: &SqliteStorage) -> ReferenceData {
+fn all_reference(st: &dyn Storage) -> ReferenceData {
     st.reference_for(&rounds_server::auth::viewer(
         &st.person(ids::ADMIN).expect("p").expect("admin"),
     ))
@@ -1462,7 +1460,7 @@ fn an_admin_edits_a_schedule_and_orders_and_the_guards_phone_gets_them_at_its_ne
     let (_, mut admin) = Browser::sign_in(&server.base, &ADMIN);
     let page = admin.get("/console/admin");
     assert_eq!(page.status, StatusCode::OK);
-    let r = all_reference(&server.storage);
+    let r = all_reference(server.storage.as_ref());
     for (section, id) in r
         .schools
         .iter()
@@ -1504,7 +1502,7 @@ fn an_admin_edits_a_schedule_and_orders_and_the_guards_phone_gets_them_at_its_ne
     let saved = admin.post(&path, &gym_form(&main, "15", "45", "5"));
     assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
     assert_eq!(saved.location, "/console/admin#checkpoints");
-    let after = all_reference(&server.storage);
+    let after = all_reference(server.storage.as_ref());
     assert_eq!(
         after.checkpoints.len(),
         r.checkpoints.len(),
@@ -1626,7 +1624,7 @@ fn editing_is_for_administrators_with_a_real_form_and_a_valid_schedule() {
     ];
     // The schools, posts and checkpoints (the people change below: roles are moved).
     let places = || {
-        let r = all_reference(&server.storage);
+        let r = all_reference(server.storage.as_ref());
         (r.schools, r.posts, r.checkpoints)
     };
     let before = places();
@@ -1734,7 +1732,7 @@ fn editing_is_for_administrators_with_a_real_form_and_a_valid_schedule() {
         let r = admin.post(path, form);
         assert_eq!(r.status, StatusCode::SEE_OTHER, "{path}: {}", r.body);
     }
-    let r = all_reference(&server.storage);
+    let r = all_reference(server.storage.as_ref());
     let gym_now = r.checkpoints.iter().find(|c| c.id == gym).expect("gym");
     assert_eq!(gym_now.schedule.interval_minutes, 30);
     assert!(

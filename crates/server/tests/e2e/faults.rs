@@ -16,8 +16,6 @@ use rounds_core::model::*;
 use rounds_protocol::PhotoStatus;
 use rounds_server::access;
 use rounds_server::seed::ids;
-use rounds_server::storage::DirectoryStore;
-use rounds_server::storage::SyncStore;
 use uuid::Uuid;
 
 use crate::support::*;

@@ -1,10 +1,8 @@
 //! The server process is killed with SIGKILL at random points while several devices sync, and
-//! restarted on the same data folder: nothing it acknowledged is lost, and the devices recover
+//! restarted on the same data folder (or PostgreSQL database): nothing it acknowledged is lost, and the devices recover
 //! by themselves. `ROUNDS_DEEP=1` kills it 200 times instead of 30.
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -13,53 +11,8 @@ use automerge::Change;
 use rounds_core::client::{self, HttpTransport};
 use rounds_core::entropy::SeededEntropy;
 use rounds_server::seed::ids;
-use rounds_server::storage::SqliteStorage;
-use rounds_server::storage::SyncStore;
 
 use crate::support::*;
-
-const BIN: &str = env!("CARGO_BIN_EXE_rounds-server");
-
-fn start(data: &std::path::Path) -> (Child, String) {
-    let mut child = Command::new(BIN)
-        .args([
-            "--data",
-            data.to_str().expect("path"),
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-        ])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start rounds-server");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("read");
-    let base = line
-        .trim()
-        .strip_prefix("listening on ")
-        .expect("the server says where it listens")
-        .to_string();
-    (child, base)
-}
-
-fn admin(data: &std::path::Path, args: &[&str]) -> String {
-    let out = Command::new(BIN)
-        .args(["--data", data.to_str().expect("path"), "admin"])
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("admin");
-    assert!(
-        out.status.success(),
-        "admin {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).expect("utf8")
-}
 
 #[test]
 fn nothing_acknowledged_is_lost_when_the_server_is_killed() {
@@ -68,14 +21,13 @@ fn nothing_acknowledged_is_lost_when_the_server_is_killed() {
     } else {
         30
     };
-    let data = tempfile::tempdir().expect("tempdir");
-    admin(data.path(), &["seed-demo"]);
-    let (mut server, base) = start(data.path());
-    let base = Arc::new(Mutex::new(base));
+    let data = seeded_district();
+    let mut server = ServerProcess::start(&data, &[]);
+    let base = Arc::new(Mutex::new(server.base.clone()));
     let who = [&GIA, &GUS, &OLGA, &OMAR];
     let mut devices = Vec::new();
     for w in who {
-        let code = admin(data.path(), &["enroll-code"]);
+        let code = admin_cli(&data, &["enroll-code"]);
         let code = code.split_whitespace().next().expect("code").to_string();
         let mut d = Device::enroll_at(&base.lock().expect("base"), &code, w);
         d.sync().expect("first sync");
@@ -146,11 +98,9 @@ fn nothing_acknowledged_is_lost_when_the_server_is_killed() {
     let mut rng = SeededEntropy::new(0x5EED);
     for _ in 0..kills {
         std::thread::sleep(Duration::from_millis(30 + rng.next_u64() % 250));
-        server.kill().expect("SIGKILL");
-        server.wait().expect("reap");
-        let (s, b) = start(data.path());
-        server = s;
-        *base.lock().expect("base") = b;
+        server.kill();
+        server = ServerProcess::start(&data, &[]);
+        *base.lock().expect("base") = server.base.clone();
     }
     std::thread::sleep(Duration::from_millis(300));
     stop.store(true, Ordering::Relaxed);
@@ -165,10 +115,9 @@ fn nothing_acknowledged_is_lost_when_the_server_is_killed() {
         all_confirmed.extend(confirmed);
         finished.push(d);
     }
-    server.kill().expect("stop");
-    server.wait().expect("reap");
+    server.kill();
 
-    let storage = SqliteStorage::open(data.path()).expect("reopen the server's database");
+    let storage = data.open();
     let mut stored = BTreeSet::new();
     for d in &finished {
         for id in d.store.document_ids().expect("ids") {

@@ -13,8 +13,6 @@ use rounds_core::client::{self, HttpTransport, SyncProblem, Transport};
 use rounds_core::model::{DocKind, NoteEdit};
 use rounds_protocol::{FetchResponse, PullResponse, PushRequest};
 use rounds_server::seed::ids;
-use rounds_server::storage::DirectoryStore;
-use rounds_server::storage::SyncStore;
 use uuid::Uuid;
 
 use crate::support::*;

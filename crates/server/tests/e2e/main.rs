@@ -5,6 +5,7 @@ mod authz;
 mod backup;
 mod bad_input;
 mod console;
+mod district;
 mod faults;
 mod kill;
 mod leaks;

@@ -8,7 +8,6 @@ use rounds_core::model::*;
 use rounds_protocol::{PHOTO_CHUNK, PhotoStatus};
 use rounds_server::admin;
 use rounds_server::seed::ids;
-use rounds_server::storage::PhotoIndex;
 use uuid::Uuid;
 
 use crate::support::*;

@@ -8,7 +8,6 @@ use automerge::{ROOT, ReadDoc, ScalarValue};
 use rounds_core::model::{IncidentStatus, ReviewDecision};
 use rounds_protocol::{PushRequest, RejectKind};
 use rounds_server::seed::ids;
-use rounds_server::storage::SyncStore;
 use uuid::Uuid;
 
 use crate::support::*;

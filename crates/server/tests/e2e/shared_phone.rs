@@ -8,7 +8,6 @@ use rounds_core::entropy::SeededEntropy;
 use rounds_core::keyslots::{KdfParams, Lockout, Secret};
 use rounds_core::store::{IncidentFilter, Store};
 use rounds_server::seed::ids;
-use rounds_server::storage::SyncStore;
 use uuid::Uuid;
 
 use crate::support::*;

@@ -10,7 +10,7 @@ use crate::support::*;
 #[test]
 fn sigterm_finishes_the_request_in_flight_refuses_new_ones_and_exits_cleanly() {
     let data = seeded_district();
-    let mut server = ServerProcess::start(data.path(), &[]);
+    let mut server = ServerProcess::start(&data, &[]);
     let addr = server.addr().to_string();
     let body =
         serde_json::json!({ "username": GIA.username, "password": GIA.password }).to_string();

@@ -114,7 +114,7 @@ fn a_flood_of_sign_ins_is_turned_away_quickly_with_flat_memory_and_the_right_pas
     const WINDOW_S: u64 = 8;
     let data = seeded_district();
     let window = WINDOW_S.to_string();
-    let server = ServerProcess::start(data.path(), &[(WINDOW, &window), (SLOTS, "2")]);
+    let server = ServerProcess::start(&data, &[(WINDOW, &window), (SLOTS, "2")]);
     let client = http();
     // One sign-in first, so the baseline includes a hash slot's memory in use once.
     let first = api_sign_in(&client, &server.base, GUS.username, GUS.password);
@@ -210,7 +210,7 @@ fn unknown_and_known_names_take_the_same_time_on_both_doors() {
             // A server per measurement: 21 tries of each kind are at most 4 wrong passwords per
             // known name (under the limit of 5) and 42 failures from this address (under 50).
             let data = seeded_district();
-            let server = ServerProcess::start(data.path(), &[(SLOTS, "2")]);
+            let server = ServerProcess::start(&data, &[(SLOTS, "2")]);
             let client = http();
             let sign_in = |u: &str, p: &str| match door {
                 "app" => api_sign_in(&client, &server.base, u, p),
@@ -256,8 +256,8 @@ fn a_parallel_burst_of_wrong_passwords_is_counted_before_hashing_on_both_doors_a
     let _serial = one_at_a_time();
     let data = seeded_district();
     // Two server processes on one database, as several processes on PostgreSQL will be.
-    let a = ServerProcess::start(data.path(), &[(SLOTS, "2")]);
-    let b = ServerProcess::start(data.path(), &[(SLOTS, "2")]);
+    let a = ServerProcess::start(&data, &[(SLOTS, "2")]);
+    let b = ServerProcess::start(&data, &[(SLOTS, "2")]);
     let bases = [a.base.clone(), b.base.clone()];
     for (door, who) in [("console", &SUPERVISOR), ("app", &GIA)] {
         let burst: Vec<_> = (0..25)
@@ -324,8 +324,8 @@ fn enrollment_codes_are_throttled_per_network() {
     const WINDOW_S: u64 = 5;
     let data = seeded_district();
     let window = WINDOW_S.to_string();
-    let server = ServerProcess::start(data.path(), &[(WINDOW, &window)]);
-    let code = admin_cli(data.path(), &["enroll-code"]);
+    let server = ServerProcess::start(&data, &[(WINDOW, &window)]);
+    let code = admin_cli(&data, &["enroll-code"]);
     let code = code.split_whitespace().next().expect("code").to_string();
     let burst: Vec<_> = (0..25)
         .map(|i| {
@@ -377,9 +377,9 @@ fn enrollment_codes_are_throttled_per_network() {
 fn a_password_change_or_a_deactivation_ends_every_session_of_that_person() {
     let _serial = one_at_a_time();
     let data = seeded_district();
-    let server = ServerProcess::start(data.path(), &[(SLOTS, "2")]);
+    let server = ServerProcess::start(&data, &[(SLOTS, "2")]);
     let client = http();
-    let code = admin_cli(data.path(), &["enroll-code"]);
+    let code = admin_cli(&data, &["enroll-code"]);
     let code = code.split_whitespace().next().expect("code").to_string();
     let mut phone = Device::enroll_at(&server.base, &code, &GIA);
     phone.sync().expect("the phone syncs");
@@ -495,7 +495,7 @@ fn a_password_change_or_a_deactivation_ends_every_session_of_that_person() {
         args.push(s.as_str().expect("school").into());
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    admin_cli(data.path(), &args);
+    admin_cli(&data, &args);
     assert_eq!(
         console_day(&sam_cookie),
         StatusCode::SEE_OTHER,

@@ -12,16 +12,82 @@ use rounds_core::keyslots::{KdfParams, Secret};
 use rounds_core::model::*;
 use rounds_core::store::{NewShift, Setup, Store};
 use rounds_server::seed::ids;
-use rounds_server::storage::PhotoIndex;
-use rounds_server::storage::{SqliteStorage, Storage};
+use rounds_server::storage::{DatabaseUrl, Storage};
 use rounds_server::{AppState, admin, seed};
 use uuid::Uuid;
+
+/// Whether this run's servers keep their state in PostgreSQL (`ROUNDS_TEST_BACKEND=postgres`:
+/// a private cluster this test process starts, a fresh database per server) rather than the
+/// embedded SQLite store. The same tests run on both; `scripts/test.sh` runs them twice.
+pub fn on_postgres() -> bool {
+    std::env::var("ROUNDS_TEST_BACKEND").is_ok_and(|b| b == "postgres")
+}
+
+/// The test process's private PostgreSQL cluster (stopped and removed when the process ends).
+fn cluster() -> &'static rounds_pgtest::Cluster {
+    static CLUSTER: std::sync::OnceLock<rounds_pgtest::Cluster> = std::sync::OnceLock::new();
+    CLUSTER.get_or_init(|| rounds_pgtest::Cluster::start().expect("a private PostgreSQL cluster"))
+}
+
+/// Where one test server keeps its state: a data folder, and on the PostgreSQL run a database
+/// of its own.
+pub struct Data {
+    dir: tempfile::TempDir,
+    pub url: DatabaseUrl,
+}
+
+impl Data {
+    /// A new, empty place for a server's state, on this run's backend.
+    pub fn new() -> Data {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = if on_postgres() {
+            use std::sync::atomic::{AtomicU64, Ordering};
+            static N: AtomicU64 = AtomicU64::new(0);
+            let name = format!("t{}", N.fetch_add(1, Ordering::Relaxed));
+            DatabaseUrl::Postgres(cluster().create_database(&name).expect("database"))
+        } else {
+            DatabaseUrl::Sqlite(dir.path().to_path_buf())
+        };
+        Data { dir, url }
+    }
+
+    /// The embedded store in `dir` (a restored backup, say), whichever backend this run tests.
+    pub fn sqlite_in(dir: tempfile::TempDir) -> Data {
+        let url = DatabaseUrl::Sqlite(dir.path().to_path_buf());
+        Data { dir, url }
+    }
+
+    /// The data folder (the embedded store's, and the server's files on either backend).
+    pub fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// The command line's arguments naming this state.
+    pub fn args(&self) -> Vec<String> {
+        let url = match &self.url {
+            DatabaseUrl::Sqlite(dir) => format!("sqlite:{}", dir.display()),
+            DatabaseUrl::Postgres(u) => u.clone(),
+        };
+        vec![
+            "--data".into(),
+            self.path().display().to_string(),
+            "--database".into(),
+            url,
+        ]
+    }
+
+    /// The storage, opened in this process (as a second server process would).
+    pub fn open(&self) -> Arc<dyn Storage> {
+        rounds_server::storage::open(&self.url).expect("storage")
+    }
+}
 
 /// A district server with the demo district, on a loopback port, in this process.
 pub struct TestServer {
     pub base: String,
-    pub storage: Arc<SqliteStorage>,
-    _dir: tempfile::TempDir,
+    pub storage: Arc<dyn Storage>,
+    /// Where it keeps its state (kept for as long as the server runs).
+    _data: Data,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -34,11 +100,11 @@ impl TestServer {
     /// A server with the demo district, plus what `prepare` adds to its storage, serving the
     /// state `state` makes (a test's own clock or time zone).
     pub fn start_with(
-        prepare: impl FnOnce(&SqliteStorage),
+        prepare: impl FnOnce(&dyn Storage),
         state: impl FnOnce(Arc<dyn Storage>) -> AppState + Send + 'static,
     ) -> TestServer {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let storage = Arc::new(SqliteStorage::open(dir.path()).expect("storage"));
+        let data = Data::new();
+        let storage = data.open();
         seed::demo_district(storage.as_ref(), &mut SeededEntropy::new(1)).expect("seed");
         prepare(storage.as_ref());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -68,7 +134,7 @@ impl TestServer {
         TestServer {
             base: format!("http://{addr}"),
             storage,
-            _dir: dir,
+            _data: data,
             shutdown: Some(tx),
             thread: Some(thread),
         }
@@ -359,13 +425,20 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Starts `rounds-server --data <data> serve --listen 127.0.0.1:0` with the environment
-    /// `env` (`ROUNDS_*` settings) and waits for the line that says where it listens.
-    pub fn start(data: &std::path::Path, env: &[(&str, &str)]) -> ServerProcess {
+    /// Starts `rounds-server --data <folder> --database <url> serve --listen 127.0.0.1:0`
+    /// with the environment `env` (`ROUNDS_*` settings) and waits for the line that says where
+    /// it listens.
+    pub fn start(data: &Data, env: &[(&str, &str)]) -> ServerProcess {
+        ServerProcess::start_on(data, "127.0.0.1:0", env)
+    }
+
+    /// [`ServerProcess::start`] listening on `listen` (a restarted process on its old port).
+    pub fn start_on(data: &Data, listen: &str, env: &[(&str, &str)]) -> ServerProcess {
         use std::io::BufRead;
         let mut child = std::process::Command::new(SERVER_BIN)
-            .args(["--data", data.to_str().expect("path"), "serve"])
-            .args(["--listen", "127.0.0.1:0"])
+            .args(data.args())
+            .arg("serve")
+            .args(["--listen", listen])
             .envs(env.iter().copied())
             .env("RUST_LOG", "error")
             .stdout(std::process::Stdio::piped())
@@ -405,6 +478,12 @@ impl ServerProcess {
         None
     }
 
+    /// Kills the process with SIGKILL (no chance to finish anything) and reaps it.
+    pub fn kill(&mut self) {
+        self.child.kill().expect("SIGKILL");
+        self.child.wait().expect("reap");
+    }
+
     /// `host:port` of the server, for raw TCP.
     pub fn addr(&self) -> &str {
         self.base.trim_start_matches("http://")
@@ -429,10 +508,12 @@ impl Drop for ServerProcess {
     }
 }
 
-/// Runs `rounds-server --data <data> admin <args>` and returns what it printed.
-pub fn admin_cli(data: &std::path::Path, args: &[&str]) -> String {
+/// Runs `rounds-server --data <folder> --database <url> admin <args>` and returns what it
+/// printed.
+pub fn admin_cli(data: &Data, args: &[&str]) -> String {
     let out = std::process::Command::new(SERVER_BIN)
-        .args(["--data", data.to_str().expect("path"), "admin"])
+        .args(data.args())
+        .arg("admin")
         .args(args)
         .env("RUST_LOG", "error")
         .output()
@@ -445,16 +526,16 @@ pub fn admin_cli(data: &std::path::Path, args: &[&str]) -> String {
     String::from_utf8(out.stdout).expect("utf8")
 }
 
-/// A data folder with the demo district, for a [`ServerProcess`].
-pub fn seeded_district() -> tempfile::TempDir {
-    let data = tempfile::tempdir().expect("tempdir");
-    admin_cli(data.path(), &["seed-demo"]);
+/// A server's state with the demo district, for a [`ServerProcess`].
+pub fn seeded_district() -> Data {
+    let data = Data::new();
+    admin_cli(&data, &["seed-demo"]);
     data
 }
 
 /// A device enrolled on the server of `data` with a code from the admin command line, signed
 /// in as `who`.
-pub fn enroll_with_cli(server: &ServerProcess, data: &std::path::Path, who: &Login) -> Device {
+pub fn enroll_with_cli(server: &ServerProcess, data: &Data, who: &Login) -> Device {
     let code = admin_cli(data, &["enroll-code"]);
     let code = code.split_whitespace().next().expect("code");
     Device::enroll_at(&server.base, code, who)

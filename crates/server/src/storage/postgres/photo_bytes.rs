@@ -9,17 +9,19 @@
 //! its own, which the returned guard owns: dropping the guard closes that connection, and
 //! PostgreSQL releases the lock with the session, so no lock is ever left in a pool.
 //!
-//! The store runs its queries on a small runtime of its own (`block_on`): the storage traits
-//! are synchronous (the server calls them from its blocking pool).
+//! The store runs its queries through the backend's [`PgDb`] (its runtime and pool): the
+//! storage traits are synchronous (the server calls them from its blocking pool).
+
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use deadpool_postgres::{Manager, Pool};
 use rounds_protocol::PhotoStatus;
 use sha2::{Digest, Sha256};
 use tokio_postgres::NoTls;
 use uuid::Uuid;
 
-use super::photo_store::{Appended, ChunkStep, PhotoLock, PhotoStore, plan_chunk};
+use super::PgDb;
+use crate::storage::photo_store::{Appended, ChunkStep, PhotoLock, PhotoStore, plan_chunk};
 
 fn io(e: impl std::fmt::Display) -> std::io::Error {
     std::io::Error::other(e.to_string())
@@ -31,34 +33,24 @@ fn lock_key(hash: &str) -> i64 {
     i64::from_be_bytes([d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7]])
 }
 
-/// Photo bytes in a PostgreSQL database (migrated by [`super::postgres::migrate`]).
+/// Photo bytes in a PostgreSQL database (migrated by [`super::migrate`]).
 pub struct PgPhotos {
-    rt: tokio::runtime::Runtime,
-    pool: Pool,
-    config: tokio_postgres::Config,
+    db: Arc<PgDb>,
 }
 
 impl PgPhotos {
-    /// Connects to `url` (`postgres://…`).
+    /// Connects to `url` (`postgres://…`) with a pool of its own.
     pub fn connect(url: &str) -> std::io::Result<PgPhotos> {
-        let config: tokio_postgres::Config = url.parse().map_err(io)?;
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .thread_name("rounds-pg-photos")
-            .build()?;
-        let pool = {
-            let _in_rt = rt.enter();
-            Pool::builder(Manager::new(config.clone(), NoTls))
-                .max_size(16)
-                .build()
-                .map_err(io)?
-        };
-        Ok(PgPhotos { rt, pool, config })
+        Ok(PgPhotos::on(Arc::new(PgDb::connect(url).map_err(io)?)))
+    }
+
+    /// Photo bytes through a backend's pool.
+    pub fn on(db: Arc<PgDb>) -> PgPhotos {
+        PgPhotos { db }
     }
 
     async fn client(&self) -> std::io::Result<deadpool_postgres::Object> {
-        self.pool.get().await.map_err(io)
+        self.db.pool.get().await.map_err(io)
     }
 
     async fn received_async(&self, device: Uuid, hash: &str) -> std::io::Result<u64> {
@@ -79,9 +71,9 @@ impl PgPhotos {
 impl PhotoStore for PgPhotos {
     fn lock(&self, hash: &str) -> std::io::Result<PhotoLock> {
         let key = lock_key(hash);
-        let client = self.rt.block_on(async {
-            let (client, conn) = self.config.connect(NoTls).await.map_err(io)?;
-            self.rt.spawn(async move {
+        let client = self.db.run(async {
+            let (client, conn) = self.db.config.connect(NoTls).await.map_err(io)?;
+            tokio::spawn(async move {
                 let _ = conn.await;
             });
             client
@@ -95,11 +87,11 @@ impl PhotoStore for PgPhotos {
     }
 
     fn received(&self, device: Uuid, hash: &str) -> std::io::Result<u64> {
-        self.rt.block_on(self.received_async(device, hash))
+        self.db.run(self.received_async(device, hash))
     }
 
     fn partial_bytes(&self, device: Uuid) -> std::io::Result<u64> {
-        self.rt.block_on(async {
+        self.db.run(async {
             let c = self.client().await?;
             let n: i64 = c
                 .query_one(
@@ -123,7 +115,7 @@ impl PhotoStore for PgPhotos {
         chunk: &[u8],
     ) -> std::io::Result<Appended> {
         let dev = device.to_string();
-        self.rt.block_on(async {
+        self.db.run(async {
             let mut c = self.client().await?;
             let tx = c.transaction().await.map_err(io)?;
             let held: i64 = tx
@@ -223,7 +215,7 @@ impl PhotoStore for PgPhotos {
     }
 
     fn complete_len(&self, hash: &str) -> std::io::Result<Option<u64>> {
-        self.rt.block_on(async {
+        self.db.run(async {
             let c = self.client().await?;
             let row = c
                 .query_one(
@@ -239,7 +231,7 @@ impl PhotoStore for PgPhotos {
     }
 
     fn read(&self, hash: &str) -> std::io::Result<Option<Vec<u8>>> {
-        self.rt.block_on(async {
+        self.db.run(async {
             let c = self.client().await?;
             let rows = c
                 .query(
@@ -260,7 +252,7 @@ impl PhotoStore for PgPhotos {
     }
 
     fn remove(&self, hash: &str) -> std::io::Result<bool> {
-        self.rt.block_on(async {
+        self.db.run(async {
             let c = self.client().await?;
             let n = c
                 .execute("DELETE FROM photo_chunks WHERE hash = $1", &[&hash])
@@ -271,7 +263,7 @@ impl PhotoStore for PgPhotos {
     }
 
     fn remove_partials_before(&self, cutoff: DateTime<Utc>) -> std::io::Result<usize> {
-        self.rt.block_on(async {
+        self.db.run(async {
             let c = self.client().await?;
             // An upload is stale when its newest chunk is older than the cutoff.
             let n: i64 = c
@@ -299,8 +291,8 @@ impl PhotoStore for PgPhotos {
 mod tests {
     use std::sync::{Arc, OnceLock};
 
-    use super::super::photo_store::contract;
     use super::*;
+    use crate::storage::photo_store::contract;
 
     /// One cluster for these tests (each gets its own database).
     fn cluster() -> &'static rounds_pgtest::Cluster {
@@ -314,9 +306,7 @@ mod tests {
         rt.block_on(async {
             let (mut c, conn) = tokio_postgres::connect(&url, NoTls).await.expect("connect");
             tokio::spawn(conn);
-            super::super::postgres::migrate(&mut c)
-                .await
-                .expect("migrate");
+            super::super::migrate(&mut c).await.expect("migrate");
         });
         (url.clone(), PgPhotos::connect(&url).expect("photos"))
     }
