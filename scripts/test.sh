@@ -89,8 +89,9 @@ cargo test --workspace --all-targets 2>&1 | tee -a "$log"
 took "cargo tests"
 # The server's end-to-end suites again, from the same test code, on PostgreSQL: each server
 # gets a fresh database in a private cluster the test process starts (crates/pgtest). The
-# backup test is the embedded store's and ran above.
-ROUNDS_TEST_BACKEND=postgres cargo test -p rounds-server --test e2e -- --skip backup:: 2>&1 | tee -a "$log"
+# backup test is the embedded store's, and the migrate test goes from it to PostgreSQL: both
+# ran above.
+ROUNDS_TEST_BACKEND=postgres cargo test -p rounds-server --test e2e -- --skip backup:: --skip migrate:: 2>&1 | tee -a "$log"
 took "server suites on PostgreSQL"
 
 # --- Tauri journey ---

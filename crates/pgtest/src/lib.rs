@@ -11,6 +11,8 @@
 //! behind either: a watchdog started with the cluster stops and removes it once the test
 //! process is gone.
 
+pub mod haproxy;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -70,7 +72,8 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-fn free_port() -> Result<u16, ClusterError> {
+/// A free loopback port (bound, read and released: the program started next takes it).
+pub fn free_port() -> Result<u16, ClusterError> {
     let l = TcpListener::bind("127.0.0.1:0").map_err(error)?;
     Ok(l.local_addr().map_err(error)?.port())
 }
@@ -168,6 +171,26 @@ impl Cluster {
     /// The loopback port it listens on.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// CPU time (user and system) the cluster's server has used so far, with that of its
+    /// backends that have exited (a backend's own time counts once its connection closes:
+    /// read this after the clients are gone).
+    pub fn cpu_time(&self) -> Result<std::time::Duration, ClusterError> {
+        let pid_file = std::fs::read_to_string(self.data_dir().join("postmaster.pid"))
+            .map_err(|e| error(format!("postmaster.pid: {e}")))?;
+        let pid = pid_file.lines().next().unwrap_or("").trim();
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map_err(|e| error(format!("/proc/{pid}/stat: {e}")))?;
+        let after = stat.rfind(')').map_or("", |i| &stat[i + 2..]);
+        let f: Vec<u64> = after
+            .split_whitespace()
+            .skip(11)
+            .take(4)
+            .map(|v| v.parse().unwrap_or(0))
+            .collect();
+        // utime, stime, cutime, cstime in clock ticks (100 per second on Linux).
+        Ok(std::time::Duration::from_millis(f.iter().sum::<u64>() * 10))
     }
 
     /// A `postgres://` URL for database `db` on this cluster.

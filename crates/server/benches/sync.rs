@@ -3,7 +3,10 @@
 //!
 //! `cargo bench -p rounds-server --bench sync` runs the deep setting (the sizes);
 //! under `cargo test` (no `--bench` flag) or with `ROUNDS_BENCH=quick` it runs small sizes so
-//! CI exercises the code. Sections can be picked by name: `-- surge`, `-- pull`, `-- startup`.
+//! CI exercises the code. Sections can be picked by name: `-- surge`, `-- pull`, `-- startup`,
+//! `-- district` (the surge on PostgreSQL with one process and with two behind haproxy, and
+//! the pull and start-up on PostgreSQL), `-- state` (ten times the devices through haproxy to
+//! two processes on PostgreSQL; not run unless named).
 //! The server under test is the real `rounds-server` binary on a loopback port; its CPU time
 //! and peak memory are read from `/proc`.
 
@@ -19,6 +22,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -30,16 +34,18 @@ use rounds_core::entropy::SeededEntropy;
 use rounds_core::keyslots::{KdfParams, Secret};
 use rounds_core::model::*;
 use rounds_core::store::{Setup, Store};
+use rounds_pgtest::Cluster;
+use rounds_pgtest::haproxy::Haproxy;
 use rounds_protocol::{DocChanges, PushRequest, PushResponse};
 use rounds_server::admin::{self, PersonInput};
 use rounds_server::auth;
 use rounds_server::seed::{self, ids};
-use rounds_server::storage::SyncStore;
-use rounds_server::storage::{Commit, DeviceRecord, SessionRecord, SqliteStorage, Storage};
+use rounds_server::storage::{Commit, DatabaseUrl, DeviceRecord, SessionRecord, Storage};
 use uuid::Uuid;
 
 const BIN: &str = env!("CARGO_BIN_EXE_rounds-server");
 
+#[derive(Clone, Copy)]
 struct Sizes {
     devices: usize,
     concurrency: usize,
@@ -89,17 +95,67 @@ struct Server {
     base: String,
 }
 
+/// Where a benchmark server keeps its state: the embedded store in a temporary folder, or a
+/// fresh database of the benchmark's private PostgreSQL cluster.
+struct Place {
+    dir: tempfile::TempDir,
+    url: DatabaseUrl,
+}
+
+/// The benchmark's PostgreSQL cluster (started on first use, removed at exit).
+fn cluster() -> &'static Cluster {
+    static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+    CLUSTER.get_or_init(|| Cluster::start().unwrap())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Place {
+    fn new(backend: Backend) -> Place {
+        let dir = tempfile::tempdir().unwrap();
+        let url = match backend {
+            Backend::Sqlite => DatabaseUrl::Sqlite(dir.path().to_path_buf()),
+            Backend::Postgres => {
+                static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+                let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                DatabaseUrl::Postgres(cluster().create_database(&format!("bench{n}")).unwrap())
+            }
+        };
+        Place { dir, url }
+    }
+
+    fn open(&self) -> Arc<dyn Storage> {
+        rounds_server::storage::open(&self.url).unwrap()
+    }
+
+    fn args(&self) -> Vec<String> {
+        let url = match &self.url {
+            DatabaseUrl::Sqlite(d) => format!("sqlite:{}", d.display()),
+            DatabaseUrl::Postgres(u) => u.clone(),
+        };
+        vec![
+            "--data".into(),
+            self.dir.path().display().to_string(),
+            "--database".into(),
+            url,
+        ]
+    }
+}
+
 impl Server {
-    fn start(data: &Path) -> (Server, Duration) {
+    fn start(place: &Place) -> (Server, Duration) {
+        Server::start_on(place, "127.0.0.1:0")
+    }
+
+    fn start_on(place: &Place, listen: &str) -> (Server, Duration) {
         let t = Instant::now();
         let mut child = Command::new(BIN)
-            .args([
-                "--data",
-                data.to_str().unwrap(),
-                "serve",
-                "--listen",
-                "127.0.0.1:0",
-            ])
+            .args(place.args())
+            .args(["serve", "--listen", listen])
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
@@ -325,7 +381,11 @@ type DevicePush = (String, Vec<(Header, Vec<Vec<u8>>)>);
 /// One surge's figures.
 struct SurgeRun {
     ratio: f64,
+    /// The server processes' CPU (all of them).
     cpu: Duration,
+    /// PostgreSQL's CPU during the surge (zero on the embedded store, whose work is in the
+    /// server's own).
+    db_cpu: Duration,
     floor: Duration,
     floor_before: Duration,
     floor_after: Duration,
@@ -340,7 +400,9 @@ struct SurgeRun {
 }
 
 fn surge(s: &Sizes) {
-    let runs: Vec<SurgeRun> = (0..s.surge_rounds).map(|_| surge_once(s)).collect();
+    let runs: Vec<SurgeRun> = (0..s.surge_rounds)
+        .map(|_| surge_once(s, Backend::Sqlite, 1, true))
+        .collect();
     for (i, r) in runs.iter().enumerate() {
         line(
             &format!("surge {}: server CPU / floor", i + 1),
@@ -407,18 +469,24 @@ fn surge(s: &Sizes) {
     );
 }
 
-fn surge_once(s: &Sizes) -> SurgeRun {
-    eprintln!("surge: preparing {} devices", s.devices);
-    let data = tempfile::tempdir().unwrap();
-    let st = SqliteStorage::open(data.path()).unwrap();
-    seed::demo_district(&st, &mut SeededEntropy::new(1)).unwrap();
+/// One surge of `s` against `procs` server processes on `backend` (behind haproxy when more
+/// than one); `with_floor`: also time automerge alone on the same changes, and the rules.
+fn surge_once(s: &Sizes, backend: Backend, procs: usize, with_floor: bool) -> SurgeRun {
+    eprintln!(
+        "surge: preparing {} devices on {backend:?} × {procs}",
+        s.devices
+    );
+    let place = Place::new(backend);
+    let st = place.open();
+    let st = st.as_ref();
+    seed::demo_district(st, &mut SeededEntropy::new(1)).unwrap();
     // 100 guards at Lincoln (or fewer), each with several devices.
     let guards = (s.devices / 10).max(1);
     let mut people = Vec::new();
     for g in 0..guards {
         let id = Uuid::from_u128(0x6000_0000 + g as u128);
         admin::put_person(
-            &st,
+            st,
             &PersonInput {
                 id,
                 username: format!("guard{g}"),
@@ -436,7 +504,7 @@ fn surge_once(s: &Sizes) -> SurgeRun {
     let mut pushes = Vec::with_capacity(s.devices);
     for d in 0..s.devices {
         let person = people[d % guards];
-        let (device, token) = device_session(&st, person, d as u64);
+        let (device, token) = device_session(st, person, d as u64);
         let mut docs = Vec::new();
         let (h, am) = shift_doc(
             d as u64,
@@ -453,7 +521,6 @@ fn surge_once(s: &Sizes) -> SurgeRun {
         }
         pushes.push((token, docs));
     }
-    drop(st);
     let total_changes: usize = pushes
         .iter()
         .map(|(_, d)| d.iter().map(|(_, c)| c.len()).sum::<usize>())
@@ -486,13 +553,36 @@ fn surge_once(s: &Sizes) -> SurgeRun {
         }
         start.elapsed()
     };
-    let floor_before = floor_once(&pushes);
-    let kept = pushes.clone();
+    let (floor_before, kept) = if with_floor {
+        (floor_once(&pushes), pushes.clone())
+    } else {
+        (Duration::ZERO, Vec::new())
+    };
 
-    let (server, _) = Server::start(data.path());
-    let cpu_before = server.cpu();
+    let servers: Vec<Server> = if procs == 1 {
+        vec![Server::start(&place).0]
+    } else {
+        (0..procs)
+            .map(|_| {
+                let port = rounds_pgtest::free_port().unwrap();
+                Server::start_on(&place, &format!("127.0.0.1:{port}")).0
+            })
+            .collect()
+    };
+    let ports: Vec<u16> = servers
+        .iter()
+        .map(|s| s.base.rsplit(':').next().unwrap().parse().unwrap())
+        .collect();
+    let proxy = (procs > 1).then(|| Haproxy::start(&ports).unwrap());
+    let db_cpu_before = match backend {
+        Backend::Postgres => cluster().cpu_time().unwrap(),
+        Backend::Sqlite => Duration::ZERO,
+    };
+    let cpu_before: Duration = servers.iter().map(Server::cpu).sum();
     let queue = Arc::new(Mutex::new(pushes));
-    let base = server.base.clone();
+    let base = proxy
+        .as_ref()
+        .map_or_else(|| servers[0].base.clone(), |p| p.base.clone());
     let wall = Instant::now();
     let committed = Arc::new(Mutex::new(0usize));
     let workers: Vec<_> = (0..s.concurrency)
@@ -535,17 +625,31 @@ fn surge_once(s: &Sizes) -> SurgeRun {
         w.join().unwrap();
     }
     let wall = wall.elapsed();
-    let cpu = server.cpu() - cpu_before;
-    let peak = server.peak_mib();
-    let floor_after = floor_once(&kept);
+    let cpu = servers.iter().map(Server::cpu).sum::<Duration>() - cpu_before;
+    let peak = servers.iter().map(Server::peak_mib).fold(0.0, f64::max);
+    drop(proxy);
+    drop(servers);
+    // The backends' time counts once their connections close with the servers.
+    let db_cpu = match backend {
+        Backend::Postgres => {
+            std::thread::sleep(Duration::from_millis(500));
+            cluster().cpu_time().unwrap() - db_cpu_before
+        }
+        Backend::Sqlite => Duration::ZERO,
+    };
+    let (floor_after, rules) = if with_floor {
+        (floor_once(&kept), rules_cost(&kept))
+    } else {
+        (Duration::ZERO, Duration::ZERO)
+    };
     let floor = (floor_before + floor_after) / 2;
-    let rules = rules_cost(&kept);
     let committed = *committed.lock().unwrap();
     assert_eq!(committed, total_changes, "every change committed");
-    let ratio = cpu.as_secs_f64() / floor.as_secs_f64();
+    let ratio = cpu.as_secs_f64() / floor.as_secs_f64().max(1e-9);
     SurgeRun {
         ratio,
         cpu,
+        db_cpu,
         floor,
         floor_before,
         floor_after,
@@ -608,21 +712,22 @@ fn supervisor_store(dir: &Path, token_person: Uuid, device: Uuid) -> Store {
     .unwrap()
 }
 
-fn pull(s: &Sizes) {
+fn pull(s: &Sizes, backend: Backend) {
     eprintln!(
-        "pull: preparing a district of {} documents",
+        "pull: preparing a district of {} documents on {backend:?}",
         s.district_docs
     );
-    let data = tempfile::tempdir().unwrap();
-    let st = SqliteStorage::open(data.path()).unwrap();
-    seed::demo_district(&st, &mut SeededEntropy::new(1)).unwrap();
+    let place = Place::new(backend);
+    let st = place.open();
+    let st = st.as_ref();
+    seed::demo_district(st, &mut SeededEntropy::new(1)).unwrap();
     let author_device = Uuid::from_u128(0xAAAA);
     let shifts = s.district_docs / 11;
     let mut incidents = Vec::new();
     for n in 0..s.district_docs - shifts {
         let school = if n % 2 == 0 { ids::LINCOLN } else { ids::ADAMS };
         let (h, am) = incident_doc(n as u64, school, ids::SRO_OLGA, author_device);
-        store_directly(&st, &h, &am);
+        store_directly(st, &h, &am);
         incidents.push((h, am));
     }
     for n in 0..shifts {
@@ -634,11 +739,15 @@ fn pull(s: &Sizes) {
             author_device,
             40,
         );
-        store_directly(&st, &h, &am);
+        store_directly(st, &h, &am);
     }
-    let (device, token) = device_session(&st, ids::SUPERVISOR, 1);
-    drop(st);
-    let (server, _) = Server::start(data.path());
+    let (device, token) = device_session(st, ids::SUPERVISOR, 1);
+    let (server, _) = Server::start(&place);
+    let on = if backend == Backend::Postgres {
+        " (PostgreSQL)"
+    } else {
+        ""
+    };
     let dir = tempfile::tempdir().unwrap();
     let mut store = supervisor_store(dir.path(), ids::SUPERVISOR, device);
     let mut t = HttpTransport::new(&server.base, &token).unwrap();
@@ -651,7 +760,7 @@ fn pull(s: &Sizes) {
         "the whole district arrived"
     );
     line(
-        "pull: district into an empty store",
+        &format!("pull: district into an empty store{on}"),
         "<= 10 s",
         verdict(first.as_secs_f64() <= 10.0),
         &format!(
@@ -664,7 +773,6 @@ fn pull(s: &Sizes) {
     );
 
     // 5% of the documents change elsewhere (an officer appends to the narrative).
-    let st = SqliteStorage::open(data.path()).unwrap();
     let changed = s.district_docs / 20;
     for (h, am) in incidents.iter_mut().take(changed) {
         let version = st.document(h.id).unwrap().unwrap().version;
@@ -686,7 +794,6 @@ fn pull(s: &Sizes) {
         })
         .unwrap();
     }
-    drop(st);
     let start = Instant::now();
     let r = client::sync_now(&mut store, &mut t, t0()).unwrap();
     let again = start.elapsed();
@@ -695,7 +802,7 @@ fn pull(s: &Sizes) {
         "exactly the changed documents' new changes arrived"
     );
     line(
-        "pull: again after 5% changed",
+        &format!("pull: again after 5% changed{on}"),
         "<= 1 s",
         verdict(again.as_secs_f64() <= 1.0),
         &format!(
@@ -708,14 +815,15 @@ fn pull(s: &Sizes) {
     drop(server);
 }
 
-fn startup(s: &Sizes) {
+fn startup(s: &Sizes, backend: Backend) {
     eprintln!(
-        "startup: preparing a server with {} documents",
+        "startup: preparing a server with {} documents on {backend:?}",
         s.startup_docs
     );
-    let data = tempfile::tempdir().unwrap();
-    let st = SqliteStorage::open(data.path()).unwrap();
-    seed::demo_district(&st, &mut SeededEntropy::new(1)).unwrap();
+    let place = Place::new(backend);
+    let st = place.open();
+    let st = st.as_ref();
+    seed::demo_district(st, &mut SeededEntropy::new(1)).unwrap();
     for n in 0..s.startup_docs {
         let (h, am) = incident_doc(
             n as u64,
@@ -723,19 +831,22 @@ fn startup(s: &Sizes) {
             ids::SRO_OLGA,
             Uuid::from_u128(0xAAAA),
         );
-        store_directly(&st, &h, &am);
+        store_directly(st, &h, &am);
     }
-    drop(st);
     let mut times = Vec::new();
     for _ in 0..5 {
-        let (server, ready) = Server::start(data.path());
+        let (server, ready) = Server::start(&place);
         times.push(ready);
         drop(server);
     }
     times.sort();
     let median = times[times.len() / 2];
     line(
-        "startup: ready to serve",
+        if backend == Backend::Postgres {
+            "startup: ready to serve (PostgreSQL)"
+        } else {
+            "startup: ready to serve"
+        },
         "<= 1 s",
         verdict(median.as_secs_f64() <= 1.0),
         &format!(
@@ -743,6 +854,100 @@ fn startup(s: &Sizes) {
             median.as_secs_f64() * 1e3,
             s.startup_docs
         ),
+    );
+}
+
+/// The surge on PostgreSQL, with one server process and with two behind haproxy, against the
+/// embedded store's in the same run.
+fn district(s: &Sizes) {
+    let lite = surge_once(s, Backend::Sqlite, 1, true);
+    let runs = [
+        ("1 process", surge_once(s, Backend::Postgres, 1, true)),
+        ("2 processes", surge_once(s, Backend::Postgres, 2, true)),
+    ];
+    line(
+        "district surge: embedded store (reference)",
+        "",
+        "info",
+        &format!(
+            "wall {:.2} s, server {:.2} s CPU, {:.2}x the floor",
+            lite.wall.as_secs_f64(),
+            lite.cpu.as_secs_f64(),
+            lite.ratio
+        ),
+    );
+    for (what, r) in &runs {
+        line(
+            &format!("district surge, {what}: server CPU / floor"),
+            "<= 2x",
+            verdict(r.ratio <= 2.0),
+            &format!(
+                "{:.2}x (servers {:.2} s CPU, floor {:.2} s; PostgreSQL's own {:.2} s more, {:.2}x with it)",
+                r.ratio,
+                r.cpu.as_secs_f64(),
+                r.floor.as_secs_f64(),
+                r.db_cpu.as_secs_f64(),
+                (r.cpu + r.db_cpu).as_secs_f64() / r.floor.as_secs_f64()
+            ),
+        );
+        let w = r.wall.as_secs_f64() / lite.wall.as_secs_f64();
+        line(
+            &format!("district surge, {what}: wall / embedded's"),
+            "<= 1.5x",
+            verdict(w <= 1.5),
+            &format!(
+                "{w:.2}x ({:.2} s against {:.2} s; peak {:.0} MiB per process)",
+                r.wall.as_secs_f64(),
+                lite.wall.as_secs_f64(),
+                r.peak_mib
+            ),
+        );
+    }
+}
+
+/// A state-sized surge: ten times the devices through haproxy to two processes on
+/// PostgreSQL, against the same at the normal size in the same run: time and CPU should grow
+/// linearly (at most 11×) and each process's peak memory stay flat.
+fn state(s: &Sizes) {
+    let small = surge_once(s, Backend::Postgres, 2, false);
+    let big_sizes = Sizes {
+        devices: s.devices * 10,
+        ..*s
+    };
+    let big = surge_once(&big_sizes, Backend::Postgres, 2, false);
+    let all = |r: &SurgeRun| (r.cpu + r.db_cpu).as_secs_f64();
+    let (wall_x, cpu_x) = (
+        big.wall.as_secs_f64() / small.wall.as_secs_f64(),
+        all(&big) / all(&small),
+    );
+    line(
+        &format!(
+            "state surge: {} devices, time / {}'s",
+            big_sizes.devices, s.devices
+        ),
+        "<= 11x",
+        verdict(wall_x <= 11.0),
+        &format!(
+            "{wall_x:.2}x ({:.1} s against {:.1} s)",
+            big.wall.as_secs_f64(),
+            small.wall.as_secs_f64()
+        ),
+    );
+    line(
+        "state surge: server + PostgreSQL CPU / small's",
+        "<= 11x",
+        verdict(cpu_x <= 11.0),
+        &format!(
+            "{cpu_x:.2}x ({:.1} s against {:.1} s)",
+            all(&big),
+            all(&small)
+        ),
+    );
+    line(
+        "state surge: peak memory per process",
+        "flat",
+        verdict(big.peak_mib <= small.peak_mib * 1.5),
+        &format!("{:.0} MiB against {:.0} MiB", big.peak_mib, small.peak_mib),
     );
 }
 
@@ -759,7 +964,9 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    let wants = |name: &str| pick.is_empty() || pick.iter().any(|p| p.as_str() == name);
+    let wants = |name: &str| {
+        (pick.is_empty() && (name != "state" || !deep)) || pick.iter().any(|p| p.as_str() == name)
+    };
     println!(
         "rounds-server benchmarks ({} setting)",
         if deep { "deep" } else { "quick" }
@@ -770,10 +977,22 @@ fn main() {
         surge(&sizes);
     }
     if wants("pull") {
-        pull(&sizes);
+        pull(&sizes, Backend::Sqlite);
     }
     if wants("startup") {
-        startup(&sizes);
+        startup(&sizes, Backend::Sqlite);
+    }
+    if wants("district") {
+        district(&sizes);
+    }
+    if wants("pull") || wants("district") {
+        pull(&sizes, Backend::Postgres);
+    }
+    if wants("startup") || wants("district") {
+        startup(&sizes, Backend::Postgres);
+    }
+    if wants("state") {
+        state(&sizes);
     }
     println!("total run time {:.1} s", start.elapsed().as_secs_f64());
 }

@@ -108,6 +108,20 @@ enum Command {
         #[arg(long)]
         from: PathBuf,
     },
+    /// Copy a district from the embedded store to PostgreSQL: everything, verified at the
+    /// end; safe to run again after an interruption (with --resume). Stop the server on the
+    /// source first (see docs/deploy.md).
+    Migrate {
+        /// The embedded store to copy, as sqlite:<folder>.
+        #[arg(long)]
+        from: DatabaseUrl,
+        /// The PostgreSQL database to copy into, as postgres://user@host:port/database.
+        #[arg(long)]
+        to: DatabaseUrl,
+        /// The target holds an interrupted migration's rows: copy what is missing.
+        #[arg(long)]
+        resume: bool,
+    },
     /// Administer the district directly on the data folder.
     Admin {
         #[command(subcommand)]
@@ -220,6 +234,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
         std::process::exit(2);
     }
+    if let Some(Command::Migrate { from, to, resume }) = &cli.command {
+        let (DatabaseUrl::Sqlite(dir), DatabaseUrl::Postgres(url)) = (from, to) else {
+            eprintln!(
+                "rounds-server: migrate copies from sqlite:<folder> to postgres://…, not {from} to {to}"
+            );
+            std::process::exit(2);
+        };
+        let r = storage::migrate::sqlite_to_postgres(dir, url, *resume, &mut |line| {
+            eprintln!("{line}")
+        })?;
+        let rows: u64 = r.tables.iter().map(|t| t.1).sum();
+        let new: u64 = r.tables.iter().map(|t| t.2).sum();
+        println!(
+            "migrated {rows} rows ({new} new this run) and {} photos ({} without a file) to {to}; verified; the feed continues at {}",
+            r.photos_copied, r.photos_missing, r.next_feed_position
+        );
+        return Ok(());
+    }
     if let (Some(Command::Restore { from }), Some(dir)) = (&cli.command, &embedded) {
         // Before the store is opened: opening would create an empty one.
         let s = SqliteStorage::restore_from(from, dir)?;
@@ -326,7 +358,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 Ok::<_, Box<dyn std::error::Error>>(())
             })?;
         }
-        Command::Backup { .. } | Command::Restore { .. } => {
+        Command::Backup { .. } | Command::Restore { .. } | Command::Migrate { .. } => {
             unreachable!("handled before the store is opened")
         }
         Command::Admin { what } => admin_command(storage.as_ref(), what)?,

@@ -425,8 +425,8 @@ pub fn project(h: &Header, am: &Automerge) -> rounds_domain::Result<Projection> 
             let b = document::read_incident(am)?;
             limits::incident(&b)?;
             Projection::Incident {
-                incident_type: b.incident_type.code().to_string(),
-                status: b.status.code().to_string(),
+                incident_type: b.incident_type,
+                status: b.status,
                 location: b.location,
                 occurred_at: b.occurred_at,
                 submitted_at: b.submitted_at,

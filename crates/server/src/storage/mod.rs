@@ -16,6 +16,7 @@
 pub mod console;
 #[cfg(test)]
 mod contract;
+pub mod migrate;
 pub mod photo_files;
 pub mod photo_store;
 pub mod postgres;
@@ -24,7 +25,9 @@ mod sqlite;
 
 use chrono::{DateTime, Utc};
 use rounds_domain::document::Header;
-use rounds_domain::model::{CheckResult, Checkpoint, Post, ReferenceData, Role, School};
+use rounds_domain::model::{
+    CheckResult, Checkpoint, IncidentStatus, IncidentType, Post, ReferenceData, Role, School,
+};
 use uuid::Uuid;
 
 pub use photo_files::PhotoFiles;
@@ -177,10 +180,10 @@ pub enum Projection {
     },
     /// An incident.
     Incident {
-        /// Type code.
-        incident_type: String,
-        /// Status code.
-        status: String,
+        /// Type.
+        incident_type: IncidentType,
+        /// Status.
+        status: IncidentStatus,
         /// Location.
         location: String,
         /// When it happened.

@@ -86,7 +86,7 @@ impl PgDb {
     }
 
     /// A pooled connection.
-    async fn client(&self) -> Result<deadpool_postgres::Object> {
+    pub(super) async fn client(&self) -> Result<deadpool_postgres::Object> {
         self.pool
             .get()
             .await

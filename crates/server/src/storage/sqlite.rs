@@ -276,7 +276,7 @@ fn commit_one(tx: &rusqlite::Transaction<'_>, cm: &Commit) -> Result<CommitOutco
                          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                          ON CONFLICT (id) DO UPDATE SET type = excluded.type, status = excluded.status,
                             location = excluded.location, occurred_at = excluded.occurred_at, submitted_at = excluded.submitted_at",
-                        params![doc, h.school_id.to_string(), h.author_id.to_string(), incident_type, status, location,
+                        params![doc, h.school_id.to_string(), h.author_id.to_string(), incident_type.code(), status.code(), location,
                             ms(*occurred_at), submitted_at.map(ms)],
                     )?;
         }

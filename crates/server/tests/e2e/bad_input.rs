@@ -718,8 +718,8 @@ fn a_stored_photo_reference_that_is_not_a_hash_does_not_break_the_console() {
                         ih,
                         &incident,
                         Projection::Incident {
-                            incident_type: input.incident_type.code().into(),
-                            status: "draft".into(),
+                            incident_type: input.incident_type,
+                            status: IncidentStatus::Draft,
                             location: input.location.clone(),
                             occurred_at: input.occurred_at,
                             submitted_at: None,

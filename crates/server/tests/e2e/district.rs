@@ -7,7 +7,6 @@
 //! one process resumes on the other. `ROUNDS_DEEP=1` kills 40 times instead of 10.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -21,76 +20,17 @@ use rounds_protocol::{FetchResponse, PHOTO_CHUNK, PhotoStatus, PullResponse};
 use rounds_server::seed::ids;
 use uuid::Uuid;
 
+use rounds_pgtest::haproxy::Haproxy;
+
 use crate::support::*;
 
-/// A free loopback port (bound, read and released: the process started next takes it).
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
+    rounds_pgtest::free_port().expect("a free port")
 }
 
-/// haproxy in the foreground, round robin over `servers`, checking each one's `/health`.
-struct Proxy {
-    base: String,
-    child: Child,
-    _dir: tempfile::TempDir,
-}
-
-impl Proxy {
-    fn start(servers: &[u16]) -> Proxy {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let port = free_port();
-        let backends: String = servers
-            .iter()
-            .enumerate()
-            .map(|(i, p)| {
-                format!("    server p{i} 127.0.0.1:{p} check inter 100ms fall 1 rise 1\n")
-            })
-            .collect();
-        let cfg = format!(
-            "global\n    maxconn 4096\n\
-             defaults\n    mode http\n    timeout connect 2s\n    timeout client 60s\n    timeout server 60s\n\
-             \x20   retries 2\n    option redispatch\n\
-             frontend rounds\n    bind 127.0.0.1:{port}\n    default_backend servers\n\
-             backend servers\n    balance roundrobin\n    option httpchk GET /health\n{backends}"
-        );
-        let path = dir.path().join("haproxy.cfg");
-        std::fs::write(&path, cfg).expect("config");
-        let haproxy = ["/usr/sbin/haproxy", "haproxy"]
-            .into_iter()
-            .find(|p| Command::new(p).arg("-v").output().is_ok())
-            .expect("haproxy (scripts/setup.sh installs it)");
-        let child = Command::new(haproxy)
-            .args(["-db", "-f", path.to_str().expect("path")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start haproxy");
-        let base = format!("http://127.0.0.1:{port}");
-        let until = Instant::now() + Duration::from_secs(10);
-        while reqwest::blocking::get(format!("{base}/health"))
-            .map(|r| r.status() != StatusCode::OK)
-            .unwrap_or(true)
-        {
-            assert!(Instant::now() < until, "haproxy answers on {base}");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Proxy {
-            base,
-            child,
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// haproxy, round robin over the ports.
+fn proxy(ports: &[u16]) -> Haproxy {
+    Haproxy::start(ports).expect("haproxy (scripts/setup.sh installs it)")
 }
 
 /// Two server processes on one database, on fixed ports so a restarted one takes its place.
@@ -231,7 +171,7 @@ fn two_processes_behind_a_proxy_lose_nothing_when_one_is_killed_again_and_again(
         10
     };
     let mut district = District::start();
-    let proxy = Proxy::start(&district.ports);
+    let proxy = proxy(&district.ports);
 
     // 20 devices: each guard and SRO on five phones, all through the proxy.
     let people = [&GIA, &GUS, &OLGA, &OMAR];
@@ -417,7 +357,7 @@ fn two_processes_behind_a_proxy_lose_nothing_when_one_is_killed_again_and_again(
 #[test]
 fn a_console_lockout_counts_guesses_made_on_either_process() {
     let district = District::start();
-    let proxy = Proxy::start(&district.ports);
+    let proxy = proxy(&district.ports);
     let http = reqwest::blocking::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()

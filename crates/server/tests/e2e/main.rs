@@ -9,6 +9,7 @@ mod district;
 mod faults;
 mod kill;
 mod leaks;
+mod migrate;
 mod photos;
 mod rules;
 mod shared_phone;

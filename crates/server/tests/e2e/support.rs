@@ -29,6 +29,14 @@ fn cluster() -> &'static rounds_pgtest::Cluster {
     CLUSTER.get_or_init(|| rounds_pgtest::Cluster::start().expect("a private PostgreSQL cluster"))
 }
 
+/// A new database in the test process's cluster.
+fn fresh_database() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let name = format!("t{}", N.fetch_add(1, Ordering::Relaxed));
+    cluster().create_database(&name).expect("database")
+}
+
 /// Where one test server keeps its state: a data folder, and on the PostgreSQL run a database
 /// of its own.
 pub struct Data {
@@ -41,13 +49,17 @@ impl Data {
     pub fn new() -> Data {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = if on_postgres() {
-            use std::sync::atomic::{AtomicU64, Ordering};
-            static N: AtomicU64 = AtomicU64::new(0);
-            let name = format!("t{}", N.fetch_add(1, Ordering::Relaxed));
-            DatabaseUrl::Postgres(cluster().create_database(&name).expect("database"))
+            DatabaseUrl::Postgres(fresh_database())
         } else {
             DatabaseUrl::Sqlite(dir.path().to_path_buf())
         };
+        Data { dir, url }
+    }
+
+    /// A fresh PostgreSQL database (and a data folder), whichever backend this run tests.
+    pub fn postgres() -> Data {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = DatabaseUrl::Postgres(fresh_database());
         Data { dir, url }
     }
 

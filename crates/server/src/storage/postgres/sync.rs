@@ -53,8 +53,8 @@ async fn commit_one(tx: &deadpool_postgres::Transaction<'_>, cm: &Commit) -> Res
     let n = match cm.expected_version {
         None => {
             tx.execute(
-                "INSERT INTO documents (id, kind, school_id, author_id, device_id, created_at, classification, version)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, 1) ON CONFLICT (id) DO NOTHING",
+                &tx.prepare_cached("INSERT INTO documents (id, kind, school_id, author_id, device_id, created_at, classification, version)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 1) ON CONFLICT (id) DO NOTHING").await?,
                 &[
                     &doc,
                     &h.kind.code(),
@@ -69,7 +69,7 @@ async fn commit_one(tx: &deadpool_postgres::Transaction<'_>, cm: &Commit) -> Res
         }
         Some(v) => {
             tx.execute(
-                "UPDATE documents SET version = version + 1 WHERE id = $1 AND version = $2",
+                &tx.prepare_cached("UPDATE documents SET version = version + 1 WHERE id = $1 AND version = $2").await?,
                 &[&doc, &v],
             )
             .await?
@@ -86,9 +86,9 @@ async fn commit_one(tx: &deadpool_postgres::Transaction<'_>, cm: &Commit) -> Res
             checks,
         } => {
             tx.execute(
-                "INSERT INTO shifts (id, school_id, post_id, guard_id, started_at, ended_at, check_count)
+                &tx.prepare_cached("INSERT INTO shifts (id, school_id, post_id, guard_id, started_at, ended_at, check_count)
                  VALUES ($1, $2, $3, $4, $5, $6, $7)
-                 ON CONFLICT (id) DO UPDATE SET ended_at = excluded.ended_at, check_count = excluded.check_count",
+                 ON CONFLICT (id) DO UPDATE SET ended_at = excluded.ended_at, check_count = excluded.check_count").await?,
                 &[
                     &doc,
                     &h.school_id.to_string(),
@@ -125,16 +125,16 @@ async fn commit_one(tx: &deadpool_postgres::Transaction<'_>, cm: &Commit) -> Res
             submitted_at,
         } => {
             tx.execute(
-                "INSERT INTO incidents (id, school_id, author_id, type, status, location, occurred_at, submitted_at)
+                &tx.prepare_cached("INSERT INTO incidents (id, school_id, author_id, type, status, location, occurred_at, submitted_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                  ON CONFLICT (id) DO UPDATE SET type = excluded.type, status = excluded.status,
-                    location = excluded.location, occurred_at = excluded.occurred_at, submitted_at = excluded.submitted_at",
+                    location = excluded.location, occurred_at = excluded.occurred_at, submitted_at = excluded.submitted_at").await?,
                 &[
                     &doc,
                     &h.school_id.to_string(),
                     &h.author_id.to_string(),
-                    incident_type,
-                    status,
+                    &incident_type.code(),
+                    &status.code(),
                     location,
                     &ms(*occurred_at),
                     &submitted_at.map(ms),
@@ -144,11 +144,18 @@ async fn commit_one(tx: &deadpool_postgres::Transaction<'_>, cm: &Commit) -> Res
         }
         Projection::Note { readers } => {
             let readers: Vec<String> = readers.iter().map(|p| p.to_string()).collect();
-            tx.execute("DELETE FROM doc_readers WHERE doc_id = $1", &[&doc])
-                .await?;
             tx.execute(
-                "INSERT INTO doc_readers (doc_id, person_id) SELECT $1, unnest($2::text[])
+                &tx.prepare_cached("DELETE FROM doc_readers WHERE doc_id = $1")
+                    .await?,
+                &[&doc],
+            )
+            .await?;
+            tx.execute(
+                &tx.prepare_cached(
+                    "INSERT INTO doc_readers (doc_id, person_id) SELECT $1, unnest($2::text[])
                  ON CONFLICT DO NOTHING",
+                )
+                .await?,
                 &[&doc, &readers],
             )
             .await?;
