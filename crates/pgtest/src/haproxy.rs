@@ -1,7 +1,9 @@
 //! A real reverse proxy for tests and benchmarks of several server processes: Debian's haproxy
 //! (`scripts/setup.sh` installs it) in the foreground, round robin over the given loopback
-//! ports, each checked on `GET /health` every 100 ms (a dead process is out of the rotation
-//! after one failed check, back after one good one). No sticky sessions. Stopped when dropped.
+//! ports, each checked on `GET /health` every 200 ms (a dead process is out of the rotation
+//! after two failed checks, back after one good one; a check may take 2 s, so a busy process
+//! is not taken for a dead one). A request whose connection is refused is sent to the other
+//! process (`retries`, `redispatch`). No sticky sessions. Stopped when dropped.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -51,12 +53,12 @@ impl Haproxy {
             .iter()
             .enumerate()
             .map(|(i, p)| {
-                format!("    server p{i} 127.0.0.1:{p} check inter 100ms fall 1 rise 1\n")
+                format!("    server p{i} 127.0.0.1:{p} check inter 200ms fall 2 rise 1\n")
             })
             .collect();
         let cfg = format!(
             "global\n    maxconn 4096\n\
-             defaults\n    mode http\n    timeout connect 2s\n    timeout client 120s\n    timeout server 120s\n\
+             defaults\n    mode http\n    timeout connect 2s\n    timeout client 120s\n    timeout server 120s\n    timeout check 2s\n\
              \x20   retries 2\n    option redispatch\n\
              frontend rounds\n    bind 127.0.0.1:{port}\n    option forwardfor\n    default_backend servers\n\
              backend servers\n    balance roundrobin\n    option httpchk GET /health\n{backends}"

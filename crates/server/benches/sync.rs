@@ -5,7 +5,7 @@
 //! under `cargo test` (no `--bench` flag) or with `ROUNDS_BENCH=quick` it runs small sizes so
 //! CI exercises the code. Sections can be picked by name: `-- surge`, `-- pull`, `-- startup`,
 //! `-- district` (the surge on PostgreSQL with one process and with two behind haproxy, and
-//! the pull and start-up on PostgreSQL), `-- state` (ten times the devices through haproxy to
+//! the pull on PostgreSQL; `-- startup` runs on both backends), `-- state` (ten times the devices through haproxy to
 //! two processes on PostgreSQL; not run unless named).
 //! The server under test is the real `rounds-server` binary on a loopback port; its CPU time
 //! and peak memory are read from `/proc`.
@@ -988,7 +988,7 @@ fn main() {
     if wants("pull") || wants("district") {
         pull(&sizes, Backend::Postgres);
     }
-    if wants("startup") || wants("district") {
+    if wants("startup") {
         startup(&sizes, Backend::Postgres);
     }
     if wants("state") {

@@ -38,7 +38,10 @@ use crate::access::{self, Viewer};
 use crate::auth::DeviceSession;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Body, Query};
-use crate::storage::{CheckRow, Commit, CommitOutcome, Projection, Storage};
+use crate::storage::{CheckRow, Commit, CommitOutcome, Projection, Storage, StoredDoc};
+
+/// Documents a fetch loads from storage at a time.
+const FETCH_BATCH: usize = 64;
 
 /// Most documents in one push or fetch request.
 pub const MAX_DOCS_PER_REQUEST: usize = 2_000;
@@ -156,15 +159,10 @@ pub fn process_push(
     for _ in 0..16 {
         let mut commits = Vec::new();
         let mut waiting = Vec::new();
-        for (header, changes, hashes) in todo {
-            match prepare(
-                storage,
-                &viewer,
-                session.device_id,
-                &header,
-                changes,
-                hashes,
-            )? {
+        let ids: Vec<Uuid> = todo.iter().map(|(h, _, _)| h.id).collect();
+        let stored = storage.documents(&ids)?;
+        for ((header, changes, hashes), stored) in todo.into_iter().zip(stored) {
+            match prepare(stored, &viewer, session.device_id, &header, changes, hashes)? {
                 Prepared::Done(hashes) => resp.committed.extend(hashes),
                 Prepared::Refused(kind, message) => {
                     tracing::info!(doc = %header.id, ?kind, %message, person = %viewer.person, "push refused");
@@ -221,8 +219,10 @@ enum Prepared {
     Commit(Box<Commit>, Vec<[u8; 32]>),
 }
 
+/// Judges one pushed document against `stored`, the server's copy (loaded for the whole push
+/// at once).
 fn prepare(
-    storage: &dyn Storage,
+    stored: Option<StoredDoc>,
     viewer: &Viewer,
     device: Uuid,
     header: &Header,
@@ -230,7 +230,6 @@ fn prepare(
     hashes: Vec<[u8; 32]>,
 ) -> ApiResult<Prepared> {
     let refuse = |kind, message: &str| Ok(Prepared::Refused(kind, message.to_string()));
-    let stored = storage.document(header.id)?;
     let (mut am, expected_version) = match &stored {
         Some(s) => {
             if s.header != *header {
@@ -568,9 +567,25 @@ pub fn fetch_page(
     let mut out = FetchResponse::default();
     let mut size = 0usize;
     let mut full = false;
-    for (id, heads) in req.docs {
+    let ids: Vec<Uuid> = req.docs.iter().map(|(id, _)| *id).collect();
+    let headers = storage.headers(&ids)?;
+    // The documents are loaded a batch at a time, as the answer fills: never more than one
+    // batch past the answer's end.
+    let mut loaded: std::collections::VecDeque<Option<StoredDoc>> = Default::default();
+    let visible: Vec<Uuid> = req
+        .docs
+        .iter()
+        .zip(&headers)
+        .filter(|(_, h)| {
+            h.as_ref()
+                .is_some_and(|(header, readers)| access::may_read(viewer, header, readers))
+        })
+        .map(|((id, _), _)| *id)
+        .collect();
+    let mut next_to_load = 0usize;
+    for ((id, heads), found) in req.docs.into_iter().zip(headers) {
         // Decide from the header alone; invisible and unknown documents look the same.
-        let Some((header, readers)) = storage.header(id)? else {
+        let Some((header, readers)) = found else {
             out.unavailable.push(id);
             continue;
         };
@@ -582,7 +597,12 @@ pub fn fetch_page(
             out.deferred.push(id);
             continue;
         }
-        let Some(stored) = storage.document(id)? else {
+        if loaded.is_empty() {
+            let batch = &visible[next_to_load..(next_to_load + FETCH_BATCH).min(visible.len())];
+            next_to_load += batch.len();
+            loaded.extend(storage.documents(batch)?);
+        }
+        let Some(stored) = loaded.pop_front().flatten() else {
             out.unavailable.push(id);
             continue;
         };

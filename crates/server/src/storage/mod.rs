@@ -104,6 +104,9 @@ pub struct SessionRecord {
     pub expires_at: DateTime<Utc>,
 }
 
+/// A document's header and its readers (for contact notes: author and people shared with).
+pub type HeaderAndReaders = (Header, Vec<Uuid>);
+
 /// A document as stored: header, version, every change, readers.
 #[derive(Debug, Clone)]
 pub struct StoredDoc {
@@ -395,6 +398,17 @@ pub trait SyncStore: Send + Sync {
     fn header(&self, id: Uuid) -> Result<Option<(Header, Vec<Uuid>)>>;
     /// A whole document.
     fn document(&self, id: Uuid) -> Result<Option<StoredDoc>>;
+    /// Headers and readers of several documents, in the order asked (`None`: unknown). A
+    /// backend over the network answers in one round trip; the default asks one by one.
+    fn headers(&self, ids: &[Uuid]) -> Result<Vec<Option<HeaderAndReaders>>> {
+        ids.iter().map(|id| self.header(*id)).collect()
+    }
+    /// Several whole documents, in the order asked (`None`: unknown), each consistent in
+    /// itself. A backend over the network answers in one round trip; the default asks one
+    /// by one.
+    fn documents(&self, ids: &[Uuid]) -> Result<Vec<Option<StoredDoc>>> {
+        ids.iter().map(|id| self.document(*id)).collect()
+    }
     /// Commits new changes of one document with its projection, durably, in one transaction.
     fn commit(&self, c: &Commit) -> Result<CommitOutcome> {
         Ok(self

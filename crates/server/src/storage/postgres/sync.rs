@@ -13,7 +13,8 @@ use uuid::Uuid;
 
 use super::super::rows::{HEADER_COLS, ms};
 use super::super::{
-    Commit, CommitOutcome, FeedItem, FeedPage, Projection, Result, StoredDoc, SyncStore,
+    Commit, CommitOutcome, FeedItem, FeedPage, HeaderAndReaders, Projection, Result, StoredDoc,
+    SyncStore,
 };
 use super::{PgStorage, header_at, take_positions, uid};
 use crate::access::Viewer;
@@ -34,15 +35,32 @@ const VISIBLE: &str = "(
 /// Feed rows read per query while filling a page (invisible rows are skipped in SQL).
 const FEED_BATCH: i64 = 2000;
 
-async fn readers_of(c: &impl tokio_postgres::GenericClient, doc: &str) -> Result<Vec<Uuid>> {
-    c.query(
-        "SELECT person_id FROM doc_readers WHERE doc_id = $1 ORDER BY person_id",
-        &[&doc],
-    )
-    .await?
-    .iter()
-    .map(|r| uid(r.try_get(0)?))
-    .collect()
+/// A document's readers as one array column of `documents d`.
+const READERS: &str =
+    "ARRAY(SELECT r.person_id FROM doc_readers r WHERE r.doc_id = d.id ORDER BY r.person_id)";
+
+/// The rows `found` by id, in the order of `ids` (a repeated id gets a copy).
+fn in_order<T: Clone>(
+    ids: &[Uuid],
+    mut found: std::collections::HashMap<Uuid, T>,
+) -> Vec<Option<T>> {
+    let mut out: Vec<Option<T>> = Vec::with_capacity(ids.len());
+    let mut first: std::collections::HashMap<Uuid, usize> = std::collections::HashMap::new();
+    for (i, id) in ids.iter().enumerate() {
+        let row = match first.get(id) {
+            Some(&j) => out[j].clone(),
+            None => {
+                first.insert(*id, i);
+                found.remove(id)
+            }
+        };
+        out.push(row);
+    }
+    out
+}
+
+fn uuids(v: Vec<&str>) -> Result<Vec<Uuid>> {
+    v.into_iter().map(uid).collect()
 }
 
 /// Writes one document's version and projection; `Stale` (having written nothing) if another
@@ -166,57 +184,57 @@ async fn commit_one(tx: &deadpool_postgres::Transaction<'_>, cm: &Commit) -> Res
 
 impl SyncStore for PgStorage {
     fn header(&self, doc: Uuid) -> Result<Option<(Header, Vec<Uuid>)>> {
-        let doc = doc.to_string();
-        self.read(async |c| {
-            let st = c
-                .prepare_cached(&format!(
-                    "SELECT {HEADER_COLS} FROM documents d WHERE d.id = $1"
-                ))
-                .await?;
-            match c.query_opt(&st, &[&doc]).await? {
-                None => Ok(None),
-                Some(r) => Ok(Some((header_at(&r, 0)?, readers_of(&***c, &doc).await?))),
-            }
-        })
+        Ok(self.headers(&[doc])?.pop().flatten())
     }
 
     fn document(&self, doc: Uuid) -> Result<Option<StoredDoc>> {
-        let doc = doc.to_string();
-        self.db.run(async {
-            let mut c = self.db.client().await?;
-            // One snapshot: the version and the changes belong together.
-            let tx = c
-                .build_transaction()
-                .isolation_level(IsolationLevel::RepeatableRead)
-                .read_only(true)
-                .start()
-                .await?;
-            let st = tx
+        Ok(self.documents(&[doc])?.pop().flatten())
+    }
+
+    fn headers(&self, ids: &[Uuid]) -> Result<Vec<Option<HeaderAndReaders>>> {
+        let keys: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+        self.read(async |c| {
+            let st = c
                 .prepare_cached(&format!(
-                    "SELECT {HEADER_COLS}, d.version FROM documents d WHERE d.id = $1"
+                    "SELECT {HEADER_COLS}, {READERS} FROM documents d WHERE d.id = ANY($1)"
                 ))
                 .await?;
-            let Some(r) = tx.query_opt(&st, &[&doc]).await? else {
-                return Ok(None);
-            };
-            let (header, version) = (header_at(&r, 0)?, r.try_get::<_, i64>(7)?);
-            let st = tx
-                .prepare_cached("SELECT bytes FROM changes WHERE doc_id = $1 ORDER BY seq")
+            let mut found = std::collections::HashMap::new();
+            for r in c.query(&st, &[&keys]).await? {
+                let h = header_at(&r, 0)?;
+                let readers = uuids(r.try_get(7)?)?;
+                found.insert(h.id, (h, readers));
+            }
+            Ok(in_order(ids, found))
+        })
+    }
+
+    fn documents(&self, ids: &[Uuid]) -> Result<Vec<Option<StoredDoc>>> {
+        let keys: Vec<String> = ids.iter().map(Uuid::to_string).collect();
+        self.read(async |c| {
+            // One statement: one snapshot, so each document's version, changes and readers
+            // belong together.
+            let st = c
+                .prepare_cached(&format!(
+                    "SELECT {HEADER_COLS}, {READERS}, d.version,
+                        ARRAY(SELECT c.bytes FROM changes c WHERE c.doc_id = d.id ORDER BY c.seq)
+                     FROM documents d WHERE d.id = ANY($1)"
+                ))
                 .await?;
-            let changes = tx
-                .query(&st, &[&doc])
-                .await?
-                .into_iter()
-                .map(|r| r.try_get::<_, Vec<u8>>(0))
-                .collect::<std::result::Result<_, _>>()?;
-            let readers = readers_of(&*tx, &doc).await?;
-            tx.commit().await?;
-            Ok(Some(StoredDoc {
-                header,
-                version,
-                changes,
-                readers,
-            }))
+            let mut found = std::collections::HashMap::new();
+            for r in c.query(&st, &[&keys]).await? {
+                let header = header_at(&r, 0)?;
+                found.insert(
+                    header.id,
+                    StoredDoc {
+                        readers: uuids(r.try_get(7)?)?,
+                        version: r.try_get(8)?,
+                        changes: r.try_get(9)?,
+                        header,
+                    },
+                );
+            }
+            Ok(in_order(ids, found))
         })
     }
 
@@ -226,9 +244,15 @@ impl SyncStore for PgStorage {
         self.write(async |tx| {
             let mut outcomes = vec![CommitOutcome::Stale; commits.len()];
             let (mut docs, mut hashes, mut bytes) = (Vec::new(), Vec::new(), Vec::new());
-            for &i in &order {
+            // The documents' statements go out pipelined on the one connection (sent in id
+            // order, so rows are still locked in that order), not one round trip each.
+            let done = futures_util::future::try_join_all(
+                order.iter().map(|&i| commit_one(tx, &commits[i])),
+            )
+            .await?;
+            for (&i, outcome) in order.iter().zip(done) {
                 let cm = &commits[i];
-                outcomes[i] = commit_one(tx, cm).await?;
+                outcomes[i] = outcome;
                 if outcomes[i] == CommitOutcome::Committed {
                     for (hash, b) in &cm.changes {
                         docs.push(cm.header.id.to_string());
