@@ -173,24 +173,41 @@ impl Cluster {
         self.port
     }
 
-    /// CPU time (user and system) the cluster's server has used so far, with that of its
-    /// backends that have exited (a backend's own time counts once its connection closes:
-    /// read this after the clients are gone).
+    /// CPU time (user and system) the cluster has used so far: its server, its live backends
+    /// and those that have exited.
     pub fn cpu_time(&self) -> Result<std::time::Duration, ClusterError> {
         let pid_file = std::fs::read_to_string(self.data_dir().join("postmaster.pid"))
             .map_err(|e| error(format!("postmaster.pid: {e}")))?;
-        let pid = pid_file.lines().next().unwrap_or("").trim();
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        let pid = pid_file.lines().next().unwrap_or("").trim().to_string();
+        // Fields after the command: state, ppid, ..., utime (12th), stime, cutime, cstime.
+        let fields = |stat: &str| -> Vec<String> {
+            stat.rfind(')')
+                .map_or("", |i| &stat[i + 2..])
+                .split_whitespace()
+                .map(str::to_string)
+                .collect()
+        };
+        let ticks = |f: &[String], n: usize| -> u64 {
+            f.iter()
+                .skip(11)
+                .take(n)
+                .map(|v| v.parse::<u64>().unwrap_or(0))
+                .sum()
+        };
+        let own = std::fs::read_to_string(format!("/proc/{pid}/stat"))
             .map_err(|e| error(format!("/proc/{pid}/stat: {e}")))?;
-        let after = stat.rfind(')').map_or("", |i| &stat[i + 2..]);
-        let f: Vec<u64> = after
-            .split_whitespace()
-            .skip(11)
-            .take(4)
-            .map(|v| v.parse().unwrap_or(0))
-            .collect();
-        // utime, stime, cutime, cstime in clock ticks (100 per second on Linux).
-        Ok(std::time::Duration::from_millis(f.iter().sum::<u64>() * 10))
+        let mut total = ticks(&fields(&own), 4);
+        for entry in std::fs::read_dir("/proc").map_err(error)?.flatten() {
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            let f = fields(&stat);
+            if f.get(1).is_some_and(|ppid| *ppid == pid) {
+                total += ticks(&f, 2);
+            }
+        }
+        // Clock ticks: 100 per second on Linux.
+        Ok(std::time::Duration::from_millis(total * 10))
     }
 
     /// A `postgres://` URL for database `db` on this cluster.

@@ -698,6 +698,16 @@ fn rules_cost(pushes: &[DevicePush]) -> Duration {
     with.saturating_sub(without)
 }
 
+/// CPU time (user and system) of this process so far: the device's side of a pull.
+fn own_cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    let f: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..]
+        .split_whitespace()
+        .collect();
+    let ticks: u64 = f[11].parse::<u64>().unwrap() + f[12].parse::<u64>().unwrap();
+    Duration::from_millis(ticks * 10)
+}
+
 fn supervisor_store(dir: &Path, token_person: Uuid, device: Uuid) -> Store {
     Store::create(
         &dir.join("supervisor.db"),
@@ -751,9 +761,19 @@ fn pull(s: &Sizes, backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let mut store = supervisor_store(dir.path(), ids::SUPERVISOR, device);
     let mut t = HttpTransport::new(&server.base, &token).unwrap();
+    let db_cpu = || match backend {
+        Backend::Postgres => cluster().cpu_time().unwrap(),
+        Backend::Sqlite => Duration::ZERO,
+    };
+    let (server_before, db_before, device_before) = (server.cpu(), db_cpu(), own_cpu());
     let start = Instant::now();
     let r = client::sync_now(&mut store, &mut t, t0()).unwrap();
     let first = start.elapsed();
+    let (server_cpu, db_used, device_cpu) = (
+        server.cpu() - server_before,
+        db_cpu() - db_before,
+        own_cpu() - device_before,
+    );
     assert_eq!(
         store.document_ids().unwrap().len(),
         s.district_docs,
@@ -764,11 +784,14 @@ fn pull(s: &Sizes, backend: Backend) {
         "<= 10 s",
         verdict(first.as_secs_f64() <= 10.0),
         &format!(
-            "{:.2} s for {} documents ({} changes, {} requests)",
+            "{:.2} s for {} documents ({} changes, {} requests; CPU: device {:.2} s, server {:.2} s, PostgreSQL {:.2} s)",
             first.as_secs_f64(),
             s.district_docs,
             r.pulled,
-            r.requests
+            r.requests,
+            device_cpu.as_secs_f64(),
+            server_cpu.as_secs_f64(),
+            db_used.as_secs_f64()
         ),
     );
 

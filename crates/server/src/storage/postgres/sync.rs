@@ -19,15 +19,15 @@ use super::super::{
 use super::{PgStorage, header_at, take_positions, uid};
 use crate::access::Viewer;
 
-/// The visibility rules of `access::may_read`, in SQL. Parameters: $3 person, $4 role.
+/// The visibility rules of `access::may_read`, in SQL. Parameters: $3 person, $4 role, $6 the
+/// person's schools (an array, from the session: a subquery per row here cost PostgreSQL
+/// 20 s of CPU on a district pull of 51,000 changes).
 const VISIBLE: &str = "(
     (d.kind = 'shift' AND (
         $4 = 'admin'
         OR ($4 = 'guard' AND d.author_id = $3)
-        OR ($4 = 'supervisor' AND d.school_id IN (SELECT school_id FROM person_schools WHERE person_id = $3))))
-    OR (d.kind = 'incident' AND (
-        $4 = 'admin'
-        OR d.school_id IN (SELECT school_id FROM person_schools WHERE person_id = $3)))
+        OR ($4 = 'supervisor' AND d.school_id = ANY($6::text[]))))
+    OR (d.kind = 'incident' AND ($4 = 'admin' OR d.school_id = ANY($6::text[])))
     OR (d.kind = 'contact_note' AND $4 IN ('sro', 'supervisor')
         AND EXISTS (SELECT 1 FROM doc_readers r WHERE r.doc_id = d.id AND r.person_id = $3))
 )";
@@ -279,6 +279,7 @@ impl SyncStore for PgStorage {
 
     fn feed(&self, v: &Viewer, after: u64, max_bytes: usize) -> Result<FeedPage> {
         let (person, role) = (v.person.to_string(), v.role.code());
+        let schools: Vec<String> = v.schools.iter().map(Uuid::to_string).collect();
         // A cursor past i64::MAX is past every row: never wrapped to a negative one.
         let after_seq = i64::try_from(after).unwrap_or(i64::MAX);
         self.db.run(async {
@@ -313,7 +314,7 @@ impl SyncStore for PgStorage {
             let mut from = after_seq;
             loop {
                 let rows = tx
-                    .query(&st, &[&from, &max, &person, &role, &FEED_BATCH])
+                    .query(&st, &[&from, &max, &person, &role, &FEED_BATCH, &schools])
                     .await?;
                 let n = rows.len() as i64;
                 for r in rows {
