@@ -91,7 +91,10 @@ took "cargo tests"
 # gets a fresh database in a private cluster the test process starts (crates/pgtest). The
 # backup test is the embedded store's, and the migrate test goes from it to PostgreSQL: both
 # ran above.
-ROUNDS_TEST_BACKEND=postgres cargo test -p rounds-server --test e2e -- --skip backup:: --skip migrate:: 2>&1 | tee -a "$log"
+# `--workspace`, not `-p rounds-server`: features are resolved as for the build above, so
+# nothing is compiled again (one package alone resolves them differently and rebuilt a dozen
+# crates).
+ROUNDS_TEST_BACKEND=postgres cargo test --workspace --test e2e -- --skip backup:: --skip migrate:: 2>&1 | tee -a "$log"
 took "server suites on PostgreSQL"
 
 # --- Tauri journey ---
