@@ -149,6 +149,14 @@ impl PgStorage {
         db.run(async {
             let mut c = db.client().await?;
             migrate(&mut c).await?;
+            // A newer build migrated it further: this one does not know that schema.
+            let found = schema_version(&**c).await?;
+            let known = MIGRATIONS.len() as i32;
+            if found > known {
+                return Err(StorageError::Conflict(format!(
+                    "the database was written by a newer server (schema {found}, this build knows up to {known})"
+                )));
+            }
             Ok::<_, StorageError>(())
         })?;
         Ok(PgStorage {
@@ -352,6 +360,23 @@ mod tests {
         let (url, a) = storage("two_handles");
         let b = PgStorage::open(&url).expect("second handle migrates nothing and opens");
         contract::two_handles_on_one_database_share_the_counts(&a, &b);
+    }
+
+    #[test]
+    fn a_database_migrated_by_a_newer_build_is_refused() {
+        let (url, st) = storage("newer");
+        drop(st);
+        shared_cluster()
+            .psql(
+                "newer",
+                "INSERT INTO schema_migrations (version) VALUES (999)",
+            )
+            .expect("a newer build's migration");
+        let refused = PgStorage::open(&url).err().expect("refused");
+        assert!(
+            refused.to_string().contains("schema 999"),
+            "says which schema it found: {refused}"
+        );
     }
 
     #[test]
