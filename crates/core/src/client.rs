@@ -268,7 +268,11 @@ fn pull_all(
             )?;
             report.reference_updated = true;
         }
-        let incomplete = apply_batch(store, &page.docs, report)?;
+        let mut incomplete = apply_batch(store, &page.docs, report)?;
+        // Documents the server says to fetch by heads (compacted there, or every document of
+        // a device that starts empty, so it gets saved documents).
+        let already: std::collections::HashSet<Uuid> = incomplete.iter().copied().collect();
+        incomplete.extend(page.refetch.iter().filter(|id| !already.contains(id)));
         if !incomplete.is_empty() {
             fetch_whole(store, t, &incomplete, report)?;
         }
@@ -311,6 +315,44 @@ fn apply_batch(
     Ok(incomplete)
 }
 
+/// Stores whole documents received as saved documents in one store transaction; returns the
+/// ids that still lack something (none, from an honest server).
+fn apply_saved(
+    store: &mut Store,
+    docs: &[rounds_protocol::SavedDoc],
+    report: &mut SyncReport,
+) -> Result<Vec<Uuid>, SyncProblem> {
+    if docs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut batch = Vec::with_capacity(docs.len());
+    for d in docs {
+        match wire::header_from_wire(&d.header) {
+            Ok(h) => batch.push((
+                h,
+                d.bytes.to_vec(),
+                d.changes.iter().map(|c| c.to_vec()).collect(),
+            )),
+            Err(e) => report.failed.push((d.header.id, e.to_string())),
+        }
+    }
+    let mut incomplete = Vec::new();
+    let results = store.apply_saved_many(&batch)?;
+    for ((header, _, _), r) in batch.iter().zip(results) {
+        match r {
+            Ok(a) if a.complete => report.pulled += a.new,
+            Ok(_) => incomplete.push(header.id),
+            Err(
+                e @ (Error::Invalid { .. } | Error::HeaderChanged { .. } | Error::Forbidden(_)),
+            ) => {
+                report.failed.push((header.id, e.to_string()));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(incomplete)
+}
+
 /// Most documents asked for in one fetch request.
 const FETCH_DOCS: usize = 200;
 
@@ -339,7 +381,8 @@ fn fetch_whole(
             decode(&t.fetch(rounds_protocol::encode(&FetchRequest { docs }))?)?;
         let mut plan = fetch_plan(&asked, &resp)?;
         let failed_before = report.failed.len();
-        let still = apply_batch(store, &resp.docs, report)?;
+        let mut still = apply_batch(store, &resp.docs, report)?;
+        still.extend(apply_saved(store, &resp.saved, report)?);
         let refused: Vec<Uuid> = report.failed[failed_before..]
             .iter()
             .map(|(id, _)| *id)
@@ -402,7 +445,8 @@ struct FetchPlan {
 fn fetch_plan(asked: &[Uuid], resp: &FetchResponse) -> Result<FetchPlan, SyncProblem> {
     let mut plan = FetchPlan::default();
     for id in asked {
-        let included = resp.docs.iter().filter(|d| d.header.id == *id).count();
+        let included = resp.docs.iter().filter(|d| d.header.id == *id).count()
+            + resp.saved.iter().filter(|d| d.header.id == *id).count();
         let partial = resp.partial.contains(id);
         let deferred = resp.deferred.contains(id);
         let gone = resp.unavailable.contains(id);
@@ -542,6 +586,7 @@ mod tests {
             partial,
             deferred,
             unavailable,
+            saved: Vec::new(),
         };
         let whole = FetchPlan {
             whole: vec![a],

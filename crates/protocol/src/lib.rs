@@ -44,10 +44,11 @@ use uuid::Uuid;
 pub const MAGIC: [u8; 4] = *b"RNDS";
 
 /// The protocol version this build speaks. Version 2 added [`FetchResponse::partial`],
-/// [`FetchResponse::deferred`] and [`FetchResponse::unavailable`]; postcard has no optional
-/// trailing fields, so a version 1 peer is refused with [`DecodeError::WrongVersion`] rather
-/// than misread.
-pub const VERSION: u16 = 2;
+/// [`FetchResponse::deferred`] and [`FetchResponse::unavailable`]; version 3 added
+/// [`PullResponse::refetch`] and [`FetchResponse::saved`] (compacted documents, snapshot
+/// pulls). Postcard has no optional trailing fields, so an older peer is refused with
+/// [`DecodeError::WrongVersion`] rather than misread.
+pub const VERSION: u16 = 3;
 
 /// Largest sync body either side sends or accepts (8 MiB).
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
@@ -159,6 +160,11 @@ pub struct PushResponse {
 pub struct PullResponse {
     /// Documents with the changes the device may lack.
     pub docs: Vec<DocChanges>,
+    /// Documents to fetch by heads ([`FetchRequest`]) before saving the cursor: ones whose
+    /// changes in this page were compacted on the server (the feed no longer holds them one
+    /// by one), and, for a device that starts empty (cursor 0), every document of the page,
+    /// so it receives saved documents rather than change-by-change histories.
+    pub refetch: Vec<Uuid>,
     /// The cursor to ask from next time.
     pub cursor: u64,
     /// Whether more is waiting (ask again at once).
@@ -178,7 +184,7 @@ pub struct FetchRequest {
 
 /// Server → device: the documents asked for (those the person may see). Every document of
 /// the request is in exactly one of: `docs` and not `partial` (complete up to the server's
-/// heads), `docs` and `partial`, `deferred`, `unavailable`.
+/// heads), `docs` and `partial`, `saved` (whole), `deferred`, `unavailable`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FetchResponse {
     /// Documents with their changes, dependencies first.
@@ -191,6 +197,22 @@ pub struct FetchResponse {
     pub deferred: Vec<Uuid>,
     /// Documents unknown to the server or not visible to this person (the two look the same).
     pub unavailable: Vec<Uuid>,
+    /// Documents asked for with no heads (the device holds none of them), whole, as
+    /// automerge saved documents: loading one is far cheaper than applying its changes one
+    /// by one. Their bytes count toward the answer's [`PAGE_BYTES`].
+    pub saved: Vec<SavedDoc>,
+}
+
+/// A whole document as an automerge saved document (`Automerge::save`: every change,
+/// columnar and compressed), followed by changes made after it was saved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SavedDoc {
+    /// The header.
+    pub header: WireHeader,
+    /// The saved document.
+    pub bytes: serde_bytes::ByteBuf,
+    /// Changes after it, dependencies first.
+    pub changes: Vec<serde_bytes::ByteBuf>,
 }
 
 /// Why a body was refused.

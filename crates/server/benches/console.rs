@@ -241,6 +241,7 @@ fn commit_of(h: Header, am: &Automerge) -> Commit {
             .collect(),
         header: h,
         expected_version: None,
+        at: Utc::now(),
     }
 }
 

@@ -32,6 +32,7 @@ pub mod access;
 pub mod admin;
 pub mod api;
 pub mod auth;
+pub mod compaction;
 pub mod console;
 pub mod error;
 pub mod extract;
@@ -53,7 +54,7 @@ pub use api::sessions::{
 };
 pub use serve::{ConnectionLimits, serve, serve_with};
 pub(crate) use state::new_id;
-pub use state::{AppState, ProxyPolicy};
+pub use state::{AppState, Compaction, ProxyPolicy};
 
 /// The HTTP API.
 pub fn router(state: AppState) -> Router {

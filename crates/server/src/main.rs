@@ -19,7 +19,7 @@ use rounds_server::admin::{self, PersonInput};
 use rounds_server::console::{Locale, pdf};
 use rounds_server::signin::SignInPolicy;
 use rounds_server::storage::{self as storage, DatabaseUrl, SqliteStorage, Storage};
-use rounds_server::{AppState, seed};
+use rounds_server::{AppState, compaction, seed};
 use uuid::Uuid;
 
 #[derive(Parser)]
@@ -94,6 +94,32 @@ enum Command {
         /// `Secure`.
         #[arg(long, env = "ROUNDS_HTTPS")]
         https: bool,
+        /// Seconds between background compaction passes (docs/storage.md); 0: none.
+        #[arg(long, env = "ROUNDS_COMPACT_EVERY_SECONDS", default_value_t = 600)]
+        compact_every_seconds: u64,
+        /// Ended shifts and approved incidents unchanged this long are compacted.
+        #[arg(
+            long,
+            env = "ROUNDS_COMPACT_CLOSED_AFTER_SECONDS",
+            default_value_t = 3600
+        )]
+        compact_closed_after_seconds: u64,
+        /// Any document unchanged this long is compacted.
+        #[arg(long, env = "ROUNDS_COMPACT_IDLE_AFTER_SECONDS", default_value_t = 7 * 24 * 3600)]
+        compact_idle_after_seconds: u64,
+    },
+    /// Compact documents now, one per transaction, while the server may keep serving
+    /// (docs/storage.md): settled ones, or with --all every document with change rows.
+    Compact {
+        /// Every document, settled or not.
+        #[arg(long)]
+        all: bool,
+        /// Ended shifts and approved incidents unchanged this long count as settled.
+        #[arg(long, default_value_t = 3600)]
+        closed_after_seconds: u64,
+        /// Any document unchanged this long counts as settled.
+        #[arg(long, default_value_t = 7 * 24 * 3600)]
+        idle_after_seconds: u64,
     },
     /// Write a consistent backup of the data folder's store and photos to one file, while the
     /// server may keep serving (see docs/deploy.md).
@@ -296,6 +322,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         fonts: PathBuf::from(pdf::DEFAULT_FONT_DIR),
         trusted_proxies: Vec::new(),
         https: false,
+        compact_every_seconds: 600,
+        compact_closed_after_seconds: 3600,
+        compact_idle_after_seconds: 7 * 24 * 3600,
     }) {
         Command::Serve {
             listen,
@@ -310,7 +339,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             fonts,
             trusted_proxies,
             https,
+            compact_every_seconds,
+            compact_closed_after_seconds,
+            compact_idle_after_seconds,
         } => {
+            let compaction = (compact_every_seconds > 0).then(|| rounds_server::Compaction {
+                every: std::time::Duration::from_secs(compact_every_seconds),
+                policy: compaction::Policy {
+                    closed_quiet: std::time::Duration::from_secs(compact_closed_after_seconds),
+                    idle_quiet: std::time::Duration::from_secs(compact_idle_after_seconds),
+                },
+            });
             let limits = rounds_server::ConnectionLimits {
                 header_timeout: std::time::Duration::from_secs(header_timeout_secs),
                 body_timeout: std::time::Duration::from_secs(body_timeout_secs),
@@ -344,7 +383,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 // Scripts read this line to find the port when listening on port 0.
                 println!("listening on http://{addr}");
                 tracing::info!(window_s = sign_in_window_seconds, hash_slots = policy.hash_slots, "sign-in throttle");
-                let state = AppState::new(storage)
+                let mut state = AppState::new(storage);
+                if let Some(c) = compaction {
+                    state = state.with_compaction(c);
+                }
+                let state = state
                     .with_time_zone(time_zone)
                     .with_sign_in_policy(policy)
                     .with_locale(locale)
@@ -360,6 +403,34 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         Command::Backup { .. } | Command::Restore { .. } | Command::Migrate { .. } => {
             unreachable!("handled before the store is opened")
+        }
+        Command::Compact {
+            all,
+            closed_after_seconds,
+            idle_after_seconds,
+        } => {
+            let policy = compaction::Policy {
+                closed_quiet: std::time::Duration::from_secs(closed_after_seconds),
+                idle_quiet: std::time::Duration::from_secs(idle_after_seconds),
+            };
+            let rule = policy.at(Utc::now());
+            let before = storage.storage_size()?;
+            let p =
+                compaction::run_pass(storage.as_ref(), (!all).then_some(&rule), usize::MAX, || {})?;
+            let after = storage.storage_size()?;
+            println!(
+                "compacted {} documents ({} change rows folded{}); change rows {} -> {}, saved parts {} bytes",
+                p.documents,
+                p.folded,
+                if p.damaged > 0 {
+                    format!(", {} left as rows: see the log", p.damaged)
+                } else {
+                    String::new()
+                },
+                before.change_rows,
+                after.change_rows,
+                after.saved_bytes
+            );
         }
         Command::Admin { what } => admin_command(storage.as_ref(), what)?,
     }

@@ -69,6 +69,9 @@ pub async fn serve_with(
     use tower::ServiceExt as _;
 
     let sweeper = tokio::spawn(sweep_photos_hourly(state.clone()));
+    let compactor = state
+        .compaction()
+        .map(|c| tokio::spawn(compact_settled(state.clone(), c)));
     let app = router(state).layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
         limits.body_timeout,
     ));
@@ -117,6 +120,10 @@ pub async fn serve_with(
     }
     drop(listener);
     sweeper.abort();
+    if let Some(c) = compactor {
+        // A pass stopped mid-way leaves each document compacted or not, never half.
+        c.abort();
+    }
     // Requests in flight finish; a client that holds its connection open longer than this
     // (the timeouts above bound each piece, not the whole) does not hold up the exit.
     if tokio::time::timeout(DRAIN, graceful.shutdown())
@@ -147,6 +154,38 @@ async fn sweep_photos_hourly(state: AppState) {
             Ok(Ok(_)) => {}
             Ok(Err(e)) => tracing::warn!(error = %e, "photo sweep failed"),
             Err(e) => tracing::warn!(error = %e, "photo sweep stopped"),
+        }
+    }
+}
+
+/// Compacts settled documents every `schedule.every`, in the blocking pool, a batch at a
+/// time (see [`crate::compaction::run_pass`]): one document per short transaction, and a
+/// pause after each batch so pushes keep the database's attention. A failure is logged and
+/// retried at the next pass.
+async fn compact_settled(state: AppState, schedule: crate::Compaction) {
+    let mut every = tokio::time::interval(schedule.every);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        let (storage, rule) = (state.storage.clone(), schedule.policy.at(state.now()));
+        let pass = tokio::task::spawn_blocking(move || {
+            crate::compaction::run_pass(storage.as_ref(), Some(&rule), usize::MAX, || {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            })
+        })
+        .await;
+        match pass {
+            Ok(Ok(p)) if p != crate::compaction::Pass::default() => {
+                tracing::info!(
+                    documents = p.documents,
+                    folded = p.folded,
+                    damaged = p.damaged,
+                    "compaction pass"
+                );
+            }
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::warn!(error = %e, "compaction pass failed"),
+            Err(e) => tracing::warn!(error = %e, "compaction pass stopped"),
         }
     }
 }

@@ -27,6 +27,16 @@ pub struct AppState {
     photos: photos::PhotoPolicy,
     fetch_page_bytes: usize,
     proxy: ProxyPolicy,
+    compaction: Option<Compaction>,
+}
+
+/// The background compaction's schedule (see [`crate::compaction`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Compaction {
+    /// What counts as settled.
+    pub policy: crate::compaction::Policy,
+    /// Time between passes.
+    pub every: std::time::Duration,
 }
 
 /// What the server trusts of a reverse proxy in front of it (see `docs/deploy.md`).
@@ -67,7 +77,20 @@ impl AppState {
             photos: photos::PhotoPolicy::default(),
             fetch_page_bytes: rounds_protocol::PAGE_BYTES as usize,
             proxy: ProxyPolicy::default(),
+            compaction: None,
         }
+    }
+
+    /// The same state compacting settled documents in the background on `schedule` while it
+    /// serves (`rounds-server serve` does by default; tests compact when they choose).
+    pub fn with_compaction(mut self, schedule: Compaction) -> Self {
+        self.compaction = Some(schedule);
+        self
+    }
+
+    /// The background compaction's schedule, if it runs.
+    pub fn compaction(&self) -> Option<Compaction> {
+        self.compaction
     }
 
     /// The same state behind the reverse proxy `proxy` describes.

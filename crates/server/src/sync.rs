@@ -15,7 +15,9 @@
 //! the limits, the causal ordering and the projection of a merged document; kept together so a
 //! reader follows a change from the wire to the feed.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
 
 use automerge::{Automerge, Change, ChangeHash};
 use axum::extract::State;
@@ -28,7 +30,7 @@ use rounds_domain::rules::{self, RefusalKind};
 use rounds_domain::wire;
 use rounds_protocol::{
     DecodeError, DocChanges, FetchRequest, FetchResponse, PullResponse, PushRequest, PushResponse,
-    RejectKind, Rejection,
+    RejectKind, Rejection, SavedDoc,
 };
 use serde::Deserialize;
 use uuid::Uuid;
@@ -71,8 +73,10 @@ pub async fn push(
     }
     let docs = parse(req)?;
     let storage = state.storage.clone();
-    let resp = tokio::task::spawn_blocking(move || process_push(storage.as_ref(), &session, docs))
-        .await??;
+    let now = state.now();
+    let resp =
+        tokio::task::spawn_blocking(move || process_push(storage.as_ref(), &session, docs, now))
+            .await??;
     Ok(binary(rounds_protocol::encode(&resp)))
 }
 
@@ -125,18 +129,21 @@ fn limit_error(e: LimitError) -> ApiError {
 /// counted from the changes' column headers, so this costs a scan of the bytes, not a parse.
 fn check_history(
     header: &Header,
-    stored: &[Vec<u8>],
+    stored: Option<&StoredDoc>,
     new: &[([u8; 32], Vec<u8>)],
 ) -> Result<(), LimitError> {
-    let (mut bytes, mut ops) = (0u64, 0u64);
-    for b in stored.iter().chain(new.iter().map(|(_, b)| b)) {
+    let (mut bytes, mut ops) = match stored {
+        Some(s) => s.history_size()?,
+        None => (0, 0),
+    };
+    for b in new.iter().map(|(_, b)| b) {
         bytes += b.len() as u64;
         ops += limits::change_ops("change", b)?.ops;
     }
     limits::history(header.kind.code(), bytes, ops)
 }
 
-/// Applies a push; pure of HTTP so tests and benchmarks can call it.
+/// Applies a push received at `now`; pure of HTTP so tests and benchmarks can call it.
 ///
 /// Every document is checked and applied in memory first; the documents that pass are then
 /// committed together in one storage transaction (one durable write for the whole push).
@@ -145,6 +152,7 @@ pub fn process_push(
     storage: &dyn Storage,
     session: &DeviceSession,
     docs: ParsedPush,
+    now: DateTime<Utc>,
 ) -> ApiResult<PushResponse> {
     let viewer = session.viewer();
     let mut resp = PushResponse::default();
@@ -162,7 +170,15 @@ pub fn process_push(
         let ids: Vec<Uuid> = todo.iter().map(|(h, _, _)| h.id).collect();
         let stored = storage.documents(&ids)?;
         for ((header, changes, hashes), stored) in todo.into_iter().zip(stored) {
-            match prepare(stored, &viewer, session.device_id, &header, changes, hashes)? {
+            match prepare(
+                stored,
+                &viewer,
+                session.device_id,
+                &header,
+                changes,
+                hashes,
+                now,
+            )? {
                 Prepared::Done(hashes) => resp.committed.extend(hashes),
                 Prepared::Refused(kind, message) => {
                     tracing::info!(doc = %header.id, ?kind, %message, person = %viewer.person, "push refused");
@@ -228,6 +244,7 @@ fn prepare(
     header: &Header,
     changes: Vec<Change>,
     hashes: Vec<[u8; 32]>,
+    now: DateTime<Utc>,
 ) -> ApiResult<Prepared> {
     let refuse = |kind, message: &str| Ok(Prepared::Refused(kind, message.to_string()));
     let (mut am, expected_version) = match &stored {
@@ -274,11 +291,7 @@ fn prepare(
         .iter()
         .map(|c| (c.hash().0, c.raw_bytes().to_vec()))
         .collect();
-    if let Err(e) = check_history(
-        header,
-        stored.as_ref().map_or(&[], |s| &s.changes),
-        &new_bytes,
-    ) {
+    if let Err(e) = check_history(header, stored.as_ref(), &new_bytes) {
         return refuse(RejectKind::Invalid, &e.to_string());
     }
     // Every change is judged against the rules on the state it was made on, in causal order;
@@ -303,6 +316,7 @@ fn prepare(
             expected_version,
             changes: new_bytes,
             projection,
+            at: now,
         }),
         hashes,
     ))
@@ -381,6 +395,38 @@ fn lacking(changes: Vec<Change>, heads: &[ChangeHash]) -> Option<Vec<Change>> {
         .collect();
     // Every dependency outside `rest` is held by the device (an ancestor of its heads).
     causal_order(rest, |d| index.contains_key(d))
+}
+
+/// Documents with fewer changes than this, never compacted, are fetched as changes: saving
+/// them would cost the server more than applying them costs the phone.
+const SAVE_ON_FETCH: usize = 32;
+
+/// `stored` whole as a saved document, or `None` when its changes are the better answer.
+fn saved_form(stored: &StoredDoc) -> ApiResult<Option<SavedDoc>> {
+    let header = wire::header_to_wire(&stored.header);
+    let tail = || {
+        stored
+            .changes
+            .iter()
+            .map(|c| serde_bytes::ByteBuf::from(c.clone()))
+            .collect()
+    };
+    Ok(match &stored.saved {
+        Some(s) => Some(SavedDoc {
+            header,
+            bytes: serde_bytes::ByteBuf::from(s.bytes.clone()),
+            changes: tail(),
+        }),
+        None if stored.changes.len() >= SAVE_ON_FETCH => {
+            let am = stored.to_automerge().map_err(ApiError::Internal)?;
+            Some(SavedDoc {
+                header,
+                bytes: serde_bytes::ByteBuf::from(am.save()),
+                changes: Vec::new(),
+            })
+        }
+        None => None,
+    })
 }
 
 /// The rejection kind a push reports for a refused change.
@@ -497,8 +543,22 @@ pub async fn pull(
             None
         };
         let mut docs: Vec<DocChanges> = Vec::new();
+        let mut refetch: Vec<Uuid> = Vec::new();
+        let mut refetching: HashSet<Uuid> = HashSet::new();
         let mut index: HashMap<Uuid, usize> = HashMap::new();
         for item in page.items {
+            // A device that starts empty gets every document of the page by id, so it
+            // fetches them as saved documents rather than change by change; a compacted
+            // document's folded changes are fetched by heads (the feed no longer holds them).
+            let bytes = match item.bytes {
+                Some(b) if q.after > 0 => b,
+                _ => {
+                    if refetching.insert(item.header.id) {
+                        refetch.push(item.header.id);
+                    }
+                    continue;
+                }
+            };
             let i = *index.entry(item.header.id).or_insert_with(|| {
                 docs.push(DocChanges {
                     header: wire::header_to_wire(&item.header),
@@ -506,10 +566,13 @@ pub async fn pull(
                 });
                 docs.len() - 1
             });
-            docs[i].changes.push(serde_bytes::ByteBuf::from(item.bytes));
+            docs[i].changes.push(serde_bytes::ByteBuf::from(bytes));
         }
+        // A document fetched whole needs none of its changes inline.
+        docs.retain(|d| !refetching.contains(&d.header.id));
         Ok(Some(PullResponse {
             docs,
+            refetch,
             cursor: page.cursor,
             more: page.more,
             reference,
@@ -543,7 +606,7 @@ pub async fn fetch(
         fetch_page(storage.as_ref(), &session.viewer(), req, page)
     })
     .await??;
-    if resp.docs.is_empty() && resp.deferred.is_empty() {
+    if resp.docs.is_empty() && resp.saved.is_empty() && resp.deferred.is_empty() {
         // Unknown and invisible documents look the same.
         return Err(ApiError::NotFound(
             "none of the requested records is available to you".into(),
@@ -606,6 +669,26 @@ pub fn fetch_page(
             out.unavailable.push(id);
             continue;
         };
+        // A device that holds none of the document gets it as a saved document: its compacted
+        // part as stored (no work here) with the changes after it, or, for a long history
+        // never compacted, saved now. Loading one is far cheaper on a phone than applying the
+        // changes one by one. One that does not fit the answer's room waits for the next
+        // answer; one larger than a whole answer comes as changes, in parts (below).
+        if heads.is_empty()
+            && let Some(whole) = saved_form(&stored)?
+        {
+            let need = whole.bytes.len() + whole.changes.iter().map(|c| c.len()).sum::<usize>();
+            if size + need <= max_bytes {
+                size += need;
+                out.saved.push(whole);
+                continue;
+            }
+            if size > 0 {
+                full = true;
+                out.deferred.push(id);
+                continue;
+            }
+        }
         let changes = stored.decoded_changes().map_err(ApiError::Internal)?;
         let heads: Vec<ChangeHash> = heads.into_iter().map(ChangeHash).collect();
         let lacking = lacking(changes, &heads).ok_or_else(|| {

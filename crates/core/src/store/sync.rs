@@ -56,6 +56,10 @@ pub struct Applied {
     pub complete: bool,
 }
 
+/// A whole document received as an automerge saved document: header, the saved bytes, and
+/// changes made after it ([`Store::apply_saved_many`]).
+pub type SavedDocument = (Header, Vec<u8>, Vec<Vec<u8>>);
+
 /// How much of the unlocked person's work is waiting for sync.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncBacklog {
@@ -242,6 +246,113 @@ impl Store {
         tx.commit()?;
         for (h, doc) in stored {
             self.put_back(h, doc);
+        }
+        Ok(results)
+    }
+
+    /// Stores whole documents received as automerge saved documents (a fetch for documents
+    /// this device held none of: snapshot pulls, compacted documents), each `(header, saved,
+    /// changes after it)`, in one transaction, as already held by the server. The saved form
+    /// becomes the document's snapshot as it is: loading it once costs far less than
+    /// applying its changes one by one. Each document succeeds or fails on its own, as in
+    /// [`Store::apply_remote_many`]; one the device already holds part of (it arrived by
+    /// another way meanwhile) is merged change by change instead.
+    pub fn apply_saved_many(&mut self, docs: &[SavedDocument]) -> Result<Vec<Result<Applied>>> {
+        let tx = rusqlite::Transaction::new_unchecked(
+            &self.conn,
+            rusqlite::TransactionBehavior::Immediate,
+        )?;
+        check_cache(&tx, &mut self.cache, &mut self.seen_version)?;
+        let mut results: Vec<Result<Applied>> = Vec::with_capacity(docs.len());
+        let mut stored = Vec::new();
+        let mut held = Vec::new();
+        for (i, (header, bytes, tail)) in docs.iter().enumerate() {
+            if load_header(&tx, header.id)?.is_some() {
+                results.push(Ok(Applied {
+                    new: 0,
+                    complete: false,
+                }));
+                held.push(i);
+                continue;
+            }
+            tx.execute_batch("SAVEPOINT saved_doc")?;
+            let one = (|| -> Result<Option<(automerge::Automerge, usize)>> {
+                let mut doc = automerge::Automerge::load(bytes)
+                    .map_err(|e| Error::invalid("saved document", e.to_string()))?
+                    .with_actor(document::actor_for(self.device_id));
+                let mut parsed = Vec::with_capacity(tail.len());
+                for (j, b) in tail.iter().enumerate() {
+                    parsed.push(crate::limits::parse_change(
+                        &format!("changes[{j}]"),
+                        b.clone(),
+                    )?);
+                }
+                doc.apply_changes(parsed.iter().cloned())
+                    .map_err(|e| Error::invalid("changes", format!("cannot be applied: {e}")))?;
+                if !doc.get_missing_deps(&[]).is_empty()
+                    || doc.get(automerge::ROOT, "header").ok().flatten().is_none()
+                {
+                    return Ok(None);
+                }
+                document::check_header(&doc, header)?;
+                insert_header(&tx, header)?;
+                tx.prepare_cached("UPDATE documents SET snapshot = ?2 WHERE id = ?1")?
+                    .execute(params![header.id.to_string(), bytes])?;
+                let mut new = 0;
+                for c in &parsed {
+                    new += store_change(&tx, header.id, c, true)? as usize;
+                }
+                projection::project(&tx, header, &doc)?;
+                Ok(Some((doc, new)))
+            })();
+            match one {
+                Ok(Some((doc, new))) => {
+                    tx.execute_batch("RELEASE saved_doc")?;
+                    results.push(Ok(Applied {
+                        new,
+                        complete: true,
+                    }));
+                    stored.push((header.clone(), doc));
+                }
+                Ok(None) => {
+                    tx.execute_batch("ROLLBACK TO saved_doc; RELEASE saved_doc")?;
+                    results.push(Ok(Applied {
+                        new: 0,
+                        complete: false,
+                    }));
+                }
+                Err(e) => {
+                    tx.execute_batch("ROLLBACK TO saved_doc; RELEASE saved_doc")?;
+                    results.push(Err(e));
+                }
+            }
+        }
+        tx.commit()?;
+        for (h, doc) in stored {
+            self.put_back(h, doc);
+        }
+        // Documents held in part: their changes, merged as any received changes are.
+        if !held.is_empty() {
+            let mut batch = Vec::with_capacity(held.len());
+            for &i in &held {
+                let (header, bytes, tail) = &docs[i];
+                match automerge::Automerge::load(bytes) {
+                    Ok(doc) => {
+                        let mut changes: Vec<Vec<u8>> = doc
+                            .get_changes(&[])
+                            .iter()
+                            .map(|c| c.raw_bytes().to_vec())
+                            .collect();
+                        changes.extend(tail.iter().cloned());
+                        batch.push((i, (header.clone(), changes)));
+                    }
+                    Err(e) => results[i] = Err(Error::invalid("saved document", e.to_string())),
+                }
+            }
+            let (index, batch): (Vec<usize>, Vec<_>) = batch.into_iter().unzip();
+            for (i, r) in index.into_iter().zip(self.apply_remote_many(&batch, true)?) {
+                results[i] = r;
+            }
         }
         Ok(results)
     }

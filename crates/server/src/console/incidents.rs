@@ -133,7 +133,7 @@ pub fn review_incident(
         person: person.clone(),
         device_id: device,
     };
-    let resp = crate::sync::process_push(storage, &session, vec![(header, vec![change])])?;
+    let resp = crate::sync::process_push(storage, &session, vec![(header, vec![change])], now)?;
     if let Some(r) = resp.rejected.first() {
         return Err(ConsoleError::Conflict(format!(
             "the review was not stored: {}",

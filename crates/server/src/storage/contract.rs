@@ -193,3 +193,212 @@ pub(crate) fn a_new_password_or_a_deactivation_ends_the_persons_sessions(st: &dy
         "a deactivation ends it for good: reactivating does not bring it back"
     );
 }
+
+/// An incident at a school, made by `author`, with `edits` more changes after its creation.
+fn incident(n: u128, edits: usize) -> (rounds_domain::document::Header, automerge::Automerge) {
+    use rounds_domain::document;
+    use rounds_domain::model::{Classification, DocKind, IncidentInput, IncidentType};
+    let author = Uuid::from_u128(0xA0);
+    let h = document::Header {
+        id: Uuid::from_u128(0x1000 + n),
+        kind: DocKind::Incident,
+        school_id: Uuid::from_u128(0x5C),
+        author_id: author,
+        device_id: Uuid::from_u128(0xDE),
+        created_at: t(0),
+        classification: Classification::Confidential,
+    };
+    let input = IncidentInput {
+        id: h.id,
+        school_id: h.school_id,
+        incident_type: IncidentType::Trespass,
+        location: "Gym".into(),
+        occurred_at: t(0),
+        people: vec![],
+        narrative: "A visitor without a badge.".into(),
+        actions: String::new(),
+        photos: vec![],
+    };
+    let mut am = document::create(&h, author, "create_incident", |tx| {
+        document::init_incident(tx, &input, t(0))
+    })
+    .expect("create");
+    for i in 0..edits {
+        edit(&mut am, &format!("Gym, door {i}"));
+    }
+    (h, am)
+}
+
+fn edit(am: &mut automerge::Automerge, location: &str) {
+    use automerge::transaction::Transactable;
+    rounds_domain::document::change(am, t(1), Uuid::from_u128(0xA0), "edit_incident", |tx| {
+        tx.put(automerge::ROOT, "location", location)?;
+        Ok(())
+    })
+    .expect("edit");
+}
+
+fn commit(
+    st: &dyn Storage,
+    h: &rounds_domain::document::Header,
+    am: &automerge::Automerge,
+    from: &[automerge::ChangeHash],
+    version: Option<i64>,
+) {
+    let changes = am
+        .get_changes(from)
+        .iter()
+        .map(|c| (c.hash().0, c.raw_bytes().to_vec()))
+        .collect();
+    let outcome = st
+        .commit(&super::Commit {
+            header: h.clone(),
+            expected_version: version,
+            changes,
+            projection: crate::sync::project(h, am).expect("project"),
+            at: t(60),
+        })
+        .expect("commit");
+    assert_eq!(outcome, super::CommitOutcome::Committed);
+}
+
+fn hashes(changes: &[automerge::Change]) -> std::collections::BTreeSet<[u8; 32]> {
+    changes.iter().map(|c| c.hash().0).collect()
+}
+
+/// A compacted document keeps every change (same hashes, same heads); the feed shows it once,
+/// without bytes, at its saved part's position, to a cursor before it only; later changes
+/// follow it as rows and fold in at the next compaction; a compaction built on a state that
+/// moved on writes nothing.
+pub(crate) fn compaction_keeps_every_change_and_the_feed_points_to_what_was_folded(
+    st: &dyn Storage,
+) {
+    use crate::compaction::{Outcome, compact_document};
+    let admin = crate::access::Viewer {
+        person: Uuid::from_u128(0xAD),
+        role: Role::Admin,
+        schools: vec![],
+    };
+    let (ha, mut a) = incident(1, 2);
+    commit(st, &ha, &a, &[], None);
+    let (hb, b) = incident(2, 0);
+    commit(st, &hb, &b, &[], None);
+    let before = st.feed(&admin, 0, 1 << 20).expect("feed");
+    assert_eq!(before.items.len(), 4, "three changes of A, one of B");
+    let first_of_a = before.items[0].seq;
+    let end = st.max_seq().expect("max");
+    let all_of_a = hashes(
+        &st.document(ha.id)
+            .expect("load")
+            .expect("a")
+            .decoded_changes()
+            .expect("decode"),
+    );
+
+    assert_eq!(
+        compact_document(st, ha.id).expect("compact"),
+        Outcome::Folded(3)
+    );
+    assert_eq!(
+        compact_document(st, ha.id).expect("again"),
+        Outcome::Unchanged,
+        "nothing left to fold"
+    );
+    let stored = st.document(ha.id).expect("load").expect("a");
+    assert!(
+        stored.saved.is_some() && stored.changes.is_empty(),
+        "one saved part, no rows"
+    );
+    assert_eq!(
+        hashes(&stored.decoded_changes().expect("decode")),
+        all_of_a,
+        "every change, same hashes"
+    );
+    assert_eq!(
+        stored.to_automerge().expect("load").get_heads(),
+        a.get_heads()
+    );
+    assert_eq!(
+        st.max_seq().expect("max"),
+        end,
+        "the feed's end does not move back"
+    );
+
+    let from_start = st.feed(&admin, 0, 1 << 20).expect("feed");
+    let shape: Vec<(Uuid, bool)> = from_start
+        .items
+        .iter()
+        .map(|i| (i.header.id, i.bytes.is_some()))
+        .collect();
+    assert_eq!(
+        shape,
+        vec![(ha.id, false), (hb.id, true)],
+        "A once, at its last folded change's position, to fetch by heads; then B's change as a row"
+    );
+    assert_eq!(from_start.cursor, end);
+    let mid = st.feed(&admin, first_of_a, 1 << 20).expect("feed");
+    assert!(
+        mid.items
+            .iter()
+            .any(|i| i.header.id == ha.id && i.bytes.is_none()),
+        "a cursor inside A's folded changes is pointed to A"
+    );
+    let past = st.feed(&admin, end, 1 << 20).expect("feed");
+    assert!(
+        past.items.is_empty() && past.cursor == end,
+        "a cursor past it sees nothing new"
+    );
+
+    // A later change is a row after the saved part, and folds in at the next compaction.
+    let heads = a.get_heads();
+    edit(&mut a, "Gym, after review");
+    commit(st, &ha, &a, &heads, Some(stored.version));
+    let with_tail = st.document(ha.id).expect("load").expect("a");
+    assert_eq!(with_tail.changes.len(), 1);
+    assert_eq!(
+        with_tail.to_automerge().expect("load").get_heads(),
+        a.get_heads()
+    );
+    let stale = super::Compacted {
+        doc: ha.id,
+        replaces: None,
+        folded: 1,
+        saved: with_tail.saved.clone().expect("saved"),
+    };
+    assert!(
+        !st.store_compacted(&stale).expect("store"),
+        "built on a state that moved on: refused"
+    );
+    assert_eq!(
+        st.document(ha.id).expect("load").expect("a").changes.len(),
+        1,
+        "and nothing written"
+    );
+    let waiting: std::collections::BTreeSet<Uuid> = st
+        .compaction_candidates(None, 10)
+        .expect("candidates")
+        .into_iter()
+        .collect();
+    assert_eq!(
+        waiting,
+        [ha.id, hb.id].into_iter().collect(),
+        "both have rows to fold"
+    );
+    assert_eq!(
+        compact_document(st, ha.id).expect("compact"),
+        Outcome::Folded(1)
+    );
+    let after = st.document(ha.id).expect("load").expect("a");
+    assert_eq!(after.saved.as_ref().map(|s| s.change_count), Some(4));
+    assert_eq!(hashes(&after.decoded_changes().expect("decode")).len(), 4);
+    assert_eq!(
+        st.compaction_candidates(None, 10).expect("candidates"),
+        vec![hb.id],
+        "only B has rows left"
+    );
+    let size = st.storage_size().expect("size");
+    assert_eq!(
+        (size.documents, size.compacted, size.change_rows),
+        (2, 1, 1)
+    );
+}

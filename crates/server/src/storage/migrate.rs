@@ -152,6 +152,8 @@ const TABLES: &[Table] = &[
             ("created_at", Int8),
             ("classification", Text),
             ("version", Int8),
+            ("changed_at", Int8),
+            ("loose", Int8),
         ],
         key: "id",
     },
@@ -164,6 +166,18 @@ const TABLES: &[Table] = &[
             ("bytes", Bytes),
         ],
         key: "seq",
+    },
+    Table {
+        name: "saved_docs",
+        cols: &[
+            ("doc_id", Text),
+            ("through_seq", Int8),
+            ("bytes", Bytes),
+            ("change_count", Int8),
+            ("change_bytes", Int8),
+            ("change_ops", Int8),
+        ],
+        key: "doc_id",
     },
     Table {
         name: "doc_readers",
@@ -468,7 +482,8 @@ pub fn sqlite_to_postgres(
         .await?;
         let next: i64 = c
             .query_one(
-                "UPDATE feed_position SET next = GREATEST(next, (SELECT coalesce(max(seq), 0) + 1 FROM changes))
+                "UPDATE feed_position SET next = GREATEST(next, (SELECT coalesce(max(seq), 0) + 1 FROM changes),
+                     (SELECT coalesce(max(through_seq), 0) + 1 FROM saved_docs))
                  RETURNING next",
                 &[],
             )

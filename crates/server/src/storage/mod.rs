@@ -107,23 +107,94 @@ pub struct SessionRecord {
 /// A document's header and its readers (for contact notes: author and people shared with).
 pub type HeaderAndReaders = (Header, Vec<Uuid>);
 
-/// A document as stored: header, version, every change, readers.
+/// A document as stored: header, version, its history (a compacted part and the changes
+/// after it), readers.
 #[derive(Debug, Clone)]
 pub struct StoredDoc {
     /// Header.
     pub header: Header,
     /// Commit version (for optimistic concurrency).
     pub version: i64,
-    /// Every change's bytes, in feed order.
+    /// The compacted part of its history, if it was compacted (see [`Compacted`]).
+    pub saved: Option<SavedPart>,
+    /// The changes after the compacted part (every change, if it was never compacted), in
+    /// feed order.
     pub changes: Vec<Vec<u8>>,
+    /// Feed position of the last of `changes` (0 when there are none).
+    pub changes_through: u64,
     /// For contact notes: author and people shared with.
     pub readers: Vec<Uuid>,
 }
 
+/// The compacted part of a document's history: its changes up to a feed position, as one
+/// automerge saved document (columnar and compressed; loading it gives back every change,
+/// byte for byte, so every change hash and the heads are provable from it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SavedPart {
+    /// `Automerge::save` of the changes it holds.
+    pub bytes: Vec<u8>,
+    /// Feed position of the last change it holds.
+    pub through_seq: u64,
+    /// How many changes it holds.
+    pub change_count: u64,
+    /// Their bytes and operations as changes (what the history caps of `limits` count).
+    pub change_bytes: u64,
+    /// Their operations.
+    pub change_ops: u64,
+}
+
+/// One compaction of one document ([`SyncStore::store_compacted`]): `saved` replaces the
+/// saved part the document had (`replaces`: its `through_seq`, or `None`) and its change rows
+/// up to `saved.through_seq`, of which there were `folded`.
+#[derive(Debug, Clone)]
+pub struct Compacted {
+    /// The document.
+    pub doc: Uuid,
+    /// The saved part's `through_seq` it was built from (`None`: it had none).
+    pub replaces: Option<u64>,
+    /// Change rows folded in (every row up to `saved.through_seq`).
+    pub folded: u64,
+    /// The new saved part.
+    pub saved: SavedPart,
+}
+
+/// Which documents have settled, so compaction may fold their history
+/// ([`SyncStore::compaction_candidates`]): see `crate::compaction`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settled {
+    /// Ended shifts and approved incidents last changed before this.
+    pub closed_before: DateTime<Utc>,
+    /// Any document last changed before this.
+    pub idle_before: DateTime<Utc>,
+}
+
+/// How much the records take in storage ([`SyncStore::storage_size`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StorageSize {
+    /// Bytes the database holds in use (SQLite: pages in use; PostgreSQL: the database's
+    /// size), photos not included.
+    pub database_bytes: u64,
+    /// Documents.
+    pub documents: u64,
+    /// Documents with a compacted part.
+    pub compacted: u64,
+    /// Change rows (changes not folded into a compacted part).
+    pub change_rows: u64,
+    /// Bytes of those rows' changes.
+    pub change_row_bytes: u64,
+    /// Bytes of the compacted parts.
+    pub saved_bytes: u64,
+}
+
 impl StoredDoc {
-    /// Its stored changes, decoded (they were checked when they were pushed, so a failure
-    /// here is damage, not bad input).
+    /// Every change of its history, decoded: the compacted part's (from its saved form) and
+    /// the changes after it. They were checked when they were pushed, so a failure here is
+    /// damage, not bad input.
     pub fn decoded_changes(&self) -> std::result::Result<Vec<automerge::Change>, String> {
+        Ok(self.to_automerge_and_changes()?.1)
+    }
+
+    fn tail(&self) -> std::result::Result<Vec<automerge::Change>, String> {
         self.changes
             .iter()
             .map(|b| automerge::Change::from_bytes(b.clone()))
@@ -131,24 +202,49 @@ impl StoredDoc {
             .map_err(|e| format!("stored change of {}: {e}", self.header.id))
     }
 
-    /// The document in automerge, rebuilt from its stored changes.
+    /// The document in automerge: its saved part loaded, the changes after it applied.
     pub fn to_automerge(&self) -> std::result::Result<automerge::Automerge, String> {
-        let mut am = automerge::Automerge::new();
-        am.apply_changes(self.decoded_changes()?)
+        let mut am = match &self.saved {
+            Some(s) => automerge::Automerge::load(&s.bytes)
+                .map_err(|e| format!("saved form of {}: {e}", self.header.id))?,
+            None => automerge::Automerge::new(),
+        };
+        am.apply_changes(self.tail()?)
             .map_err(|e| format!("stored changes of {}: {e}", self.header.id))?;
         Ok(am)
     }
 
-    /// The document in automerge and its decoded changes (pages that show a record's
-    /// history).
+    /// The document in automerge and every change of its history, decoded (pages that show a
+    /// record's history, fetches from heads).
     pub fn to_automerge_and_changes(
         &self,
     ) -> std::result::Result<(automerge::Automerge, Vec<automerge::Change>), String> {
-        let changes = self.decoded_changes()?;
+        if self.saved.is_some() {
+            let am = self.to_automerge()?;
+            let changes = am.get_changes(&[]);
+            return Ok((am, changes));
+        }
+        let changes = self.tail()?;
         let mut am = automerge::Automerge::new();
         am.apply_changes(changes.iter().cloned())
             .map_err(|e| format!("stored changes of {}: {e}", self.header.id))?;
         Ok((am, changes))
+    }
+
+    /// The bytes and operations of its whole history as changes, as the history caps count
+    /// them (the compacted part's were counted when it was built).
+    pub fn history_size(
+        &self,
+    ) -> std::result::Result<(u64, u64), rounds_domain::limits::LimitError> {
+        let (mut bytes, mut ops) = self
+            .saved
+            .as_ref()
+            .map_or((0, 0), |s| (s.change_bytes, s.change_ops));
+        for b in &self.changes {
+            bytes += b.len() as u64;
+            ops += rounds_domain::limits::change_ops("change", b)?.ops;
+        }
+        Ok((bytes, ops))
     }
 }
 
@@ -212,6 +308,9 @@ pub struct Commit {
     pub changes: Vec<([u8; 32], Vec<u8>)>,
     /// The projection after them.
     pub projection: Projection,
+    /// When (the server's clock): the document's last change, for compaction's choice of
+    /// settled documents.
+    pub at: DateTime<Utc>,
 }
 
 /// Whether a commit went through.
@@ -230,8 +329,9 @@ pub struct FeedItem {
     pub seq: u64,
     /// The document.
     pub header: Header,
-    /// The change.
-    pub bytes: Vec<u8>,
+    /// The change; `None` for a document whose changes up to `seq` were compacted: its
+    /// change rows are gone from the feed, so the device asks for what it lacks of it by heads.
+    pub bytes: Option<Vec<u8>>,
 }
 
 /// A page of the feed as one person may see it.
@@ -243,6 +343,22 @@ pub struct FeedPage {
     pub cursor: u64,
     /// Whether more visible changes wait.
     pub more: bool,
+}
+
+/// Adds to a page of change rows the compacted documents found in its range (`saved`, in
+/// position order, at most `limit` of them were asked for). When there were `limit`, more may
+/// follow: the page then ends at the last of them, and the change rows past it wait for the
+/// next page.
+fn merge_compacted(page: &mut FeedPage, saved: Vec<FeedItem>, limit: usize) {
+    if saved.len() >= limit
+        && let Some(end) = saved.last().map(|i| i.seq)
+    {
+        page.items.retain(|i| i.seq <= end);
+        page.cursor = end;
+        page.more = true;
+    }
+    page.items.extend(saved);
+    page.items.sort_by_key(|i| i.seq);
 }
 
 /// A complete photo: its hash was checked, and who uploaded it.
@@ -421,10 +537,22 @@ pub trait SyncStore: Send + Sync {
     fn commit_all(&self, c: &[Commit]) -> Result<Vec<CommitOutcome>>;
     /// Visible changes after `after`, at most about `max_bytes` of them.
     fn feed(&self, v: &Viewer, after: u64, max_bytes: usize) -> Result<FeedPage>;
-    /// The last feed position.
+    /// The last feed position (of a change row or of a compacted part).
     fn max_seq(&self) -> Result<u64>;
     /// How many documents are stored.
     fn document_count(&self) -> Result<u64>;
+    /// Documents with change rows to fold that have settled by `rule`, least recently changed
+    /// first, at most `limit` (`rule: None`: every document with change rows).
+    fn compaction_candidates(&self, rule: Option<&Settled>, limit: usize) -> Result<Vec<Uuid>>;
+    /// Stores one compaction in one short transaction: the new saved part replaces the old
+    /// one and the change rows up to its `through_seq`. False, writing nothing, if the
+    /// document moved on in a way the compaction did not see (another compaction got there
+    /// first, or the rows up to `through_seq` are not the `folded` ones). Never touches the
+    /// document's version: its content is unchanged, so a push that loaded it before still
+    /// commits.
+    fn store_compacted(&self, c: &Compacted) -> Result<bool>;
+    /// How much the records take.
+    fn storage_size(&self) -> Result<StorageSize>;
 }
 
 /// Photos: the record of each complete photo and of each upload for a record, and the bytes.

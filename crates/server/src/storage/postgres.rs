@@ -224,9 +224,10 @@ fn header_at(r: &tokio_postgres::Row, at: usize) -> Result<rounds_domain::docume
 }
 
 /// The migrations, in order; `schema_migrations` records which ran.
-pub const MIGRATIONS: &[&str] = &[include_str!(
-    "../../../../migrations/server/postgres/0001_init.sql"
-)];
+pub const MIGRATIONS: &[&str] = &[
+    include_str!("../../../../migrations/server/postgres/0001_init.sql"),
+    include_str!("../../../../migrations/server/postgres/0002_compaction.sql"),
+];
 
 /// The advisory lock every process takes to migrate: one migrates, the others wait and then
 /// find nothing to do. (Any constant unique to Rounds; this one spells "rounds" in ASCII.)
@@ -376,6 +377,13 @@ mod tests {
         assert!(
             refused.to_string().contains("schema 999"),
             "says which schema it found: {refused}"
+        );
+    }
+
+    #[test]
+    fn compaction_keeps_every_change_and_the_feed_points_to_what_was_folded() {
+        contract::compaction_keeps_every_change_and_the_feed_points_to_what_was_folded(
+            &storage("compaction").1,
         );
     }
 

@@ -36,6 +36,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../../migrations/server/sqlite/0003_console.sql"),
     include_str!("../../../../migrations/server/sqlite/0004_sign_in_throttle.sql"),
     include_str!("../../../../migrations/server/sqlite/0005_photo_uploads.sql"),
+    include_str!("../../../../migrations/server/sqlite/0006_compaction.sql"),
 ];
 const READERS: usize = 4;
 
@@ -209,10 +210,11 @@ fn commit_one(tx: &rusqlite::Transaction<'_>, cm: &Commit) -> Result<CommitOutco
     match cm.expected_version {
         None => {
             let n = tx.execute(
-                        "INSERT INTO documents (id, kind, school_id, author_id, device_id, created_at, classification, version)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1) ON CONFLICT (id) DO NOTHING",
+                        "INSERT INTO documents (id, kind, school_id, author_id, device_id, created_at, classification, version, changed_at, loose)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8, ?9) ON CONFLICT (id) DO NOTHING",
                         params![doc, h.kind.code(), h.school_id.to_string(), h.author_id.to_string(),
-                            h.device_id.to_string(), ms(h.created_at), h.classification.code()],
+                            h.device_id.to_string(), ms(h.created_at), h.classification.code(),
+                            ms(cm.at), cm.changes.len() as i64],
                     )?;
             if n != 1 {
                 return Ok(CommitOutcome::Stale);
@@ -220,8 +222,9 @@ fn commit_one(tx: &rusqlite::Transaction<'_>, cm: &Commit) -> Result<CommitOutco
         }
         Some(v) => {
             let n = tx.execute(
-                "UPDATE documents SET version = version + 1 WHERE id = ?1 AND version = ?2",
-                params![doc, v],
+                "UPDATE documents SET version = version + 1, changed_at = ?3, loose = loose + ?4
+                 WHERE id = ?1 AND version = ?2",
+                params![doc, v, ms(cm.at), cm.changes.len() as i64],
             )?;
             if n != 1 {
                 return Ok(CommitOutcome::Stale);
@@ -344,6 +347,14 @@ mod tests {
         contract::two_handles_on_one_database_share_the_counts(
             &SqliteStorage::open(dir.path()).expect("open a"),
             &SqliteStorage::open(dir.path()).expect("open b"),
+        );
+    }
+
+    #[test]
+    fn compaction_keeps_every_change_and_the_feed_points_to_what_was_folded() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        contract::compaction_keeps_every_change_and_the_feed_points_to_what_was_folded(
+            &SqliteStorage::open(dir.path()).expect("open"),
         );
     }
 

@@ -695,6 +695,7 @@ fn a_stored_photo_reference_that_is_not_a_hash_does_not_break_the_console() {
                     .map(|c| (c.hash().0, c.raw_bytes().to_vec()))
                     .collect(),
                 projection,
+                at: at(1),
             };
             let outcomes = st
                 .commit_all(&[

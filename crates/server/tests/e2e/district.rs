@@ -325,7 +325,7 @@ fn two_processes_behind_a_proxy_lose_nothing_when_one_is_killed_again_and_again(
         .items
         .iter()
         .map(|i| {
-            Change::from_bytes(i.bytes.clone())
+            Change::from_bytes(i.bytes.clone().expect("nothing is compacted here"))
                 .expect("change")
                 .hash()
                 .0

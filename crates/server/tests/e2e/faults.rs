@@ -8,7 +8,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use automerge::{Automerge, Change};
 use proptest::prelude::*;
 use rounds_core::client::{HttpTransport, SyncProblem, Transport};
 use rounds_core::entropy::SeededEntropy;
@@ -156,6 +155,10 @@ enum Act {
     Work { d: usize, n: u8 },
     /// Device `d` syncs through the faulty transport.
     Sync { d: usize, seed: u64 },
+    /// The server compacts every document with change rows, settled or not.
+    CompactServer,
+    /// Device `d` compacts its `k`-th document (modulo how many it holds).
+    CompactDevice { d: usize, k: usize },
 }
 
 fn acts(devices: usize) -> impl Strategy<Value = Vec<Act>> {
@@ -163,6 +166,8 @@ fn acts(devices: usize) -> impl Strategy<Value = Vec<Act>> {
         prop_oneof![
             3 => (0..devices, any::<u8>()).prop_map(|(d, n)| Act::Work { d, n }),
             2 => (0..devices, any::<u64>()).prop_map(|(d, seed)| Act::Sync { d, seed }),
+            1 => Just(Act::CompactServer),
+            1 => (0..devices, any::<usize>()).prop_map(|(d, k)| Act::CompactDevice { d, k }),
         ],
         1..40,
     )
@@ -297,14 +302,7 @@ fn work(d: &mut Device, n: u8, next: &mut u128, known_incidents: &[Uuid]) -> Opt
 
 fn server_heads(server: &TestServer, id: Uuid) -> Vec<[u8; 32]> {
     let stored = server.storage.document(id).expect("doc").expect("stored");
-    let mut am = Automerge::new();
-    am.apply_changes(
-        stored
-            .changes
-            .into_iter()
-            .map(|b| Change::from_bytes(b).expect("change")),
-    )
-    .expect("apply");
+    let am = stored.to_automerge().expect("stored document loads");
     let mut h: Vec<[u8; 32]> = am.get_heads().iter().map(|h| h.0).collect();
     h.sort();
     h
@@ -343,6 +341,24 @@ fn run(n: usize, script: Vec<Act>) -> Result<(), TestCaseError> {
                     confirmed.insert(*h, d);
                 }
             }
+            Act::CompactServer => {
+                rounds_server::compaction::run_pass(
+                    server.storage.as_ref(),
+                    None,
+                    usize::MAX,
+                    || {},
+                )
+                .expect("compaction");
+            }
+            Act::CompactDevice { d, k } => {
+                let ids = devices[d].store.document_ids().expect("ids");
+                if !ids.is_empty() {
+                    devices[d]
+                        .store
+                        .compact(ids[k % ids.len()])
+                        .expect("device compaction");
+                }
+            }
         }
     }
     // Final clean syncs: everyone pushes, then everyone pulls what the others pushed.
@@ -362,8 +378,8 @@ fn run(n: usize, script: Vec<Act>) -> Result<(), TestCaseError> {
     for d in &devices {
         for id in d.store.document_ids().expect("ids") {
             if let Some(s) = server.storage.document(id).expect("doc") {
-                for b in s.changes {
-                    on_server.insert(Change::from_bytes(b).expect("change").hash().0);
+                for c in s.decoded_changes().expect("stored changes decode") {
+                    on_server.insert(c.hash().0);
                 }
             }
         }

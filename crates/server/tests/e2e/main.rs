@@ -4,6 +4,7 @@
 mod authz;
 mod backup;
 mod bad_input;
+mod compaction;
 mod console;
 mod district;
 mod faults;

@@ -13,8 +13,8 @@ use uuid::Uuid;
 
 use super::super::rows::{HEADER_COLS, ms};
 use super::super::{
-    Commit, CommitOutcome, FeedItem, FeedPage, HeaderAndReaders, Projection, Result, StoredDoc,
-    SyncStore,
+    Commit, CommitOutcome, Compacted, FeedItem, FeedPage, HeaderAndReaders, Projection, Result,
+    SavedPart, Settled, StorageError, StorageSize, StoredDoc, SyncStore, merge_compacted,
 };
 use super::{PgStorage, header_at, take_positions, uid};
 use crate::access::Viewer;
@@ -71,8 +71,8 @@ async fn commit_one(tx: &deadpool_postgres::Transaction<'_>, cm: &Commit) -> Res
     let n = match cm.expected_version {
         None => {
             tx.execute(
-                &tx.prepare_cached("INSERT INTO documents (id, kind, school_id, author_id, device_id, created_at, classification, version)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, 1) ON CONFLICT (id) DO NOTHING").await?,
+                &tx.prepare_cached("INSERT INTO documents (id, kind, school_id, author_id, device_id, created_at, classification, version, changed_at, loose)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 1, $8, $9) ON CONFLICT (id) DO NOTHING").await?,
                 &[
                     &doc,
                     &h.kind.code(),
@@ -81,14 +81,17 @@ async fn commit_one(tx: &deadpool_postgres::Transaction<'_>, cm: &Commit) -> Res
                     &h.device_id.to_string(),
                     &ms(h.created_at),
                     &h.classification.code(),
+                    &ms(cm.at),
+                    &(cm.changes.len() as i64),
                 ],
             )
             .await?
         }
         Some(v) => {
             tx.execute(
-                &tx.prepare_cached("UPDATE documents SET version = version + 1 WHERE id = $1 AND version = $2").await?,
-                &[&doc, &v],
+                &tx.prepare_cached("UPDATE documents SET version = version + 1, changed_at = $3, loose = loose + $4
+                 WHERE id = $1 AND version = $2").await?,
+                &[&doc, &v, &ms(cm.at), &(cm.changes.len() as i64)],
             )
             .await?
         }
@@ -212,24 +215,40 @@ impl SyncStore for PgStorage {
     fn documents(&self, ids: &[Uuid]) -> Result<Vec<Option<StoredDoc>>> {
         let keys: Vec<String> = ids.iter().map(Uuid::to_string).collect();
         self.read(async |c| {
-            // One statement: one snapshot, so each document's version, changes and readers
-            // belong together.
+            // One statement: one snapshot, so each document's version, saved part, changes
+            // and readers belong together (a compaction commits all or nothing of them).
             let st = c
                 .prepare_cached(&format!(
                     "SELECT {HEADER_COLS}, {READERS}, d.version,
-                        ARRAY(SELECT c.bytes FROM changes c WHERE c.doc_id = d.id ORDER BY c.seq)
-                     FROM documents d WHERE d.id = ANY($1)"
+                        ARRAY(SELECT c.bytes FROM changes c WHERE c.doc_id = d.id ORDER BY c.seq),
+                        (SELECT max(c.seq) FROM changes c WHERE c.doc_id = d.id),
+                        s.bytes, s.through_seq, s.change_count, s.change_bytes, s.change_ops
+                     FROM documents d LEFT JOIN saved_docs s ON s.doc_id = d.id
+                     WHERE d.id = ANY($1)"
                 ))
                 .await?;
             let mut found = std::collections::HashMap::new();
             for r in c.query(&st, &[&keys]).await? {
                 let header = header_at(&r, 0)?;
+                let saved = match r.try_get::<_, Option<Vec<u8>>>(11)? {
+                    Some(bytes) => Some(SavedPart {
+                        bytes,
+                        through_seq: r.try_get::<_, i64>(12)?.max(0) as u64,
+                        change_count: r.try_get::<_, i64>(13)?.max(0) as u64,
+                        change_bytes: r.try_get::<_, i64>(14)?.max(0) as u64,
+                        change_ops: r.try_get::<_, i64>(15)?.max(0) as u64,
+                    }),
+                    None => None,
+                };
                 found.insert(
                     header.id,
                     StoredDoc {
                         readers: uuids(r.try_get(7)?)?,
                         version: r.try_get(8)?,
                         changes: r.try_get(9)?,
+                        changes_through: r.try_get::<_, Option<i64>>(10)?.unwrap_or(0).max(0)
+                            as u64,
+                        saved,
                         header,
                     },
                 );
@@ -291,10 +310,7 @@ impl SyncStore for PgStorage {
                 .read_only(true)
                 .start()
                 .await?;
-            let max: i64 = tx
-                .query_one("SELECT coalesce(max(seq), 0) FROM changes", &[])
-                .await?
-                .get(0);
+            let max: i64 = tx.query_one(MAX_POSITION, &[]).await?.get(0);
             let mut page = FeedPage {
                 items: Vec::new(),
                 cursor: (max.max(0) as u64).max(after),
@@ -312,7 +328,7 @@ impl SyncStore for PgStorage {
                 .await?;
             let mut total = 0usize;
             let mut from = after_seq;
-            loop {
+            'rows: loop {
                 let rows = tx
                     .query(&st, &[&from, &max, &person, &role, &FEED_BATCH, &schools])
                     .await?;
@@ -323,31 +339,50 @@ impl SyncStore for PgStorage {
                     if !page.items.is_empty() && total + b.len() > max_bytes {
                         page.more = true;
                         page.cursor = page.items.last().map_or(after, |i| i.seq);
-                        tx.commit().await?;
-                        return Ok(page);
+                        break 'rows;
                     }
                     total += b.len();
                     from = seq;
                     page.items.push(FeedItem {
                         seq: seq as u64,
                         header: header_at(&r, 2)?,
-                        bytes: b,
+                        bytes: Some(b),
                     });
                 }
                 if n < FEED_BATCH {
-                    tx.commit().await?;
-                    return Ok(page);
+                    break;
                 }
             }
+            // Compacted documents whose folded changes the device may not have seen: at their
+            // saved part's position, without bytes (the device fetches them by heads).
+            let end = i64::try_from(page.cursor).unwrap_or(i64::MAX);
+            let st = tx
+                .prepare_cached(&format!(
+                    "SELECT s.through_seq, {HEADER_COLS} FROM saved_docs s JOIN documents d ON d.id = s.doc_id
+                     WHERE s.through_seq > $1 AND s.through_seq <= $2 AND {VISIBLE}
+                     ORDER BY s.through_seq LIMIT $5"
+                ))
+                .await?;
+            let mut saved = Vec::new();
+            for r in tx
+                .query(&st, &[&after_seq, &end, &person, &role, &FEED_BATCH, &schools])
+                .await?
+            {
+                saved.push(FeedItem {
+                    seq: r.try_get::<_, i64>(0)?.max(0) as u64,
+                    header: header_at(&r, 1)?,
+                    bytes: None,
+                });
+            }
+            tx.commit().await?;
+            merge_compacted(&mut page, saved, FEED_BATCH as usize);
+            Ok(page)
         })
     }
 
     fn max_seq(&self) -> Result<u64> {
         self.read(async |c| {
-            let n: i64 = c
-                .query_one("SELECT coalesce(max(seq), 0) FROM changes", &[])
-                .await?
-                .get(0);
+            let n: i64 = c.query_one(MAX_POSITION, &[]).await?.get(0);
             Ok(n.max(0) as u64)
         })
     }
@@ -361,4 +396,137 @@ impl SyncStore for PgStorage {
             Ok(n.max(0) as u64)
         })
     }
+
+    fn compaction_candidates(&self, rule: Option<&Settled>, limit: usize) -> Result<Vec<Uuid>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(async |c| {
+            let rows = match rule {
+                None => {
+                    let st = c
+                        .prepare_cached(
+                            "SELECT id FROM documents WHERE loose > 0 ORDER BY changed_at LIMIT $1",
+                        )
+                        .await?;
+                    c.query(&st, &[&limit]).await?
+                }
+                Some(rule) => {
+                    let st = c
+                        .prepare_cached(
+                            "SELECT d.id FROM documents d
+                             WHERE d.loose > 0 AND d.changed_at < $1 AND (
+                                 d.changed_at < $2
+                                 OR (d.kind = 'shift' AND EXISTS (
+                                     SELECT 1 FROM shifts s WHERE s.id = d.id AND s.ended_at IS NOT NULL))
+                                 OR (d.kind = 'incident' AND EXISTS (
+                                     SELECT 1 FROM incidents i WHERE i.id = d.id AND i.status = 'approved')))
+                             ORDER BY d.changed_at LIMIT $3",
+                        )
+                        .await?;
+                    c.query(
+                        &st,
+                        &[
+                            &ms(rule.closed_before.max(rule.idle_before)),
+                            &ms(rule.idle_before),
+                            &limit,
+                        ],
+                    )
+                    .await?
+                }
+            };
+            rows.iter().map(|r| uid(r.try_get(0)?)).collect()
+        })
+    }
+
+    fn store_compacted(&self, cm: &Compacted) -> Result<bool> {
+        let doc = cm.doc.to_string();
+        let through = i64::try_from(cm.saved.through_seq)
+            .map_err(|_| StorageError::backend("feed position past i64"))?;
+        let replaces = cm.replaces.map(|s| s as i64);
+        let s = &cm.saved;
+        let (count, bytes, ops) = (
+            s.change_count as i64,
+            s.change_bytes as i64,
+            s.change_ops as i64,
+        );
+        self.write(async |tx| {
+            // Two compactions of one document (two processes) take turns; pushes never take
+            // this lock.
+            tx.execute(
+                "SELECT pg_advisory_xact_lock($1, hashtext($2))",
+                &[&COMPACTION_LOCK, &doc],
+            )
+            .await?;
+            let current: Option<i64> = tx
+                .query_opt("SELECT through_seq FROM saved_docs WHERE doc_id = $1", &[&doc])
+                .await?
+                .map(|r| r.get(0));
+            if current != replaces {
+                return Ok(false);
+            }
+            let rows: i64 = tx
+                .query_one(
+                    "SELECT count(*) FROM changes WHERE doc_id = $1 AND seq <= $2",
+                    &[&doc, &through],
+                )
+                .await?
+                .get(0);
+            if rows as u64 != cm.folded {
+                return Ok(false);
+            }
+            tx.execute(
+                "DELETE FROM changes WHERE doc_id = $1 AND seq <= $2",
+                &[&doc, &through],
+            )
+            .await?;
+            tx.execute(
+                "INSERT INTO saved_docs (doc_id, through_seq, bytes, change_count, change_bytes, change_ops)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (doc_id) DO UPDATE SET through_seq = excluded.through_seq,
+                     bytes = excluded.bytes, change_count = excluded.change_count,
+                     change_bytes = excluded.change_bytes, change_ops = excluded.change_ops",
+                &[&doc, &through, &s.bytes, &count, &bytes, &ops],
+            )
+            .await?;
+            tx.execute(
+                "UPDATE documents SET loose = loose - $2 WHERE id = $1",
+                &[&doc, &rows],
+            )
+            .await?;
+            Ok(true)
+        })
+    }
+
+    fn storage_size(&self) -> Result<StorageSize> {
+        self.read(async |c| {
+            let r = c
+                .query_one(
+                    "SELECT pg_database_size(current_database()),
+                        (SELECT count(*) FROM documents),
+                        (SELECT count(*) FROM saved_docs),
+                        (SELECT coalesce(sum(length(bytes)), 0)::bigint FROM saved_docs),
+                        (SELECT count(*) FROM changes),
+                        (SELECT coalesce(sum(length(bytes)), 0)::bigint FROM changes)",
+                    &[],
+                )
+                .await?;
+            let n = |i: usize| -> Result<u64> { Ok(r.try_get::<_, i64>(i)?.max(0) as u64) };
+            Ok(StorageSize {
+                database_bytes: n(0)?,
+                documents: n(1)?,
+                compacted: n(2)?,
+                saved_bytes: n(3)?,
+                change_rows: n(4)?,
+                change_row_bytes: n(5)?,
+            })
+        })
+    }
 }
+
+/// The last feed position: of a change row or of a compacted part (compaction removes rows,
+/// so the newest row alone could move back).
+const MAX_POSITION: &str = "SELECT greatest(
+    coalesce((SELECT max(seq) FROM changes), 0),
+    coalesce((SELECT max(through_seq) FROM saved_docs), 0))";
+
+/// The advisory lock class of compactions (keyed by the document's id hash).
+const COMPACTION_LOCK: i32 = 0x524e_4453;
