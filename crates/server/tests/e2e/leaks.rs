@@ -51,6 +51,12 @@ impl Intercept for Recording {
         let answer = self.inner.fetch(body)?;
         let f: FetchResponse = rounds_protocol::decode(&answer).expect("a fetch answer");
         self.keep(&f.docs);
+        // Whole documents come as saved documents too (snapshot pulls, compacted notes).
+        for d in &f.saved {
+            if d.header.kind == "contact_note" {
+                self.notes.insert(d.header.id);
+            }
+        }
         Ok(answer)
     }
 }
