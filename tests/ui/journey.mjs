@@ -363,6 +363,16 @@ async function main() {
       await page.waitForFunction(() => document.getElementById('waiting-count').textContent === '0');
     });
 
+    await step('the phone says how much its records take, the ended shift compacted', async () => {
+      await page.waitForSelector('[data-screen="home"]');
+      await page.click('#phone-storage summary');
+      const text = await page.locator('#phone-storage').textContent();
+      const m = text.match(/for (\d+) records \((\d+) compacted/);
+      check(m && Number(m[1]) >= 2 && Number(m[2]) >= 1, `the storage details count the shift and the incident, the ended shift compacted: ${text}`);
+      await page.locator('#phone-storage').scrollIntoViewIfNeeded();
+      await shot(page, '12b-phone-storage');
+    });
+
     await step('a supervisor\'s phone sees the shift and the incident from the server', async () => {
       const sup = await startListening(BRIDGE, ['--data', join(tmp, 'supervisor'), '--ui', join(repo, 'ui')], 'bridge');
       const p2 = await newPage(await browser.newContext(german), 'supervisor');

@@ -73,6 +73,26 @@ export function label(list, code) {
   return hit ? hit[1] : code;
 }
 
+/** A size in bytes as people read it: 512 bytes, 3.4 KB, 12.1 MB (decimal units). */
+export function byteSize(n) {
+  if (n < 1000) return `${n} bytes`;
+  const units = ['KB', 'MB', 'GB'];
+  let v = n / 1000;
+  let i = 0;
+  while (v >= 1000 && i < units.length - 1) { v /= 1000; i += 1; }
+  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[i]}`;
+}
+
+/** The "Storage on this phone" lines, from the home screen's `storage` (`StoreSize`). */
+export function storageLines(s) {
+  const records = s.documents === 1 ? '1 record' : `${s.documents} records`;
+  const photos = s.photos === 1 ? '1 photo' : `${s.photos} photos`;
+  return [
+    `Records: ${byteSize(s.database_bytes)} for ${records} (${s.compacted} compacted, ${s.change_rows} changes kept one by one)`,
+    `Photos: ${byteSize(s.photo_bytes)} for ${photos}`,
+  ];
+}
+
 /** A visit or incident status in words. */
 export function statusLabel(status) {
   return STATUS_LABELS[status] ?? status;

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import {
   roundModel, syncLine, visibleWindow, unlockMessage, idleRemaining, ago, label,
   INCIDENT_TYPES, formatWait, dateTime, calendarDate, shortTime, deviceLocale, historyLines,
-  pinHint, mayEditNote, noteEditArgs,
+  pinHint, mayEditNote, noteEditArgs, byteSize, storageLines,
 } from '../js/logic.js';
 
 /** Intl writes a narrow no-break space before AM/PM in recent ICU versions. */
@@ -168,4 +168,21 @@ test('a note edit sends only what changed; an emptied follow-up date sends null'
   const none = noteView({ follow_up_on: null });
   assert.equal(noteEditArgs(none, { ...same, follow_up_on: '' }), null, 'no date before and none now: left out');
   assert.deepEqual(noteEditArgs(none, { ...same, follow_up_on: '2026-12-20' }), { id: 'n1', follow_up_on: '2026-12-20' }, 'a date added to a note without one');
+});
+
+test('sizes read as people read them', () => {
+  assert.equal(byteSize(512), '512 bytes');
+  assert.equal(byteSize(3400), '3.4 KB');
+  assert.equal(byteSize(12_100_000), '12 MB');
+  assert.equal(byteSize(2_500_000_000), '2.5 GB');
+});
+
+test('the storage lines say what the store holds', () => {
+  assert.deepEqual(storageLines({
+    database_bytes: 1_234_567, documents: 120, compacted: 100, change_rows: 42,
+    photos: 1, photo_bytes: 2_400_000,
+  }), [
+    'Records: 1.2 MB for 120 records (100 compacted, 42 changes kept one by one)',
+    'Photos: 2.4 MB for 1 photo',
+  ]);
 });

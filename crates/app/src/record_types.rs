@@ -50,6 +50,8 @@ pub struct Home {
     pub open_incidents: Vec<IncidentRow>,
     /// Sync status.
     pub sync: SyncInfo,
+    /// How much the store takes on this phone (the "Storage on this phone" details).
+    pub storage: rounds_core::store::StoreSize,
 }
 
 /// Start a shift.

@@ -86,7 +86,7 @@ fn school_of(me: &Me, asked: Option<Uuid>) -> Result<Uuid> {
 impl App {
     /// The home screen.
     pub fn home(&self) -> Result<Home> {
-        let (me, posts, shift, open_incidents) = self.with_store(|u, now| {
+        let (me, posts, shift, open_incidents, storage) = self.with_store(|u, now| {
             let reference = u.store.reference_data()?;
             let schools: Vec<Uuid> = u.me.schools.iter().map(|s| s.id).collect();
             let posts = reference
@@ -108,7 +108,7 @@ impl App {
                     ..IncidentFilter::default()
                 })?);
             }
-            Ok((u.me.clone(), posts, shift, open))
+            Ok((u.me.clone(), posts, shift, open, u.store.storage_size()?))
         })?;
         Ok(Home {
             me,
@@ -116,6 +116,7 @@ impl App {
             shift,
             open_incidents,
             sync: self.sync_info()?,
+            storage,
         })
     }
 

@@ -97,12 +97,15 @@ impl From<Error> for SyncProblem {
 pub trait Transport {
     /// `POST /v1/sync/push`.
     fn push(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem>;
-    /// `GET /v1/sync/pull`; `None` for "nothing new".
+    /// `GET /v1/sync/pull`; `None` for "nothing new". `whole`: the device started this pull
+    /// empty, so every document of every page comes by fetch, as saved documents (a snapshot
+    /// pull), rather than change by change.
     fn pull(
         &mut self,
         after: u64,
         reference: u64,
         max: u32,
+        whole: bool,
     ) -> Result<Option<Vec<u8>>, SyncProblem>;
     /// `POST /v1/sync/fetch`.
     fn fetch(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem>;
@@ -250,11 +253,14 @@ fn pull_all(
     t: &mut dyn Transport,
     report: &mut SyncReport,
 ) -> Result<(), SyncProblem> {
+    // A device whose pull starts at the beginning of the feed holds nothing from it: the
+    // whole pull is a snapshot pull, page after page, even though the cursor moves.
+    let whole = value(store, &key::of(store, key::CURSOR))? == 0;
     loop {
         let cursor = value(store, &key::of(store, key::CURSOR))?;
         let reference = value(store, &key::of(store, key::REFERENCE))?;
         report.requests += 1;
-        let Some(body) = t.pull(cursor, reference, PAGE_BYTES)? else {
+        let Some(body) = t.pull(cursor, reference, PAGE_BYTES, whole)? else {
             return Ok(());
         };
         let page: PullResponse = decode(&body)?;
@@ -774,12 +780,14 @@ impl Transport for HttpTransport {
         after: u64,
         reference: u64,
         max: u32,
+        whole: bool,
     ) -> Result<Option<Vec<u8>>, SyncProblem> {
         let r = send(
             self.client
                 .get(format!(
-                    "{}/v1/sync/pull?after={after}&ref={reference}&max={max}",
-                    self.base
+                    "{}/v1/sync/pull?after={after}&ref={reference}&max={max}{}",
+                    self.base,
+                    if whole { "&whole=true" } else { "" }
                 ))
                 .bearer_auth(&self.token),
         )?;

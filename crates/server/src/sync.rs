@@ -498,6 +498,10 @@ pub struct PullQuery {
     pub reference: u64,
     /// Page size in bytes (default and maximum: `PAGE_BYTES`).
     pub max: Option<u64>,
+    /// A snapshot pull: the device started this pull empty, so every document of the page is
+    /// listed to fetch (as saved documents) rather than sent change by change.
+    #[serde(default)]
+    pub whole: bool,
 }
 
 /// `GET /v1/sync/pull?after=&ref=&max=`.
@@ -547,11 +551,12 @@ pub async fn pull(
         let mut refetching: HashSet<Uuid> = HashSet::new();
         let mut index: HashMap<Uuid, usize> = HashMap::new();
         for item in page.items {
-            // A device that starts empty gets every document of the page by id, so it
-            // fetches them as saved documents rather than change by change; a compacted
-            // document's folded changes are fetched by heads (the feed no longer holds them).
+            // A device that starts empty (a snapshot pull, or the feed's start) gets every
+            // document of the page by id, so it fetches them as saved documents rather than
+            // change by change; a compacted document's folded changes are fetched by heads
+            // (the feed no longer holds them).
             let bytes = match item.bytes {
-                Some(b) if q.after > 0 => b,
+                Some(b) if !q.whole && q.after > 0 => b,
                 _ => {
                     if refetching.insert(item.header.id) {
                         refetch.push(item.header.id);

@@ -79,7 +79,9 @@ export const home = async () => {
   parts.push(h('h2', { text: 'This phone' }), h('div', { class: 'menu' },
     h('button', { id: 'add-person', type: 'button', class: 'wide secondary', text: 'Add a person to this phone', onclick: () => go('addPerson', {}) }),
     h('button', { id: 'change-pin', type: 'button', class: 'wide secondary', text: 'Change my PIN', onclick: () => go('changePin', {}) }),
-    h('button', { id: 'lock', type: 'button', class: 'wide secondary', text: 'Lock', onclick: async () => { state.appState = await invoke('lock'); state.parked = null; await showLocked(); } })));
+    h('button', { id: 'lock', type: 'button', class: 'wide secondary', text: 'Lock', onclick: async () => { state.appState = await invoke('lock'); state.parked = null; await showLocked(); } })),
+  h('details', { id: 'phone-storage' }, h('summary', { text: 'Storage on this phone' }),
+    ...L.storageLines(home.storage).map((line) => h('p', { class: 'hint', text: line }))));
   return screen('home', `Hello, ${me.name || 'there'}`, ...parts);
 };
 

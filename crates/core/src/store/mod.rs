@@ -53,7 +53,9 @@ pub use queries::{
     HistoryEntry, IncidentFilter, IncidentRow, IncidentView, NoteRow, NoteView, SearchHit,
     ShiftRow, ShiftView,
 };
-pub use sync::{Applied, PendingChange, PendingDocument, SavedDocument, SyncBacklog, WaitingFor};
+pub use sync::{
+    Applied, PendingChange, PendingDocument, SavedDocument, StoreSize, SyncBacklog, WaitingFor,
+};
 
 use crate::document::{self, Header};
 use crate::entropy::Entropy;

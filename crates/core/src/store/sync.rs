@@ -60,6 +60,27 @@ pub struct Applied {
 /// changes made after it ([`Store::apply_saved_many`]).
 pub type SavedDocument = (Header, Vec<u8>, Vec<Vec<u8>>);
 
+/// How much the store takes ([`Store::storage_size`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreSize {
+    /// The encrypted database file and its write-ahead log, in bytes.
+    pub database_bytes: u64,
+    /// Records held.
+    pub documents: u64,
+    /// Records kept as a compacted snapshot (plus any changes after it).
+    pub compacted: u64,
+    /// Bytes of those snapshots.
+    pub snapshot_bytes: u64,
+    /// Changes kept one by one (not folded into a snapshot).
+    pub change_rows: u64,
+    /// Their bytes.
+    pub change_bytes: u64,
+    /// Photos held.
+    pub photos: u64,
+    /// Their bytes (the photos themselves, sealed in files beside the database).
+    pub photo_bytes: u64,
+}
+
 /// How much of the unlocked person's work is waiting for sync.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SyncBacklog {
@@ -383,6 +404,40 @@ impl Store {
             .query_map([], |r| r.get::<_, String>(0))?
             .map(|r| Ok(parse_uuid(&r?)?))
             .collect()
+    }
+
+    /// How much the store takes on this device (the app's diagnostics): the database file
+    /// with its write-ahead log, how much of its history is compacted, and the photos.
+    pub fn storage_size(&self) -> Result<StoreSize> {
+        let file = |p: &std::path::Path| std::fs::metadata(p).map_or(0, |m| m.len());
+        let mut wal = self.path.clone().into_os_string();
+        wal.push("-wal");
+        let (documents, compacted, snapshot_bytes): (i64, i64, i64) = self.conn.query_row(
+            "SELECT count(*), count(snapshot), coalesce(sum(length(snapshot)), 0) FROM documents",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        let (change_rows, change_bytes): (i64, i64) = self.conn.query_row(
+            "SELECT count(*), coalesce(sum(length(bytes)), 0) FROM changes",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let (photos, photo_bytes): (i64, i64) = self.conn.query_row(
+            "SELECT count(*), coalesce(sum(bytes), 0) FROM photos",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?;
+        let n = |v: i64| v.max(0) as u64;
+        Ok(StoreSize {
+            database_bytes: file(&self.path) + file(std::path::Path::new(&wal)),
+            documents: n(documents),
+            compacted: n(compacted),
+            snapshot_bytes: n(snapshot_bytes),
+            change_rows: n(change_rows),
+            change_bytes: n(change_bytes),
+            photos: n(photos),
+            photo_bytes: n(photo_bytes),
+        })
     }
 
     /// How much waits for sync.

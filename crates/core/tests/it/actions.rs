@@ -189,3 +189,32 @@ fn only_officers_write_contact_notes_and_only_their_authors_edit_them() {
     assert_eq!(v.body.outcome, "Referred to the counselor");
     assert!(v.header.classification.is_restricted());
 }
+
+#[test]
+fn the_store_says_how_much_it_takes_and_an_ended_shift_is_compacted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut s = store_for(dir.path(), "g.db", 1, GUARD);
+    s.start_shift(&new_shift(1, 0)).expect("start");
+    for i in 0..5 {
+        s.record_check(
+            Uuid::from_u128(1),
+            &clear_check(10 + i, 1 + i % 4, i as i64),
+        )
+        .expect("check");
+    }
+    let open = s.storage_size().expect("size");
+    assert_eq!(
+        (open.documents, open.compacted, open.change_rows),
+        (1, 0, 6)
+    );
+    assert!(open.database_bytes > 0 && open.change_bytes > 0);
+    s.end_shift(Uuid::from_u128(1), at(60)).expect("end");
+    let ended = s.storage_size().expect("size");
+    assert_eq!(ended.compacted, 1, "the ended shift is a snapshot");
+    assert!(ended.snapshot_bytes > 0);
+    assert_eq!(
+        ended.change_rows, 7,
+        "its changes wait for the server, so they stay rows until acknowledged"
+    );
+    assert_eq!((ended.photos, ended.photo_bytes), (0, 0));
+}

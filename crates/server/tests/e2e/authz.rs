@@ -317,5 +317,5 @@ fn credentials_are_checked_on_every_request() {
     // Olga's device is unaffected.
     olga.sync().expect("other devices still sync");
     let mut t = olga.transport();
-    assert!(t.pull(0, 0, 4096).is_ok());
+    assert!(t.pull(0, 0, 4096, false).is_ok());
 }

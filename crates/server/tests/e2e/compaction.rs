@@ -50,8 +50,9 @@ impl Intercept for Received {
         after: u64,
         reference: u64,
         max: u32,
+        whole: bool,
     ) -> Result<Option<Vec<u8>>, SyncProblem> {
-        let body = self.inner().pull(after, reference, max)?;
+        let body = self.inner().pull(after, reference, max, whole)?;
         if let Some(b) = &body {
             let page: PullResponse = rounds_protocol::decode(b).expect("pull answer");
             for d in &page.docs {

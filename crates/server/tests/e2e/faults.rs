@@ -132,18 +132,18 @@ impl Transport for Faulty {
     fn fetch(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
         self.post(body, false)
     }
-    fn pull(&mut self, a: u64, r: u64, _m: u32) -> Result<Option<Vec<u8>>, SyncProblem> {
+    fn pull(&mut self, a: u64, r: u64, _m: u32, w: bool) -> Result<Option<Vec<u8>>, SyncProblem> {
         // Small pages so that paging and resuming are exercised too.
         match self.fault() {
-            Fault::None | Fault::Delay => self.inner.pull(a, r, 4096),
+            Fault::None | Fault::Delay => self.inner.pull(a, r, 4096, w),
             Fault::DropRequest => Err(Self::lost()),
             Fault::DropResponse | Fault::CutOff => {
-                let _ = self.inner.pull(a, r, 4096);
+                let _ = self.inner.pull(a, r, 4096, w);
                 Err(Self::lost())
             }
             Fault::Duplicate => {
-                let _ = self.inner.pull(a, r, 4096);
-                self.inner.pull(a, r, 4096)
+                let _ = self.inner.pull(a, r, 4096, w);
+                self.inner.pull(a, r, 4096, w)
             }
         }
     }

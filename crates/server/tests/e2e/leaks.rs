@@ -38,8 +38,8 @@ impl Intercept for Recording {
         &mut self.inner
     }
 
-    fn pull(&mut self, a: u64, r: u64, m: u32) -> Result<Option<Vec<u8>>, SyncProblem> {
-        let answer = self.inner.pull(a, r, m)?;
+    fn pull(&mut self, a: u64, r: u64, m: u32, w: bool) -> Result<Option<Vec<u8>>, SyncProblem> {
+        let answer = self.inner.pull(a, r, m, w)?;
         if let Some(body) = &answer {
             let p: PullResponse = rounds_protocol::decode(body).expect("a pull answer");
             self.keep(&p.docs);

@@ -615,8 +615,9 @@ pub trait Intercept {
         after: u64,
         reference: u64,
         max: u32,
+        whole: bool,
     ) -> Result<Option<Vec<u8>>, SyncProblem> {
-        self.inner().pull(after, reference, max)
+        self.inner().pull(after, reference, max, whole)
     }
 
     fn fetch(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
@@ -655,8 +656,9 @@ impl<I: Intercept> Transport for Via<I> {
         after: u64,
         reference: u64,
         max: u32,
+        whole: bool,
     ) -> Result<Option<Vec<u8>>, SyncProblem> {
-        self.0.pull(after, reference, max)
+        self.0.pull(after, reference, max, whole)
     }
     fn fetch(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
         self.0.fetch(body)

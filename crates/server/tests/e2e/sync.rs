@@ -173,7 +173,7 @@ fn anything_new_with_nothing_new_is_one_request_under_300_bytes() {
     let (proxy, count) = counting_proxy(&server.base);
     let mut t = HttpTransport::new(&proxy, &olga.session.token).expect("transport");
     let answer = t
-        .pull(cursor, reference, rounds_protocol::PAGE_BYTES)
+        .pull(cursor, reference, rounds_protocol::PAGE_BYTES, false)
         .expect("pull");
     assert!(answer.is_none(), "nothing new");
     // Let the proxy finish counting the response.
@@ -201,9 +201,9 @@ impl Intercept for Stutter {
         self.0.push(body)
     }
 
-    fn pull(&mut self, a: u64, r: u64, m: u32) -> Result<Option<Vec<u8>>, SyncProblem> {
-        let _ = self.0.pull(a, r, m)?;
-        self.0.pull(a, r, m)
+    fn pull(&mut self, a: u64, r: u64, m: u32, w: bool) -> Result<Option<Vec<u8>>, SyncProblem> {
+        let _ = self.0.pull(a, r, m, w)?;
+        self.0.pull(a, r, m, w)
     }
 
     fn photo_put(
@@ -255,12 +255,12 @@ impl Intercept for SmallPagesThenCut {
         &mut self.inner
     }
 
-    fn pull(&mut self, a: u64, r: u64, _m: u32) -> Result<Option<Vec<u8>>, SyncProblem> {
+    fn pull(&mut self, a: u64, r: u64, _m: u32, w: bool) -> Result<Option<Vec<u8>>, SyncProblem> {
         if self.budget == 0 {
             return Err(SyncProblem::NoConnection("cut off by the test".into()));
         }
         self.budget -= 1;
-        self.inner.pull(a, r, 1024)
+        self.inner.pull(a, r, 1024, w)
     }
 }
 
