@@ -98,7 +98,7 @@ pub trait Transport {
     /// `POST /v1/sync/push`.
     fn push(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem>;
     /// `GET /v1/sync/pull`; `None` for "nothing new". `whole`: the device started this pull
-    /// empty, so every document of every page comes by fetch, as saved documents (a snapshot
+    /// empty, so documents with long histories come by fetch, as saved documents (a snapshot
     /// pull), rather than change by change.
     fn pull(
         &mut self,

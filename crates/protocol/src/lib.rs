@@ -162,8 +162,9 @@ pub struct PullResponse {
     pub docs: Vec<DocChanges>,
     /// Documents to fetch by heads ([`FetchRequest`]) before saving the cursor: ones whose
     /// changes in this page were compacted on the server (the feed no longer holds them one
-    /// by one), and, for a device that starts empty (cursor 0), every document of the page,
-    /// so it receives saved documents rather than change-by-change histories.
+    /// by one), and, for a device that starts empty (a pull asked with `whole=true`, or from
+    /// cursor 0), every document with a long history in the page (32 changes or more), so it
+    /// receives saved documents rather than change-by-change histories.
     pub refetch: Vec<Uuid>,
     /// The cursor to ask from next time.
     pub cursor: u64,

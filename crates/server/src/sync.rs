@@ -550,13 +550,21 @@ pub async fn pull(
         let mut refetch: Vec<Uuid> = Vec::new();
         let mut refetching: HashSet<Uuid> = HashSet::new();
         let mut index: HashMap<Uuid, usize> = HashMap::new();
+        // A device that starts empty (a snapshot pull, or the feed's start) fetches the
+        // documents with long histories in the page as saved documents rather than change by
+        // change (short ones come inline: a fetch would cost more than it saves); a compacted
+        // document's folded changes are fetched by heads (the feed no longer holds them).
+        let whole = q.whole || q.after == 0;
+        let mut in_page: HashMap<Uuid, usize> = HashMap::new();
+        if whole {
+            for item in &page.items {
+                *in_page.entry(item.header.id).or_default() += 1;
+            }
+        }
         for item in page.items {
-            // A device that starts empty (a snapshot pull, or the feed's start) gets every
-            // document of the page by id, so it fetches them as saved documents rather than
-            // change by change; a compacted document's folded changes are fetched by heads
-            // (the feed no longer holds them).
+            let long = whole && in_page.get(&item.header.id).copied().unwrap_or(0) >= SAVE_ON_FETCH;
             let bytes = match item.bytes {
-                Some(b) if !q.whole && q.after > 0 => b,
+                Some(b) if !long => b,
                 _ => {
                     if refetching.insert(item.header.id) {
                         refetch.push(item.header.id);

@@ -75,8 +75,14 @@ fn photo_upload_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PhotoUpload> {
 }
 
 fn open(path: &Path) -> Result<Connection> {
-    let conn = Connection::open(path)?;
-    conn.execute_batch("PRAGMA busy_timeout = 10000;")?;
+    let mut conn = Connection::open(path)?;
+    // Another connection's write (another process on the folder, `rounds-server compact`)
+    // is waited for in steps of 1 ms, for up to 10 s: SQLite's own busy timeout backs off to
+    // 100 ms sleeps, which a push would wait out long after the other write ended.
+    conn.busy_handler(Some(|tries| {
+        std::thread::sleep(std::time::Duration::from_millis(1));
+        tries < 10_000
+    }))?;
     // Switching a new file to WAL answers "database is locked" at once, without waiting for
     // the busy timeout, while another process opens the same file: try again for as long.
     for attempt in 0.. {
