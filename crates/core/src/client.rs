@@ -282,6 +282,10 @@ fn pull_all(
         if !incomplete.is_empty() {
             fetch_whole(store, t, &incomplete, report)?;
         }
+        // Other people's finished work arrives as rows: folded into snapshots like the
+        // device's own (each in its own transaction, checked against the other connection).
+        let ids: Vec<Uuid> = page.docs.iter().map(|d| d.header.id).collect();
+        store.compact_settled(&ids)?;
         // Only now is the page done: a cut-off before this line repeats the page, harmlessly.
         store.set_sync_value(&key::of(store, key::CURSOR), &page.cursor.to_string())?;
         if !page.more {

@@ -95,6 +95,10 @@ pub struct Store {
     hook: Option<Hook>,
 }
 
+/// Acknowledged change rows a settled document received from the server must hold before
+/// [`Store::compact_settled`] folds them into its snapshot (fewer are not worth a save).
+pub const SETTLED_ROWS: i64 = 16;
+
 /// A point inside a store operation where a test may run the other connection of the pair.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -553,6 +557,30 @@ impl Store {
         tx.commit()?;
         self.put_back(header, doc);
         Ok(())
+    }
+
+    /// Compacts the documents among `ids` that have settled here as on the server (an ended
+    /// shift, an approved incident) and hold at least [`SETTLED_ROWS`] acknowledged changes
+    /// as rows: what a supervisor's phone receives of other people's finished work. Returns
+    /// how many were compacted. (A device's own ended shifts and submitted incidents are
+    /// compacted when they end or are submitted.)
+    pub fn compact_settled(&mut self, ids: &[Uuid]) -> Result<usize> {
+        let mut n = 0;
+        for id in ids {
+            let settled: bool = self
+                .conn
+                .prepare_cached(
+                    "SELECT (SELECT count(*) FROM changes WHERE doc_id = ?1 AND acked = 1) >= ?2
+                        AND (EXISTS (SELECT 1 FROM shifts WHERE id = ?1 AND ended_at IS NOT NULL)
+                          OR EXISTS (SELECT 1 FROM incidents WHERE id = ?1 AND status = 'approved'))",
+                )?
+                .query_row(params![id.to_string(), SETTLED_ROWS], |r| r.get(0))?;
+            if settled {
+                self.compact(*id)?;
+                n += 1;
+            }
+        }
+        Ok(n)
     }
 
     /// Runs the rules table ([`crate::rules`]) on a change this device has just made, before

@@ -269,3 +269,34 @@ fn edits_after_compaction_reach_every_device_and_fold_in_at_the_next_pass() {
     );
     assert_eq!(held_hashes(&mut olga, id), server_hashes(&server, id));
 }
+
+#[test]
+fn a_supervisors_phone_compacts_the_finished_shifts_it_receives() {
+    let server = TestServer::start();
+    let mut gia = Device::enroll(&server, &GIA);
+    let mut sam = Device::enroll(&server, &SUPERVISOR);
+    gia.sync().expect("gia");
+    sam.sync().expect("sam");
+    let open = shift_with_checks(&mut gia, 0x81, ids::LINCOLN_MAIN, 20);
+    gia.sync().expect("push the open shift");
+    sam.sync().expect("pull it");
+    assert_eq!(
+        sam.store.storage_size().expect("size").compacted,
+        0,
+        "an open shift stays as rows"
+    );
+    gia.store.end_shift(open, at(60)).expect("end");
+    gia.sync().expect("push the end");
+    sam.sync().expect("pull the end");
+    let size = sam.store.storage_size().expect("size");
+    assert_eq!(
+        size.compacted, 1,
+        "the ended shift is a snapshot on Sam's phone"
+    );
+    assert_eq!(size.change_rows, 0, "no rows of it are left");
+    assert_eq!(
+        held_hashes(&mut sam, open),
+        server_hashes(&server, open),
+        "every change kept"
+    );
+}
