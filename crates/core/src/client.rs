@@ -308,16 +308,27 @@ fn apply_batch(
             Err(e) => report.failed.push((d.header.id, e.to_string())),
         }
     }
-    let mut incomplete = Vec::new();
     let results = store.apply_remote_many(&batch, true)?;
-    for ((header, _), r) in batch.iter().zip(results) {
+    tally(batch.iter().map(|(h, _)| h.id), results, report)
+}
+
+/// Counts what the store did with each document of a batch: complete ones into `pulled`,
+/// ones the device's own checks refused into `failed`; returns the ones still incomplete. A
+/// failure of the store itself fails the sync.
+fn tally(
+    ids: impl Iterator<Item = Uuid>,
+    results: Vec<Result<crate::store::Applied, Error>>,
+    report: &mut SyncReport,
+) -> Result<Vec<Uuid>, SyncProblem> {
+    let mut incomplete = Vec::new();
+    for (id, r) in ids.zip(results) {
         match r {
             Ok(a) if a.complete => report.pulled += a.new,
-            Ok(_) => incomplete.push(header.id),
+            Ok(_) => incomplete.push(id),
             Err(
                 e @ (Error::Invalid { .. } | Error::HeaderChanged { .. } | Error::Forbidden(_)),
             ) => {
-                report.failed.push((header.id, e.to_string()));
+                report.failed.push((id, e.to_string()));
             }
             Err(e) => return Err(e.into()),
         }
@@ -346,21 +357,8 @@ fn apply_saved(
             Err(e) => report.failed.push((d.header.id, e.to_string())),
         }
     }
-    let mut incomplete = Vec::new();
     let results = store.apply_saved_many(&batch)?;
-    for ((header, _, _), r) in batch.iter().zip(results) {
-        match r {
-            Ok(a) if a.complete => report.pulled += a.new,
-            Ok(_) => incomplete.push(header.id),
-            Err(
-                e @ (Error::Invalid { .. } | Error::HeaderChanged { .. } | Error::Forbidden(_)),
-            ) => {
-                report.failed.push((header.id, e.to_string()));
-            }
-            Err(e) => return Err(e.into()),
-        }
-    }
-    Ok(incomplete)
+    tally(batch.iter().map(|(h, _, _)| h.id), results, report)
 }
 
 /// Most documents asked for in one fetch request.

@@ -585,51 +585,11 @@ fn surge_once(s: &Sizes, backend: Backend, procs: usize, with_floor: bool) -> Su
         Backend::Sqlite => Duration::ZERO,
     };
     let cpu_before: Duration = servers.iter().map(Server::cpu).sum();
-    let queue = Arc::new(Mutex::new(pushes));
     let base = proxy
         .as_ref()
         .map_or_else(|| servers[0].base.clone(), |p| p.base.clone());
     let wall = Instant::now();
-    let committed = Arc::new(Mutex::new(0usize));
-    let workers: Vec<_> = (0..s.concurrency)
-        .map(|_| {
-            let (queue, base, committed) = (queue.clone(), base.clone(), committed.clone());
-            std::thread::spawn(move || {
-                let http = reqwest::blocking::Client::new();
-                loop {
-                    let Some((token, docs)) = queue.lock().unwrap().pop() else {
-                        break;
-                    };
-                    let req = PushRequest {
-                        docs: docs
-                            .iter()
-                            .map(|(h, c)| DocChanges {
-                                header: rounds_core::wire::header_to_wire(h),
-                                changes: c
-                                    .iter()
-                                    .cloned()
-                                    .map(serde_bytes::ByteBuf::from)
-                                    .collect(),
-                            })
-                            .collect(),
-                    };
-                    let r = http
-                        .post(format!("{base}/v1/sync/push"))
-                        .bearer_auth(&token)
-                        .body(rounds_protocol::encode(&req))
-                        .send()
-                        .unwrap();
-                    assert!(r.status().is_success(), "{}", r.status());
-                    let resp: PushResponse = rounds_protocol::decode(&r.bytes().unwrap()).unwrap();
-                    assert!(resp.rejected.is_empty(), "{:?}", resp.rejected);
-                    *committed.lock().unwrap() += resp.committed.len();
-                }
-            })
-        })
-        .collect();
-    for w in workers {
-        w.join().unwrap();
-    }
+    let (_, committed) = push_all(&base, pushes, s.concurrency);
     let wall = wall.elapsed();
     let cpu = servers.iter().map(Server::cpu).sum::<Duration>() - cpu_before;
     let peak = servers.iter().map(Server::peak_mib).fold(0.0, f64::max);
@@ -649,7 +609,6 @@ fn surge_once(s: &Sizes, backend: Backend, procs: usize, with_floor: bool) -> Su
         (Duration::ZERO, Duration::ZERO)
     };
     let floor = (floor_before + floor_after) / 2;
-    let committed = *committed.lock().unwrap();
     assert_eq!(committed, total_changes, "every change committed");
     let ratio = cpu.as_secs_f64() / floor.as_secs_f64().max(1e-9);
     SurgeRun {
@@ -1039,13 +998,20 @@ fn main() {
     println!("total run time {:.1} s", start.elapsed().as_secs_f64());
 }
 
-/// Pushes every device's documents, `concurrency` at a time; each push's latency.
-fn push_all(base: &str, pushes: Vec<DevicePush>, concurrency: usize) -> Vec<Duration> {
+/// Pushes every device's documents, `concurrency` at a time; each push's latency (sorted)
+/// and how many changes the server said it committed.
+fn push_all(base: &str, pushes: Vec<DevicePush>, concurrency: usize) -> (Vec<Duration>, usize) {
     let queue = Arc::new(Mutex::new(pushes));
     let latencies = Arc::new(Mutex::new(Vec::new()));
+    let committed = Arc::new(Mutex::new(0usize));
     let workers: Vec<_> = (0..concurrency)
         .map(|_| {
-            let (queue, base, latencies) = (queue.clone(), base.to_string(), latencies.clone());
+            let (queue, base, latencies, committed) = (
+                queue.clone(),
+                base.to_string(),
+                latencies.clone(),
+                committed.clone(),
+            );
             std::thread::spawn(move || {
                 let http = reqwest::blocking::Client::new();
                 loop {
@@ -1077,6 +1043,7 @@ fn push_all(base: &str, pushes: Vec<DevicePush>, concurrency: usize) -> Vec<Dura
                     let resp: PushResponse = rounds_protocol::decode(&r.bytes().unwrap()).unwrap();
                     latencies.lock().unwrap().push(t.elapsed());
                     assert!(resp.rejected.is_empty(), "{:?}", resp.rejected);
+                    *committed.lock().unwrap() += resp.committed.len();
                 }
             })
         })
@@ -1086,7 +1053,8 @@ fn push_all(base: &str, pushes: Vec<DevicePush>, concurrency: usize) -> Vec<Dura
     }
     let mut l = std::mem::take(&mut *latencies.lock().unwrap());
     l.sort();
-    l
+    let n = *committed.lock().unwrap();
+    (l, n)
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -1162,10 +1130,10 @@ fn storage_section(s: &Sizes) {
     let [d1, d2, d3] = days;
     let (server, _) = Server::start(&place);
     let cpu0 = server.cpu();
-    let lat1 = push_all(&server.base, d1, s.concurrency);
+    let (lat1, _) = push_all(&server.base, d1, s.concurrency);
     let surge_cpu = server.cpu() - cpu0;
     let cpu1 = server.cpu();
-    let lat2 = push_all(&server.base, d2, s.concurrency);
+    let (lat2, _) = push_all(&server.base, d2, s.concurrency);
     let day2_cpu = server.cpu() - cpu1;
     let before = st.storage_size().unwrap();
     let day_rows = before.change_rows / 2;
@@ -1184,7 +1152,7 @@ fn storage_section(s: &Sizes) {
         ],
     );
     let (cpu2, wall) = (server.cpu(), Instant::now());
-    let lat3 = push_all(&server.base, d3, s.concurrency);
+    let (lat3, _) = push_all(&server.base, d3, s.concurrency);
     // The pass goes on after the pushes: wait until only day 3's rows are left.
     let deadline = Instant::now() + Duration::from_secs(600);
     let mut during = st.storage_size().unwrap();
