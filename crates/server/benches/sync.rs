@@ -1065,6 +1065,24 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 /// own server CPU), day 2 (push latency on a store holding a day), day 3 while days 1 and 2
 /// are compacted beside it (push latency during compaction, and compaction's CPU); then the
 /// store's size after everything is compacted, against the same documents saved by automerge.
+/// The largest tables and indexes of an SQLite store, in MiB of pages (SQLite's `dbstat`).
+fn table_sizes(db: &Path) -> String {
+    let c = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .unwrap();
+    let mut st = c
+        .prepare("SELECT name, sum(pgsize) AS b FROM dbstat GROUP BY name ORDER BY b DESC LIMIT 8")
+        .unwrap();
+    let rows = st
+        .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+        .unwrap()
+        .map(|r| {
+            let (name, b) = r.unwrap();
+            format!("{name} {:.1}", b as f64 / 1048576.0)
+        })
+        .collect::<Vec<_>>();
+    format!("MiB: {}", rows.join(", "))
+}
+
 fn storage_section(s: &Sizes) {
     eprintln!("storage: preparing {} devices × 3 days", s.devices);
     let place = Place::new(Backend::Sqlite);
@@ -1235,6 +1253,12 @@ fn storage_section(s: &Sizes) {
             percentile(&lat3, 0.5).as_secs_f64() * 1000.0,
             percentile(&lat2, 0.5).as_secs_f64() * 1000.0
         ),
+    );
+    line(
+        "storage: where the bytes are",
+        "",
+        "info",
+        &table_sizes(&place.dir.path().join("rounds.db")),
     );
     let ratio = after.database_bytes as f64 / saved_total as f64;
     line(

@@ -194,20 +194,9 @@ const TABLES: &[Table] = &[
             ("started_at", Int8),
             ("ended_at", Int8),
             ("check_count", Int4),
+            ("checks", Bytes),
         ],
         key: "id",
-    },
-    Table {
-        name: "patrol_checks",
-        cols: &[
-            ("shift_id", Text),
-            ("id", Text),
-            ("checkpoint_id", Text),
-            ("result", Text),
-            ("note", Text),
-            ("at", Int8),
-        ],
-        key: "shift_id, id",
     },
     Table {
         name: "incidents",

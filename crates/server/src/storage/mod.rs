@@ -13,6 +13,7 @@
 //! first; the caller then reloads and tries again (optimistic concurrency, which works the same
 //! across several server processes on one PostgreSQL database).
 
+mod check_pack;
 pub mod console;
 #[cfg(test)]
 mod contract;

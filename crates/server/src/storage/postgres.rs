@@ -227,7 +227,52 @@ fn header_at(r: &tokio_postgres::Row, at: usize) -> Result<rounds_domain::docume
 pub const MIGRATIONS: &[&str] = &[
     include_str!("../../../../migrations/server/postgres/0001_init.sql"),
     include_str!("../../../../migrations/server/postgres/0002_compaction.sql"),
+    include_str!("../../../../migrations/server/postgres/0003_packed_checks.sql"),
 ];
+
+/// The schema version whose migration packs `patrol_checks` into `shifts.checks`.
+const PACKED_CHECKS: i32 = 3;
+
+/// Migration 3's step in Rust: every shift's rows of `patrol_checks` packed into its
+/// `shifts.checks`, then the table dropped.
+async fn pack_check_rows(tx: &Transaction<'_>) -> std::result::Result<(), tokio_postgres::Error> {
+    use super::{CheckRow, check_pack};
+    let rows = tx
+        .query(
+            "SELECT shift_id, id, checkpoint_id, result, note, at FROM patrol_checks
+             ORDER BY shift_id, at, id",
+            &[],
+        )
+        .await?;
+    let mut by_shift: std::collections::BTreeMap<String, Vec<CheckRow>> = Default::default();
+    for r in rows {
+        // Rows this server wrote; one that does not read is damage, logged and left out (the
+        // document still holds the check) rather than stopping every process from starting.
+        let (Ok(id), Ok(cp), Ok(result)) = (
+            r.get::<_, &str>(1).parse(),
+            r.get::<_, &str>(2).parse(),
+            rounds_domain::model::CheckResult::parse(r.get(3), "result"),
+        ) else {
+            tracing::warn!(shift = r.get::<_, &str>(0), "unreadable check row left out");
+            continue;
+        };
+        by_shift.entry(r.get(0)).or_default().push(CheckRow {
+            id,
+            checkpoint_id: cp,
+            result,
+            note: r.get(4),
+            at: super::rows::time(r.get(5)),
+        });
+    }
+    let st = tx
+        .prepare("UPDATE shifts SET checks = $2 WHERE id = $1")
+        .await?;
+    for (shift, checks) in by_shift {
+        tx.execute(&st, &[&shift, &check_pack::pack(&checks)])
+            .await?;
+    }
+    tx.batch_execute("DROP TABLE patrol_checks").await
+}
 
 /// The advisory lock every process takes to migrate: one migrates, the others wait and then
 /// find nothing to do. (Any constant unique to Rounds; this one spells "rounds" in ASCII.)
@@ -259,6 +304,9 @@ pub async fn migrate(
         let version = i as i32 + 1;
         if version > done {
             tx.batch_execute(sql).await?;
+            if version == PACKED_CHECKS {
+                pack_check_rows(&tx).await?;
+            }
             tx.execute(
                 "INSERT INTO schema_migrations (version) VALUES ($1)",
                 &[&version],
@@ -378,6 +426,68 @@ mod tests {
             refused.to_string().contains("schema 999"),
             "says which schema it found: {refused}"
         );
+    }
+
+    #[test]
+    fn a_database_from_before_packed_checks_keeps_every_check() {
+        let cluster = shared_cluster();
+        let url = cluster.create_database("packed").expect("db");
+        // A database as schema 2 left it, with a shift's checks as rows.
+        let mut old = String::from(
+            "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,
+                 applied_at TIMESTAMPTZ NOT NULL DEFAULT now());",
+        );
+        for (i, sql) in MIGRATIONS[..PACKED_CHECKS as usize - 1].iter().enumerate() {
+            old.push_str(sql);
+            old.push_str(&format!(
+                ";\nINSERT INTO schema_migrations (version) VALUES ({});\n",
+                i + 1
+            ));
+        }
+        old.push_str(
+            "INSERT INTO shifts (id, school_id, post_id, guard_id, started_at, ended_at, check_count)
+             VALUES ('s1', 'school', 'post', 'guard', 1000, NULL, 2),
+                    ('s2', 'school', 'post', 'guard', 1000, NULL, 0);
+             INSERT INTO patrol_checks (shift_id, id, checkpoint_id, result, note, at) VALUES
+               ('s1', '00000000-0000-0000-0000-000000000002', '00000000-0000-0000-0000-00000000000a', 'hazard', 'wet floor', 2000),
+               ('s1', '00000000-0000-0000-0000-000000000001', '00000000-0000-0000-0000-00000000000b', 'all_clear', '', 3000);",
+        );
+        cluster.psql("packed", &old).expect("old schema and rows");
+        drop(PgStorage::open(&url).expect("migrates"));
+        let packed = |shift: &str| -> Vec<u8> {
+            let hex_text = cluster
+                .psql(
+                    "packed",
+                    &format!("SELECT encode(checks, 'hex') FROM shifts WHERE id = '{shift}'"),
+                )
+                .expect("shift");
+            hex::decode(hex_text.trim()).expect("hex")
+        };
+        let checks = super::super::check_pack::unpack(&packed("s1")).expect("reads");
+        assert_eq!(
+            checks
+                .iter()
+                .map(|c| (
+                    c.id.as_u128(),
+                    c.checkpoint_id.as_u128(),
+                    c.result.code(),
+                    c.note.as_str(),
+                    c.at.timestamp_millis()
+                ))
+                .collect::<Vec<_>>(),
+            vec![
+                (2, 10, "hazard", "wet floor", 2000),
+                (1, 11, "all_clear", "", 3000)
+            ]
+        );
+        assert!(
+            packed("s2").is_empty(),
+            "a shift without checks packs to nothing"
+        );
+        let left = cluster
+            .psql("packed", "SELECT to_regclass('patrol_checks') IS NULL")
+            .expect("schema");
+        assert_eq!(left.trim(), "t", "the rows' table is gone");
     }
 
     #[test]

@@ -37,7 +37,41 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../../migrations/server/sqlite/0004_sign_in_throttle.sql"),
     include_str!("../../../../migrations/server/sqlite/0005_photo_uploads.sql"),
     include_str!("../../../../migrations/server/sqlite/0006_compaction.sql"),
+    include_str!("../../../../migrations/server/sqlite/0007_packed_checks.sql"),
 ];
+
+/// The schema version whose migration packs `patrol_checks` into `shifts.checks`.
+const PACKED_CHECKS: usize = 7;
+
+/// Migration 7's step in Rust: every shift's rows of `patrol_checks` packed into its
+/// `shifts.checks`, then the table dropped.
+fn pack_check_rows(tx: &rusqlite::Transaction<'_>) -> Result<()> {
+    let shifts: Vec<String> = tx
+        .prepare("SELECT id FROM shifts")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut rows = tx.prepare(
+        "SELECT id, checkpoint_id, result, note, at FROM patrol_checks WHERE shift_id = ?1 ORDER BY at, id",
+    )?;
+    let mut put = tx.prepare("UPDATE shifts SET checks = ?2 WHERE id = ?1")?;
+    for shift in shifts {
+        let checks = rows
+            .query_map(params![shift], |r| {
+                Ok(CheckRow {
+                    id: id(&r.get::<_, String>(0)?)?,
+                    checkpoint_id: id(&r.get::<_, String>(1)?)?,
+                    result: parse_code(CheckResult::parse(&r.get::<_, String>(2)?, "result"))?,
+                    note: r.get(3)?,
+                    at: time(r.get(4)?),
+                })
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()?;
+        put.execute(params![shift, check_pack::pack(&checks)])?;
+    }
+    drop((rows, put));
+    tx.execute_batch("DROP TABLE patrol_checks")?;
+    Ok(())
+}
 const READERS: usize = 4;
 
 /// SQLite-backed storage.
@@ -122,8 +156,11 @@ impl SqliteStorage {
             )));
         }
         if version < supported {
-            for sql in &MIGRATIONS[version as usize..] {
+            for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
                 tx.execute_batch(sql)?;
+                if i + 1 == PACKED_CHECKS {
+                    pack_check_rows(&tx)?;
+                }
             }
             tx.pragma_update(None, "user_version", supported)?;
         }
@@ -251,27 +288,23 @@ fn commit_one(tx: &rusqlite::Transaction<'_>, cm: &Commit) -> Result<CommitOutco
             ended_at,
             checks,
         } => {
+            // The whole list, packed: a commit projects every check of the shift.
             tx.execute(
-                        "INSERT INTO shifts (id, school_id, post_id, guard_id, started_at, ended_at, check_count)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-                         ON CONFLICT (id) DO UPDATE SET ended_at = excluded.ended_at, check_count = excluded.check_count",
-                        params![doc, h.school_id.to_string(), post_id.to_string(), h.author_id.to_string(),
-                            ms(*started_at), ended_at.map(ms), checks.len() as i64],
-                    )?;
-            let mut ins = tx.prepare_cached(
-                        "INSERT INTO patrol_checks (id, shift_id, checkpoint_id, result, note, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                         ON CONFLICT DO NOTHING",
-                    )?;
-            for c in checks {
-                ins.execute(params![
-                    c.id.to_string(),
+                "INSERT INTO shifts (id, school_id, post_id, guard_id, started_at, ended_at, check_count, checks)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                 ON CONFLICT (id) DO UPDATE SET ended_at = excluded.ended_at,
+                    check_count = excluded.check_count, checks = excluded.checks",
+                params![
                     doc,
-                    c.checkpoint_id.to_string(),
-                    c.result.code(),
-                    c.note,
-                    ms(c.at)
-                ])?;
-            }
+                    h.school_id.to_string(),
+                    post_id.to_string(),
+                    h.author_id.to_string(),
+                    ms(*started_at),
+                    ended_at.map(ms),
+                    checks.len() as i64,
+                    check_pack::pack(checks)
+                ],
+            )?;
         }
         Projection::Incident {
             incident_type,
@@ -329,6 +362,66 @@ mod tests {
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .expect("version");
         assert_eq!(version, MIGRATIONS.len() as i64);
+    }
+
+    #[test]
+    fn a_database_from_before_packed_checks_keeps_every_check() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        {
+            // A database as schema 6 left it, with a shift's checks as rows.
+            let conn = Connection::open(dir.path().join("rounds.db")).expect("open");
+            for sql in &MIGRATIONS[..PACKED_CHECKS - 1] {
+                conn.execute_batch(sql).expect("old schema");
+            }
+            conn.pragma_update(None, "user_version", PACKED_CHECKS as i64 - 1)
+                .expect("version");
+            conn.execute_batch(
+                "INSERT INTO shifts (id, school_id, post_id, guard_id, started_at, ended_at, check_count)
+                 VALUES ('s1', 'school', 'post', 'guard', 1000, NULL, 2),
+                        ('s2', 'school', 'post', 'guard', 1000, NULL, 0);
+                 INSERT INTO patrol_checks (shift_id, id, checkpoint_id, result, note, at) VALUES
+                   ('s1', '00000000-0000-0000-0000-000000000002', '00000000-0000-0000-0000-00000000000a', 'hazard', 'wet floor', 2000),
+                   ('s1', '00000000-0000-0000-0000-000000000001', '00000000-0000-0000-0000-00000000000b', 'all_clear', '', 3000);",
+            )
+            .expect("old rows");
+        }
+        drop(SqliteStorage::open(dir.path()).expect("migrates"));
+        let conn = Connection::open(dir.path().join("rounds.db")).expect("open");
+        let packed = |shift: &str| -> Vec<u8> {
+            conn.query_row("SELECT checks FROM shifts WHERE id = ?1", [shift], |r| {
+                r.get(0)
+            })
+            .expect("shift")
+        };
+        let checks = check_pack::unpack(&packed("s1")).expect("reads");
+        assert_eq!(
+            checks
+                .iter()
+                .map(|c| (
+                    c.id.as_u128(),
+                    c.checkpoint_id.as_u128(),
+                    c.result,
+                    c.note.as_str(),
+                    c.at.timestamp_millis()
+                ))
+                .collect::<Vec<_>>(),
+            vec![
+                (2, 10, CheckResult::Hazard, "wet floor", 2000),
+                (1, 11, CheckResult::AllClear, "", 3000)
+            ]
+        );
+        assert!(
+            packed("s2").is_empty(),
+            "a shift without checks packs to nothing"
+        );
+        let tables: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'patrol_checks'",
+                [],
+                |r| r.get(0),
+            )
+            .expect("schema");
+        assert_eq!(tables, 0, "the rows' table is gone");
     }
 
     #[test]

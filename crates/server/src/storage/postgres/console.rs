@@ -5,12 +5,12 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use rounds_domain::document::Header;
-use rounds_domain::model::{CheckResult, IncidentStatus, IncidentType};
+use rounds_domain::model::{IncidentStatus, IncidentType};
 use uuid::Uuid;
 
 use super::super::console::{ConsoleSession, ConsoleStore, IncidentFilter, IncidentRow, ShiftRow};
 use super::super::rows::{HEADER_COLS, ms, time};
-use super::super::{CheckRow, Result};
+use super::super::{CheckRow, Result, StorageError, check_pack};
 use super::{PgStorage, code, header_at, uid};
 
 /// Ended console sessions are forgotten after this long (milliseconds).
@@ -127,21 +127,13 @@ impl ConsoleStore for PgStorage {
             let mut out: HashMap<Uuid, Vec<CheckRow>> =
                 shifts.iter().map(|s| (*s, Vec::new())).collect();
             for r in c
-                .query(
-                    "SELECT shift_id, id, checkpoint_id, result, note, at FROM patrol_checks
-                     WHERE shift_id = ANY($1) ORDER BY shift_id, at, id",
-                    &[&ids],
-                )
+                .query("SELECT id, checks FROM shifts WHERE id = ANY($1)", &[&ids])
                 .await?
             {
                 let shift = uid(r.try_get(0)?)?;
-                out.entry(shift).or_default().push(CheckRow {
-                    id: uid(r.try_get(1)?)?,
-                    checkpoint_id: uid(r.try_get(2)?)?,
-                    result: code(CheckResult::parse(r.try_get(3)?, "result"))?,
-                    note: r.try_get(4)?,
-                    at: time(r.try_get(5)?),
-                });
+                let packed: &[u8] = r.try_get(1)?;
+                let checks = check_pack::unpack_sorted(packed).map_err(StorageError::backend)?;
+                out.insert(shift, checks);
             }
             Ok(out)
         })

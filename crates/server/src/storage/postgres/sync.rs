@@ -14,7 +14,8 @@ use uuid::Uuid;
 use super::super::rows::{HEADER_COLS, ms};
 use super::super::{
     Commit, CommitOutcome, Compacted, FeedItem, FeedPage, HeaderAndReaders, Projection, Result,
-    SavedPart, Settled, StorageError, StorageSize, StoredDoc, SyncStore, merge_compacted,
+    SavedPart, Settled, StorageError, StorageSize, StoredDoc, SyncStore, check_pack,
+    merge_compacted,
 };
 use super::{PgStorage, header_at, take_positions, uid};
 use crate::access::Viewer;
@@ -106,10 +107,12 @@ async fn commit_one(tx: &deadpool_postgres::Transaction<'_>, cm: &Commit) -> Res
             ended_at,
             checks,
         } => {
+            // The whole list, packed: a commit projects every check of the shift.
             tx.execute(
-                &tx.prepare_cached("INSERT INTO shifts (id, school_id, post_id, guard_id, started_at, ended_at, check_count)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7)
-                 ON CONFLICT (id) DO UPDATE SET ended_at = excluded.ended_at, check_count = excluded.check_count").await?,
+                &tx.prepare_cached("INSERT INTO shifts (id, school_id, post_id, guard_id, started_at, ended_at, check_count, checks)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 ON CONFLICT (id) DO UPDATE SET ended_at = excluded.ended_at,
+                    check_count = excluded.check_count, checks = excluded.checks").await?,
                 &[
                     &doc,
                     &h.school_id.to_string(),
@@ -118,25 +121,10 @@ async fn commit_one(tx: &deadpool_postgres::Transaction<'_>, cm: &Commit) -> Res
                     &ms(*started_at),
                     &ended_at.map(ms),
                     &(checks.len() as i32),
+                    &check_pack::pack(checks),
                 ],
             )
             .await?;
-            if !checks.is_empty() {
-                let ids: Vec<String> = checks.iter().map(|c| c.id.to_string()).collect();
-                let cps: Vec<String> = checks.iter().map(|c| c.checkpoint_id.to_string()).collect();
-                let results: Vec<&str> = checks.iter().map(|c| c.result.code()).collect();
-                let notes: Vec<&str> = checks.iter().map(|c| c.note.as_str()).collect();
-                let at: Vec<i64> = checks.iter().map(|c| ms(c.at)).collect();
-                let st = tx
-                    .prepare_cached(
-                        "INSERT INTO patrol_checks (shift_id, id, checkpoint_id, result, note, at)
-                         SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[])
-                         ON CONFLICT DO NOTHING",
-                    )
-                    .await?;
-                tx.execute(&st, &[&doc, &ids, &cps, &results, &notes, &at])
-                    .await?;
-            }
         }
         Projection::Incident {
             incident_type,

@@ -6,13 +6,13 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use rounds_domain::document::Header;
-use rounds_domain::model::{CheckResult, IncidentStatus, IncidentType};
+use rounds_domain::model::{IncidentStatus, IncidentType};
 use rusqlite::{OptionalExtension, params};
 use uuid::Uuid;
 
 use super::super::console::{ConsoleSession, ConsoleStore, IncidentFilter, IncidentRow, ShiftRow};
 use super::super::rows::{HEADER_COLS, header_row, id, ms, parse_code, time};
-use super::super::{CheckRow, Result};
+use super::super::{CheckRow, Result, StorageError, check_pack};
 use super::SqliteStorage;
 
 /// Ended console sessions are forgotten after this long (milliseconds).
@@ -111,21 +111,15 @@ impl ConsoleStore for SqliteStorage {
 
     fn checks_of(&self, shifts: &[Uuid]) -> Result<HashMap<Uuid, Vec<CheckRow>>> {
         self.read(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT id, checkpoint_id, result, note, at FROM patrol_checks WHERE shift_id = ?1 ORDER BY at, id",
-            )?;
+            let mut stmt = c.prepare_cached("SELECT checks FROM shifts WHERE id = ?1")?;
             let mut out = HashMap::with_capacity(shifts.len());
             for s in shifts {
-                let rows = stmt.query_map(params![s.to_string()], |r| {
-                    Ok(CheckRow {
-                        id: id(&r.get::<_, String>(0)?)?,
-                        checkpoint_id: id(&r.get::<_, String>(1)?)?,
-                        result: parse_code(CheckResult::parse(&r.get::<_, String>(2)?, "result"))?,
-                        note: r.get(3)?,
-                        at: time(r.get(4)?),
-                    })
-                })?;
-                out.insert(*s, rows.collect::<rusqlite::Result<Vec<_>>>()?);
+                let packed: Option<Vec<u8>> = stmt
+                    .query_row(params![s.to_string()], |r| r.get(0))
+                    .optional()?;
+                let checks = check_pack::unpack_sorted(packed.as_deref().unwrap_or_default())
+                    .map_err(StorageError::backend)?;
+                out.insert(*s, checks);
             }
             Ok(out)
         })
