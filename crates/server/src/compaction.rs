@@ -14,10 +14,10 @@
 //! [`Policy::idle_quiet`] (a week). Compacting an active document would be correct too (the
 //! tests do it at random moments), only wasted work: its next change comes as a row anyway.
 //!
-//! **Nothing is lost, nothing is duplicated.** One document is compacted in one short storage
-//! transaction ([`SyncStore::store_compacted`]) that replaces the old saved part and exactly the
-//! rows the new one was built from, or writes nothing if the document moved on in a way it
-//! did not see. The saved form is built outside any transaction and checked before it is
+//! **Nothing is lost, nothing is duplicated.** A pass stores a few documents' compactions in
+//! one short storage transaction ([`SyncStore::store_compacted_all`]): for each, the new saved
+//! part replaces the old one and exactly the rows it was built from, or nothing of that
+//! document is written if it moved on in a way the compaction did not see. The saved form is built outside any transaction and checked before it is
 //! stored: loaded back, it must give the same heads and every change hash of the history it
 //! replaces (so the hashes devices hold, and signatures over them, still verify). A kill at
 //! any moment leaves either the old rows or the new saved part. Pushes never wait for it: it
@@ -36,7 +36,7 @@ use automerge::Automerge;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::storage::{Compacted, SavedPart, Settled, Storage, StorageError};
+use crate::storage::{Compacted, SavedPart, Settled, Storage, StorageError, StoredDoc};
 
 /// When documents count as settled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,12 +96,26 @@ pub enum Outcome {
 /// Compacts one document: builds the saved form of its whole history outside any
 /// transaction, checks it gives the history back, and stores it in one short transaction.
 pub fn compact_document(storage: &dyn Storage, id: Uuid) -> Result<Outcome, CompactionError> {
-    let damaged = |why: String| CompactionError::Damaged { doc: id, why };
     let Some(doc) = storage.document(id)? else {
         return Ok(Outcome::Unchanged);
     };
-    if doc.changes.is_empty() {
+    let Some(c) = build(&doc)? else {
         return Ok(Outcome::Unchanged);
+    };
+    Ok(if storage.store_compacted(&c)? {
+        Outcome::Folded(c.folded)
+    } else {
+        Outcome::Unchanged
+    })
+}
+
+/// The compaction of a stored document (none if it has no change rows), built and checked
+/// outside any transaction: the slow part.
+fn build(doc: &StoredDoc) -> Result<Option<Compacted>, CompactionError> {
+    let id = doc.header.id;
+    let damaged = |why: String| CompactionError::Damaged { doc: id, why };
+    if doc.changes.is_empty() {
+        return Ok(None);
     }
     let am = doc.to_automerge().map_err(damaged)?;
     let bytes = am.save();
@@ -118,7 +132,7 @@ pub fn compact_document(storage: &dyn Storage, id: Uuid) -> Result<Outcome, Comp
     let (change_bytes, change_ops) = doc
         .history_size()
         .map_err(|e| damaged(format!("history: {e}")))?;
-    let c = Compacted {
+    Ok(Some(Compacted {
         doc: id,
         replaces: doc.saved.as_ref().map(|s| s.through_seq),
         folded: doc.changes.len() as u64,
@@ -130,13 +144,13 @@ pub fn compact_document(storage: &dyn Storage, id: Uuid) -> Result<Outcome, Comp
             change_bytes,
             change_ops,
         },
-    };
-    Ok(if storage.store_compacted(&c)? {
-        Outcome::Folded(c.folded)
-    } else {
-        Outcome::Unchanged
-    })
+    }))
 }
+
+/// Change rows a pass folds in one storage transaction at most (with at least one document
+/// each): enough that the pages documents share are written once for many of them, few
+/// enough that a push waiting behind the transaction waits a few milliseconds.
+pub const ROWS_PER_TRANSACTION: u64 = 1000;
 
 /// What a pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -153,7 +167,8 @@ pub struct Pass {
 pub const BATCH: usize = 100;
 
 /// Compacts settled documents (`rule: None`: every document with rows) until none is left
-/// or `max_documents` were looked at, one document per transaction; `between` runs after
+/// or `max_documents` were looked at, a few documents per short transaction (at most
+/// [`ROWS_PER_TRANSACTION`] rows folded, or one document); `between` runs after
 /// each batch (the server's background task yields there). Stops early if a whole batch
 /// made no progress (every one of them moved on or was damaged), rather than spinning.
 pub fn run_pass(
@@ -177,15 +192,35 @@ pub fn run_pass(
             break;
         }
         let mut progressed = false;
-        for id in ids {
-            looked += 1;
-            match compact_document(storage, id) {
-                Ok(Outcome::Folded(n)) => {
+        looked += ids.len();
+        // Read together, built one by one, stored a few at a time.
+        let docs = storage.documents(&ids)?;
+        let mut built: Vec<Compacted> = Vec::new();
+        let mut store = |built: &mut Vec<Compacted>, pass: &mut Pass, skip: &mut HashSet<Uuid>| {
+            let stored = storage.store_compacted_all(built)?;
+            for (c, ok) in built.drain(..).zip(stored) {
+                if ok {
                     pass.documents += 1;
-                    pass.folded += n;
+                    pass.folded += c.folded;
                     progressed = true;
+                } else {
+                    skip.insert(c.doc);
                 }
-                Ok(Outcome::Unchanged) => {
+            }
+            Ok::<(), StorageError>(())
+        };
+        for (id, doc) in ids.into_iter().zip(docs) {
+            match doc.as_ref().map(build).transpose() {
+                Ok(Some(Some(c))) => {
+                    if !built.is_empty()
+                        && built.iter().map(|b| b.folded).sum::<u64>() + c.folded
+                            > ROWS_PER_TRANSACTION
+                    {
+                        store(&mut built, &mut pass, &mut skip)?;
+                    }
+                    built.push(c);
+                }
+                Ok(_) => {
                     skip.insert(id);
                 }
                 Err(CompactionError::Damaged { doc, why }) => {
@@ -196,6 +231,7 @@ pub fn run_pass(
                 Err(CompactionError::Storage(e)) => return Err(e),
             }
         }
+        store(&mut built, &mut pass, &mut skip)?;
         between();
         if !progressed {
             break;

@@ -552,6 +552,12 @@ pub trait SyncStore: Send + Sync {
     /// document's version: its content is unchanged, so a push that loaded it before still
     /// commits.
     fn store_compacted(&self, c: &Compacted) -> Result<bool>;
+    /// Stores several compactions, each as [`SyncStore::store_compacted`] would (each one
+    /// true or false on its own), in as few short transactions as the backend likes: one
+    /// each unless it overrides this.
+    fn store_compacted_all(&self, cs: &[Compacted]) -> Result<Vec<bool>> {
+        cs.iter().map(|c| self.store_compacted(c)).collect()
+    }
     /// How much the records take.
     fn storage_size(&self) -> Result<StorageSize>;
 }

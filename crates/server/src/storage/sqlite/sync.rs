@@ -105,46 +105,13 @@ impl SyncStore for SqliteStorage {
     }
 
     fn store_compacted(&self, cm: &Compacted) -> Result<bool> {
-        let doc = cm.doc.to_string();
-        let through = i64::try_from(cm.saved.through_seq)
-            .map_err(|_| StorageError::backend("feed position past i64"))?;
-        self.write(|tx| {
-            // Checked before anything is written: returning false writes nothing.
-            let current: Option<i64> = tx
-                .prepare_cached("SELECT through_seq FROM saved_docs WHERE doc_id = ?1")?
-                .query_row(params![doc], |r| r.get(0))
-                .optional()?;
-            if current.map(|s| s as u64) != cm.replaces {
-                return Ok(false);
-            }
-            let rows: i64 = tx
-                .prepare_cached("SELECT count(*) FROM changes WHERE doc_id = ?1 AND seq <= ?2")?
-                .query_row(params![doc, through], |r| r.get(0))?;
-            if rows as u64 != cm.folded {
-                return Ok(false);
-            }
-            tx.prepare_cached("DELETE FROM changes WHERE doc_id = ?1 AND seq <= ?2")?
-                .execute(params![doc, through])?;
-            let s = &cm.saved;
-            tx.prepare_cached(
-                "INSERT INTO saved_docs (doc_id, through_seq, bytes, change_count, change_bytes, change_ops)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT (doc_id) DO UPDATE SET through_seq = excluded.through_seq,
-                     bytes = excluded.bytes, change_count = excluded.change_count,
-                     change_bytes = excluded.change_bytes, change_ops = excluded.change_ops",
-            )?
-            .execute(params![
-                doc,
-                through,
-                s.bytes,
-                s.change_count as i64,
-                s.change_bytes as i64,
-                s.change_ops as i64
-            ])?;
-            tx.prepare_cached("UPDATE documents SET loose = loose - ?2 WHERE id = ?1")?
-                .execute(params![doc, rows])?;
-            Ok(true)
-        })
+        self.write(|tx| store_one_compacted(tx, cm))
+    }
+
+    fn store_compacted_all(&self, cs: &[Compacted]) -> Result<Vec<bool>> {
+        // One transaction: the pages they share (the change rows' table and index, the
+        // saved parts, the documents) are written to the WAL once, not once per document.
+        self.write(|tx| cs.iter().map(|cm| store_one_compacted(tx, cm)).collect())
     }
 
     fn storage_size(&self) -> Result<StorageSize> {
@@ -281,4 +248,46 @@ fn load_document(c: &Connection, doc: Uuid) -> Result<Option<StoredDoc>> {
         changes_through,
         readers: readers_of(c, doc)?,
     }))
+}
+
+/// One compaction inside a write transaction: [`SyncStore::store_compacted`].
+fn store_one_compacted(tx: &rusqlite::Transaction<'_>, cm: &Compacted) -> Result<bool> {
+    let doc = cm.doc.to_string();
+    let through = i64::try_from(cm.saved.through_seq)
+        .map_err(|_| StorageError::backend("feed position past i64"))?;
+    // Checked before anything is written: returning false writes nothing.
+    let current: Option<i64> = tx
+        .prepare_cached("SELECT through_seq FROM saved_docs WHERE doc_id = ?1")?
+        .query_row(params![doc], |r| r.get(0))
+        .optional()?;
+    if current.map(|s| s as u64) != cm.replaces {
+        return Ok(false);
+    }
+    let rows: i64 = tx
+        .prepare_cached("SELECT count(*) FROM changes WHERE doc_id = ?1 AND seq <= ?2")?
+        .query_row(params![doc, through], |r| r.get(0))?;
+    if rows as u64 != cm.folded {
+        return Ok(false);
+    }
+    tx.prepare_cached("DELETE FROM changes WHERE doc_id = ?1 AND seq <= ?2")?
+        .execute(params![doc, through])?;
+    let s = &cm.saved;
+    tx.prepare_cached(
+                "INSERT INTO saved_docs (doc_id, through_seq, bytes, change_count, change_bytes, change_ops)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (doc_id) DO UPDATE SET through_seq = excluded.through_seq,
+                     bytes = excluded.bytes, change_count = excluded.change_count,
+                     change_bytes = excluded.change_bytes, change_ops = excluded.change_ops",
+            )?
+            .execute(params![
+                doc,
+                through,
+                s.bytes,
+                s.change_count as i64,
+                s.change_bytes as i64,
+                s.change_ops as i64
+            ])?;
+    tx.prepare_cached("UPDATE documents SET loose = loose - ?2 WHERE id = ?1")?
+        .execute(params![doc, rows])?;
+    Ok(true)
 }
