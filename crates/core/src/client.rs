@@ -369,72 +369,126 @@ const FETCH_DOCS: usize = 200;
 /// not available to this person. Returns only then: the caller saves its pull cursor after
 /// this, so a cursor never moves past a document that is not stored. A cut-off anywhere loses
 /// nothing: what was stored stays, and the next sync asks again from the new heads.
+///
+/// Pipelined: each answer is stored on a second thread while the next request is out, so the
+/// server's and the network's time overlaps the device's own. Two requests in flight never
+/// name the same document (a document asked again goes into a request built after its answer
+/// was stored), so the heads a request sends never depend on an answer still being stored.
 fn fetch_whole(
     store: &mut Store,
     t: &mut dyn Transport,
     ids: &[Uuid],
     report: &mut SyncReport,
 ) -> Result<(), SyncProblem> {
-    let mut waiting: std::collections::VecDeque<Uuid> = ids.iter().copied().collect();
-    while !waiting.is_empty() {
-        let n = waiting.len().min(FETCH_DOCS);
-        let asked: Vec<Uuid> = waiting.drain(..n).collect();
-        let mut docs = Vec::with_capacity(asked.len());
-        for id in &asked {
-            docs.push((*id, store.heads(*id)?));
-        }
-        let heads_before: Vec<(Uuid, Vec<[u8; 32]>)> = docs.clone();
-        report.requests += 1;
-        let resp: FetchResponse =
-            decode(&t.fetch(rounds_protocol::encode(&FetchRequest { docs }))?)?;
-        let mut plan = fetch_plan(&asked, &resp)?;
-        let failed_before = report.failed.len();
-        let mut still = apply_batch(store, &resp.docs, report)?;
-        still.extend(apply_saved(store, &resp.saved, report)?);
-        let refused: Vec<Uuid> = report.failed[failed_before..]
-            .iter()
-            .map(|(id, _)| *id)
-            .collect();
-        for id in &still {
-            if !plan.again.contains(id) {
-                // The server said this part was the whole rest, yet it does not complete the
-                // document: storing nothing and moving on would lose it, so the sync stops.
-                return Err(SyncProblem::Refused(format!(
-                    "the server sent an incomplete history of record {id}"
-                )));
+    let mut seen = std::collections::HashSet::new();
+    let mut waiting: std::collections::VecDeque<Uuid> =
+        ids.iter().copied().filter(|id| seen.insert(*id)).collect();
+    // The answer received and not yet stored.
+    let mut received: Option<Answer> = None;
+    while !waiting.is_empty() || received.is_some() {
+        let next = if waiting.is_empty() {
+            None
+        } else {
+            let n = waiting.len().min(FETCH_DOCS);
+            let asked: Vec<Uuid> = waiting.drain(..n).collect();
+            let mut docs = Vec::with_capacity(asked.len());
+            for id in &asked {
+                docs.push((*id, store.heads(*id)?));
             }
-        }
-        for id in plan.gone.iter().copied() {
-            report
-                .failed
-                .push((id, "no longer available to this person".into()));
-        }
-        report.fetched += plan
-            .whole
-            .iter()
-            .filter(|id| !still.contains(id) && !refused.contains(id))
-            .count();
-        // A part this device refused (its own checks) is reported and not asked for again.
-        plan.again.retain(|id| !refused.contains(id));
-        // Progress: a document settled (whole or gone), or one asked again moved its heads.
-        let mut progressed = !plan.whole.is_empty() || !plan.gone.is_empty();
-        for (id, before) in &heads_before {
-            if !progressed && plan.again.contains(id) && store.heads(*id)? != *before {
-                progressed = true;
-            }
-        }
-        if !plan.again.is_empty() && !progressed {
-            // Nothing fitted and nothing moved: asking again would repeat the same answer.
-            return Err(SyncProblem::Server(
-                "the server's answers stopped bringing the records asked for".into(),
-            ));
-        }
+            report.requests += 1;
+            Some((asked, docs))
+        };
+        let (answer, again) = std::thread::scope(|s| {
+            let storing = received.take().map(|a| {
+                let (store, report) = (&mut *store, &mut *report);
+                s.spawn(move || store_answer(store, a, report))
+            });
+            let answer = next.map(|(asked, docs)| {
+                let resp = t.fetch(rounds_protocol::encode(&FetchRequest {
+                    docs: docs.clone(),
+                }));
+                resp.and_then(|b| decode::<FetchResponse>(&b))
+                    .map(|resp| Answer {
+                        asked,
+                        heads_before: docs,
+                        resp,
+                    })
+            });
+            let again = storing.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+            (answer, again)
+        });
         // Parts and deferred documents go to the front: they are asked for first next time.
-        for id in plan.again.into_iter().rev() {
+        for id in again.transpose()?.unwrap_or_default().into_iter().rev() {
             waiting.push_front(id);
         }
+        received = answer.transpose()?;
     }
     Ok(())
+}
+
+/// One fetch answer, with what was asked.
+struct Answer {
+    asked: Vec<Uuid>,
+    /// The heads each document asked for had when asked.
+    heads_before: Vec<(Uuid, Vec<[u8; 32]>)>,
+    resp: FetchResponse,
+}
+
+/// Stores one fetch answer; returns the documents to ask for again (sent in part, or
+/// deferred).
+fn store_answer(
+    store: &mut Store,
+    a: Answer,
+    report: &mut SyncReport,
+) -> Result<Vec<Uuid>, SyncProblem> {
+    let Answer {
+        asked,
+        heads_before,
+        resp,
+    } = a;
+    let mut plan = fetch_plan(&asked, &resp)?;
+    let failed_before = report.failed.len();
+    let mut still = apply_batch(store, &resp.docs, report)?;
+    still.extend(apply_saved(store, &resp.saved, report)?);
+    let refused: Vec<Uuid> = report.failed[failed_before..]
+        .iter()
+        .map(|(id, _)| *id)
+        .collect();
+    for id in &still {
+        if !plan.again.contains(id) {
+            // The server said this part was the whole rest, yet it does not complete the
+            // document: storing nothing and moving on would lose it, so the sync stops.
+            return Err(SyncProblem::Refused(format!(
+                "the server sent an incomplete history of record {id}"
+            )));
+        }
+    }
+    for id in plan.gone.iter().copied() {
+        report
+            .failed
+            .push((id, "no longer available to this person".into()));
+    }
+    report.fetched += plan
+        .whole
+        .iter()
+        .filter(|id| !still.contains(id) && !refused.contains(id))
+        .count();
+    // A part this device refused (its own checks) is reported and not asked for again.
+    plan.again.retain(|id| !refused.contains(id));
+    // Progress: a document settled (whole or gone), or one asked again moved its heads.
+    let mut progressed = !plan.whole.is_empty() || !plan.gone.is_empty();
+    for (id, before) in &heads_before {
+        if !progressed && plan.again.contains(id) && store.heads(*id)? != *before {
+            progressed = true;
+        }
+    }
+    if !plan.again.is_empty() && !progressed {
+        // Nothing fitted and nothing moved: asking again would repeat the same answer.
+        return Err(SyncProblem::Server(
+            "the server's answers stopped bringing the records asked for".into(),
+        ));
+    }
+    Ok(plan.again)
 }
 
 /// What a fetch answer says about each document asked for.
