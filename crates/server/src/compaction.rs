@@ -148,9 +148,22 @@ fn build(doc: &StoredDoc) -> Result<Option<Compacted>, CompactionError> {
 }
 
 /// Change rows a pass folds in one storage transaction at most (with at least one document
-/// each): enough that the pages documents share are written once for many of them, few
-/// enough that a push waiting behind the transaction waits a few milliseconds.
-pub const ROWS_PER_TRANSACTION: u64 = 1000;
+/// each): a shift's round of about 200 checks alone, short histories such as incidents' many
+/// at a time, so the pages they share are written once for all of them, while a push waiting
+/// behind the transaction waits a few milliseconds (with 1,000 the surge's push p99 during a
+/// pass rose by 138 ms: docs/storage.md#sizing).
+pub const ROWS_PER_TRANSACTION: u64 = 200;
+
+/// What a pass runs between batches so it shares the machine: a pause as long as the batch
+/// took (at least 20 ms), so a pass uses at most half of one core and pushes arriving meanwhile
+/// keep the database's attention and the rest of the CPU.
+pub fn paced() -> impl FnMut() {
+    let mut batch = std::time::Instant::now();
+    move || {
+        std::thread::sleep(batch.elapsed().max(Duration::from_millis(20)));
+        batch = std::time::Instant::now();
+    }
+}
 
 /// What a pass did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

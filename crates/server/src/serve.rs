@@ -159,10 +159,9 @@ async fn sweep_photos_hourly(state: AppState) {
 }
 
 /// Compacts settled documents every `schedule.every`, in the blocking pool, a batch at a
-/// time (see [`crate::compaction::run_pass`]): one document per short transaction, and a
-/// pause after each batch as long as the batch took, so pushes keep the database's attention
-/// and the CPU. A failure is logged and
-/// retried at the next pass.
+/// time (see [`crate::compaction::run_pass`]): a few documents per short transaction, and a
+/// pause after each batch as long as the batch took ([`crate::compaction::paced`]), so pushes
+/// keep the database's attention and the CPU. A failure is logged and retried at the next pass.
 async fn compact_settled(state: AppState, schedule: crate::Compaction) {
     let mut every = tokio::time::interval(schedule.every);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -170,13 +169,12 @@ async fn compact_settled(state: AppState, schedule: crate::Compaction) {
         every.tick().await;
         let (storage, rule) = (state.storage.clone(), schedule.policy.at(state.now()));
         let pass = tokio::task::spawn_blocking(move || {
-            // After each batch, a pause as long as the batch took: the pass uses at most half
-            // of one core, so pushes arriving meanwhile keep the rest.
-            let mut batch = std::time::Instant::now();
-            crate::compaction::run_pass(storage.as_ref(), Some(&rule), usize::MAX, || {
-                std::thread::sleep(batch.elapsed().max(std::time::Duration::from_millis(20)));
-                batch = std::time::Instant::now();
-            })
+            crate::compaction::run_pass(
+                storage.as_ref(),
+                Some(&rule),
+                usize::MAX,
+                crate::compaction::paced(),
+            )
         })
         .await;
         match pass {
