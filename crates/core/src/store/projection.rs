@@ -19,6 +19,30 @@ use crate::model::DocKind;
 
 /// Rewrites every projection row of one document.
 pub(super) fn project(tx: &Transaction<'_>, h: &Header, doc: &Automerge) -> Result<()> {
+    let mut search = Vec::new();
+    project_gathering(tx, h, doc, &mut search)?;
+    write_search(tx, search)
+}
+
+/// A document's entry in the search index, waiting to be written by [`write_search`].
+pub(super) struct SearchEntry {
+    id: String,
+    kind: &'static str,
+    title: String,
+    body: String,
+}
+
+/// [`project`], except that the document's search entry is added to `search` rather than
+/// written. A batch that projects each document inside its own savepoint writes the entries
+/// with [`write_search`] after the last one: FTS5 flushes its pending entries into a new
+/// segment at every savepoint (merging segments as they pile up), which cost a pull page more
+/// than the rest of its documents' projections together.
+pub(super) fn project_gathering(
+    tx: &Transaction<'_>,
+    h: &Header,
+    doc: &Automerge,
+    search: &mut Vec<SearchEntry>,
+) -> Result<()> {
     let id = h.id.to_string();
     match h.kind {
         DocKind::Shift => {
@@ -80,7 +104,12 @@ pub(super) fn project(tx: &Transaction<'_>, h: &Header, doc: &Automerge) -> Resu
                 body.push_str(&p.name);
             }
             let title = format!("{} — {}", b.incident_type.reporting_category(), b.location);
-            index(tx, &id, "incident", &title, &body)?;
+            search.push(SearchEntry {
+                id,
+                kind: "incident",
+                title,
+                body,
+            });
         }
         DocKind::ContactNote => {
             let b = document::read_note(doc)?;
@@ -117,7 +146,12 @@ pub(super) fn project(tx: &Transaction<'_>, h: &Header, doc: &Automerge) -> Resu
             }
             let title = format!("Contact note — {} ({})", b.student_name, b.student_ref);
             let body = format!("{}\n{}", b.reason, b.outcome);
-            index(tx, &id, "contact_note", &title, &body)?;
+            search.push(SearchEntry {
+                id,
+                kind: "contact_note",
+                title,
+                body,
+            });
         }
     }
     Ok(())
@@ -150,6 +184,15 @@ fn insert_check(tx: &Transaction<'_>, h: &Header, c: &CheckRecord) -> Result<boo
             c.recorded_by.to_string()
         ])?;
     Ok(n == 1)
+}
+
+/// Writes gathered search entries (their documents' rows must exist), in order: a document
+/// named twice keeps its last entry.
+pub(super) fn write_search(tx: &Transaction<'_>, search: Vec<SearchEntry>) -> Result<()> {
+    for e in search {
+        index(tx, &e.id, e.kind, &e.title, &e.body)?;
+    }
+    Ok(())
 }
 
 fn index(tx: &Transaction<'_>, id: &str, kind: &str, title: &str, body: &str) -> Result<()> {

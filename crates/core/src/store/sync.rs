@@ -237,21 +237,26 @@ impl Store {
             }
         }
         let mut stored = Vec::with_capacity(ready.len());
+        // Search entries are written after the last savepoint (see
+        // `projection::project_gathering`).
+        let mut search = Vec::new();
         for (i, doc, parsed) in ready {
             let header = &docs[i].0;
             tx.execute_batch("SAVEPOINT remote_doc")?;
+            let mut mine = Vec::new();
             let one = (|| -> Result<usize> {
                 insert_header(&tx, header)?;
                 let mut new = 0;
                 for c in &parsed {
                     new += store_change(&tx, header.id, c, from_server)? as usize;
                 }
-                projection::project(&tx, header, &doc)?;
+                projection::project_gathering(&tx, header, &doc, &mut mine)?;
                 Ok(new)
             })();
             match one {
                 Ok(new) => {
                     tx.execute_batch("RELEASE remote_doc")?;
+                    search.append(&mut mine);
                     results[i] = Ok(Applied {
                         new,
                         complete: true,
@@ -264,6 +269,7 @@ impl Store {
                 }
             }
         }
+        projection::write_search(&tx, search)?;
         tx.commit()?;
         for (h, doc) in stored {
             self.put_back(h, doc);
@@ -279,6 +285,10 @@ impl Store {
     /// [`Store::apply_remote_many`]; one the device already holds part of (it arrived by
     /// another way meanwhile) is merged change by change instead.
     pub fn apply_saved_many(&mut self, docs: &[SavedDocument]) -> Result<Vec<Result<Applied>>> {
+        // Loading each saved form (automerge rebuilds every change to check its hash) is most
+        // of the work and needs no store: done first, outside the write lock, on the phone's
+        // cores.
+        let mut loaded = load_saved(docs);
         let tx = rusqlite::Transaction::new_unchecked(
             &self.conn,
             rusqlite::TransactionBehavior::Immediate,
@@ -287,6 +297,9 @@ impl Store {
         let mut results: Vec<Result<Applied>> = Vec::with_capacity(docs.len());
         let mut stored = Vec::new();
         let mut held = Vec::new();
+        // Search entries are written after the last savepoint (see
+        // `projection::project_gathering`).
+        let mut search = Vec::new();
         for (i, (header, bytes, tail)) in docs.iter().enumerate() {
             if load_header(&tx, header.id)?.is_some() {
                 results.push(Ok(Applied {
@@ -297,10 +310,14 @@ impl Store {
                 continue;
             }
             tx.execute_batch("SAVEPOINT saved_doc")?;
+            let mut mine = Vec::new();
             let one = (|| -> Result<Option<(automerge::Automerge, usize)>> {
-                let mut doc = automerge::Automerge::load(bytes)
-                    .map_err(|e| Error::invalid("saved document", e.to_string()))?
-                    .with_actor(document::actor_for(self.device_id));
+                let mut doc = match loaded[i].take() {
+                    Some(pre) => pre,
+                    None => automerge::Automerge::load(bytes),
+                }
+                .map_err(|e| Error::invalid("saved document", e.to_string()))?
+                .with_actor(document::actor_for(self.device_id));
                 let mut parsed = Vec::with_capacity(tail.len());
                 for (j, b) in tail.iter().enumerate() {
                     parsed.push(crate::limits::parse_change(
@@ -323,12 +340,13 @@ impl Store {
                 for c in &parsed {
                     new += store_change(&tx, header.id, c, true)? as usize;
                 }
-                projection::project(&tx, header, &doc)?;
+                projection::project_gathering(&tx, header, &doc, &mut mine)?;
                 Ok(Some((doc, new)))
             })();
             match one {
                 Ok(Some((doc, new))) => {
                     tx.execute_batch("RELEASE saved_doc")?;
+                    search.append(&mut mine);
                     results.push(Ok(Applied {
                         new,
                         complete: true,
@@ -348,6 +366,7 @@ impl Store {
                 }
             }
         }
+        projection::write_search(&tx, search)?;
         tx.commit()?;
         for (h, doc) in stored {
             self.put_back(h, doc);
@@ -564,4 +583,36 @@ fn first_difference(a: &Header, b: &Header) -> &'static str {
     } else {
         "classification"
     }
+}
+
+/// Most threads [`load_saved`] uses.
+const LOAD_THREADS: usize = 4;
+
+/// Each saved form loaded, in order, on up to [`LOAD_THREADS`] threads (as many as the device
+/// has cores).
+fn load_saved(
+    docs: &[SavedDocument],
+) -> Vec<Option<std::result::Result<automerge::Automerge, automerge::AutomergeError>>> {
+    let load = |chunk: &[SavedDocument]| {
+        chunk
+            .iter()
+            .map(|(_, bytes, _)| Some(automerge::Automerge::load(bytes)))
+            .collect::<Vec<_>>()
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .clamp(1, LOAD_THREADS);
+    if threads == 1 || docs.len() < 2 * threads {
+        return load(docs);
+    }
+    std::thread::scope(|s| {
+        let handles: Vec<_> = docs
+            .chunks(docs.len().div_ceil(threads))
+            .map(|chunk| s.spawn(move || load(chunk)))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
 }
