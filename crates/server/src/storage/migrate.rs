@@ -503,6 +503,14 @@ pub fn sqlite_to_postgres(
 
     verify(&snapshot, &db, &hashes, report.photos_missing)?;
     progress("verified: every table's rows and every photo's bytes match");
+    // Statistics for the planner now, not at autovacuum's leisure: a database just filled
+    // without them answered a supervisor's first pull with plans costing PostgreSQL some
+    // fourteen times the CPU (docs/storage.md#sizing).
+    db.run(async {
+        db.client().await?.batch_execute("ANALYZE").await?;
+        Ok::<_, StorageError>(())
+    })?;
+    progress("analyzed");
     snapshot.finish()?;
     Ok(report)
 }
