@@ -17,10 +17,11 @@
 //! **Nothing is lost, nothing is duplicated.** A pass stores a few documents' compactions in
 //! one short storage transaction ([`SyncStore::store_compacted_all`]): for each, the new saved
 //! part replaces the old one and exactly the rows it was built from, or nothing of that
-//! document is written if it moved on in a way the compaction did not see. The saved form is built outside any transaction and checked before it is
-//! stored: loaded back, it must give the same heads and every change hash of the history it
-//! replaces (so the hashes devices hold, and signatures over them, still verify). A kill at
-//! any moment leaves either the old rows or the new saved part. Pushes never wait for it: it
+//! document is written if it moved on in a way the compaction did not see. The saved form is
+//! built outside any transaction and checked before it is stored: loaded back, it must give
+//! the same heads and every change hash of the history it replaces (so the hashes devices
+//! hold, and signatures over them, still verify). A kill at any moment leaves either the old
+//! rows or the new saved part. Pushes never wait for it: it
 //! does not change a document's version, so a push that loaded a document before a compaction
 //! still commits.
 //!

@@ -376,7 +376,11 @@ impl Store {
             let mut batch = Vec::with_capacity(held.len());
             for &i in &held {
                 let (header, bytes, tail) = &docs[i];
-                match automerge::Automerge::load(bytes) {
+                // Loaded already, with the others, before the write lock.
+                match loaded[i]
+                    .take()
+                    .unwrap_or_else(|| automerge::Automerge::load(bytes))
+                {
                     Ok(doc) => {
                         let mut changes: Vec<Vec<u8>> = doc
                             .get_changes(&[])

@@ -402,3 +402,36 @@ pub(crate) fn compaction_keeps_every_change_and_the_feed_points_to_what_was_fold
         (2, 1, 1)
     );
 }
+
+/// Two shifts' rows as the schema before packed checks held them (SQLite schema 6, PostgreSQL
+/// schema 2: the same SQL on both), for the migration tests.
+pub(crate) const ROWS_BEFORE_PACKED_CHECKS: &str = "
+    INSERT INTO shifts (id, school_id, post_id, guard_id, started_at, ended_at, check_count)
+    VALUES ('s1', 'school', 'post', 'guard', 1000, NULL, 2),
+           ('s2', 'school', 'post', 'guard', 1000, NULL, 0);
+    INSERT INTO patrol_checks (shift_id, id, checkpoint_id, result, note, at) VALUES
+      ('s1', '00000000-0000-0000-0000-000000000002', '00000000-0000-0000-0000-00000000000a', 'hazard', 'wet floor', 2000),
+      ('s1', '00000000-0000-0000-0000-000000000001', '00000000-0000-0000-0000-00000000000b', 'all_clear', '', 3000);";
+
+/// What the migration must have packed from [`ROWS_BEFORE_PACKED_CHECKS`]: `s1`'s two checks
+/// as they were, in their order, and nothing for `s2`.
+pub(crate) fn rows_before_packed_checks_were_packed(s1: &[u8], s2: &[u8]) {
+    let checks = super::check_pack::unpack(s1).expect("reads");
+    assert_eq!(
+        checks
+            .iter()
+            .map(|c| (
+                c.id.as_u128(),
+                c.checkpoint_id.as_u128(),
+                c.result.code(),
+                c.note.as_str(),
+                c.at.timestamp_millis()
+            ))
+            .collect::<Vec<_>>(),
+        vec![
+            (2, 10, "hazard", "wet floor", 2000),
+            (1, 11, "all_clear", "", 3000)
+        ]
+    );
+    assert!(s2.is_empty(), "a shift without checks packs to nothing");
+}

@@ -444,14 +444,7 @@ mod tests {
                 i + 1
             ));
         }
-        old.push_str(
-            "INSERT INTO shifts (id, school_id, post_id, guard_id, started_at, ended_at, check_count)
-             VALUES ('s1', 'school', 'post', 'guard', 1000, NULL, 2),
-                    ('s2', 'school', 'post', 'guard', 1000, NULL, 0);
-             INSERT INTO patrol_checks (shift_id, id, checkpoint_id, result, note, at) VALUES
-               ('s1', '00000000-0000-0000-0000-000000000002', '00000000-0000-0000-0000-00000000000a', 'hazard', 'wet floor', 2000),
-               ('s1', '00000000-0000-0000-0000-000000000001', '00000000-0000-0000-0000-00000000000b', 'all_clear', '', 3000);",
-        );
+        old.push_str(contract::ROWS_BEFORE_PACKED_CHECKS);
         cluster.psql("packed", &old).expect("old schema and rows");
         drop(PgStorage::open(&url).expect("migrates"));
         let packed = |shift: &str| -> Vec<u8> {
@@ -463,27 +456,7 @@ mod tests {
                 .expect("shift");
             hex::decode(hex_text.trim()).expect("hex")
         };
-        let checks = super::super::check_pack::unpack(&packed("s1")).expect("reads");
-        assert_eq!(
-            checks
-                .iter()
-                .map(|c| (
-                    c.id.as_u128(),
-                    c.checkpoint_id.as_u128(),
-                    c.result.code(),
-                    c.note.as_str(),
-                    c.at.timestamp_millis()
-                ))
-                .collect::<Vec<_>>(),
-            vec![
-                (2, 10, "hazard", "wet floor", 2000),
-                (1, 11, "all_clear", "", 3000)
-            ]
-        );
-        assert!(
-            packed("s2").is_empty(),
-            "a shift without checks packs to nothing"
-        );
+        contract::rows_before_packed_checks_were_packed(&packed("s1"), &packed("s2"));
         let left = cluster
             .psql("packed", "SELECT to_regclass('patrol_checks') IS NULL")
             .expect("schema");

@@ -375,15 +375,8 @@ mod tests {
             }
             conn.pragma_update(None, "user_version", PACKED_CHECKS as i64 - 1)
                 .expect("version");
-            conn.execute_batch(
-                "INSERT INTO shifts (id, school_id, post_id, guard_id, started_at, ended_at, check_count)
-                 VALUES ('s1', 'school', 'post', 'guard', 1000, NULL, 2),
-                        ('s2', 'school', 'post', 'guard', 1000, NULL, 0);
-                 INSERT INTO patrol_checks (shift_id, id, checkpoint_id, result, note, at) VALUES
-                   ('s1', '00000000-0000-0000-0000-000000000002', '00000000-0000-0000-0000-00000000000a', 'hazard', 'wet floor', 2000),
-                   ('s1', '00000000-0000-0000-0000-000000000001', '00000000-0000-0000-0000-00000000000b', 'all_clear', '', 3000);",
-            )
-            .expect("old rows");
+            conn.execute_batch(contract::ROWS_BEFORE_PACKED_CHECKS)
+                .expect("old rows");
         }
         drop(SqliteStorage::open(dir.path()).expect("migrates"));
         let conn = Connection::open(dir.path().join("rounds.db")).expect("open");
@@ -393,27 +386,7 @@ mod tests {
             })
             .expect("shift")
         };
-        let checks = check_pack::unpack(&packed("s1")).expect("reads");
-        assert_eq!(
-            checks
-                .iter()
-                .map(|c| (
-                    c.id.as_u128(),
-                    c.checkpoint_id.as_u128(),
-                    c.result,
-                    c.note.as_str(),
-                    c.at.timestamp_millis()
-                ))
-                .collect::<Vec<_>>(),
-            vec![
-                (2, 10, CheckResult::Hazard, "wet floor", 2000),
-                (1, 11, CheckResult::AllClear, "", 3000)
-            ]
-        );
-        assert!(
-            packed("s2").is_empty(),
-            "a shift without checks packs to nothing"
-        );
+        contract::rows_before_packed_checks_were_packed(&packed("s1"), &packed("s2"));
         let tables: i64 = conn
             .query_row(
                 "SELECT count(*) FROM sqlite_master WHERE name = 'patrol_checks'",
