@@ -336,29 +336,59 @@ fn tally(
     Ok(incomplete)
 }
 
-/// Stores whole documents received as saved documents in one store transaction; returns the
-/// ids that still lack something (none, from an honest server).
+/// Stores whole documents received as saved documents (prepared by [`Answer::new`]) in one
+/// store transaction; returns the ids that still lack something (none, from an honest server).
 fn apply_saved(
     store: &mut Store,
-    docs: &[rounds_protocol::SavedDoc],
+    saved: ReceivedSaved,
     report: &mut SyncReport,
 ) -> Result<Vec<Uuid>, SyncProblem> {
-    if docs.is_empty() {
+    let ReceivedSaved {
+        ids,
+        unreadable,
+        prepared,
+    } = saved;
+    report.failed.extend(unreadable);
+    if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let mut batch = Vec::with_capacity(docs.len());
-    for d in docs {
-        match wire::header_from_wire(&d.header) {
-            Ok(h) => batch.push((
-                h,
-                d.bytes.to_vec(),
-                d.changes.iter().map(|c| c.to_vec()).collect(),
-            )),
-            Err(e) => report.failed.push((d.header.id, e.to_string())),
+    let results = store.apply_prepared(prepared)?;
+    tally(ids.into_iter(), results, report)
+}
+
+/// The saved documents of one fetch answer, made ready to store.
+struct ReceivedSaved {
+    /// Their ids, in order.
+    ids: Vec<Uuid>,
+    /// Ones whose header could not be read, with why.
+    unreadable: Vec<(Uuid, String)>,
+    prepared: crate::store::PreparedSaved,
+}
+
+impl ReceivedSaved {
+    /// Reads the headers and prepares the documents ([`Store::prepare_saved`]): no store
+    /// needed, so this runs while the answer before is being stored.
+    fn new(device: Uuid, docs: Vec<rounds_protocol::SavedDoc>) -> ReceivedSaved {
+        let (mut ids, mut unreadable, mut batch) = (Vec::new(), Vec::new(), Vec::new());
+        for d in docs {
+            match wire::header_from_wire(&d.header) {
+                Ok(h) => {
+                    ids.push(h.id);
+                    batch.push((
+                        h,
+                        d.bytes.into_vec(),
+                        d.changes.into_iter().map(|c| c.into_vec()).collect(),
+                    ));
+                }
+                Err(e) => unreadable.push((d.header.id, e.to_string())),
+            }
+        }
+        ReceivedSaved {
+            ids,
+            unreadable,
+            prepared: Store::prepare_saved(device, batch),
         }
     }
-    let results = store.apply_saved_many(&batch)?;
-    tally(batch.iter().map(|(h, _, _)| h.id), results, report)
 }
 
 /// Most documents asked for in one fetch request.
@@ -380,6 +410,7 @@ fn fetch_whole(
     ids: &[Uuid],
     report: &mut SyncReport,
 ) -> Result<(), SyncProblem> {
+    let device = store.device_id();
     let mut seen = std::collections::HashSet::new();
     let mut waiting: std::collections::VecDeque<Uuid> =
         ids.iter().copied().filter(|id| seen.insert(*id)).collect();
@@ -408,11 +439,7 @@ fn fetch_whole(
                     docs: docs.clone(),
                 }));
                 resp.and_then(|b| decode::<FetchResponse>(&b))
-                    .map(|resp| Answer {
-                        asked,
-                        heads_before: docs,
-                        resp,
-                    })
+                    .map(|resp| Answer::new(device, asked, docs, resp))
             });
             let again = storing.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
             (answer, again)
@@ -428,10 +455,37 @@ fn fetch_whole(
 
 /// One fetch answer, with what was asked.
 struct Answer {
-    asked: Vec<Uuid>,
     /// The heads each document asked for had when asked.
     heads_before: Vec<(Uuid, Vec<[u8; 32]>)>,
+    /// What the answer says of each document asked for.
+    plan: Result<FetchPlan, SyncProblem>,
     resp: FetchResponse,
+    /// Its saved documents, taken out of `resp` and prepared.
+    saved: ReceivedSaved,
+}
+
+impl Answer {
+    /// Reads an answer as it arrives: its plan, and its saved documents prepared (loading
+    /// them is most of a snapshot pull's work on the device, and needs no store, so it
+    /// overlaps the storing of the answer before).
+    fn new(
+        device: Uuid,
+        asked: Vec<Uuid>,
+        heads_before: Vec<(Uuid, Vec<[u8; 32]>)>,
+        mut resp: FetchResponse,
+    ) -> Answer {
+        let plan = fetch_plan(&asked, &resp);
+        let saved = match plan {
+            Ok(_) => ReceivedSaved::new(device, std::mem::take(&mut resp.saved)),
+            Err(_) => ReceivedSaved::new(device, Vec::new()),
+        };
+        Answer {
+            heads_before,
+            plan,
+            resp,
+            saved,
+        }
+    }
 }
 
 /// Stores one fetch answer; returns the documents to ask for again (sent in part, or
@@ -442,14 +496,15 @@ fn store_answer(
     report: &mut SyncReport,
 ) -> Result<Vec<Uuid>, SyncProblem> {
     let Answer {
-        asked,
         heads_before,
+        plan,
         resp,
+        saved,
     } = a;
-    let mut plan = fetch_plan(&asked, &resp)?;
+    let mut plan = plan?;
     let failed_before = report.failed.len();
     let mut still = apply_batch(store, &resp.docs, report)?;
-    still.extend(apply_saved(store, &resp.saved, report)?);
+    still.extend(apply_saved(store, saved, report)?);
     let refused: Vec<Uuid> = report.failed[failed_before..]
         .iter()
         .map(|(id, _)| *id)

@@ -54,7 +54,8 @@ pub use queries::{
     ShiftRow, ShiftView,
 };
 pub use sync::{
-    Applied, PendingChange, PendingDocument, SavedDocument, StoreSize, SyncBacklog, WaitingFor,
+    Applied, PendingChange, PendingDocument, PreparedSaved, SavedDocument, StoreSize, SyncBacklog,
+    WaitingFor,
 };
 
 use crate::document::{self, Header};
@@ -851,6 +852,30 @@ fn insert_header(tx: &rusqlite::Transaction<'_>, h: &Header) -> Result<bool> {
             h.classification.code(),
         ])?;
     Ok(n == 1)
+}
+
+/// Inserts a document the device did not hold, with its snapshot, in one row write.
+fn insert_header_with_snapshot(
+    tx: &rusqlite::Transaction<'_>,
+    h: &Header,
+    snapshot: &[u8],
+) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO documents
+            (id, kind, school_id, author_id, device_id, created_at, classification, snapshot)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        h.id.to_string(),
+        h.kind.code(),
+        h.school_id.to_string(),
+        h.author_id.to_string(),
+        h.device_id.to_string(),
+        ms(h.created_at),
+        h.classification.code(),
+        snapshot,
+    ])?;
+    Ok(())
 }
 
 /// Appends one change to a document's log; `acked` when it came from the server. Returns

@@ -43,11 +43,92 @@ pub(super) fn project_gathering(
     doc: &Automerge,
     search: &mut Vec<SearchEntry>,
 ) -> Result<()> {
+    write_gathering(tx, h, read(h, doc)?, search)
+}
+
+/// What one document projects to, read out of it: [`read`] needs no store, so a batch of
+/// received documents is read on several threads before the write lock is taken, and
+/// [`write_gathering`] only writes rows.
+pub(super) struct Projected {
+    rows: Rows,
+    search: Option<SearchEntry>,
+}
+
+enum Rows {
+    Shift(document::ShiftBody),
+    Incident(document::IncidentBody),
+    Note(document::NoteBody),
+}
+
+/// Reads a document's projection (refusing a body past the caps of [`crate::limits`]).
+pub(super) fn read(h: &Header, doc: &Automerge) -> Result<Projected> {
     let id = h.id.to_string();
-    match h.kind {
+    Ok(match h.kind {
         DocKind::Shift => {
             let body = document::read_shift(doc)?;
             crate::limits::shift(&body)?;
+            Projected {
+                rows: Rows::Shift(body),
+                search: None,
+            }
+        }
+        DocKind::Incident => {
+            let b = document::read_incident(doc)?;
+            crate::limits::incident(&b)?;
+            let mut body = b.narrative.clone();
+            for text in [&b.actions]
+                .into_iter()
+                .chain(b.supplements.iter().map(|s| &s.text))
+            {
+                if !text.is_empty() {
+                    body.push('\n');
+                    body.push_str(text);
+                }
+            }
+            for p in &b.people {
+                body.push('\n');
+                body.push_str(&p.name);
+            }
+            let title = format!("{} — {}", b.incident_type.reporting_category(), b.location);
+            Projected {
+                rows: Rows::Incident(b),
+                search: Some(SearchEntry {
+                    id,
+                    kind: "incident",
+                    title,
+                    body,
+                }),
+            }
+        }
+        DocKind::ContactNote => {
+            let b = document::read_note(doc)?;
+            crate::limits::note(&b)?;
+            let title = format!("Contact note — {} ({})", b.student_name, b.student_ref);
+            let body = format!("{}\n{}", b.reason, b.outcome);
+            Projected {
+                rows: Rows::Note(b),
+                search: Some(SearchEntry {
+                    id,
+                    kind: "contact_note",
+                    title,
+                    body,
+                }),
+            }
+        }
+    })
+}
+
+/// Writes the rows [`read`] gave (replacing the document's earlier ones); its search entry is
+/// added to `search`, for [`write_search`].
+pub(super) fn write_gathering(
+    tx: &Transaction<'_>,
+    h: &Header,
+    p: Projected,
+    search: &mut Vec<SearchEntry>,
+) -> Result<()> {
+    let id = h.id.to_string();
+    match &p.rows {
+        Rows::Shift(body) => {
             tx.prepare_cached("DELETE FROM patrol_checks WHERE shift_id = ?1")?
                 .execute(params![id])?;
             for c in &body.checks {
@@ -67,9 +148,7 @@ pub(super) fn project_gathering(
                 body.ended_at.map(ms),
             ])?;
         }
-        DocKind::Incident => {
-            let b = document::read_incident(doc)?;
-            crate::limits::incident(&b)?;
+        Rows::Incident(b) => {
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO incidents
                     (id, school_id, author_id, type, status, location, occurred_at, reported_at,
@@ -89,31 +168,8 @@ pub(super) fn project_gathering(
                 b.people.len() as i64,
                 b.supplements.len() as i64
             ])?;
-            let mut body = b.narrative.clone();
-            for text in [&b.actions]
-                .into_iter()
-                .chain(b.supplements.iter().map(|s| &s.text))
-            {
-                if !text.is_empty() {
-                    body.push('\n');
-                    body.push_str(text);
-                }
-            }
-            for p in &b.people {
-                body.push('\n');
-                body.push_str(&p.name);
-            }
-            let title = format!("{} — {}", b.incident_type.reporting_category(), b.location);
-            search.push(SearchEntry {
-                id,
-                kind: "incident",
-                title,
-                body,
-            });
         }
-        DocKind::ContactNote => {
-            let b = document::read_note(doc)?;
-            crate::limits::note(&b)?;
+        Rows::Note(b) => {
             tx.prepare_cached(
                 "INSERT OR REPLACE INTO contact_notes
                     (id, school_id, author_id, student_ref, student_name, contact_type, reason,
@@ -144,16 +200,9 @@ pub(super) fn project_gathering(
                 )?
                 .execute(params![id, p.to_string()])?;
             }
-            let title = format!("Contact note — {} ({})", b.student_name, b.student_ref);
-            let body = format!("{}\n{}", b.reason, b.outcome);
-            search.push(SearchEntry {
-                id,
-                kind: "contact_note",
-                title,
-                body,
-            });
         }
     }
+    search.extend(p.search);
     Ok(())
 }
 

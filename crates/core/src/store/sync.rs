@@ -24,7 +24,8 @@ use uuid::Uuid;
 use std::collections::HashMap;
 
 use super::{
-    Store, check_cache, insert_header, load_doc, load_header, parse_uuid, projection, store_change,
+    Store, check_cache, insert_header, insert_header_with_snapshot, load_doc, load_header,
+    parse_uuid, projection, store_change,
 };
 use crate::document::{self, Header};
 use crate::error::{Error, Result};
@@ -279,16 +280,29 @@ impl Store {
 
     /// Stores whole documents received as automerge saved documents (a fetch for documents
     /// this device held none of: snapshot pulls, compacted documents), each `(header, saved,
-    /// changes after it)`, in one transaction, as already held by the server. The saved form
-    /// becomes the document's snapshot as it is: loading it once costs far less than
-    /// applying its changes one by one. Each document succeeds or fails on its own, as in
+    /// changes after it)`, in one transaction, as already held by the server: the same as
+    /// [`Store::prepare_saved`] then [`Store::apply_prepared`].
+    pub fn apply_saved_many(&mut self, docs: Vec<SavedDocument>) -> Result<Vec<Result<Applied>>> {
+        let prepared = Store::prepare_saved(self.device_id, docs);
+        self.apply_prepared(prepared)
+    }
+
+    /// Makes received saved documents ready to store, without the store (so on any thread,
+    /// while the store writes an earlier batch): each is loaded (automerge rebuilds every
+    /// change to check its hash: most of the work), its later changes applied, its header
+    /// checked against the one given and its projection read, on up to [`PREPARE_THREADS`]
+    /// threads. `device` is this device's id ([`Store::device_id`]).
+    pub fn prepare_saved(device: Uuid, docs: Vec<SavedDocument>) -> PreparedSaved {
+        PreparedSaved(prepare_all(device, docs))
+    }
+
+    /// Stores documents [`Store::prepare_saved`] made ready, in one transaction. The saved form
+    /// becomes the document's snapshot as it is: loading it once costs far less than applying
+    /// its changes one by one. Each document succeeds or fails on its own, as in
     /// [`Store::apply_remote_many`]; one the device already holds part of (it arrived by
     /// another way meanwhile) is merged change by change instead.
-    pub fn apply_saved_many(&mut self, docs: &[SavedDocument]) -> Result<Vec<Result<Applied>>> {
-        // Loading each saved form (automerge rebuilds every change to check its hash) is most
-        // of the work and needs no store: done first, outside the write lock, on the phone's
-        // cores.
-        let mut loaded = load_saved(docs);
+    pub fn apply_prepared(&mut self, prepared: PreparedSaved) -> Result<Vec<Result<Applied>>> {
+        let docs = prepared.0;
         let tx = rusqlite::Transaction::new_unchecked(
             &self.conn,
             rusqlite::TransactionBehavior::Immediate,
@@ -297,73 +311,46 @@ impl Store {
         let mut results: Vec<Result<Applied>> = Vec::with_capacity(docs.len());
         let mut stored = Vec::new();
         let mut held = Vec::new();
-        // Search entries are written after the last savepoint (see
+        // Search entries are written after the last document (see
         // `projection::project_gathering`).
         let mut search = Vec::new();
-        for (i, (header, bytes, tail)) in docs.iter().enumerate() {
-            if load_header(&tx, header.id)?.is_some() {
+        // Everything that can refuse a document was checked while preparing it: what is left
+        // are writes, so no document needs a savepoint of its own (a failed write fails the
+        // whole batch, as a failure of the store itself).
+        for (i, (d, prepared)) in docs.into_iter().enumerate() {
+            if load_header(&tx, d.0.id)?.is_some() {
                 results.push(Ok(Applied {
                     new: 0,
                     complete: false,
                 }));
-                held.push(i);
+                held.push((i, d));
                 continue;
             }
-            tx.execute_batch("SAVEPOINT saved_doc")?;
-            let mut mine = Vec::new();
-            let one = (|| -> Result<Option<(automerge::Automerge, usize)>> {
-                let mut doc = match loaded[i].take() {
-                    Some(pre) => pre,
-                    None => automerge::Automerge::load(bytes),
-                }
-                .map_err(|e| Error::invalid("saved document", e.to_string()))?
-                .with_actor(document::actor_for(self.device_id));
-                let mut parsed = Vec::with_capacity(tail.len());
-                for (j, b) in tail.iter().enumerate() {
-                    parsed.push(crate::limits::parse_change(
-                        &format!("changes[{j}]"),
-                        b.clone(),
-                    )?);
-                }
-                doc.apply_changes(parsed.iter().cloned())
-                    .map_err(|e| Error::invalid("changes", format!("cannot be applied: {e}")))?;
-                if !doc.get_missing_deps(&[]).is_empty()
-                    || doc.get(automerge::ROOT, "header").ok().flatten().is_none()
-                {
-                    return Ok(None);
-                }
-                document::check_header(&doc, header)?;
-                insert_header(&tx, header)?;
-                tx.prepare_cached("UPDATE documents SET snapshot = ?2 WHERE id = ?1")?
-                    .execute(params![header.id.to_string(), bytes])?;
-                let mut new = 0;
-                for c in &parsed {
-                    new += store_change(&tx, header.id, c, true)? as usize;
-                }
-                projection::project_gathering(&tx, header, &doc, &mut mine)?;
-                Ok(Some((doc, new)))
-            })();
-            match one {
-                Ok(Some((doc, new))) => {
-                    tx.execute_batch("RELEASE saved_doc")?;
-                    search.append(&mut mine);
+            let (header, bytes, _) = &d;
+            match prepared {
+                Prepared::Ready(ready) => {
+                    let Ready {
+                        doc,
+                        tail,
+                        projected,
+                    } = *ready;
+                    insert_header_with_snapshot(&tx, header, bytes)?;
+                    let mut new = 0;
+                    for c in &tail {
+                        new += store_change(&tx, header.id, c, true)? as usize;
+                    }
+                    projection::write_gathering(&tx, header, projected, &mut search)?;
                     results.push(Ok(Applied {
                         new,
                         complete: true,
                     }));
                     stored.push((header.clone(), doc));
                 }
-                Ok(None) => {
-                    tx.execute_batch("ROLLBACK TO saved_doc; RELEASE saved_doc")?;
-                    results.push(Ok(Applied {
-                        new: 0,
-                        complete: false,
-                    }));
-                }
-                Err(e) => {
-                    tx.execute_batch("ROLLBACK TO saved_doc; RELEASE saved_doc")?;
-                    results.push(Err(e));
-                }
+                Prepared::Incomplete => results.push(Ok(Applied {
+                    new: 0,
+                    complete: false,
+                })),
+                Prepared::Refused(e) => results.push(Err(e)),
             }
         }
         projection::write_search(&tx, search)?;
@@ -371,24 +358,21 @@ impl Store {
         for (h, doc) in stored {
             self.put_back(h, doc);
         }
-        // Documents held in part: their changes, merged as any received changes are.
+        // Documents held in part: their changes, merged as any received changes are. This is
+        // a race (the fetch asked for them because the device held none of them), so they are
+        // loaded again here rather than kept from preparing.
         if !held.is_empty() {
             let mut batch = Vec::with_capacity(held.len());
-            for &i in &held {
-                let (header, bytes, tail) = &docs[i];
-                // Loaded already, with the others, before the write lock.
-                match loaded[i]
-                    .take()
-                    .unwrap_or_else(|| automerge::Automerge::load(bytes))
-                {
+            for (i, (header, bytes, tail)) in held {
+                match automerge::Automerge::load(&bytes) {
                     Ok(doc) => {
                         let mut changes: Vec<Vec<u8>> = doc
                             .get_changes(&[])
                             .iter()
                             .map(|c| c.raw_bytes().to_vec())
                             .collect();
-                        changes.extend(tail.iter().cloned());
-                        batch.push((i, (header.clone(), changes)));
+                        changes.extend(tail);
+                        batch.push((i, (header, changes)));
                     }
                     Err(e) => results[i] = Err(Error::invalid("saved document", e.to_string())),
                 }
@@ -589,34 +573,91 @@ fn first_difference(a: &Header, b: &Header) -> &'static str {
     }
 }
 
-/// Most threads [`load_saved`] uses.
-const LOAD_THREADS: usize = 4;
+/// Most threads [`Store::prepare_saved`] uses.
+pub const PREPARE_THREADS: usize = 4;
 
-/// Each saved form loaded, in order, on up to [`LOAD_THREADS`] threads (as many as the device
-/// has cores).
-fn load_saved(
-    docs: &[SavedDocument],
-) -> Vec<Option<std::result::Result<automerge::Automerge, automerge::AutomergeError>>> {
-    let load = |chunk: &[SavedDocument]| {
+/// Received saved documents made ready to store ([`Store::prepare_saved`]).
+pub struct PreparedSaved(Vec<(SavedDocument, Prepared)>);
+
+/// What preparing one saved document found.
+enum Prepared {
+    /// Loaded with its later changes applied, its header checked and its projection read.
+    Ready(Box<Ready>),
+    /// It still lacks changes, or has no header yet: nothing is stored.
+    Incomplete,
+    /// The device's own checks refuse it.
+    Refused(Error),
+}
+
+/// A document ready to store.
+struct Ready {
+    doc: automerge::Automerge,
+    tail: Vec<Change>,
+    projected: projection::Projected,
+}
+
+/// Each saved document prepared, in order, on up to [`PREPARE_THREADS`] threads (as many as
+/// the device has cores).
+fn prepare_all(device: Uuid, docs: Vec<SavedDocument>) -> Vec<(SavedDocument, Prepared)> {
+    let prepare = |chunk: Vec<SavedDocument>| {
         chunk
-            .iter()
-            .map(|(_, bytes, _)| Some(automerge::Automerge::load(bytes)))
+            .into_iter()
+            .map(|d| {
+                let p = prepare(device, &d).unwrap_or_else(Prepared::Refused);
+                (d, p)
+            })
             .collect::<Vec<_>>()
     };
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
-        .clamp(1, LOAD_THREADS);
+        .clamp(1, PREPARE_THREADS);
     if threads == 1 || docs.len() < 2 * threads {
-        return load(docs);
+        return prepare(docs);
     }
+    let per = docs.len().div_ceil(threads);
+    let mut chunks = Vec::with_capacity(threads);
+    let mut rest = docs;
+    while rest.len() > per {
+        let tail = rest.split_off(per);
+        chunks.push(rest);
+        rest = tail;
+    }
+    chunks.push(rest);
     std::thread::scope(|s| {
-        let handles: Vec<_> = docs
-            .chunks(docs.len().div_ceil(threads))
-            .map(|chunk| s.spawn(move || load(chunk)))
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|chunk| s.spawn(move || prepare(chunk)))
             .collect();
         handles
             .into_iter()
             .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
             .collect()
     })
+}
+
+fn prepare(device: Uuid, (header, bytes, tail): &SavedDocument) -> Result<Prepared> {
+    let mut doc = automerge::Automerge::load(bytes)
+        .map_err(|e| Error::invalid("saved document", e.to_string()))?
+        .with_actor(document::actor_for(device));
+    let mut parsed = Vec::with_capacity(tail.len());
+    for (j, b) in tail.iter().enumerate() {
+        parsed.push(crate::limits::parse_change(
+            &format!("changes[{j}]"),
+            b.clone(),
+        )?);
+    }
+    doc.apply_changes(parsed.iter().cloned())
+        .map_err(|e| Error::invalid("changes", format!("cannot be applied: {e}")))?;
+    if !doc.get_missing_deps(&[]).is_empty()
+        || doc.get(automerge::ROOT, "header").ok().flatten().is_none()
+    {
+        return Ok(Prepared::Incomplete);
+    }
+    document::check_header(&doc, header)?;
+    let projected = projection::read(header, &doc)?;
+    Ok(Prepared::Ready(Box::new(Ready {
+        doc,
+        tail: parsed,
+        projected,
+    })))
 }
