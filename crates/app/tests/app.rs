@@ -757,7 +757,7 @@ fn a_revoked_phone_is_told_so_in_plain_words_and_keeps_what_it_saved() {
         .unwrap()
         .unwrap()
         .device_id;
-    admin::revoke(server.storage.as_ref(), device, Utc::now()).unwrap();
+    admin::revoke(server.storage.as_ref(), device, None, Utc::now()).unwrap();
     let post = phone.home().unwrap().posts[0].id;
     phone.start_shift(StartShiftArgs { post_id: post }).unwrap();
     let info = phone.sync_now().unwrap();

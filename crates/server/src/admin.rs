@@ -191,9 +191,11 @@ pub fn issue_code(
     Ok(EnrollmentCode { code, expires_at })
 }
 
-/// Revokes a device: its next request is refused, whatever it carries.
-pub fn revoke(st: &dyn Storage, id: Uuid, now: DateTime<Utc>) -> ApiResult<()> {
+/// Revokes a device: its next request is refused, whatever it carries. `by`: the admin who
+/// did (`None` from the command line), for the audit trail.
+pub fn revoke(st: &dyn Storage, id: Uuid, by: Option<Uuid>, now: DateTime<Utc>) -> ApiResult<()> {
     if st.revoke_device(id, now)? {
+        st.append_audit(&[crate::audit::NewEntry::device_revoked(now, by, id)])?;
         Ok(())
     } else {
         Err(ApiError::NotFound(format!("device {id} not found")))

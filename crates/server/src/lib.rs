@@ -31,6 +31,7 @@
 pub mod access;
 pub mod admin;
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod compaction;
 pub mod console;

@@ -157,6 +157,27 @@ enum Command {
         #[command(subcommand)]
         what: AdminCommand,
     },
+    /// The audit trail (docs/audit.md).
+    Audit {
+        #[command(subcommand)]
+        what: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the whole chain: every entry's hash, its link to the one before it and its
+    /// columns against its body. Names the first broken entry and exits non-zero if any is.
+    Verify,
+    /// Print entries as JSON lines, oldest first.
+    List {
+        /// Only entries after this position.
+        #[arg(long, default_value_t = 0)]
+        after: u64,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -447,6 +468,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             );
         }
         Command::Admin { what } => admin_command(storage.as_ref(), what)?,
+        Command::Audit {
+            what: AuditCommand::Verify,
+        } => match rounds_server::audit::verify_stored(storage.as_ref()) {
+            Ok((n, head)) => println!(
+                "audit trail verified: {n} entries, head {}",
+                head.map_or_else(|| "(empty)".into(), hex::encode)
+            ),
+            Err(e) => {
+                eprintln!("audit trail NOT verified: {e}");
+                std::process::exit(1);
+            }
+        },
+        Command::Audit {
+            what: AuditCommand::List { after, limit },
+        } => {
+            for e in storage.audit_entries(after, limit)? {
+                println!("{}", e.body);
+            }
+        }
     }
     Ok(())
 }
@@ -568,7 +608,7 @@ fn admin_command(st: &dyn Storage, what: AdminCommand) -> Result<(), Box<dyn std
             }
         }
         AdminCommand::Revoke { device } => {
-            admin::revoke(st, device, Utc::now())?;
+            admin::revoke(st, device, None, Utc::now())?;
             println!("device {device} revoked");
         }
         AdminCommand::Reference => {

@@ -198,7 +198,19 @@ pub fn process_push(
             return Ok(resp);
         }
         todo = Vec::new();
-        let outcomes = storage.commit_all(&commits)?;
+        // The push's audit entry (which documents and changes, from whom), in the commit's
+        // own transaction.
+        let outcomes = storage.commit_all_audited(&commits, &|outcomes| {
+            let docs: Vec<(Uuid, Vec<[u8; 32]>)> = commits
+                .iter()
+                .zip(outcomes)
+                .filter(|(_, o)| **o == CommitOutcome::Committed)
+                .map(|(cm, _)| (cm.header.id, cm.changes.iter().map(|(h, _)| *h).collect()))
+                .collect();
+            (!docs.is_empty()).then(|| {
+                crate::audit::NewEntry::push(now, session.person.id, Some(session.device_id), &docs)
+            })
+        })?;
         for (((header, hashes), outcome), commit) in waiting.into_iter().zip(outcomes).zip(commits)
         {
             match outcome {
@@ -521,6 +533,7 @@ pub async fn pull(
         }
     };
     let storage = state.storage.clone();
+    let now = state.now();
     let resp = tokio::task::spawn_blocking(move || -> ApiResult<Option<PullResponse>> {
         let viewer = session.viewer();
         // A cursor comes from an earlier answer, so it is never past the feed's end: one that
@@ -583,6 +596,13 @@ pub async fn pull(
         }
         // A document fetched whole needs none of its changes inline.
         docs.retain(|d| !refetching.contains(&d.header.id));
+        record_delivery(
+            storage.as_ref(),
+            &session,
+            now,
+            "pull",
+            docs.iter().map(|d| &d.header),
+        )?;
         Ok(Some(PullResponse {
             docs,
             refetch,
@@ -597,6 +617,32 @@ pub async fn pull(
         None => StatusCode::NO_CONTENT.into_response(),
         Some(r) => binary(rounds_protocol::encode(&r)),
     })
+}
+
+/// Records in the audit trail that the incidents and contact notes among `sent` are going to
+/// `session`'s device (before the answer leaves: no answer goes unrecorded). Shifts are not
+/// recorded: they are a guard's own rounds, not records about people.
+fn record_delivery<'a>(
+    storage: &dyn Storage,
+    session: &DeviceSession,
+    now: DateTime<Utc>,
+    via: &str,
+    sent: impl Iterator<Item = &'a rounds_protocol::WireHeader>,
+) -> ApiResult<()> {
+    let docs: Vec<Uuid> = sent
+        .filter(|h| h.kind == DocKind::Incident.code() || h.kind == DocKind::ContactNote.code())
+        .map(|h| h.id)
+        .collect();
+    if !docs.is_empty() {
+        storage.append_audit(&[crate::audit::NewEntry::delivered(
+            now,
+            session.person.id,
+            Some(session.device_id),
+            via,
+            &docs,
+        )])?;
+    }
+    Ok(())
 }
 
 /// `POST /v1/sync/fetch`: whole documents, or what follows the given heads, in answers of at
@@ -615,8 +661,20 @@ pub async fn fetch(
     }
     let storage = state.storage.clone();
     let page = state.fetch_page_bytes();
-    let resp = tokio::task::spawn_blocking(move || {
-        fetch_page(storage.as_ref(), &session.viewer(), req, page)
+    let now = state.now();
+    let resp = tokio::task::spawn_blocking(move || -> ApiResult<FetchResponse> {
+        let resp = fetch_page(storage.as_ref(), &session.viewer(), req, page)?;
+        record_delivery(
+            storage.as_ref(),
+            &session,
+            now,
+            "fetch",
+            resp.docs
+                .iter()
+                .map(|d| &d.header)
+                .chain(resp.saved.iter().map(|d| &d.header)),
+        )?;
+        Ok(resp)
     })
     .await??;
     if resp.docs.is_empty() && resp.saved.is_empty() && resp.deferred.is_empty() {

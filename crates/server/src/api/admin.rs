@@ -142,13 +142,13 @@ pub async fn devices(
 /// `POST /v1/admin/devices/{id}/revoke`.
 pub async fn revoke(
     State(s): State<AppState>,
-    _a: AdminSession,
+    a: AdminSession,
     Path(id): Path<Uuid>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let st = s.storage.clone();
     let now = s.now();
     blocking(move || {
-        admin::revoke(st.as_ref(), id, now)?;
+        admin::revoke(st.as_ref(), id, Some(a.person.id), now)?;
         Ok(Json(serde_json::json!({ "revoked": id })))
     })
     .await

@@ -60,6 +60,13 @@ pub async fn enroll(
         let code = auth::token_hash(&auth::normalize_code(&req.code));
         let redeemed = st.redeem_enrollment_code(&code, now, &device)?;
         attempt.finish(st.as_ref(), redeemed)?;
+        let from = ip.to_string();
+        st.append_audit(&[crate::audit::NewEntry::enrollment(
+            now,
+            redeemed.then_some((device.id, device.name.as_str())),
+            None,
+            &from,
+        )])?;
         if !redeemed {
             return Err(ApiError::Forbidden(
                 "this enrollment code is not valid: it is unknown, used or expired".into(),

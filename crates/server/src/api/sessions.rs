@@ -8,6 +8,7 @@ use rounds_domain::entropy::OsEntropy;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::audit::NewEntry;
 use crate::auth;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Json;
@@ -84,19 +85,32 @@ pub async fn sign_in(
             slot.memory(),
         );
         drop(slot);
+        let from = ip.to_string();
+        let refused = |person: Option<Uuid>, why: &str| {
+            st.append_audit(&[NewEntry::sign_in_failed(
+                now, "app", &username, person, &from, why,
+            )])
+        };
+        let known = person.as_ref().map(|p| p.id);
         let person = person.filter(|p| ok && p.active);
         attempt.finish(st.as_ref(), person.is_some())?;
-        let person = person.ok_or_else(wrong)?;
+        let Some(person) = person else {
+            refused(known, "wrong username or password")?;
+            return Err(wrong());
+        };
         let device_id = match (req.device_id, &req.device_secret) {
             (None, None) => None,
             (Some(d), Some(secret)) => {
-                let dev = st
-                    .device(d)?
-                    .ok_or_else(|| ApiError::Unauthorized("this device is not enrolled".into()))?;
+                let Some(dev) = st.device(d)? else {
+                    refused(Some(person.id), "the device is not enrolled")?;
+                    return Err(ApiError::Unauthorized("this device is not enrolled".into()));
+                };
                 if dev.revoked_at.is_some() {
+                    refused(Some(person.id), "the device is revoked")?;
                     return Err(ApiError::Revoked);
                 }
                 if auth::token_hash(secret) != dev.secret_hash {
+                    refused(Some(person.id), "the device credential is wrong")?;
                     return Err(ApiError::Unauthorized(
                         "the device credential is wrong".into(),
                     ));
@@ -120,6 +134,9 @@ pub async fn sign_in(
             },
             now,
         )?;
+        st.append_audit(&[NewEntry::sign_in(
+            now, "app", &username, person.id, device_id, &from,
+        )])?;
         Ok(Json(SignInResponse {
             token,
             person_id: person.id,

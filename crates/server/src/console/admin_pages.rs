@@ -209,14 +209,15 @@ pub async fn issue_code(
 /// `POST /console/admin/devices/{id}/revoke`.
 pub async fn revoke(
     State(state): State<AppState>,
-    AdminUser(_): AdminUser,
+    AdminUser(admin): AdminUser,
     Path(id): Path<String>,
     CsrfForm(_): CsrfForm<TokenForm>,
 ) -> ConsoleResult<Response> {
     let id = path_id(&id, "device")?;
     let st = state.storage.clone();
     let now = state.now();
-    blocking(move || Ok(admin::revoke(st.as_ref(), id, now)?)).await?;
+    let by = Some(admin.person.id);
+    blocking(move || Ok(admin::revoke(st.as_ref(), id, by, now)?)).await?;
     tracing::info!(device = %id, "device revoked in the console");
     Ok(done("devices"))
 }

@@ -352,9 +352,16 @@ pub async fn detail(
     RecordId(id): RecordId,
 ) -> ConsoleResult<Response> {
     let when = state.when();
+    let now = state.now();
     let storage = state.storage.clone();
     blocking(move || {
         let (h, _) = readable(storage.as_ref(), &user.person, id, DocKind::Incident)?;
+        storage.append_audit(&[crate::audit::NewEntry::console_view(
+            now,
+            user.person.id,
+            "incident",
+            &[id],
+        )])?;
         let (am, changes) = load(storage.as_ref(), id)?;
         let body = document::read_incident(&am)?;
         let entries = history(&changes);
@@ -456,6 +463,7 @@ pub async fn review(
 /// those shared with them; for an administrator: none, as the design's table says).
 pub async fn notes(State(state): State<AppState>, user: ConsoleUser) -> ConsoleResult<Response> {
     let when = state.when();
+    let now = state.now();
     let storage = state.storage.clone();
     blocking(move || {
         let v = user.viewer();
@@ -474,6 +482,15 @@ pub async fn notes(State(state): State<AppState>, user: ConsoleUser) -> ConsoleR
             }
             let (am, _) = load(storage.as_ref(), h.id)?;
             notes.push((h, document::read_note(&am)?));
+        }
+        if !notes.is_empty() {
+            let shown: Vec<Uuid> = notes.iter().map(|(h, _)| h.id).collect();
+            storage.append_audit(&[crate::audit::NewEntry::console_view(
+                now,
+                user.person.id,
+                "notes",
+                &shown,
+            )])?;
         }
         let b = render_notes(&NotesView { notes, names }, when);
         Ok(html_response(

@@ -32,6 +32,7 @@ use super::params::Form;
 use super::{ConsoleError, ConsoleResult, blocking, html_response, secure};
 use crate::AppState;
 use crate::access::Viewer;
+use crate::audit::NewEntry;
 use crate::auth;
 use crate::signin::{ClientAddr, Door};
 use crate::storage::PersonRecord;
@@ -310,9 +311,19 @@ pub async fn login(
             slot.memory(),
         );
         drop(slot);
+        let known = person.as_ref().map(|p| p.id);
         let person = person.filter(|p| ok && p.active);
         attempt.finish(storage.as_ref(), person.is_some())?;
+        let from = ip.to_string();
         let Some(person) = person else {
+            storage.append_audit(&[NewEntry::sign_in_failed(
+                now,
+                "console",
+                &username,
+                known,
+                &from,
+                "wrong username or password",
+            )])?;
             tracing::info!(%username, "console sign-in refused");
             return Ok(html_response(
                 StatusCode::UNAUTHORIZED,
@@ -324,6 +335,14 @@ pub async fn login(
             ));
         };
         if !may_use_console(person.role) {
+            storage.append_audit(&[NewEntry::sign_in_failed(
+                now,
+                "console",
+                &username,
+                Some(person.id),
+                &from,
+                "the console is not for this role",
+            )])?;
             return Err(ConsoleError::Forbidden(format!(
                 "the console is for supervisors and administrators; {} works in the field app",
                 person.role
@@ -341,6 +360,9 @@ pub async fn login(
             },
             now,
         )?;
+        storage.append_audit(&[NewEntry::sign_in(
+            now, "console", &username, person.id, None, &from,
+        )])?;
         tracing::info!(person = %person.id, "console sign-in");
         let mut r = Redirect::to("/console/day").into_response();
         let cookie = format!(

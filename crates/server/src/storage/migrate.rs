@@ -58,7 +58,7 @@ struct Table {
 }
 
 /// Every table that holds the district's state, parents before children (the foreign keys).
-/// Not copied: `reference_version` and `feed_position` (set at the end), and uploads still in
+/// Not copied: `reference_version`, `feed_position` and `audit_head` (set at the end), and uploads still in
 /// progress (their devices start those photos again).
 const TABLES: &[Table] = &[
     Table {
@@ -252,6 +252,22 @@ const TABLES: &[Table] = &[
         name: "sign_in_attempts",
         cols: &[("attempt_id", Text), ("throttle_key", Text), ("at", Int8)],
         key: "attempt_id, throttle_key",
+    },
+    // The audit trail row for row, bodies and hashes as they are: the chain verifies the same
+    // on the new server (its head is set at the end).
+    Table {
+        name: "audit_log",
+        cols: &[
+            ("seq", Int8),
+            ("at", Int8),
+            ("kind", Text),
+            ("person_id", Text),
+            ("device_id", Text),
+            ("body", Text),
+            ("prev", Bytes),
+            ("hash", Bytes),
+        ],
+        key: "seq",
     },
 ];
 
@@ -478,6 +494,14 @@ pub fn sqlite_to_postgres(
             )
             .await?
             .get(0);
+        // The audit trail goes on from its last copied entry.
+        c.execute(
+            "UPDATE audit_head SET seq = l.seq, hash = l.hash
+             FROM (SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1) l
+             WHERE only_row AND l.seq > audit_head.seq",
+            &[],
+        )
+        .await?;
         Ok::<_, StorageError>(next)
     })?;
 

@@ -535,7 +535,17 @@ pub trait SyncStore: Send + Sync {
     }
     /// Commits several documents in one durable transaction; each is `Stale` on its own (and
     /// then nothing of it is written) if another commit got to it first.
-    fn commit_all(&self, c: &[Commit]) -> Result<Vec<CommitOutcome>>;
+    fn commit_all(&self, c: &[Commit]) -> Result<Vec<CommitOutcome>> {
+        self.commit_all_audited(c, &|_| None)
+    }
+    /// [`SyncStore::commit_all`], appending the audit entry `audit` makes of the outcomes (if
+    /// any) to the audit trail in the same transaction: the push's record exists exactly when
+    /// its changes do.
+    fn commit_all_audited(
+        &self,
+        c: &[Commit],
+        audit: &dyn Fn(&[CommitOutcome]) -> Option<crate::audit::NewEntry>,
+    ) -> Result<Vec<CommitOutcome>>;
     /// Visible changes after `after`, at most about `max_bytes` of them.
     fn feed(&self, v: &Viewer, after: u64, max_bytes: usize) -> Result<FeedPage>;
     /// The last feed position (of a change row or of a compacted part).
@@ -560,6 +570,15 @@ pub trait SyncStore: Send + Sync {
     }
     /// How much the records take.
     fn storage_size(&self) -> Result<StorageSize>;
+}
+
+/// The audit trail (see [`crate::audit`]): appended to, read in order, never changed.
+pub trait AuditStore: Send + Sync {
+    /// Links `entries` after the last one and stores them, in one transaction; returns them as
+    /// stored.
+    fn append_audit(&self, entries: &[crate::audit::NewEntry]) -> Result<Vec<crate::audit::Entry>>;
+    /// Entries after position `after`, in order, at most `limit`.
+    fn audit_entries(&self, after: u64, limit: usize) -> Result<Vec<crate::audit::Entry>>;
 }
 
 /// Photos: the record of each complete photo and of each upload for a record, and the bytes.
@@ -652,15 +671,22 @@ pub fn open(url: &DatabaseUrl) -> Result<std::sync::Arc<dyn Storage>> {
 }
 
 /// What the server stores, one concern per trait ([`DirectoryStore`], [`SyncStore`],
-/// [`PhotoIndex`] with its [`PhotoStore`], [`console::ConsoleStore`]); a backend implements
+/// [`PhotoIndex`] with its [`PhotoStore`], [`AuditStore`], [`console::ConsoleStore`]); a backend implements
 /// each, and one handle built at start and carried in `AppState` reaches all of the server's
 /// state. Every type that implements them all is a `Storage`.
 pub trait Storage:
-    DirectoryStore + SyncStore + PhotoIndex + console::ConsoleStore + Send + Sync + 'static
+    DirectoryStore + SyncStore + PhotoIndex + AuditStore + console::ConsoleStore + Send + Sync + 'static
 {
 }
 
 impl<T> Storage for T where
-    T: DirectoryStore + SyncStore + PhotoIndex + console::ConsoleStore + Send + Sync + 'static
+    T: DirectoryStore
+        + SyncStore
+        + PhotoIndex
+        + AuditStore
+        + console::ConsoleStore
+        + Send
+        + Sync
+        + 'static
 {
 }

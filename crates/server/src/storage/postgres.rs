@@ -31,6 +31,7 @@ use tokio_postgres::{GenericClient, NoTls, Transaction};
 
 use super::{Result, StorageError};
 
+mod audit;
 mod console;
 mod directory;
 mod photo_bytes;
@@ -228,6 +229,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../../../migrations/server/postgres/0001_init.sql"),
     include_str!("../../../../migrations/server/postgres/0002_compaction.sql"),
     include_str!("../../../../migrations/server/postgres/0003_packed_checks.sql"),
+    include_str!("../../../../migrations/server/postgres/0004_audit.sql"),
 ];
 
 /// The schema version whose migration packs `patrol_checks` into `shifts.checks`.

@@ -22,6 +22,7 @@ use uuid::Uuid;
 use super::rows::{HEADER_COLS, header_row, id, ms, parse_code, time};
 use super::*;
 
+mod audit;
 mod backup;
 mod console;
 mod directory;
@@ -38,6 +39,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../../migrations/server/sqlite/0005_photo_uploads.sql"),
     include_str!("../../../../migrations/server/sqlite/0006_compaction.sql"),
     include_str!("../../../../migrations/server/sqlite/0007_packed_checks.sql"),
+    include_str!("../../../../migrations/server/sqlite/0008_audit.sql"),
 ];
 
 /// The schema version whose migration packs `patrol_checks` into `shifts.checks`.

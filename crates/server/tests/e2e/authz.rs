@@ -298,8 +298,13 @@ fn credentials_are_checked_on_every_request() {
     assert!(client::sign_in(&server.base, GIA.username, "guess", &gia.enrollment).is_err());
 
     // Revoking Gia's device stops it at its next request, whatever it carries.
-    rounds_server::admin::revoke(server.storage.as_ref(), gia.enrollment.device_id, now())
-        .expect("revoke");
+    rounds_server::admin::revoke(
+        server.storage.as_ref(),
+        gia.enrollment.device_id,
+        None,
+        now(),
+    )
+    .expect("revoke");
     let r = pull(&gia.session.token);
     assert_eq!(r.status(), 403);
     let err = gia.sync().expect_err("revoked");

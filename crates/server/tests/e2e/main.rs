@@ -1,6 +1,7 @@
 //! End-to-end tests: a real district server on 127.0.0.1:0 (in-process, or the real binary for
 //! the kill and sign-in tests), real HTTP, and device stores on real files in temporary folders.
 
+mod audit;
 mod authz;
 mod backup;
 mod bad_input;

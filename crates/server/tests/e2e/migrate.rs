@@ -18,31 +18,6 @@ use crate::support::*;
 
 const BIN: &str = env!("CARGO_BIN_EXE_rounds-server");
 
-/// A console session (its cookie) signed in as `who`.
-fn console_cookie(base: &str, who: &Login) -> String {
-    let http = Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client");
-    let r = http
-        .post(format!("{base}/console/login"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .header("origin", base)
-        .body(format!(
-            "username={}&password={}",
-            who.username, who.password
-        ))
-        .send()
-        .expect("sign in");
-    assert_eq!(r.status(), StatusCode::SEE_OTHER, "console sign-in");
-    r.headers()
-        .get("set-cookie")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|c| c.split(';').next())
-        .expect("cookie")
-        .to_string()
-}
-
 /// The console's pages as the cookie's person sees them (form tokens left out).
 fn console_pages(base: &str, cookie: &str) -> BTreeMap<String, String> {
     let http = Client::new();
@@ -236,6 +211,14 @@ fn a_district_migrated_to_postgres_after_an_interruption_is_the_same_district() 
         Some(jpeg(9, 300_000)),
         "the photo's bytes"
     );
+    let (entries, head) =
+        rounds_server::audit::verify_stored(source.open().as_ref()).expect("the source's trail");
+    assert!(entries > 0, "the day left an audit trail");
+    assert_eq!(
+        rounds_server::audit::verify_stored(st.as_ref()).expect("the copied trail verifies"),
+        (entries, head),
+        "the audit trail, entry for entry"
+    );
     drop(st);
 
     let pg = ServerProcess::start(&target, &[]);
@@ -267,4 +250,7 @@ fn a_district_migrated_to_postgres_after_an_interruption_is_the_same_district() 
         report.pulled, 1,
         "the new incident, after every old position"
     );
+    let (after, _) = rounds_server::audit::verify_stored(target.open().as_ref())
+        .expect("the trail goes on from its last copied entry");
+    assert!(after > entries, "the new server's entries chain on");
 }

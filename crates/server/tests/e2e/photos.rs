@@ -510,7 +510,13 @@ fn photos_need_a_signed_in_device_that_is_not_revoked() {
     let (code, body) = status(&server, console["token"].as_str(), &hash, SHIFT);
     assert_eq!((code, body["kind"].as_str()), (403, Some("forbidden")));
 
-    admin::revoke(server.storage.as_ref(), gia.enrollment.device_id, now()).expect("revoke");
+    admin::revoke(
+        server.storage.as_ref(),
+        gia.enrollment.device_id,
+        None,
+        now(),
+    )
+    .expect("revoke");
     let token = Some(gia.session.token.as_str());
     let (code, body) = status(&server, token, &hash, SHIFT);
     assert_eq!((code, body["kind"].as_str()), (403, Some("revoked")));

@@ -538,6 +538,67 @@ pub fn admin_cli(data: &Data, args: &[&str]) -> String {
     String::from_utf8(out.stdout).expect("utf8")
 }
 
+/// Runs `rounds-server <data> <args>` and returns whether it succeeded, with what it printed
+/// (standard output, then standard error).
+pub fn server_cli(data: &Data, args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(SERVER_BIN)
+        .args(data.args())
+        .args(args)
+        .env("RUST_LOG", "error")
+        .output()
+        .expect("rounds-server");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// Runs SQL on the database of `data` behind the server's back (as someone with the
+/// database's files or credentials could).
+pub fn raw_sql(data: &Data, sql: &str) {
+    match &data.url {
+        DatabaseUrl::Sqlite(dir) => {
+            let conn = rusqlite::Connection::open(dir.join("rounds.db")).expect("open");
+            conn.execute_batch(sql).expect("sql");
+        }
+        DatabaseUrl::Postgres(url) => {
+            let db = url.rsplit('/').next().unwrap_or_default();
+            cluster().psql(db, sql).expect("psql");
+        }
+    }
+}
+
+/// A console session (its `name=value` cookie) signed in as `who`.
+pub fn console_cookie(base: &str, who: &Login) -> String {
+    let http = reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let r = http
+        .post(format!("{base}/console/login"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("origin", base)
+        .body(format!(
+            "username={}&password={}",
+            who.username, who.password
+        ))
+        .send()
+        .expect("sign in");
+    assert_eq!(
+        r.status(),
+        reqwest::StatusCode::SEE_OTHER,
+        "console sign-in"
+    );
+    r.headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|c| c.split(';').next())
+        .expect("cookie")
+        .to_string()
+}
+
 /// A server's state with the demo district, for a [`ServerProcess`].
 pub fn seeded_district() -> Data {
     let data = Data::new();

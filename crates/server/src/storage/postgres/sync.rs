@@ -245,7 +245,11 @@ impl SyncStore for PgStorage {
         })
     }
 
-    fn commit_all(&self, commits: &[Commit]) -> Result<Vec<CommitOutcome>> {
+    fn commit_all_audited(
+        &self,
+        commits: &[Commit],
+        audit: &dyn Fn(&[CommitOutcome]) -> Option<crate::audit::NewEntry>,
+    ) -> Result<Vec<CommitOutcome>> {
         let mut order: Vec<usize> = (0..commits.len()).collect();
         order.sort_by_key(|&i| commits[i].header.id);
         self.write(async |tx| {
@@ -279,6 +283,10 @@ impl SyncStore for PgStorage {
                     )
                     .await?;
                 tx.execute(&st, &[&seqs, &docs, &hashes, &bytes]).await?;
+            }
+            // After the feed's counter: the audit trail's head is the last lock taken.
+            if let Some(entry) = audit(&outcomes) {
+                super::audit::append(tx, std::slice::from_ref(&entry)).await?;
             }
             Ok(outcomes)
         })

@@ -29,8 +29,21 @@ impl SyncStore for SqliteStorage {
         })
     }
 
-    fn commit_all(&self, commits: &[Commit]) -> Result<Vec<CommitOutcome>> {
-        self.write(|tx| commits.iter().map(|cm| commit_one(tx, cm)).collect())
+    fn commit_all_audited(
+        &self,
+        commits: &[Commit],
+        audit: &dyn Fn(&[CommitOutcome]) -> Option<crate::audit::NewEntry>,
+    ) -> Result<Vec<CommitOutcome>> {
+        self.write(|tx| {
+            let outcomes = commits
+                .iter()
+                .map(|cm| commit_one(tx, cm))
+                .collect::<Result<Vec<_>>>()?;
+            if let Some(entry) = audit(&outcomes) {
+                super::audit::append(tx, std::slice::from_ref(&entry))?;
+            }
+            Ok(outcomes)
+        })
     }
 
     fn feed(&self, v: &Viewer, after: u64, max_bytes: usize) -> Result<FeedPage> {

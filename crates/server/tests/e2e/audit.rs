@@ -1,0 +1,285 @@
+//! The audit trail against a real server over real HTTP: a scripted day leaves exactly the
+//! entries it should, one by one, and the chain verifies; a stored entry changed, removed or
+//! reordered behind the server's back (SQL on its database) is named by
+//! `rounds-server audit verify`; the database itself refuses updates and deletes.
+
+use std::collections::BTreeSet;
+
+use rounds_core::client;
+use rounds_server::audit::{AuditKind, Entry, NewEntry, verify_stored};
+use rounds_server::seed::ids;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::support::*;
+
+fn detail(e: &Entry) -> Value {
+    let body: Value = serde_json::from_str(&e.body).expect("body");
+    body["detail"].clone()
+}
+
+fn ids_in(v: &Value) -> BTreeSet<Uuid> {
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|d| {
+            let s = d.get("id").unwrap_or(d).as_str().expect("id");
+            s.parse().expect("uuid")
+        })
+        .collect()
+}
+
+#[test]
+fn a_scripted_day_leaves_exactly_the_expected_entries() {
+    let server = TestServer::start();
+    let st = server.storage.as_ref();
+    assert_eq!(verify_stored(st).expect("empty trail").0, 0);
+
+    // A guard's phone is enrolled and she signs in; a wrong password first.
+    let wrong = client::sign_in(
+        &server.base,
+        GIA.username,
+        "not-her-password",
+        &client::enroll(&server.base, &server.code(), "spare phone").expect("enroll"),
+    );
+    assert!(wrong.is_err());
+    let mut gia = Device::enroll(&server, &GIA);
+    gia.sync().expect("gia gets her school");
+    // Her round: a shift of 3 checks, pushed.
+    let shift = shift_with_checks(&mut gia, 1, ids::LINCOLN_MAIN, 3);
+    let pushed = pending(&gia);
+    gia.sync().expect("gia syncs");
+    // An officer files an incident.
+    let mut olga = Device::enroll(&server, &OLGA);
+    olga.sync().expect("olga gets her school");
+    let incident = incident_at(&mut olga, 2, ids::LINCOLN, "Fight in the east stairwell");
+    let incident_changes = pending(&olga);
+    olga.sync().expect("olga syncs");
+    // The supervisor's phone pulls the school: the incident is delivered (and recorded), the
+    // shift too (not recorded: a guard's round is not a record about people).
+    let mut sam = Device::enroll(&server, &SUPERVISOR);
+    sam.sync().expect("sam syncs");
+    assert!(sam.store.document_ids().expect("ids").contains(&incident));
+    // The admin revokes the guard's phone.
+    rounds_server::admin::revoke(st, gia.enrollment.device_id, Some(ids::ADMIN), now())
+        .expect("revoke");
+
+    let entries = st.audit_entries(0, 1000).expect("entries");
+    let kinds: Vec<AuditKind> = entries.iter().map(|e| e.kind).collect();
+    use AuditKind::*;
+    assert_eq!(
+        kinds,
+        vec![
+            Enrolled,     // the spare phone
+            SignInFailed, // gia's wrong password
+            Enrolled,     // gia's phone
+            SignIn,       // gia
+            Push,         // her shift
+            Enrolled,     // olga's phone
+            SignIn,       // olga
+            Push,         // her incident
+            Delivered,    // the incident, back to her phone with the feed after her push
+            Enrolled,     // sam's phone
+            SignIn,       // sam
+            Delivered,    // the incident, to sam
+            DeviceRevoked,
+        ],
+        "{entries:#?}"
+    );
+    let e = &entries;
+    assert_eq!(detail(&e[1])["username"], GIA.username);
+    assert_eq!(detail(&e[1])["door"], "app");
+    assert_eq!(
+        e[1].person,
+        Some(ids::GUARD_LINCOLN),
+        "whose name was tried"
+    );
+    assert_eq!(e[2].device, Some(gia.enrollment.device_id));
+    assert_eq!(e[3].person, Some(ids::GUARD_LINCOLN));
+    assert_eq!(e[3].device, Some(gia.enrollment.device_id));
+    // The push names the shift and exactly the changes that were waiting.
+    assert_eq!(e[4].person, Some(ids::GUARD_LINCOLN));
+    assert_eq!(e[4].device, Some(gia.enrollment.device_id));
+    assert_eq!(ids_in(&detail(&e[4])["docs"]), BTreeSet::from([shift]));
+    let hashes: BTreeSet<String> = detail(&e[4])["docs"][0]["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|h| h.as_str().expect("hex").to_string())
+        .collect();
+    assert_eq!(hashes, pushed.iter().map(hex::encode).collect());
+    assert_eq!(ids_in(&detail(&e[7])["docs"]), BTreeSet::from([incident]));
+    assert_eq!(
+        detail(&e[7])["docs"][0]["changes"]
+            .as_array()
+            .expect("changes")
+            .len(),
+        incident_changes.len()
+    );
+    assert_eq!(e[7].person, Some(ids::SRO_OLGA));
+    assert_eq!(e[8].person, Some(ids::SRO_OLGA));
+    assert_eq!(e[8].device, Some(olga.enrollment.device_id));
+    assert_eq!(ids_in(&detail(&e[8])["docs"]), BTreeSet::from([incident]));
+    // Delivered: the incident, to the supervisor's phone, and nothing else.
+    assert_eq!(e[11].person, Some(ids::SUPERVISOR));
+    assert_eq!(e[11].device, Some(sam.enrollment.device_id));
+    assert_eq!(ids_in(&detail(&e[11])["docs"]), BTreeSet::from([incident]));
+    assert_eq!(e[12].person, Some(ids::ADMIN));
+    assert_eq!(e[12].device, Some(gia.enrollment.device_id));
+
+    // A sync that brings nothing new records nothing.
+    sam.sync().expect("sam again");
+    assert_eq!(st.audit_entries(0, 1000).expect("entries").len(), 13);
+    assert_eq!(verify_stored(st).expect("the chain verifies").0, 13);
+}
+
+/// Appends `n` entries straight through the storage and returns the place.
+fn trail_of(n: u64) -> Data {
+    let data = Data::new();
+    let st = data.open();
+    let entries: Vec<NewEntry> = (0..n)
+        .map(|i| {
+            NewEntry::sign_in(
+                at(i as i64),
+                "app",
+                GIA.username,
+                ids::GUARD_LINCOLN,
+                None,
+                "127.0.0.1",
+            )
+        })
+        .collect();
+    st.append_audit(&entries).expect("append");
+    data
+}
+
+fn verify_cli(data: &Data) -> (bool, String) {
+    server_cli(data, &["audit", "verify"])
+}
+
+#[test]
+fn verify_passes_an_untouched_trail_and_names_the_first_tampered_entry() {
+    let data = trail_of(6);
+    let (ok, out) = verify_cli(&data);
+    assert!(ok, "{out}");
+    assert!(out.contains("verified: 6 entries"), "{out}");
+
+    // Someone with the database drops the guard and rewrites entry 3's body.
+    drop_guards(&data);
+    raw_sql(
+        &data,
+        "UPDATE audit_log SET body = replace(body, 'gia.guard', 'gus.guard') WHERE seq = 3",
+    );
+    let (ok, out) = verify_cli(&data);
+    assert!(!ok, "{out}");
+    assert!(out.contains("audit entry 3 is broken"), "{out}");
+    assert!(out.contains("hash does not match"), "{out}");
+}
+
+/// Drops the triggers that keep `audit_log` append-only (as someone with the database could).
+fn drop_guards(data: &Data) {
+    raw_sql(
+        data,
+        match data.url {
+            rounds_server::storage::DatabaseUrl::Sqlite(_) => {
+                "DROP TRIGGER audit_log_no_update; DROP TRIGGER audit_log_no_delete;"
+            }
+            rounds_server::storage::DatabaseUrl::Postgres(_) => {
+                "DROP TRIGGER audit_log_no_change ON audit_log;"
+            }
+        },
+    );
+}
+
+/// A trail of 6 entries changed by `sql` behind the server's back; what verify said.
+fn tampered(sql: &str) -> String {
+    let data = trail_of(6);
+    drop_guards(&data);
+    raw_sql(&data, sql);
+    let (ok, out) = verify_cli(&data);
+    assert!(!ok, "verify passed after {sql}: {out}");
+    out
+}
+
+#[test]
+fn a_removed_reordered_or_recolumned_entry_is_named() {
+    let out = tampered("DELETE FROM audit_log WHERE seq = 4");
+    assert!(out.contains("audit entry 5 is broken"), "{out}");
+    // Entries 2 and 3 swapped, numbers and all.
+    let out = tampered(
+        "UPDATE audit_log SET seq = 100 WHERE seq = 2;
+         UPDATE audit_log SET seq = 2 WHERE seq = 3;
+         UPDATE audit_log SET seq = 3 WHERE seq = 100;",
+    );
+    assert!(out.contains("audit entry 2 is broken"), "{out}");
+    // A column changed (who did it), the hashed body left alone.
+    let out = tampered(&format!(
+        "UPDATE audit_log SET person_id = '{}' WHERE seq = 5",
+        ids::SRO_OLGA
+    ));
+    assert!(out.contains("audit entry 5 is broken"), "{out}");
+    // A stored hash replaced (by the one before it).
+    let out = tampered("UPDATE audit_log SET hash = prev WHERE seq = 6");
+    assert!(out.contains("audit entry 6 is broken"), "{out}");
+}
+
+#[test]
+fn the_database_refuses_to_change_or_delete_an_entry() {
+    let data = trail_of(2);
+    let st = data.open();
+    let before = st.audit_entries(0, 10).expect("entries");
+    for sql in [
+        "UPDATE audit_log SET kind = 'push' WHERE seq = 1",
+        "DELETE FROM audit_log WHERE seq = 2",
+    ] {
+        let refused = std::panic::catch_unwind(|| raw_sql(&data, sql));
+        assert!(refused.is_err(), "{sql} was allowed");
+    }
+    assert_eq!(st.audit_entries(0, 10).expect("entries"), before);
+}
+
+#[test]
+fn console_sign_ins_and_the_incidents_and_notes_it_shows_are_recorded() {
+    let server = TestServer::start();
+    let st = server.storage.as_ref();
+    let mut olga = Device::enroll(&server, &OLGA);
+    olga.sync().expect("olga gets her school");
+    let incident = incident_at(&mut olga, 7, ids::LINCOLN, "Trespass at the gym door");
+    let note = note_at(&mut olga, 8, ids::LINCOLN, vec![ids::SUPERVISOR]);
+    olga.sync().expect("olga syncs");
+    let before = st.audit_entries(0, 1000).expect("entries").len();
+
+    let cookie = console_cookie(&server.base, &SUPERVISOR);
+    let http = reqwest::blocking::Client::new();
+    for page in [
+        format!("/console/incidents/{incident}"),
+        "/console/notes".into(),
+    ] {
+        let r = http
+            .get(format!("{}{page}", server.base))
+            .header("cookie", &cookie)
+            .send()
+            .expect("page");
+        assert_eq!(r.status(), reqwest::StatusCode::OK, "{page}");
+    }
+    let entries = st.audit_entries(0, 1000).expect("entries");
+    let new = &entries[before..];
+    let kinds: Vec<AuditKind> = new.iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![
+            AuditKind::SignIn,
+            AuditKind::ConsoleView,
+            AuditKind::ConsoleView
+        ],
+        "{new:#?}"
+    );
+    assert_eq!(detail(&new[0])["door"], "console");
+    assert_eq!(new[0].person, Some(ids::SUPERVISOR));
+    assert_eq!(detail(&new[1])["page"], "incident");
+    assert_eq!(ids_in(&detail(&new[1])["docs"]), BTreeSet::from([incident]));
+    assert_eq!(detail(&new[2])["page"], "notes");
+    assert_eq!(ids_in(&detail(&new[2])["docs"]), BTreeSet::from([note]));
+    assert!(new.iter().all(|e| e.person == Some(ids::SUPERVISOR)));
+    verify_stored(st).expect("the chain verifies");
+}
