@@ -5,6 +5,8 @@
 //! contact note (who saw which).
 //!
 //! Terms:
+//! - **Push.** A push's changes of a document are named by their two frontiers ([`Pushed`]),
+//!   a few hashes however many changes it brought.
 //! - **Entry.** Its `body` is the JSON text of everything it says (position, time, kind,
 //!   person, device, detail), kept byte for byte as it was hashed; the columns beside it (for
 //!   searching) must say the same, or [`verify`] names the entry.
@@ -174,19 +176,22 @@ impl NewEntry {
         }
     }
 
-    /// A push that committed `docs` (each id with the hashes of its changes committed).
+    /// A push that committed `docs`: each document's pushed changes as a [`Pushed`].
     pub fn push(
         at: DateTime<Utc>,
         person: Uuid,
         device: Option<Uuid>,
-        docs: &[(Uuid, Vec<[u8; 32]>)],
+        docs: &[(Uuid, Pushed)],
     ) -> NewEntry {
+        let hex = |hs: &[[u8; 32]]| hs.iter().map(hex::encode).collect::<Vec<_>>();
         let docs: Vec<serde_json::Value> = docs
             .iter()
-            .map(|(id, hashes)| {
+            .map(|(id, p)| {
                 serde_json::json!({
                     "id": id,
-                    "changes": hashes.iter().map(hex::encode).collect::<Vec<_>>(),
+                    "changes": p.changes,
+                    "heads": hex(&p.heads),
+                    "since": hex(&p.since),
                 })
             })
             .collect();
@@ -224,6 +229,46 @@ impl NewEntry {
             person: Some(person),
             device: None,
             detail: serde_json::json!({ "page": page, "docs": docs }),
+        }
+    }
+}
+
+/// The changes one push brought to one document, named by two frontiers of the change graph
+/// rather than one hash each (a shift's push is hundreds of changes): they are exactly the
+/// changes reachable from `heads` and not from `since`. An automerge change's hash covers its
+/// dependencies' hashes, so the two lists pin the set as surely as listing it would.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pushed {
+    /// How many changes.
+    pub changes: usize,
+    /// The pushed changes no other pushed change depends on.
+    pub heads: Vec<[u8; 32]>,
+    /// The changes outside the push that pushed changes depend on (the document's heads as the
+    /// device had them before; empty for a new document).
+    pub since: Vec<[u8; 32]>,
+}
+
+impl Pushed {
+    /// The frontiers of `changes` (one push's changes of one document).
+    pub fn of(changes: &[automerge::Change]) -> Pushed {
+        let mine: std::collections::HashSet<[u8; 32]> =
+            changes.iter().map(|c| c.hash().0).collect();
+        let mut depended: std::collections::HashSet<[u8; 32]> = Default::default();
+        let mut since = std::collections::BTreeSet::new();
+        for c in changes {
+            for d in c.deps() {
+                depended.insert(d.0);
+                if !mine.contains(&d.0) {
+                    since.insert(d.0);
+                }
+            }
+        }
+        let mut heads: Vec<[u8; 32]> = mine.into_iter().filter(|h| !depended.contains(h)).collect();
+        heads.sort_unstable();
+        Pushed {
+            changes: changes.len(),
+            heads,
+            since: since.into_iter().collect(),
         }
     }
 }
@@ -511,6 +556,25 @@ mod tests {
         }
         let b = verify(&c).expect_err("the chain is broken");
         assert_eq!(b.seq, 3, "{b}");
+    }
+
+    #[test]
+    fn a_push_is_named_by_its_frontiers() {
+        use automerge::transaction::Transactable;
+        let mut doc = automerge::AutoCommit::new();
+        let mut hashes = Vec::new();
+        for i in 0..5i64 {
+            doc.put(automerge::ROOT, "n", i).expect("put");
+            hashes.push(doc.commit().expect("a change"));
+        }
+        let all: Vec<automerge::Change> = doc.get_changes(&[]).into_iter().collect();
+        // The last three, pushed after the first two were.
+        let p = Pushed::of(&all[2..]);
+        assert_eq!(p.changes, 3);
+        assert_eq!(p.heads, vec![hashes[4].0]);
+        assert_eq!(p.since, vec![hashes[1].0]);
+        let whole = Pushed::of(&all);
+        assert_eq!((whole.changes, whole.since.len()), (5, 0));
     }
 
     #[test]

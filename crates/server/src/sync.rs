@@ -156,6 +156,12 @@ pub fn process_push(
 ) -> ApiResult<PushResponse> {
     let viewer = session.viewer();
     let mut resp = PushResponse::default();
+    // What each document's push brought, for the audit trail (as sent: the changes already
+    // stored are part of what the device pushed).
+    let pushed: HashMap<Uuid, crate::audit::Pushed> = docs
+        .iter()
+        .map(|(h, c)| (h.id, crate::audit::Pushed::of(c)))
+        .collect();
     let mut todo: Vec<(Header, Vec<Change>, Vec<[u8; 32]>)> = docs
         .into_iter()
         .map(|(h, c)| {
@@ -201,11 +207,11 @@ pub fn process_push(
         // The push's audit entry (which documents and changes, from whom), in the commit's
         // own transaction.
         let outcomes = storage.commit_all_audited(&commits, &|outcomes| {
-            let docs: Vec<(Uuid, Vec<[u8; 32]>)> = commits
+            let docs: Vec<(Uuid, crate::audit::Pushed)> = commits
                 .iter()
                 .zip(outcomes)
                 .filter(|(_, o)| **o == CommitOutcome::Committed)
-                .map(|(cm, _)| (cm.header.id, cm.changes.iter().map(|(h, _)| *h).collect()))
+                .filter_map(|(cm, _)| Some((cm.header.id, pushed.get(&cm.header.id)?.clone())))
                 .collect();
             (!docs.is_empty()).then(|| {
                 crate::audit::NewEntry::push(now, session.person.id, Some(session.device_id), &docs)

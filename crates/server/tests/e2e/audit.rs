@@ -18,6 +18,20 @@ fn detail(e: &Entry) -> Value {
     body["detail"].clone()
 }
 
+fn hex_list(v: &Value) -> Vec<String> {
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|h| h.as_str().expect("hex").to_string())
+        .collect()
+}
+
+fn hexes(hs: &[[u8; 32]]) -> Vec<String> {
+    let mut v: Vec<String> = hs.iter().map(hex::encode).collect();
+    v.sort();
+    v
+}
+
 fn ids_in(v: &Value) -> BTreeSet<Uuid> {
     v.as_array()
         .expect("array")
@@ -101,20 +115,20 @@ fn a_scripted_day_leaves_exactly_the_expected_entries() {
     assert_eq!(e[4].person, Some(ids::GUARD_LINCOLN));
     assert_eq!(e[4].device, Some(gia.enrollment.device_id));
     assert_eq!(ids_in(&detail(&e[4])["docs"]), BTreeSet::from([shift]));
-    let hashes: BTreeSet<String> = detail(&e[4])["docs"][0]["changes"]
-        .as_array()
-        .expect("changes")
-        .iter()
-        .map(|h| h.as_str().expect("hex").to_string())
-        .collect();
-    assert_eq!(hashes, pushed.iter().map(hex::encode).collect());
-    assert_eq!(ids_in(&detail(&e[7])["docs"]), BTreeSet::from([incident]));
+    // Its changes: as many as were waiting, named by their frontiers: the shift's heads on
+    // the phone, and nothing before (a new document).
+    let pushed_shift = &detail(&e[4])["docs"][0];
+    assert_eq!(pushed_shift["changes"], pushed.len());
     assert_eq!(
-        detail(&e[7])["docs"][0]["changes"]
-            .as_array()
-            .expect("changes")
-            .len(),
-        incident_changes.len()
+        hex_list(&pushed_shift["heads"]),
+        hexes(&gia.store.heads(shift).expect("heads"))
+    );
+    assert_eq!(hex_list(&pushed_shift["since"]), Vec::<String>::new());
+    assert_eq!(ids_in(&detail(&e[7])["docs"]), BTreeSet::from([incident]));
+    assert_eq!(detail(&e[7])["docs"][0]["changes"], incident_changes.len());
+    assert_eq!(
+        hex_list(&detail(&e[7])["docs"][0]["heads"]),
+        hexes(&olga.store.heads(incident).expect("heads"))
     );
     assert_eq!(e[7].person, Some(ids::SRO_OLGA));
     assert_eq!(e[8].person, Some(ids::SRO_OLGA));
