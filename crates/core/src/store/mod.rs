@@ -507,7 +507,7 @@ impl Store {
         };
         self.check_rules(&header, &doc, &c)?;
         let tx = self.conn.transaction()?;
-        let inserted = insert_header(&tx, &header)?;
+        let inserted = insert_header(&tx, &header, None)?;
         if !inserted {
             return Err(Error::Conflict(format!(
                 "a record with id {} already exists",
@@ -834,13 +834,18 @@ fn load_doc(conn: &Connection, id: Uuid, device: Uuid) -> Result<Automerge> {
     Ok(doc)
 }
 
-/// Inserts a document's header row; false if it already existed.
-fn insert_header(tx: &rusqlite::Transaction<'_>, h: &Header) -> Result<bool> {
+/// Inserts a document's header row (with its snapshot, for a saved document received whole);
+/// false if it already existed.
+fn insert_header(
+    tx: &rusqlite::Transaction<'_>,
+    h: &Header,
+    snapshot: Option<&[u8]>,
+) -> Result<bool> {
     let n = tx
         .prepare_cached(
             "INSERT OR IGNORE INTO documents
-            (id, kind, school_id, author_id, device_id, created_at, classification)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            (id, kind, school_id, author_id, device_id, created_at, classification, snapshot)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         )?
         .execute(params![
             h.id.to_string(),
@@ -850,32 +855,9 @@ fn insert_header(tx: &rusqlite::Transaction<'_>, h: &Header) -> Result<bool> {
             h.device_id.to_string(),
             ms(h.created_at),
             h.classification.code(),
+            snapshot,
         ])?;
     Ok(n == 1)
-}
-
-/// Inserts a document the device did not hold, with its snapshot, in one row write.
-fn insert_header_with_snapshot(
-    tx: &rusqlite::Transaction<'_>,
-    h: &Header,
-    snapshot: &[u8],
-) -> Result<()> {
-    tx.prepare_cached(
-        "INSERT INTO documents
-            (id, kind, school_id, author_id, device_id, created_at, classification, snapshot)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-    )?
-    .execute(params![
-        h.id.to_string(),
-        h.kind.code(),
-        h.school_id.to_string(),
-        h.author_id.to_string(),
-        h.device_id.to_string(),
-        ms(h.created_at),
-        h.classification.code(),
-        snapshot,
-    ])?;
-    Ok(())
 }
 
 /// Appends one change to a document's log; `acked` when it came from the server. Returns

@@ -24,8 +24,7 @@ use uuid::Uuid;
 use std::collections::HashMap;
 
 use super::{
-    Store, check_cache, insert_header, insert_header_with_snapshot, load_doc, load_header,
-    parse_uuid, projection, store_change,
+    Store, check_cache, insert_header, load_doc, load_header, parse_uuid, projection, store_change,
 };
 use crate::document::{self, Header};
 use crate::error::{Error, Result};
@@ -246,7 +245,7 @@ impl Store {
             tx.execute_batch("SAVEPOINT remote_doc")?;
             let mut mine = Vec::new();
             let one = (|| -> Result<usize> {
-                insert_header(&tx, header)?;
+                insert_header(&tx, header, None)?;
                 let mut new = 0;
                 for c in &parsed {
                     new += store_change(&tx, header.id, c, from_server)? as usize;
@@ -334,7 +333,7 @@ impl Store {
                         tail,
                         projected,
                     } = *ready;
-                    insert_header_with_snapshot(&tx, header, bytes)?;
+                    insert_header(&tx, header, Some(bytes))?;
                     let mut new = 0;
                     for c in &tail {
                         new += store_change(&tx, header.id, c, true)? as usize;
