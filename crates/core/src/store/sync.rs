@@ -57,7 +57,7 @@ pub struct Applied {
 }
 
 /// A whole document received as an automerge saved document: header, the saved bytes, and
-/// changes made after it ([`Store::apply_saved_many`]).
+/// changes made after it ([`Store::prepare_saved`]).
 pub type SavedDocument = (Header, Vec<u8>, Vec<Vec<u8>>);
 
 /// How much the store takes ([`Store::storage_size`]).
@@ -277,15 +277,6 @@ impl Store {
         Ok(results)
     }
 
-    /// Stores whole documents received as automerge saved documents (a fetch for documents
-    /// this device held none of: snapshot pulls, compacted documents), each `(header, saved,
-    /// changes after it)`, in one transaction, as already held by the server: the same as
-    /// [`Store::prepare_saved`] then [`Store::apply_prepared`].
-    pub fn apply_saved_many(&mut self, docs: Vec<SavedDocument>) -> Result<Vec<Result<Applied>>> {
-        let prepared = Store::prepare_saved(self.device_id, docs);
-        self.apply_prepared(prepared)
-    }
-
     /// Makes received saved documents ready to store, without the store (so on any thread,
     /// while the store writes an earlier batch): each is loaded (automerge rebuilds every
     /// change to check its hash: most of the work), its later changes applied, its header
@@ -295,7 +286,9 @@ impl Store {
         PreparedSaved(prepare_all(device, docs))
     }
 
-    /// Stores documents [`Store::prepare_saved`] made ready, in one transaction. The saved form
+    /// Stores whole documents received as automerge saved documents (a fetch for documents
+    /// this device held none of: snapshot pulls, compacted documents), made ready by
+    /// [`Store::prepare_saved`], in one transaction, as already held by the server. The saved form
     /// becomes the document's snapshot as it is: loading it once costs far less than applying
     /// its changes one by one. Each document succeeds or fails on its own, as in
     /// [`Store::apply_remote_many`]; one the device already holds part of (it arrived by
@@ -521,15 +514,7 @@ fn prepare_remote(
     header: &Header,
     changes: &[Vec<u8>],
 ) -> Result<Option<(automerge::Automerge, Vec<Change>)>> {
-    let mut parsed = Vec::with_capacity(changes.len());
-    for (i, bytes) in changes.iter().enumerate() {
-        // Within the same caps as the server's: a compressed chunk is never inflated past
-        // them, whoever sent it.
-        parsed.push(crate::limits::parse_change(
-            &format!("changes[{i}]"),
-            bytes.clone(),
-        )?);
-    }
+    let parsed = parse_changes(changes)?;
     let known = load_header(conn, header.id)?;
     if let Some(k) = &known
         && k != header
@@ -573,7 +558,7 @@ fn first_difference(a: &Header, b: &Header) -> &'static str {
 }
 
 /// Most threads [`Store::prepare_saved`] uses.
-pub const PREPARE_THREADS: usize = 4;
+const PREPARE_THREADS: usize = 4;
 
 /// Received saved documents made ready to store ([`Store::prepare_saved`]).
 pub struct PreparedSaved(Vec<(SavedDocument, Prepared)>);
@@ -634,17 +619,26 @@ fn prepare_all(device: Uuid, docs: Vec<SavedDocument>) -> Vec<(SavedDocument, Pr
     })
 }
 
+/// Received changes parsed, within the same caps as the server's: a compressed chunk is never
+/// inflated past them, whoever sent it.
+fn parse_changes(changes: &[Vec<u8>]) -> Result<Vec<Change>> {
+    changes
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            Ok(crate::limits::parse_change(
+                &format!("changes[{i}]"),
+                b.clone(),
+            )?)
+        })
+        .collect()
+}
+
 fn prepare(device: Uuid, (header, bytes, tail): &SavedDocument) -> Result<Prepared> {
     let mut doc = automerge::Automerge::load(bytes)
         .map_err(|e| Error::invalid("saved document", e.to_string()))?
         .with_actor(document::actor_for(device));
-    let mut parsed = Vec::with_capacity(tail.len());
-    for (j, b) in tail.iter().enumerate() {
-        parsed.push(crate::limits::parse_change(
-            &format!("changes[{j}]"),
-            b.clone(),
-        )?);
-    }
+    let parsed = parse_changes(tail)?;
     doc.apply_changes(parsed.iter().cloned())
         .map_err(|e| Error::invalid("changes", format!("cannot be applied: {e}")))?;
     if !doc.get_missing_deps(&[]).is_empty()

@@ -53,3 +53,38 @@ pub(super) fn header_row(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<H
         ))?,
     })
 }
+
+/// An audit entry from its stored columns, in `audit_log`'s order (`seq, at, kind, person_id,
+/// device_id, body, prev, hash`), the same on both backends.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn audit_entry(
+    seq: i64,
+    at: i64,
+    kind: &str,
+    person: Option<&str>,
+    device: Option<&str>,
+    body: String,
+    prev: Vec<u8>,
+    hash: Vec<u8>,
+) -> super::Result<crate::audit::Entry> {
+    use super::StorageError;
+    let bad = |what: String| StorageError::backend(format!("audit entry {seq}: {what}"));
+    let uuid = |v: Option<&str>| -> super::Result<Option<Uuid>> {
+        v.map(|s| s.parse().map_err(|e| bad(format!("id {s:?}: {e}"))))
+            .transpose()
+    };
+    let bytes32 = |v: Vec<u8>, what: &str| -> super::Result<[u8; 32]> {
+        v.try_into()
+            .map_err(|_| bad(format!("its {what} is not 32 bytes")))
+    };
+    Ok(crate::audit::Entry {
+        seq: seq as u64,
+        at: time(at),
+        kind: crate::audit::AuditKind::parse(kind).ok_or_else(|| bad(format!("kind {kind:?}")))?,
+        person: uuid(person)?,
+        device: uuid(device)?,
+        body,
+        prev: bytes32(prev, "prev")?,
+        hash: bytes32(hash, "hash")?,
+    })
+}

@@ -3,12 +3,10 @@
 //! processes queue for it and form one chain. It is the last lock a transaction takes (a push
 //! takes it after the feed's counter), so no two transactions wait on each other in a circle.
 
-use uuid::Uuid;
-
-use super::super::rows::{ms, time};
+use super::super::rows::{audit_entry, ms};
 use super::super::{AuditStore, Result, StorageError};
-use super::{PgStorage, uid};
-use crate::audit::{self, AuditKind, Entry, NewEntry};
+use super::PgStorage;
+use crate::audit::{self, Entry, NewEntry};
 
 impl AuditStore for PgStorage {
     fn append_audit(&self, entries: &[NewEntry]) -> Result<Vec<Entry>> {
@@ -47,7 +45,10 @@ pub(super) async fn append(
         )
         .await?;
     let seq: i64 = head.try_get(0)?;
-    let prev = bytes32(head.try_get(1)?, "head")?;
+    let prev: [u8; 32] = head
+        .try_get::<_, Vec<u8>>(1)?
+        .try_into()
+        .map_err(|_| StorageError::backend("the audit trail's head hash is not 32 bytes"))?;
     let sealed = audit::seal_all(seq as u64, prev, entries);
     let st = tx
         .prepare_cached(
@@ -81,23 +82,15 @@ pub(super) async fn append(
     Ok(sealed)
 }
 
-fn bytes32(v: Vec<u8>, what: &str) -> Result<[u8; 32]> {
-    v.try_into()
-        .map_err(|_| StorageError::backend(format!("an audit entry's {what} is not 32 bytes")))
-}
-
 fn entry_row(r: &tokio_postgres::Row) -> Result<Entry> {
-    let uuid = |v: Option<&str>| -> Result<Option<Uuid>> { v.map(uid).transpose() };
-    let kind: &str = r.try_get(2)?;
-    Ok(Entry {
-        seq: r.try_get::<_, i64>(0)? as u64,
-        at: time(r.try_get(1)?),
-        kind: AuditKind::parse(kind)
-            .ok_or_else(|| StorageError::backend(format!("audit entry kind {kind:?}")))?,
-        person: uuid(r.try_get(3)?)?,
-        device: uuid(r.try_get(4)?)?,
-        body: r.try_get(5)?,
-        prev: bytes32(r.try_get(6)?, "prev")?,
-        hash: bytes32(r.try_get(7)?, "hash")?,
-    })
+    audit_entry(
+        r.try_get(0)?,
+        r.try_get(1)?,
+        r.try_get(2)?,
+        r.try_get(3)?,
+        r.try_get(4)?,
+        r.try_get(5)?,
+        r.try_get(6)?,
+        r.try_get(7)?,
+    )
 }

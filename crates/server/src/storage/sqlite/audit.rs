@@ -1,8 +1,9 @@
 //! [`AuditStore`] over the SQLite backend: the one writer connection holds the chain's end
 //! while it appends.
 
+use super::super::rows::audit_entry;
 use super::*;
-use crate::audit::{self, AuditKind, Entry, NewEntry};
+use crate::audit::{self, Entry, NewEntry};
 
 impl AuditStore for SqliteStorage {
     fn append_audit(&self, entries: &[NewEntry]) -> Result<Vec<Entry>> {
@@ -61,27 +62,14 @@ pub(super) fn append(tx: &rusqlite::Transaction<'_>, entries: &[NewEntry]) -> Re
 }
 
 fn entry_row(r: &rusqlite::Row<'_>) -> Result<Entry> {
-    let bytes32 = |v: Vec<u8>, what: &str| -> Result<[u8; 32]> {
-        v.try_into()
-            .map_err(|_| StorageError::backend(format!("an audit entry's {what} is not 32 bytes")))
-    };
-    let uuid = |v: Option<String>| -> Result<Option<Uuid>> {
-        v.map(|s| {
-            s.parse()
-                .map_err(|e| StorageError::backend(format!("audit entry id {s:?}: {e}")))
-        })
-        .transpose()
-    };
-    let kind: String = r.get(2)?;
-    Ok(Entry {
-        seq: r.get::<_, i64>(0)? as u64,
-        at: time(r.get(1)?),
-        kind: AuditKind::parse(&kind)
-            .ok_or_else(|| StorageError::backend(format!("audit entry kind {kind:?}")))?,
-        person: uuid(r.get(3)?)?,
-        device: uuid(r.get(4)?)?,
-        body: r.get(5)?,
-        prev: bytes32(r.get(6)?, "prev")?,
-        hash: bytes32(r.get(7)?, "hash")?,
-    })
+    audit_entry(
+        r.get(0)?,
+        r.get(1)?,
+        &r.get::<_, String>(2)?,
+        r.get::<_, Option<String>>(3)?.as_deref(),
+        r.get::<_, Option<String>>(4)?.as_deref(),
+        r.get(5)?,
+        r.get(6)?,
+        r.get(7)?,
+    )
 }
