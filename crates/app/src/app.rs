@@ -27,6 +27,7 @@ use rounds_core::client::{self, Enrollment, Session};
 use rounds_core::error::Error as CoreError;
 use rounds_core::keyslots::{self, KdfParams, KeySlots, Lockout, Secret, SecretPolicy};
 use rounds_core::model::{Role, School};
+use rounds_core::signing::SigningSecret;
 use rounds_core::store::{Setup, Store};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -436,7 +437,16 @@ impl App {
             Some((s, e)) if s == server => e,
             _ => client::enroll(&server, a.code.trim(), a.device_name.trim())?,
         };
-        let session = match client::sign_in(&server, a.username.trim(), &a.password, &enrollment) {
+        // The person's signing key on this device: recorded by the server at this sign-in,
+        // then kept sealed under their PIN in the new store.
+        let signing = SigningSecret::generate(self.env.entropy().as_mut());
+        let session = match client::sign_in(
+            &server,
+            a.username.trim(),
+            &a.password,
+            &enrollment,
+            &signing.public(),
+        ) {
             Ok(s) => s,
             Err(e) => {
                 inner.pending_enrollment = Some((server, enrollment));
@@ -461,6 +471,7 @@ impl App {
                 person_id: session.person_id,
                 secret: &secret,
                 kdf: self.kdf,
+                signing: &signing,
             },
             lockout,
             self.env.entropy().as_mut(),
@@ -544,7 +555,7 @@ impl App {
         let Ok(mut lockout) = self.take_lockout(inner) else {
             return;
         };
-        if let Some(u) = inner.unlocked.as_ref()
+        if let Some(u) = inner.unlocked.as_mut()
             && let Err(e) = u.store.change_secret(
                 secret,
                 secret,
@@ -664,7 +675,14 @@ impl App {
             .sync_value("device")?
             .and_then(|v| serde_json::from_str(&v).ok())
             .ok_or_else(|| AppError::internal("reading the device credential", "missing"))?;
-        let session = client::sign_in(&config.server, a.username.trim(), &a.password, &enrollment)?;
+        let signing = SigningSecret::generate(self.env.entropy().as_mut());
+        let session = client::sign_in(
+            &config.server,
+            a.username.trim(),
+            &a.password,
+            &enrollment,
+            &signing.public(),
+        )?;
         u.store
             .add_person(
                 &Secret::new(a.current_pin.as_str()),
@@ -674,6 +692,7 @@ impl App {
                 lockout,
                 monotonic,
                 self.env.entropy().as_mut(),
+                &signing,
             )
             .map_err(|e| AppError::from_core_at(e, now))?;
         u.store
@@ -714,7 +733,7 @@ impl App {
         let mut lockout = self.take_lockout(&mut inner)?;
         let changed = inner
             .unlocked
-            .as_ref()
+            .as_mut()
             .ok_or_else(AppError::locked)
             .and_then(|u| {
                 u.store
@@ -745,13 +764,17 @@ impl App {
             .as_ref()
             .map(|c| c.server.clone())
             .ok_or_else(AppError::not_set_up)?;
-        let (enrollment, username) = self.with_store(|u, _| {
+        let (enrollment, username, signing_key) = self.with_store(|u, _| {
             let e: Enrollment = u
                 .store
                 .sync_value("device")?
                 .and_then(|v| serde_json::from_str(&v).ok())
                 .ok_or_else(|| AppError::internal("reading the device credential", "missing"))?;
-            Ok((e, u.me.id))
+            let key = u
+                .store
+                .signing_key()
+                .ok_or_else(|| AppError::internal("reading your signing key", "missing"))?;
+            Ok((e, u.me.id, key))
         })?;
         let username = self
             .lock_inner()
@@ -760,7 +783,8 @@ impl App {
             .and_then(|c| c.people.iter().find(|p| p.id == username))
             .map(|m| m.username.clone())
             .ok_or_else(|| AppError::internal("finding your username", "missing"))?;
-        let session: Session = client::sign_in(&server, &username, &a.password, &enrollment)?;
+        let session: Session =
+            client::sign_in(&server, &username, &a.password, &enrollment, &signing_key)?;
         self.with_store(|u, _| {
             u.store
                 .set_sync_value(&session_key(session.person_id), &json(&session)?)

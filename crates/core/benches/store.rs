@@ -179,6 +179,7 @@ fn new_store(path: &Path) -> Store {
             person_id: guard(0),
             secret: &secret,
             kdf: KdfParams::DEFAULT,
+            signing: &rounds_core::signing::SigningSecret::generate(&mut SeededEntropy::new(8)),
         },
         &mut SeededEntropy::new(7),
     )

@@ -22,6 +22,7 @@ use rounds_core::entropy::OsEntropy;
 use rounds_core::keyslots::{KdfParams, Secret};
 use rounds_core::model::*;
 use rounds_core::round::VisitStatus;
+use rounds_core::signing::SigningSecret;
 use rounds_core::store::{NewShift, Setup, Store};
 use uuid::Uuid;
 
@@ -142,7 +143,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .as_deref()
             .ok_or("--server needs --code (an enrollment code)")?;
         let enrollment: Enrollment = client::enroll(server, code, "Demo post phone")?;
-        let session = client::sign_in(server, "gia.guard", "guard-pass-1", &enrollment)?;
+        let signing = SigningSecret::generate(&mut OsEntropy);
+        let session = client::sign_in(
+            server,
+            "gia.guard",
+            "guard-pass-1",
+            &enrollment,
+            &signing.public(),
+        )?;
         println!(
             "Enrolled with {server} as device {}; Gia Guard signed in.",
             enrollment.device_id
@@ -155,6 +163,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 person_id: session.person_id,
                 secret: &secret,
                 kdf: KdfParams::DEFAULT,
+                signing: &signing,
             },
             &mut OsEntropy,
         )?;
@@ -174,6 +183,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 person_id: GUARD,
                 secret: &secret,
                 kdf: KdfParams::DEFAULT,
+                signing: &SigningSecret::generate(&mut OsEntropy),
             },
             &mut OsEntropy,
         )?;

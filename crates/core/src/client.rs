@@ -215,6 +215,19 @@ fn push_all(
         if pending.is_empty() {
             return Ok(());
         }
+        let signatures = pending
+            .iter()
+            .filter_map(|d| {
+                let s = d.signature.as_ref()?;
+                Some(rounds_protocol::ChangeSignature {
+                    doc: d.header.id,
+                    change: s.change,
+                    person: s.person,
+                    key: serde_bytes::ByteBuf::from(s.key.to_vec()),
+                    signature: serde_bytes::ByteBuf::from(s.signature.clone()),
+                })
+            })
+            .collect();
         let req = PushRequest {
             docs: pending
                 .into_iter()
@@ -227,6 +240,7 @@ fn push_all(
                         .collect(),
                 })
                 .collect(),
+            signatures,
         };
         report.requests += 1;
         let resp: PushResponse = decode(&t.push(rounds_protocol::encode(&req))?)?;
@@ -1019,11 +1033,15 @@ pub struct Session {
 }
 
 /// Signs a person in on an enrolled device.
+///
+/// `signing_key` is the person's public signing key on this device: the server records it
+/// with them and the device, and accepts their changes from it signed with it.
 pub fn sign_in(
     base: &str,
     username: &str,
     password: &str,
     device: &Enrollment,
+    signing_key: &crate::signing::PublicKey,
 ) -> Result<Session, SyncProblem> {
     let r = send(
         client()?
@@ -1033,6 +1051,7 @@ pub fn sign_in(
                 "password": password,
                 "device_id": device.device_id,
                 "device_secret": device.device_secret,
+                "signing_key": crate::signing::hex_of(signing_key),
             })),
     )?;
     r.json().map_err(|e| SyncProblem::Refused(e.to_string()))

@@ -109,6 +109,60 @@ impl DbKey {
     }
 }
 
+/// A key only one person's secret opens: derived from the key-encryption key their secret
+/// gives (so it costs no second Argon2id run), bound to the device and the person. It seals
+/// what is theirs alone inside a store several people unlock, such as their signing key: the
+/// database key opens the store for everyone with a slot; this opens only their part.
+#[derive(Clone)]
+pub struct PersonSeal(Zeroizing<[u8; 32]>);
+
+impl std::fmt::Debug for PersonSeal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PersonSeal(..)")
+    }
+}
+
+impl PersonSeal {
+    fn derive(kek: &[u8; 32], device: Uuid, person: Uuid) -> Result<PersonSeal> {
+        let mut mac = <Blake2bMac<U32> as Mac>::new_from_slice(kek)
+            .map_err(|e| Error::internal("deriving a person's seal", e.to_string()))?;
+        mac.update(b"rounds-person-seal-v1");
+        mac.update(device.as_bytes());
+        mac.update(person.as_bytes());
+        Ok(PersonSeal(Zeroizing::new(
+            mac.finalize().into_bytes().into(),
+        )))
+    }
+
+    /// Seals `plain` (XChaCha20-Poly1305, a fresh nonce from `entropy`) bound to `aad`:
+    /// returns the nonce and the sealed bytes.
+    pub fn seal(
+        &self,
+        plain: &[u8],
+        aad: &[u8],
+        entropy: &mut dyn Entropy,
+    ) -> Result<(Vec<u8>, Vec<u8>)> {
+        let mut nonce = vec![0u8; 24];
+        entropy.fill(&mut nonce);
+        let sealed = XChaCha20Poly1305::new(Key::from_slice(self.0.as_ref()))
+            .encrypt(XNonce::from_slice(&nonce), Payload { msg: plain, aad })
+            .map_err(|_| Error::internal("sealing", "AEAD failure"))?;
+        Ok((nonce, sealed))
+    }
+
+    /// Opens what [`PersonSeal::seal`] sealed with the same `aad`; `None` if it was sealed
+    /// under another person's seal, changed, or bound to something else.
+    pub fn open(&self, nonce: &[u8], sealed: &[u8], aad: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+        XChaCha20Poly1305::new(Key::from_slice(self.0.as_ref()))
+            .decrypt(
+                XNonce::from_slice(nonce.get(..24)?),
+                Payload { msg: sealed, aad },
+            )
+            .ok()
+            .map(Zeroizing::new)
+    }
+}
+
 /// A person's passphrase or PIN; wiped when dropped. New ones must meet the
 /// [`SecretPolicy`].
 pub struct Secret(Zeroizing<String>);
@@ -511,7 +565,7 @@ impl KeySlots {
         kdf: KdfParams,
         lockout: &Lockout,
         entropy: &mut dyn Entropy,
-    ) -> Result<()> {
+    ) -> Result<PersonSeal> {
         secret.validate()?;
         self.add_slot(person, secret, key, kdf, lockout, entropy)
     }
@@ -526,7 +580,7 @@ impl KeySlots {
         kdf: KdfParams,
         lockout: &Lockout,
         entropy: &mut dyn Entropy,
-    ) -> Result<()> {
+    ) -> Result<PersonSeal> {
         let mut salt = vec![0u8; 16];
         entropy.fill(&mut salt);
         let mut nonce = vec![0u8; 24];
@@ -554,7 +608,7 @@ impl KeySlots {
         if self.record_of(person).is_none() {
             self.set_record(person, 0, lockout.seal.as_ref())?;
         }
-        Ok(())
+        PersonSeal::derive(&kek, self.device_id, person)
     }
 
     /// Removes `person`'s slot; the last slot cannot be removed (the store would be lost).
@@ -655,6 +709,19 @@ impl KeySlots {
         lockout: &mut Lockout,
         now: Instant,
     ) -> Result<DbKey> {
+        self.unlock_sealed(path, person, secret, lockout, now)
+            .map(|(key, _)| key)
+    }
+
+    /// [`KeySlots::unlock`], also giving the person's [`PersonSeal`].
+    pub fn unlock_sealed(
+        &mut self,
+        path: &Path,
+        person: Uuid,
+        secret: &Secret,
+        lockout: &mut Lockout,
+        now: Instant,
+    ) -> Result<(DbKey, PersonSeal)> {
         if let Some(retry_in) = lockout.wait_left(self, person, now) {
             return Err(Error::LockedOut {
                 failures: lockout.observe(self, person, now).count,
@@ -682,9 +749,10 @@ impl KeySlots {
         }
     }
 
-    fn try_unwrap(&self, person: Uuid, secret: &Secret) -> Option<DbKey> {
+    fn try_unwrap(&self, person: Uuid, secret: &Secret) -> Option<(DbKey, PersonSeal)> {
         let slot = self.slots.iter().find(|s| s.person_id == person)?;
         let kek = slot.kdf.derive(secret, &slot.salt).ok()?;
+        let seal = PersonSeal::derive(&kek, self.device_id, person).ok()?;
         let mut plain = XChaCha20Poly1305::new(Key::from_slice(kek.as_ref()))
             .decrypt(
                 XNonce::from_slice(slot.nonce.get(..24)?),
@@ -701,7 +769,7 @@ impl KeySlots {
         }
         key.copy_from_slice(&plain);
         plain.zeroize();
-        Some(DbKey(key))
+        Some((DbKey(key), seal))
     }
 
     /// Binds each wrapped key to its device and person, so slots cannot be swapped.

@@ -17,4 +17,4 @@ pub mod keyslots;
 pub mod store;
 
 pub use rounds_domain::{Error, ErrorKind, Result};
-pub use rounds_domain::{document, entropy, error, limits, model, round, rules, wire};
+pub use rounds_domain::{document, entropy, error, limits, model, round, rules, signing, wire};

@@ -8,6 +8,7 @@
 //! - [`round`]: pure computation of a round's done / due / late / missed visits.
 //! - [`rules`]: who may see and change what, field by field: one table run by the device and
 //!   the server.
+//! - [`signing`]: Ed25519 signatures over changes, and what a push must carry.
 //! - [`wire`]: header conversions for the sync protocol.
 //! - [`entropy`], [`error`]: randomness passed in, and the one error type.
 //!
@@ -22,6 +23,7 @@ pub mod limits;
 pub mod model;
 pub mod round;
 pub mod rules;
+pub mod signing;
 pub mod wire;
 
 pub use error::{Error, ErrorKind, Result};

@@ -46,9 +46,9 @@ pub const MAGIC: [u8; 4] = *b"RNDS";
 /// The protocol version this build speaks. Version 2 added [`FetchResponse::partial`],
 /// [`FetchResponse::deferred`] and [`FetchResponse::unavailable`]; version 3 added
 /// [`PullResponse::refetch`] and [`FetchResponse::saved`] (compacted documents, snapshot
-/// pulls). Postcard has no optional trailing fields, so an older peer is refused with
+/// pulls); version 4 added [`PushRequest::signatures`] (signed changes). Postcard has no optional trailing fields, so an older peer is refused with
 /// [`DecodeError::WrongVersion`] rather than misread.
-pub const VERSION: u16 = 3;
+pub const VERSION: u16 = 4;
 
 /// Largest sync body either side sends or accepts (8 MiB).
 pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
@@ -111,6 +111,25 @@ pub struct DocChanges {
 pub struct PushRequest {
     /// Documents with their changes.
     pub docs: Vec<DocChanges>,
+    /// Signatures over pushed changes: for each document and each person whose changes it
+    /// brings, at least the signature over that person's last change in the push, which
+    /// covers their changes before it (see `rounds_domain::signing`).
+    pub signatures: Vec<ChangeSignature>,
+}
+
+/// A person's signature over a change they made to a document, with the key that made it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeSignature {
+    /// The document.
+    pub doc: Uuid,
+    /// The change's hash.
+    pub change: Hash,
+    /// Who made and signed it.
+    pub person: Uuid,
+    /// Their Ed25519 public key on the pushing device (32 bytes).
+    pub key: serde_bytes::ByteBuf,
+    /// The Ed25519 signature (64 bytes) over `rounds_domain::signing::change_message`.
+    pub signature: serde_bytes::ByteBuf,
 }
 
 /// Why the server refused a document in a push.
@@ -133,6 +152,13 @@ pub enum RejectKind {
     /// A `by`, author or actor in a change names someone other than the session's person and
     /// device.
     Impersonation,
+    /// A change is not covered by a signature of the person who made it.
+    Unsigned,
+    /// A signature does not verify.
+    BadSignature,
+    /// A signature was made with a key that is not registered for that person on the pushing
+    /// device, or whose registration was revoked.
+    UnknownKey,
 }
 
 /// A document the server refused, and why.
@@ -297,6 +323,13 @@ mod tests {
             docs: vec![DocChanges {
                 header: header(),
                 changes: vec![serde_bytes::ByteBuf::from(vec![1, 2, 3])],
+            }],
+            signatures: vec![ChangeSignature {
+                doc: Uuid::from_u128(1),
+                change: [9; 32],
+                person: Uuid::from_u128(3),
+                key: serde_bytes::ByteBuf::from(vec![5; 32]),
+                signature: serde_bytes::ByteBuf::from(vec![6; 64]),
             }],
         };
         assert_eq!(decode::<PushRequest>(&encode(&push)), Ok(push));

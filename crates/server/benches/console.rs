@@ -242,6 +242,7 @@ fn commit_of(h: Header, am: &Automerge) -> Commit {
         header: h,
         expected_version: None,
         at: Utc::now(),
+        signatures: vec![],
     }
 }
 

@@ -33,6 +33,7 @@ use rounds_core::document::{self, Header};
 use rounds_core::entropy::SeededEntropy;
 use rounds_core::keyslots::{KdfParams, Secret};
 use rounds_core::model::*;
+use rounds_core::signing::SigningSecret;
 use rounds_core::store::{Setup, Store};
 use rounds_pgtest::Cluster;
 use rounds_pgtest::haproxy::Haproxy;
@@ -40,7 +41,9 @@ use rounds_protocol::{DocChanges, PushRequest, PushResponse};
 use rounds_server::admin::{self, PersonInput};
 use rounds_server::auth;
 use rounds_server::seed::{self, ids};
-use rounds_server::storage::{Commit, DatabaseUrl, DeviceRecord, SessionRecord, Storage};
+use rounds_server::storage::{
+    Commit, DatabaseUrl, DeviceRecord, SessionRecord, SigningKeyRecord, Storage,
+};
 use uuid::Uuid;
 
 const BIN: &str = env!("CARGO_BIN_EXE_rounds-server");
@@ -342,6 +345,7 @@ fn store_directly(st: &dyn Storage, h: &Header, am: &Automerge) {
         changes,
         projection,
         at: t0(),
+        signatures: vec![],
     })
     .unwrap();
 }
@@ -371,6 +375,14 @@ fn device_session(st: &dyn Storage, person: Uuid, n: u64) -> (Uuid, String) {
         )
         .unwrap();
     assert!(ok);
+    st.register_signing_key(&SigningKeyRecord {
+        public_key: bench_key(device).public(),
+        person_id: person,
+        device_id: device,
+        registered_at: t0(),
+        revoked_at: None,
+    })
+    .unwrap();
     let token = format!("bench-token-{n}");
     st.add_session(
         &auth::token_hash(&token),
@@ -383,6 +395,34 @@ fn device_session(st: &dyn Storage, person: Uuid, n: u64) -> (Uuid, String) {
     )
     .unwrap();
     (device, token)
+}
+
+/// The signing key of a bench device's person (one person per device here), as their
+/// device would hold it: derived from the device id, so the pushing threads can sign.
+fn bench_key(device: Uuid) -> SigningSecret {
+    let mut seed = [0u8; 32];
+    seed[..16].copy_from_slice(device.as_bytes());
+    SigningSecret::from_seed(&seed)
+}
+
+/// What a device's push carries for its documents: the signature over each one's last
+/// change, by its author (see `rounds_domain::signing`).
+fn signatures_of(docs: &[(Header, Vec<Vec<u8>>)]) -> Vec<rounds_protocol::ChangeSignature> {
+    docs.iter()
+        .filter_map(|(h, c)| {
+            let last = Change::from_bytes(c.last()?.clone()).ok()?.hash().0;
+            let key = bench_key(h.device_id);
+            Some(rounds_protocol::ChangeSignature {
+                doc: h.id,
+                change: last,
+                person: h.author_id,
+                key: serde_bytes::ByteBuf::from(key.public().to_vec()),
+                signature: serde_bytes::ByteBuf::from(
+                    key.sign_change(h.id, h.author_id, &last).to_vec(),
+                ),
+            })
+        })
+        .collect()
 }
 
 /// One device's push: its session token and its documents with their change bytes.
@@ -685,6 +725,7 @@ fn supervisor_store(dir: &Path, token_person: Uuid, device: Uuid) -> Store {
             person_id: token_person,
             secret: &Secret::new("2468013579"),
             kdf: KdfParams::FOR_TESTS,
+            signing: &rounds_core::signing::SigningSecret::generate(&mut SeededEntropy::new(10)),
         },
         &mut SeededEntropy::new(9),
     )
@@ -821,6 +862,7 @@ fn pull(s: &Sizes, backend: Backend, compacted: bool) {
             changes: vec![(c.hash().0, c.raw_bytes().to_vec())],
             projection,
             at: t0(),
+            signatures: vec![],
         })
         .unwrap();
     }
@@ -1070,6 +1112,7 @@ fn push_all(base: &str, pushes: Vec<DevicePush>, concurrency: usize) -> (Vec<Dur
                                     .collect(),
                             })
                             .collect(),
+                        signatures: signatures_of(&docs),
                     };
                     let body = rounds_protocol::encode(&req);
                     let t = Instant::now();

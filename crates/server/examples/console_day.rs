@@ -85,7 +85,9 @@ fn enroll(base: &str, dir: &Path, username: &str, password: &str) -> Res<Phone> 
     let code = admin_code(base)?;
     let e = client::enroll(base, &code, &format!("{username} phone"))
         .map_err(|e| format!("enroll: {e:?}"))?;
-    let s = client::sign_in(base, username, password, &e).map_err(|e| format!("{e:?}"))?;
+    let signing = rounds_core::signing::SigningSecret::generate(&mut OsEntropy);
+    let s = client::sign_in(base, username, password, &e, &signing.public())
+        .map_err(|e| format!("{e:?}"))?;
     let folder = dir.join(username);
     std::fs::create_dir_all(&folder)?;
     std::fs::write(
@@ -102,6 +104,7 @@ fn enroll(base: &str, dir: &Path, username: &str, password: &str) -> Res<Phone> 
             person_id: s.person_id,
             secret: &Secret::new(PIN),
             kdf: KdfParams::FOR_TESTS,
+            signing: &signing,
         },
         &mut OsEntropy,
     )?;
@@ -123,9 +126,16 @@ fn reopen(base: &str, dir: &Path, username: &str) -> Res<Phone> {
         device_secret: j["device_secret"].as_str().ok_or("secret")?.to_string(),
     };
     let person: Uuid = j["person_id"].as_str().ok_or("person")?.parse()?;
-    let s = client::sign_in(base, username, j["password"].as_str().ok_or("pw")?, &e)
-        .map_err(|e| format!("{e:?}"))?;
     let store = Store::open(&folder.join("device.db"), person, &Secret::new(PIN))?;
+    let key = store.signing_key().ok_or("no signing key")?;
+    let s = client::sign_in(
+        base,
+        username,
+        j["password"].as_str().ok_or("pw")?,
+        &e,
+        &key,
+    )
+    .map_err(|e| format!("{e:?}"))?;
     Ok(Phone {
         store,
         token: s.token,

@@ -28,6 +28,9 @@ pub struct AppState {
     fetch_page_bytes: usize,
     proxy: ProxyPolicy,
     compaction: Option<Compaction>,
+    /// The key console actions (a review) are signed with: kept by the process, never in the
+    /// database (see [`AppState::with_console_key`]).
+    console_key: Arc<rounds_domain::signing::SigningSecret>,
 }
 
 /// The background compaction's schedule (see [`crate::compaction`]).
@@ -78,7 +81,22 @@ impl AppState {
             fetch_page_bytes: rounds_protocol::PAGE_BYTES as usize,
             proxy: ProxyPolicy::default(),
             compaction: None,
+            console_key: Arc::new(rounds_domain::signing::SigningSecret::generate(
+                &mut rounds_domain::entropy::OsEntropy,
+            )),
         }
+    }
+
+    /// The same state signing console actions with `key` (`rounds-server serve` loads it from
+    /// `ROUNDS_CONSOLE_KEY_FILE`; without one, each process makes its own at start).
+    pub fn with_console_key(mut self, key: rounds_domain::signing::SigningSecret) -> Self {
+        self.console_key = Arc::new(key);
+        self
+    }
+
+    /// The key console actions are signed with.
+    pub fn console_key(&self) -> Arc<rounds_domain::signing::SigningSecret> {
+        Arc::clone(&self.console_key)
     }
 
     /// The same state compacting settled documents in the background on `schedule` while it

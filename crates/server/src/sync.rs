@@ -40,7 +40,10 @@ use crate::access::{self, Viewer};
 use crate::auth::DeviceSession;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Body, Query};
-use crate::storage::{CheckRow, Commit, CommitOutcome, Projection, Storage, StoredDoc};
+use crate::storage::{
+    CheckRow, Commit, CommitOutcome, Projection, SigningKeyRecord, Storage, StoredDoc,
+    StoredSignature,
+};
 
 /// Documents a fetch loads from storage at a time.
 const FETCH_BATCH: usize = 64;
@@ -71,17 +74,53 @@ pub async fn push(
             "at most {MAX_DOCS_PER_REQUEST} documents per push"
         )));
     }
-    let docs = parse(req)?;
+    let push = parse(req)?;
     let storage = state.storage.clone();
     let now = state.now();
-    let resp =
-        tokio::task::spawn_blocking(move || process_push(storage.as_ref(), &session, docs, now))
-            .await??;
+    let resp = tokio::task::spawn_blocking(move || {
+        // The keys recorded for this device: one read per push.
+        let keys = storage.signing_keys(session.device_id)?;
+        process_push(storage.as_ref(), &session, push, &keys, now)
+    })
+    .await??;
     Ok(binary(rounds_protocol::encode(&resp)))
 }
 
-/// A push's documents, parsed once.
-pub type ParsedPush = Vec<(Header, Vec<Change>)>;
+/// A push, parsed once.
+#[derive(Debug, Default)]
+pub struct ParsedPush {
+    /// Each document's header and changes.
+    pub docs: Vec<(Header, Vec<Change>)>,
+    /// The signatures, by document.
+    pub signatures: HashMap<Uuid, Vec<PushedSignature>>,
+}
+
+impl ParsedPush {
+    /// A push of these documents without signatures.
+    pub fn unsigned(docs: Vec<(Header, Vec<Change>)>) -> ParsedPush {
+        ParsedPush {
+            docs,
+            signatures: HashMap::new(),
+        }
+    }
+}
+
+/// A signature as a push carries it, its sizes checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PushedSignature {
+    /// The signed change's hash.
+    pub change: [u8; 32],
+    /// The signer.
+    pub person: Uuid,
+    /// Their key.
+    pub key: rounds_domain::signing::PublicKey,
+    /// The signature.
+    pub signature: Vec<u8>,
+}
+
+/// Most signatures a push may carry for one document: one per person who changed it on the
+/// device is what an honest device sends.
+pub const MAX_SIGNATURES_PER_DOC: usize = 16;
 
 /// Parses a push. Malformed input (unknown codes in a header, bytes that are not automerge
 /// changes) is a client bug: the whole request is refused with 400 before anything is stored.
@@ -89,6 +128,7 @@ pub type ParsedPush = Vec<(Header, Vec<Change>)>;
 /// push's operations in all) refuses the whole request with 413, also before anything is
 /// stored: no honest device makes such a change (see `rounds_domain::limits`).
 pub fn parse(req: PushRequest) -> ApiResult<ParsedPush> {
+    let signatures = parse_signatures(&req)?;
     let mut out = Vec::with_capacity(req.docs.len());
     let mut ops = 0u64;
     for (i, d) in req.docs.into_iter().enumerate() {
@@ -111,6 +151,44 @@ pub fn parse(req: PushRequest) -> ApiResult<ParsedPush> {
             changes.push(change);
         }
         out.push((header, changes));
+    }
+    Ok(ParsedPush {
+        docs: out,
+        signatures,
+    })
+}
+
+/// A push's signatures by document: each for a document of the push, with a 32-byte key and
+/// a 64-byte signature, at most [`MAX_SIGNATURES_PER_DOC`] a document (400 otherwise; whether
+/// they verify is judged per document).
+fn parse_signatures(req: &PushRequest) -> ApiResult<HashMap<Uuid, Vec<PushedSignature>>> {
+    let docs: HashSet<Uuid> = req.docs.iter().map(|d| d.header.id).collect();
+    let mut out: HashMap<Uuid, Vec<PushedSignature>> = HashMap::new();
+    for (i, sig) in req.signatures.iter().enumerate() {
+        let bad = |why: &str| ApiError::BadRequest(format!("signatures[{i}]: {why}"));
+        if !docs.contains(&sig.doc) {
+            return Err(bad("for a document the push does not carry"));
+        }
+        let key: rounds_domain::signing::PublicKey = sig
+            .key
+            .as_slice()
+            .try_into()
+            .map_err(|_| bad("a key is 32 bytes"))?;
+        if sig.signature.len() != 64 {
+            return Err(bad("a signature is 64 bytes"));
+        }
+        let list = out.entry(sig.doc).or_default();
+        if list.len() == MAX_SIGNATURES_PER_DOC {
+            return Err(bad(&format!(
+                "at most {MAX_SIGNATURES_PER_DOC} signatures a document"
+            )));
+        }
+        list.push(PushedSignature {
+            change: sig.change,
+            person: sig.person,
+            key,
+            signature: sig.signature.to_vec(),
+        });
     }
     Ok(out)
 }
@@ -148,12 +226,17 @@ fn check_history(
 /// Every document is checked and applied in memory first; the documents that pass are then
 /// committed together in one storage transaction (one durable write for the whole push).
 /// Documents that lost a race with another commit are reloaded and tried again.
+///
+/// `keys` are the signing keys recorded for the session's device (revoked ones included:
+/// their signatures are refused with [`RejectKind::UnknownKey`]).
 pub fn process_push(
     storage: &dyn Storage,
     session: &DeviceSession,
-    docs: ParsedPush,
+    push: ParsedPush,
+    keys: &[SigningKeyRecord],
     now: DateTime<Utc>,
 ) -> ApiResult<PushResponse> {
+    let ParsedPush { docs, signatures } = push;
     let viewer = session.viewer();
     let mut resp = PushResponse::default();
     // What each document's push brought, for the audit trail (as sent: the changes already
@@ -176,6 +259,11 @@ pub fn process_push(
         let ids: Vec<Uuid> = todo.iter().map(|(h, _, _)| h.id).collect();
         let stored = storage.documents(&ids)?;
         for ((header, changes, hashes), stored) in todo.into_iter().zip(stored) {
+            let signed = Signed {
+                signatures: signatures.get(&header.id).map_or(&[][..], Vec::as_slice),
+                keys,
+                device: session.device_id,
+            };
             match prepare(
                 stored,
                 &viewer,
@@ -183,6 +271,7 @@ pub fn process_push(
                 &header,
                 changes,
                 hashes,
+                &signed,
                 now,
             )? {
                 Prepared::Done(hashes) => resp.committed.extend(hashes),
@@ -253,8 +342,89 @@ enum Prepared {
     Commit(Box<Commit>, Vec<[u8; 32]>),
 }
 
+/// A document's signatures in a push, and the keys to judge them by.
+struct Signed<'a> {
+    signatures: &'a [PushedSignature],
+    keys: &'a [SigningKeyRecord],
+    device: Uuid,
+}
+
+impl Signed<'_> {
+    /// Verifies the signatures over `new` (the document's changes new to the server) and
+    /// checks that they cover every one of them (`rounds_domain::signing::uncovered`): the
+    /// verified signatures to store, or the refusal. A signature over a change the server
+    /// already holds, or not in the push, is ignored (it covers nothing new).
+    fn judge(
+        &self,
+        doc: Uuid,
+        new: &[Change],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<StoredSignature>, (RejectKind, String)> {
+        let pushed: HashSet<[u8; 32]> = new.iter().map(|c| c.hash().0).collect();
+        let mut verified = Vec::new();
+        let mut covering = Vec::new();
+        for sig in self
+            .signatures
+            .iter()
+            .filter(|s| pushed.contains(&s.change))
+        {
+            let known = self
+                .keys
+                .iter()
+                .find(|k| k.public_key == sig.key && k.person_id == sig.person);
+            match known {
+                Some(k) if k.revoked_at.is_none() && k.device_id == self.device => {}
+                Some(_) => {
+                    return Err((RejectKind::UnknownKey, "the signing key was revoked".into()));
+                }
+                None => {
+                    return Err((
+                        RejectKind::UnknownKey,
+                        "the signing key is not recorded for this person on this device; sign in again".into(),
+                    ));
+                }
+            }
+            if rounds_domain::signing::verify_change(
+                &sig.key,
+                doc,
+                sig.person,
+                &sig.change,
+                &sig.signature,
+            )
+            .is_err()
+            {
+                return Err((
+                    RejectKind::BadSignature,
+                    "a signature does not verify".into(),
+                ));
+            }
+            covering.push((sig.change, sig.person));
+            verified.push(StoredSignature {
+                doc_id: doc,
+                change: sig.change,
+                person_id: sig.person,
+                device_id: self.device,
+                public_key: sig.key,
+                signature: sig.signature.clone(),
+                received_at: now,
+            });
+        }
+        if let Some(c) = rounds_domain::signing::uncovered(new, &covering) {
+            return Err((
+                RejectKind::Unsigned,
+                format!(
+                    "change {} is not signed by the person who made it",
+                    hex::encode(&c.hash().0[..6])
+                ),
+            ));
+        }
+        Ok(verified)
+    }
+}
+
 /// Judges one pushed document against `stored`, the server's copy (loaded for the whole push
 /// at once).
+#[allow(clippy::too_many_arguments)]
 fn prepare(
     stored: Option<StoredDoc>,
     viewer: &Viewer,
@@ -262,6 +432,7 @@ fn prepare(
     header: &Header,
     changes: Vec<Change>,
     hashes: Vec<[u8; 32]>,
+    signed: &Signed<'_>,
     now: DateTime<Utc>,
 ) -> ApiResult<Prepared> {
     let refuse = |kind, message: &str| Ok(Prepared::Refused(kind, message.to_string()));
@@ -321,6 +492,13 @@ fn prepare(
     if let Err(r) = rules::apply_and_check(&mut am, header, writer, &new) {
         return Ok(Prepared::Refused(reject_kind(r.kind), r.message));
     }
+    // Who made each change, proven: after the rules (which already refuse a change that
+    // names anyone but the session's person), so a forged change is refused for what it
+    // does, and an honest one only when its signature is missing or wrong.
+    let signatures = match signed.judge(header.id, &new, now) {
+        Ok(s) => s,
+        Err((kind, message)) => return Ok(Prepared::Refused(kind, message)),
+    };
     if let Err(e) = document::check_header(&am, header) {
         return refuse(RejectKind::HeaderChanged, &e.to_string());
     }
@@ -335,6 +513,7 @@ fn prepare(
             changes: new_bytes,
             projection,
             at: now,
+            signatures,
         }),
         hashes,
     ))

@@ -54,15 +54,16 @@ pub use queries::{
     ShiftRow, ShiftView,
 };
 pub use sync::{
-    Applied, PendingChange, PendingDocument, PreparedSaved, SavedDocument, StoreSize, SyncBacklog,
-    WaitingFor,
+    Applied, PendingChange, PendingDocument, PendingSignature, PreparedSaved, SavedDocument,
+    StoreSize, SyncBacklog, WaitingFor,
 };
 
 use crate::document::{self, Header};
 use crate::entropy::Entropy;
 use crate::error::{Error, Result};
-use crate::keyslots::{self, DbKey, KdfParams, KeySlots, Lockout, Secret};
+use crate::keyslots::{self, DbKey, KdfParams, KeySlots, Lockout, PersonSeal, Secret};
 use crate::model::{Classification, DocKind, Role};
+use crate::signing::SigningSecret;
 
 /// Migrations, in order. Never edit a shipped one: add the next number.
 const MIGRATIONS: &[&str] = &[
@@ -71,6 +72,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../../migrations/device/0003_shared_phones.sql"),
     include_str!("../../../../migrations/device/0004_photo_records.sql"),
     include_str!("../../../../migrations/device/0005_waiting_by_person.sql"),
+    include_str!("../../../../migrations/device/0006_signatures.sql"),
 ];
 
 /// The schema version this build writes.
@@ -94,6 +96,9 @@ pub struct Store {
     seen_version: i64,
     /// Called at named points inside operations (see [`Store::set_hook`]).
     hook: Option<Hook>,
+    /// The unlocked person's signing key (see [`Store::signing_key`]) and the seal it is
+    /// kept under.
+    signer: Option<(SigningSecret, PersonSeal)>,
 }
 
 /// Acknowledged change rows a settled document received from the server must hold before
@@ -131,6 +136,8 @@ pub struct Setup<'a> {
     pub secret: &'a Secret,
     /// Argon2id cost for their slot.
     pub kdf: KdfParams,
+    /// Their signing key on this device (the one they signed in with).
+    pub signing: &'a SigningSecret,
 }
 
 impl Store {
@@ -157,7 +164,7 @@ impl Store {
         }
         let key = DbKey::generate(entropy);
         let mut slots = KeySlots::new(setup.device_id);
-        slots.add(
+        let seal = slots.add(
             setup.person_id,
             setup.secret,
             &key,
@@ -175,7 +182,10 @@ impl Store {
                 | OpenFlags::SQLITE_OPEN_NO_MUTEX,
             &key,
         )?;
-        Self::finish_open(conn, path, setup.device_id, setup.person_id)
+        let mut store = Self::finish_open(conn, path, setup.device_id, setup.person_id)?;
+        store.keep_signing_key(setup.person_id, setup.signing, &seal, entropy)?;
+        store.signer = Some((SigningSecret::from_seed(&setup.signing.seed()), seal));
+        Ok(store)
     }
 
     /// Unlocks the store at `path` for `person` once, as a process that has just started
@@ -206,8 +216,10 @@ impl Store {
         lockout: &mut Lockout,
         now: Instant,
     ) -> Result<Store> {
-        let (slots, key) = Self::unwrap_key(path, person, secret, lockout, now)?;
-        Self::open_with_key(path, &key, slots.device_id(), person)
+        let (slots, key, seal) = Self::unwrap_key(path, person, secret, lockout, now)?;
+        let mut store = Self::open_with_key(path, &key, slots.device_id(), person)?;
+        store.take_signer(seal)?;
+        Ok(store)
     }
 
     /// Like [`Store::unlock`], but returns two independent connections to the same store from
@@ -221,9 +233,15 @@ impl Store {
         lockout: &mut Lockout,
         now: Instant,
     ) -> Result<(Store, Store)> {
-        let (slots, key) = Self::unwrap_key(path, person, secret, lockout, now)?;
-        let first = Self::open_with_key(path, &key, slots.device_id(), person)?;
-        let second = Self::open_with_key(path, &key, slots.device_id(), person)?;
+        let (slots, key, seal) = Self::unwrap_key(path, person, secret, lockout, now)?;
+        let mut first = Self::open_with_key(path, &key, slots.device_id(), person)?;
+        let mut second = Self::open_with_key(path, &key, slots.device_id(), person)?;
+        // Both sign what the person does on them (the sync connection rarely does anything).
+        first.take_signer(seal)?;
+        second.signer = first
+            .signer
+            .as_ref()
+            .map(|(k, seal)| (SigningSecret::from_seed(&k.seed()), seal.clone()));
         Ok((first, second))
     }
 
@@ -233,14 +251,14 @@ impl Store {
         secret: &Secret,
         lockout: &mut Lockout,
         now: Instant,
-    ) -> Result<(KeySlots, DbKey)> {
+    ) -> Result<(KeySlots, DbKey, PersonSeal)> {
         let slots_path = keyslots::path_for(path);
         let mut slots = KeySlots::load(&slots_path)?;
         if !path.exists() {
             return Err(Error::not_found("store", path.display()));
         }
-        let key = slots.unlock(&slots_path, person, secret, lockout, now)?;
-        Ok((slots, key))
+        let (key, seal) = slots.unlock_sealed(&slots_path, person, secret, lockout, now)?;
+        Ok((slots, key, seal))
     }
 
     /// Opens with an already unwrapped key (after [`Store::open`] checked the person).
@@ -279,6 +297,7 @@ impl Store {
             cache: HashMap::new(),
             seen_version: 0,
             hook: None,
+            signer: None,
         };
         store.migrate(version)?;
         Ok(store)
@@ -306,6 +325,8 @@ impl Store {
 
     /// Adds (or replaces) a key slot for `person`, authorised by the unlocked person's own
     /// `current_secret` (an attempt like any other, counted in `lockout`).
+    /// `signing` is the new person's signing key on this device (the one they signed in
+    /// with): it is kept sealed under their new slot's [`PersonSeal`].
     #[allow(clippy::too_many_arguments)]
     pub fn add_person(
         &self,
@@ -316,20 +337,43 @@ impl Store {
         lockout: &mut Lockout,
         now: Instant,
         entropy: &mut dyn Entropy,
+        signing: &SigningSecret,
     ) -> Result<()> {
+        let seal = self.replace_slot(current_secret, person, secret, kdf, lockout, now, entropy)?;
+        self.keep_signing_key(person, signing, &seal, entropy)
+    }
+
+    /// Writes `person`'s slot (new or replacing theirs), authorised by the unlocked person's
+    /// `current_secret`; returns the seal of the new slot.
+    #[allow(clippy::too_many_arguments)]
+    fn replace_slot(
+        &self,
+        current_secret: &Secret,
+        person: Uuid,
+        secret: &Secret,
+        kdf: KdfParams,
+        lockout: &mut Lockout,
+        now: Instant,
+        entropy: &mut dyn Entropy,
+    ) -> Result<PersonSeal> {
         let slots_path = keyslots::path_for(&self.path);
         let mut slots = KeySlots::load(&slots_path)?;
         // The store never keeps the database key: it is unwrapped again from the unlocked
         // person's own slot, which also proves they are present.
         let key = slots.unlock(&slots_path, self.person_id, current_secret, lockout, now)?;
-        slots.add(person, secret, &key, kdf, lockout, entropy)?;
-        slots.save(&slots_path)
+        let seal = slots.add(person, secret, &key, kdf, lockout, entropy)?;
+        slots.save(&slots_path)?;
+        Ok(seal)
     }
 
     /// Replaces the unlocked person's own secret (and their slot's Argon2id parameters),
     /// authorised by the current one.
+    ///
+    /// Their signing key is sealed again under the new secret's seal. A crash between the
+    /// slot's write and that leaves a key the new secret cannot open: the next unlock makes
+    /// a new one, which the next sign-in records (the signatures made before are kept).
     pub fn change_secret(
-        &self,
+        &mut self,
         current_secret: &Secret,
         new_secret: &Secret,
         kdf: KdfParams,
@@ -337,7 +381,7 @@ impl Store {
         now: Instant,
         entropy: &mut dyn Entropy,
     ) -> Result<()> {
-        self.add_person(
+        let seal = self.replace_slot(
             current_secret,
             self.person_id,
             new_secret,
@@ -345,7 +389,71 @@ impl Store {
             lockout,
             now,
             entropy,
-        )
+        )?;
+        if let Some((key, _)) = self.signer.take() {
+            self.keep_signing_key(self.person_id, &key, &seal, entropy)?;
+            self.signer = Some((key, seal));
+        }
+        Ok(())
+    }
+
+    /// Keeps `person`'s signing key, its seed sealed under `seal` (replacing theirs).
+    fn keep_signing_key(
+        &self,
+        person: Uuid,
+        key: &SigningSecret,
+        seal: &PersonSeal,
+        entropy: &mut dyn Entropy,
+    ) -> Result<()> {
+        let (nonce, sealed) = seal.seal(
+            key.seed().as_ref(),
+            &signing_aad(self.device_id, person),
+            entropy,
+        )?;
+        self.conn.execute(
+            "INSERT INTO signing_keys (person_id, public_key, nonce, sealed_seed) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (person_id) DO UPDATE SET public_key = excluded.public_key,
+                nonce = excluded.nonce, sealed_seed = excluded.sealed_seed",
+            params![person.to_string(), key.public().as_slice(), nonce, sealed],
+        )?;
+        Ok(())
+    }
+
+    /// Opens the unlocked person's signing key with their `seal`; a person without one (a
+    /// store from before signed changes, or a key a crash left sealed under an old secret)
+    /// gets a new one, which their next sign-in records with the server.
+    fn take_signer(&mut self, seal: PersonSeal) -> Result<()> {
+        let row: Option<(Vec<u8>, Vec<u8>)> = self
+            .conn
+            .query_row(
+                "SELECT nonce, sealed_seed FROM signing_keys WHERE person_id = ?1",
+                params![self.person_id.to_string()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let aad = signing_aad(self.device_id, self.person_id);
+        let opened = row
+            .and_then(|(nonce, sealed)| seal.open(&nonce, &sealed, &aad))
+            .and_then(|seed| {
+                <[u8; 32]>::try_from(seed.as_slice())
+                    .ok()
+                    .map(zeroize::Zeroizing::new)
+            });
+        let key = match opened {
+            Some(seed) => SigningSecret::from_seed(&seed),
+            None => {
+                let key = SigningSecret::generate(&mut crate::entropy::OsEntropy);
+                self.keep_signing_key(self.person_id, &key, &seal, &mut crate::entropy::OsEntropy)?;
+                key
+            }
+        };
+        self.signer = Some((key, seal));
+        Ok(())
+    }
+
+    /// The unlocked person's public signing key on this device: the one to sign in with.
+    pub fn signing_key(&self) -> Option<crate::signing::PublicKey> {
+        self.signer.as_ref().map(|(k, _)| k.public())
     }
 
     /// The Argon2id parameters of the unlocked person's slot.
@@ -491,6 +599,7 @@ impl Store {
         self.check_rules(&header, &doc, &c)?;
         let tx = self.conn.transaction()?;
         store_change(&tx, id, &c, false)?;
+        sign(&tx, &self.signer, self.person_id, id, &c)?;
         project(&tx, &header, &doc, &prepared)?;
         tx.commit()?;
         self.put_back(header, doc);
@@ -515,6 +624,7 @@ impl Store {
             )));
         }
         store_change(&tx, header.id, &c, false)?;
+        sign(&tx, &self.signer, self.person_id, header.id, &c)?;
         projection::project(&tx, &header, &doc)?;
         photos::attach(&tx, header.id, photos, self.person_id)?;
         tx.commit()?;
@@ -884,14 +994,49 @@ fn store_change(
     Ok(n == 1)
 }
 
+/// Signs `change`, which `person` (the unlocked person) made to `doc`, in the action's
+/// transaction `tx`, with their key.
+fn sign(
+    tx: &rusqlite::Transaction<'_>,
+    signer: &Option<(SigningSecret, PersonSeal)>,
+    person: Uuid,
+    doc: Uuid,
+    change: &Change,
+) -> Result<()> {
+    let Some((key, _)) = signer else {
+        return Err(Error::internal(
+            "signing a change",
+            "this connection holds no signing key",
+        ));
+    };
+    let hash = change.hash().0;
+    let signature = key.sign_change(doc, person, &hash);
+    tx.prepare_cached(
+        "INSERT OR IGNORE INTO change_signatures (doc_id, hash, person_id, public_key, signature)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?
+    .execute(params![
+        doc.to_string(),
+        hash.as_slice(),
+        person.to_string(),
+        key.public().as_slice(),
+        signature.as_slice()
+    ])?;
+    Ok(())
+}
+
+/// What a person's sealed signing seed is bound to: the format, the device and the person.
+fn signing_aad(device: Uuid, person: Uuid) -> Vec<u8> {
+    let mut aad = b"rounds-signing-key-v1".to_vec();
+    aad.extend_from_slice(device.as_bytes());
+    aad.extend_from_slice(person.as_bytes());
+    aad
+}
+
 /// The person a change says made it (the `by` of its message, see [`document::change`]):
 /// whose session may push it. `None` for a change without one, which no server accepts.
 fn made_by(c: &Change) -> Option<Uuid> {
-    #[derive(serde::Deserialize)]
-    struct By {
-        by: Uuid,
-    }
-    serde_json::from_str::<By>(c.message()?).ok().map(|m| m.by)
+    crate::signing::change_by(c)
 }
 
 /// Schema 4 ties each photo to the records it was attached to; the migration's SQL finds the

@@ -45,6 +45,23 @@ pub struct PendingDocument {
     pub header: Header,
     /// Its unacknowledged changes, in the order they were stored (dependencies first).
     pub changes: Vec<PendingChange>,
+    /// The signature over the last of them, which covers the others (the maker's changes to
+    /// one document on one device form a chain; see `rounds_domain::signing`). `None` for a
+    /// change stored unsigned, which no server accepts.
+    pub signature: Option<PendingSignature>,
+}
+
+/// A stored signature over a waiting change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingSignature {
+    /// The signed change.
+    pub change: [u8; 32],
+    /// Its maker.
+    pub person: uuid::Uuid,
+    /// Their public key on this device.
+    pub key: [u8; 32],
+    /// The signature (64 bytes).
+    pub signature: Vec<u8>,
 }
 
 /// What [`Store::apply_remote`] did.
@@ -157,12 +174,40 @@ impl Store {
                     out.push(PendingDocument {
                         header,
                         changes: Vec::new(),
+                        signature: None,
                     });
                     index.insert(id, out.len() - 1);
                     out.len() - 1
                 }
             };
             out[slot].changes.push(PendingChange { hash, bytes });
+        }
+        drop(rows);
+        let mut sig = self.conn.prepare_cached(
+            "SELECT person_id, public_key, signature FROM change_signatures
+             WHERE doc_id = ?1 AND hash = ?2",
+        )?;
+        for d in &mut out {
+            let Some(last) = d.changes.last() else {
+                continue;
+            };
+            d.signature = sig
+                .query_row(
+                    params![d.header.id.to_string(), last.hash.as_slice()],
+                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?, r.get(2)?)),
+                )
+                .optional()?
+                .map(|(person, key, signature)| {
+                    Ok::<_, Error>(PendingSignature {
+                        change: last.hash,
+                        person: parse_uuid(&person)?,
+                        key: key.try_into().map_err(|_| {
+                            Error::internal("reading signatures", "stored key is not 32 bytes")
+                        })?,
+                        signature,
+                    })
+                })
+                .transpose()?;
         }
         Ok(out)
     }

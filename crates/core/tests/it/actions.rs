@@ -85,6 +85,9 @@ fn a_guard_has_one_open_shift_and_only_records_on_their_own() {
         &mut lockout,
         std::time::Instant::now(),
         &mut e,
+        &rounds_core::signing::SigningSecret::generate(
+            &mut rounds_core::entropy::SeededEntropy::new(10),
+        ),
     )
     .expect("add second guard");
     s.close().expect("close");

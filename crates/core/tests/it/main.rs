@@ -10,4 +10,5 @@ mod photos;
 mod projections;
 mod queries;
 mod races;
+mod signing;
 mod support;

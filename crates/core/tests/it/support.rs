@@ -120,6 +120,9 @@ pub fn store_for(dir: &Path, name: &str, device: u128, person: Uuid) -> Store {
             person_id: person,
             secret: &secret,
             kdf: KdfParams::FOR_TESTS,
+            signing: &rounds_core::signing::SigningSecret::generate(
+                &mut rounds_core::entropy::SeededEntropy::new(person.as_u128() as u64),
+            ),
         },
         &mut SeededEntropy::new(device as u64),
     )

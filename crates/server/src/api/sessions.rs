@@ -14,7 +14,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::Json;
 use crate::signin::{ClientAddr, Door};
 use crate::state::{AppState, new_id};
-use crate::storage::SessionRecord;
+use crate::storage::{KeyRegistration, SessionRecord, SigningKeyRecord};
 
 /// How long a sign-in lasts before the device must sign in again.
 pub const SESSION_DAYS: i64 = 30;
@@ -30,6 +30,11 @@ pub struct SignInRequest {
     pub device_id: Option<Uuid>,
     /// The device's credential.
     pub device_secret: Option<String>,
+    /// The person's Ed25519 public key on this device (hex, 32 bytes), recorded with them
+    /// and the device: the changes they push from it must be signed with it (see
+    /// `rounds_domain::signing`). Only with a device.
+    #[serde(default)]
+    pub signing_key: Option<String>,
 }
 
 /// Answer of `POST /v1/sessions`.
@@ -66,6 +71,24 @@ pub async fn sign_in(
 ) -> ApiResult<Json<SignInResponse>> {
     let username = req.username.trim().to_string();
     check_credential_lengths(&username, &req.password)?;
+    let signing_key = match &req.signing_key {
+        None => None,
+        Some(_) if req.device_id.is_none() => {
+            return Err(ApiError::BadRequest(
+                "a signing key is recorded only with a device".into(),
+            ));
+        }
+        Some(k) => Some(
+            hex::decode(k.trim())
+                .ok()
+                .and_then(|b| rounds_domain::signing::check_public_key(&b).ok())
+                .ok_or_else(|| {
+                    ApiError::BadRequest(
+                        "signing_key: not a usable Ed25519 public key (64 hex digits)".into(),
+                    )
+                })?,
+        ),
+    };
     let st = s.storage.clone();
     let now = s.now();
     // The attempt is counted before the password is checked (429 without any hashing when the
@@ -123,6 +146,21 @@ pub async fn sign_in(
                 ));
             }
         };
+        if let (Some(key), Some(device)) = (signing_key, device_id) {
+            let registration = st.register_signing_key(&SigningKeyRecord {
+                public_key: key,
+                person_id: person.id,
+                device_id: device,
+                registered_at: now,
+                revoked_at: None,
+            })?;
+            if registration == KeyRegistration::Taken {
+                refused(Some(person.id), "the signing key belongs to someone else")?;
+                return Err(ApiError::Conflict(
+                    "this signing key is recorded for another person or device".into(),
+                ));
+            }
+        }
         let token = auth::new_token(&mut OsEntropy);
         let expires_at = now + Duration::days(SESSION_DAYS);
         st.add_session(
@@ -134,9 +172,11 @@ pub async fn sign_in(
             },
             now,
         )?;
-        st.append_audit(&[NewEntry::sign_in(
-            now, "app", &username, person.id, device_id, &from,
-        )])?;
+        let mut entry = NewEntry::sign_in(now, "app", &username, person.id, device_id, &from);
+        if let Some(key) = signing_key.filter(|_| device_id.is_some()) {
+            entry.detail["signing_key"] = serde_json::Value::String(hex::encode(key));
+        }
+        st.append_audit(&[entry])?;
         Ok(Json(SignInResponse {
             token,
             person_id: person.id,

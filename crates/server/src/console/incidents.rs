@@ -80,8 +80,12 @@ pub fn readable(
 
 /// Approves or returns a submitted incident as `person` (a supervisor of its school), by
 /// their console device, through the sync push path.
+///
+/// The review's change is signed with the server's console key `key` for `person` (the
+/// session proved who they are; the key proves the server stored it for them).
 pub fn review_incident(
     storage: &dyn Storage,
+    key: &rounds_domain::signing::SigningSecret,
     person: &PersonRecord,
     id: Uuid,
     decision: ReviewDecision,
@@ -133,7 +137,27 @@ pub fn review_incident(
         person: person.clone(),
         device_id: device,
     };
-    let resp = crate::sync::process_push(storage, &session, vec![(header, vec![change])], now)?;
+    let hash = change.hash().0;
+    let push = crate::sync::ParsedPush {
+        signatures: std::collections::HashMap::from([(
+            id,
+            vec![crate::sync::PushedSignature {
+                change: hash,
+                person: person.id,
+                key: key.public(),
+                signature: key.sign_change(id, person.id, &hash).to_vec(),
+            }],
+        )]),
+        docs: vec![(header, vec![change])],
+    };
+    let console_key = crate::storage::SigningKeyRecord {
+        public_key: key.public(),
+        person_id: person.id,
+        device_id: device,
+        registered_at: now,
+        revoked_at: None,
+    };
+    let resp = crate::sync::process_push(storage, &session, push, &[console_key], now)?;
     if let Some(r) = resp.rejected.first() {
         return Err(ConsoleError::Conflict(format!(
             "the review was not stored: {}",
@@ -441,9 +465,11 @@ pub async fn review(
     };
     let now = state.now();
     let storage = state.storage.clone();
+    let key = state.console_key();
     blocking(move || {
         review_incident(
             storage.as_ref(),
+            &key,
             &user.person,
             id,
             decision,

@@ -257,6 +257,7 @@ fn commit(
             changes,
             projection: crate::sync::project(h, am).expect("project"),
             at: t(60),
+            signatures: vec![],
         })
         .expect("commit");
     assert_eq!(outcome, super::CommitOutcome::Committed);
@@ -434,4 +435,97 @@ pub(crate) fn rows_before_packed_checks_were_packed(s1: &[u8], s2: &[u8]) {
         ]
     );
     assert!(s2.is_empty(), "a shift without checks packs to nothing");
+}
+
+/// Signing keys: recorded once per key (the same person and device again is `Known`; anyone
+/// else is `Taken`), listed by device, revoked with their device; signatures stored with a
+/// commit read back in order, and a signature pushed twice is kept once.
+pub(crate) fn signing_keys_and_signatures_are_kept(st: &dyn Storage) {
+    use super::{KeyRegistration, SigningKeyRecord, StoredSignature};
+    let (person, device) = (Uuid::from_u128(0xA0), Uuid::from_u128(0xDE));
+    st.add_enrollment_code("code", Uuid::from_u128(0xAD), t(0), t(600))
+        .expect("code");
+    assert!(
+        st.redeem_enrollment_code("code", t(1), &device_record(device))
+            .expect("redeem")
+    );
+    let key = |k: u8, person, device| SigningKeyRecord {
+        public_key: [k; 32],
+        person_id: person,
+        device_id: device,
+        registered_at: t(2),
+        revoked_at: None,
+    };
+    assert_eq!(
+        st.register_signing_key(&key(1, person, device))
+            .expect("register"),
+        KeyRegistration::New
+    );
+    assert_eq!(
+        st.register_signing_key(&key(1, person, device))
+            .expect("again"),
+        KeyRegistration::Known
+    );
+    assert_eq!(
+        st.register_signing_key(&key(1, Uuid::from_u128(0xB0), device))
+            .expect("someone else"),
+        KeyRegistration::Taken
+    );
+    assert_eq!(
+        st.register_signing_key(&key(2, person, device))
+            .expect("rotated"),
+        KeyRegistration::New
+    );
+    assert_eq!(
+        st.signing_keys(device).expect("keys"),
+        vec![key(1, person, device), key(2, person, device)]
+    );
+
+    let (h, am) = incident(3, 1);
+    let changes: Vec<_> = am
+        .get_changes(&[])
+        .iter()
+        .map(|c| (c.hash().0, c.raw_bytes().to_vec()))
+        .collect();
+    let sig = StoredSignature {
+        doc_id: h.id,
+        change: changes[1].0,
+        person_id: person,
+        device_id: device,
+        public_key: [1; 32],
+        signature: vec![9; 64],
+        received_at: t(60),
+    };
+    let commit = super::Commit {
+        header: h.clone(),
+        expected_version: None,
+        changes,
+        projection: crate::sync::project(&h, &am).expect("project"),
+        at: t(60),
+        signatures: vec![sig.clone(), sig.clone()],
+    };
+    assert_eq!(
+        st.commit(&commit).expect("commit"),
+        super::CommitOutcome::Committed
+    );
+    assert_eq!(st.change_signatures(h.id).expect("read"), vec![sig]);
+
+    assert!(st.revoke_device(device, t(100)).expect("revoke"));
+    assert!(
+        st.signing_keys(device)
+            .expect("keys")
+            .iter()
+            .all(|k| k.revoked_at == Some(t(100))),
+        "a revoked device's keys are revoked with it"
+    );
+}
+
+fn device_record(id: Uuid) -> super::DeviceRecord {
+    super::DeviceRecord {
+        id,
+        name: "phone".into(),
+        secret_hash: "x".into(),
+        enrolled_at: t(1),
+        revoked_at: None,
+    }
 }

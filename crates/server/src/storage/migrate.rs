@@ -269,6 +269,31 @@ const TABLES: &[Table] = &[
         ],
         key: "seq",
     },
+    // Signing keys and the signatures over stored changes, as they are.
+    Table {
+        name: "signing_keys",
+        cols: &[
+            ("public_key", Bytes),
+            ("person_id", Text),
+            ("device_id", Text),
+            ("registered_at", Int8),
+            ("revoked_at", Int8),
+        ],
+        key: "public_key",
+    },
+    Table {
+        name: "change_signatures",
+        cols: &[
+            ("doc_id", Text),
+            ("hash", Bytes),
+            ("person_id", Text),
+            ("device_id", Text),
+            ("public_key", Bytes),
+            ("signature", Bytes),
+            ("received_at", Int8),
+        ],
+        key: "doc_id, hash, person_id",
+    },
 ];
 
 /// One value as both databases read it (booleans as 0 and 1).

@@ -94,6 +94,51 @@ pub struct DeviceRecord {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
+/// A person's signing key on one device (see `rounds_domain::signing`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SigningKeyRecord {
+    /// The Ed25519 public key.
+    pub public_key: [u8; 32],
+    /// Whose.
+    pub person_id: Uuid,
+    /// On which device.
+    pub device_id: Uuid,
+    /// When it was recorded (the sign-in that brought it).
+    pub registered_at: DateTime<Utc>,
+    /// When it stopped being accepted for new changes (its device was revoked).
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// What recording a signing key did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyRegistration {
+    /// Recorded now.
+    New,
+    /// Already recorded for this person and device.
+    Known,
+    /// The key is recorded for another person or device: refused.
+    Taken,
+}
+
+/// A verified signature over a change, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSignature {
+    /// The document.
+    pub doc_id: Uuid,
+    /// The signed change's hash.
+    pub change: [u8; 32],
+    /// The signer.
+    pub person_id: Uuid,
+    /// The device that pushed it (where the key is registered).
+    pub device_id: Uuid,
+    /// The key.
+    pub public_key: [u8; 32],
+    /// The signature (64 bytes).
+    pub signature: Vec<u8>,
+    /// When the server received it.
+    pub received_at: DateTime<Utc>,
+}
+
 /// A signed-in session.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRecord {
@@ -312,6 +357,8 @@ pub struct Commit {
     /// When (the server's clock): the document's last change, for compaction's choice of
     /// settled documents.
     pub at: DateTime<Utc>,
+    /// The verified signatures the push carried for these changes, stored with them.
+    pub signatures: Vec<StoredSignature>,
 }
 
 /// Whether a commit went through.
@@ -486,8 +533,12 @@ pub trait DirectoryStore: Send + Sync {
     fn device(&self, id: Uuid) -> Result<Option<DeviceRecord>>;
     /// Every device.
     fn devices(&self) -> Result<Vec<DeviceRecord>>;
-    /// Revokes a device; false if unknown.
+    /// Revokes a device and its signing keys; false if unknown.
     fn revoke_device(&self, id: Uuid, now: DateTime<Utc>) -> Result<bool>;
+    /// Records a person's signing key on a device (at sign-in).
+    fn register_signing_key(&self, k: &SigningKeyRecord) -> Result<KeyRegistration>;
+    /// The signing keys recorded on a device, revoked ones included.
+    fn signing_keys(&self, device: Uuid) -> Result<Vec<SigningKeyRecord>>;
     /// Stores a session (its token's hash).
     fn add_session(&self, token_hash: &str, s: &SessionRecord, now: DateTime<Utc>) -> Result<()>;
     /// A session by its token's hash.
@@ -570,6 +621,8 @@ pub trait SyncStore: Send + Sync {
     }
     /// How much the records take.
     fn storage_size(&self) -> Result<StorageSize>;
+    /// The stored signatures over a document's changes, in the order received.
+    fn change_signatures(&self, doc: Uuid) -> Result<Vec<StoredSignature>>;
 }
 
 /// The audit trail (see [`crate::audit`]): appended to, read in order, never changed.

@@ -230,6 +230,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../../../migrations/server/postgres/0002_compaction.sql"),
     include_str!("../../../../migrations/server/postgres/0003_packed_checks.sql"),
     include_str!("../../../../migrations/server/postgres/0004_audit.sql"),
+    include_str!("../../../../migrations/server/postgres/0005_signatures.sql"),
 ];
 
 /// The schema version whose migration packs `patrol_checks` into `shifts.checks`.
@@ -470,6 +471,11 @@ mod tests {
         contract::compaction_keeps_every_change_and_the_feed_points_to_what_was_folded(
             &storage("compaction").1,
         );
+    }
+
+    #[test]
+    fn signing_keys_and_signatures_are_kept() {
+        contract::signing_keys_and_signatures_are_kept(&storage("signing").1);
     }
 
     #[test]

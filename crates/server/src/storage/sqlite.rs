@@ -19,7 +19,7 @@ use rounds_domain::model::{Checkpoint, Person, Post, ReferenceData, Role, Schedu
 use rusqlite::{Connection, OptionalExtension, params};
 use uuid::Uuid;
 
-use super::rows::{HEADER_COLS, header_row, id, ms, parse_code, time};
+use super::rows::{HEADER_COLS, conv, header_row, id, ms, parse_code, time};
 use super::*;
 
 mod audit;
@@ -40,6 +40,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../../migrations/server/sqlite/0006_compaction.sql"),
     include_str!("../../../../migrations/server/sqlite/0007_packed_checks.sql"),
     include_str!("../../../../migrations/server/sqlite/0008_audit.sql"),
+    include_str!("../../../../migrations/server/sqlite/0009_signatures.sql"),
 ];
 
 /// The schema version whose migration packs `patrol_checks` into `shifts.checks`.
@@ -283,6 +284,23 @@ fn commit_one(tx: &rusqlite::Transaction<'_>, cm: &Commit) -> Result<CommitOutco
             ins.execute(params![doc, hash.as_slice(), bytes])?;
         }
     }
+    if !cm.signatures.is_empty() {
+        let mut ins = tx.prepare_cached(
+            "INSERT INTO change_signatures (doc_id, hash, person_id, device_id, public_key, signature, received_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT DO NOTHING",
+        )?;
+        for sig in &cm.signatures {
+            ins.execute(params![
+                sig.doc_id.to_string(),
+                sig.change.as_slice(),
+                sig.person_id.to_string(),
+                sig.device_id.to_string(),
+                sig.public_key.as_slice(),
+                sig.signature,
+                ms(sig.received_at)
+            ])?;
+        }
+    }
     match &cm.projection {
         Projection::Shift {
             post_id,
@@ -428,6 +446,14 @@ mod tests {
     fn compaction_keeps_every_change_and_the_feed_points_to_what_was_folded() {
         let dir = tempfile::tempdir().expect("tempdir");
         contract::compaction_keeps_every_change_and_the_feed_points_to_what_was_folded(
+            &SqliteStorage::open(dir.path()).expect("open"),
+        );
+    }
+
+    #[test]
+    fn signing_keys_and_signatures_are_kept() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        contract::signing_keys_and_signatures_are_kept(
             &SqliteStorage::open(dir.path()).expect("open"),
         );
     }

@@ -55,6 +55,10 @@ fn a_scripted_day_leaves_exactly_the_expected_entries() {
         GIA.username,
         "not-her-password",
         &client::enroll(&server.base, &server.code(), "spare phone").expect("enroll"),
+        &rounds_core::signing::SigningSecret::generate(
+            &mut rounds_core::entropy::SeededEntropy::new(5),
+        )
+        .public(),
     );
     assert!(wrong.is_err());
     let mut gia = Device::enroll(&server, &GIA);

@@ -173,6 +173,7 @@ fn forged_pushes_are_refused_and_store_nothing() {
         (
             "an incident at a school she is not assigned to",
             PushRequest {
+                signatures: vec![],
                 docs: vec![forge(&gia, 51, ids::BAKER, ids::GUARD_LINCOLN)],
             },
             RejectKind::Forbidden,
@@ -180,6 +181,7 @@ fn forged_pushes_are_refused_and_store_nothing() {
         (
             "an incident claiming another author",
             PushRequest {
+                signatures: vec![],
                 docs: vec![forge(&gia, 53, ids::LINCOLN, ids::SRO_OLGA)],
             },
             RejectKind::Forbidden,
@@ -187,6 +189,7 @@ fn forged_pushes_are_refused_and_store_nothing() {
         (
             "someone else's changes presented as her own push (another author and device)",
             PushRequest {
+                signatures: vec![],
                 docs: vec![{
                     let mut d = push_doc(&mut olga, theirs);
                     d.header.id = Uuid::from_u128(52);
@@ -198,6 +201,7 @@ fn forged_pushes_are_refused_and_store_nothing() {
         (
             "a different header for an existing document",
             PushRequest {
+                signatures: vec![],
                 docs: vec![{
                     let mut d = push_doc(&mut gia, theirs);
                     d.header.school = ids::ADAMS;
@@ -209,6 +213,7 @@ fn forged_pushes_are_refused_and_store_nothing() {
         (
             "a change that rewrites the header inside the document",
             PushRequest {
+                signatures: vec![],
                 docs: vec![{
                     let mut d = push_doc(&mut gia, theirs);
                     let mut am = gia.store.document(theirs).expect("doc");
@@ -291,11 +296,26 @@ fn credentials_are_checked_on_every_request() {
     // Another device's credential: Gia's device id with Olga's device secret.
     let mut forged = gia.enrollment.clone();
     forged.device_secret = olga.enrollment.device_secret.clone();
-    let err =
-        client::sign_in(&server.base, GIA.username, GIA.password, &forged).expect_err("forged");
+    let err = client::sign_in(
+        &server.base,
+        GIA.username,
+        GIA.password,
+        &forged,
+        &gia.signing.public(),
+    )
+    .expect_err("forged");
     assert!(matches!(err, SyncProblem::SignInAgain(_)), "{err:?}");
     // A wrong password.
-    assert!(client::sign_in(&server.base, GIA.username, "guess", &gia.enrollment).is_err());
+    assert!(
+        client::sign_in(
+            &server.base,
+            GIA.username,
+            "guess",
+            &gia.enrollment,
+            &gia.signing.public()
+        )
+        .is_err()
+    );
 
     // Revoking Gia's device stops it at its next request, whatever it carries.
     rounds_server::admin::revoke(
@@ -318,7 +338,16 @@ fn credentials_are_checked_on_every_request() {
             "This device was revoked by the district. Nothing more will sync; ask your supervisor."
         )
     );
-    assert!(client::sign_in(&server.base, GIA.username, GIA.password, &gia.enrollment).is_err());
+    assert!(
+        client::sign_in(
+            &server.base,
+            GIA.username,
+            GIA.password,
+            &gia.enrollment,
+            &gia.signing.public()
+        )
+        .is_err()
+    );
     // Olga's device is unaffected.
     olga.sync().expect("other devices still sync");
     let mut t = olga.transport();

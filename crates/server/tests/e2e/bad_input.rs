@@ -32,6 +32,7 @@ fn malformed_requests_are_refused_with_a_4xx_and_change_nothing() {
     let good = {
         let h = olga.store.header(id).expect("header");
         PushRequest {
+            signatures: vec![],
             docs: vec![DocChanges {
                 header: rounds_core::wire::header_to_wire(&h),
                 changes: olga
@@ -44,6 +45,8 @@ fn malformed_requests_are_refused_with_a_4xx_and_change_nothing() {
             }],
         }
     };
+    let mut good = good;
+    sign_push(&olga, &mut good);
     let good_body = rounds_protocol::encode(&good);
     let token = olga.session.token.clone();
     let admin_token = client_sign_in_admin(&server);
@@ -239,8 +242,10 @@ fn changes_of(doc: &automerge::Automerge) -> Vec<Vec<u8>> {
         .collect()
 }
 
-fn push_body(docs: &[(Header, Vec<Vec<u8>>)]) -> Vec<u8> {
-    rounds_protocol::encode(&PushRequest {
+/// A push of `docs` as `d` signs it.
+fn push_body(d: &Device, docs: &[(Header, Vec<Vec<u8>>)]) -> Vec<u8> {
+    let mut req = PushRequest {
+        signatures: vec![],
         docs: docs
             .iter()
             .map(|(h, c)| DocChanges {
@@ -248,7 +253,9 @@ fn push_body(docs: &[(Header, Vec<Vec<u8>>)]) -> Vec<u8> {
                 changes: c.iter().cloned().map(serde_bytes::ByteBuf::from).collect(),
             })
             .collect(),
-    })
+    };
+    sign_push(d, &mut req);
+    rounds_protocol::encode(&req)
 }
 
 fn push_raw(base: &str, token: &str, body: Vec<u8>) -> reqwest::blocking::Response {
@@ -304,7 +311,7 @@ fn a_compressed_change_inflating_to_1_gib_is_refused_with_413_and_the_server_sta
     let r = push_raw(
         &server.base,
         &olga.session.token,
-        push_body(&[(header, vec![bomb])]),
+        push_body(&olga, &[(header, vec![bomb])]),
     );
     assert_eq!(r.status().as_u16(), 413, "a change past the inflated cap");
     let text = r.text().expect("body");
@@ -385,7 +392,7 @@ fn changes_over_their_caps_refuse_the_whole_push_with_413_and_store_nothing() {
     ];
     let before = state(&server);
     for (name, docs, says) in cases {
-        let r = push_raw(&server.base, &olga.session.token, push_body(&docs));
+        let r = push_raw(&server.base, &olga.session.token, push_body(&olga, &docs));
         assert_eq!(r.status().as_u16(), 413, "{name}");
         let text = r.text().expect("body");
         for s in says {
@@ -510,7 +517,7 @@ fn a_body_past_a_limit_is_refused_alone_with_the_field_and_the_limit() {
         if by_olga {
             docs.push((fine.0.clone(), changes_of(&fine.1)));
         }
-        let r = push_raw(&server.base, &d.session.token, push_body(&docs));
+        let r = push_raw(&server.base, &d.session.token, push_body(d, &docs));
         assert_eq!(r.status().as_u16(), 200, "{name}: answered per document");
         let resp: rounds_protocol::PushResponse =
             rounds_protocol::decode(&r.bytes().expect("body")).expect("push response");
@@ -573,7 +580,7 @@ fn a_document_whose_history_would_pass_its_cap_is_refused_and_keeps_what_it_had(
     let r = push_raw(
         &server.base,
         &olga.session.token,
-        push_body(&[(h.clone(), first.clone())]),
+        push_body(&olga, &[(h.clone(), first.clone())]),
     );
     let resp: rounds_protocol::PushResponse =
         rounds_protocol::decode(&r.bytes().expect("body")).expect("response");
@@ -584,7 +591,7 @@ fn a_document_whose_history_would_pass_its_cap_is_refused_and_keeps_what_it_had(
     let r = push_raw(
         &server.base,
         &olga.session.token,
-        push_body(&[(h.clone(), more)]),
+        push_body(&olga, &[(h.clone(), more)]),
     );
     let resp: rounds_protocol::PushResponse =
         rounds_protocol::decode(&r.bytes().expect("body")).expect("response");
@@ -696,6 +703,7 @@ fn a_stored_photo_reference_that_is_not_a_hash_does_not_break_the_console() {
                     .collect(),
                 projection,
                 at: at(1),
+                signatures: vec![],
             };
             let outcomes = st
                 .commit_all(&[

@@ -654,6 +654,27 @@ fn a_review_in_the_console_reaches_the_officers_device_at_its_next_sync() {
     );
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     assert_eq!(r.location, detail);
+    // The review is signed for Sam by the server's console key, not by any device's key.
+    let sigs = server
+        .storage
+        .change_signatures(day.lincoln_incident)
+        .expect("signatures");
+    let sam = server
+        .storage
+        .person_by_username(SUPERVISOR.username)
+        .expect("read")
+        .expect("sam");
+    let review = sigs.last().expect("the review's signature");
+    assert_eq!(review.person_id, sam.id);
+    assert_ne!(review.public_key, day.olga.signing.public());
+    rounds_core::signing::verify_change(
+        &review.public_key,
+        day.lincoln_incident,
+        sam.id,
+        &review.change,
+        &review.signature,
+    )
+    .expect("the console's signature verifies");
 
     // The officer's device gets it at its next sync, as a change by Sam's console.
     let report = day.olga.sync().expect("olga syncs");

@@ -185,6 +185,7 @@ fn run(script: Vec<Act>) -> Result<(), TestCaseError> {
                 .expect("change");
                 let c = am.get_last_local_change().expect("a change");
                 let req = PushRequest {
+                    signatures: vec![],
                     docs: vec![rounds_protocol::DocChanges {
                         header: rounds_core::wire::header_to_wire(&d.store.header(id).expect("h")),
                         changes: vec![serde_bytes::ByteBuf::from(c.raw_bytes().to_vec())],

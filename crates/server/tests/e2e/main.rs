@@ -17,5 +17,6 @@ mod rules;
 mod shared_phone;
 mod shutdown;
 mod sign_in;
+mod signing;
 mod support;
 mod sync;

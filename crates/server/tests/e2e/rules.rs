@@ -116,11 +116,16 @@ fn forged(d: &mut Device, id: Uuid, by: Uuid, f: impl FnOnce(&mut Transaction<'_
 }
 
 /// A push of these change bytes of one document, sent with `d`'s session.
+/// The push is signed by `d`'s person, as their device would: the rules, not a missing
+/// signature, decide what is refused.
 fn push_of(d: &Device, header: &rounds_core::document::Header, changes: Vec<Vec<u8>>) -> Forged {
+    let mut req = PushRequest {
+        signatures: vec![],
+        docs: vec![doc_changes(header, changes)],
+    };
+    sign_push(d, &mut req);
     Forged {
-        req: PushRequest {
-            docs: vec![doc_changes(header, changes)],
-        },
+        req,
         token: d.session.token.clone(),
     }
 }

@@ -21,9 +21,17 @@ struct Person {
 }
 
 fn add(phone: &Device, who: &Login) -> Person {
-    let session = client::sign_in(&phone.base, who.username, who.password, &phone.enrollment)
-        .expect("sign in");
-    let mut entropy = SeededEntropy::new(7);
+    // Each person's own randomness: the same seed would give two people the same key.
+    let mut entropy = SeededEntropy::new(who.username.bytes().map(u64::from).sum());
+    let signing = rounds_core::signing::SigningSecret::generate(&mut entropy);
+    let session = client::sign_in(
+        &phone.base,
+        who.username,
+        who.password,
+        &phone.enrollment,
+        &signing.public(),
+    )
+    .expect("sign in");
     let mut lockout = Lockout::for_store(phone.path(), &mut entropy).expect("seal");
     phone
         .store
@@ -35,6 +43,7 @@ fn add(phone: &Device, who: &Login) -> Person {
             &mut lockout,
             std::time::Instant::now(),
             &mut entropy,
+            &signing,
         )
         .expect("add to the phone");
     Person {

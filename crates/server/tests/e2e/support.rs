@@ -10,6 +10,7 @@ use rounds_core::client::{
 use rounds_core::entropy::SeededEntropy;
 use rounds_core::keyslots::{KdfParams, Secret};
 use rounds_core::model::*;
+use rounds_core::signing::SigningSecret;
 use rounds_core::store::{NewShift, Setup, Store};
 use rounds_server::seed::ids;
 use rounds_server::storage::{DatabaseUrl, Storage};
@@ -234,6 +235,9 @@ pub struct Device {
     pub store: Store,
     pub enrollment: Enrollment,
     pub session: Session,
+    /// The signed-in person's signing key (the store keeps its own sealed copy): for tests
+    /// that sign changes made outside the store.
+    pub signing: SigningSecret,
     pub base: String,
     _path: PathBuf,
     _dir: tempfile::TempDir,
@@ -248,8 +252,15 @@ impl Device {
     pub fn enroll_at(base: &str, code: &str, who: &Login) -> Device {
         let enrollment =
             client::enroll(base, code, &format!("{} phone", who.username)).expect("enroll");
-        let session =
-            client::sign_in(base, who.username, who.password, &enrollment).expect("sign in");
+        let signing = SigningSecret::generate(&mut SeededEntropy::new(rand_seed()));
+        let session = client::sign_in(
+            base,
+            who.username,
+            who.password,
+            &enrollment,
+            &signing.public(),
+        )
+        .expect("sign in");
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("device.db");
         let store = Store::create(
@@ -259,6 +270,7 @@ impl Device {
                 person_id: session.person_id,
                 secret: &Secret::new("2468013579"),
                 kdf: KdfParams::FOR_TESTS,
+                signing: &signing,
             },
             &mut SeededEntropy::new(rand_seed()),
         )
@@ -267,6 +279,7 @@ impl Device {
             store,
             enrollment,
             session,
+            signing,
             base: base.to_string(),
             _path: path,
             _dir: dir,
@@ -636,6 +649,34 @@ pub fn push_request(
         .expect("send");
     assert_eq!(r.status(), 200);
     rounds_protocol::decode(&r.bytes().expect("body")).expect("decode")
+}
+
+/// Adds to `req` what an honest device sends with it: for each document without a
+/// signature, `d`'s person's signature over the document's last listed change (which covers
+/// the changes before it). For tests that push changes made outside the store.
+pub fn sign_push(d: &Device, req: &mut rounds_protocol::PushRequest) {
+    for doc in &req.docs {
+        if req.signatures.iter().any(|s| s.doc == doc.header.id) {
+            continue;
+        }
+        let Some(last) = doc
+            .changes
+            .last()
+            .and_then(|c| automerge::Change::from_bytes(c.to_vec()).ok())
+        else {
+            continue;
+        };
+        let (person, hash) = (d.session.person_id, last.hash().0);
+        req.signatures.push(rounds_protocol::ChangeSignature {
+            doc: doc.header.id,
+            change: hash,
+            person,
+            key: serde_bytes::ByteBuf::from(d.signing.public().to_vec()),
+            signature: serde_bytes::ByteBuf::from(
+                d.signing.sign_change(doc.header.id, person, &hash).to_vec(),
+            ),
+        });
+    }
 }
 
 /// One document's part of a push: its header and these change bytes.

@@ -325,12 +325,14 @@ fn a_change_listed_twice_in_one_push_is_stored_once() {
         .into_iter()
         .map(serde_bytes::ByteBuf::from)
         .collect();
-    let twice = rounds_protocol::PushRequest {
+    let mut twice = rounds_protocol::PushRequest {
+        signatures: vec![],
         docs: vec![rounds_protocol::DocChanges {
             header,
             changes: changes.iter().chain(changes.iter()).cloned().collect(),
         }],
     };
+    sign_push(&olga, &mut twice);
     let r = reqwest::blocking::Client::new()
         .post(format!("{}/v1/sync/push", server.base))
         .bearer_auth(&olga.session.token)

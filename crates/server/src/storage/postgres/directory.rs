@@ -12,8 +12,8 @@ use uuid::Uuid;
 
 use super::super::rows::{ms, time};
 use super::super::{
-    Admission, AttemptOutcome, DeviceRecord, DirectoryStore, PersonRecord, Result, SessionRecord,
-    ThrottleKey,
+    Admission, AttemptOutcome, DeviceRecord, DirectoryStore, KeyRegistration, PersonRecord, Result,
+    SessionRecord, SigningKeyRecord, ThrottleKey,
 };
 use super::{PgStorage, code, uid};
 use crate::access::Viewer;
@@ -441,8 +441,74 @@ impl DirectoryStore for PgStorage {
                     &[&did.to_string(), &ms(now)],
                 )
                 .await?;
+            tx.execute(
+                "UPDATE signing_keys SET revoked_at = coalesce(revoked_at, $2) WHERE device_id = $1",
+                &[&did.to_string(), &ms(now)],
+            )
+            .await?;
             // Sessions stay: the device's next request finds the device revoked and is told so.
             Ok(n == 1)
+        })
+    }
+
+    fn register_signing_key(&self, k: &SigningKeyRecord) -> Result<KeyRegistration> {
+        let (person, device) = (k.person_id.to_string(), k.device_id.to_string());
+        self.write(async |tx| {
+            let n = tx
+                .execute(
+                    "INSERT INTO signing_keys (public_key, person_id, device_id, registered_at)
+                     VALUES ($1, $2, $3, $4) ON CONFLICT (public_key) DO NOTHING",
+                    &[
+                        &k.public_key.as_slice(),
+                        &person,
+                        &device,
+                        &ms(k.registered_at),
+                    ],
+                )
+                .await?;
+            if n == 1 {
+                return Ok(KeyRegistration::New);
+            }
+            let r = tx
+                .query_one(
+                    "SELECT person_id, device_id FROM signing_keys WHERE public_key = $1",
+                    &[&k.public_key.as_slice()],
+                )
+                .await?;
+            let (p, d): (String, String) = (r.try_get(0)?, r.try_get(1)?);
+            Ok(if p == person && d == device {
+                KeyRegistration::Known
+            } else {
+                KeyRegistration::Taken
+            })
+        })
+    }
+
+    fn signing_keys(&self, device: Uuid) -> Result<Vec<SigningKeyRecord>> {
+        self.read(async |c| {
+            let rows = c
+                .query(
+                    "SELECT public_key, person_id, registered_at, revoked_at FROM signing_keys
+                     WHERE device_id = $1 ORDER BY registered_at, public_key",
+                    &[&device.to_string()],
+                )
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    let key: Vec<u8> = r.try_get(0)?;
+                    Ok(SigningKeyRecord {
+                        public_key: key.try_into().map_err(|_| {
+                            super::super::StorageError::backend(
+                                "a stored public key is not 32 bytes",
+                            )
+                        })?,
+                        person_id: uid(r.try_get(1)?)?,
+                        device_id: device,
+                        registered_at: time(r.try_get(2)?),
+                        revoked_at: r.try_get::<_, Option<i64>>(3)?.map(time),
+                    })
+                })
+                .collect()
         })
     }
 

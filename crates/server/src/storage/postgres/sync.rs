@@ -272,6 +272,41 @@ impl SyncStore for PgStorage {
                     }
                 }
             }
+            // The pushes' verified signatures, in one statement.
+            let sigs: Vec<&super::super::StoredSignature> = order
+                .iter()
+                .filter(|&&i| outcomes[i] == CommitOutcome::Committed)
+                .flat_map(|&i| &commits[i].signatures)
+                .collect();
+            if !sigs.is_empty() {
+                let st = tx
+                    .prepare_cached(
+                        "INSERT INTO change_signatures (doc_id, hash, person_id, device_id, public_key, signature, received_at)
+                         SELECT * FROM unnest($1::text[], $2::bytea[], $3::text[], $4::text[], $5::bytea[], $6::bytea[], $7::bigint[])
+                         ON CONFLICT DO NOTHING",
+                    )
+                    .await?;
+                let col = |f: &dyn Fn(&super::super::StoredSignature) -> String| -> Vec<String> {
+                    sigs.iter().map(|s| f(s)).collect()
+                };
+                let bytes = |f: &dyn Fn(&super::super::StoredSignature) -> &[u8]| -> Vec<Vec<u8>> {
+                    sigs.iter().map(|s| f(s).to_vec()).collect()
+                };
+                let at: Vec<i64> = sigs.iter().map(|s| ms(s.received_at)).collect();
+                tx.execute(
+                    &st,
+                    &[
+                        &col(&|s| s.doc_id.to_string()),
+                        &bytes(&|s| &s.change),
+                        &col(&|s| s.person_id.to_string()),
+                        &col(&|s| s.device_id.to_string()),
+                        &bytes(&|s| &s.public_key),
+                        &bytes(&|s| &s.signature),
+                        &at,
+                    ],
+                )
+                .await?;
+            }
             if !docs.is_empty() {
                 // Last, so the feed's counter is held only from here to the commit.
                 let first = take_positions(tx, docs.len() as i64).await?;
@@ -489,6 +524,35 @@ impl SyncStore for PgStorage {
             )
             .await?;
             Ok(true)
+        })
+    }
+
+    fn change_signatures(&self, doc: Uuid) -> Result<Vec<super::super::StoredSignature>> {
+        self.read(async |c| {
+            let rows = c
+                .query(
+                    "SELECT hash, person_id, device_id, public_key, signature, received_at
+                     FROM change_signatures WHERE doc_id = $1 ORDER BY received_at, hash, person_id",
+                    &[&doc.to_string()],
+                )
+                .await?;
+            let bytes32 = |v: Vec<u8>| -> Result<[u8; 32]> {
+                v.try_into()
+                    .map_err(|_| StorageError::backend("a stored hash or key is not 32 bytes"))
+            };
+            rows.iter()
+                .map(|r| {
+                    Ok(super::super::StoredSignature {
+                        doc_id: doc,
+                        change: bytes32(r.try_get(0)?)?,
+                        person_id: uid(r.try_get(1)?)?,
+                        device_id: uid(r.try_get(2)?)?,
+                        public_key: bytes32(r.try_get(3)?)?,
+                        signature: r.try_get(4)?,
+                        received_at: super::super::rows::time(r.try_get(5)?),
+                    })
+                })
+                .collect()
         })
     }
 

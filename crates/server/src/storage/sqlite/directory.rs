@@ -345,8 +345,64 @@ impl DirectoryStore for SqliteStorage {
                 "UPDATE devices SET revoked_at = coalesce(revoked_at, ?2) WHERE id = ?1",
                 params![did.to_string(), ms(now)],
             )?;
+            tx.execute(
+                "UPDATE signing_keys SET revoked_at = coalesce(revoked_at, ?2) WHERE device_id = ?1",
+                params![did.to_string(), ms(now)],
+            )?;
             // Sessions stay: the device's next request finds the device revoked and is told so.
             Ok(n == 1)
+        })
+    }
+
+    fn register_signing_key(&self, k: &SigningKeyRecord) -> Result<KeyRegistration> {
+        self.write(|tx| {
+            let n = tx.execute(
+                "INSERT INTO signing_keys (public_key, person_id, device_id, registered_at)
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (public_key) DO NOTHING",
+                params![
+                    k.public_key.as_slice(),
+                    k.person_id.to_string(),
+                    k.device_id.to_string(),
+                    ms(k.registered_at)
+                ],
+            )?;
+            if n == 1 {
+                return Ok(KeyRegistration::New);
+            }
+            let (person, device): (String, String) = tx.query_row(
+                "SELECT person_id, device_id FROM signing_keys WHERE public_key = ?1",
+                params![k.public_key.as_slice()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )?;
+            Ok(
+                if person == k.person_id.to_string() && device == k.device_id.to_string() {
+                    KeyRegistration::Known
+                } else {
+                    KeyRegistration::Taken
+                },
+            )
+        })
+    }
+
+    fn signing_keys(&self, device: Uuid) -> Result<Vec<SigningKeyRecord>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT public_key, person_id, registered_at, revoked_at FROM signing_keys
+                 WHERE device_id = ?1 ORDER BY registered_at, public_key",
+            )?;
+            let rows = stmt.query_map(params![device.to_string()], |r| {
+                let key: Vec<u8> = r.get(0)?;
+                Ok(SigningKeyRecord {
+                    public_key: key.try_into().map_err(|_| {
+                        conv(std::io::Error::other("a stored public key is not 32 bytes"))
+                    })?,
+                    person_id: id(&r.get::<_, String>(1)?)?,
+                    device_id: device,
+                    registered_at: time(r.get(2)?),
+                    revoked_at: r.get::<_, Option<i64>>(3)?.map(time),
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
     }
 

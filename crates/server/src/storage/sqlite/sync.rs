@@ -127,6 +127,34 @@ impl SyncStore for SqliteStorage {
         self.write(|tx| cs.iter().map(|cm| store_one_compacted(tx, cm)).collect())
     }
 
+    fn change_signatures(&self, doc: Uuid) -> Result<Vec<StoredSignature>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT hash, person_id, device_id, public_key, signature, received_at
+                 FROM change_signatures WHERE doc_id = ?1 ORDER BY rowid",
+            )?;
+            let rows = stmt.query_map(params![doc.to_string()], |r| {
+                let bytes32 = |v: Vec<u8>| -> rusqlite::Result<[u8; 32]> {
+                    v.try_into().map_err(|_| {
+                        conv(std::io::Error::other(
+                            "a stored hash or key is not 32 bytes",
+                        ))
+                    })
+                };
+                Ok(StoredSignature {
+                    doc_id: doc,
+                    change: bytes32(r.get(0)?)?,
+                    person_id: id(&r.get::<_, String>(1)?)?,
+                    device_id: id(&r.get::<_, String>(2)?)?,
+                    public_key: bytes32(r.get(3)?)?,
+                    signature: r.get(4)?,
+                    received_at: time(r.get(5)?),
+                })
+            })?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+    }
+
     fn storage_size(&self) -> Result<StorageSize> {
         self.read(|c| {
             c.execute_batch("BEGIN")?;
