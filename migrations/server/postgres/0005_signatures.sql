@@ -15,6 +15,7 @@ CREATE TABLE signing_keys (
 CREATE INDEX signing_keys_device ON signing_keys (device_id);
 
 CREATE TABLE change_signatures (
+    id          BIGINT GENERATED ALWAYS AS IDENTITY,
     doc_id      TEXT NOT NULL,
     hash        BYTEA NOT NULL,
     person_id   TEXT NOT NULL,

@@ -532,7 +532,7 @@ impl SyncStore for PgStorage {
             let rows = c
                 .query(
                     "SELECT hash, person_id, device_id, public_key, signature, received_at
-                     FROM change_signatures WHERE doc_id = $1 ORDER BY received_at, hash, person_id",
+                     FROM change_signatures WHERE doc_id = $1 ORDER BY id",
                     &[&doc.to_string()],
                 )
                 .await?;
