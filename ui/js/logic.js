@@ -163,10 +163,12 @@ export function syncLine(info, now = new Date(), locale = deviceLocale()) {
   if (changes) parts.push(`${changes} change${changes === 1 ? '' : 's'}`);
   if (photos) parts.push(`${photos} photo${photos === 1 ? '' : 's'}`);
   const mine = count === 0 ? 'Nothing waiting to sync' : `${parts.join(' and ')} waiting to sync`;
-  // On a shared phone, other people's records go out only when they unlock and sync.
+  // On a shared phone, any session's sync carries other people's signed records too; what is
+  // listed here is still waiting (for a sync, or, for a record made before signing, for its
+  // owner to unlock).
   const others = (info.waiting_for_others ?? [])
     .map((o) => `${o.name ?? 'someone no longer on this phone'} (${o.documents} record${o.documents === 1 ? '' : 's'})`);
-  const waiting = others.length ? `${mine}; waiting for their owner to unlock: ${others.join(', ')}` : mine;
+  const waiting = others.length ? `${mine}; also waiting, made by others on this phone: ${others.join(', ')}` : mine;
   const last = info.syncing ? 'Syncing…' : `Last sync: ${ago(info.last_success, now, locale)}`;
   return {
     saved: 'Everything is saved on this phone',

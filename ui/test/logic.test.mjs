@@ -46,7 +46,7 @@ test('the status line counts what waits and says when the last sync was', () => 
     waiting_for_others: [{ person: 'p', name: 'Gia Guard', changes: 5, documents: 2 }, { person: 'q', name: null, changes: 1, documents: 1 }],
   }, now);
   assert.equal(shared.count, 0, 'the count is the unlocked person\'s own');
-  assert.equal(shared.waiting, 'Nothing waiting to sync; waiting for their owner to unlock: Gia Guard (2 records), someone no longer on this phone (1 record)');
+  assert.equal(shared.waiting, 'Nothing waiting to sync; also waiting, made by others on this phone: Gia Guard (2 records), someone no longer on this phone (1 record)');
   assert.equal(syncLine({ waiting_changes: 0, syncing: false, last_success: null, problem: { kind: 'revoked', message: 'This device was revoked' } }, now).problem, 'This device was revoked');
   assert.equal(ago(null, now), 'never');
 });

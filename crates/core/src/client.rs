@@ -204,6 +204,38 @@ pub fn sync_now(
     result.map(|()| report)
 }
 
+/// The push of these waiting documents: their changes and the signatures over them.
+pub fn push_request(pending: Vec<crate::store::PendingDocument>) -> PushRequest {
+    let signatures = pending
+        .iter()
+        .flat_map(|d| {
+            d.signatures
+                .iter()
+                .map(|s| rounds_protocol::ChangeSignature {
+                    doc: d.header.id,
+                    change: s.change,
+                    person: s.person,
+                    key: serde_bytes::ByteBuf::from(s.key.to_vec()),
+                    signature: serde_bytes::ByteBuf::from(s.signature.clone()),
+                })
+        })
+        .collect();
+    PushRequest {
+        docs: pending
+            .into_iter()
+            .map(|d| DocChanges {
+                header: wire::header_to_wire(&d.header),
+                changes: d
+                    .changes
+                    .into_iter()
+                    .map(|c| serde_bytes::ByteBuf::from(c.bytes))
+                    .collect(),
+            })
+            .collect(),
+        signatures,
+    }
+}
+
 fn push_all(
     store: &mut Store,
     t: &mut dyn Transport,
@@ -215,33 +247,7 @@ fn push_all(
         if pending.is_empty() {
             return Ok(());
         }
-        let signatures = pending
-            .iter()
-            .filter_map(|d| {
-                let s = d.signature.as_ref()?;
-                Some(rounds_protocol::ChangeSignature {
-                    doc: d.header.id,
-                    change: s.change,
-                    person: s.person,
-                    key: serde_bytes::ByteBuf::from(s.key.to_vec()),
-                    signature: serde_bytes::ByteBuf::from(s.signature.clone()),
-                })
-            })
-            .collect();
-        let req = PushRequest {
-            docs: pending
-                .into_iter()
-                .map(|d| DocChanges {
-                    header: wire::header_to_wire(&d.header),
-                    changes: d
-                        .changes
-                        .into_iter()
-                        .map(|c| serde_bytes::ByteBuf::from(c.bytes))
-                        .collect(),
-                })
-                .collect(),
-            signatures,
-        };
+        let req = push_request(pending);
         report.requests += 1;
         let resp: PushResponse = decode(&t.push(rounds_protocol::encode(&req))?)?;
         // Only what the server says it committed counts as synced.

@@ -168,8 +168,43 @@ fn refuse<T>(kind: RefusalKind, message: impl Into<String>) -> Result<T, Refusal
 pub struct Writer<'a> {
     /// The person, their role and schools.
     pub viewer: &'a Viewer,
+    /// Other people whose changes this push may carry: on a shared phone, a session pushes
+    /// the waiting work of everyone signed in on the device. A change naming one of them
+    /// (its `by`) is judged as theirs; the server proves it is theirs by their signature
+    /// with their key on this device, checked after the rules. Empty everywhere else.
+    pub carried: &'a [Viewer],
     /// The device the change must have been made on.
     pub device: Uuid,
+}
+
+impl<'a> Writer<'a> {
+    /// A writer carrying nobody else's changes.
+    pub fn only(viewer: &'a Viewer, device: Uuid) -> Writer<'a> {
+        Writer {
+            viewer,
+            carried: &[],
+            device,
+        }
+    }
+
+    /// The writer `change` is judged as: the carried person its message names, or else the
+    /// session's person (whose checks then refuse a change that names anyone else).
+    fn of(self, change: &Change) -> Writer<'a> {
+        if self.carried.is_empty() {
+            return self;
+        }
+        let Some(by) = message_by(change) else {
+            return self;
+        };
+        match self.carried.iter().find(|v| v.person == by) {
+            Some(viewer) => Writer {
+                viewer,
+                carried: &[],
+                device: self.device,
+            },
+            None => self,
+        }
+    }
 }
 
 /// Judges one change of the document `header` against the rules.
@@ -251,6 +286,7 @@ fn judge(
     who: Writer<'_>,
     change: &Change,
 ) -> Result<(), Refusal> {
+    let who = who.of(change);
     if change.actor_id() != &document::actor_for(who.device) {
         return refuse(
             RefusalKind::Impersonation,
@@ -290,24 +326,29 @@ fn not_yours(h: &Header) -> &'static str {
     }
 }
 
-/// Every change carries `{"action": .., "by": <person>}` (see [`document::change`]).
-fn check_message(change: &Change, person: Uuid) -> Result<(), Refusal> {
+/// The person a change's message names, if it is well formed.
+fn message_by(change: &Change) -> Option<Uuid> {
     #[derive(serde::Deserialize)]
     struct Message {
         #[allow(dead_code)]
         action: String,
         by: Uuid,
     }
-    let Some(m) = change
+    change
         .message()
         .and_then(|m| serde_json::from_str::<Message>(m).ok())
-    else {
+        .map(|m| m.by)
+}
+
+/// Every change carries `{"action": .., "by": <person>}` (see [`document::change`]).
+fn check_message(change: &Change, person: Uuid) -> Result<(), Refusal> {
+    let Some(by) = message_by(change) else {
         return refuse(
             RefusalKind::Malformed,
             "every change must say which action made it and who by",
         );
     };
-    if m.by != person {
+    if by != person {
         return refuse(
             RefusalKind::Impersonation,
             "a change must be made by the person who sends it",

@@ -683,10 +683,7 @@ fn rules_cost(pushes: &[DevicePush]) -> Duration {
                     role: Role::Guard,
                     schools: vec![h.school_id],
                 };
-                let writer = rounds_core::rules::Writer {
-                    viewer: &viewer,
-                    device: h.device_id,
-                };
+                let writer = rounds_core::rules::Writer::only(&viewer, h.device_id);
                 let mut am = Automerge::new();
                 let new: Vec<Change> = changes
                     .iter()

@@ -15,7 +15,7 @@
 //! the limits, the causal ordering and the projection of a merged document; kept together so a
 //! reader follows a change from the wire to the feed.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
@@ -238,6 +238,7 @@ pub fn process_push(
 ) -> ApiResult<PushResponse> {
     let ParsedPush { docs, signatures } = push;
     let viewer = session.viewer();
+    let carried = carried_people(storage, session, keys)?;
     let mut resp = PushResponse::default();
     // What each document's push brought, for the audit trail (as sent: the changes already
     // stored are part of what the device pushed).
@@ -264,16 +265,12 @@ pub fn process_push(
                 keys,
                 device: session.device_id,
             };
-            match prepare(
-                stored,
-                &viewer,
-                session.device_id,
-                &header,
-                changes,
-                hashes,
-                &signed,
-                now,
-            )? {
+            let writer = rules::Writer {
+                viewer: &viewer,
+                carried: &carried,
+                device: session.device_id,
+            };
+            match prepare(stored, writer, &header, changes, hashes, &signed, now)? {
                 Prepared::Done(hashes) => resp.committed.extend(hashes),
                 Prepared::Refused(kind, message) => {
                     tracing::info!(doc = %header.id, ?kind, %message, person = %viewer.person, "push refused");
@@ -332,6 +329,29 @@ pub fn process_push(
     ))
 }
 
+/// The people besides the session's whose waiting changes this device's push may carry:
+/// everyone else with an unrevoked signing key on the device who is still active (a shared
+/// phone). Their changes are judged as theirs, and accepted only with their signature
+/// ([`Signed::judge`]). Nobody on a phone one person uses, at no cost.
+fn carried_people(
+    storage: &dyn Storage,
+    session: &DeviceSession,
+    keys: &[SigningKeyRecord],
+) -> ApiResult<Vec<Viewer>> {
+    let others: BTreeSet<Uuid> = keys
+        .iter()
+        .filter(|k| k.revoked_at.is_none() && k.person_id != session.person.id)
+        .map(|k| k.person_id)
+        .collect();
+    let mut carried = Vec::new();
+    for id in others {
+        if let Some(p) = storage.person(id)?.filter(|p| p.active) {
+            carried.push(crate::auth::viewer(&p));
+        }
+    }
+    Ok(carried)
+}
+
 /// What to do with one pushed document.
 enum Prepared {
     /// Everything was already stored: these hashes are committed.
@@ -372,8 +392,9 @@ impl Signed<'_> {
                 .keys
                 .iter()
                 .find(|k| k.public_key == sig.key && k.person_id == sig.person);
+            // `keys` are the pushing device's, so a key found is this person's on it.
             match known {
-                Some(k) if k.revoked_at.is_none() && k.device_id == self.device => {}
+                Some(k) if k.revoked_at.is_none() => {}
                 Some(_) => {
                     return Err((RejectKind::UnknownKey, "the signing key was revoked".into()));
                 }
@@ -427,8 +448,7 @@ impl Signed<'_> {
 #[allow(clippy::too_many_arguments)]
 fn prepare(
     stored: Option<StoredDoc>,
-    viewer: &Viewer,
-    device: Uuid,
+    writer: rules::Writer<'_>,
     header: &Header,
     changes: Vec<Change>,
     hashes: Vec<[u8; 32]>,
@@ -444,7 +464,9 @@ fn prepare(
                     "the header differs from the stored one",
                 );
             }
-            if !rules::may_write(viewer, &s.header) {
+            // A first, coarse check; each change is judged as its own writer below.
+            let may = |v: &Viewer| rules::may_write(v, &s.header);
+            if !(may(writer.viewer) || writer.carried.iter().any(may)) {
                 return refuse(RejectKind::Forbidden, "you may not change this record");
             }
             (
@@ -453,7 +475,13 @@ fn prepare(
             )
         }
         None => {
-            if let Err(why) = access::may_create(viewer, header, device) {
+            // Created by its author: the session's person or someone whose work it carries.
+            let author = writer
+                .carried
+                .iter()
+                .find(|v| v.person == header.author_id)
+                .unwrap_or(writer.viewer);
+            if let Err(why) = access::may_create(author, header, writer.device) {
                 return refuse(RejectKind::Forbidden, why);
             }
             (Automerge::new(), None)
@@ -488,13 +516,13 @@ fn prepare(
     // changes of that device build on it). The changes are applied in one call first (the
     // rules read the state at each change's dependencies, which later changes do not alter);
     // a refusal discards this in-memory document whole.
-    let writer = rules::Writer { viewer, device };
     if let Err(r) = rules::apply_and_check(&mut am, header, writer, &new) {
         return Ok(Prepared::Refused(reject_kind(r.kind), r.message));
     }
     // Who made each change, proven: after the rules (which already refuse a change that
-    // names anyone but the session's person), so a forged change is refused for what it
-    // does, and an honest one only when its signature is missing or wrong.
+    // names anyone but the session's person or someone signed in on this device), so a
+    // forged change is refused for what it does, and an honest one only when its signature
+    // is missing or wrong.
     let signatures = match signed.judge(header.id, &new, now) {
         Ok(s) => s,
         Err((kind, message)) => return Ok(Prepared::Refused(kind, message)),

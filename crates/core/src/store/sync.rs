@@ -1,9 +1,9 @@
 //! What the sync client needs from the store.
 //!
-//! - [`Store::pending_changes`]: the unlocked person's changes the district server has not
-//!   acknowledged yet, grouped by document with their headers, oldest first and bounded in
-//!   size. On a shared phone each person's changes go out under their own session only
-//!   ([`Store::waiting_for_others`] says whose else are waiting).
+//! - [`Store::pending_changes`]: the changes the district server has not acknowledged yet,
+//!   grouped by document with their headers and their makers' signatures, oldest first and
+//!   bounded in size. On a shared phone that is everyone's signed work: any session carries
+//!   it ([`Store::waiting_for_others`] says whose else is still waiting).
 //! - [`Store::acknowledge`]: records that the server committed some changes (by hash).
 //!   Acknowledging twice, or a hash the device does not have, changes nothing.
 //! - [`Store::apply_remote`]: stores changes received from elsewhere and updates the
@@ -45,10 +45,11 @@ pub struct PendingDocument {
     pub header: Header,
     /// Its unacknowledged changes, in the order they were stored (dependencies first).
     pub changes: Vec<PendingChange>,
-    /// The signature over the last of them, which covers the others (the maker's changes to
-    /// one document on one device form a chain; see `rounds_domain::signing`). `None` for a
-    /// change stored unsigned, which no server accepts.
-    pub signature: Option<PendingSignature>,
+    /// For each person with changes among them, the signature over their last one, which
+    /// covers their others (a maker's changes to one document on one device form a chain;
+    /// see `rounds_domain::signing`). Empty only for the unlocked person's own changes stored
+    /// unsigned, which no server accepts.
+    pub signatures: Vec<PendingSignature>,
 }
 
 /// A stored signature over a waiting change.
@@ -121,10 +122,15 @@ pub struct WaitingFor {
 }
 
 impl Store {
-    /// The unlocked person's unacknowledged changes, oldest first, stopping before `max_bytes`
-    /// of change bytes or [`crate::limits::MAX_OPS_PER_PUSH`] operations, the server's cap on
-    /// one push (but always at least one change, so progress is possible). Another person's
-    /// changes on a shared phone wait for their own session ([`Store::waiting_for_others`]).
+    /// The unacknowledged changes, oldest first, stopping before `max_bytes` of change bytes
+    /// or [`crate::limits::MAX_OPS_PER_PUSH`] operations, the server's cap on one push (but
+    /// always at least one change, so progress is possible).
+    ///
+    /// On a shared phone this is everyone's waiting work, not only the unlocked person's: each
+    /// change is signed by its maker, and the server accepts a person's changes from whoever's
+    /// session carries them. A document is held back (until its maker unlocks, see
+    /// [`Store::waiting_for_others`]) while another person's change to it has no signature
+    /// (recorded before signing; their unlock signs it) or a change names no maker at all.
     pub fn pending_changes(&self, max_bytes: usize) -> Result<Vec<PendingDocument>> {
         self.pending_changes_except(max_bytes, &[])
     }
@@ -138,11 +144,18 @@ impl Store {
     ) -> Result<Vec<PendingDocument>> {
         let skip: std::collections::HashSet<String> = skip.iter().map(Uuid::to_string).collect();
         let mut stmt = self.conn.prepare_cached(
-            "SELECT doc_id, hash, bytes FROM changes WHERE acked = 0 AND by_person = ?1
+            "SELECT doc_id, hash, bytes, by_person FROM changes
+             WHERE acked = 0 AND doc_id NOT IN (
+                 SELECT w.doc_id FROM changes w
+                 WHERE w.acked = 0 AND (w.by_person IS NULL OR (w.by_person IS NOT ?1
+                     AND NOT EXISTS (SELECT 1 FROM change_signatures s
+                                     WHERE s.doc_id = w.doc_id AND s.hash = w.hash))))
              ORDER BY seq",
         )?;
         let mut rows = stmt.query(params![self.person_id.to_string()])?;
         let mut out: Vec<PendingDocument> = Vec::new();
+        // Each document's makers, with their last change so far.
+        let mut makers: Vec<Vec<(String, [u8; 32])>> = Vec::new();
         let mut index = std::collections::HashMap::new();
         let (mut total, mut ops) = (0usize, 0u64);
         while let Some(r) = rows.next()? {
@@ -152,6 +165,7 @@ impl Store {
             }
             let hash: Vec<u8> = r.get(1)?;
             let bytes: Vec<u8> = r.get(2)?;
+            let by: String = r.get(3)?;
             // Counted from the column headers: a scan of the bytes, not a parse.
             let n = crate::limits::change_ops("pending change", &bytes)?.ops;
             if total > 0
@@ -174,12 +188,17 @@ impl Store {
                     out.push(PendingDocument {
                         header,
                         changes: Vec::new(),
-                        signature: None,
+                        signatures: Vec::new(),
                     });
+                    makers.push(Vec::new());
                     index.insert(id, out.len() - 1);
                     out.len() - 1
                 }
             };
+            match makers[slot].iter_mut().find(|(p, _)| *p == by) {
+                Some(m) => m.1 = hash,
+                None => makers[slot].push((by, hash)),
+            }
             out[slot].changes.push(PendingChange { hash, bytes });
         }
         drop(rows);
@@ -187,27 +206,24 @@ impl Store {
             "SELECT person_id, public_key, signature FROM change_signatures
              WHERE doc_id = ?1 AND hash = ?2",
         )?;
-        for d in &mut out {
-            let Some(last) = d.changes.last() else {
-                continue;
-            };
-            d.signature = sig
-                .query_row(
-                    params![d.header.id.to_string(), last.hash.as_slice()],
-                    |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?, r.get(2)?)),
-                )
-                .optional()?
-                .map(|(person, key, signature)| {
-                    Ok::<_, Error>(PendingSignature {
-                        change: last.hash,
+        for (d, makers) in out.iter_mut().zip(makers) {
+            for (_, last) in makers {
+                let found = sig
+                    .query_row(params![d.header.id.to_string(), last.as_slice()], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?, r.get(2)?))
+                    })
+                    .optional()?;
+                if let Some((person, key, signature)) = found {
+                    d.signatures.push(PendingSignature {
+                        change: last,
                         person: parse_uuid(&person)?,
                         key: key.try_into().map_err(|_| {
                             Error::internal("reading signatures", "stored key is not 32 bytes")
                         })?,
                         signature,
-                    })
-                })
-                .transpose()?;
+                    });
+                }
+            }
         }
         Ok(out)
     }

@@ -16,10 +16,8 @@ fn waiting(s: &rounds_core::store::Store) -> Vec<rounds_core::store::PendingDocu
 /// Checks that the signature a push would carry for `d` verifies under `key` and covers every
 /// one of its waiting changes.
 fn assert_covered(d: &rounds_core::store::PendingDocument, person: Uuid, key: &signing::PublicKey) {
-    let sig = d
-        .signature
-        .as_ref()
-        .expect("a signature over the last change");
+    assert_eq!(d.signatures.len(), 1, "one maker, one signature");
+    let sig = &d.signatures[0];
     assert_eq!(sig.person, person);
     assert_eq!(&sig.key, key);
     assert_eq!(Some(&sig.change), d.changes.last().map(|c| &c.hash));
@@ -73,9 +71,16 @@ fn each_persons_actions_are_signed_with_their_own_key_which_only_their_pin_opens
     assert_eq!(gus.signing_key(), Some(gus_key.public()));
     gus.start_shift(&new_shift(2, 5))
         .expect("Gus starts his shift");
-    let his = waiting(&gus);
-    assert_eq!(his.len(), 1, "only Gus's own waiting work is his to push");
-    assert_covered(&his[0], GUARD_2, &gus_key.public());
+    // His sync carries Gia's waiting shift too, under her signature, and his under his.
+    let all = waiting(&gus);
+    assert_eq!(all.len(), 2, "Gia's shift and Gus's go out with his sync");
+    let of = |id: u128| {
+        all.iter()
+            .find(|d| d.header.id == Uuid::from_u128(id))
+            .expect("waiting shift")
+    };
+    assert_covered(of(1), GUARD, &gia);
+    assert_covered(of(2), GUARD_2, &gus_key.public());
     gus.close().expect("close");
 
     // Gia's key is the same after her PIN changes.

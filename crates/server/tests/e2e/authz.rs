@@ -150,14 +150,6 @@ fn forge(d: &Device, id: u128, school: Uuid, author: Uuid) -> DocChanges {
     doc_changes(&header, all_changes(&am))
 }
 
-/// Server state that no refused request may change.
-fn server_state(s: &TestServer) -> (u64, u64) {
-    (
-        s.storage.document_count().expect("count"),
-        s.storage.max_seq().expect("seq"),
-    )
-}
-
 #[test]
 fn forged_pushes_are_refused_and_store_nothing() {
     let server = TestServer::start();

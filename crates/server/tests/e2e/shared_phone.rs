@@ -1,5 +1,6 @@
-//! A post phone shared by several people: each person's cursor, reference data, lists and
-//! waiting work are their own. The phone is Gus's (a guard at Adams); Gia (a guard at
+//! A post phone shared by several people: each person's cursor, reference data and lists are
+//! their own, and anyone's sync carries everyone's signed waiting work, each change judged as
+//! and attributed to its maker. The phone is Gus's (a guard at Adams); Gia (a guard at
 //! Lincoln) and Sam (the supervisor of both schools) are added to it.
 
 use chrono::{DateTime, Utc};
@@ -18,6 +19,7 @@ const PIN: &str = "2468013579";
 struct Person {
     id: Uuid,
     session: Session,
+    signing: rounds_core::signing::SigningSecret,
 }
 
 fn add(phone: &Device, who: &Login) -> Person {
@@ -49,6 +51,7 @@ fn add(phone: &Device, who: &Login) -> Person {
     Person {
         id: session.person_id,
         session,
+        signing,
     }
 }
 
@@ -166,12 +169,56 @@ fn a_guard_a_second_guard_and_a_supervisor_of_two_schools_share_a_phone() {
             started_at: at(800),
         })
         .expect("gia's shift");
+    as_gia
+        .record_check(
+            gias_shift,
+            &rounds_core::model::CheckInput {
+                id: Uuid::from_u128(0x54),
+                checkpoint_id: ids::checkpoint(ids::LINCOLN_MAIN, 1),
+                method: rounds_core::model::CheckMethod::Tag,
+                result: rounds_core::model::CheckResult::AllClear,
+                note: String::new(),
+                photos: vec![],
+                at: at(801),
+            },
+        )
+        .expect("gia's check");
     drop(as_gia);
 
-    // Sam unlocks: he sees both schools, and that Gia's work waits for her own sync. His sync
-    // sends nothing of hers (the server would refuse it under his session).
+    // Sam unlocks: he sees both schools, and Gia's work waits on the phone. His sync carries
+    // it: the server takes her shift as hers (her signature, her key on this phone).
     let mut as_sam = unlock(&phone, &sam);
+    assert_eq!(
+        client::status(&as_sam).expect("status").waiting_for_others[0].person,
+        gia.id,
+        "before his sync, Gia's work is waiting"
+    );
     sync_as(&phone, &mut as_sam, &sam, at(810));
+    let stored = server
+        .storage
+        .document(gias_shift)
+        .expect("read")
+        .expect("Sam's sync carried Gia's shift");
+    assert_eq!(stored.header.author_id, gia.id);
+    let signatures = server
+        .storage
+        .change_signatures(gias_shift)
+        .expect("signatures");
+    assert_eq!(signatures.len(), 1, "{signatures:?}");
+    let s = &signatures[0];
+    assert_eq!(
+        (s.person_id, s.public_key, s.device_id),
+        (gia.id, gia.signing.public(), phone.enrollment.device_id),
+        "attributed to Gia, with her key on this phone"
+    );
+    rounds_core::signing::verify_change(&s.public_key, gias_shift, gia.id, &s.change, &s.signature)
+        .expect("her signature verifies");
+    let changes = stored.decoded_changes().expect("decode");
+    assert_eq!(changes.len(), 2, "her shift's start and her check");
+    assert!(
+        rounds_core::signing::uncovered(&changes, &[(s.change, gia.id)]).is_none(),
+        "her signature covers both"
+    );
     assert_eq!(incident_schools(&as_sam), vec![ids::LINCOLN, ids::ADAMS]);
     let sams = shift_ids(&as_sam);
     for s in [gias_old_shift, gus_shift, gias_shift] {
@@ -183,39 +230,71 @@ fn a_guard_a_second_guard_and_a_supervisor_of_two_schools_share_a_phone() {
     assert!(as_sam.incident(at_lincoln).is_ok() && as_sam.incident(at_adams).is_ok());
     let status = client::status(&as_sam).expect("status");
     assert_eq!(status.waiting_changes, 0, "nothing of Sam's waits");
-    assert_eq!(
-        status.waiting_for_others.len(),
-        1,
-        "{:?}",
-        status.waiting_for_others
-    );
-    let w = &status.waiting_for_others[0];
-    assert_eq!(
-        (w.person, w.name.as_deref(), w.documents),
-        (gia.id, Some("Gia Guard"), 1)
-    );
     assert!(
-        server.storage.header(gias_shift).expect("read").is_none(),
-        "Sam's sync did not carry Gia's shift"
+        status.waiting_for_others.is_empty(),
+        "nor of Gia's: {:?}",
+        status.waiting_for_others
     );
     drop(as_sam);
 
-    // Gia unlocks and syncs: her work goes out, and nothing waits any more.
+    // Gia unlocks: nothing of hers waits, and her sync sends nothing again.
     let mut as_gia = unlock(&phone, &gia);
-    sync_as(&phone, &mut as_gia, &gia, at(820));
-    assert!(
-        server.storage.header(gias_shift).expect("read").is_some(),
-        "Gia's shift reached the district"
-    );
     assert_eq!(client::status(&as_gia).expect("status").waiting_changes, 0);
+    let seq = server.storage.max_seq().expect("seq");
+    sync_as(&phone, &mut as_gia, &gia, at(820));
+    assert_eq!(server.storage.max_seq().expect("seq"), seq, "nothing twice");
     drop(as_gia);
-    let as_sam = unlock(&phone, &sam);
-    assert!(
-        client::status(&as_sam)
-            .expect("status")
-            .waiting_for_others
-            .is_empty()
+
+    // A carried change is judged as its maker, not as the session that carries it: an Adams
+    // incident made in Gia's name and signed with her key, pushed in Gus's session (Gus may
+    // file at Adams), is refused because Gia is not at Adams.
+    let forged_id = Uuid::from_u128(0x65);
+    let header = rounds_core::document::Header {
+        id: forged_id,
+        kind: rounds_core::model::DocKind::Incident,
+        school_id: ids::ADAMS,
+        author_id: gia.id,
+        device_id: phone.enrollment.device_id,
+        created_at: at(830),
+        classification: rounds_core::model::Classification::Confidential,
+    };
+    let input = rounds_core::model::IncidentInput {
+        id: forged_id,
+        school_id: ids::ADAMS,
+        incident_type: rounds_core::model::IncidentType::Other,
+        location: "Bus loop".into(),
+        occurred_at: at(830),
+        people: vec![],
+        narrative: "Not Gia's school.".into(),
+        actions: String::new(),
+        photos: vec![],
+    };
+    let am = rounds_core::document::create(&header, gia.id, "create_incident", |tx| {
+        rounds_core::document::init_incident(tx, &input, at(830))
+    })
+    .expect("made outside the store");
+    let changes = all_changes(&am);
+    let last = automerge::Change::from_bytes(changes[changes.len() - 1].clone())
+        .expect("change")
+        .hash()
+        .0;
+    let req = rounds_protocol::PushRequest {
+        docs: vec![doc_changes(&header, changes)],
+        signatures: vec![change_signature(&gia.signing, forged_id, gia.id, last)],
+    };
+    let resp = push_request(&phone.base, &phone.session.token, &req);
+    assert!(resp.committed.is_empty());
+    assert_eq!(resp.rejected.len(), 1, "{:?}", resp.rejected);
+    assert_eq!(
+        resp.rejected[0].kind,
+        rounds_protocol::RejectKind::Forbidden
     );
+    assert!(
+        resp.rejected[0].message.contains("school"),
+        "refused for Gia's schools: {}",
+        resp.rejected[0].message
+    );
+    assert!(server.storage.header(forged_id).expect("read").is_none());
 
     // And Gus, back on his phone, still sees only his own.
     let as_gus =

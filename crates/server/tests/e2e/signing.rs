@@ -15,47 +15,7 @@ use crate::support::*;
 /// The push `d`'s store would send now, as the sync client builds it.
 fn waiting_push(d: &Device) -> (Vec<PendingDocument>, PushRequest) {
     let pending = d.store.pending_changes(1 << 20).expect("pending");
-    let req = PushRequest {
-        docs: pending
-            .iter()
-            .map(|p| {
-                doc_changes(
-                    &p.header,
-                    p.changes.iter().map(|c| c.bytes.clone()).collect(),
-                )
-            })
-            .collect(),
-        signatures: pending
-            .iter()
-            .filter_map(|p| p.signature.as_ref().map(|s| (p.header.id, s)))
-            .map(|(doc, s)| ChangeSignature {
-                doc,
-                change: s.change,
-                person: s.person,
-                key: ByteBuf::from(s.key.to_vec()),
-                signature: ByteBuf::from(s.signature.clone()),
-            })
-            .collect(),
-    };
-    (pending, req)
-}
-
-/// A signature by `key` for `person` over `change` of `doc`.
-fn signature(key: &SigningSecret, doc: Uuid, person: Uuid, change: [u8; 32]) -> ChangeSignature {
-    ChangeSignature {
-        doc,
-        change,
-        person,
-        key: ByteBuf::from(key.public().to_vec()),
-        signature: ByteBuf::from(key.sign_change(doc, person, &change).to_vec()),
-    }
-}
-
-fn state(server: &TestServer) -> (u64, u64) {
-    (
-        server.storage.document_count().expect("count"),
-        server.storage.max_seq().expect("seq"),
-    )
+    (pending.clone(), rounds_core::client::push_request(pending))
 }
 
 #[test]
@@ -178,18 +138,21 @@ fn unsigned_bad_replayed_and_foreign_signatures_are_refused_and_store_nothing() 
             "another person's recorded key",
             only(
                 first,
-                vec![signature(&olga.signing, first, me, last_of(first))],
+                vec![change_signature(&olga.signing, first, me, last_of(first))],
             ),
             RejectKind::UnknownKey,
         ),
         (
             "a key never recorded",
-            only(first, vec![signature(&stranger, first, me, last_of(first))]),
+            only(
+                first,
+                vec![change_signature(&stranger, first, me, last_of(first))],
+            ),
             RejectKind::UnknownKey,
         ),
     ];
     for (what, req, kind) in cases {
-        let before = state(&server);
+        let before = server_state(&server);
         let resp = push_request(&server.base, &gia.session.token, &req);
         assert!(
             resp.committed.is_empty(),
@@ -202,7 +165,7 @@ fn unsigned_bad_replayed_and_foreign_signatures_are_refused_and_store_nothing() 
             "{what}: {}",
             resp.rejected[0].message
         );
-        assert_eq!(state(&server), before, "{what}: nothing stored");
+        assert_eq!(server_state(&server), before, "{what}: nothing stored");
     }
     // A signature with the wrong size, or for a document the push does not carry: the
     // request is malformed.
@@ -265,7 +228,12 @@ fn a_new_key_at_sign_in_is_recorded_beside_the_old_and_both_sign() {
     let (pending, mut req) = waiting_push(&gia);
     assert_eq!(pending.len(), 1);
     let last = pending[0].changes.last().expect("change").hash;
-    req.signatures = vec![signature(&rotated, second, gia.session.person_id, last)];
+    req.signatures = vec![change_signature(
+        &rotated,
+        second,
+        gia.session.person_id,
+        last,
+    )];
     let resp = push_request(&server.base, &session.token, &req);
     assert!(resp.rejected.is_empty(), "{:?}", resp.rejected);
     let by_key = |doc| server.storage.change_signatures(doc).expect("sigs")[0].public_key;

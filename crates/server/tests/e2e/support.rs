@@ -651,6 +651,30 @@ pub fn push_request(
     rounds_protocol::decode(&r.bytes().expect("body")).expect("decode")
 }
 
+/// Server state that no refused request may change: documents and the feed's last position.
+pub fn server_state(s: &TestServer) -> (u64, u64) {
+    (
+        s.storage.document_count().expect("count"),
+        s.storage.max_seq().expect("seq"),
+    )
+}
+
+/// A signature by `key` for `person` over `change` of `doc`, as a push carries it.
+pub fn change_signature(
+    key: &SigningSecret,
+    doc: Uuid,
+    person: Uuid,
+    change: [u8; 32],
+) -> rounds_protocol::ChangeSignature {
+    rounds_protocol::ChangeSignature {
+        doc,
+        change,
+        person,
+        key: serde_bytes::ByteBuf::from(key.public().to_vec()),
+        signature: serde_bytes::ByteBuf::from(key.sign_change(doc, person, &change).to_vec()),
+    }
+}
+
 /// Adds to `req` what an honest device sends with it: for each document without a
 /// signature, `d`'s person's signature over the document's last listed change (which covers
 /// the changes before it). For tests that push changes made outside the store.
@@ -666,16 +690,12 @@ pub fn sign_push(d: &Device, req: &mut rounds_protocol::PushRequest) {
         else {
             continue;
         };
-        let (person, hash) = (d.session.person_id, last.hash().0);
-        req.signatures.push(rounds_protocol::ChangeSignature {
-            doc: doc.header.id,
-            change: hash,
-            person,
-            key: serde_bytes::ByteBuf::from(d.signing.public().to_vec()),
-            signature: serde_bytes::ByteBuf::from(
-                d.signing.sign_change(doc.header.id, person, &hash).to_vec(),
-            ),
-        });
+        req.signatures.push(change_signature(
+            &d.signing,
+            doc.header.id,
+            d.session.person_id,
+            last.hash().0,
+        ));
     }
 }
 
