@@ -79,8 +79,13 @@ else
         "$server" --data "$data" admin seed-demo >/dev/null || fail "writing the demo district into $data failed (see above)."
         echo "District server: a new demo district in $data."
     fi
+    # The console's signing key, beside the data folder rather than in it (docs/signing.md).
+    console_key="$data.console.key"
+    if [[ ! -f "$console_key" ]]; then
+        "$server" console-key new "$console_key" >/dev/null || fail "writing the console key $console_key failed (see above)."
+    fi
     echo "--- $(date -u +%FT%TZ) run.sh starts the server on $server_url" >>"$data/server.log"
-    "$server" --data "$data" serve --listen "127.0.0.1:$port" >>"$data/server.log" 2>&1 &
+    "$server" --data "$data" serve --listen "127.0.0.1:$port" --console-key-file "$console_key" >>"$data/server.log" 2>&1 &
     pids+=($!)
     for _ in $(seq 100); do
         rounds_server_on "$port" && break

@@ -447,6 +447,10 @@ struct SurgeRun {
     /// applied in one call, as the server does, with and without the checks of `rules::apply_and_check`; the
     /// difference).
     rules: Duration,
+    /// In-process time of the signature checks alone on the same pushes: each signature
+    /// verified and each document's coverage worked out (`rounds_domain::signing`), as the
+    /// server's `Signed::judge` does.
+    signatures: Duration,
 }
 
 fn surge(s: &Sizes) {
@@ -493,6 +497,21 @@ fn surge(s: &Sizes) {
             "{:.0} % (median; the checks alone took {:.2} s in-process in surge 1)",
             shares[shares.len() / 2] * 100.0,
             runs[0].rules.as_secs_f64()
+        ),
+    );
+    let mut shares: Vec<f64> = runs
+        .iter()
+        .map(|r| r.signatures.as_secs_f64() / r.cpu.as_secs_f64())
+        .collect();
+    shares.sort_by(f64::total_cmp);
+    line(
+        "surge: signature checks' share of server CPU",
+        "",
+        "info",
+        &format!(
+            "{:.1} % (median; the checks alone took {:.2} s in-process in surge 1)",
+            shares[shares.len() / 2] * 100.0,
+            runs[0].signatures.as_secs_f64()
         ),
     );
     let peak = runs.iter().map(|r| r.peak_mib).fold(0.0, f64::max);
@@ -647,10 +666,10 @@ fn surge_once(s: &Sizes, backend: Backend, procs: usize, with_floor: bool) -> Su
         }
         Backend::Sqlite => Duration::ZERO,
     };
-    let (floor_after, rules) = if with_floor {
-        (floor_once(&kept), rules_cost(&kept))
+    let (floor_after, rules, signatures) = if with_floor {
+        (floor_once(&kept), rules_cost(&kept), signatures_cost(&kept))
     } else {
-        (Duration::ZERO, Duration::ZERO)
+        (Duration::ZERO, Duration::ZERO, Duration::ZERO)
     };
     let floor = (floor_before + floor_after) / 2;
     assert_eq!(committed, total_changes, "every change committed");
@@ -667,7 +686,45 @@ fn surge_once(s: &Sizes, backend: Backend, procs: usize, with_floor: bool) -> Su
         changes: total_changes,
         bytes: total_bytes,
         rules,
+        signatures,
     }
+}
+
+/// The signature checks' own cost on a surge's pushes: every signature a push carries
+/// verified, and each document's changes checked to be covered by it, as the server does after
+/// the rules (the better of two runs). The changes are parsed before the clock starts (the
+/// server has them parsed already).
+fn signatures_cost(pushes: &[DevicePush]) -> Duration {
+    let prepared: Vec<(Vec<Change>, rounds_protocol::ChangeSignature)> = pushes
+        .iter()
+        .flat_map(|(_, docs)| docs.iter().zip(signatures_of(docs)))
+        .map(|((_, changes), sig)| {
+            let parsed = changes
+                .iter()
+                .map(|b| Change::from_bytes(b.clone()).unwrap())
+                .collect();
+            (parsed, sig)
+        })
+        .collect();
+    let once = || {
+        let start = Instant::now();
+        for (changes, sig) in &prepared {
+            let key: [u8; 32] = sig.key.as_slice().try_into().unwrap();
+            rounds_domain::signing::verify_change(
+                &key,
+                sig.doc,
+                sig.person,
+                &sig.change,
+                &sig.signature,
+            )
+            .unwrap();
+            assert!(
+                rounds_domain::signing::uncovered(changes, &[(sig.change, sig.person)]).is_none()
+            );
+        }
+        start.elapsed()
+    };
+    once().min(once())
 }
 
 /// The rule checks' own cost on a surge's changes: each document's changes applied in one call

@@ -49,11 +49,14 @@ pub enum AuditKind {
     Delivered,
     /// The console showed incidents or contact notes (`detail.page`, `detail.docs`).
     ConsoleView,
+    /// A verifiable export bundle was made (`detail.docs`, `detail.manifest_sha256`,
+    /// `detail.via`: `console` or `cli`; see [`crate::evidence`]).
+    Exported,
 }
 
 impl AuditKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [AuditKind; 8] = [
+    pub const ALL: [AuditKind; 9] = [
         AuditKind::SignIn,
         AuditKind::SignInFailed,
         AuditKind::Enrolled,
@@ -62,6 +65,7 @@ impl AuditKind {
         AuditKind::Push,
         AuditKind::Delivered,
         AuditKind::ConsoleView,
+        AuditKind::Exported,
     ];
 
     /// The stored code.
@@ -75,6 +79,7 @@ impl AuditKind {
             AuditKind::Push => "push",
             AuditKind::Delivered => "delivered",
             AuditKind::ConsoleView => "console_view",
+            AuditKind::Exported => "exported",
         }
     }
 
@@ -218,6 +223,28 @@ impl NewEntry {
             person: Some(person),
             device,
             detail: serde_json::json!({ "via": via, "docs": docs }),
+        }
+    }
+
+    /// `person` (`None`: the server's command line) exported `doc` as the bundle whose
+    /// manifest has SHA-256 `manifest`, `via` the console or the command line.
+    pub fn exported(
+        at: DateTime<Utc>,
+        person: Option<Uuid>,
+        doc: Uuid,
+        manifest: &[u8; 32],
+        via: &str,
+    ) -> NewEntry {
+        NewEntry {
+            at,
+            kind: AuditKind::Exported,
+            person,
+            device: None,
+            detail: serde_json::json!({
+                "docs": [doc],
+                "manifest_sha256": hex::encode(manifest),
+                "via": via,
+            }),
         }
     }
 

@@ -17,6 +17,7 @@ use rounds_domain::entropy::OsEntropy;
 use rounds_domain::model::{Checkpoint, Post, Role, Schedule, School};
 use rounds_server::admin::{self, PersonInput};
 use rounds_server::console::{Locale, pdf};
+use rounds_server::console_key;
 use rounds_server::signin::SignInPolicy;
 use rounds_server::storage::{self as storage, DatabaseUrl, SqliteStorage, Storage};
 use rounds_server::{AppState, compaction, seed};
@@ -107,6 +108,28 @@ enum Command {
         /// Any document unchanged this long is compacted.
         #[arg(long, env = "ROUNDS_COMPACT_IDLE_AFTER_SECONDS", default_value_t = 7 * 24 * 3600)]
         compact_idle_after_seconds: u64,
+        /// The console's signing key, a file apart from the database that only the server's
+        /// user may read (`rounds-server console-key new FILE`); every process of a district
+        /// uses the same. Without it each process makes a key of its own at start.
+        #[arg(long, env = "ROUNDS_CONSOLE_KEY_FILE")]
+        console_key_file: Option<PathBuf>,
+    },
+    /// Write a verifiable export bundle of a record (docs/evidence.md); the export is
+    /// recorded in the audit trail.
+    Export {
+        #[command(subcommand)]
+        what: ExportCommand,
+    },
+    /// Check an export bundle with no network and no database, and say what it proves.
+    /// Exits non-zero, naming the first broken part, if it does not verify.
+    Verify {
+        /// The bundle.
+        file: PathBuf,
+    },
+    /// The console's signing key file (docs/signing.md).
+    ConsoleKey {
+        #[command(subcommand)]
+        what: ConsoleKeyCommand,
     },
     /// Compact documents now, a few per short transaction, while the server may keep serving
     /// (docs/storage.md): settled ones, or with --all every document with change rows. It
@@ -162,6 +185,34 @@ enum Command {
         #[command(subcommand)]
         what: AuditCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum ExportCommand {
+    /// An incident: its report (JSON and PDF), every change with its signature, its photos
+    /// and the audit entries about it, signed with the district's console key.
+    Incident {
+        /// The incident's id.
+        id: Uuid,
+        /// Where to write the bundle (must not exist).
+        #[arg(long)]
+        out: PathBuf,
+        /// The district's console key, which signs the bundle.
+        #[arg(long, env = "ROUNDS_CONSOLE_KEY_FILE")]
+        console_key_file: PathBuf,
+        /// Folder holding the report fonts.
+        #[arg(long, env = "ROUNDS_FONTS", default_value = pdf::DEFAULT_FONT_DIR)]
+        fonts: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConsoleKeyCommand {
+    /// Write a new key to FILE (mode 600; an existing file is never replaced) and print its
+    /// public half.
+    New { file: PathBuf },
+    /// Print the public half of the key in FILE, to publish beside exported reports.
+    Public { file: PathBuf },
 }
 
 #[derive(Subcommand)]
@@ -303,6 +354,39 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
         return Ok(());
     }
+    if let Some(Command::Verify { file }) = &cli.command {
+        // Needs no store, and no network.
+        let bytes = match std::fs::read(file) {
+            Ok(b) => b,
+            Err(e) => {
+                eprintln!("rounds-server: {}: {e}", file.display());
+                std::process::exit(2);
+            }
+        };
+        match rounds_server::evidence::verify(&bytes) {
+            Ok(proof) => print!("{}", proof.summary()),
+            Err(e) => {
+                eprintln!("bundle NOT verified: {e}");
+                std::process::exit(1);
+            }
+        }
+        return Ok(());
+    }
+    if let Some(Command::ConsoleKey { what }) = &cli.command {
+        // Needs no store.
+        let made = match what {
+            ConsoleKeyCommand::New { file } => console_key::create(file, &mut OsEntropy),
+            ConsoleKeyCommand::Public { file } => console_key::load(file),
+        };
+        match made {
+            Ok(key) => println!("{}", hex::encode(key.public())),
+            Err(e) => {
+                eprintln!("rounds-server: {e}");
+                std::process::exit(2);
+            }
+        }
+        return Ok(());
+    }
     if let (Some(Command::Restore { from }), Some(dir)) = (&cli.command, &embedded) {
         // Before the store is opened: opening would create an empty one.
         let s = SqliteStorage::restore_from(from, dir)?;
@@ -350,6 +434,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         compact_every_seconds: 600,
         compact_closed_after_seconds: 3600,
         compact_idle_after_seconds: 7 * 24 * 3600,
+        console_key_file: None,
     }) {
         Command::Serve {
             listen,
@@ -367,7 +452,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             compact_every_seconds,
             compact_closed_after_seconds,
             compact_idle_after_seconds,
+            console_key_file,
         } => {
+            // Read now, so a missing or open key file stops the server here with the reason.
+            let console_key = match console_key_file.as_deref().map(console_key::load) {
+                Some(Ok(k)) => Some(k),
+                Some(Err(e)) => {
+                    eprintln!("rounds-server: {e}");
+                    std::process::exit(2);
+                }
+                None => None,
+            };
             let compaction = (compact_every_seconds > 0).then(|| rounds_server::Compaction {
                 every: std::time::Duration::from_secs(compact_every_seconds),
                 policy: compaction::Policy {
@@ -412,6 +507,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 if let Some(c) = compaction {
                     state = state.with_compaction(c);
                 }
+                match console_key {
+                    Some(k) => state = state.with_console_key(k),
+                    None => tracing::warn!("no --console-key-file: this process signs console reviews with a key of its own, made now"),
+                }
+                tracing::info!(public_key = %hex::encode(state.console_key().public()), "console key");
                 let state = state
                     .with_time_zone(time_zone)
                     .with_sign_in_policy(policy)
@@ -426,7 +526,59 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 Ok::<_, Box<dyn std::error::Error>>(())
             })?;
         }
-        Command::Backup { .. } | Command::Restore { .. } | Command::Migrate { .. } => {
+        Command::Export {
+            what:
+                ExportCommand::Incident {
+                    id,
+                    out,
+                    console_key_file,
+                    fonts,
+                },
+        } => {
+            let fail = |e: &dyn std::fmt::Display| -> ! {
+                eprintln!("rounds-server: {e}");
+                std::process::exit(2);
+            };
+            let key = console_key::load(&console_key_file).unwrap_or_else(|e| fail(&e));
+            let fonts = pdf::ReportFonts::load(&fonts).unwrap_or_else(|e| fail(&e));
+            if out.exists() {
+                fail(&format!("{} exists; choose a new file", out.display()));
+            }
+            let now = Utc::now();
+            let export = rounds_server::evidence::export_incident(
+                storage.as_ref(),
+                id,
+                &key,
+                &fonts,
+                None,
+                now,
+            )
+            .unwrap_or_else(|e| fail(&e));
+            // Recorded before the file exists (an export that then fails to be written is
+            // still in the trail, never the reverse); written beside its place and renamed
+            // when whole.
+            storage.append_audit(&[rounds_server::audit::NewEntry::exported(
+                now,
+                None,
+                id,
+                &export.manifest_sha256,
+                "cli",
+            )])?;
+            let partial = out.with_extension("partial");
+            std::fs::write(&partial, &export.bytes)?;
+            std::fs::rename(&partial, &out)?;
+            println!(
+                "exported incident {id} to {} ({} bytes, manifest {})",
+                out.display(),
+                export.bytes.len(),
+                hex::encode(export.manifest_sha256)
+            );
+        }
+        Command::Backup { .. }
+        | Command::Restore { .. }
+        | Command::Migrate { .. }
+        | Command::Verify { .. }
+        | Command::ConsoleKey { .. } => {
             unreachable!("handled before the store is opened")
         }
         Command::Compact {

@@ -264,6 +264,7 @@ pub fn process_push(
                 signatures: signatures.get(&header.id).map_or(&[][..], Vec::as_slice),
                 keys,
                 device: session.device_id,
+                only: carried.is_empty().then_some(session.person.id),
             };
             let writer = rules::Writer {
                 viewer: &viewer,
@@ -367,6 +368,9 @@ struct Signed<'a> {
     signatures: &'a [PushedSignature],
     keys: &'a [SigningKeyRecord],
     device: Uuid,
+    /// The one person every new change names, when the push carries nobody else's work (the
+    /// rules have checked it).
+    only: Option<Uuid>,
 }
 
 impl Signed<'_> {
@@ -430,7 +434,13 @@ impl Signed<'_> {
                 received_at: now,
             });
         }
-        if let Some(c) = rounds_domain::signing::uncovered(new, &covering) {
+        // The rules have refused any change that names someone other than the session's
+        // person, unless this push carries others' work: then each change's maker is read.
+        let uncovered = match self.only {
+            Some(person) => rounds_domain::signing::uncovered_by(new, &covering, |_| Some(person)),
+            None => rounds_domain::signing::uncovered(new, &covering),
+        };
+        if let Some(c) = uncovered {
             return Err((
                 RejectKind::Unsigned,
                 format!(

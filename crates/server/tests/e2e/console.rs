@@ -132,19 +132,19 @@ fn form_encode(fields: &[(&str, &str)]) -> String {
 }
 
 /// A browser: keeps the console cookie and the page's form token; follows no redirects.
-struct Browser {
+pub struct Browser {
     http: Client,
     base: String,
     cookie: Option<String>,
     csrf: String,
 }
 
-struct Page {
-    status: StatusCode,
-    location: String,
-    body: String,
-    content_type: String,
-    bytes: Vec<u8>,
+pub struct Page {
+    pub status: StatusCode,
+    pub location: String,
+    pub body: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
 }
 
 impl Browser {
@@ -161,7 +161,7 @@ impl Browser {
     }
 
     /// Signs in; on success keeps the cookie and the form token.
-    fn sign_in(base: &str, who: &Login) -> (StatusCode, Browser) {
+    pub fn sign_in(base: &str, who: &Login) -> (StatusCode, Browser) {
         let mut b = Browser::new(base);
         let p = b.post_raw(
             "/console/login",
@@ -223,7 +223,7 @@ impl Browser {
         }
     }
 
-    fn get(&mut self, path: &str) -> Page {
+    pub fn get(&mut self, path: &str) -> Page {
         let mut req = self.http.get(format!("{}{path}", self.base));
         if let Some(c) = &self.cookie {
             req = req.header("cookie", format!("rounds_console={c}"));
@@ -249,7 +249,7 @@ impl Browser {
     }
 
     /// A form as the console's own page sends it: with the token, from this origin.
-    fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
+    pub fn post(&mut self, path: &str, fields: &[(&str, &str)]) -> Page {
         let csrf = self.csrf.clone();
         let mut all = vec![("csrf", csrf.as_str())];
         all.extend_from_slice(fields);
@@ -1983,4 +1983,86 @@ fn bad_input_on_console_pages_gets_the_consoles_error_page_and_changes_nothing()
         people_before,
         "nobody was added"
     );
+}
+
+#[test]
+fn console_reviews_are_signed_with_the_key_in_the_console_key_file_on_every_process() {
+    let data = seeded_district();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("console.key");
+    let file_arg = file.to_str().expect("utf8 path");
+    let (made, public) = server_cli(&data, &["console-key", "new", file_arg]);
+    assert!(made, "{public}");
+    let public = public.trim().to_string();
+    assert_eq!(public.len(), 64, "{public}");
+    let (read, again) = server_cli(&data, &["console-key", "public", file_arg]);
+    assert!(read);
+    assert_eq!(again.trim(), public, "the file's public half");
+    let (replaced, why) = server_cli(&data, &["console-key", "new", file_arg]);
+    assert!(
+        !replaced && why.contains("already exists"),
+        "an existing key is never replaced: {why}"
+    );
+    let (read, again) = server_cli(&data, &["console-key", "public", file_arg]);
+    assert!(read && again.trim() == public, "and is still the same");
+
+    // A key file others may read stops the server at start, with the reason.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    let out = std::process::Command::new(SERVER_BIN)
+        .args(data.args())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("ROUNDS_CONSOLE_KEY_FILE", &file)
+        .env("RUST_LOG", "error")
+        .output()
+        .expect("serve");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("chmod 600"), "{err}");
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+
+    // Two processes on the same district (one after the other) sign with the file's key.
+    let env = [("ROUNDS_CONSOLE_KEY_FILE", file_arg)];
+    let mut server = ServerProcess::start(&data, &env);
+    let mut olga = enroll_with_cli(&server, &data, &OLGA);
+    olga.sync().expect("reference");
+    let first = incident_at(&mut olga, 0x71, ids::LINCOLN, "A fight by the lockers.");
+    let second = incident_at(&mut olga, 0x72, ids::LINCOLN, "A door propped open.");
+    for id in [first, second] {
+        olga.store.submit_incident(id, at(7)).expect("submit");
+    }
+    olga.sync().expect("push");
+    let review = |base: &str, id: Uuid| {
+        let (_, mut b) = Browser::sign_in(base, &SUPERVISOR);
+        let r = b.post(
+            &format!("/console/incidents/{id}/review"),
+            &[("decision", "return"), ("comment", "Say who called it in.")],
+        );
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    };
+    review(&server.base, first);
+    server.kill();
+    let server = ServerProcess::start(&data, &env);
+    review(&server.base, second);
+    drop(server);
+
+    let storage = data.open();
+    let sam = storage
+        .person_by_username(SUPERVISOR.username)
+        .expect("read")
+        .expect("sam");
+    for id in [first, second] {
+        let sigs = storage.change_signatures(id).expect("signatures");
+        let s = sigs
+            .iter()
+            .find(|s| s.person_id == sam.id)
+            .expect("the review's signature");
+        assert_eq!(
+            hex::encode(s.public_key),
+            public,
+            "signed with the file's key"
+        );
+        rounds_core::signing::verify_change(&s.public_key, id, sam.id, &s.change, &s.signature)
+            .expect("verifies");
+    }
 }

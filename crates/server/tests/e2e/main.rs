@@ -8,6 +8,7 @@ mod bad_input;
 mod compaction;
 mod console;
 mod district;
+mod evidence;
 mod faults;
 mod kill;
 mod leaks;

@@ -441,7 +441,7 @@ pub fn server_photo(server: &TestServer, hash: &str) -> Option<Vec<u8>> {
     server.storage.photo_bytes().read(hash).expect("read")
 }
 
-const SERVER_BIN: &str = env!("CARGO_BIN_EXE_rounds-server");
+pub const SERVER_BIN: &str = env!("CARGO_BIN_EXE_rounds-server");
 
 /// The real `rounds-server` binary serving a data folder on a loopback port; killed on drop.
 pub struct ServerProcess {
