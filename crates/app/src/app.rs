@@ -25,6 +25,7 @@ use std::time::Duration as StdDuration;
 use chrono::{DateTime, Duration, Utc};
 use rounds_core::client::{self, Enrollment, Session};
 use rounds_core::error::Error as CoreError;
+use rounds_core::events::{self, DeviceEventKind, LockScreenLog};
 use rounds_core::keyslots::{self, KdfParams, KeySlots, Lockout, Secret, SecretPolicy};
 use rounds_core::model::{Role, School};
 use rounds_core::signing::SigningSecret;
@@ -289,6 +290,7 @@ impl App {
         let now = self.env.now();
         if inner.unlocked.is_some() && inner.last_used.is_some_and(|t| now - t >= self.idle_limit) {
             tracing::info!("locking after inactivity");
+            self.note_lock(inner, DeviceEventKind::IdleLocked);
             inner.unlocked = None;
         }
     }
@@ -574,14 +576,36 @@ impl App {
         let now = self.env.now();
         let monotonic = self.env.monotonic();
         let lockout = self.lockout(inner)?;
-        let (store, sync_store) = Store::open_pair(
-            &config::db_path(&self.dir),
-            person,
-            secret,
-            lockout,
-            monotonic,
-        )
-        .map_err(|e| AppError::from_core_at(e, now))?;
+        let db = config::db_path(&self.dir);
+        let (mut store, sync_store) =
+            match Store::open_pair(&db, person, secret, lockout, monotonic) {
+                Ok(pair) => pair,
+                Err(e) => {
+                    self.note_failed_unlock(person, &e, now);
+                    return Err(AppError::from_core_at(e, now));
+                }
+            };
+        // What happened while the device was locked moves into the store, with this unlock.
+        let log = LockScreenLog::for_store(&db);
+        let mut events = log.read().unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "could not read the lock screen's events");
+            Vec::new()
+        });
+        events.push(events::event(
+            self.env.new_id(),
+            DeviceEventKind::Unlocked,
+            Some(person),
+            now,
+            0,
+        ));
+        match store.record_events(&events) {
+            Ok(()) => {
+                if let Err(e) = log.clear() {
+                    tracing::warn!(error = %e, "could not clear the lock screen's events");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "could not record the unlock's events"),
+        }
         let config = inner.config.as_ref().ok_or_else(AppError::not_set_up)?;
         let member = config.people.iter().find(|p| p.id == person);
         let me = Me {
@@ -600,6 +624,38 @@ impl App {
         });
         inner.last_used = Some(now);
         Ok(())
+    }
+
+    /// Records a wrong PIN for `person` (and, when further attempts must now wait, that a
+    /// lockout began) in the lock screen's event file: the store is closed. A failure to
+    /// write is logged; the unlock's answer is the same.
+    fn note_failed_unlock(&self, person: Uuid, e: &CoreError, now: DateTime<Utc>) {
+        let CoreError::Locked { failures, retry_in } = e else {
+            return;
+        };
+        let log = LockScreenLog::for_store(&config::db_path(&self.dir));
+        let mut kinds = vec![DeviceEventKind::UnlockFailed];
+        if retry_in.is_some() {
+            kinds.push(DeviceEventKind::LockedOut);
+        }
+        for kind in kinds {
+            let ev = events::event(self.env.new_id(), kind, Some(person), now, *failures);
+            if let Err(err) = log.append(&ev) {
+                tracing::warn!(error = %err, "could not record a failed unlock");
+            }
+        }
+    }
+
+    /// Records `kind` (a lock) for the unlocked person in the store, before it closes.
+    fn note_lock(&self, inner: &mut Inner, kind: DeviceEventKind) {
+        let now = self.env.now();
+        let id = self.env.new_id();
+        if let Some(u) = inner.unlocked.as_mut() {
+            let ev = events::event(id, kind, Some(u.me.id), now, 0);
+            if let Err(e) = u.store.record_events(&[ev]) {
+                tracing::warn!(error = %e, "could not record a lock");
+            }
+        }
     }
 
     /// Reads the unlocked person's name, role and schools from the reference data, and
@@ -637,6 +693,7 @@ impl App {
     /// Locks the screens and stops background sync.
     pub fn lock(&self) -> Result<AppState> {
         let mut inner = self.lock_inner();
+        self.note_lock(&mut inner, DeviceEventKind::Locked);
         inner.unlocked = None;
         inner.worker = None;
         Ok(self.state_of(&inner))

@@ -22,7 +22,7 @@ use rounds_core::entropy::{Entropy, SeededEntropy};
 use rounds_core::keyslots::KdfParams;
 use rounds_core::model::{CheckResult, IncidentType};
 use rounds_server::seed::ids;
-use rounds_server::storage::{SqliteStorage, Storage};
+use rounds_server::storage::{AuditStore, DirectoryStore, SqliteStorage, Storage};
 use rounds_server::{AppState, admin, seed};
 use uuid::Uuid;
 
@@ -83,7 +83,12 @@ impl Server {
     fn start_with_clock(clock: Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let storage = Arc::new(SqliteStorage::open(dir.path()).unwrap());
-        seed::demo_district(storage.as_ref(), &mut SeededEntropy::new(1)).unwrap();
+        seed::demo_district(
+            storage.as_ref(),
+            &mut SeededEntropy::new(1),
+            chrono::Utc::now(),
+        )
+        .unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
         let st: Arc<dyn Storage> = storage.clone();
@@ -1076,4 +1081,98 @@ fn the_author_edits_a_contact_note_and_a_cleared_follow_up_stays_cleared() {
     )
     .unwrap_err();
     assert_eq!(e.kind, Kind::NotFound, "{e:?}");
+}
+
+#[test]
+fn unlocks_wrong_pins_lockouts_and_locks_reach_the_audit_trail_at_the_next_sync() {
+    let server = Server::start();
+    let env = TestEnv::new();
+    let dir = tempfile::tempdir().unwrap();
+    let phone = app(dir.path(), &env).with_idle_limit(Duration::minutes(5));
+    enroll(&phone, &server, "olga.sro", "sro-pass-1", OLGA_PIN);
+    let me = phone.state().unwrap().me.unwrap().id;
+    phone.lock().unwrap();
+    // Locked, with nothing open: three wrong PINs (the third starts the waits), the right one
+    // too early, then the right one after the wait.
+    for _ in 0..3 {
+        assert_eq!(
+            try_pin(&phone, me, "0000000000").unwrap_err().kind,
+            Kind::WrongPin
+        );
+    }
+    assert_eq!(
+        try_pin(&phone, me, OLGA_PIN).unwrap_err().kind,
+        Kind::LockedOut
+    );
+    let waiting = rounds_core::events::LockScreenLog::for_store(&dir.path().join("device.db"));
+    assert_eq!(
+        waiting.read().unwrap().len(),
+        4,
+        "three failures and the lockout wait beside the closed store"
+    );
+    env.advance(Duration::seconds(31));
+    assert_eq!(try_pin(&phone, me, OLGA_PIN).unwrap(), Stage::Unlocked);
+    assert!(
+        waiting.read().unwrap().is_empty(),
+        "moved into the store at the unlock"
+    );
+    // Left on the desk: it locks itself; then she unlocks again and syncs.
+    env.advance(Duration::minutes(6));
+    assert_eq!(phone.state().unwrap().stage, Stage::Locked);
+    assert_eq!(try_pin(&phone, me, OLGA_PIN).unwrap(), Stage::Unlocked);
+    phone.sync_now().unwrap();
+
+    let device = server
+        .storage
+        .devices()
+        .unwrap()
+        .into_iter()
+        .find(|d| d.name == "Test phone")
+        .unwrap()
+        .id;
+    let events: Vec<(String, u64)> = server
+        .storage
+        .audit_entries(0, 10_000)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == rounds_server::audit::AuditKind::DeviceEvent)
+        .map(|e| {
+            assert_eq!(e.device, Some(device));
+            assert_eq!(e.person, Some(me));
+            let body: serde_json::Value = serde_json::from_str(&e.body).unwrap();
+            let d = &body["detail"];
+            assert!(d["at_device"].is_string(), "{d}");
+            (
+                d["event"].as_str().unwrap().to_string(),
+                d["failures"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, u64)> = [
+        ("unlocked", 0), // setting the phone up opens the store for her
+        ("locked", 0),
+        ("unlock_failed", 1),
+        ("unlock_failed", 2),
+        ("unlock_failed", 3),
+        ("locked_out", 3),
+        ("unlocked", 0),
+        ("idle_locked", 0),
+        ("unlocked", 0),
+    ]
+    .into_iter()
+    .map(|(k, n)| (k.to_string(), n))
+    .collect();
+    assert_eq!(events, expected);
+
+    // Sent once: another sync records nothing more.
+    phone.sync_now().unwrap();
+    let again = server
+        .storage
+        .audit_entries(0, 10_000)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.kind == rounds_server::audit::AuditKind::DeviceEvent)
+        .count();
+    assert_eq!(again, expected.len());
+    rounds_server::audit::verify_stored(server.storage.as_ref()).expect("the chain verifies");
 }

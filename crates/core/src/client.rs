@@ -109,6 +109,8 @@ pub trait Transport {
     ) -> Result<Option<Vec<u8>>, SyncProblem>;
     /// `POST /v1/sync/fetch`.
     fn fetch(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem>;
+    /// `POST /v1/device-events`.
+    fn device_events(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem>;
     /// `GET /v1/photos/{hash}/status?record=`: how much of this device's upload of a photo for
     /// `record` the server holds.
     fn photo_status(&mut self, hash: &str, record: Uuid) -> Result<PhotoStatus, SyncProblem>;
@@ -148,6 +150,10 @@ pub struct SyncReport {
     /// Photos that could not be uploaded (refused by the server, or unreadable on this
     /// device), by hash, and why. They stay waiting.
     pub photos_failed: Vec<(String, String)>,
+    /// Device events the server stored (or already held) or refused, which this device forgot.
+    pub events_sent: usize,
+    /// Device events the server refused, and why.
+    pub events_refused: Vec<(Uuid, String)>,
 }
 
 /// What the app shows about sync.
@@ -189,6 +195,7 @@ pub fn sync_now(
 ) -> Result<SyncReport, SyncProblem> {
     let mut report = SyncReport::default();
     let result = push_all(store, t, &mut report)
+        .and_then(|()| send_events(store, t, &mut report))
         .and_then(|()| pull_all(store, t, &mut report))
         .and_then(|()| upload_photos(store, t, &mut report));
     match &result {
@@ -202,6 +209,38 @@ pub fn sync_now(
         }
     }
     result.map(|()| report)
+}
+
+/// Sends the device events the server has not stored ([`crate::events`]), a page at a time,
+/// and forgets those it answers as stored.
+pub fn send_events(
+    store: &mut Store,
+    t: &mut dyn Transport,
+    report: &mut SyncReport,
+) -> Result<(), SyncProblem> {
+    loop {
+        let events = store.waiting_events(rounds_protocol::MAX_DEVICE_EVENTS)?;
+        if events.is_empty() {
+            return Ok(());
+        }
+        let sent: Vec<Uuid> = events.iter().map(|e| e.id).collect();
+        report.requests += 1;
+        let resp: rounds_protocol::DeviceEventsResponse = decode(&t.device_events(
+            rounds_protocol::encode(&rounds_protocol::DeviceEventsRequest { events }),
+        )?)?;
+        report.events_refused.extend(resp.refused.iter().cloned());
+        let answered: Vec<Uuid> = resp
+            .stored
+            .into_iter()
+            .chain(resp.refused.into_iter().map(|(id, _)| id))
+            .filter(|id| sent.contains(id))
+            .collect();
+        report.events_sent += store.forget_events(&answered)?;
+        if answered.len() < sent.len() {
+            // The server kept back some of this page: they stay for the next sync.
+            return Ok(());
+        }
+    }
 }
 
 /// The push of these waiting documents: their changes and the signatures over them.
@@ -904,6 +943,10 @@ impl HttpTransport {
 impl Transport for HttpTransport {
     fn push(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
         self.post("/v1/sync/push", body)
+    }
+
+    fn device_events(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
+        self.post("/v1/device-events", body)
     }
 
     fn pull(

@@ -75,6 +75,87 @@ pub struct PhotoStatus {
     pub complete: bool,
 }
 
+/// Most events one `POST /v1/device-events` carries (a device with more sends them in turns).
+pub const MAX_DEVICE_EVENTS: usize = 200;
+
+/// What happened on a device's lock screen and around it, for the district's audit trail
+/// (`POST /v1/device-events`, after a sync's push). Recorded on the device when it happened,
+/// offline too, and sent until the server has stored it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DeviceEventKind {
+    /// A person unlocked the store.
+    Unlocked,
+    /// A wrong PIN or passphrase was entered for a person.
+    UnlockFailed,
+    /// Failed attempts for a person reached the point where each further one must wait.
+    LockedOut,
+    /// The app locked itself after being left idle.
+    IdleLocked,
+    /// A person locked the app.
+    Locked,
+}
+
+impl DeviceEventKind {
+    /// Every kind.
+    pub const ALL: [DeviceEventKind; 5] = [
+        DeviceEventKind::Unlocked,
+        DeviceEventKind::UnlockFailed,
+        DeviceEventKind::LockedOut,
+        DeviceEventKind::IdleLocked,
+        DeviceEventKind::Locked,
+    ];
+
+    /// The code the device stores and the audit trail writes.
+    pub fn code(self) -> &'static str {
+        match self {
+            DeviceEventKind::Unlocked => "unlocked",
+            DeviceEventKind::UnlockFailed => "unlock_failed",
+            DeviceEventKind::LockedOut => "locked_out",
+            DeviceEventKind::IdleLocked => "idle_locked",
+            DeviceEventKind::Locked => "locked",
+        }
+    }
+
+    /// The kind a stored code names.
+    pub fn parse(code: &str) -> Option<DeviceEventKind> {
+        DeviceEventKind::ALL.into_iter().find(|k| k.code() == code)
+    }
+}
+
+/// One device event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceEvent {
+    /// Made on the device when the event was recorded: a retried send stores it once.
+    pub id: Uuid,
+    /// What happened.
+    pub kind: DeviceEventKind,
+    /// To whom (the person whose slot was tried or unlocked; none for an idle lock with
+    /// nobody signed in).
+    pub person: Option<Uuid>,
+    /// When, by the device's clock (milliseconds since 1970).
+    pub at_ms: i64,
+    /// For [`DeviceEventKind::UnlockFailed`] and [`DeviceEventKind::LockedOut`]: the person's
+    /// failed attempts in a row so far.
+    pub failures: u32,
+}
+
+/// Device → server: events the server may lack (at most [`MAX_DEVICE_EVENTS`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceEventsRequest {
+    /// The events, oldest first.
+    pub events: Vec<DeviceEvent>,
+}
+
+/// Server → device: the events it holds now (stored by this request or an earlier one), and
+/// those it will never store, with why; the device forgets exactly these.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeviceEventsResponse {
+    /// Their ids.
+    pub stored: Vec<Uuid>,
+    /// Events refused (an unknown person, a time out of range), and why.
+    pub refused: Vec<(Uuid, String)>,
+}
+
 /// An automerge change hash.
 pub type Hash = [u8; 32];
 

@@ -4,7 +4,7 @@
 //! `cargo bench -p rounds-server --bench sync` runs the deep setting (the issue's sizes);
 //! under `cargo test` (no `--bench` flag) or with `ROUNDS_BENCH=quick` it runs small sizes so
 //! CI exercises the code. Sections can be picked by name: `-- surge`, `-- pull`, `-- startup`,
-//! `-- district` (the surge on PostgreSQL with one process and with two behind haproxy, and
+//! `-- evidence` (`verify` of an export bundle), `-- district` (the surge on PostgreSQL with one process and with two behind haproxy, and
 //! the pull on PostgreSQL; `-- startup` runs on both backends), `-- state` (ten times the devices through haproxy to
 //! two processes on PostgreSQL; not run unless named).
 //! The server under test is the real `rounds-server` binary on a loopback port; its CPU time
@@ -61,6 +61,9 @@ struct Sizes {
     surge_rounds: usize,
     /// Pulls of the whole district, each into a new empty store; the median is the figure.
     pull_rounds: usize,
+    /// The exported incident's signed changes and photos (`-- evidence`).
+    evidence_changes: usize,
+    evidence_photos: usize,
 }
 
 const DEEP: Sizes = Sizes {
@@ -72,6 +75,8 @@ const DEEP: Sizes = Sizes {
     startup_docs: 100_000,
     surge_rounds: 3,
     pull_rounds: 3,
+    evidence_changes: 500,
+    evidence_photos: 20,
 };
 const QUICK: Sizes = Sizes {
     devices: 20,
@@ -82,6 +87,8 @@ const QUICK: Sizes = Sizes {
     startup_docs: 1_000,
     surge_rounds: 1,
     pull_rounds: 1,
+    evidence_changes: 40,
+    evidence_photos: 3,
 };
 
 fn t0() -> DateTime<Utc> {
@@ -548,7 +555,7 @@ fn surge_once(s: &Sizes, backend: Backend, procs: usize, with_floor: bool) -> Su
     let place = Place::new(backend);
     let st = place.open();
     let st = st.as_ref();
-    seed::demo_district(st, &mut SeededEntropy::new(1)).unwrap();
+    seed::demo_district(st, &mut SeededEntropy::new(1), t0()).unwrap();
     // 100 guards at Lincoln (or fewer), each with several devices.
     let guards = (s.devices / 10).max(1);
     let mut people = Vec::new();
@@ -556,6 +563,7 @@ fn surge_once(s: &Sizes, backend: Backend, procs: usize, with_floor: bool) -> Su
         let id = Uuid::from_u128(0x6000_0000 + g as u128);
         admin::put_person(
             st,
+            admin::Actor { by: None, at: t0() },
             &PersonInput {
                 id,
                 username: format!("guard{g}"),
@@ -797,7 +805,7 @@ fn pull(s: &Sizes, backend: Backend, compacted: bool) {
     let place = Place::new(backend);
     let st = place.open();
     let st = st.as_ref();
-    seed::demo_district(st, &mut SeededEntropy::new(1)).unwrap();
+    seed::demo_district(st, &mut SeededEntropy::new(1), t0()).unwrap();
     let author_device = Uuid::from_u128(0xAAAA);
     let shifts = s.district_docs / 11;
     let mut incidents = Vec::new();
@@ -949,7 +957,7 @@ fn startup(s: &Sizes, backend: Backend) {
     let place = Place::new(backend);
     let st = place.open();
     let st = st.as_ref();
-    seed::demo_district(st, &mut SeededEntropy::new(1)).unwrap();
+    seed::demo_district(st, &mut SeededEntropy::new(1), t0()).unwrap();
     for n in 0..s.startup_docs {
         let (h, am) = incident_doc(
             n as u64,
@@ -979,6 +987,127 @@ fn startup(s: &Sizes, backend: Backend) {
             "median {:.0} ms over 5 starts with {} documents (spawn to first /health)",
             median.as_secs_f64() * 1e3,
             s.startup_docs
+        ),
+    );
+}
+
+/// `rounds-server verify` of an incident's export bundle: `evidence_changes` changes, each
+/// action signed by the officer as her phone signs it, and `evidence_photos` photos of 300 kB,
+/// exported by `evidence::export_incident` from a real store and checked by
+/// `evidence::verify`, which is all `verify FILE` does after reading the file (median of 5).
+fn evidence(s: &Sizes) {
+    let place = Place::new(Backend::Sqlite);
+    let st = place.open();
+    let st = st.as_ref();
+    seed::demo_district(st, &mut SeededEntropy::new(1), t0()).unwrap();
+    let (device, _) = device_session(st, ids::SRO_OLGA, 1);
+    let key = bench_key(device);
+    let mut rng = SeededEntropy::new(7);
+    let photos: Vec<String> = (0..s.evidence_photos)
+        .map(|_| {
+            let bytes: Vec<u8> = (0..300_000).map(|_| rng.next_u64() as u8).collect();
+            let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes));
+            st.photo_bytes()
+                .append(device, &hash, 0, bytes.len() as u64, &bytes)
+                .unwrap();
+            hash
+        })
+        .collect();
+    let h = header(
+        Uuid::from_u128(0xE0E0),
+        DocKind::Incident,
+        ids::LINCOLN,
+        ids::SRO_OLGA,
+        device,
+    );
+    let input = IncidentInput {
+        id: h.id,
+        school_id: ids::LINCOLN,
+        incident_type: IncidentType::FightAssault,
+        location: "Cafeteria".into(),
+        occurred_at: t0(),
+        people: vec![],
+        narrative: "Two students fought by the lunch line.".into(),
+        actions: "Separated them.".into(),
+        photos: photos.clone(),
+    };
+    let mut am = document::create(&h, ids::SRO_OLGA, "create_incident", |tx| {
+        document::init_incident(tx, &input, t0())
+    })
+    .unwrap();
+    for i in 1..s.evidence_changes {
+        let at = t0() + chrono::Duration::seconds(i as i64);
+        let word = WORDS[i % WORDS.len()];
+        document::change(&mut am, at, ids::SRO_OLGA, "edit_incident", |tx| {
+            document::edit_incident(
+                tx,
+                &IncidentEdit {
+                    append_narrative: Some(format!(" {word}")),
+                    ..IncidentEdit::default()
+                },
+            )
+        })
+        .unwrap();
+    }
+    let changes: Vec<([u8; 32], Vec<u8>)> = am
+        .get_changes(&[])
+        .iter()
+        .map(|c| (c.hash().0, c.raw_bytes().to_vec()))
+        .collect();
+    let signatures = changes
+        .iter()
+        .map(|(hash, _)| rounds_server::storage::StoredSignature {
+            doc_id: h.id,
+            change: *hash,
+            person_id: ids::SRO_OLGA,
+            device_id: device,
+            public_key: key.public(),
+            signature: key.sign_change(h.id, ids::SRO_OLGA, hash).to_vec(),
+            received_at: t0(),
+        })
+        .collect();
+    st.commit(&Commit {
+        header: h.clone(),
+        expected_version: None,
+        projection: rounds_server::sync::project(&h, &am).unwrap(),
+        changes,
+        at: t0(),
+        signatures,
+    })
+    .unwrap();
+    let fonts = rounds_server::console::pdf::ReportFonts::load(Path::new(
+        rounds_server::console::pdf::DEFAULT_FONT_DIR,
+    ))
+    .unwrap();
+    let console_key = SigningSecret::from_seed(&[9; 32]);
+    let made = Instant::now();
+    let export =
+        rounds_server::evidence::export_incident(st, h.id, &console_key, &fonts, None, Utc::now())
+            .unwrap();
+    let made = made.elapsed();
+    let mut times: Vec<Duration> = (0..5)
+        .map(|_| {
+            let start = Instant::now();
+            let proof = rounds_server::evidence::verify(&export.bytes).unwrap();
+            let took = start.elapsed();
+            assert!(proof.summary().contains("Bundle verified"));
+            took
+        })
+        .collect();
+    times.sort();
+    let median = times[times.len() / 2];
+    line(
+        "evidence: verify a bundle",
+        "<= 1 s",
+        verdict(median.as_secs_f64() <= 1.0),
+        &format!(
+            "median {:.0} ms over 5 ({} changes and signatures, {} photos, {:.1} MB; \
+             the export took {:.0} ms)",
+            median.as_secs_f64() * 1e3,
+            s.evidence_changes,
+            s.evidence_photos,
+            export.bytes.len() as f64 / 1e6,
+            made.as_secs_f64() * 1e3
         ),
     );
 }
@@ -1131,6 +1260,9 @@ fn main() {
     if wants("state") {
         state(&sizes);
     }
+    if wants("evidence") {
+        evidence(&sizes);
+    }
     println!("total run time {:.1} s", start.elapsed().as_secs_f64());
 }
 
@@ -1224,13 +1356,14 @@ fn storage_section(s: &Sizes) {
     eprintln!("storage: preparing {} devices × 3 days", s.devices);
     let place = Place::new(Backend::Sqlite);
     let st = place.open();
-    seed::demo_district(st.as_ref(), &mut SeededEntropy::new(1)).unwrap();
+    seed::demo_district(st.as_ref(), &mut SeededEntropy::new(1), t0()).unwrap();
     let guards = (s.devices / 10).max(1);
     let mut people = Vec::new();
     for g in 0..guards {
         let id = Uuid::from_u128(0x6000_0000 + g as u128);
         admin::put_person(
             st.as_ref(),
+            admin::Actor { by: None, at: t0() },
             &PersonInput {
                 id,
                 username: format!("guard{g}"),

@@ -4,6 +4,9 @@
 //!
 //! A write the storage refuses is answered by its cause: a constraint (an unknown school, a
 //! taken username or tag) is a 400 that says which; a backend failure stays a 500.
+//!
+//! Every change is recorded in the audit trail (`admin_change`, after the write, naming the
+//! fields set but never a password or code), with the [`Actor`] who made it.
 
 use chrono::{DateTime, Duration, Utc};
 use rounds_domain::entropy::Entropy;
@@ -79,6 +82,31 @@ pub struct EnrollmentCode {
     pub expires_at: DateTime<Utc>,
 }
 
+/// Who made an admin change (`by`: `None` for the server's command line) and when, for its
+/// audit entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Actor {
+    /// The admin.
+    pub by: Option<Uuid>,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// Records `actor`'s change (`change` of the `what` `id`, setting `fields`).
+fn audited(
+    st: &dyn Storage,
+    actor: Actor,
+    what: &str,
+    change: &str,
+    id: Option<Uuid>,
+    fields: &[&str],
+) -> ApiResult<()> {
+    st.append_audit(&[crate::audit::NewEntry::admin_change(
+        actor.at, actor.by, what, change, id, fields,
+    )])?;
+    Ok(())
+}
+
 fn text(field: &str, v: &str, max: usize) -> ApiResult<()> {
     rounds_domain::model::text(field, v, 1, max).map_err(ApiError::from)
 }
@@ -93,39 +121,62 @@ fn refused(what: &'static str) -> impl FnOnce(StorageError) -> ApiError {
 }
 
 /// Adds or replaces a school.
-pub fn put_school(st: &dyn Storage, s: &School) -> ApiResult<()> {
+pub fn put_school(st: &dyn Storage, actor: Actor, s: &School) -> ApiResult<()> {
     text("school.name", &s.name, NAME_CHARS)?;
-    Ok(st.put_school(s)?)
+    st.put_school(s)?;
+    audited(st, actor, "school", "saved", Some(s.id), &["name"])
 }
 
 /// Adds or replaces a post.
-pub fn put_post(st: &dyn Storage, p: &Post) -> ApiResult<()> {
+pub fn put_post(st: &dyn Storage, actor: Actor, p: &Post) -> ApiResult<()> {
     text("post.name", &p.name, NAME_CHARS)?;
     rounds_domain::model::text("post.orders", &p.orders, 0, POST_ORDERS_CHARS)?;
     st.put_post(p)
-        .map_err(refused("post.school_id: no such school"))
+        .map_err(refused("post.school_id: no such school"))?;
+    audited(
+        st,
+        actor,
+        "post",
+        "saved",
+        Some(p.id),
+        &["school_id", "name", "orders"],
+    )
 }
 
 /// Adds or replaces a checkpoint.
-pub fn put_checkpoint(st: &dyn Storage, c: &Checkpoint) -> ApiResult<()> {
+pub fn put_checkpoint(st: &dyn Storage, actor: Actor, c: &Checkpoint) -> ApiResult<()> {
     text("checkpoint.name", &c.name, NAME_CHARS)?;
     text("checkpoint.tag_code", &c.tag_code, TAG_CODE_CHARS)?;
     c.schedule.validate("checkpoint.schedule")?;
     st.put_checkpoint(c).map_err(refused(
         "checkpoint: unknown post, or tag code already used on this post",
-    ))
+    ))?;
+    audited(
+        st,
+        actor,
+        "checkpoint",
+        "saved",
+        Some(c.id),
+        &["post_id", "name", "tag_code", "position", "schedule"],
+    )
 }
 
 /// Adds or replaces a person (a new password is hashed in fresh memory: the command line and
 /// the seed). A new password or `active: false` ends the person's sessions.
-pub fn put_person(st: &dyn Storage, p: &PersonInput, entropy: &mut dyn Entropy) -> ApiResult<()> {
-    put_person_in(st, p, entropy, &mut HashMemory::default())
+pub fn put_person(
+    st: &dyn Storage,
+    actor: Actor,
+    p: &PersonInput,
+    entropy: &mut dyn Entropy,
+) -> ApiResult<()> {
+    put_person_in(st, actor, p, entropy, &mut HashMemory::default())
 }
 
 /// [`put_person`], hashing a new password in `memory` (the server's handlers pass a hash
 /// slot's, see [`crate::signin`]).
 pub fn put_person_in(
     st: &dyn Storage,
+    actor: Actor,
     p: &PersonInput,
     entropy: &mut dyn Entropy,
     memory: &mut HashMemory,
@@ -133,6 +184,11 @@ pub fn put_person_in(
     text("person.username", &p.username, 64)?;
     text("person.name", &p.name, NAME_CHARS)?;
     let existing = st.person(p.id)?;
+    let change = if existing.is_some() {
+        "edited"
+    } else {
+        "added"
+    };
     let password_hash = match (&p.password, existing) {
         (Some(pw), _) if pw.chars().count() < 8 => {
             return Err(ApiError::BadRequest(
@@ -164,7 +220,12 @@ pub fn put_person_in(
     })
     .map_err(refused(
         "person: the username is taken or a school does not exist",
-    ))
+    ))?;
+    let mut fields = vec!["username", "name", "role", "schools", "active"];
+    if p.password.is_some() {
+        fields.push("password");
+    }
+    audited(st, actor, "person", change, Some(p.id), &fields)
 }
 
 /// Issues a one-time enrollment code valid for `hours`.
@@ -187,6 +248,17 @@ pub fn issue_code(
         admin,
         now,
         expires_at,
+    )?;
+    audited(
+        st,
+        Actor {
+            by: Some(admin),
+            at: now,
+        },
+        "enrollment_code",
+        "issued",
+        None,
+        &["expires_at"],
     )?;
     Ok(EnrollmentCode { code, expires_at })
 }

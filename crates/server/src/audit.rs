@@ -20,9 +20,11 @@
 //!   written in the push's own transaction ([`crate::storage::SyncStore::commit_all_audited`]):
 //!   a committed change always has its entry, and an entry always its changes.
 //!
-//! Nothing in the server deletes or rewrites an entry. What is not recorded yet (the console's
-//! views, exports, admin changes, device events, the disclosure log) is listed in
-//! `docs/audit.md`.
+//! Also recorded: the console's views of records, exports, admin changes to the directory, and
+//! every search of the trail itself. Each entry's documents (`detail.docs`) are indexed
+//! beside it ([`NewEntry::docs`]), so a record's entries are found without reading the trail.
+//! Nothing in the server deletes or rewrites an entry. What is not recorded yet (device
+//! events, the disclosure log) is listed in `docs/audit.md`.
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
@@ -52,11 +54,23 @@ pub enum AuditKind {
     /// A verifiable export bundle was made (`detail.docs`, `detail.manifest_sha256`,
     /// `detail.via`: `console` or `cli`; see [`crate::evidence`]).
     Exported,
+    /// An admin changed the district's directory (`detail.what`: `school`, `post`,
+    /// `checkpoint`, `person` or `enrollment_code`; `detail.id`; `detail.change`: `added`,
+    /// `edited` or `issued`; `detail.fields`: the fields set, never a password).
+    AdminChange,
+    /// The trail itself was searched or exported on the console (`detail.query`: the search,
+    /// `detail.format`: `page` or `jsonl`, `detail.entries`: how many were shown).
+    AuditViewed,
+    /// Something a device recorded on its lock screen or around it, received at its next sync
+    /// (`detail.event`: `unlocked`, `unlock_failed`, `locked_out`, `idle_locked`, `locked`;
+    /// `detail.at_device`: when, by the device's clock; `detail.failures`; `detail.id`: the
+    /// device's id for it).
+    DeviceEvent,
 }
 
 impl AuditKind {
     /// Every kind, in a fixed order.
-    pub const ALL: [AuditKind; 9] = [
+    pub const ALL: [AuditKind; 12] = [
         AuditKind::SignIn,
         AuditKind::SignInFailed,
         AuditKind::Enrolled,
@@ -66,6 +80,9 @@ impl AuditKind {
         AuditKind::Delivered,
         AuditKind::ConsoleView,
         AuditKind::Exported,
+        AuditKind::AdminChange,
+        AuditKind::AuditViewed,
+        AuditKind::DeviceEvent,
     ];
 
     /// The stored code.
@@ -80,6 +97,9 @@ impl AuditKind {
             AuditKind::Delivered => "delivered",
             AuditKind::ConsoleView => "console_view",
             AuditKind::Exported => "exported",
+            AuditKind::AdminChange => "admin_change",
+            AuditKind::AuditViewed => "audit_viewed",
+            AuditKind::DeviceEvent => "device_event",
         }
     }
 
@@ -248,6 +268,92 @@ impl NewEntry {
         }
     }
 
+    /// Admin `by` (`None`: the server's command line) changed the directory: `change`
+    /// (`added`, `edited`, `issued`) the `what` (`school`, `post`, …) `id`, setting `fields`.
+    pub fn admin_change(
+        at: DateTime<Utc>,
+        by: Option<Uuid>,
+        what: &str,
+        change: &str,
+        id: Option<Uuid>,
+        fields: &[&str],
+    ) -> NewEntry {
+        NewEntry {
+            at,
+            kind: AuditKind::AdminChange,
+            person: by,
+            device: None,
+            detail: serde_json::json!({
+                "what": what,
+                "change": change,
+                "id": id,
+                "fields": fields,
+            }),
+        }
+    }
+
+    /// Admin `person` searched the trail with `query` and was shown `entries` of them
+    /// (`format`: `page` or `jsonl`).
+    pub fn audit_viewed(
+        at: DateTime<Utc>,
+        person: Uuid,
+        query: &AuditQuery,
+        format: &str,
+        entries: usize,
+    ) -> NewEntry {
+        NewEntry {
+            at,
+            kind: AuditKind::AuditViewed,
+            person: Some(person),
+            device: None,
+            detail: serde_json::json!({
+                "query": query,
+                "format": format,
+                "entries": entries,
+            }),
+        }
+    }
+
+    /// `device` reported `event` (received at `at`).
+    pub fn device_event(
+        at: DateTime<Utc>,
+        device: Uuid,
+        event: &rounds_protocol::DeviceEvent,
+    ) -> NewEntry {
+        let at_device = Utc
+            .timestamp_millis_opt(event.at_ms)
+            .single()
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+        NewEntry {
+            at,
+            kind: AuditKind::DeviceEvent,
+            person: event.person,
+            device: Some(device),
+            detail: serde_json::json!({
+                "event": event.kind.code(),
+                "at_device": at_device,
+                "failures": event.failures,
+                "id": event.id,
+            }),
+        }
+    }
+
+    /// The documents this entry is about (`detail.docs`: ids, or for a push objects with an
+    /// `id`), which the trail indexes so a record's entries are found without a scan.
+    pub fn docs(&self) -> Vec<Uuid> {
+        let Some(docs) = self.detail.get("docs").and_then(|d| d.as_array()) else {
+            return Vec::new();
+        };
+        let mut out: Vec<Uuid> = docs
+            .iter()
+            .filter_map(|d| d.as_str().or_else(|| d.get("id")?.as_str()))
+            .filter_map(|d| d.parse().ok())
+            .collect();
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
     /// The console showed `person` the documents `docs` on `page`.
     pub fn console_view(at: DateTime<Utc>, person: Uuid, page: &str, docs: &[Uuid]) -> NewEntry {
         NewEntry {
@@ -298,6 +404,30 @@ impl Pushed {
             since: since.into_iter().collect(),
         }
     }
+}
+
+/// A search of the trail (the console's audit page): every field set must match; newest
+/// first, from before position `before` when set.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditQuery {
+    /// Only entries of this kind.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<AuditKind>,
+    /// Only entries of this person (who acted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub person: Option<Uuid>,
+    /// Only entries about this record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub doc: Option<Uuid>,
+    /// Only entries at or after this time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<DateTime<Utc>>,
+    /// Only entries before this time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<DateTime<Utc>>,
+    /// Only entries before this position (the next page of a search).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub before: Option<u64>,
 }
 
 /// One entry of the chain, as stored.

@@ -212,6 +212,16 @@ pub struct AdminSession {
     pub person: PersonRecord,
 }
 
+impl AdminSession {
+    /// This administrator making a change at `at` (for its audit entry).
+    pub fn actor(&self, at: chrono::DateTime<chrono::Utc>) -> crate::admin::Actor {
+        crate::admin::Actor {
+            by: Some(self.person.id),
+            at,
+        }
+    }
+}
+
 /// A signed-in person, with or without a device (console pages).
 #[derive(Debug, Clone)]
 pub struct PersonSession {

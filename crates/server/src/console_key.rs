@@ -49,6 +49,21 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> KeyFileError + '_ {
     }
 }
 
+/// [`io`], but an error of `kind` becomes `special(path)`.
+fn io_or(
+    path: &Path,
+    kind: std::io::ErrorKind,
+    special: fn(PathBuf) -> KeyFileError,
+) -> impl FnOnce(std::io::Error) -> KeyFileError + '_ {
+    move |source| {
+        if source.kind() == kind {
+            special(path.to_path_buf())
+        } else {
+            io(path)(source)
+        }
+    }
+}
+
 /// Writes a new key to `path`, readable and writable by this user only; refuses to replace
 /// a file that exists.
 pub fn create(path: &Path, entropy: &mut dyn Entropy) -> Result<SigningSecret, KeyFileError> {
@@ -57,16 +72,11 @@ pub fn create(path: &Path, entropy: &mut dyn Entropy) -> Result<SigningSecret, K
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::AlreadyExists {
-            KeyFileError::Exists(path.to_path_buf())
-        } else {
-            KeyFileError::Io {
-                path: path.to_path_buf(),
-                source: e,
-            }
-        }
-    })?;
+    let mut file = options.open(path).map_err(io_or(
+        path,
+        std::io::ErrorKind::AlreadyExists,
+        KeyFileError::Exists,
+    ))?;
     let text = zeroize::Zeroizing::new(format!("{}\n", hex::encode(key.seed().as_slice())));
     file.write_all(text.as_bytes()).map_err(io(path))?;
     file.sync_all().map_err(io(path))?;
@@ -89,16 +99,11 @@ pub fn load(path: &Path) -> Result<SigningSecret, KeyFileError> {
     if meta.len() > 256 {
         return Err(KeyFileError::Malformed(path.to_path_buf()));
     }
-    let text = zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::InvalidData {
-            KeyFileError::Malformed(path.to_path_buf())
-        } else {
-            KeyFileError::Io {
-                path: path.to_path_buf(),
-                source: e,
-            }
-        }
-    })?);
+    let text = zeroize::Zeroizing::new(std::fs::read_to_string(path).map_err(io_or(
+        path,
+        std::io::ErrorKind::InvalidData,
+        KeyFileError::Malformed,
+    ))?);
     let mut seed = zeroize::Zeroizing::new([0u8; 32]);
     hex::decode_to_slice(text.trim(), seed.as_mut())
         .map_err(|_| KeyFileError::Malformed(path.to_path_buf()))?;

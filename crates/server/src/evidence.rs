@@ -149,28 +149,18 @@ fn sha256(b: &[u8]) -> [u8; 32] {
     Sha256::digest(b).into()
 }
 
-/// Every audit entry naming `id`, oldest first (a scan of the whole trail, a page at a time).
+/// Every audit entry about `id`, oldest first (from the trail's index by document).
 fn audit_about(storage: &dyn Storage, id: Uuid) -> Result<Vec<BundleAuditEntry>, StorageError> {
-    let needle = id.to_string();
-    let mut out = Vec::new();
-    let mut after = 0;
-    loop {
-        let page = storage.audit_entries(after, 1_000)?;
-        let Some(last) = page.last() else {
-            return Ok(out);
-        };
-        after = last.seq;
-        out.extend(
-            page.into_iter()
-                .filter(|e| e.body.contains(&needle))
-                .map(|e| BundleAuditEntry {
-                    seq: e.seq,
-                    prev: hex::encode(e.prev),
-                    hash: hex::encode(e.hash),
-                    body: e.body,
-                }),
-        );
-    }
+    Ok(storage
+        .audit_about(id)?
+        .into_iter()
+        .map(|e| BundleAuditEntry {
+            seq: e.seq,
+            prev: hex::encode(e.prev),
+            hash: hex::encode(e.hash),
+            body: e.body,
+        })
+        .collect())
 }
 
 /// Makes the bundle of incident `id`, signed with the district's console `key`.

@@ -36,6 +36,7 @@ pub mod auth;
 pub mod compaction;
 pub mod console;
 pub mod console_key;
+pub mod device_events;
 pub mod error;
 pub mod evidence;
 pub mod extract;
@@ -68,6 +69,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/sync/push", post(sync::push))
         .route("/v1/sync/pull", get(sync::pull))
         .route("/v1/sync/fetch", post(sync::fetch))
+        .route("/v1/device-events", post(device_events::post))
         .route(
             "/v1/photos/{hash}",
             put(photos::put).layer(DefaultBodyLimit::max(rounds_protocol::MAX_PHOTO_CHUNK)),

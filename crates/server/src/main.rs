@@ -492,7 +492,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 }
             };
             if seed_demo {
-                seed::demo_district(storage.as_ref(), &mut OsEntropy)?;
+                seed::demo_district(storage.as_ref(), &mut OsEntropy, Utc::now())?;
             }
             let docs = storage.document_count()?;
             let rt = tokio::runtime::Runtime::new()?;
@@ -662,14 +662,18 @@ async fn shutdown() {
 
 fn admin_command(st: &dyn Storage, what: AdminCommand) -> Result<(), Box<dyn std::error::Error>> {
     let id = |i: Option<Uuid>| i.unwrap_or_else(Uuid::now_v7);
+    let actor = admin::Actor {
+        by: None,
+        at: Utc::now(),
+    };
     match what {
         AdminCommand::SeedDemo => {
-            seed::demo_district(st, &mut OsEntropy)?;
+            seed::demo_district(st, &mut OsEntropy, actor.at)?;
             println!("demo district loaded (see the README for its people and passwords)");
         }
         AdminCommand::School { name, id: i } => {
             let s = School { id: id(i), name };
-            admin::put_school(st, &s)?;
+            admin::put_school(st, actor, &s)?;
             println!("school {}", s.id);
         }
         AdminCommand::Post {
@@ -684,7 +688,7 @@ fn admin_command(st: &dyn Storage, what: AdminCommand) -> Result<(), Box<dyn std
                 name,
                 orders,
             };
-            admin::put_post(st, &p)?;
+            admin::put_post(st, actor, &p)?;
             println!("post {}", p.id);
         }
         AdminCommand::Checkpoint {
@@ -709,7 +713,7 @@ fn admin_command(st: &dyn Storage, what: AdminCommand) -> Result<(), Box<dyn std
                     grace_minutes,
                 },
             };
-            admin::put_checkpoint(st, &c)?;
+            admin::put_checkpoint(st, actor, &c)?;
             println!("checkpoint {}", c.id);
         }
         AdminCommand::Person {
@@ -729,7 +733,7 @@ fn admin_command(st: &dyn Storage, what: AdminCommand) -> Result<(), Box<dyn std
                 password,
                 active: true,
             };
-            admin::put_person(st, &p, &mut OsEntropy)?;
+            admin::put_person(st, actor, &p, &mut OsEntropy)?;
             println!("person {}", p.id);
         }
         AdminCommand::EnrollCode { hours } => {
@@ -739,7 +743,7 @@ fn admin_command(st: &dyn Storage, what: AdminCommand) -> Result<(), Box<dyn std
                 .find(|p| p.role == Role::Admin)
                 .map(|p| p.id)
                 .unwrap_or_default();
-            let c = admin::issue_code(st, admin_id, Utc::now(), hours, &mut OsEntropy)?;
+            let c = admin::issue_code(st, admin_id, actor.at, hours, &mut OsEntropy)?;
             println!(
                 "{}  (valid until {})",
                 c.code,
@@ -760,7 +764,7 @@ fn admin_command(st: &dyn Storage, what: AdminCommand) -> Result<(), Box<dyn std
             }
         }
         AdminCommand::Revoke { device } => {
-            admin::revoke(st, device, None, Utc::now())?;
+            admin::revoke(st, device, None, actor.at)?;
             println!("device {device} revoked");
         }
         AdminCommand::Reference => {

@@ -10,6 +10,7 @@
 //! | `olga.sro` | `sro-pass-1` | SRO | Lincoln, Adams |
 //! | `omar.sro` | `sro-pass-2` | SRO | Baker |
 
+use chrono::{DateTime, Utc};
 use rounds_domain::entropy::Entropy;
 use rounds_domain::model::{Checkpoint, Post, Role, Schedule, School};
 use uuid::Uuid;
@@ -53,9 +54,15 @@ pub mod ids {
     }
 }
 
-/// Writes the demo district (idempotent: running it again restores the same data).
-pub fn demo_district(st: &dyn Storage, entropy: &mut dyn Entropy) -> ApiResult<()> {
+/// Writes the demo district (idempotent: running it again restores the same data), as the
+/// server's command line at `at` (each record is an admin change in the audit trail).
+pub fn demo_district(
+    st: &dyn Storage,
+    entropy: &mut dyn Entropy,
+    at: DateTime<Utc>,
+) -> ApiResult<()> {
     use ids::*;
+    let actor = admin::Actor { by: None, at };
     for (id, name) in [
         (LINCOLN, "Lincoln High School"),
         (ADAMS, "Adams Middle School"),
@@ -63,6 +70,7 @@ pub fn demo_district(st: &dyn Storage, entropy: &mut dyn Entropy) -> ApiResult<(
     ] {
         admin::put_school(
             st,
+            actor,
             &School {
                 id,
                 name: name.into(),
@@ -104,6 +112,7 @@ pub fn demo_district(st: &dyn Storage, entropy: &mut dyn Entropy) -> ApiResult<(
     for (post, school, name, checkpoints) in posts {
         admin::put_post(
             st,
+            actor,
             &Post {
                 id: post,
                 school_id: school,
@@ -117,6 +126,7 @@ pub fn demo_district(st: &dyn Storage, entropy: &mut dyn Entropy) -> ApiResult<(
             let n = i as u32 + 1;
             admin::put_checkpoint(
                 st,
+                actor,
                 &Checkpoint {
                     id: checkpoint(post, n),
                     post_id: post,
@@ -187,6 +197,7 @@ pub fn demo_district(st: &dyn Storage, entropy: &mut dyn Entropy) -> ApiResult<(
     for (id, username, name, role, schools, password) in people {
         admin::put_person(
             st,
+            actor,
             &PersonInput {
                 id,
                 username: username.into(),

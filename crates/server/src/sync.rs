@@ -51,14 +51,14 @@ const FETCH_BATCH: usize = 64;
 /// Most documents in one push or fetch request.
 pub const MAX_DOCS_PER_REQUEST: usize = 2_000;
 
-fn decode<T: serde::de::DeserializeOwned>(b: &[u8]) -> ApiResult<T> {
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(b: &[u8]) -> ApiResult<T> {
     rounds_protocol::decode(b).map_err(|e| match e {
         DecodeError::TooLarge(_) => ApiError::TooLarge,
         e => ApiError::BadRequest(e.to_string()),
     })
 }
 
-fn binary(bytes: Vec<u8>) -> Response {
+pub(crate) fn binary(bytes: Vec<u8>) -> Response {
     ([(header::CONTENT_TYPE, "application/x-rounds")], bytes).into_response()
 }
 

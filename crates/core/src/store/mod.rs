@@ -31,6 +31,7 @@
 //! the submodules.
 
 mod actions;
+mod events;
 mod photos;
 mod projection;
 mod queries;
@@ -73,6 +74,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../../migrations/device/0004_photo_records.sql"),
     include_str!("../../../../migrations/device/0005_waiting_by_person.sql"),
     include_str!("../../../../migrations/device/0006_signatures.sql"),
+    include_str!("../../../../migrations/device/0007_device_events.sql"),
 ];
 
 /// The schema version this build writes.

@@ -32,31 +32,34 @@ pub async fn reference(
 /// `PUT /v1/admin/schools`.
 pub async fn put_school(
     State(s): State<AppState>,
-    _a: AdminSession,
+    a: AdminSession,
     Json(v): Json<School>,
 ) -> ApiResult<Json<School>> {
     let st = s.storage.clone();
-    blocking(move || admin::put_school(st.as_ref(), &v).map(|_| Json(v))).await
+    let actor = a.actor(s.now());
+    blocking(move || admin::put_school(st.as_ref(), actor, &v).map(|_| Json(v))).await
 }
 
 /// `PUT /v1/admin/posts`.
 pub async fn put_post(
     State(s): State<AppState>,
-    _a: AdminSession,
+    a: AdminSession,
     Json(v): Json<Post>,
 ) -> ApiResult<Json<Post>> {
     let st = s.storage.clone();
-    blocking(move || admin::put_post(st.as_ref(), &v).map(|_| Json(v))).await
+    let actor = a.actor(s.now());
+    blocking(move || admin::put_post(st.as_ref(), actor, &v).map(|_| Json(v))).await
 }
 
 /// `PUT /v1/admin/checkpoints`.
 pub async fn put_checkpoint(
     State(s): State<AppState>,
-    _a: AdminSession,
+    a: AdminSession,
     Json(v): Json<Checkpoint>,
 ) -> ApiResult<Json<Checkpoint>> {
     let st = s.storage.clone();
-    blocking(move || admin::put_checkpoint(st.as_ref(), &v).map(|_| Json(v))).await
+    let actor = a.actor(s.now());
+    blocking(move || admin::put_checkpoint(st.as_ref(), actor, &v).map(|_| Json(v))).await
 }
 
 /// `GET /v1/admin/people`.
@@ -76,10 +79,11 @@ pub async fn people(
 /// `PUT /v1/admin/people`.
 pub async fn put_person(
     State(s): State<AppState>,
-    _a: AdminSession,
+    a: AdminSession,
     Json(v): Json<admin::PersonInput>,
 ) -> ApiResult<Json<admin::PersonView>> {
     let st = s.storage.clone();
+    let actor = a.actor(s.now());
     // Hashing a new password takes a hash slot like a sign-in does.
     let mut slot = match v.password {
         Some(_) => Some(s.sign_in.hash_slot(&st, None).await?),
@@ -88,7 +92,7 @@ pub async fn put_person(
     blocking(move || {
         let mut fresh = HashMemory::default();
         let memory = slot.as_mut().map_or(&mut fresh, |held| held.memory());
-        admin::put_person_in(st.as_ref(), &v, &mut OsEntropy, memory)?;
+        admin::put_person_in(st.as_ref(), actor, &v, &mut OsEntropy, memory)?;
         drop(slot);
         let p = st
             .person(v.id)?

@@ -76,8 +76,8 @@ pub trait RecordForm: serde::de::DeserializeOwned + Send + 'static {
     /// Which kind of record.
     const KIND: Kind;
     /// Turns the form into record `id` (400 on a bad value) and stores it through
-    /// [`crate::admin`], whose validation is the admin API's.
-    fn put(self, st: &dyn Storage, id: Uuid) -> ConsoleResult<()>;
+    /// [`crate::admin`], whose validation is the admin API's, as `actor`'s change.
+    fn put(self, st: &dyn Storage, actor: admin::Actor, id: Uuid) -> ConsoleResult<()>;
 }
 
 /// School form. Every field defaults to empty, so a missing one is refused by the checks
@@ -90,12 +90,12 @@ pub struct SchoolForm {
 
 impl RecordForm for SchoolForm {
     const KIND: Kind = Kind::School;
-    fn put(self, st: &dyn Storage, id: Uuid) -> ConsoleResult<()> {
+    fn put(self, st: &dyn Storage, actor: admin::Actor, id: Uuid) -> ConsoleResult<()> {
         let school = School {
             id,
             name: self.name.trim().to_string(),
         };
-        Ok(admin::put_school(st, &school)?)
+        Ok(admin::put_school(st, actor, &school)?)
     }
 }
 
@@ -110,14 +110,14 @@ pub struct PostForm {
 
 impl RecordForm for PostForm {
     const KIND: Kind = Kind::Post;
-    fn put(self, st: &dyn Storage, id: Uuid) -> ConsoleResult<()> {
+    fn put(self, st: &dyn Storage, actor: admin::Actor, id: Uuid) -> ConsoleResult<()> {
         let post = Post {
             id,
             school_id: form_id(&self.school_id, "school")?,
             name: self.name.trim().to_string(),
             orders: self.orders.replace("\r\n", "\n"),
         };
-        Ok(admin::put_post(st, &post)?)
+        Ok(admin::put_post(st, actor, &post)?)
     }
 }
 
@@ -136,7 +136,7 @@ pub struct CheckpointForm {
 
 impl RecordForm for CheckpointForm {
     const KIND: Kind = Kind::Checkpoint;
-    fn put(self, st: &dyn Storage, id: Uuid) -> ConsoleResult<()> {
+    fn put(self, st: &dyn Storage, actor: admin::Actor, id: Uuid) -> ConsoleResult<()> {
         let checkpoint = Checkpoint {
             id,
             post_id: form_id(&self.post_id, "post")?,
@@ -149,7 +149,7 @@ impl RecordForm for CheckpointForm {
                 grace_minutes: number(&self.grace_minutes, "grace")?,
             },
         };
-        Ok(admin::put_checkpoint(st, &checkpoint)?)
+        Ok(admin::put_checkpoint(st, actor, &checkpoint)?)
     }
 }
 

@@ -54,7 +54,10 @@ pub async fn add<F: RecordForm>(
     AdminUser(user): AdminUser,
     CsrfForm(f): CsrfForm<F>,
 ) -> ConsoleResult<Response> {
-    save(&state, &user, F::KIND, None, move |st, id| f.put(st, id)).await
+    save(&state, &user, F::KIND, None, move |st, actor, id| {
+        f.put(st, actor, id)
+    })
+    .await
 }
 
 /// `POST /console/admin/{schools,posts,checkpoints}/{id}`: record `id` replaced by the form
@@ -66,8 +69,8 @@ pub async fn edit<F: RecordForm>(
     CsrfForm(f): CsrfForm<F>,
 ) -> ConsoleResult<Response> {
     let id = path_id(&id, F::KIND.noun())?;
-    save(&state, &user, F::KIND, Some(id), move |st, id| {
-        f.put(st, id)
+    save(&state, &user, F::KIND, Some(id), move |st, actor, id| {
+        f.put(st, actor, id)
     })
     .await
 }
@@ -105,10 +108,11 @@ async fn save(
     user: &ConsoleUser,
     kind: Kind,
     id: Option<Uuid>,
-    put: impl FnOnce(&dyn Storage, Uuid) -> ConsoleResult<()> + Send + 'static,
+    put: impl FnOnce(&dyn Storage, admin::Actor, Uuid) -> ConsoleResult<()> + Send + 'static,
 ) -> ConsoleResult<Response> {
     let st = state.storage.clone();
     let viewer = user.viewer();
+    let actor = user.actor(state.now());
     let id = blocking(move || {
         let id = match id {
             None => crate::new_id(),
@@ -120,7 +124,7 @@ async fn save(
                 id
             }
         };
-        put(st.as_ref(), id)?;
+        put(st.as_ref(), actor, id)?;
         Ok(id)
     })
     .await?;
@@ -142,9 +146,10 @@ pub struct PersonForm {
 /// `POST /console/admin/people`.
 pub async fn add_person(
     State(state): State<AppState>,
-    AdminUser(_): AdminUser,
+    AdminUser(user): AdminUser,
     CsrfForm(f): CsrfForm<PersonForm>,
 ) -> ConsoleResult<Response> {
+    let actor = user.actor(state.now());
     let role = Role::parse(&f.role, "role")?;
     let schools = match f.school_id.trim() {
         "" => vec![],
@@ -155,6 +160,7 @@ pub async fn add_person(
     blocking(move || {
         Ok(admin::put_person_in(
             st.as_ref(),
+            actor,
             &PersonInput {
                 id: crate::new_id(),
                 username: f.username,
@@ -272,12 +278,14 @@ pub async fn edit_person(
         ));
     }
     let st = state.storage.clone();
+    let actor = user.actor(state.now());
     blocking(move || {
         let p = st
             .person(id)?
             .ok_or_else(|| ConsoleError::NotFound("no such person".into()))?;
         Ok(admin::put_person(
             st.as_ref(),
+            actor,
             &PersonInput {
                 id,
                 username: p.username,

@@ -60,7 +60,9 @@ pub fn render_admin(v: &AdminView, csrf: &str, when: When) -> String {
         "",
     );
     let csrf = csrf_field(csrf);
-    let mut b = String::from("<h2>District administration</h2>");
+    let mut b = String::from(
+        r#"<h2>District administration</h2><p><a href="/console/admin/audit">Audit trail</a>: search and download who signed in, what was pushed, delivered, shown, exported and changed.</p>"#,
+    );
     if let Some(c) = code {
         let _ = write!(
             b,

@@ -141,7 +141,8 @@ pub fn render_incident_list(v: &IncidentListView, when: When) -> String {
     b
 }
 
-/// An incident's page, with the review form (carrying `csrf`) when the viewer may review it.
+/// An incident's page, with the review form (carrying `csrf`) when the viewer may review it,
+/// and the form that downloads its verifiable export.
 pub fn render_incident(v: &IncidentView, csrf: &str, when: When) -> String {
     let (id, h, body, names, devices) = (v.id, &v.header, &v.body, &v.names, &v.devices);
     let name = |id: &Uuid| names.get(id).cloned().unwrap_or_else(|| id.to_string());
@@ -222,6 +223,13 @@ pub fn render_incident(v: &IncidentView, csrf: &str, when: When) -> String {
             csrf_field(csrf)
         );
     }
+    let _ = write!(
+        b,
+        r#"<h3>Verifiable export</h3><form method="post" action="/console/incidents/{id}/export" class="export">{}
+<p class="hint">One file holding the report as PDF and JSON, every change with its signature, the photos and the audit trail about it. Anyone can check it with <code>rounds-server verify</code>, without the server. The download is recorded in the audit trail.</p>
+<button type="submit" class="secondary">Download verifiable export</button></form>"#,
+        csrf_field(csrf)
+    );
     b.push_str(r#"<h3>History</h3><table class="history"><thead><tr><th>When</th><th>Who</th><th>What</th><th>Effect</th><th>Device</th><th>Change</th></tr></thead><tbody>"#);
     for e in &v.history {
         let _ = write!(
@@ -376,6 +384,12 @@ mod tests {
         assert!(page.contains("Lincoln High") && page.contains("Olga SRO"));
         assert!(page.contains("Two students &amp; a &lt;script&gt;."));
         assert!(!page.contains("/review"), "no review form");
+        assert!(
+            page.contains(
+                r#"action="/console/incidents/00000000-0000-0000-0000-000000000064/export""#
+            ) && page.contains(r#"value="tok""#),
+            "every viewer may download the export, with the session's token"
+        );
         v.may_review = true;
         let page = render_incident(&v, "tok", when());
         assert!(page.contains(

@@ -10,7 +10,8 @@
 //! [`crate::sync::process_push`] exactly like a pushed change: the same write rules, the same
 //! change feed, so the officer's device gets it at its next sync.
 //!
-//! Also here: the contact notes shared with the signed-in supervisor (`/console/notes`).
+//! Also here: the contact notes shared with the signed-in supervisor (`/console/notes`), and
+//! an incident's verifiable export bundle ([`export`], docs/evidence.md).
 
 use std::collections::HashMap;
 
@@ -483,6 +484,56 @@ pub async fn review(
         url_param(&id.to_string())
     ))
     .into_response())
+}
+
+/// An empty form (only its token, checked by [`CsrfForm`]).
+#[derive(Debug, Deserialize)]
+pub struct EmptyForm {}
+
+/// `POST /console/incidents/{id}/export`: the incident's verifiable export bundle
+/// ([`crate::evidence::export_incident`]), signed with the district's console key, for
+/// whoever the console shows the incident to. A POST (with the session's token), because
+/// it writes to the audit trail: the export's entry, naming the bundle's manifest, is stored
+/// before the file is sent.
+pub async fn export(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    RecordId(id): RecordId,
+    CsrfForm(EmptyForm {}): CsrfForm<EmptyForm>,
+) -> ConsoleResult<Response> {
+    let now = state.now();
+    let storage = state.storage.clone();
+    let key = state.console_key();
+    let fonts = state
+        .fonts()
+        .map_err(|e| ConsoleError::Internal(e.to_string()))?;
+    let (bytes, name) = blocking(move || {
+        let (h, _) = readable(storage.as_ref(), &user.person, id, DocKind::Incident)?;
+        let made = crate::evidence::export_incident(
+            storage.as_ref(),
+            id,
+            &key,
+            &fonts,
+            Some(user.person.id),
+            now,
+        )
+        .map_err(|e| ConsoleError::Internal(e.to_string()))?;
+        storage.append_audit(&[crate::audit::NewEntry::exported(
+            now,
+            Some(user.person.id),
+            id,
+            &made.manifest_sha256,
+            "console",
+        )])?;
+        let name = format!(
+            "incident-{}-{}.rounds.tar",
+            h.created_at.format("%Y-%m-%d"),
+            &id.simple().to_string()[..8]
+        );
+        Ok((made.bytes, name))
+    })
+    .await?;
+    super::report_pages::download(bytes, "application/x-tar", &name)
 }
 
 /// `GET /console/notes`: the contact notes the signed-in person may read (for a supervisor:

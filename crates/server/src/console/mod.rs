@@ -7,7 +7,8 @@
 //!   page. Every form carries the session's token and every POST's `Origin` must be this server.
 //! - Pages: the day view ([`day`]), incidents with their history and review ([`incidents`]),
 //!   contact notes shared with the signed-in supervisor ([`incidents::notes`]), reports
-//!   ([`reports`], CSV and [`pdf`]), and admin pages over the admin functions ([`admin_pages`]).
+//!   ([`reports`], CSV and [`pdf`]), admin pages over the admin functions ([`admin_pages`]),
+//!   and the audit trail's search for admins ([`audit_pages`]).
 //! - Authorization is the sync rules: every record shown passes [`crate::access::may_read`],
 //!   a review passes [`crate::access::may_write`] and is stored by [`crate::sync::process_push`]
 //!   as a change made by the supervisor's console device, so it enters the change feed and
@@ -20,6 +21,7 @@
 pub mod admin_forms;
 pub mod admin_pages;
 pub mod admin_views;
+pub mod audit_pages;
 pub mod day;
 pub mod html;
 pub mod incident_views;
@@ -66,12 +68,15 @@ pub fn router() -> Router<AppState> {
         .route("/console/incidents", get(incidents::list))
         .route("/console/incidents/{id}", get(incidents::detail))
         .route("/console/incidents/{id}/review", post(incidents::review))
+        .route("/console/incidents/{id}/export", post(incidents::export))
         .route("/console/notes", get(incidents::notes))
         .route("/console/records/{id}/photos/{hash}", get(photos::photo))
         .route("/console/reports", get(report_pages::page))
         .route("/console/reports/daily.csv", get(report_pages::csv))
         .route("/console/reports/daily.pdf", get(report_pages::pdf))
         .route("/console/admin", get(admin_pages::page))
+        .route("/console/admin/audit", get(audit_pages::page))
+        .route("/console/admin/audit.jsonl", get(audit_pages::download))
         .route(
             "/console/admin/schools",
             post(admin_pages::add::<SchoolForm>),

@@ -77,7 +77,8 @@ fn file_name(r: &Report, ext: &str) -> String {
     format!("rounds-daily-{}-{}.{ext}", scope.trim_matches('-'), r.date)
 }
 
-fn download(body: Vec<u8>, content_type: &'static str, name: &str) -> ConsoleResult<Response> {
+/// A file download: `body` as `content_type`, saved as `name`, with the console's headers.
+pub fn download(body: Vec<u8>, content_type: &'static str, name: &str) -> ConsoleResult<Response> {
     let mut resp = (StatusCode::OK, body).into_response();
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));

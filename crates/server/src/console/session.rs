@@ -61,6 +61,14 @@ impl ConsoleUser {
         auth::viewer(&self.person)
     }
 
+    /// This person making an admin change at `at` (for its audit entry).
+    pub fn actor(&self, at: chrono::DateTime<chrono::Utc>) -> crate::admin::Actor {
+        crate::admin::Actor {
+            by: Some(self.person.id),
+            at,
+        }
+    }
+
     /// The page header's view of this person.
     pub fn chrome(&self) -> Chrome<'_> {
         Chrome {

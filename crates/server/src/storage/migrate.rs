@@ -269,6 +269,16 @@ const TABLES: &[Table] = &[
         ],
         key: "seq",
     },
+    Table {
+        name: "audit_docs",
+        cols: &[("doc_id", Text), ("seq", Int8)],
+        key: "doc_id, seq",
+    },
+    Table {
+        name: "device_events",
+        cols: &[("device_id", Text), ("event_id", Text), ("seq", Int8)],
+        key: "device_id, event_id",
+    },
     // Signing keys and the signatures over stored changes, as they are.
     Table {
         name: "signing_keys",

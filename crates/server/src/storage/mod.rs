@@ -632,6 +632,23 @@ pub trait AuditStore: Send + Sync {
     fn append_audit(&self, entries: &[crate::audit::NewEntry]) -> Result<Vec<crate::audit::Entry>>;
     /// Entries after position `after`, in order, at most `limit`.
     fn audit_entries(&self, after: u64, limit: usize) -> Result<Vec<crate::audit::Entry>>;
+    /// At most `limit` entries that match `query`, newest first (its `doc` read from the
+    /// index of entries by document, `audit_docs`).
+    fn search_audit(
+        &self,
+        query: &crate::audit::AuditQuery,
+        limit: usize,
+    ) -> Result<Vec<crate::audit::Entry>>;
+    /// Every entry about document `doc`, oldest first (from `audit_docs`).
+    fn audit_about(&self, doc: Uuid) -> Result<Vec<crate::audit::Entry>>;
+    /// Records what device `device` reported: each `(event id, entry)` whose id this device
+    /// has not reported before is appended to the trail, in one transaction; returns how many
+    /// were new.
+    fn record_device_events(
+        &self,
+        device: Uuid,
+        events: &[(Uuid, crate::audit::NewEntry)],
+    ) -> Result<usize>;
 }
 
 /// Photos: the record of each complete photo and of each upload for a record, and the bytes.

@@ -231,6 +231,8 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../../../migrations/server/postgres/0003_packed_checks.sql"),
     include_str!("../../../../migrations/server/postgres/0004_audit.sql"),
     include_str!("../../../../migrations/server/postgres/0005_signatures.sql"),
+    include_str!("../../../../migrations/server/postgres/0006_audit_docs.sql"),
+    include_str!("../../../../migrations/server/postgres/0007_device_events.sql"),
 ];
 
 /// The schema version whose migration packs `patrol_checks` into `shifts.checks`.

@@ -41,6 +41,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../../migrations/server/sqlite/0007_packed_checks.sql"),
     include_str!("../../../../migrations/server/sqlite/0008_audit.sql"),
     include_str!("../../../../migrations/server/sqlite/0009_signatures.sql"),
+    include_str!("../../../../migrations/server/sqlite/0010_audit_docs.sql"),
+    include_str!("../../../../migrations/server/sqlite/0011_device_events.sql"),
 ];
 
 /// The schema version whose migration packs `patrol_checks` into `shifts.checks`.

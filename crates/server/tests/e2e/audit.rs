@@ -1,7 +1,9 @@
 //! The audit trail against a real server over real HTTP: a scripted day leaves exactly the
 //! entries it should, one by one, and the chain verifies; a stored entry changed, removed or
 //! reordered behind the server's back (SQL on its database) is named by
-//! `rounds-server audit verify`; the database itself refuses updates and deletes.
+//! `rounds-server audit verify`; the database itself refuses updates and deletes; admin
+//! changes are recorded, and the console's search finds entries by kind, person and record and
+//! records itself.
 
 use std::collections::BTreeSet;
 
@@ -47,7 +49,16 @@ fn ids_in(v: &Value) -> BTreeSet<Uuid> {
 fn a_scripted_day_leaves_exactly_the_expected_entries() {
     let server = TestServer::start();
     let st = server.storage.as_ref();
-    assert_eq!(verify_stored(st).expect("empty trail").0, 0);
+    // The demo district was written from the command line: one admin change per record.
+    let seeded = st.audit_entries(0, 1000).expect("seeded");
+    assert!(
+        !seeded.is_empty()
+            && seeded
+                .iter()
+                .all(|e| e.kind == AuditKind::AdminChange && e.person.is_none()),
+        "{seeded:#?}"
+    );
+    let base = seeded.len();
 
     // A guard's phone is enrolled and she signs in; a wrong password first.
     let wrong = client::sign_in(
@@ -82,9 +93,38 @@ fn a_scripted_day_leaves_exactly_the_expected_entries() {
     rounds_server::admin::revoke(st, gia.enrollment.device_id, Some(ids::ADMIN), now())
         .expect("revoke");
 
-    let entries = st.audit_entries(0, 1000).expect("entries");
-    let kinds: Vec<AuditKind> = entries.iter().map(|e| e.kind).collect();
+    let all = st.audit_entries(0, 1000).expect("entries")[base..].to_vec();
+    let kinds: Vec<AuditKind> = all.iter().map(|e| e.kind).collect();
     use AuditKind::*;
+    // Each phone's enrollment code was issued by the admin first (an admin change).
+    let mut expected = Vec::new();
+    for k in [
+        Enrolled,
+        SignInFailed,
+        Enrolled,
+        SignIn,
+        Push,
+        Enrolled,
+        SignIn,
+        Push,
+        Delivered,
+        Enrolled,
+        SignIn,
+        Delivered,
+        DeviceRevoked,
+    ] {
+        if k == Enrolled {
+            expected.push(AdminChange);
+        }
+        expected.push(k);
+    }
+    assert_eq!(kinds, expected, "{all:#?}");
+    for code in all.iter().filter(|e| e.kind == AdminChange) {
+        assert_eq!(code.person, Some(ids::ADMIN));
+        assert_eq!(detail(code)["what"], "enrollment_code");
+    }
+    let entries: Vec<Entry> = all.into_iter().filter(|e| e.kind != AdminChange).collect();
+    let kinds: Vec<AuditKind> = entries.iter().map(|e| e.kind).collect();
     assert_eq!(
         kinds,
         vec![
@@ -147,8 +187,11 @@ fn a_scripted_day_leaves_exactly_the_expected_entries() {
 
     // A sync that brings nothing new records nothing.
     sam.sync().expect("sam again");
-    assert_eq!(st.audit_entries(0, 1000).expect("entries").len(), 13);
-    assert_eq!(verify_stored(st).expect("the chain verifies").0, 13);
+    assert_eq!(st.audit_entries(0, 1000).expect("entries").len(), base + 17);
+    assert_eq!(
+        verify_stored(st).expect("the chain verifies").0,
+        base as u64 + 17
+    );
 }
 
 /// Appends `n` entries straight through the storage and returns the place.
@@ -299,5 +342,132 @@ fn console_sign_ins_and_the_incidents_and_notes_it_shows_are_recorded() {
     assert_eq!(detail(&new[2])["page"], "notes");
     assert_eq!(ids_in(&detail(&new[2])["docs"]), BTreeSet::from([note]));
     assert!(new.iter().all(|e| e.person == Some(ids::SUPERVISOR)));
+    verify_stored(st).expect("the chain verifies");
+}
+
+#[test]
+fn admin_changes_are_recorded_and_the_console_search_finds_them_and_records_itself() {
+    let server = TestServer::start();
+    let st = server.storage.as_ref();
+    let mut olga = Device::enroll(&server, &OLGA);
+    olga.sync().expect("olga gets her school");
+    let incident = incident_at(&mut olga, 7, ids::LINCOLN, "Trespass at the gym door");
+    olga.sync().expect("olga syncs");
+
+    // The admin adds a school and issues an enrollment code on the console.
+    let (_, mut ada) = crate::console::Browser::sign_in(&server.base, &ADMIN);
+    let before_ada = st.audit_entries(0, 1000).expect("entries").len();
+    let added = ada.post("/console/admin/schools", &[("name", "Carver High")]);
+    assert_eq!(
+        added.status,
+        reqwest::StatusCode::SEE_OTHER,
+        "{}",
+        added.body
+    );
+    let code = ada.post("/console/admin/codes", &[("hours", "4")]);
+    assert_eq!(code.status, reqwest::StatusCode::OK, "{}", code.body);
+    let carver = st
+        .reference_for(&rounds_server::access::Viewer {
+            person: ids::ADMIN,
+            role: rounds_core::model::Role::Admin,
+            schools: vec![],
+        })
+        .expect("reference")
+        .schools
+        .into_iter()
+        .find(|s| s.name == "Carver High")
+        .expect("the new school")
+        .id;
+    let changes: Vec<Entry> = st.audit_entries(0, 1000).expect("entries")[before_ada..]
+        .iter()
+        .filter(|e| e.kind == AuditKind::AdminChange && e.person == Some(ids::ADMIN))
+        .cloned()
+        .collect();
+    assert_eq!(changes.len(), 2, "{changes:#?}");
+    assert_eq!(detail(&changes[0])["what"], "school");
+    assert_eq!(detail(&changes[0])["id"], carver.to_string());
+    assert_eq!(detail(&changes[1])["what"], "enrollment_code");
+    assert_eq!(detail(&changes[1])["change"], "issued");
+    assert!(
+        !code.body.is_empty()
+            && !changes[1].body.contains(
+                code.body
+                    .split(r#"<strong id="enrollment-code">"#)
+                    .nth(1)
+                    .and_then(|c| c.split('<').next())
+                    .expect("the code shown once")
+            ),
+        "the code itself is never in the trail"
+    );
+
+    // The search by kind shows the school; by record, the incident's entries and nothing else.
+    let page = ada.get("/console/admin/audit?kind=admin_change");
+    assert_eq!(page.status, reqwest::StatusCode::OK);
+    assert!(page.body.contains(&carver.to_string()), "{}", page.body);
+    assert!(
+        page.body.contains("<td>Admin change</td>") && !page.body.contains("<td>Records delivered"),
+        "only admin changes"
+    );
+    let download = ada.get(&format!("/console/admin/audit.jsonl?doc={incident}"));
+    assert_eq!(download.status, reqwest::StatusCode::OK);
+    let lines: Vec<Value> = download
+        .body
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("a line"))
+        .collect();
+    let about = st.audit_about(incident).expect("about");
+    assert!(
+        about.len() >= 2,
+        "her push and its delivery back: {about:#?}"
+    );
+    assert_eq!(
+        lines
+            .iter()
+            .map(|l| l["seq"].as_u64().expect("seq"))
+            .collect::<Vec<_>>(),
+        about.iter().rev().map(|e| e.seq).collect::<Vec<_>>(),
+        "exactly the incident's entries, newest first"
+    );
+    for (l, e) in lines.iter().zip(about.iter().rev()) {
+        assert_eq!(l["hash"], hex::encode(e.hash));
+        assert_eq!(l["prev"], hex::encode(e.prev));
+        assert_eq!(l["body"], e.body.as_str());
+    }
+    // Each search is in the trail, with what was asked and how much was shown.
+    let viewed: Vec<Entry> = st
+        .audit_entries(0, 1000)
+        .expect("entries")
+        .into_iter()
+        .filter(|e| e.kind == AuditKind::AuditViewed)
+        .collect();
+    assert_eq!(viewed.len(), 2, "{viewed:#?}");
+    assert_eq!(detail(&viewed[0])["query"]["kind"], "admin_change");
+    assert_eq!(detail(&viewed[0])["format"], "page");
+    assert_eq!(detail(&viewed[1])["query"]["doc"], incident.to_string());
+    assert_eq!(detail(&viewed[1])["format"], "jsonl");
+    assert_eq!(detail(&viewed[1])["entries"], about.len());
+    assert!(viewed.iter().all(|e| e.person == Some(ids::ADMIN)));
+
+    // A bad search is refused and recorded as nothing; a supervisor may not search at all.
+    let before = st.audit_entries(0, 1000).expect("entries").len();
+    let bad = ada.get("/console/admin/audit?kind=everything");
+    assert_eq!(bad.status, reqwest::StatusCode::BAD_REQUEST);
+    let (_, mut sam) = crate::console::Browser::sign_in(&server.base, &SUPERVISOR);
+    assert_eq!(
+        sam.get("/console/admin/audit").status,
+        reqwest::StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        sam.get("/console/admin/audit.jsonl").status,
+        reqwest::StatusCode::FORBIDDEN
+    );
+    let after = st.audit_entries(0, 1000).expect("entries");
+    assert!(
+        after[before..]
+            .iter()
+            .all(|e| e.kind == AuditKind::SignIn && e.person == Some(ids::SUPERVISOR)),
+        "only sam's sign-in: {:#?}",
+        &after[before..]
+    );
     verify_stored(st).expect("the chain verifies");
 }

@@ -39,6 +39,14 @@ struct ConsoleServer {
     _server: TestServer,
 }
 
+/// An admin change made from the server's command line, this evening.
+fn by_command_line() -> admin::Actor {
+    admin::Actor {
+        by: None,
+        at: evening(),
+    }
+}
+
 fn evening() -> DateTime<Utc> {
     at(10 * 60) // 18:00 on the working day
 }
@@ -62,6 +70,7 @@ impl ConsoleServer {
             |storage| {
                 admin::put_person(
                     storage,
+                    by_command_line(),
                     &PersonInput {
                         id: SUE_ID,
                         username: SUE.username.into(),
@@ -998,6 +1007,7 @@ fn the_report_pdf_prints_every_name_and_the_whole_note() {
     let st = server.storage.as_ref();
     admin::put_school(
         st,
+        by_command_line(),
         &School {
             id: ids::LINCOLN,
             name: "Trường Nguyễn Thị Ánh".into(),
@@ -1006,6 +1016,7 @@ fn the_report_pdf_prints_every_name_and_the_whole_note() {
     .expect("school");
     admin::put_post(
         st,
+        by_command_line(),
         &Post {
             id: ids::LINCOLN_MAIN,
             school_id: ids::LINCOLN,
@@ -1016,6 +1027,7 @@ fn the_report_pdf_prints_every_name_and_the_whole_note() {
     .expect("post");
     admin::put_person(
         st,
+        by_command_line(),
         &PersonInput {
             id: ids::GUARD_LINCOLN,
             username: GIA.username.into(),

@@ -151,49 +151,64 @@ fn an_exported_incident_verifies_offline_and_every_tampering_is_named() {
     olga.store.submit_incident(id, at(21)).expect("resubmit");
     olga.sync().expect("push");
     review(&mut sam, "approve", "");
+
+    // Sam downloads the bundle from the incident page: a POST with his session's token.
+    let page = sam.get(&format!("/console/incidents/{id}"));
+    assert!(
+        page.body
+            .contains(&format!("/console/incidents/{id}/export")),
+        "the page offers the export"
+    );
+    let download = sam.post(&format!("/console/incidents/{id}/export"), &[]);
+    assert_eq!(download.status, StatusCode::OK, "{}", download.body);
+    assert_eq!(download.content_type, "application/x-tar");
+    let from_console = dir.path().join("from-console.tar");
+    std::fs::write(&from_console, &download.bytes).expect("write");
     drop(server);
 
     // Exported from the command line, checked with no server and no database.
     let out = dir.path().join("incident.tar");
     let out_arg = out.to_str().expect("utf8");
     let id_arg = id.to_string();
-    let (ok, said) = server_cli(
-        &data,
-        &[
-            "export",
-            "incident",
-            &id_arg,
-            "--out",
-            out_arg,
-            "--console-key-file",
-            key_arg,
-        ],
-    );
+    let export = || {
+        server_cli(
+            &data,
+            &[
+                "export",
+                "incident",
+                &id_arg,
+                "--out",
+                out_arg,
+                "--console-key-file",
+                key_arg,
+            ],
+        )
+    };
+    let (ok, said) = export();
     assert!(ok, "{said}");
-    let (again, why) = server_cli(
-        &data,
-        &[
-            "export",
-            "incident",
-            &id_arg,
-            "--out",
-            out_arg,
-            "--console-key-file",
-            key_arg,
-        ],
-    );
+    let (again, why) = export();
     assert!(!again && why.contains("exists"), "never overwritten: {why}");
-    let verify = std::process::Command::new(SERVER_BIN)
-        .args(["verify", out_arg])
-        .env_clear()
-        .output()
-        .expect("verify");
-    let proof = String::from_utf8_lossy(&verify.stdout).to_string();
+    let verify_file = |file: &std::path::Path| {
+        let out = std::process::Command::new(SERVER_BIN)
+            .arg("verify")
+            .arg(file)
+            .env_clear()
+            .output()
+            .expect("verify");
+        let proof = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "{proof}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        proof
+    };
+    let console_proof = verify_file(&from_console);
     assert!(
-        verify.status.success(),
-        "{proof}{}",
-        String::from_utf8_lossy(&verify.stderr)
+        console_proof.contains("by Sam") && console_proof.contains("Reviewed by: Sam"),
+        "the console's bundle names who downloaded it: {console_proof}"
     );
+    let proof = verify_file(&out);
     for expected in [
         "Bundle verified: incident",
         "Incident created by Olga",
@@ -209,12 +224,14 @@ fn an_exported_incident_verifies_offline_and_every_tampering_is_named() {
     // The export is in the audit trail, naming the bundle's manifest, and the trail holds.
     let bundle = std::fs::read(&out).expect("bundle");
     let files = files_of(&bundle);
-    let manifest_bytes = &files
-        .iter()
-        .find(|(p, _)| p == "manifest.json")
-        .expect("m")
-        .1;
-    let manifest_sha = hex::encode(Sha256::digest(manifest_bytes));
+    let manifest_of = |files: &[(String, Vec<u8>)]| {
+        let (_, bytes) = files
+            .iter()
+            .find(|(p, _)| p == "manifest.json")
+            .expect("a manifest");
+        hex::encode(Sha256::digest(bytes))
+    };
+    let manifest_sha = manifest_of(&files);
     assert!(said.contains(&manifest_sha), "{said}");
     let (listed, text) = server_cli(&data, &["audit", "list", "--limit", "10000"]);
     assert!(listed, "{text}");
@@ -225,8 +242,17 @@ fn an_exported_incident_verifies_offline_and_every_tampering_is_named() {
     assert!(
         trail.iter().any(|e| e["kind"] == "exported"
             && e["detail"]["manifest_sha256"] == manifest_sha.as_str()
-            && e["detail"]["docs"][0] == id_arg.as_str()),
+            && e["detail"]["docs"][0] == id_arg.as_str()
+            && e["detail"]["via"] == "cli"),
         "the export is recorded"
+    );
+    let console_sha = manifest_of(&files_of(&std::fs::read(&from_console).expect("bundle")));
+    assert!(
+        trail.iter().any(|e| e["kind"] == "exported"
+            && e["detail"]["manifest_sha256"] == console_sha.as_str()
+            && e["detail"]["via"] == "console"
+            && e["person"].is_string()),
+        "the console's export is recorded, with who made it"
     );
     let (holds, why) = server_cli(&data, &["audit", "verify"]);
     assert!(holds, "{why}");

@@ -53,8 +53,12 @@ impl Faulty {
         SyncProblem::NoConnection("injected fault".into())
     }
 
-    fn post(&mut self, body: Vec<u8>, push: bool) -> Result<Vec<u8>, SyncProblem> {
-        let send = |t: &mut HttpTransport, b: Vec<u8>| if push { t.push(b) } else { t.fetch(b) };
+    fn post(&mut self, body: Vec<u8>, call: Post) -> Result<Vec<u8>, SyncProblem> {
+        let send = |t: &mut HttpTransport, b: Vec<u8>| match call {
+            Post::Push => t.push(b),
+            Post::Fetch => t.fetch(b),
+            Post::Events => t.device_events(b),
+        };
         match self.fault() {
             Fault::None => send(&mut self.inner, body),
             Fault::DropRequest => Err(Self::lost()),
@@ -77,6 +81,14 @@ impl Faulty {
             }
         }
     }
+}
+
+/// Which body-carrying request a fault is injected into.
+#[derive(Clone, Copy)]
+enum Post {
+    Push,
+    Fetch,
+    Events,
 }
 
 impl Transport for Faulty {
@@ -127,10 +139,13 @@ impl Transport for Faulty {
     }
 
     fn push(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
-        self.post(body, true)
+        self.post(body, Post::Push)
     }
     fn fetch(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
-        self.post(body, false)
+        self.post(body, Post::Fetch)
+    }
+    fn device_events(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
+        self.post(body, Post::Events)
     }
     fn pull(&mut self, a: u64, r: u64, _m: u32, w: bool) -> Result<Option<Vec<u8>>, SyncProblem> {
         // Small pages so that paging and resuming are exercised too.

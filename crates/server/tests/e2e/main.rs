@@ -7,6 +7,7 @@ mod backup;
 mod bad_input;
 mod compaction;
 mod console;
+mod device_events;
 mod district;
 mod evidence;
 mod faults;

@@ -118,7 +118,7 @@ impl TestServer {
     ) -> TestServer {
         let data = Data::new();
         let storage = data.open();
-        seed::demo_district(storage.as_ref(), &mut SeededEntropy::new(1)).expect("seed");
+        seed::demo_district(storage.as_ref(), &mut SeededEntropy::new(1), now()).expect("seed");
         prepare(storage.as_ref());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let (addr_tx, addr_rx) = std::sync::mpsc::channel();
@@ -746,6 +746,10 @@ pub trait Intercept {
         self.inner().fetch(body)
     }
 
+    fn device_events(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
+        self.inner().device_events(body)
+    }
+
     fn photo_status(
         &mut self,
         hash: &str,
@@ -784,6 +788,9 @@ impl<I: Intercept> Transport for Via<I> {
     }
     fn fetch(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
         self.0.fetch(body)
+    }
+    fn device_events(&mut self, body: Vec<u8>) -> Result<Vec<u8>, SyncProblem> {
+        self.0.device_events(body)
     }
     fn photo_status(
         &mut self,

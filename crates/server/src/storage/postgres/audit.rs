@@ -6,7 +6,8 @@
 use super::super::rows::{audit_entry, ms};
 use super::super::{AuditStore, Result, StorageError};
 use super::PgStorage;
-use crate::audit::{self, Entry, NewEntry};
+use crate::audit::{self, AuditQuery, Entry, NewEntry};
+use uuid::Uuid;
 
 impl AuditStore for PgStorage {
     fn append_audit(&self, entries: &[NewEntry]) -> Result<Vec<Entry>> {
@@ -22,6 +23,81 @@ impl AuditStore for PgStorage {
                     "SELECT seq, at, kind, person_id, device_id, body, prev, hash FROM audit_log
                      WHERE seq > $1 ORDER BY seq LIMIT $2",
                     &[&after, &limit],
+                )
+                .await?;
+            rows.iter().map(entry_row).collect()
+        })
+    }
+
+    fn search_audit(&self, q: &AuditQuery, limit: usize) -> Result<Vec<Entry>> {
+        let before = q
+            .before
+            .map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX));
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let kind = q.kind.map(|k| k.code().to_string());
+        let person = q.person.map(|p| p.to_string());
+        let doc = q.doc.map(|d| d.to_string());
+        let (from, to) = (q.from.map(ms), q.to.map(ms));
+        self.read(async |c| {
+            let rows = c
+                .query(
+                    "SELECT seq, at, kind, person_id, device_id, body, prev, hash FROM audit_log
+                     WHERE seq < $1
+                       AND ($2::TEXT IS NULL OR kind = $2)
+                       AND ($3::TEXT IS NULL OR person_id = $3)
+                       AND ($4::TEXT IS NULL OR seq IN (SELECT seq FROM audit_docs WHERE doc_id = $4))
+                       AND ($5::BIGINT IS NULL OR at >= $5)
+                       AND ($6::BIGINT IS NULL OR at < $6)
+                     ORDER BY seq DESC LIMIT $7",
+                    &[&before, &kind, &person, &doc, &from, &to, &limit],
+                )
+                .await?;
+            rows.iter().map(entry_row).collect()
+        })
+    }
+
+    fn record_device_events(&self, device: Uuid, events: &[(Uuid, NewEntry)]) -> Result<usize> {
+        let device = device.to_string();
+        self.write(async |tx| {
+            // The trail's head first: two processes storing the same retried events queue
+            // here, and the second then finds them stored.
+            tx.execute("SELECT 1 FROM audit_head WHERE only_row FOR UPDATE", &[])
+                .await?;
+            let mut new: Vec<(Uuid, NewEntry)> = Vec::new();
+            for (id, e) in events {
+                let known = tx
+                    .query_opt(
+                        "SELECT 1 FROM device_events WHERE device_id = $1 AND event_id = $2",
+                        &[&device, &id.to_string()],
+                    )
+                    .await?
+                    .is_some();
+                if !known && !new.iter().any(|(n, _)| n == id) {
+                    new.push((*id, e.clone()));
+                }
+            }
+            let entries: Vec<NewEntry> = new.iter().map(|(_, e)| e.clone()).collect();
+            let sealed = append(tx, &entries).await?;
+            for ((id, _), e) in new.iter().zip(&sealed) {
+                tx.execute(
+                    "INSERT INTO device_events (device_id, event_id, seq) VALUES ($1, $2, $3)",
+                    &[&device, &id.to_string(), &(e.seq as i64)],
+                )
+                .await?;
+            }
+            Ok(new.len())
+        })
+    }
+
+    fn audit_about(&self, doc: Uuid) -> Result<Vec<Entry>> {
+        let doc = doc.to_string();
+        self.read(async |c| {
+            let rows = c
+                .query(
+                    "SELECT a.seq, a.at, a.kind, a.person_id, a.device_id, a.body, a.prev, a.hash
+                     FROM audit_docs d JOIN audit_log a ON a.seq = d.seq
+                     WHERE d.doc_id = $1 ORDER BY a.seq",
+                    &[&doc],
                 )
                 .await?;
             rows.iter().map(entry_row).collect()
@@ -56,7 +132,12 @@ pub(super) async fn append(
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .await?;
-    for e in &sealed {
+    let about = tx
+        .prepare_cached(
+            "INSERT INTO audit_docs (doc_id, seq) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .await?;
+    for (e, n) in sealed.iter().zip(entries) {
         tx.execute(
             &st,
             &[
@@ -71,6 +152,10 @@ pub(super) async fn append(
             ],
         )
         .await?;
+        for d in n.docs() {
+            tx.execute(&about, &[&d.to_string(), &(e.seq as i64)])
+                .await?;
+        }
     }
     if let Some(last) = sealed.last() {
         tx.execute(

@@ -3,7 +3,7 @@
 
 use super::super::rows::audit_entry;
 use super::*;
-use crate::audit::{self, Entry, NewEntry};
+use crate::audit::{self, AuditQuery, Entry, NewEntry};
 
 impl AuditStore for SqliteStorage {
     fn append_audit(&self, entries: &[NewEntry]) -> Result<Vec<Entry>> {
@@ -19,6 +19,84 @@ impl AuditStore for SqliteStorage {
                  WHERE seq > ?1 ORDER BY seq LIMIT ?2",
             )?;
             let mut rows = stmt.query(params![after, limit])?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                out.push(entry_row(r)?);
+            }
+            Ok(out)
+        })
+    }
+
+    fn search_audit(&self, q: &AuditQuery, limit: usize) -> Result<Vec<Entry>> {
+        let before = q
+            .before
+            .map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX));
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT seq, at, kind, person_id, device_id, body, prev, hash FROM audit_log
+                 WHERE seq < ?1
+                   AND (?2 IS NULL OR kind = ?2)
+                   AND (?3 IS NULL OR person_id = ?3)
+                   AND (?4 IS NULL OR seq IN (SELECT seq FROM audit_docs WHERE doc_id = ?4))
+                   AND (?5 IS NULL OR at >= ?5)
+                   AND (?6 IS NULL OR at < ?6)
+                 ORDER BY seq DESC LIMIT ?7",
+            )?;
+            let mut rows = stmt.query(params![
+                before,
+                q.kind.map(|k| k.code()),
+                q.person.map(|p| p.to_string()),
+                q.doc.map(|d| d.to_string()),
+                q.from.map(ms),
+                q.to.map(ms),
+                limit
+            ])?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                out.push(entry_row(r)?);
+            }
+            Ok(out)
+        })
+    }
+
+    fn record_device_events(&self, device: Uuid, events: &[(Uuid, NewEntry)]) -> Result<usize> {
+        self.write(|tx| {
+            let mut new = Vec::new();
+            {
+                let mut seen = tx.prepare_cached(
+                    "SELECT 1 FROM device_events WHERE device_id = ?1 AND event_id = ?2",
+                )?;
+                for (id, e) in events {
+                    let known = seen
+                        .query_row(params![device.to_string(), id.to_string()], |_| Ok(()))
+                        .optional()?
+                        .is_some();
+                    if !known && !new.iter().any(|(n, _): &(Uuid, NewEntry)| n == id) {
+                        new.push((*id, e.clone()));
+                    }
+                }
+            }
+            let entries: Vec<NewEntry> = new.iter().map(|(_, e)| e.clone()).collect();
+            let sealed = append(tx, &entries)?;
+            let mut put = tx.prepare_cached(
+                "INSERT INTO device_events (device_id, event_id, seq) VALUES (?1, ?2, ?3)",
+            )?;
+            for ((id, _), e) in new.iter().zip(&sealed) {
+                put.execute(params![device.to_string(), id.to_string(), e.seq as i64])?;
+            }
+            Ok(new.len())
+        })
+    }
+
+    fn audit_about(&self, doc: Uuid) -> Result<Vec<Entry>> {
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT a.seq, a.at, a.kind, a.person_id, a.device_id, a.body, a.prev, a.hash
+                 FROM audit_docs d JOIN audit_log a ON a.seq = d.seq
+                 WHERE d.doc_id = ?1 ORDER BY a.seq",
+            )?;
+            let mut rows = stmt.query(params![doc.to_string()])?;
             let mut out = Vec::new();
             while let Some(r) = rows.next()? {
                 out.push(entry_row(r)?);
@@ -46,7 +124,9 @@ pub(super) fn append(tx: &rusqlite::Transaction<'_>, entries: &[NewEntry]) -> Re
         "INSERT INTO audit_log (seq, at, kind, person_id, device_id, body, prev, hash)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
     )?;
-    for e in &sealed {
+    let mut about =
+        tx.prepare_cached("INSERT OR IGNORE INTO audit_docs (doc_id, seq) VALUES (?1, ?2)")?;
+    for (e, n) in sealed.iter().zip(entries) {
         put.execute(params![
             e.seq as i64,
             ms(e.at),
@@ -57,6 +137,9 @@ pub(super) fn append(tx: &rusqlite::Transaction<'_>, entries: &[NewEntry]) -> Re
             e.prev.as_slice(),
             e.hash.as_slice(),
         ])?;
+        for d in n.docs() {
+            about.execute(params![d.to_string(), e.seq as i64])?;
+        }
     }
     Ok(sealed)
 }
