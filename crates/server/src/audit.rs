@@ -354,6 +354,32 @@ impl NewEntry {
         out
     }
 
+    /// `person` (`None`: the server's command line) exported the daily activity report of
+    /// `date`, holding the records `docs`, as the bundle whose manifest's SHA-256 is
+    /// `manifest` (`via`: `console` or `cli`).
+    pub fn exported_day(
+        at: DateTime<Utc>,
+        person: Option<Uuid>,
+        date: chrono::NaiveDate,
+        docs: &[Uuid],
+        manifest: &[u8; 32],
+        via: &str,
+    ) -> NewEntry {
+        NewEntry {
+            at,
+            kind: AuditKind::Exported,
+            person,
+            device: None,
+            detail: serde_json::json!({
+                "report": "daily",
+                "date": date,
+                "docs": docs,
+                "manifest_sha256": hex::encode(manifest),
+                "via": via,
+            }),
+        }
+    }
+
     /// The console showed `person` the documents `docs` on `page`.
     pub fn console_view(at: DateTime<Utc>, person: Uuid, page: &str, docs: &[Uuid]) -> NewEntry {
         NewEntry {

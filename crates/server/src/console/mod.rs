@@ -74,6 +74,7 @@ pub fn router() -> Router<AppState> {
         .route("/console/reports", get(report_pages::page))
         .route("/console/reports/daily.csv", get(report_pages::csv))
         .route("/console/reports/daily.pdf", get(report_pages::pdf))
+        .route("/console/reports/daily.tar", post(report_pages::export))
         .route("/console/admin", get(admin_pages::page))
         .route("/console/admin/audit", get(audit_pages::page))
         .route("/console/admin/audit.jsonl", get(audit_pages::download))

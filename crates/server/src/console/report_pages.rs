@@ -1,5 +1,6 @@
 //! The reports over HTTP: `GET /console/reports` shows the daily activity report on screen
-//! with its filters and downloads; `daily.csv` and `daily.pdf` download it. Each loads one
+//! with its filters and downloads; `daily.csv` and `daily.pdf` download it, and a POST of
+//! `daily.tar` downloads its verifiable export ([`crate::evidence::day`]). Each loads one
 //! [`Report`] with [`super::reports::build`]; the page is the pure [`render_page`] of a
 //! [`ReportPageView`], the downloads [`to_csv`] and [`to_pdf`] of the same value.
 
@@ -125,6 +126,48 @@ pub async fn pdf(
     download(pdf, "application/pdf", &name)
 }
 
+/// `POST /console/reports/daily.tar` (the form's `date` and `school`, with the session's
+/// token: it writes to the audit trail): the report's verifiable export, signed with the
+/// district's console key, recorded (`exported`, with every record it holds) before it is
+/// sent.
+pub async fn export(
+    State(state): State<AppState>,
+    user: ConsoleUser,
+    super::session::CsrfForm(q): super::session::CsrfForm<ReportQuery>,
+) -> ConsoleResult<Response> {
+    let school = opt_id(q.school.as_deref(), "school")?;
+    let r = load(&state, &user, q).await?.report;
+    let fonts = state
+        .fonts()
+        .map_err(|e| ConsoleError::Internal(e.to_string()))?;
+    let key = state.console_key();
+    let now = state.now();
+    let storage = state.storage.clone();
+    let (bytes, name) = blocking(move || {
+        let made = crate::evidence::day::export_day(
+            storage.as_ref(),
+            &r,
+            school,
+            &key,
+            &fonts,
+            Some(user.person.id),
+            now,
+        )
+        .map_err(|e| ConsoleError::Internal(e.to_string()))?;
+        storage.append_audit(&[crate::audit::NewEntry::exported_day(
+            now,
+            Some(user.person.id),
+            r.date,
+            &crate::evidence::day::record_ids(&r),
+            &made.manifest_sha256,
+            "console",
+        )])?;
+        Ok((made.bytes, file_name(&r, "rounds.tar")))
+    })
+    .await?;
+    download(bytes, "application/x-tar", &name)
+}
+
 /// `GET /console/reports`: the report on screen, with its downloads.
 pub async fn page(
     State(state): State<AppState>,
@@ -134,12 +177,17 @@ pub async fn page(
     let view = load(&state, &user, q).await?;
     Ok(html_response(
         StatusCode::OK,
-        html::page("Reports", Some(&user.chrome()), &render_page(&view)),
+        html::page(
+            "Reports",
+            Some(&user.chrome()),
+            &render_page(&view, &user.csrf),
+        ),
     ))
 }
 
-/// The reports page's HTML body, from its view alone.
-pub fn render_page(view: &ReportPageView) -> String {
+/// The reports page's HTML body, from its view (and the session's form token, for the
+/// export's form).
+pub fn render_page(view: &ReportPageView, csrf: &str) -> String {
     let r = &view.report;
     let mut opts = vec![(String::new(), "All my schools".to_string())];
     opts.extend(
@@ -159,6 +207,7 @@ pub fn render_page(view: &ReportPageView) -> String {
 <label>Date <input type="date" name="date" value="{}"></label>
 <label>School <select name="school">{}</select></label><button type="submit">Show</button></form>
 <p class="downloads"><a id="csv" href="/console/reports/daily.csv?{query}">Download CSV</a> <a id="pdf" href="/console/reports/daily.pdf?{query}">Download PDF</a></p>
+<form method="post" action="/console/reports/daily.tar" class="inline-form">{}<input type="hidden" name="date" value="{}"><input type="hidden" name="school" value="{}"><button type="submit" class="secondary">Download verifiable export</button> <span class="hint">the report with every shift and incident it counts, each change signed; checked with <code>rounds-server verify</code>; recorded in the audit trail</span></form>
 <table class="report"><thead><tr><th>School</th><th>Shifts</th><th>Checks</th><th>On time</th><th>Late</th><th>Missed</th><th>Problems</th><th>Incidents</th></tr></thead><tbody>"#,
         esc(&r.scope),
         esc(&r.when.long_date(r.date)),
@@ -171,6 +220,9 @@ pub fn render_page(view: &ReportPageView) -> String {
             opts.iter().map(|(a, b)| (a.as_str(), b.as_str())),
             &view.school
         ),
+        html::csrf_field(csrf),
+        r.date,
+        esc(&view.school),
     );
     for l in r.lines.iter().chain(std::iter::once(&r.total)) {
         let _ = write!(
@@ -243,6 +295,7 @@ mod tests {
                 lines: vec![line("Lincoln <High>", 1, 0)],
                 total,
                 days: vec![],
+                incidents: vec![],
                 made_at: Utc
                     .with_ymd_and_hms(2026, 12, 2, 7, 0, 0)
                     .single()
@@ -259,7 +312,7 @@ mod tests {
 
     #[test]
     fn the_page_shows_each_school_the_total_and_downloads_of_the_same_report() {
-        let html = render_page(&view());
+        let html = render_page(&view(), "tok");
         assert!(
             html.contains(
                 "<h2>Daily activity report: Lincoln &lt;High&gt; — Tuesday, December 1, 2026</h2>"
@@ -272,6 +325,13 @@ mod tests {
             "{html}"
         );
         assert!(html.contains(&format!(r#"href="/console/reports/daily.pdf?{q}""#)));
+        assert!(
+            html.contains(&format!(
+                r#"<form method="post" action="/console/reports/daily.tar" class="inline-form"><input type="hidden" name="csrf" value="tok"><input type="hidden" name="date" value="2026-12-01"><input type="hidden" name="school" value="{}">"#,
+                Uuid::from_u128(1)
+            )),
+            "the export's form carries the session's token and the report on screen: {html}"
+        );
         assert!(
             html.contains(r#"<td class="late">1</td>"#),
             "late visits stand out"
@@ -292,7 +352,7 @@ mod tests {
     fn a_district_report_picks_all_schools() {
         let mut v = view();
         v.school = String::new();
-        let html = render_page(&v);
+        let html = render_page(&v, "tok");
         assert!(
             html.contains(r#"<option value="" selected>All my schools</option>"#),
             "{html}"

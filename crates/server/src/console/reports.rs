@@ -90,6 +90,8 @@ pub struct Report {
     pub total: ReportLine,
     /// The day's shifts by school (for the exceptions list).
     pub days: Vec<SchoolDay>,
+    /// The incidents it counts (their headers), for the day's verifiable export.
+    pub incidents: Vec<rounds_domain::document::Header>,
     /// When it was made.
     pub made_at: DateTime<Utc>,
     /// The district's time zone and locale: the day runs from the zone's midnight to the
@@ -124,6 +126,7 @@ pub fn build(
         ..IncidentFilter::default()
     })?;
     let mut lines = Vec::with_capacity(days.len());
+    let mut counted = Vec::new();
     let mut total = ReportLine {
         school: "Total".into(),
         by_category: vec![0; cats.len()],
@@ -153,6 +156,7 @@ pub fn build(
                 l.by_category[k] += 1;
             }
             l.incidents += 1;
+            counted.push(i.header.clone());
         }
         total.add(&l);
         lines.push(l);
@@ -173,6 +177,7 @@ pub fn build(
         lines,
         total,
         days,
+        incidents: counted,
         made_at: now,
         when,
     })

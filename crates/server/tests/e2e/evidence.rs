@@ -1,7 +1,8 @@
 //! Verifiable exports: an incident filed with a photo on a phone, reviewed on the console of a
 //! real server process, exported with `rounds-server export incident` and checked with
 //! `rounds-server verify`, offline; then every part of the bundle tampered with, one at a
-//! time, and each tampering named.
+//! time, and each tampering named. The same for a day's activity report, exported from the
+//! console and from `rounds-server export day`.
 
 use std::io::Read;
 
@@ -62,9 +63,10 @@ fn resigned(
 ) -> Vec<u8> {
     let mut files = files.to_vec();
     edit(&mut files);
-    let mut manifest: Manifest =
+    // Either kind of manifest: its list of files is rewritten, the rest kept.
+    let mut manifest: serde_json::Value =
         serde_json::from_slice(get(&mut files, "manifest.json")).expect("manifest");
-    manifest.files = files
+    let listed: Vec<ManifestFile> = files
         .iter()
         .filter(|(p, _)| p != "manifest.json" && p != "manifest.sig")
         .map(|(p, b)| ManifestFile {
@@ -73,6 +75,7 @@ fn resigned(
             sha256: hex::encode(Sha256::digest(b)),
         })
         .collect();
+    manifest["files"] = serde_json::to_value(listed).expect("files");
     let bytes = serde_json::to_vec_pretty(&manifest).expect("json");
     let digest: [u8; 32] = Sha256::digest(&bytes).into();
     *get(&mut files, "manifest.sig") = hex::encode(key.sign_bundle(&digest)).into_bytes();
@@ -427,5 +430,153 @@ fn an_exported_incident_verifies_offline_and_every_tampering_is_named() {
     assert!(
         why.contains("audit.jsonl line 2") && why.contains("out of order"),
         "reordered: {why}"
+    );
+}
+
+#[test]
+fn a_days_report_exports_with_every_record_it_counts_and_each_tampering_is_named() {
+    let data = seeded_district();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key_file = dir.path().join("console.key");
+    let key_arg = key_file.to_str().expect("utf8");
+    let (made, public) = server_cli(&data, &["console-key", "new", key_arg]);
+    assert!(made, "{public}");
+    let key = rounds_server::console_key::load(&key_file).expect("key");
+
+    // Gia walks a round of three checks at Lincoln, Olga files an incident there, both sync.
+    let server = ServerProcess::start(&data, &[("ROUNDS_CONSOLE_KEY_FILE", key_arg)]);
+    let mut gia = enroll_with_cli(&server, &data, &GIA);
+    gia.sync().expect("reference");
+    let shift = shift_with_checks(&mut gia, 0xD1, ids::LINCOLN_MAIN, 3);
+    gia.sync().expect("push");
+    let mut olga = enroll_with_cli(&server, &data, &OLGA);
+    olga.sync().expect("reference");
+    let incident = incident_at(&mut olga, 0xD2, ids::LINCOLN, "Trespass at the north gate");
+    olga.sync().expect("push");
+    let date = at(0).date_naive().to_string();
+
+    // Sam downloads the day's bundle from the reports page.
+    let (_, mut sam) = Browser::sign_in(&server.base, &SUPERVISOR);
+    let page = sam.get(&format!("/console/reports?date={date}"));
+    assert!(
+        page.body.contains("/console/reports/daily.tar")
+            && page.body.contains(&format!(
+                r#"<input type="hidden" name="date" value="{date}">"#
+            )),
+        "offered, for the day on screen"
+    );
+    let download = sam.post(
+        "/console/reports/daily.tar",
+        &[("date", date.as_str()), ("school", "")],
+    );
+    assert_eq!(download.status, StatusCode::OK, "{}", download.body);
+    assert_eq!(download.content_type, "application/x-tar");
+    let proof = evidence::verify(&download.bytes)
+        .expect("the console's bundle verifies")
+        .summary();
+    for expected in [
+        format!("daily activity report of {date}"),
+        "It covers 1 shifts and 1 incidents".into(),
+        shift.to_string(),
+        incident.to_string(),
+        "by Gia".into(),
+        "by Olga".into(),
+    ] {
+        assert!(
+            proof.contains(expected.as_str()),
+            "{expected:?} in:\n{proof}"
+        );
+    }
+    drop(server);
+
+    // From the command line, for Lincoln alone; recorded with every record it holds.
+    let out = dir.path().join("day.tar");
+    let out_arg = out.to_str().expect("utf8");
+    let school = ids::LINCOLN.to_string();
+    let (ok, said) = server_cli(
+        &data,
+        &[
+            "export",
+            "day",
+            &date,
+            "--school",
+            &school,
+            "--out",
+            out_arg,
+            "--console-key-file",
+            key_arg,
+        ],
+    );
+    assert!(ok, "{said}");
+    let verify = std::process::Command::new(SERVER_BIN)
+        .arg("verify")
+        .arg(&out)
+        .env_clear()
+        .output()
+        .expect("verify");
+    let text = String::from_utf8_lossy(&verify.stdout).to_string();
+    assert!(verify.status.success(), "{text}");
+    assert!(text.contains("for Lincoln High School"), "{text}");
+    let (_, trail) = server_cli(&data, &["audit", "list", "--limit", "10000"]);
+    let exports: Vec<serde_json::Value> = trail
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("an entry"))
+        .filter(|e| e["kind"] == "exported" && e["detail"]["report"] == "daily")
+        .collect();
+    assert_eq!(exports.len(), 2, "the console's and the command line's");
+    for e in &exports {
+        let docs: Vec<&str> = e["detail"]["docs"]
+            .as_array()
+            .expect("docs")
+            .iter()
+            .map(|d| d.as_str().expect("id"))
+            .collect();
+        assert!(
+            docs.contains(&shift.to_string().as_str())
+                && docs.contains(&incident.to_string().as_str())
+        );
+    }
+    assert_eq!(exports[0]["detail"]["via"], "console");
+    assert_eq!(exports[1]["detail"]["via"], "cli");
+
+    // Tampering, with the manifest re-signed by the district's own key each time.
+    let files = files_of(&std::fs::read(&out).expect("bundle"));
+    let shift_dir = format!("records/{shift}/");
+    let a_change = files
+        .iter()
+        .find(|(p, _)| p.starts_with(&format!("{shift_dir}changes/")))
+        .expect("a change of the shift")
+        .0
+        .clone();
+    let flipped = resigned(&files, &key, |f| {
+        let b = get(f, &a_change);
+        let n = b.len() / 2;
+        b[n] ^= 1;
+    });
+    assert!(refused(&flipped).contains(&shift_dir), "a change's byte");
+    let unsigned = resigned(&files, &key, |f| {
+        *get(f, &format!("{shift_dir}signatures.json")) = b"[]\n".to_vec();
+    });
+    assert!(
+        refused(&unsigned).contains("not covered by a signature"),
+        "signatures dropped"
+    );
+    let dropped = resigned(&files, &key, |f| f.retain(|(p, _)| p != &a_change));
+    assert!(refused(&dropped).contains(&shift_dir), "a change left out");
+    let stray = resigned(&files, &key, |f| {
+        f.push((
+            format!("records/{}/changes/x.amc", Uuid::from_u128(0xBAD)),
+            vec![1, 2, 3],
+        ));
+    });
+    assert!(
+        refused(&stray).contains("belongs to no record"),
+        "a record the manifest does not name"
+    );
+    let mut csv = files.clone();
+    get(&mut csv, "report.csv")[0] ^= 1;
+    assert!(
+        refused(&tar_of(&csv)).contains("report.csv"),
+        "the CSV's byte"
     );
 }

@@ -39,6 +39,8 @@ use crate::console::incidents::{HistoryEntry, action_label, history};
 use crate::console::pdf::{MARGIN, Pdf, ReportFonts, TEXT_WIDTH};
 use crate::storage::{Storage, StorageError};
 
+pub mod day;
+
 /// The bundle format this code writes and reads.
 pub const FORMAT: &str = "rounds-evidence-v1";
 
@@ -183,26 +185,8 @@ pub fn export_incident(
     let signatures = storage.change_signatures(id)?;
     let audit = audit_about(storage, id)?;
 
-    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
-    for c in &changes {
-        files.push((
-            format!("changes/{}.amc", hex::encode(c.hash().0)),
-            c.raw_bytes().to_vec(),
-        ));
-    }
-    let sigs: Vec<BundleSignature> = signatures
-        .iter()
-        .map(|s| BundleSignature {
-            change: hex::encode(s.change),
-            person: s.person_id,
-            device: s.device_id,
-            public_key: hex::encode(s.public_key),
-            signature: hex::encode(&s.signature),
-            received_at: s.received_at,
-        })
-        .collect();
+    let mut files = record_files("", &changes, &signatures);
     let json = |v: &dyn erased::Json| v.pretty();
-    files.push(("signatures.json".into(), json(&sigs)));
     files.push(("report.json".into(), json(&body)));
     let mut photos_missing = Vec::new();
     for h in &body.photos {
@@ -252,10 +236,52 @@ pub fn export_incident(
             })
             .collect(),
     };
-    let manifest_bytes = json(&manifest);
-    let digest = sha256(&manifest_bytes);
-    let sig = format!("{}\n", hex::encode(key.sign_bundle(&digest)));
+    pack(&json(&manifest), &files, key, now)
+}
 
+/// A record's files under `prefix`: `changes/<hash>.amc` for each change, and
+/// `signatures.json` with every stored signature over them and the signers' keys.
+fn record_files(
+    prefix: &str,
+    changes: &[Change],
+    signatures: &[crate::storage::StoredSignature],
+) -> Vec<(String, Vec<u8>)> {
+    let mut files: Vec<(String, Vec<u8>)> = changes
+        .iter()
+        .map(|c| {
+            (
+                format!("{prefix}changes/{}.amc", hex::encode(c.hash().0)),
+                c.raw_bytes().to_vec(),
+            )
+        })
+        .collect();
+    let sigs: Vec<BundleSignature> = signatures
+        .iter()
+        .map(|s| BundleSignature {
+            change: hex::encode(s.change),
+            person: s.person_id,
+            device: s.device_id,
+            public_key: hex::encode(s.public_key),
+            signature: hex::encode(&s.signature),
+            received_at: s.received_at,
+        })
+        .collect();
+    files.push((
+        format!("{prefix}signatures.json"),
+        erased::Json::pretty(&sigs),
+    ));
+    files
+}
+
+/// The archive of a bundle: the manifest, its signature by the console `key`, and `files`.
+fn pack(
+    manifest_bytes: &[u8],
+    files: &[(String, Vec<u8>)],
+    key: &SigningSecret,
+    now: DateTime<Utc>,
+) -> Result<Export, ExportError> {
+    let digest = sha256(manifest_bytes);
+    let sig = format!("{}\n", hex::encode(key.sign_bundle(&digest)));
     let mut tar = tar::Builder::new(Vec::new());
     let mut add = |path: &str, bytes: &[u8]| {
         let mut h = tar::Header::new_ustar();
@@ -267,9 +293,9 @@ pub fn export_incident(
         tar.append_data(&mut h, path, bytes)
     };
     let io = |e: std::io::Error| ExportError::Storage(StorageError::Backend(Box::new(e)));
-    add("manifest.json", &manifest_bytes).map_err(io)?;
+    add("manifest.json", manifest_bytes).map_err(io)?;
     add("manifest.sig", sig.as_bytes()).map_err(io)?;
-    for (path, b) in &files {
+    for (path, b) in files {
         add(path, b).map_err(io)?;
     }
     let bytes = tar.into_inner().map_err(io)?;
@@ -581,19 +607,48 @@ fn read_archive(bytes: &[u8]) -> Result<BTreeMap<String, Vec<u8>>, Broken> {
 /// covered by one of its maker's, `report.json` against the changes, every photo against its
 /// hash, and every audit entry's hash and its link to the one before it where both are
 /// present. The first failure is named.
-pub fn verify(bytes: &[u8]) -> Result<Proof, Broken> {
+pub fn verify(bytes: &[u8]) -> Result<Verified, Broken> {
     let mut files = read_archive(bytes)?;
     let manifest_bytes = files
         .remove("manifest.json")
         .ok_or_else(|| broken("manifest.json", "missing"))?;
-    let manifest: Manifest = serde_json::from_slice(&manifest_bytes)
-        .map_err(|e| broken("manifest.json", format!("not a manifest: {e}")))?;
-    if manifest.format != FORMAT {
-        return Err(broken(
-            "manifest.json",
-            format!("format {:?}, not {FORMAT}", manifest.format),
-        ));
+    let format = serde_json::from_slice::<serde_json::Value>(&manifest_bytes)
+        .ok()
+        .and_then(|m| m.get("format")?.as_str().map(str::to_string))
+        .unwrap_or_default();
+    if format == day::DAY_FORMAT {
+        return day::verify_day(files, &manifest_bytes).map(|p| Verified::Day(Box::new(p)));
     }
+    verify_incident(files, &manifest_bytes).map(|p| Verified::Incident(Box::new(p)))
+}
+
+/// What a bundle proves, by kind.
+#[derive(Debug, Clone)]
+pub enum Verified {
+    /// An incident's bundle.
+    Incident(Box<Proof>),
+    /// A day's activity report's bundle.
+    Day(Box<day::DayProof>),
+}
+
+impl Verified {
+    /// What the bundle proves, in words.
+    pub fn summary(&self) -> String {
+        match self {
+            Verified::Incident(p) => p.summary(),
+            Verified::Day(p) => p.summary(),
+        }
+    }
+}
+
+/// Checks `manifest.sig` against `console_key` (hex) over `manifest_bytes`, and that `files`
+/// are exactly the manifest's `listed` files with their sizes and hashes.
+fn check_signed_files(
+    files: &mut BTreeMap<String, Vec<u8>>,
+    manifest_bytes: &[u8],
+    console_key: &str,
+    listed: &[ManifestFile],
+) -> Result<(), Broken> {
     let sig_text = files
         .remove("manifest.sig")
         .ok_or_else(|| broken("manifest.sig", "missing"))?;
@@ -601,122 +656,58 @@ pub fn verify(bytes: &[u8]) -> Result<Proof, Broken> {
         .ok()
         .and_then(|t| hex::decode(t.trim()).ok())
         .ok_or_else(|| broken("manifest.sig", "not a signature in hex"))?;
-    let console_key: PublicKey = hex32("manifest.json console_key", &manifest.console_key)?;
-    signing::verify_bundle(&console_key, &sha256(&manifest_bytes), &sig).map_err(|_| {
+    let console_key: PublicKey = hex32("manifest.json console_key", console_key)?;
+    signing::verify_bundle(&console_key, &sha256(manifest_bytes), &sig).map_err(|_| {
         broken(
             "manifest.sig",
             "the district's signature over manifest.json does not verify",
         )
     })?;
-
-    // Every file, exactly the manifest's.
-    let mut listed = BTreeSet::new();
-    for f in &manifest.files {
+    let mut seen = BTreeSet::new();
+    for f in listed {
         let b = files
             .get(&f.path)
             .ok_or_else(|| broken(&f.path, "listed in the manifest but not in the bundle"))?;
         if b.len() as u64 != f.bytes || hex::encode(sha256(b)) != f.sha256 {
             return Err(broken(&f.path, "its SHA-256 is not the manifest's"));
         }
-        listed.insert(f.path.clone());
+        seen.insert(f.path.clone());
     }
-    if let Some(extra) = files.keys().find(|p| !listed.contains(*p)) {
+    if let Some(extra) = files.keys().find(|p| !seen.contains(*p)) {
         return Err(broken(extra, "in the bundle but not in the manifest"));
     }
-    let header = &manifest.header;
+    Ok(())
+}
 
-    // The changes: each hash over its bytes, the history complete, the heads as exported.
-    let mut changes = Vec::new();
-    for (path, b) in files.iter().filter(|(p, _)| p.starts_with("changes/")) {
-        let c = Change::from_bytes(b.clone())
-            .map_err(|e| broken(path, format!("not an automerge change: {e}")))?;
-        if path != &format!("changes/{}.amc", hex::encode(c.hash().0)) {
-            return Err(broken(path, "its hash is not its name"));
-        }
-        changes.push(c);
-    }
-    let known: BTreeSet<[u8; 32]> = changes.iter().map(|c| c.hash().0).collect();
-    for c in &changes {
-        if let Some(d) = c.deps().iter().find(|d| !known.contains(&d.0)) {
-            return Err(broken(
-                format!("changes/{}.amc", hex::encode(c.hash().0)),
-                format!("depends on {} which is not in the bundle", hex::encode(d.0)),
-            ));
-        }
-    }
-    let mut am = Automerge::new();
-    am.apply_changes(changes.iter().cloned())
-        .map_err(|e| broken("changes", format!("do not apply: {e}")))?;
-    let mut heads: Vec<String> = am.get_heads().iter().map(|h| hex::encode(h.0)).collect();
-    let mut expected = manifest.heads.clone();
-    heads.sort();
-    expected.sort();
-    if heads != expected {
-        return Err(broken("changes", "their heads are not the manifest's"));
-    }
-    document::check_header(&am, header)
-        .map_err(|e| broken("changes", format!("not this record's: {e}")))?;
-    // In causal order, as the history reads.
-    let ordered: Vec<Change> = am.get_changes(&[]);
-
-    // Signatures: each verifies, and every change is covered by its maker's.
-    let sigs: Vec<BundleSignature> = serde_json::from_slice(
-        files
-            .get("signatures.json")
-            .ok_or_else(|| broken("signatures.json", "missing"))?,
-    )
-    .map_err(|e| broken("signatures.json", format!("not a list of signatures: {e}")))?;
-    let mut signed = Vec::new();
-    for (i, s) in sigs.iter().enumerate() {
-        let part = format!("signatures.json entry {}", i + 1);
-        let change = hex32(&part, &s.change)?;
-        let key = hex32(&part, &s.public_key)?;
-        let sig = hex::decode(&s.signature).map_err(|_| broken(&part, "signature not hex"))?;
-        signing::verify_change(&key, header.id, s.person, &change, &sig).map_err(|_| {
-            broken(
-                &part,
-                format!(
-                    "the signature by {} over change {} does not verify",
-                    name_of(&manifest.people, Some(s.person)),
-                    &s.change[..12.min(s.change.len())]
-                ),
-            )
-        })?;
-        signed.push((change, s.person));
-    }
-    if let Some(c) = signing::uncovered(&ordered, &signed) {
+/// [`verify`] of an incident's bundle.
+fn verify_incident(
+    mut files: BTreeMap<String, Vec<u8>>,
+    manifest_bytes: &[u8],
+) -> Result<Proof, Broken> {
+    let manifest: Manifest = serde_json::from_slice(manifest_bytes)
+        .map_err(|e| broken("manifest.json", format!("not a manifest: {e}")))?;
+    if manifest.format != FORMAT {
         return Err(broken(
-            format!("changes/{}.amc", hex::encode(c.hash().0)),
+            "manifest.json",
             format!(
-                "not covered by a signature of its maker ({})",
-                name_of(&manifest.people, signing::change_by(c))
+                "format {:?}, not {FORMAT} or {}",
+                manifest.format,
+                day::DAY_FORMAT
             ),
         ));
     }
-    // The key that covers each change: a signature of its maker over it or a change after it.
-    let reach: Vec<(BTreeSet<[u8; 32]>, Uuid, String)> = sigs
-        .iter()
-        .zip(&signed)
-        .map(|(s, (change, person))| {
-            (
-                ancestry(&am, change),
-                *person,
-                s.public_key[..16].to_string(),
-            )
-        })
-        .collect();
-    let steps = history(&ordered);
-    let history_keys = steps
-        .into_iter()
-        .zip(&ordered)
-        .map(|(s, c)| {
-            let key = reach
-                .iter()
-                .find(|(set, p, _)| Some(*p) == s.by && set.contains(&c.hash().0))
-                .map_or_else(|| "?".to_string(), |(_, _, k)| format!("{k}…"));
-            (s, key)
-        })
-        .collect();
+    check_signed_files(
+        &mut files,
+        manifest_bytes,
+        &manifest.console_key,
+        &manifest.files,
+    )?;
+    let header = &manifest.header;
+    let Checked {
+        am,
+        signatures,
+        history: history_keys,
+    } = check_record(&files, "", header, &manifest.heads, &manifest.people)?;
 
     // The report is what the changes say.
     let report = document::read_incident(&am)
@@ -800,11 +791,135 @@ pub fn verify(bytes: &[u8]) -> Result<Proof, Broken> {
     }
     Ok(Proof {
         history: history_keys,
-        signatures: sigs.len(),
+        signatures,
         photos,
         audit: (entries, links),
         report,
         manifest,
+    })
+}
+
+/// One record of a bundle, checked.
+struct Checked {
+    /// The record, rebuilt from its changes.
+    am: Automerge,
+    /// Signatures checked.
+    signatures: usize,
+    /// Its history, oldest first, each change with the key that covers it.
+    history: Vec<(HistoryEntry, String)>,
+}
+
+/// Checks one record's files under `prefix` (`changes/<hash>.amc`, `signatures.json`): each
+/// change's hash is its name, every dependency is present, the heads are `heads_stated`, the
+/// changes are `header`'s record, every signature verifies and every change is covered by a
+/// signature of its maker.
+fn check_record(
+    files: &BTreeMap<String, Vec<u8>>,
+    prefix: &str,
+    header: &Header,
+    heads_stated: &[String],
+    people: &BTreeMap<Uuid, String>,
+) -> Result<Checked, Broken> {
+    let changes_dir = format!("{prefix}changes/");
+    let changes_part = format!("{prefix}changes");
+    let sigs_path = format!("{prefix}signatures.json");
+    // The changes: each hash over its bytes, the history complete, the heads as exported.
+    let mut changes = Vec::new();
+    for (path, b) in files.iter().filter(|(p, _)| p.starts_with(&changes_dir)) {
+        let c = Change::from_bytes(b.clone())
+            .map_err(|e| broken(path, format!("not an automerge change: {e}")))?;
+        if path != &format!("{changes_dir}{}.amc", hex::encode(c.hash().0)) {
+            return Err(broken(path, "its hash is not its name"));
+        }
+        changes.push(c);
+    }
+    let known: BTreeSet<[u8; 32]> = changes.iter().map(|c| c.hash().0).collect();
+    for c in &changes {
+        if let Some(d) = c.deps().iter().find(|d| !known.contains(&d.0)) {
+            return Err(broken(
+                format!("{changes_dir}{}.amc", hex::encode(c.hash().0)),
+                format!("depends on {} which is not in the bundle", hex::encode(d.0)),
+            ));
+        }
+    }
+    let mut am = Automerge::new();
+    am.apply_changes(changes.iter().cloned())
+        .map_err(|e| broken(&changes_part, format!("do not apply: {e}")))?;
+    let mut heads: Vec<String> = am.get_heads().iter().map(|h| hex::encode(h.0)).collect();
+    let mut expected = heads_stated.to_vec();
+    heads.sort();
+    expected.sort();
+    if heads != expected {
+        return Err(broken(&changes_part, "their heads are not the manifest's"));
+    }
+    document::check_header(&am, header)
+        .map_err(|e| broken(&changes_part, format!("not this record's: {e}")))?;
+    // In causal order, as the history reads.
+    let ordered: Vec<Change> = am.get_changes(&[]);
+
+    // Signatures: each verifies, and every change is covered by its maker's.
+    let sigs: Vec<BundleSignature> = serde_json::from_slice(
+        files
+            .get(&sigs_path)
+            .ok_or_else(|| broken(&sigs_path, "missing"))?,
+    )
+    .map_err(|e| broken(&sigs_path, format!("not a list of signatures: {e}")))?;
+    let mut signed = Vec::new();
+    for (i, s) in sigs.iter().enumerate() {
+        let part = format!("{sigs_path} entry {}", i + 1);
+        let change = hex32(&part, &s.change)?;
+        let key = hex32(&part, &s.public_key)?;
+        let sig = hex::decode(&s.signature).map_err(|_| broken(&part, "signature not hex"))?;
+        signing::verify_change(&key, header.id, s.person, &change, &sig).map_err(|_| {
+            broken(
+                &part,
+                format!(
+                    "the signature by {} over change {} does not verify",
+                    name_of(people, Some(s.person)),
+                    &s.change[..12.min(s.change.len())]
+                ),
+            )
+        })?;
+        signed.push((change, s.person));
+    }
+    if let Some(c) = signing::uncovered(&ordered, &signed) {
+        return Err(broken(
+            format!("{changes_dir}{}.amc", hex::encode(c.hash().0)),
+            format!(
+                "not covered by a signature of its maker ({})",
+                name_of(people, signing::change_by(c))
+            ),
+        ));
+    }
+    // The key that covers each change: a signature of its maker over it or a change after it.
+    let reach: Vec<(BTreeSet<[u8; 32]>, Uuid, String)> = sigs
+        .iter()
+        .zip(&signed)
+        .map(|(s, (change, person))| {
+            (
+                ancestry(&am, change),
+                *person,
+                s.public_key[..16].to_string(),
+            )
+        })
+        .collect();
+    let steps = history(&ordered);
+    let history_keys = steps
+        .into_iter()
+        .zip(&ordered)
+        .map(|(s, c)| {
+            let key = reach
+                .iter()
+                .find(|(set, p, _)| Some(*p) == s.by && set.contains(&c.hash().0))
+                .map_or_else(|| "?".to_string(), |(_, _, k)| format!("{k}…"));
+            (s, key)
+        })
+        .collect();
+
+    Ok(Checked {
+        am,
+        signatures: sigs.len(),
+        history: history_keys,
     })
 }
 
