@@ -8,7 +8,8 @@
 // history → return it with a comment → the SRO's phone gets it at its next sync → shared
 // notes only → reports, the CSV downloaded and parsed, the PDF downloaded and rendered with
 // pdftoppm → sign out → the administrator's pages (enrollment code, a new school, revoking a
-// device). On every page axe-core must find no serious or critical violation, and every control
+// device, the audit trail searched by kind). On every page axe-core must find no serious or
+// critical violation, and every control
 // must be labelled and reached with Tab. Screenshots of each page go to
 // docs/screens/console-*.png. The last line is a
 // libtest-style `test result:` line for scripts/test.sh's tally.
@@ -266,6 +267,23 @@ async function main() {
       check(chosen.join() === 'Lincoln High School', `Gia's schools: ${chosen}`);
       await shot(page, 'admin-person', false);
       await accessible(page, 'admin-person');
+    });
+
+    await step('admin: the audit trail shows the admin\'s changes and the revocation, and records the search', async () => {
+      await page.goto(`${base}/console/admin`);
+      await Promise.all([page.waitForNavigation(), page.click('a[href="/console/admin/audit"]')]);
+      const all = await page.textContent('table.audit');
+      check(all.includes('Device revoked') && all.includes('Admin change'), 'the revocation and the changes');
+      await page.selectOption('select[name=kind]', 'admin_change');
+      await Promise.all([page.waitForNavigation(), page.click('form.filters button')]);
+      const kinds = await page.locator('table.audit tbody tr td:nth-child(3)').allTextContents();
+      check(kinds.length > 0 && kinds.every((k) => k === 'Admin change'), `only admin changes: ${kinds}`);
+      check((await page.textContent('table.audit')).includes('"what":"school"'), 'the new school');
+      await shot(page, 'audit');
+      await accessible(page, 'audit');
+      await page.goto(`${base}/console/admin/audit?kind=audit_viewed`);
+      const views = await page.locator('table.audit tbody tr').count();
+      check(views >= 2, `the searches themselves are in the trail (${views})`);
     });
   } finally {
     await browser.close();

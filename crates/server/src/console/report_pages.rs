@@ -207,7 +207,7 @@ pub fn render_page(view: &ReportPageView, csrf: &str) -> String {
 <label>Date <input type="date" name="date" value="{}"></label>
 <label>School <select name="school">{}</select></label><button type="submit">Show</button></form>
 <p class="downloads"><a id="csv" href="/console/reports/daily.csv?{query}">Download CSV</a> <a id="pdf" href="/console/reports/daily.pdf?{query}">Download PDF</a></p>
-<form method="post" action="/console/reports/daily.tar" class="inline-form">{}<input type="hidden" name="date" value="{}"><input type="hidden" name="school" value="{}"><button type="submit" class="secondary">Download verifiable export</button> <span class="hint">the report with every shift and incident it counts, each change signed; checked with <code>rounds-server verify</code>; recorded in the audit trail</span></form>
+<form method="post" action="/console/reports/daily.tar" class="inline-form">{}<input type="hidden" name="date" value="{}"><input type="hidden" name="school" value="{}"><button type="submit" class="secondary">Download verifiable export</button> <span class="hint">The report with every shift and incident it counts, each change signed by its maker. Anyone can check it with <code>rounds-server verify</code>. The download is recorded in the audit trail.</span></form>
 <table class="report"><thead><tr><th>School</th><th>Shifts</th><th>Checks</th><th>On time</th><th>Late</th><th>Missed</th><th>Problems</th><th>Incidents</th></tr></thead><tbody>"#,
         esc(&r.scope),
         esc(&r.when.long_date(r.date)),
