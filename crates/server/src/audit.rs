@@ -380,6 +380,30 @@ impl NewEntry {
         }
     }
 
+    /// `person` downloaded the daily activity report of `date`, counting the records `docs`,
+    /// from the console as `format` (`csv` or `pdf`).
+    pub fn report_downloaded(
+        at: DateTime<Utc>,
+        person: Uuid,
+        date: chrono::NaiveDate,
+        docs: &[Uuid],
+        format: &str,
+    ) -> NewEntry {
+        NewEntry {
+            at,
+            kind: AuditKind::Exported,
+            person: Some(person),
+            device: None,
+            detail: serde_json::json!({
+                "report": "daily",
+                "format": format,
+                "date": date,
+                "docs": docs,
+                "via": "console",
+            }),
+        }
+    }
+
     /// The console showed `person` the documents `docs` on `page`.
     pub fn console_view(at: DateTime<Utc>, person: Uuid, page: &str, docs: &[Uuid]) -> NewEntry {
         NewEntry {

@@ -101,11 +101,35 @@ pub async fn csv(
     Query(q): Q,
 ) -> ConsoleResult<Response> {
     let r = load(&state, &user, q).await?.report;
+    let r = recorded(&state, &user, r, "csv").await?;
     download(
         to_csv(&r).into_bytes(),
         "text/csv; charset=utf-8",
         &file_name(&r, "csv"),
     )
+}
+
+/// Records that `user` is downloading `report` as `format` (an `exported` entry naming every
+/// record it counts) before the download is sent.
+async fn recorded(
+    state: &AppState,
+    user: &ConsoleUser,
+    report: Report,
+    format: &'static str,
+) -> ConsoleResult<Report> {
+    let storage = state.storage.clone();
+    let (now, person) = (state.now(), user.person.id);
+    blocking(move || {
+        storage.append_audit(&[crate::audit::NewEntry::report_downloaded(
+            now,
+            person,
+            report.date,
+            &crate::evidence::day::record_ids(&report),
+            format,
+        )])?;
+        Ok(report)
+    })
+    .await
 }
 
 /// `GET /console/reports/daily.pdf?date=&school=`.
@@ -118,6 +142,7 @@ pub async fn pdf(
     let fonts = state
         .fonts()
         .map_err(|e| ConsoleError::Internal(e.to_string()))?;
+    let r = recorded(&state, &user, r, "pdf").await?;
     let (pdf, name) = blocking(move || {
         let pdf = to_pdf(&r, &fonts).map_err(|e| ConsoleError::Internal(e.to_string()))?;
         Ok((pdf, file_name(&r, "pdf")))

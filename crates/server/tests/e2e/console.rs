@@ -817,6 +817,23 @@ fn the_day_view_and_reports_show_rounds_against_the_schedule() {
 
     let csv = b.get(&format!("/console/reports/daily.csv?date={DAY}"));
     assert!(csv.content_type.starts_with("text/csv"));
+    let downloads: Vec<serde_json::Value> = server
+        .storage
+        .audit_entries(0, 10_000)
+        .expect("trail")
+        .into_iter()
+        .filter(|e| e.kind == rounds_server::audit::AuditKind::Exported)
+        .map(|e| {
+            serde_json::from_str::<serde_json::Value>(&e.body).expect("body")["detail"].clone()
+        })
+        .collect();
+    assert!(
+        downloads.len() == 1
+            && downloads[0]["format"] == "csv"
+            && downloads[0]["date"] == DAY
+            && !downloads[0]["docs"].as_array().expect("docs").is_empty(),
+        "the download is in the audit trail with the records it counts: {downloads:?}"
+    );
     let rows: Vec<Vec<String>> = csv
         .body
         .lines()
