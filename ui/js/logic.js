@@ -240,6 +240,15 @@ export function pinHint(rule) {
   return `At least ${rule.min_digits} digits, or a passphrase of at least ${rule.min_with_letters} characters with letters in it. You unlock the app with it, even with no signal.`;
 }
 
+/** The set-up screen's note after the district wiped the phone (`state.wiped`), or ''. */
+export function wipedNotice(wiped, locale = deviceLocale()) {
+  if (!wiped) return '';
+  const when = dateTime(wiped.at, locale);
+  return wiped.after_push
+    ? `The district erased this phone on ${when}, after its waiting records reached the server. Set it up again to use it.`
+    : `The district erased this phone on ${when}. Records it had not synced were erased with it. Set it up again to use it.`;
+}
+
 /** The unlock screen's message for an unlock error. */
 export function unlockMessage(err, now = new Date()) {
   if (!err) return '';

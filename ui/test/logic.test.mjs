@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import {
   roundModel, syncLine, visibleWindow, unlockMessage, idleRemaining, ago, label,
   INCIDENT_TYPES, formatWait, dateTime, calendarDate, shortTime, deviceLocale, historyLines,
-  pinHint, mayEditNote, noteEditArgs, byteSize, storageLines,
+  pinHint, mayEditNote, noteEditArgs, byteSize, storageLines, wipedNotice,
 } from '../js/logic.js';
 
 /** Intl writes a narrow no-break space before AM/PM in recent ICU versions. */
@@ -185,4 +185,12 @@ test('the storage lines say what the store holds', () => {
     'Records: 1.2 MB for 120 records (100 compacted, 42 changes kept one by one)',
     'Photos: 2.4 MB for 1 photo',
   ]);
+});
+
+test('a wiped phone says when and whether its records reached the server first', () => {
+  assert.equal(wipedNotice(null), '');
+  const after = plain(wipedNotice({ at: '2026-12-01T15:05:00Z', after_push: true }, 'en-US'));
+  assert.match(after, /erased this phone on 12\/01\/2026.*after its waiting records reached the server/);
+  const now = wipedNotice({ at: '2026-12-01T15:05:00Z', after_push: false }, 'en-US');
+  assert.match(now, /Records it had not synced were erased with it/);
 });

@@ -90,6 +90,22 @@ pub struct AppState {
     /// The unlocked person's secret was chosen under an older, weaker rule: the screens ask
     /// them to choose a new one ([`App::change_pin`]). It still unlocks meanwhile.
     pub pin_change_needed: bool,
+    /// The district wiped this device (the first-run screen says so until it is set up again).
+    pub wiped: Option<Wiped>,
+}
+
+/// That the district had this device erase itself, and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Wiped {
+    /// When the device erased itself (its clock).
+    pub at: DateTime<Utc>,
+    /// Whether what waited on it reached the server first.
+    pub after_push: bool,
+}
+
+/// The file that keeps [`Wiped`] after the store is gone.
+fn wiped_path(dir: &Path) -> PathBuf {
+    dir.join("wiped.json")
 }
 
 /// The secret policy in the terms the screens show: a PIN of at least `min_digits` digits,
@@ -188,6 +204,8 @@ pub(crate) struct Inner {
     pub(crate) saves: u64,
     /// Failed unlock attempts as this process has seen them (made on first use).
     lockout: Option<Lockout>,
+    /// The district wiped this device.
+    wiped: Option<Wiped>,
 }
 
 /// The field app: one per process, shared by every command.
@@ -230,8 +248,12 @@ impl App {
         std::fs::create_dir_all(dir)
             .map_err(|e| AppError::internal("creating the data folder", e))?;
         let config = config::load(dir)?;
+        let wiped = std::fs::read(wiped_path(dir))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
         let mut inner = Inner {
             config,
+            wiped,
             ..Inner::default()
         };
         // Start every pending wait now rather than at the first attempt: a restart makes the
@@ -302,6 +324,7 @@ impl App {
         f: impl FnOnce(&mut Unlocked, DateTime<Utc>) -> Result<T>,
     ) -> Result<T> {
         let mut inner = self.lock_inner();
+        self.erase_if_asked(&mut inner);
         self.expire(&mut inner);
         let now = self.env.now();
         if inner.config.is_none() {
@@ -381,8 +404,42 @@ impl App {
     /// Where the app stands. Polled by the screens; does not count as use.
     pub fn state(&self) -> Result<AppState> {
         let mut inner = self.lock_inner();
+        self.erase_if_asked(&mut inner);
         self.expire(&mut inner);
         Ok(self.state_of(&inner))
+    }
+
+    /// Erases the device when its sync was told the district wants it erased and has recorded
+    /// that it will be (see [`crate::worker`]): the store (with its photos), its key slots,
+    /// the lock screen's events and the settings go; a note of the wipe stays for the
+    /// first-run screen.
+    fn erase_if_asked(&self, inner: &mut Inner) {
+        let asked = inner.worker.as_ref().and_then(|w| match w.state().last {
+            Some(Err(client::SyncProblem::Wipe { after_push })) => Some(after_push),
+            _ => None,
+        });
+        let Some(after_push) = asked else {
+            return;
+        };
+        tracing::warn!(after_push, "erasing this device, as the district asked");
+        inner.worker = None;
+        inner.unlocked = None;
+        inner.lockout = None;
+        inner.config = None;
+        inner.pending_enrollment = None;
+        let wiped = Wiped {
+            at: self.env.now(),
+            after_push,
+        };
+        if let Err(e) = erase(&self.dir) {
+            tracing::error!(error = %e, "erasing the device failed");
+        }
+        if let Ok(b) = serde_json::to_vec(&wiped)
+            && let Err(e) = std::fs::write(wiped_path(&self.dir), b)
+        {
+            tracing::warn!(error = %e, "could not note the wipe");
+        }
+        inner.wiped = Some(wiped);
     }
 
     fn state_of(&self, inner: &Inner) -> AppState {
@@ -404,6 +461,7 @@ impl App {
             idle_lock_seconds: self.idle_limit.num_seconds(),
             pin_rule: PinRule::current(),
             pin_change_needed: inner.unlocked.as_ref().is_some_and(|u| u.weak_pin),
+            wiped: inner.wiped.filter(|_| inner.config.is_none()),
         }
     }
 
@@ -494,6 +552,9 @@ impl App {
         };
         config::save(&self.dir, &config)?;
         inner.config = Some(config);
+        if inner.wiped.take().is_some() {
+            let _ = std::fs::remove_file(wiped_path(&self.dir));
+        }
         self.open(&mut inner, session.person_id, &secret)?;
         // The first sync brings the posts, checkpoints and names; wait for it so the home
         // screen is complete. Offline, the person is told and can still go on.
@@ -861,12 +922,42 @@ impl App {
         };
         // Wait without holding the app's lock, so the screens stay usable meanwhile.
         let outcome = handle.and_then(|h| h.sync_and_wait(SYNC_WAIT));
+        if let Some(Err(p @ client::SyncProblem::Wipe { .. })) = outcome {
+            let mut inner = self.lock_inner();
+            self.erase_if_asked(&mut inner);
+            return Err(AppError::from(p));
+        }
         if matches!(outcome, Some(Ok(ref r)) if r.reference_updated) {
             let mut inner = self.lock_inner();
             self.refresh_me(&mut inner)?;
         }
         self.sync_info()
     }
+}
+
+/// Removes the settings and every file of the store in `dir` (`device.db` and everything
+/// beside it named after it: the journal, the key slots, the lock screen's events, copies set
+/// aside); nothing else in the folder is touched.
+fn erase(dir: &Path) -> std::io::Result<()> {
+    let store = config::db_path(dir);
+    let name = store
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("device.db")
+        .to_string();
+    for entry in std::fs::read_dir(dir)?.flatten() {
+        let file = entry.file_name();
+        let Some(file) = file.to_str() else { continue };
+        if file == "app.json" || file.starts_with(&name) {
+            let path = entry.path();
+            if path.is_dir() {
+                std::fs::remove_dir_all(&path)?;
+            } else {
+                std::fs::remove_file(&path)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Renames the store at `path` and every file beside it that belongs to it to

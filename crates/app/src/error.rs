@@ -164,7 +164,7 @@ impl From<SyncProblem> for AppError {
         let kind = match &p {
             SyncProblem::NoConnection(_) => Kind::NoConnection,
             SyncProblem::SignInAgain(_) => Kind::SignInAgain,
-            SyncProblem::Revoked => Kind::Revoked,
+            SyncProblem::Revoked | SyncProblem::Wipe { .. } => Kind::Revoked,
             SyncProblem::Refused(_) => Kind::Refused,
             SyncProblem::Server(_) => Kind::Server,
             SyncProblem::Store(_) => Kind::Internal,

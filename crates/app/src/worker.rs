@@ -5,7 +5,9 @@
 //! server cannot be reached it backs off: 5 s, 10 s, 20 s... up to [`MAX_BACKOFF`]. Automatic
 //! kicks wait for the backoff; a tap on "Sync now" does not. When the server says the
 //! session expired or the device was revoked, it stops trying until it is kicked again (after
-//! signing in), since retrying cannot help.
+//! signing in), since retrying cannot help. When the district asks the device to erase itself,
+//! it reports the wipe (a device event) and stops; the app then erases the device
+//! ([`crate::app::App`]).
 //!
 //! It has its own [`Store`] connection (see [`Store::open_pair`]), so a slow network never
 //! holds up the screens.
@@ -25,6 +27,8 @@ pub const PERIOD: Duration = Duration::seconds(60);
 /// Longest wait between attempts while the server is unreachable.
 pub const MAX_BACKOFF: Duration = Duration::seconds(300);
 const FIRST_BACKOFF_SECONDS: i64 = 5;
+/// Most waiting events looked through for the wipe's own after sending.
+const WAITING_LOOKED_AT: usize = 10_000;
 
 /// The store key under which a person's session is kept.
 pub fn session_key(person: Uuid) -> String {
@@ -251,7 +255,12 @@ fn run(mut store: Store, server: &str, env: &dyn Env, shared: &Shared) {
                 s.failures += 1;
                 s.next_at = Some(now + backoff(s.failures));
             }
-            Err(SyncProblem::SignInAgain(_) | SyncProblem::Revoked | SyncProblem::Refused(_)) => {
+            Err(
+                SyncProblem::SignInAgain(_)
+                | SyncProblem::Revoked
+                | SyncProblem::Wipe { .. }
+                | SyncProblem::Refused(_),
+            ) => {
                 s.failures += 1;
                 s.next_at = None;
             }
@@ -270,7 +279,39 @@ fn sync_once(store: &mut Store, server: &str, env: &dyn Env) -> Result<SyncRepor
         .and_then(|s| serde_json::from_str::<client::Session>(&s).ok())
         .ok_or_else(|| SyncProblem::SignInAgain("no session on this device".into()))?;
     let mut t = HttpTransport::new(server, &session.token)?;
-    client::sync_now(store, &mut t, env.now())
+    match client::sync_now(store, &mut t, env.now()) {
+        Err(SyncProblem::Wipe { after_push }) => {
+            report_wipe(store, &mut t, env)?;
+            Err(SyncProblem::Wipe { after_push })
+        }
+        other => other,
+    }
+}
+
+/// Records that this device is about to erase itself, as the district asked, and sends it;
+/// `Ok` once the server has stored it (the app then erases, see `App`), else the problem (the
+/// next attempt tries again).
+fn report_wipe(store: &mut Store, t: &mut HttpTransport, env: &dyn Env) -> Result<(), SyncProblem> {
+    let id = env.new_id();
+    let person = store.person_id();
+    store.record_events(&[rounds_core::events::event(
+        id,
+        rounds_core::events::DeviceEventKind::Wiped,
+        Some(person),
+        env.now(),
+        0,
+    )])?;
+    client::send_events(store, t, &mut SyncReport::default())?;
+    if store
+        .waiting_events(WAITING_LOOKED_AT)?
+        .iter()
+        .any(|e| e.id == id)
+    {
+        return Err(SyncProblem::NoConnection(
+            "the wipe could not be reported to the district yet".into(),
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

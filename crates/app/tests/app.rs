@@ -1176,3 +1176,68 @@ fn unlocks_wrong_pins_lockouts_and_locks_reach_the_audit_trail_at_the_next_sync(
     assert_eq!(again, expected.len());
     rounds_server::audit::verify_stored(server.storage.as_ref()).expect("the chain verifies");
 }
+
+#[test]
+fn a_phone_the_district_wipes_erases_its_store_and_says_so_on_the_setup_screen() {
+    let server = Server::start();
+    let env = TestEnv::new();
+    let dir = tempfile::tempdir().unwrap();
+    let phone = app(dir.path(), &env);
+    enroll(&phone, &server, "gia.guard", "guard-pass-1", "2468013579");
+    let device = server
+        .storage
+        .devices()
+        .unwrap()
+        .into_iter()
+        .find(|d| d.name == "Test phone")
+        .unwrap()
+        .id;
+    let before: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        before.iter().any(|f| f == "device.db") && before.iter().any(|f| f == "app.json"),
+        "{before:?}"
+    );
+    admin::revoke_with(
+        server.storage.as_ref(),
+        device,
+        Some(ids::ADMIN),
+        Utc::now(),
+        admin::Wipe::AfterPush,
+    )
+    .unwrap();
+
+    let said = phone.sync_now().unwrap_err();
+    assert_eq!(said.kind, Kind::Revoked, "{said:?}");
+    let state = phone.state().unwrap();
+    assert_eq!(state.stage, Stage::Setup);
+    assert!(
+        state.wiped.is_some_and(|w| w.after_push),
+        "the setup screen says the district wiped it"
+    );
+    let left: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        left,
+        vec!["wiped.json".to_string()],
+        "nothing of the store, its keys or settings"
+    );
+    assert!(
+        server
+            .storage
+            .audit_entries(0, 10_000)
+            .unwrap()
+            .iter()
+            .any(|e| e.device == Some(device) && e.body.contains(r#""event":"wiped""#)),
+        "the phone recorded the wipe in the district's trail before erasing"
+    );
+    // A new start of the app finds a phone to set up, and still says why.
+    let again = app(dir.path(), &env);
+    let state = again.state().unwrap();
+    assert_eq!(state.stage, Stage::Setup);
+    assert!(state.wiped.is_some());
+}

@@ -75,6 +75,13 @@ pub enum SyncProblem {
         "This device was revoked by the district. Nothing more will sync; ask your supervisor."
     )]
     Revoked,
+    /// The device was revoked and the district asked it to erase itself: after pushing what
+    /// waits on it (`after_push`), or at once.
+    #[error("The district asked this device to erase itself.")]
+    Wipe {
+        /// Whether what waits on the device was pushed first (and may still be).
+        after_push: bool,
+    },
     /// The server refused a request as malformed (a bug, or a version mismatch).
     #[error("The district server refused the request: {0}")]
     Refused(String),
@@ -194,10 +201,16 @@ pub fn sync_now(
     now: DateTime<Utc>,
 ) -> Result<SyncReport, SyncProblem> {
     let mut report = SyncReport::default();
-    let result = push_all(store, t, &mut report)
+    let mut result = push_all(store, t, &mut report)
         .and_then(|()| send_events(store, t, &mut report))
         .and_then(|()| pull_all(store, t, &mut report))
         .and_then(|()| upload_photos(store, t, &mut report));
+    if let Err(SyncProblem::Wipe { after_push: true }) = &result {
+        // Pushed, but told to erase: the photos still go first (the server takes them), and
+        // the wipe is the answer whatever they do.
+        let _ = upload_photos(store, t, &mut report);
+        result = Err(SyncProblem::Wipe { after_push: true });
+    }
     match &result {
         Ok(()) => {
             store.set_sync_value(&key::of(store, key::LAST_SUCCESS), &now.to_rfc3339())?;
@@ -889,6 +902,8 @@ fn problem_from_response(r: reqwest::blocking::Response) -> SyncProblem {
     match (status.as_u16(), body.as_ref().map(|b| b.kind.as_str())) {
         (401, _) => SyncProblem::SignInAgain(message),
         (403, Some("revoked")) => SyncProblem::Revoked,
+        (410, Some("wipe_after_push")) => SyncProblem::Wipe { after_push: true },
+        (410, Some("wipe_now")) => SyncProblem::Wipe { after_push: false },
         (500..=599, _) => SyncProblem::Server(message),
         _ => SyncProblem::Refused(message),
     }

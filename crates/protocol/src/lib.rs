@@ -93,16 +93,19 @@ pub enum DeviceEventKind {
     IdleLocked,
     /// A person locked the app.
     Locked,
+    /// The device is about to erase itself, as the district asked (sent before it erases).
+    Wiped,
 }
 
 impl DeviceEventKind {
     /// Every kind.
-    pub const ALL: [DeviceEventKind; 5] = [
+    pub const ALL: [DeviceEventKind; 6] = [
         DeviceEventKind::Unlocked,
         DeviceEventKind::UnlockFailed,
         DeviceEventKind::LockedOut,
         DeviceEventKind::IdleLocked,
         DeviceEventKind::Locked,
+        DeviceEventKind::Wiped,
     ];
 
     /// The code the device stores and the audit trail writes.
@@ -113,6 +116,7 @@ impl DeviceEventKind {
             DeviceEventKind::LockedOut => "locked_out",
             DeviceEventKind::IdleLocked => "idle_locked",
             DeviceEventKind::Locked => "locked",
+            DeviceEventKind::Wiped => "wiped",
         }
     }
 

@@ -43,6 +43,19 @@ fn yes() -> bool {
     true
 }
 
+/// What revoking a device asks of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Wipe {
+    /// Nothing: it is refused from now on, and keeps what it holds.
+    #[default]
+    No,
+    /// Push what waits on it, then erase itself (at its next contact).
+    AfterPush,
+    /// Erase itself at its next contact, without pushing: what it has not synced is lost.
+    Now,
+}
+
 /// A person as listed (no credential).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct PersonView {
@@ -266,6 +279,36 @@ pub fn issue_code(
 /// Revokes a device: its next request is refused, whatever it carries. `by`: the admin who
 /// did (`None` from the command line), for the audit trail.
 pub fn revoke(st: &dyn Storage, id: Uuid, by: Option<Uuid>, now: DateTime<Utc>) -> ApiResult<()> {
+    revoke_with(st, id, by, now, Wipe::No)
+}
+
+/// [`revoke`], asking the device to erase itself as `wipe` says (docs/audit.md, "Remote
+/// wipe").
+pub fn revoke_with(
+    st: &dyn Storage,
+    id: Uuid,
+    by: Option<Uuid>,
+    now: DateTime<Utc>,
+    wipe: Wipe,
+) -> ApiResult<()> {
+    let after_push = match wipe {
+        Wipe::No => return revoke_only(st, id, by, now),
+        Wipe::AfterPush => true,
+        Wipe::Now => false,
+    };
+    if st.request_wipe(id, after_push, now)? {
+        st.append_audit(&[crate::audit::NewEntry::wipe_requested(
+            now, by, id, after_push,
+        )])?;
+        Ok(())
+    } else {
+        Err(ApiError::NotFound(format!(
+            "device {id} not found, or already wiped"
+        )))
+    }
+}
+
+fn revoke_only(st: &dyn Storage, id: Uuid, by: Option<Uuid>, now: DateTime<Utc>) -> ApiResult<()> {
     if st.revoke_device(id, now)? {
         st.append_audit(&[crate::audit::NewEntry::device_revoked(now, by, id)])?;
         Ok(())

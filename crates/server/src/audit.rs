@@ -64,7 +64,7 @@ pub enum AuditKind {
     /// Something a device recorded on its lock screen or around it, received at its next sync
     /// (`detail.event`: `unlocked`, `unlock_failed`, `locked_out`, `idle_locked`, `locked`;
     /// `detail.at_device`: when, by the device's clock; `detail.failures`; `detail.id`: the
-    /// device's id for it).
+    /// device's id for it; `wiped`: the device erases itself next).
     DeviceEvent,
 }
 
@@ -198,6 +198,23 @@ impl NewEntry {
             person: by,
             device: Some(device),
             detail: serde_json::json!({}),
+        }
+    }
+
+    /// `by` revoked `device` and asked it to erase itself (`after_push`: once it has pushed
+    /// what waits on it; else at once).
+    pub fn wipe_requested(
+        at: DateTime<Utc>,
+        by: Option<Uuid>,
+        device: Uuid,
+        after_push: bool,
+    ) -> NewEntry {
+        NewEntry {
+            at,
+            kind: AuditKind::DeviceRevoked,
+            person: by,
+            device: Some(device),
+            detail: serde_json::json!({ "wipe": if after_push { "after_push" } else { "now" } }),
         }
     }
 

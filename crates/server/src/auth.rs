@@ -256,6 +256,7 @@ impl FromRequestParts<AppState> for PersonSession {
         let token = bearer(parts)?;
         let storage = state.storage.clone();
         let now = state.now();
+        let path = parts.uri.path().to_string();
         tokio::task::spawn_blocking(move || {
             let session = storage.session(&token_hash(&token))?.ok_or_else(|| {
                 ApiError::Unauthorized("sign in again: this session is not known".into())
@@ -268,7 +269,17 @@ impl FromRequestParts<AppState> for PersonSession {
             if let Some(d) = session.device_id {
                 let device = storage.device(d)?.ok_or(ApiError::Revoked)?;
                 if device.revoked_at.is_some() {
-                    return Err(ApiError::Revoked);
+                    // A device asked to erase itself may still report it, and, when it is to
+                    // push first, push what waits on it and its photos; nothing else.
+                    let Some(after_push) = storage.pending_wipe(d)? else {
+                        return Err(ApiError::Revoked);
+                    };
+                    let allowed = path == "/v1/device-events"
+                        || (after_push
+                            && (path == "/v1/sync/push" || path.starts_with("/v1/photos/")));
+                    if !allowed {
+                        return Err(ApiError::Wipe { after_push });
+                    }
                 }
             }
             let person = storage

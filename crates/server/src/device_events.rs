@@ -98,6 +98,13 @@ pub async fn post(
             }
         }
         storage.record_device_events(device, &accepted)?;
+        // A device reporting its wipe is done: it may send nothing more, and its keys go.
+        if req.events.iter().any(|e| {
+            e.kind == rounds_protocol::DeviceEventKind::Wiped && resp.stored.contains(&e.id)
+        }) && storage.pending_wipe(device)?.is_some()
+        {
+            storage.wipe_done(device, now)?;
+        }
         Ok(resp)
     })
     .await??;

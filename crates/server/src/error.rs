@@ -20,6 +20,13 @@ pub enum ApiError {
     /// 403 `revoked`: this device was revoked.
     #[error("this device was revoked")]
     Revoked,
+    /// 410 `wipe_after_push` or `wipe_now`: this device was revoked and the district asked it
+    /// to erase itself: after pushing what it holds (`after_push`), or at once.
+    #[error("the district asked this device to erase itself")]
+    Wipe {
+        /// Whether the device pushes what waits (and may still push) before erasing.
+        after_push: bool,
+    },
     /// 403: the signed-in person may not do this.
     #[error("{0}")]
     Forbidden(String),
@@ -71,6 +78,8 @@ impl ApiError {
             ApiError::BadRequest(_) => (StatusCode::BAD_REQUEST, "invalid"),
             ApiError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "sign_in"),
             ApiError::Revoked => (StatusCode::FORBIDDEN, "revoked"),
+            ApiError::Wipe { after_push: true } => (StatusCode::GONE, "wipe_after_push"),
+            ApiError::Wipe { after_push: false } => (StatusCode::GONE, "wipe_now"),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),

@@ -321,7 +321,13 @@ enum AdminCommand {
     /// List enrolled devices.
     Devices,
     /// Revoke a device.
-    Revoke { device: Uuid },
+    Revoke {
+        device: Uuid,
+        /// Also ask it to erase itself: `after-push` (once what waits on it has arrived) or
+        /// `now` (what it has not synced is lost: for a lost or stolen phone).
+        #[arg(long, value_parser = ["after-push", "now"])]
+        wipe: Option<String>,
+    },
     /// Show the reference data.
     Reference,
 }
@@ -860,8 +866,13 @@ fn admin_command(st: &dyn Storage, what: AdminCommand) -> Result<(), Box<dyn std
                 );
             }
         }
-        AdminCommand::Revoke { device } => {
-            admin::revoke(st, device, None, actor.at)?;
+        AdminCommand::Revoke { device, wipe } => {
+            let wipe = match wipe.as_deref() {
+                Some("after-push") => admin::Wipe::AfterPush,
+                Some(_) => admin::Wipe::Now,
+                None => admin::Wipe::No,
+            };
+            admin::revoke_with(st, device, None, actor.at, wipe)?;
             println!("device {device} revoked");
         }
         AdminCommand::Reference => {

@@ -35,5 +35,10 @@ export const setup = async () => {
   field('setup-password', 'Your password', password, 'Checked once by the district server; never stored on the phone.'),
   field('setup-pin', 'Choose a PIN or passphrase', pin, L.pinHint(state.appState?.pin_rule)),
   box, submit);
+  const wiped = L.wipedNotice(state.appState?.wiped);
+  if (wiped) {
+    return screen('setup', 'Set up this phone',
+      h('p', { id: 'wiped-notice', role: 'status', class: 'notice', text: wiped }), form);
+  }
   return screen('setup', 'Set up this phone', form);
 };

@@ -143,17 +143,32 @@ pub async fn devices(
     .await
 }
 
+/// Body of `POST /v1/admin/devices/{id}/revoke` (optional: no body is no wipe).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeRequest {
+    /// `no`, `after_push` or `now`.
+    #[serde(default)]
+    pub wipe: admin::Wipe,
+}
+
 /// `POST /v1/admin/devices/{id}/revoke`.
 pub async fn revoke(
     State(s): State<AppState>,
     a: AdminSession,
     Path(id): Path<Uuid>,
+    body: axum::body::Bytes,
 ) -> ApiResult<Json<serde_json::Value>> {
+    let req: RevokeRequest = if body.is_empty() {
+        RevokeRequest::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::BadRequest(format!("body: {e}")))?
+    };
     let st = s.storage.clone();
     let now = s.now();
     blocking(move || {
-        admin::revoke(st.as_ref(), id, Some(a.person.id), now)?;
-        Ok(Json(serde_json::json!({ "revoked": id })))
+        admin::revoke_with(st.as_ref(), id, Some(a.person.id), now, req.wipe)?;
+        Ok(Json(serde_json::json!({ "revoked": id, "wipe": req.wipe })))
     })
     .await
 }

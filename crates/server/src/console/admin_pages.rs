@@ -17,7 +17,7 @@ use super::admin_forms::{Kind, RecordForm};
 use super::admin_views::{AdminView, render_admin, render_person_page, render_record_page};
 use super::html;
 use super::params::{Path, form_id, path_id};
-use super::session::{AdminUser, CsrfForm, TokenForm};
+use super::session::{AdminUser, CsrfForm};
 use super::{ConsoleError, ConsoleResult, ConsoleUser, blocking, html_response};
 use crate::AppState;
 use crate::admin::{self, PersonInput};
@@ -212,18 +212,36 @@ pub async fn issue_code(
     .await
 }
 
+/// The revoke form: whether the device is also to erase itself.
+#[derive(Debug, Deserialize)]
+pub struct RevokeForm {
+    /// `no` (the default), `after_push` or `now`.
+    #[serde(default)]
+    wipe: Option<String>,
+}
+
 /// `POST /console/admin/devices/{id}/revoke`.
 pub async fn revoke(
     State(state): State<AppState>,
     AdminUser(admin): AdminUser,
     Path(id): Path<String>,
-    CsrfForm(_): CsrfForm<TokenForm>,
+    CsrfForm(f): CsrfForm<RevokeForm>,
 ) -> ConsoleResult<Response> {
     let id = path_id(&id, "device")?;
+    let wipe = match f.wipe.as_deref().map(str::trim) {
+        None | Some("") | Some("no") => admin::Wipe::No,
+        Some("after_push") => admin::Wipe::AfterPush,
+        Some("now") => admin::Wipe::Now,
+        Some(other) => {
+            return Err(ConsoleError::BadRequest(format!(
+                "wipe: {other:?} is not no, after_push or now"
+            )));
+        }
+    };
     let st = state.storage.clone();
     let now = state.now();
     let by = Some(admin.person.id);
-    blocking(move || Ok(admin::revoke(st.as_ref(), id, by, now)?)).await?;
+    blocking(move || Ok(admin::revoke_with(st.as_ref(), id, by, now, wipe)?)).await?;
     tracing::info!(device = %id, "device revoked in the console");
     Ok(done("devices"))
 }

@@ -159,7 +159,7 @@ pub fn render_admin(v: &AdminView, csrf: &str, when: When) -> String {
     for d in devices {
         let action = if d.revoked_at.is_none() {
             format!(
-                r#"<form method="post" action="/console/admin/devices/{}/revoke" class="inline">{csrf}<button class="danger">Revoke</button></form>"#,
+                r#"<form method="post" action="/console/admin/devices/{}/revoke" class="inline">{csrf}<label>Wipe <select name="wipe"><option value="no" selected>No wipe: it keeps what it holds</option><option value="after_push">After its waiting records arrive</option><option value="now">Now: what it has not synced is lost (lost or stolen)</option></select></label> <button class="danger">Revoke</button></form>"#,
                 d.id
             )
         } else {

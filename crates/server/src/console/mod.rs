@@ -248,7 +248,7 @@ impl From<ApiError> for ConsoleError {
         match e {
             ApiError::BadRequest(m) | ApiError::Unprocessable(m) => ConsoleError::BadRequest(m),
             ApiError::Unauthorized(_) => ConsoleError::SignIn,
-            ApiError::Revoked => ConsoleError::Forbidden("revoked".into()),
+            ApiError::Revoked | ApiError::Wipe { .. } => ConsoleError::Forbidden("revoked".into()),
             ApiError::Forbidden(m) => ConsoleError::Forbidden(m),
             ApiError::NotFound(m) => ConsoleError::NotFound(m),
             ApiError::Conflict(m) => ConsoleError::Conflict(m),

@@ -127,6 +127,8 @@ const TABLES: &[Table] = &[
             ("secret_hash", Text),
             ("enrolled_at", Int8),
             ("revoked_at", Int8),
+            ("wipe", Text),
+            ("wiped_at", Int8),
         ],
         key: "id",
     },

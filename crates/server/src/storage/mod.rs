@@ -535,6 +535,14 @@ pub trait DirectoryStore: Send + Sync {
     fn devices(&self) -> Result<Vec<DeviceRecord>>;
     /// Revokes a device and its signing keys; false if unknown.
     fn revoke_device(&self, id: Uuid, now: DateTime<Utc>) -> Result<bool>;
+    /// Revokes a device and asks it to erase itself: `after_push`, once it has pushed what
+    /// waits on it (its signing keys stay accepted until it reports the wipe), or at once (its
+    /// keys revoked now); false if unknown.
+    fn request_wipe(&self, id: Uuid, after_push: bool, now: DateTime<Utc>) -> Result<bool>;
+    /// The wipe asked of a device that it has not reported yet: `Some(after_push)`.
+    fn pending_wipe(&self, id: Uuid) -> Result<Option<bool>>;
+    /// Records that a device reported its wipe: nothing is pending, its keys are revoked.
+    fn wipe_done(&self, id: Uuid, now: DateTime<Utc>) -> Result<()>;
     /// Records a person's signing key on a device (at sign-in).
     fn register_signing_key(&self, k: &SigningKeyRecord) -> Result<KeyRegistration>;
     /// The signing keys recorded on a device, revoked ones included.

@@ -233,6 +233,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../../../migrations/server/postgres/0005_signatures.sql"),
     include_str!("../../../../migrations/server/postgres/0006_audit_docs.sql"),
     include_str!("../../../../migrations/server/postgres/0007_device_events.sql"),
+    include_str!("../../../../migrations/server/postgres/0008_wipe.sql"),
 ];
 
 /// The schema version whose migration packs `patrol_checks` into `shifts.checks`.

@@ -43,6 +43,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../../../migrations/server/sqlite/0009_signatures.sql"),
     include_str!("../../../../migrations/server/sqlite/0010_audit_docs.sql"),
     include_str!("../../../../migrations/server/sqlite/0011_device_events.sql"),
+    include_str!("../../../../migrations/server/sqlite/0012_wipe.sql"),
 ];
 
 /// The schema version whose migration packs `patrol_checks` into `shifts.checks`.

@@ -22,3 +22,4 @@ mod sign_in;
 mod signing;
 mod support;
 mod sync;
+mod wipe;

@@ -451,6 +451,59 @@ impl DirectoryStore for PgStorage {
         })
     }
 
+    fn request_wipe(&self, did: Uuid, after_push: bool, now: DateTime<Utc>) -> Result<bool> {
+        let mode = if after_push { "after_push" } else { "now" };
+        self.write(async |tx| {
+            let n = tx
+                .execute(
+                    "UPDATE devices SET revoked_at = coalesce(revoked_at, $2), wipe = $3
+                     WHERE id = $1 AND wiped_at IS NULL",
+                    &[&did.to_string(), &ms(now), &mode],
+                )
+                .await?;
+            if !after_push {
+                tx.execute(
+                    "UPDATE signing_keys SET revoked_at = coalesce(revoked_at, $2) WHERE device_id = $1",
+                    &[&did.to_string(), &ms(now)],
+                )
+                .await?;
+            }
+            Ok(n == 1)
+        })
+    }
+
+    fn pending_wipe(&self, did: Uuid) -> Result<Option<bool>> {
+        self.read(async |c| {
+            let row = c
+                .query_opt(
+                    "SELECT wipe FROM devices WHERE id = $1 AND wiped_at IS NULL",
+                    &[&did.to_string()],
+                )
+                .await?;
+            let wipe: Option<String> = match row {
+                Some(r) => r.try_get(0)?,
+                None => None,
+            };
+            Ok(wipe.map(|w| w == "after_push"))
+        })
+    }
+
+    fn wipe_done(&self, did: Uuid, now: DateTime<Utc>) -> Result<()> {
+        self.write(async |tx| {
+            tx.execute(
+                "UPDATE devices SET wiped_at = coalesce(wiped_at, $2) WHERE id = $1 AND wipe IS NOT NULL",
+                &[&did.to_string(), &ms(now)],
+            )
+            .await?;
+            tx.execute(
+                "UPDATE signing_keys SET revoked_at = coalesce(revoked_at, $2) WHERE device_id = $1",
+                &[&did.to_string(), &ms(now)],
+            )
+            .await?;
+            Ok(())
+        })
+    }
+
     fn register_signing_key(&self, k: &SigningKeyRecord) -> Result<KeyRegistration> {
         let (person, device) = (k.person_id.to_string(), k.device_id.to_string());
         self.write(async |tx| {

@@ -354,6 +354,51 @@ impl DirectoryStore for SqliteStorage {
         })
     }
 
+    fn request_wipe(&self, did: Uuid, after_push: bool, now: DateTime<Utc>) -> Result<bool> {
+        self.write(|tx| {
+            let n = tx.execute(
+                "UPDATE devices SET revoked_at = coalesce(revoked_at, ?2), wipe = ?3
+                 WHERE id = ?1 AND wiped_at IS NULL",
+                params![
+                    did.to_string(),
+                    ms(now),
+                    if after_push { "after_push" } else { "now" }
+                ],
+            )?;
+            if !after_push {
+                tx.execute(
+                    "UPDATE signing_keys SET revoked_at = coalesce(revoked_at, ?2) WHERE device_id = ?1",
+                    params![did.to_string(), ms(now)],
+                )?;
+            }
+            Ok(n == 1)
+        })
+    }
+
+    fn pending_wipe(&self, did: Uuid) -> Result<Option<bool>> {
+        self.read(|c| {
+            let wipe: Option<Option<String>> = c
+                .prepare_cached("SELECT wipe FROM devices WHERE id = ?1 AND wiped_at IS NULL")?
+                .query_row(params![did.to_string()], |r| r.get(0))
+                .optional()?;
+            Ok(wipe.flatten().map(|w| w == "after_push"))
+        })
+    }
+
+    fn wipe_done(&self, did: Uuid, now: DateTime<Utc>) -> Result<()> {
+        self.write(|tx| {
+            tx.execute(
+                "UPDATE devices SET wiped_at = coalesce(wiped_at, ?2) WHERE id = ?1 AND wipe IS NOT NULL",
+                params![did.to_string(), ms(now)],
+            )?;
+            tx.execute(
+                "UPDATE signing_keys SET revoked_at = coalesce(revoked_at, ?2) WHERE device_id = ?1",
+                params![did.to_string(), ms(now)],
+            )?;
+            Ok(())
+        })
+    }
+
     fn register_signing_key(&self, k: &SigningKeyRecord) -> Result<KeyRegistration> {
         self.write(|tx| {
             let n = tx.execute(
