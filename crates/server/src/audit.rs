@@ -497,6 +497,25 @@ pub struct AuditQuery {
     pub before: Option<u64>,
 }
 
+/// One disclosure of a contact note: the entry that delivered, showed or exported it to
+/// someone other than its author.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Disclosure {
+    /// The entry.
+    pub entry: Entry,
+    /// The note.
+    pub note: Uuid,
+    /// Its author.
+    pub author: Uuid,
+}
+
+/// The kinds of entry that disclose a record to their person.
+pub const DISCLOSING: [AuditKind; 3] = [
+    AuditKind::Delivered,
+    AuditKind::ConsoleView,
+    AuditKind::Exported,
+];
+
 /// One entry of the chain, as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {

@@ -61,7 +61,7 @@ pub fn render_admin(v: &AdminView, csrf: &str, when: When) -> String {
     );
     let csrf = csrf_field(csrf);
     let mut b = String::from(
-        r#"<h2>District administration</h2><p><a href="/console/admin/audit">Audit trail</a>: search and download who signed in, what was pushed, delivered, shown, exported and changed.</p>"#,
+        r#"<h2>District administration</h2><p><a href="/console/admin/audit">Audit trail</a>: search and download who signed in, what was pushed, delivered, shown, exported and changed. <a href="/console/admin/disclosures">Disclosures of contact notes</a>: who received each note.</p>"#,
     );
     if let Some(c) = code {
         let _ = write!(

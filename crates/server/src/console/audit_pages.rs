@@ -5,6 +5,8 @@
 //! (`audit_viewed`, with the search and how many entries were shown).
 //!
 //! The whole chain is checked by `rounds-server audit verify` (docs/audit.md); the page says so.
+//!
+//! Also here: the disclosure log of contact notes ([`disclosures`]), read from the same trail.
 
 use std::collections::HashMap;
 use std::fmt::Write;
@@ -197,6 +199,115 @@ pub async fn download(
         "application/x-ndjson",
         &format!("rounds-audit-{}.jsonl", now.format("%Y-%m-%d")),
     )
+}
+
+/// The disclosure log's query string.
+#[derive(Debug, Default, Deserialize)]
+pub struct DisclosureParams {
+    /// Only this note (its id).
+    pub note: Option<String>,
+}
+
+/// `GET /console/admin/disclosures`: the disclosure log of contact notes (34 CFR 99.32): every
+/// delivery of a note to the phone of someone other than its author, every console page that
+/// showed one, every export, newest first: when, which note, whose, to whom, how. Never the
+/// note's content. Recorded as a search of the trail (`audit_viewed`, `format: disclosures`).
+pub async fn disclosures(
+    State(state): State<AppState>,
+    AdminUser(user): AdminUser,
+    Query(params): Query<DisclosureParams>,
+) -> ConsoleResult<Response> {
+    let when = state.when();
+    let now = state.now();
+    let note = opt_id(params.note.as_deref(), "note")?;
+    let storage = state.storage.clone();
+    blocking(move || {
+        let found = storage.note_disclosures(note, DOWNLOAD_ENTRIES)?;
+        storage.append_audit(&[NewEntry::audit_viewed(
+            now,
+            user.person.id,
+            &AuditQuery {
+                doc: note,
+                ..AuditQuery::default()
+            },
+            "disclosures",
+            found.len(),
+        )])?;
+        let mut names = HashMap::new();
+        for p in storage.people()? {
+            names.insert(p.id, p.name);
+        }
+        for d in storage.devices()? {
+            names.insert(d.id, d.name);
+        }
+        Ok(html_response(
+            StatusCode::OK,
+            html::page(
+                "Disclosures of contact notes",
+                Some(&user.chrome()),
+                &render_disclosures(&found, &names, note, when),
+            ),
+        ))
+    })
+    .await
+}
+
+/// How a disclosure happened, in words.
+fn disclosed_how(e: &Entry) -> String {
+    let detail = serde_json::from_str::<serde_json::Value>(&e.body)
+        .ok()
+        .map(|b| b["detail"].clone())
+        .unwrap_or_default();
+    match e.kind {
+        AuditKind::Delivered => format!(
+            "delivered to their phone ({})",
+            detail["via"].as_str().unwrap_or("sync")
+        ),
+        AuditKind::ConsoleView => "shown on the console".into(),
+        AuditKind::Exported => "exported".into(),
+        k => kind_label(k).into(),
+    }
+}
+
+/// The disclosure log's HTML body.
+pub fn render_disclosures(
+    found: &[crate::audit::Disclosure],
+    names: &HashMap<Uuid, String>,
+    note: Option<Uuid>,
+    when: When,
+) -> String {
+    let name = |id: Option<Uuid>| {
+        id.map(|i| names.get(&i).cloned().unwrap_or_else(|| i.to_string()))
+            .unwrap_or_else(|| "–".into())
+    };
+    let mut b = String::new();
+    let _ = write!(
+        b,
+        r#"<h2>Disclosures of contact notes</h2>
+<p class="hint">Each time a student-contact note reached someone other than its author: delivered to their phone, shown on the console or exported (34 CFR 99.32). The notes' contents are not shown here. Opening this log is recorded in the audit trail.</p>
+<form method="get" action="/console/admin/disclosures" class="filters"><label>Note id <input name="note" value="{}" size="36"></label><button type="submit">Show</button></form>"#,
+        note.map(|n| n.to_string()).unwrap_or_default()
+    );
+    if found.is_empty() {
+        b.push_str(r#"<p class="none">No disclosures recorded.</p>"#);
+        return b;
+    }
+    b.push_str(r#"<table class="audit"><thead><tr><th>#</th><th>When</th><th>Note</th><th>Author</th><th>Disclosed to</th><th>How</th><th>Device</th></tr></thead><tbody>"#);
+    for d in found {
+        let _ = write!(
+            b,
+            "<tr><td>{}</td><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            d.entry.seq,
+            when.date_time(d.entry.at),
+            d.note,
+            esc(&name(Some(d.author))),
+            esc(&name(d.entry.person)),
+            esc(&disclosed_how(&d.entry)),
+            esc(&name(d.entry.device)),
+        );
+    }
+    b.push_str("</tbody></table>");
+    b
 }
 
 /// A kind as the page names it.

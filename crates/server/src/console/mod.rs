@@ -78,6 +78,7 @@ pub fn router() -> Router<AppState> {
         .route("/console/admin", get(admin_pages::page))
         .route("/console/admin/audit", get(audit_pages::page))
         .route("/console/admin/audit.jsonl", get(audit_pages::download))
+        .route("/console/admin/disclosures", get(audit_pages::disclosures))
         .route(
             "/console/admin/schools",
             post(admin_pages::add::<SchoolForm>),

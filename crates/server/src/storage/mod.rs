@@ -649,6 +649,14 @@ pub trait AuditStore: Send + Sync {
     ) -> Result<Vec<crate::audit::Entry>>;
     /// Every entry about document `doc`, oldest first (from `audit_docs`).
     fn audit_about(&self, doc: Uuid) -> Result<Vec<crate::audit::Entry>>;
+    /// The disclosure log of contact notes (34 CFR 99.32): at most `limit` entries that
+    /// delivered, showed or exported a contact note (only `note`, when given) to someone other
+    /// than its author, newest first, each with the note and its author.
+    fn note_disclosures(
+        &self,
+        note: Option<Uuid>,
+        limit: usize,
+    ) -> Result<Vec<crate::audit::Disclosure>>;
     /// Records what device `device` reported: each `(event id, entry)` whose id this device
     /// has not reported before is appended to the trail, in one transaction; returns how many
     /// were new.

@@ -471,3 +471,75 @@ fn admin_changes_are_recorded_and_the_console_search_finds_them_and_records_itse
     );
     verify_stored(st).expect("the chain verifies");
 }
+
+#[test]
+fn the_disclosure_log_lists_each_note_reaching_someone_other_than_its_author_and_never_its_content()
+{
+    let server = TestServer::start();
+    let st = server.storage.as_ref();
+    let mut olga = Device::enroll(&server, &OLGA);
+    olga.sync().expect("olga gets her school");
+    let shared = note_at(&mut olga, 0xD15, ids::LINCOLN, vec![ids::SUPERVISOR]);
+    let private = note_at(&mut olga, 0xD16, ids::LINCOLN, vec![]);
+    olga.sync()
+        .expect("push; the feed brings them back to her own phone");
+    // Sam's phone receives the shared note, and he reads it on the console.
+    let mut sam = Device::enroll(&server, &SUPERVISOR);
+    sam.sync().expect("sam syncs");
+    let (_, mut sam_console) = crate::console::Browser::sign_in(&server.base, &SUPERVISOR);
+    assert_eq!(
+        sam_console.get("/console/notes").status,
+        reqwest::StatusCode::OK
+    );
+
+    let log = st.note_disclosures(None, 100).expect("log");
+    let seen: Vec<(Uuid, Option<Uuid>, AuditKind)> = log
+        .iter()
+        .map(|d| (d.note, d.entry.person, d.entry.kind))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (shared, Some(ids::SUPERVISOR), AuditKind::ConsoleView),
+            (shared, Some(ids::SUPERVISOR), AuditKind::Delivered),
+        ],
+        "the author's own phone is not a disclosure, the private note reached nobody: {log:#?}"
+    );
+    assert!(log.iter().all(|d| d.author == ids::SRO_OLGA));
+    assert!(
+        st.note_disclosures(Some(private), 100)
+            .expect("none")
+            .is_empty()
+    );
+
+    // The admin's page lists them, names the people, shows no content, and is recorded.
+    let (_, mut ada) = crate::console::Browser::sign_in(&server.base, &ADMIN);
+    let page = ada.get(&format!("/console/admin/disclosures?note={shared}"));
+    assert_eq!(page.status, reqwest::StatusCode::OK);
+    assert!(
+        page.body.contains("Sam") && page.body.contains("Olga"),
+        "{}",
+        page.body
+    );
+    assert!(
+        page.body.contains("delivered to their phone")
+            && page.body.contains("shown on the console")
+    );
+    for content in ["Student Seventy", "S-77", "attendance", "Will meet again"] {
+        assert!(
+            !page.body.contains(content),
+            "{content} must not be on the log's page"
+        );
+    }
+    let last = st.audit_entries(0, 10_000).expect("trail");
+    let viewed = last.last().expect("an entry");
+    assert_eq!(viewed.kind, AuditKind::AuditViewed);
+    assert_eq!(detail(viewed)["format"], "disclosures");
+    assert_eq!(detail(viewed)["query"]["doc"], shared.to_string());
+    assert_eq!(detail(viewed)["entries"], 2);
+    assert_eq!(
+        sam_console.get("/console/admin/disclosures").status,
+        reqwest::StatusCode::FORBIDDEN,
+        "administrators only"
+    );
+}

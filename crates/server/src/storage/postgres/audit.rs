@@ -6,7 +6,7 @@
 use super::super::rows::{audit_entry, ms};
 use super::super::{AuditStore, Result, StorageError};
 use super::PgStorage;
-use crate::audit::{self, AuditQuery, Entry, NewEntry};
+use crate::audit::{self, AuditQuery, Disclosure, Entry, NewEntry};
 use uuid::Uuid;
 
 impl AuditStore for PgStorage {
@@ -86,6 +86,42 @@ impl AuditStore for PgStorage {
                 .await?;
             }
             Ok(new.len())
+        })
+    }
+
+    fn note_disclosures(&self, note: Option<Uuid>, limit: usize) -> Result<Vec<Disclosure>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let note = note.map(|n| n.to_string());
+        self.read(async |c| {
+            let rows = c
+                .query(
+                    "SELECT a.seq, a.at, a.kind, a.person_id, a.device_id, a.body, a.prev, a.hash,
+                            d.doc_id, doc.author_id
+                     FROM documents doc
+                     JOIN audit_docs d ON d.doc_id = doc.id
+                     JOIN audit_log a ON a.seq = d.seq
+                     WHERE doc.kind = 'contact_note'
+                       AND ($1::TEXT IS NULL OR doc.id = $1)
+                       AND a.kind IN ('delivered', 'console_view', 'exported')
+                       AND (a.person_id IS NULL OR a.person_id != doc.author_id)
+                     ORDER BY a.seq DESC LIMIT $2",
+                    &[&note, &limit],
+                )
+                .await?;
+            rows.iter()
+                .map(|r| {
+                    let id = |i: usize| -> Result<Uuid> {
+                        r.try_get::<_, String>(i)?
+                            .parse()
+                            .map_err(|_| StorageError::backend("an id in the disclosure log"))
+                    };
+                    Ok(Disclosure {
+                        entry: entry_row(r)?,
+                        note: id(8)?,
+                        author: id(9)?,
+                    })
+                })
+                .collect()
         })
     }
 

@@ -3,7 +3,7 @@
 
 use super::super::rows::audit_entry;
 use super::*;
-use crate::audit::{self, AuditQuery, Entry, NewEntry};
+use crate::audit::{self, AuditQuery, Disclosure, Entry, NewEntry};
 
 impl AuditStore for SqliteStorage {
     fn append_audit(&self, entries: &[NewEntry]) -> Result<Vec<Entry>> {
@@ -86,6 +86,39 @@ impl AuditStore for SqliteStorage {
                 put.execute(params![device.to_string(), id.to_string(), e.seq as i64])?;
             }
             Ok(new.len())
+        })
+    }
+
+    fn note_disclosures(&self, note: Option<Uuid>, limit: usize) -> Result<Vec<Disclosure>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT a.seq, a.at, a.kind, a.person_id, a.device_id, a.body, a.prev, a.hash,
+                        d.doc_id, doc.author_id
+                 FROM documents doc
+                 JOIN audit_docs d ON d.doc_id = doc.id
+                 JOIN audit_log a ON a.seq = d.seq
+                 WHERE doc.kind = 'contact_note'
+                   AND (?1 IS NULL OR doc.id = ?1)
+                   AND a.kind IN ('delivered', 'console_view', 'exported')
+                   AND (a.person_id IS NULL OR a.person_id != doc.author_id)
+                 ORDER BY a.seq DESC LIMIT ?2",
+            )?;
+            let mut rows = stmt.query(params![note.map(|n| n.to_string()), limit])?;
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                let id = |i: usize| -> Result<Uuid> {
+                    r.get::<_, String>(i)?
+                        .parse()
+                        .map_err(|_| StorageError::backend("an id in the disclosure log"))
+                };
+                out.push(Disclosure {
+                    entry: entry_row(r)?,
+                    note: id(8)?,
+                    author: id(9)?,
+                });
+            }
+            Ok(out)
         })
     }
 
