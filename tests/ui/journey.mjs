@@ -9,7 +9,8 @@
 // → an SRO edits the guard's draft and the incident says who wrote what → she writes a
 // contact note with a follow-up date, shared with the supervisor, and edits it (a new
 // reason and outcome, the follow-up removed; the waiting count grows) → the supervisor reads it as edited,
-// with no Edit (only the author edits a note); the screens lock after inactivity and come back refreshed (a check made meanwhile on another phone shows);
+// with no Edit (only the author edits a note) → the SRO sees that her note reached the
+// supervisor's phone (its disclosure log); the screens lock after inactivity and come back refreshed (a check made meanwhile on another phone shows);
 // lockout after wrong PINs; a list of 10,000 incidents opens and scrolls. axe-core checks
 // every screen on the way (no serious or critical violation) and every control is reached
 // with the Tab key.
@@ -555,6 +556,28 @@ async function main() {
       await shot(p6, '22-note-shared');
       await p6.close();
       await stop(sup.child);
+    });
+
+    await step('the SRO sees that her note reached the supervisor\'s phone', async () => {
+      const again = await startListening(BRIDGE, ['--data', join(tmp, 'second-sro'), '--ui', join(repo, 'ui')], 'bridge');
+      const p7 = await newPage(await browser.newContext(german), 'second SRO again');
+      await p7.goto(again.url);
+      await p7.fill('#unlock-pin', '9753108642');
+      await p7.click('#unlock-submit');
+      await p7.waitForSelector('[data-screen="home"]');
+      await p7.click('#open-search');
+      await p7.fill('#search-q', NOTE_WORD);
+      await p7.click('#search-go');
+      await p7.locator('[data-screen="search"] .row').first().click();
+      await p7.waitForSelector('[data-screen="note"]');
+      await p7.click('#note-disclosures-ask');
+      await p7.waitForSelector('#note-disclosures li');
+      const lines = await p7.locator('#note-disclosures li').allTextContents();
+      check(lines.length === 1 && lines[0].startsWith('Sam Supervisor, on their phone'), `who received it: ${JSON.stringify(lines)}`);
+      await accessible(p7, 'note with its disclosures');
+      await shot(p7, '23-note-disclosures');
+      await p7.close();
+      await stop(again.child);
     });
 
     await step('the screens lock after inactivity and come back where they were', async () => {

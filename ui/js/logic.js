@@ -240,6 +240,13 @@ export function pinHint(rule) {
   return `At least ${rule.min_digits} digits, or a passphrase of at least ${rule.min_with_letters} characters with letters in it. You unlock the app with it, even with no signal.`;
 }
 
+/** A note's disclosures (`note_disclosures`) as lines for its author, newest first. */
+export function disclosureLines(found, locale = deviceLocale()) {
+  if (!found.length) return ['Nobody but you has received it.'];
+  const how = { delivered: 'on their phone', console: 'on the console', exported: 'in an export' };
+  return found.map((d) => `${d.to_name || 'Someone'}, ${how[d.how] ?? d.how}, ${dateTime(new Date(d.at_ms).toISOString(), locale)}`);
+}
+
 /** The set-up screen's note after the district wiped the phone (`state.wiped`), or ''. */
 export function wipedNotice(wiped, locale = deviceLocale()) {
   if (!wiped) return '';

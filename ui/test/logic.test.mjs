@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import {
   roundModel, syncLine, visibleWindow, unlockMessage, idleRemaining, ago, label,
   INCIDENT_TYPES, formatWait, dateTime, calendarDate, shortTime, deviceLocale, historyLines,
-  pinHint, mayEditNote, noteEditArgs, byteSize, storageLines, wipedNotice,
+  pinHint, mayEditNote, noteEditArgs, byteSize, storageLines, wipedNotice, disclosureLines,
 } from '../js/logic.js';
 
 /** Intl writes a narrow no-break space before AM/PM in recent ICU versions. */
@@ -193,4 +193,14 @@ test('a wiped phone says when and whether its records reached the server first',
   assert.match(after, /erased this phone on 12\/01\/2026.*after its waiting records reached the server/);
   const now = wipedNotice({ at: '2026-12-01T15:05:00Z', after_push: false }, 'en-US');
   assert.match(now, /Records it had not synced were erased with it/);
+});
+
+test("a note's disclosures read as who, where and when", () => {
+  assert.deepEqual(disclosureLines([]), ['Nobody but you has received it.']);
+  const lines = disclosureLines([
+    { at_ms: Date.parse('2026-12-01T15:05:00Z'), to: 'x', to_name: 'Sam Supervisor', how: 'delivered' },
+    { at_ms: Date.parse('2026-12-01T16:00:00Z'), to: 'x', to_name: 'Sam Supervisor', how: 'console' },
+  ], 'en-US').map(plain);
+  assert.match(lines[0], /^Sam Supervisor, on their phone, 12\/01\/2026/);
+  assert.match(lines[1], /on the console/);
 });

@@ -751,6 +751,34 @@ impl App {
         Ok(())
     }
 
+    /// Who a contact note of the unlocked person reached, other than them (its disclosure
+    /// log, kept by the server: this asks it, so it needs a connection).
+    pub fn note_disclosures(
+        &self,
+        a: crate::record_types::IdArgs,
+    ) -> Result<Vec<client::NoteDisclosure>> {
+        let (server, token) = {
+            let mut inner = self.lock_inner();
+            self.expire(&mut inner);
+            let server = inner
+                .config
+                .as_ref()
+                .map(|c| c.server.clone())
+                .ok_or_else(AppError::not_set_up)?;
+            let u = inner.unlocked.as_ref().ok_or_else(AppError::locked)?;
+            let session: Session = u
+                .store
+                .sync_value(&session_key(u.me.id))?
+                .and_then(|v| serde_json::from_str(&v).ok())
+                .ok_or_else(|| {
+                    AppError::new(Kind::SignInAgain, "Sign in again to ask the server.")
+                })?;
+            (server, session.token)
+        };
+        // Asked without holding the app's lock: the screens stay usable meanwhile.
+        Ok(client::note_disclosures(&server, &token, a.id)?)
+    }
+
     /// Locks the screens and stops background sync.
     pub fn lock(&self) -> Result<AppState> {
         let mut inner = self.lock_inner();

@@ -43,6 +43,7 @@ macro_rules! for_each_command {
             edit_note(EditNoteArgs),
             notes(NotesArgs),
             note(IdArgs),
+            note_disclosures(IdArgs),
             search(SearchArgs),
             colleagues,
             add_photo(PhotoArgs),

@@ -1241,3 +1241,45 @@ fn a_phone_the_district_wipes_erases_its_store_and_says_so_on_the_setup_screen()
     assert_eq!(state.stage, Stage::Setup);
     assert!(state.wiped.is_some());
 }
+
+#[test]
+fn the_author_sees_who_received_her_note_and_nobody_else_may_ask() {
+    let server = Server::start();
+    let env = TestEnv::new();
+    let (olga_dir, sam_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let olga = app(olga_dir.path(), &env);
+    enroll(&olga, &server, "olga.sro", "sro-pass-1", "9753102468");
+    let written = dispatch::dispatch(
+        &olga,
+        "write_note",
+        serde_json::json!({
+            "student_ref": "S-1001", "student_name": "Ana Lopez", "contact_type": "mentoring",
+            "reason": "Check-in after the hallway incident.",
+            "shared_with": [ids::SUPERVISOR],
+        }),
+    )
+    .unwrap();
+    let id = written["header"]["id"].clone();
+    olga.sync_now().unwrap();
+    let none =
+        dispatch::dispatch(&olga, "note_disclosures", serde_json::json!({ "id": id })).unwrap();
+    assert_eq!(
+        none,
+        serde_json::json!([]),
+        "her own phone is not a disclosure"
+    );
+
+    let sam = app(sam_dir.path(), &env);
+    enroll(&sam, &server, "sam.super", "super-pass-1", "1357924680");
+    sam.sync_now().unwrap();
+    let listed =
+        dispatch::dispatch(&olga, "note_disclosures", serde_json::json!({ "id": id })).unwrap();
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["to"], ids::SUPERVISOR.to_string());
+    assert_eq!(listed[0]["to_name"], "Sam Supervisor");
+    assert_eq!(listed[0]["how"], "delivered");
+    let refused =
+        dispatch::dispatch(&sam, "note_disclosures", serde_json::json!({ "id": id })).unwrap_err();
+    assert_eq!(refused.kind, Kind::Refused, "{refused:?}");
+}

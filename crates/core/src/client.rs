@@ -193,6 +193,27 @@ fn value(store: &Store, k: &str) -> Result<u64, SyncProblem> {
         .unwrap_or(0))
 }
 
+pub use rounds_protocol::NoteDisclosure;
+
+/// The disclosures of the contact note `note`, asked of the server at `base` with the session
+/// `token` (its author only; online only: the log is the server's).
+pub fn note_disclosures(
+    base: &str,
+    token: &str,
+    note: Uuid,
+) -> Result<Vec<NoteDisclosure>, SyncProblem> {
+    let r = send(
+        client()?
+            .get(format!(
+                "{}/v1/notes/{note}/disclosures",
+                base.trim_end_matches('/')
+            ))
+            .bearer_auth(token),
+    )?;
+    serde_json::from_slice(&bytes(r)?)
+        .map_err(|e| SyncProblem::Refused(format!("unreadable answer: {e}")))
+}
+
 /// Runs one complete sync. On failure the problem is recorded for [`status`] and returned;
 /// whatever was confirmed before the failure stays confirmed.
 pub fn sync_now(

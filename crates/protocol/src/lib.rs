@@ -160,6 +160,20 @@ pub struct DeviceEventsResponse {
     pub refused: Vec<(Uuid, String)>,
 }
 
+/// Server → device (JSON, `GET /v1/notes/{id}/disclosures`, for the note's author only): one
+/// time the note reached someone other than its author (the disclosure log, 34 CFR 99.32).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NoteDisclosure {
+    /// When (the server's clock, milliseconds since 1970).
+    pub at_ms: i64,
+    /// Who received it.
+    pub to: Uuid,
+    /// Their name.
+    pub to_name: String,
+    /// How: `delivered` (to their phone), `console` (shown on the console) or `exported`.
+    pub how: String,
+}
+
 /// An automerge change hash.
 pub type Hash = [u8; 32];
 

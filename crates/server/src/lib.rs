@@ -70,6 +70,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/sync/pull", get(sync::pull))
         .route("/v1/sync/fetch", post(sync::fetch))
         .route("/v1/device-events", post(device_events::post))
+        .route("/v1/notes/{id}/disclosures", get(api::disclosures::list))
         .route(
             "/v1/photos/{hash}",
             put(photos::put).layer(DefaultBodyLimit::max(rounds_protocol::MAX_PHOTO_CHUNK)),

@@ -74,8 +74,25 @@ export const note = async ({ id, view }) => {
       h('dt', { text: 'Referral' }), h('dd', { id: 'note-referral-text', text: L.label(L.REFERRALS, b.referral) }),
       h('dt', { text: 'Follow up' }), h('dd', { id: 'note-follow-up-text', text: b.follow_up_on ? L.calendarDate(b.follow_up_on) : 'No follow-up' }),
       h('dt', { text: 'Shared with' }), h('dd', { text: b.shared_with.length ? `${b.shared_with.length} ${b.shared_with.length === 1 ? 'person' : 'people'}` : 'Nobody' })),
-    editable ? h('button', { id: 'note-edit', type: 'button', class: 'wide secondary', text: 'Edit', onclick: () => go('noteEdit', { edit: v }) }) : null);
+    editable ? h('button', { id: 'note-edit', type: 'button', class: 'wide secondary', text: 'Edit', onclick: () => go('noteEdit', { edit: v }) }) : null,
+    editable ? disclosures(id) : null);
 };
+
+/**
+ * The author's view of a note's disclosure log: who it reached (their phone, the console, an
+ * export), asked of the server on a tap, so it needs a connection; an error shows in place.
+ */
+function disclosures(id) {
+  const box = alertBox();
+  const list = h('ul', { id: 'note-disclosures' });
+  const ask = h('button', { id: 'note-disclosures-ask', type: 'button', class: 'wide secondary', text: 'Who has received this note' });
+  ask.addEventListener('click', async () => {
+    const found = await act(ask, box, () => invoke('note_disclosures', { id }));
+    if (!found) return;
+    list.replaceChildren(...L.disclosureLines(found).map((t) => h('li', { text: t })));
+  });
+  return h('section', { 'aria-label': 'Who has received this note' }, ask, box, list);
+}
 
 /**
  * The author's changes to a note: its reason, outcome, referral and follow-up date, prefilled with the

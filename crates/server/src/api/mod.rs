@@ -1,9 +1,10 @@
 //! The HTTP API's handlers that are not the sync exchange or photos (which live with their
 //! modules, [`crate::sync`] and [`crate::photos`]): health, enrollment ([`enroll`]), sign-in
-//! ([`sessions`]) and the admin API ([`admin`], over the shared operations of
-//! [`crate::admin`]).
+//! ([`sessions`]), the admin API ([`admin`], over the shared operations of
+//! [`crate::admin`]) and a note's disclosures for its author ([`disclosures`]).
 
 pub mod admin;
+pub mod disclosures;
 pub mod enroll;
 pub mod sessions;
 
