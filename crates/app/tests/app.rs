@@ -116,6 +116,17 @@ impl Server {
         }
     }
 
+    /// The id of the phone `enroll` set up (named "Test phone").
+    fn phone_id(&self) -> Uuid {
+        self.storage
+            .devices()
+            .unwrap()
+            .into_iter()
+            .find(|d| d.name == "Test phone")
+            .unwrap()
+            .id
+    }
+
     fn code(&self) -> String {
         admin::issue_code(
             self.storage.as_ref(),
@@ -1122,14 +1133,7 @@ fn unlocks_wrong_pins_lockouts_and_locks_reach_the_audit_trail_at_the_next_sync(
     assert_eq!(try_pin(&phone, me, OLGA_PIN).unwrap(), Stage::Unlocked);
     phone.sync_now().unwrap();
 
-    let device = server
-        .storage
-        .devices()
-        .unwrap()
-        .into_iter()
-        .find(|d| d.name == "Test phone")
-        .unwrap()
-        .id;
+    let device = server.phone_id();
     let events: Vec<(String, u64)> = server
         .storage
         .audit_entries(0, 10_000)
@@ -1184,18 +1188,16 @@ fn a_phone_the_district_wipes_erases_its_store_and_says_so_on_the_setup_screen()
     let dir = tempfile::tempdir().unwrap();
     let phone = app(dir.path(), &env);
     enroll(&phone, &server, "gia.guard", "guard-pass-1", "2468013579");
-    let device = server
-        .storage
-        .devices()
-        .unwrap()
-        .into_iter()
-        .find(|d| d.name == "Test phone")
-        .unwrap()
-        .id;
-    let before: Vec<String> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let device = server.phone_id();
+    let files = || -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        names
+    };
+    let before = files();
     assert!(
         before.iter().any(|f| f == "device.db") && before.iter().any(|f| f == "app.json"),
         "{before:?}"
@@ -1217,10 +1219,7 @@ fn a_phone_the_district_wipes_erases_its_store_and_says_so_on_the_setup_screen()
         state.wiped.is_some_and(|w| w.after_push),
         "the setup screen says the district wiped it"
     );
-    let left: Vec<String> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
+    let left = files();
     assert_eq!(
         left,
         vec!["wiped.json".to_string()],

@@ -187,6 +187,20 @@ enum Command {
     },
 }
 
+/// Where an export goes and what it is made with.
+#[derive(clap::Args)]
+struct BundleArgs {
+    /// Where to write the bundle (must not exist).
+    #[arg(long)]
+    out: PathBuf,
+    /// The district's console key, which signs the bundle.
+    #[arg(long, env = "ROUNDS_CONSOLE_KEY_FILE")]
+    console_key_file: PathBuf,
+    /// Folder holding the report fonts.
+    #[arg(long, env = "ROUNDS_FONTS", default_value = pdf::DEFAULT_FONT_DIR)]
+    fonts: PathBuf,
+}
+
 #[derive(Subcommand)]
 enum ExportCommand {
     /// An incident: its report (JSON and PDF), every change with its signature, its photos
@@ -194,15 +208,8 @@ enum ExportCommand {
     Incident {
         /// The incident's id.
         id: Uuid,
-        /// Where to write the bundle (must not exist).
-        #[arg(long)]
-        out: PathBuf,
-        /// The district's console key, which signs the bundle.
-        #[arg(long, env = "ROUNDS_CONSOLE_KEY_FILE")]
-        console_key_file: PathBuf,
-        /// Folder holding the report fonts.
-        #[arg(long, env = "ROUNDS_FONTS", default_value = pdf::DEFAULT_FONT_DIR)]
-        fonts: PathBuf,
+        #[command(flatten)]
+        bundle: BundleArgs,
     },
     /// A day's activity report: its CSV and PDF and every shift and incident it counts, each
     /// with every change and its signature, signed with the district's console key.
@@ -212,15 +219,8 @@ enum ExportCommand {
         /// Only this school (default: the whole district).
         #[arg(long)]
         school: Option<Uuid>,
-        /// Where to write the bundle (must not exist).
-        #[arg(long)]
-        out: PathBuf,
-        /// The district's console key, which signs the bundle.
-        #[arg(long, env = "ROUNDS_CONSOLE_KEY_FILE")]
-        console_key_file: PathBuf,
-        /// Folder holding the report fonts.
-        #[arg(long, env = "ROUNDS_FONTS", default_value = pdf::DEFAULT_FONT_DIR)]
-        fonts: PathBuf,
+        #[command(flatten)]
+        bundle: BundleArgs,
         /// The district's time zone (where the day runs midnight to midnight).
         #[arg(long, env = "ROUNDS_TIME_ZONE", default_value = "UTC", value_parser = time_zone)]
         time_zone: Tz,
@@ -557,23 +557,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             })?;
         }
         Command::Export {
-            what:
-                ExportCommand::Incident {
-                    id,
-                    out,
-                    console_key_file,
-                    fonts,
-                },
+            what: ExportCommand::Incident { id, bundle },
         } => {
-            let fail = |e: &dyn std::fmt::Display| -> ! {
-                eprintln!("rounds-server: {e}");
-                std::process::exit(2);
-            };
-            let key = console_key::load(&console_key_file).unwrap_or_else(|e| fail(&e));
-            let fonts = pdf::ReportFonts::load(&fonts).unwrap_or_else(|e| fail(&e));
-            if out.exists() {
-                fail(&format!("{} exists; choose a new file", out.display()));
-            }
+            let (key, fonts) = export_inputs(&bundle);
+            let out = bundle.out;
             let now = Utc::now();
             let export = rounds_server::evidence::export_incident(
                 storage.as_ref(),
@@ -594,9 +581,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 &export.manifest_sha256,
                 "cli",
             )])?;
-            let partial = out.with_extension("partial");
-            std::fs::write(&partial, &export.bytes)?;
-            std::fs::rename(&partial, &out)?;
+            write_bundle(&out, &export.bytes)?;
             println!(
                 "exported incident {id} to {} ({} bytes, manifest {})",
                 out.display(),
@@ -609,22 +594,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 ExportCommand::Day {
                     date,
                     school,
-                    out,
-                    console_key_file,
-                    fonts,
+                    bundle,
                     time_zone,
                     locale,
                 },
         } => {
-            let fail = |e: &dyn std::fmt::Display| -> ! {
-                eprintln!("rounds-server: {e}");
-                std::process::exit(2);
-            };
-            let key = console_key::load(&console_key_file).unwrap_or_else(|e| fail(&e));
-            let fonts = pdf::ReportFonts::load(&fonts).unwrap_or_else(|e| fail(&e));
-            if out.exists() {
-                fail(&format!("{} exists; choose a new file", out.display()));
-            }
+            let (key, fonts) = export_inputs(&bundle);
+            let out = bundle.out;
             let now = Utc::now();
             let district = rounds_server::access::Viewer {
                 person: Uuid::nil(),
@@ -666,9 +642,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 &export.manifest_sha256,
                 "cli",
             )])?;
-            let partial = out.with_extension("partial");
-            std::fs::write(&partial, &export.bytes)?;
-            std::fs::rename(&partial, &out)?;
+            write_bundle(&out, &export.bytes)?;
             println!(
                 "exported the daily activity report of {date} ({} records) to {} ({} bytes, manifest {})",
                 docs.len(),
@@ -761,6 +735,30 @@ async fn shutdown() {
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// Stops the program with `e` (exit status 2): a command's input is wrong.
+fn fail(e: &dyn std::fmt::Display) -> ! {
+    eprintln!("rounds-server: {e}");
+    std::process::exit(2);
+}
+
+/// An export's console key and fonts, and a check that its file does not exist yet.
+fn export_inputs(b: &BundleArgs) -> (rounds_domain::signing::SigningSecret, pdf::ReportFonts) {
+    let key = console_key::load(&b.console_key_file).unwrap_or_else(|e| fail(&e));
+    let fonts = pdf::ReportFonts::load(&b.fonts).unwrap_or_else(|e| fail(&e));
+    if b.out.exists() {
+        fail(&format!("{} exists; choose a new file", b.out.display()));
+    }
+    (key, fonts)
+}
+
+/// Writes a bundle beside `out` and renames it there once whole (after its audit entry is
+/// stored: an export that then fails to be written is still in the trail, never the reverse).
+fn write_bundle(out: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    let partial = out.with_extension("partial");
+    std::fs::write(&partial, bytes)?;
+    std::fs::rename(&partial, out)
 }
 
 fn admin_command(st: &dyn Storage, what: AdminCommand) -> Result<(), Box<dyn std::error::Error>> {

@@ -49,6 +49,15 @@ fn console_pages(base: &str, cookie: &str) -> BTreeMap<String, String> {
                 }
             })
             .collect();
+        // The reports page says when it was made, to the minute: a minute may pass between
+        // the two reads.
+        let stripped = match stripped
+            .find("Made ")
+            .and_then(|i| Some((i, stripped[i..].find(". Visits")?)))
+        {
+            Some((i, len)) => format!("{}{}", &stripped[..i], &stripped[i + len..]),
+            None => stripped,
+        };
         (p.to_string(), stripped)
     })
     .collect()

@@ -22,6 +22,14 @@ fn stored_changes(server: &TestServer, doc: Uuid) -> usize {
         .map_or(0, |d| d.to_automerge_and_changes().expect("reads").1.len())
 }
 
+fn keys_revoked(server: &TestServer, d: &Device) -> bool {
+    let keys = server
+        .storage
+        .signing_keys(d.enrollment.device_id)
+        .expect("keys");
+    !keys.is_empty() && keys.iter().all(|k| k.revoked_at.is_some())
+}
+
 #[test]
 fn a_phone_wiped_after_push_delivers_what_waited_then_may_only_report_the_wipe() {
     let server = TestServer::start();
@@ -41,6 +49,10 @@ fn a_phone_wiped_after_push_delivers_what_waited_then_may_only_report_the_wipe()
     )
     .expect("revoke");
 
+    assert!(
+        !keys_revoked(&server, &gia),
+        "its people's keys stay accepted for what waits on it"
+    );
     // Back in signal: the push goes through, then the server asks for the wipe.
     let said = gia.sync().expect_err("told to wipe");
     assert_eq!(said, SyncProblem::Wipe { after_push: true });
@@ -80,12 +92,7 @@ fn a_phone_wiped_after_push_delivers_what_waited_then_may_only_report_the_wipe()
     .expect("reported");
     assert_eq!(gia.sync().expect_err("revoked"), SyncProblem::Revoked);
     assert!(
-        server
-            .storage
-            .signing_keys(gia.enrollment.device_id)
-            .expect("keys")
-            .iter()
-            .all(|k| k.revoked_at.is_some()),
+        keys_revoked(&server, &gia),
         "its keys are revoked once it is wiped"
     );
     let trail = server.storage.audit_entries(0, 10_000).expect("trail");
@@ -125,15 +132,7 @@ fn wipe_now_refuses_the_push_and_a_plain_revocation_stays_a_refusal() {
         SyncProblem::Wipe { after_push: false }
     );
     assert_eq!(stored_changes(&server, shift), 0, "nothing of it stored");
-    assert!(
-        server
-            .storage
-            .signing_keys(gia.enrollment.device_id)
-            .expect("keys")
-            .iter()
-            .all(|k| k.revoked_at.is_some()),
-        "keys revoked at once"
-    );
+    assert!(keys_revoked(&server, &gia), "keys revoked at once");
 
     let mut olga = Device::enroll(&server, &OLGA);
     olga.sync().expect("reference");

@@ -441,11 +441,7 @@ impl DirectoryStore for PgStorage {
                     &[&did.to_string(), &ms(now)],
                 )
                 .await?;
-            tx.execute(
-                "UPDATE signing_keys SET revoked_at = coalesce(revoked_at, $2) WHERE device_id = $1",
-                &[&did.to_string(), &ms(now)],
-            )
-            .await?;
+            revoke_keys(tx, did, now).await?;
             // Sessions stay: the device's next request finds the device revoked and is told so.
             Ok(n == 1)
         })
@@ -462,11 +458,7 @@ impl DirectoryStore for PgStorage {
                 )
                 .await?;
             if !after_push {
-                tx.execute(
-                    "UPDATE signing_keys SET revoked_at = coalesce(revoked_at, $2) WHERE device_id = $1",
-                    &[&did.to_string(), &ms(now)],
-                )
-                .await?;
+                revoke_keys(tx, did, now).await?;
             }
             Ok(n == 1)
         })
@@ -495,11 +487,7 @@ impl DirectoryStore for PgStorage {
                 &[&did.to_string(), &ms(now)],
             )
             .await?;
-            tx.execute(
-                "UPDATE signing_keys SET revoked_at = coalesce(revoked_at, $2) WHERE device_id = $1",
-                &[&did.to_string(), &ms(now)],
-            )
-            .await?;
+            revoke_keys(tx, did, now).await?;
             Ok(())
         })
     }
@@ -599,4 +587,18 @@ impl DirectoryStore for PgStorage {
             }
         })
     }
+}
+
+/// Revokes every signing key recorded on device `did` (an earlier revocation's time stays).
+async fn revoke_keys(
+    tx: &deadpool_postgres::Transaction<'_>,
+    did: Uuid,
+    now: DateTime<Utc>,
+) -> Result<()> {
+    tx.execute(
+        "UPDATE signing_keys SET revoked_at = coalesce(revoked_at, $2) WHERE device_id = $1",
+        &[&did.to_string(), &ms(now)],
+    )
+    .await?;
+    Ok(())
 }

@@ -345,10 +345,7 @@ impl DirectoryStore for SqliteStorage {
                 "UPDATE devices SET revoked_at = coalesce(revoked_at, ?2) WHERE id = ?1",
                 params![did.to_string(), ms(now)],
             )?;
-            tx.execute(
-                "UPDATE signing_keys SET revoked_at = coalesce(revoked_at, ?2) WHERE device_id = ?1",
-                params![did.to_string(), ms(now)],
-            )?;
+            revoke_keys(tx, did, now)?;
             // Sessions stay: the device's next request finds the device revoked and is told so.
             Ok(n == 1)
         })
@@ -366,10 +363,7 @@ impl DirectoryStore for SqliteStorage {
                 ],
             )?;
             if !after_push {
-                tx.execute(
-                    "UPDATE signing_keys SET revoked_at = coalesce(revoked_at, ?2) WHERE device_id = ?1",
-                    params![did.to_string(), ms(now)],
-                )?;
+                revoke_keys(tx, did, now)?;
             }
             Ok(n == 1)
         })
@@ -391,10 +385,7 @@ impl DirectoryStore for SqliteStorage {
                 "UPDATE devices SET wiped_at = coalesce(wiped_at, ?2) WHERE id = ?1 AND wipe IS NOT NULL",
                 params![did.to_string(), ms(now)],
             )?;
-            tx.execute(
-                "UPDATE signing_keys SET revoked_at = coalesce(revoked_at, ?2) WHERE device_id = ?1",
-                params![did.to_string(), ms(now)],
-            )?;
+            revoke_keys(tx, did, now)?;
             Ok(())
         })
     }
@@ -476,4 +467,13 @@ impl DirectoryStore for SqliteStorage {
             .optional()?)
         })
     }
+}
+
+/// Revokes every signing key recorded on device `did` (an earlier revocation's time stays).
+fn revoke_keys(tx: &rusqlite::Transaction<'_>, did: Uuid, now: DateTime<Utc>) -> Result<()> {
+    tx.execute(
+        "UPDATE signing_keys SET revoked_at = coalesce(revoked_at, ?2) WHERE device_id = ?1",
+        params![did.to_string(), ms(now)],
+    )?;
+    Ok(())
 }
