@@ -458,6 +458,10 @@ struct SurgeRun {
     /// verified and each document's coverage worked out (`rounds_domain::signing`), as the
     /// server's `Signed::judge` does.
     signatures: Duration,
+    /// In-process time of the audit writes alone: every push's entry (its documents'
+    /// frontiers) made, hashed into the chain and stored with its index rows, in one
+    /// transaction of a fresh store (the server writes each in its push's transaction).
+    audit: Duration,
 }
 
 fn surge(s: &Sizes) {
@@ -519,6 +523,21 @@ fn surge(s: &Sizes) {
             "{:.1} % (median; the checks alone took {:.2} s in-process in surge 1)",
             shares[shares.len() / 2] * 100.0,
             runs[0].signatures.as_secs_f64()
+        ),
+    );
+    let mut shares: Vec<f64> = runs
+        .iter()
+        .map(|r| r.audit.as_secs_f64() / r.cpu.as_secs_f64())
+        .collect();
+    shares.sort_by(f64::total_cmp);
+    line(
+        "surge: audit writes' share of server CPU",
+        "",
+        "info",
+        &format!(
+            "{:.1} % (median; the push entries alone took {:.2} s in-process in surge 1, frontiers, chain and index included)",
+            shares[shares.len() / 2] * 100.0,
+            runs[0].audit.as_secs_f64()
         ),
     );
     let peak = runs.iter().map(|r| r.peak_mib).fold(0.0, f64::max);
@@ -674,10 +693,20 @@ fn surge_once(s: &Sizes, backend: Backend, procs: usize, with_floor: bool) -> Su
         }
         Backend::Sqlite => Duration::ZERO,
     };
-    let (floor_after, rules, signatures) = if with_floor {
-        (floor_once(&kept), rules_cost(&kept), signatures_cost(&kept))
+    let (floor_after, rules, signatures, audit) = if with_floor {
+        (
+            floor_once(&kept),
+            rules_cost(&kept),
+            signatures_cost(&kept),
+            audit_cost(&kept),
+        )
     } else {
-        (Duration::ZERO, Duration::ZERO, Duration::ZERO)
+        (
+            Duration::ZERO,
+            Duration::ZERO,
+            Duration::ZERO,
+            Duration::ZERO,
+        )
     };
     let floor = (floor_before + floor_after) / 2;
     assert_eq!(committed, total_changes, "every change committed");
@@ -695,7 +724,39 @@ fn surge_once(s: &Sizes, backend: Backend, procs: usize, with_floor: bool) -> Su
         bytes: total_bytes,
         rules,
         signatures,
+        audit,
     }
+}
+
+/// The audit writes' own cost on a surge's pushes (see [`SurgeRun::audit`]).
+fn audit_cost(pushes: &[DevicePush]) -> Duration {
+    let entries: Vec<rounds_server::audit::NewEntry> = pushes
+        .iter()
+        .filter_map(|(_, docs)| {
+            let (first, _) = docs.first()?;
+            let pushed: Vec<(Uuid, rounds_server::audit::Pushed)> = docs
+                .iter()
+                .map(|(h, changes)| {
+                    let parsed: Vec<Change> = changes
+                        .iter()
+                        .map(|b| Change::from_bytes(b.clone()).unwrap())
+                        .collect();
+                    (h.id, rounds_server::audit::Pushed::of(&parsed))
+                })
+                .collect();
+            Some(rounds_server::audit::NewEntry::push(
+                t0(),
+                first.author_id,
+                Some(first.device_id),
+                &pushed,
+            ))
+        })
+        .collect();
+    let place = Place::new(Backend::Sqlite);
+    let st = place.open();
+    let start = Instant::now();
+    st.append_audit(&entries).unwrap();
+    start.elapsed()
 }
 
 /// The signature checks' own cost on a surge's pushes: every signature a push carries
