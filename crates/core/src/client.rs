@@ -227,10 +227,13 @@ pub fn sync_now(
         .and_then(|()| pull_all(store, t, &mut report))
         .and_then(|()| upload_photos(store, t, &mut report));
     if let Err(SyncProblem::Wipe { after_push: true }) = &result {
-        // Pushed, but told to erase: the photos still go first (the server takes them), and
-        // the wipe is the answer whatever they do.
-        let _ = upload_photos(store, t, &mut report);
-        result = Err(SyncProblem::Wipe { after_push: true });
+        // Pushed, but told to erase: the photos still go first (the server takes them). One
+        // that could not be sent (the connection dropped) keeps the device from erasing until
+        // a later sync has sent it; one the server refused is not going to be taken.
+        result = match upload_photos(store, t, &mut report) {
+            Ok(()) => Err(SyncProblem::Wipe { after_push: true }),
+            Err(p) => Err(p),
+        };
     }
     match &result {
         Ok(()) => {

@@ -23,8 +23,10 @@
 //! Also recorded: the console's views of records, exports, admin changes to the directory, and
 //! every search of the trail itself. Each entry's documents (`detail.docs`) are indexed
 //! beside it ([`NewEntry::docs`]), so a record's entries are found without reading the trail.
-//! Nothing in the server deletes or rewrites an entry. What is not recorded yet (device
-//! events, the disclosure log) is listed in `docs/audit.md`.
+//! Devices' own events (unlocks, wrong PINs, lockouts, locks, wipes) arrive at their next sync
+//! ([`crate::device_events`]), and the disclosures of contact notes are read back from the
+//! trail ([`Disclosure`]). Nothing in the server deletes or rewrites an entry; what is not
+//! recorded yet is listed in `docs/audit.md`.
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
